@@ -1,0 +1,81 @@
+/*
+ * ops.h - the operation table: the domain's one JSON entry point.
+ *
+ * Every domain operation (members.signup, events.create, rsvps.add, ...) is
+ * declared once inside the library with its input schema, the role it needs
+ * and its handler. cm_exec() validates the input against that schema,
+ * authorizes the actor, runs the handler in one transaction and returns a
+ * JSON result. cm_ops_describe() returns the whole table as JSON Schema, so
+ * that HTTP routes, CLI subcommands, bindings and docs are derived from it.
+ */
+#ifndef COMMUNITY_OPS_H
+#define COMMUNITY_OPS_H
+
+#include <community/common.h>
+
+CM_BEGIN_DECLS
+
+/** Roles, in increasing order of privilege. @since 0.1 */
+typedef enum cm_role {
+    CM_ROLE_ANONYMOUS = 0,
+    CM_ROLE_MEMBER = 1,
+    CM_ROLE_ORGANIZER = 2,
+    CM_ROLE_MODERATOR = 3,
+    CM_ROLE_ADMIN = 4,
+    CM_ROLE_SYSTEM = 5
+} cm_role;
+
+/**
+ * Run one operation.
+ *
+ * @param out      on success receives the result JSON (UTF-8, NUL-terminated),
+ *                 freed with cm_free(); NULL on failure.
+ * @param store    the store.
+ * @param actor    who calls; NULL for an anonymous caller.
+ * @param op       operation name, e.g. "events.create".
+ * @param json_in  input object as UTF-8 JSON (copied); NULL means "{}".
+ * @param len      length of json_in in bytes.
+ * @return CM_OK or a negative code; on failure cm_error_message() and
+ *         cm_error_field() say what and where. Typical codes: CM_EUNKNOWNOP,
+ *         CM_EINVAL (schema), CM_EAUTH, CM_EPERM, CM_ENOTFOUND, CM_EEXISTS,
+ *         CM_ECONSTRAINT, CM_ECONFLICT, CM_EBUSY. A failed call changes nothing.
+ * Thread-safe (the actor is only read). @since 0.1
+ */
+CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *op,
+                   const char *json_in, size_t len);
+
+/**
+ * Describe every operation as JSON: {"operations":[{"name","summary","role",
+ * "mutates","http":{"method","path"},"input": <JSON Schema>}, ...]}.
+ * Free with cm_free(). Thread-safe. @since 0.1
+ */
+CM_API int cm_ops_describe(char **out);
+
+/**
+ * Resolve a session token (from members.login) into an actor.
+ * @return CM_OK, CM_EAUTH (unknown, expired or revoked), CM_EINVAL.
+ * Free the actor with cm_actor_free(). Thread-safe. @since 0.1
+ */
+CM_API int cm_actor_from_session(cm_actor **out, cm_store *store, const char *token);
+
+/**
+ * An actor for a member, trusted by the host (CLI, workers, tests): no
+ * credential is checked. @return CM_OK, CM_ENOTFOUND. @since 0.1
+ */
+CM_API int cm_actor_for_member(cm_actor **out, cm_store *store, int64_t member_id);
+
+/** The system actor: every role check passes (maintenance, jobs). @since 0.1 */
+CM_API int cm_actor_system(cm_actor **out);
+
+/** The member id of an actor; 0 for system/anonymous. @since 0.1 */
+CM_API int64_t cm_actor_member_id(const cm_actor *actor);
+
+/** The role of an actor (a cm_role). @since 0.1 */
+CM_API int cm_actor_role(const cm_actor *actor);
+
+/** Free an actor. Accepts NULL. @since 0.1 */
+CM_API void cm_actor_free(cm_actor *actor);
+
+CM_END_DECLS
+
+#endif /* COMMUNITY_OPS_H */

@@ -1,0 +1,203 @@
+/*
+ * ops.c - the registry of every operation, collected from the per-module
+ * tables, and cm_ops_describe(): the whole table as JSON Schema.
+ */
+#include "ops_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const cm__op cm__member_ops[];
+extern const cm__op cm__auth_ops[];
+extern const cm__op cm__event_ops[];
+extern const cm__op cm__rsvp_ops[];
+extern const cm__op cm__group_ops[];
+extern const cm__op cm__post_ops[];
+extern const cm__op cm__admin_ops[];
+
+/* Module tables, each terminated by an entry with name == NULL. */
+static const cm__op *const modules[] = {
+    cm__member_ops, cm__auth_ops, cm__event_ops, cm__rsvp_ops, cm__group_ops, cm__post_ops, cm__admin_ops,
+};
+
+#define MAX_OPS 256
+static const cm__op *sorted[MAX_OPS];
+static size_t n_ops;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int cmp_op(const void *a, const void *b)
+{
+    return strcmp((*(const cm__op *const *)a)->name, (*(const cm__op *const *)b)->name);
+}
+
+static void build_index(void)
+{
+    for (size_t m = 0; m < sizeof modules / sizeof modules[0]; m++)
+        for (const cm__op *op = modules[m]; op->name && n_ops < MAX_OPS; op++)
+            sorted[n_ops++] = op;
+    qsort(sorted, n_ops, sizeof sorted[0], cmp_op);
+}
+
+const cm__op *cm__op_find(const char *name)
+{
+    pthread_once(&once, build_index);
+    size_t lo = 0, hi = n_ops;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(sorted[mid]->name, name);
+        if (c == 0)
+            return sorted[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const cm__op *cm__op_at(size_t i)
+{
+    pthread_once(&once, build_index);
+    return i < n_ops ? sorted[i] : NULL;
+}
+
+static const char *const role_names[] = {"anonymous", "member",    "organizer",
+                                         "moderator", "admin",     "system"};
+
+const char *cm__role_name(int role)
+{
+    return role >= 0 && role <= CM_ROLE_SYSTEM ? role_names[role] : "unknown";
+}
+
+int cm__role_parse(const char *name)
+{
+    for (int i = 0; i <= CM_ROLE_SYSTEM; i++)
+        if (name && strcmp(name, role_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* The JSON Schema of one input field. */
+static json_t *field_schema(const cm__field *f)
+{
+    json_t *s = json_object();
+    switch (f->type) {
+        case CM__T_STRING:
+        case CM__T_SECRET:
+        case CM__T_CURSOR:
+            json_object_set_new(s, "type", json_string("string"));
+            if (f->min)
+                json_object_set_new(s, "minLength", json_integer(f->min));
+            if (f->max)
+                json_object_set_new(s, "maxLength", json_integer(f->max));
+            if (f->type == CM__T_SECRET)
+                json_object_set_new(s, "writeOnly", json_true());
+            break;
+        case CM__T_INT:
+        case CM__T_ID:
+            json_object_set_new(s, "type", json_string("integer"));
+            json_object_set_new(s, "minimum", json_integer(f->type == CM__T_ID ? 1 : f->min));
+            if (f->max)
+                json_object_set_new(s, "maximum", json_integer(f->max));
+            break;
+        case CM__T_BOOL:
+            json_object_set_new(s, "type", json_string("boolean"));
+            break;
+        case CM__T_ENUM: {
+            json_t *e = json_array();
+            for (const char *const *v = f->values; *v; v++)
+                json_array_append_new(e, json_string(*v));
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "enum", e);
+            break;
+        }
+        case CM__T_EMAIL:
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "format", json_string("email"));
+            json_object_set_new(s, "maxLength", json_integer(254));
+            break;
+        case CM__T_INSTANT:
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "format", json_string("date-time"));
+            break;
+        case CM__T_LOCALTIME:
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "pattern",
+                                json_string("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$"));
+            break;
+        case CM__T_TIMEZONE:
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "x-format", json_string("iana-time-zone"));
+            break;
+        case CM__T_URL:
+            json_object_set_new(s, "type", json_string("string"));
+            json_object_set_new(s, "format", json_string("uri"));
+            json_object_set_new(s, "maxLength", json_integer(f->max ? f->max : 2048));
+            break;
+        case CM__T_STRINGS: {
+            json_t *items = json_object();
+            json_object_set_new(items, "type", json_string("string"));
+            json_object_set_new(items, "maxLength", json_integer(64));
+            json_object_set_new(s, "type", json_string("array"));
+            json_object_set_new(s, "items", items);
+            if (f->max)
+                json_object_set_new(s, "maxItems", json_integer(f->max));
+            break;
+        }
+        case CM__T_NUMBERS: {
+            json_t *items = json_object();
+            json_object_set_new(items, "type", json_string("number"));
+            json_object_set_new(s, "type", json_string("array"));
+            json_object_set_new(s, "items", items);
+            if (f->min)
+                json_object_set_new(s, "minItems", json_integer(f->min));
+            if (f->max)
+                json_object_set_new(s, "maxItems", json_integer(f->max));
+            break;
+        }
+    }
+    if (f->doc)
+        json_object_set_new(s, "description", json_string(f->doc));
+    return s;
+}
+
+int cm_ops_describe(char **out)
+{
+    if (!out)
+        return cm__error_set(CM_EINVAL, "cm_ops_describe: out is NULL");
+    *out = NULL;
+    json_t *ops = json_array();
+    const cm__op *op;
+    for (size_t i = 0; (op = cm__op_at(i)); i++) {
+        json_t *props = json_object(), *req = json_array(), *input = json_object();
+        for (const cm__field *f = op->fields; f && f->name; f++) {
+            json_object_set_new(props, f->name, field_schema(f));
+            if (f->flags & CM__REQUIRED)
+                json_array_append_new(req, json_string(f->name));
+        }
+        json_object_set_new(input, "type", json_string("object"));
+        json_object_set_new(input, "properties", props);
+        json_object_set_new(input, "required", req);
+        json_object_set_new(input, "additionalProperties", json_false());
+        json_t *http = json_object();
+        json_object_set_new(http, "method", json_string(op->http_method));
+        json_object_set_new(http, "path", json_string(op->http_path));
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(op->name));
+        json_object_set_new(o, "summary", json_string(op->summary));
+        json_object_set_new(o, "role", json_string(cm__role_name(op->role)));
+        json_object_set_new(o, "mutates", json_boolean(op->flags & CM__OP_WRITE));
+        json_object_set_new(o, "http", http);
+        json_object_set_new(o, "input", input);
+        if (op->result_doc)
+            json_object_set_new(o, "result", json_string(op->result_doc));
+        json_array_append_new(ops, o);
+    }
+    json_t *doc = json_object();
+    json_object_set_new(doc, "library", json_string(cm_version_string()));
+    json_object_set_new(doc, "operations", ops);
+    int rc = cm__json_dump(out, doc);
+    json_decref(doc);
+    return rc;
+}

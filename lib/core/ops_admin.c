@@ -1,0 +1,100 @@
+/*
+ * ops_admin.c - platform administration: the audit log and the business
+ * metric counters.
+ */
+#include "ops_int.h"
+
+static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t before = INT64_MAX, unused;
+    int rc;
+    const char *cursor = cm__json_str(in, "cursor");
+    if (cursor && (rc = cm__cursor_decode(&before, &unused, cursor)))
+        return rc;
+    int64_t limit = cm__json_int(in, "limit", 50);
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "audit.list")))
+        return rc;
+    cm__q_int64(&q, 1, before);
+    cm__q_text(&q, 2, cm__json_str(in, "op"));
+    if (cm__json_has(in, "actor_id"))
+        cm__q_int64(&q, 3, cm__json_int(in, "actor_id", 0));
+    else
+        cm__q_null(&q, 3);
+    cm__q_int64(&q, 4, limit + 1);
+    json_t *items = json_array();
+    int64_t last = 0;
+    bool more = false;
+    while ((rc = cm__q_step(&q)) == 1) {
+        if ((int64_t)json_array_size(items) == limit) {
+            more = true;
+            break;
+        }
+        json_t *row = json_object();
+        last = cm__q_col_int64(&q, 0);
+        cm__json_set_col_int(row, "id", &q, 0);
+        cm__json_set_col_time(row, "at", &q, 1);
+        cm__json_set_col_int(row, "actor_id", &q, 2);
+        cm__json_set_col_text(row, "actor_role", &q, 3);
+        cm__json_set_col_text(row, "op", &q, 4);
+        cm__json_set_col_text(row, "target_type", &q, 5);
+        cm__json_set_col_int(row, "target_id", &q, 6);
+        json_array_append_new(items, row);
+    }
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    char c[48];
+    cm__cursor_encode(c, last, 0);
+    *out = json_pack("{s:o,s:o}", "items", items, "next_cursor",
+                     more ? json_string(c) : json_null());
+    return CM_OK;
+}
+
+/* Counters every deployment reports, zero until first incremented. */
+static const char *const known_metrics[] = {
+    "signups", "events_created", "rsvps", "posts", "ticket_purchases", "subscriptions",
+    "ai_requests", NULL,
+};
+
+static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    (void)in;
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "metric.list");
+    if (rc)
+        return rc;
+    json_t *counters = json_object();
+    for (const char *const *k = known_metrics; *k; k++)
+        json_object_set_new(counters, *k, json_integer(0));
+    while ((rc = cm__q_step(&q)) == 1)
+        json_object_set_new(counters, cm__q_col_text(&q, 0),
+                            json_integer(cm__q_col_int64(&q, 1)));
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(counters);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "counters", counters);
+    return CM_OK;
+}
+
+static const cm__field audit_fields[] = {
+    {"op", CM__T_STRING, 0, 1, 64, NULL, "Only this operation"},
+    {"actor_id", CM__T_ID, 0, 0, 0, NULL, "Only this actor"},
+    {"limit", CM__T_INT, 0, 1, 500, NULL, "Page size (default 50)"},
+    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
+    {NULL},
+};
+
+const cm__op cm__admin_ops[] = {
+    {"audit.list", "The audit log of every mutation, newest first", CM_ROLE_ADMIN, 0, "GET",
+     "/v1/audit", audit_fields, op_audit_list, NULL,
+     "{items: [{id, at, actor_id, actor_role, op, target_type, target_id}], next_cursor}"},
+    {"metrics.get", "Business counters (sign-ups, events created, RSVPs, posts, ...)",
+     CM_ROLE_MODERATOR, 0, "GET", "/v1/metrics/business", NULL, op_metrics, NULL,
+     "{counters: {name: value}}"},
+    {NULL},
+};

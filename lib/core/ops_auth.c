@@ -1,0 +1,443 @@
+/*
+ * ops_auth.c - authentication: password login (argon2id via libsodium),
+ * sessions stored only as SHA-256 hashes of random tokens, logout and
+ * revocation, password change and reset, and magic-link sign-in. Reset and
+ * magic-link tokens are single-use and expire; they reach the member
+ * through the e-mail outbox, never through the anonymous caller.
+ */
+#include "member_int.h"
+
+#include <sodium.h>
+#include <string.h>
+
+int cm__sodium_ready(void);
+
+/* A real argon2id hash of a random password, verified against when the
+ * e-mail is unknown so that timing does not reveal which accounts exist. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static void make_dummy(void)
+{
+    if (crypto_pwhash_str(dummy_hash, "not-a-password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        dummy_hash[0] = '\0'; /* out of memory: verification below just fails */
+}
+
+static int hash_password(char out[crypto_pwhash_STRBYTES], const char *pw)
+{
+    int rc = cm__sodium_ready();
+    if (rc)
+        return rc;
+    if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return cm__error_set(CM_ENOMEM, "out of memory hashing the password");
+    return CM_OK;
+}
+
+/* prepare hook: replace "password" (or "new_password") by its argon2id
+ * hash in "_password_hash", before the transaction starts. */
+int cm__password_hash_prepare(cm__ctx *ctx, json_t *in)
+{
+    (void)ctx;
+    const char *pw = cm__json_str(in, "password");
+    if (!pw)
+        pw = cm__json_str(in, "new_password");
+    if (!pw)
+        return CM_OK;
+    char h[crypto_pwhash_STRBYTES];
+    int rc = hash_password(h, pw);
+    if (rc)
+        return rc;
+    return json_object_set_new(in, "_password_hash", json_string(h))
+               ? cm__error_set(CM_ENOMEM, "out of memory")
+               : CM_OK;
+}
+
+/* Create a session for member_id and add {session: {token, expires_at}}
+ * to result. The token is returned once; only its hash is stored. */
+int cm__session_create(cm__ctx *ctx, int64_t member_id, json_t *result)
+{
+    char token[64], hash[65];
+    int rc = cm__token_new(token, "cms_");
+    if (rc)
+        return rc;
+    cm__token_hash(hash, token);
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "session.insert")))
+        return rc;
+    int64_t expires = ctx->now + CM__SESSION_TTL_US;
+    cm__q_int64(&q, 1, member_id);
+    cm__q_text(&q, 2, hash);
+    cm__q_int64(&q, 3, ctx->now);
+    cm__q_int64(&q, 4, expires);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    if (rc)
+        return rc;
+    json_t *s = json_object();
+    json_object_set_new(s, "token", json_string(token));
+    cm__json_set_time(s, "expires_at", expires);
+    json_object_set_new(result, "session", s);
+    sodium_memzero(token, sizeof token);
+    return CM_OK;
+}
+
+typedef struct pw_lookup {
+    const char *email;
+    int64_t id;
+    char hash[crypto_pwhash_STRBYTES];
+    bool active;
+} pw_lookup;
+
+static int read_hash(cm__conn *c, void *payload)
+{
+    pw_lookup *l = payload;
+    char norm[256];
+    cm__email_normalize(norm, l->email, sizeof norm);
+    cm__q q;
+    int rc = cm__q_open(&q, c, "member.by_email");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, norm);
+    rc = cm__q_step(&q);
+    if (rc == 1) {
+        l->id = cm__q_col_int64(&q, 0);
+        (void)snprintf(l->hash, sizeof l->hash, "%s", cm__q_col_text(&q, 1));
+        l->active = strcmp(cm__q_col_text(&q, 2), "active") == 0;
+    }
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+/* prepare hook of members.login: check the password outside the write
+ * transaction (argon2id takes tens of milliseconds by design). */
+static int login_prepare(cm__ctx *ctx, json_t *in)
+{
+    int rc = cm__sodium_ready();
+    if (rc)
+        return rc;
+    pw_lookup l = {.email = cm__json_str(in, "email")};
+    if ((rc = cm__store_run_tx(ctx->store, false, read_hash, &l)))
+        return rc;
+    const char *pw = cm__json_str(in, "password");
+    bool ok;
+    if (l.id && l.hash[0]) {
+        ok = crypto_pwhash_str_verify(l.hash, pw, strlen(pw)) == 0;
+    } else {
+        pthread_once(&dummy_once, make_dummy);
+        volatile int spent = crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
+        (void)spent;
+        ok = false;
+    }
+    if (!ok || !l.active)
+        return cm__error_set(CM_EAUTH, "invalid e-mail or password");
+    json_object_set_new(in, "_member_id", json_integer(l.id));
+    return CM_OK;
+}
+
+static int op_login(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = cm__json_int(in, "_member_id", 0);
+    ctx->target_type = "member";
+    ctx->target_id = id;
+    json_t *res = json_object(), *member;
+    cm_actor self = {id, CM_ROLE_MEMBER};
+    const cm_actor *saved = ctx->actor;
+    ctx->actor = &self;
+    int rc = cm__member_load(&member, ctx, id);
+    ctx->actor = saved;
+    if (rc == CM_OK) {
+        json_object_set_new(res, "member", member);
+        rc = cm__session_create(ctx, id, res);
+    }
+    if (rc) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return CM_OK;
+}
+
+static int op_logout(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    char hash[65];
+    cm__token_hash(hash, cm__json_str(in, "token"));
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "session.revoke");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, hash);
+    cm__q_int64(&q, 2, ctx->actor->member_id);
+    cm__q_int64(&q, 3, ctx->now);
+    rc = cm__q_step(&q);
+    int64_t n = rc == 0 ? cm__q_changes(&q) : 0;
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        return cm__error_set_field(CM_ENOTFOUND, "token",
+                                   "token: no active session of yours with this token");
+    ctx->target_type = "member";
+    ctx->target_id = ctx->actor->member_id;
+    *out = json_pack("{s:b}", "revoked", 1);
+    return CM_OK;
+}
+
+static int revoke_all(cm__ctx *ctx, int64_t id, int64_t *count)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "session.revoke_all");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, id);
+    cm__q_int64(&q, 2, ctx->now);
+    rc = cm__q_step(&q);
+    *count = rc == 0 ? cm__q_changes(&q) : 0;
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+static int op_revoke_sessions(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = cm__json_int(in, "member_id", ctx->actor->member_id);
+    if (id != ctx->actor->member_id && !cm__actor_at_least(ctx, CM_ROLE_ADMIN))
+        return cm__error_set_field(CM_EPERM, "member_id",
+                                   "member_id: only admins may revoke another member's sessions");
+    if (id == 0)
+        return cm__error_set_field(CM_EINVAL, "member_id", "member_id: required");
+    int64_t n;
+    int rc = revoke_all(ctx, id, &n);
+    if (rc)
+        return rc;
+    ctx->target_type = "member";
+    ctx->target_id = id;
+    *out = json_pack("{s:I}", "revoked", (json_int_t)n);
+    return CM_OK;
+}
+
+/* Issue a single-use token of `kind` for the member with this e-mail and
+ * queue the e-mail carrying it. Unknown addresses succeed silently so
+ * that the endpoint does not reveal who is a member. The system actor
+ * (a trusted host, e.g. the admin CLI) also gets the token back. */
+static int issue_token(cm__ctx *ctx, json_t *in, json_t **out, const char *kind, int64_t ttl)
+{
+    pw_lookup l = {.email = cm__json_str(in, "email")};
+    int rc = read_hash(ctx->conn, &l);
+    if (rc)
+        return rc;
+    json_t *res = json_pack("{s:b}", "requested", 1);
+    if (!l.id || !l.active) {
+        *out = res;
+        return CM_OK;
+    }
+    char token[64], hash[65];
+    if ((rc = cm__token_new(token, strcmp(kind, "magic_link") == 0 ? "cml_" : "cmr_")))
+        goto fail;
+    cm__token_hash(hash, token);
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "token.insert")))
+        goto fail;
+    cm__q_int64(&q, 1, l.id);
+    cm__q_text(&q, 2, kind);
+    cm__q_text(&q, 3, hash);
+    cm__q_int64(&q, 4, ctx->now);
+    cm__q_int64(&q, 5, ctx->now + ttl);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    if (rc)
+        goto fail;
+    char payload[160];
+    (void)snprintf(payload, sizeof payload, "{\"token\":\"%s\"}", token);
+    if ((rc = cm__q_open(&q, ctx->conn, "outbox.insert")))
+        goto fail;
+    cm__q_int64(&q, 1, l.id);
+    cm__q_text(&q, 2, l.email);
+    cm__q_text(&q, 3, kind);
+    cm__q_text(&q, 4, payload);
+    cm__q_text(&q, 5, hash); /* one e-mail per token */
+    cm__q_int64(&q, 6, ctx->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    sodium_memzero(payload, sizeof payload);
+    if (rc)
+        goto fail;
+    ctx->target_type = "member";
+    ctx->target_id = l.id;
+    if (ctx->actor->role == CM_ROLE_SYSTEM)
+        json_object_set_new(res, "token", json_string(token));
+    sodium_memzero(token, sizeof token);
+    *out = res;
+    return CM_OK;
+fail:
+    json_decref(res);
+    return rc;
+}
+
+static int consume_token(cm__ctx *ctx, json_t *in, const char *kind, int64_t *member_id)
+{
+    char hash[65];
+    cm__token_hash(hash, cm__json_str(in, "token"));
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "token.consume");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, hash);
+    cm__q_text(&q, 2, kind);
+    cm__q_int64(&q, 3, ctx->now);
+    rc = cm__q_step(&q);
+    if (rc == 1)
+        *member_id = cm__q_col_int64(&q, 0);
+    cm__q_close(&q);
+    if (rc == 0)
+        return cm__error_set_field(CM_EAUTH, "token",
+                                   "token: invalid, expired or already used");
+    return cm__ok(rc);
+}
+
+static int op_reset_request(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    return issue_token(ctx, in, out, "password_reset", CM__RESET_TTL_US);
+}
+
+static int op_magic_request(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    return issue_token(ctx, in, out, "magic_link", CM__MAGIC_TTL_US);
+}
+
+static int set_password_revoke(cm__ctx *ctx, int64_t id, const char *hash)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "member.set_password");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, id);
+    cm__q_text(&q, 2, hash);
+    cm__q_int64(&q, 3, ctx->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    int64_t n;
+    return rc ? rc : revoke_all(ctx, id, &n);
+}
+
+static int op_reset(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = 0;
+    int rc = consume_token(ctx, in, "password_reset", &id);
+    if (rc || (rc = set_password_revoke(ctx, id, cm__json_str(in, "_password_hash"))))
+        return rc;
+    ctx->target_type = "member";
+    ctx->target_id = id;
+    *out = json_pack("{s:b}", "reset", 1);
+    return CM_OK;
+}
+
+static int op_magic_login(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = 0;
+    int rc = consume_token(ctx, in, "magic_link", &id);
+    if (rc)
+        return rc;
+    json_object_set_new(in, "_member_id", json_integer(id));
+    return op_login(ctx, in, out);
+}
+
+/* prepare hook of members.change_password: verify the current password,
+ * hash the new one. */
+static int change_prepare(cm__ctx *ctx, json_t *in)
+{
+    if (!ctx->actor->member_id)
+        return cm__error_set(CM_EAUTH, "change_password needs a member");
+    int rc = cm__sodium_ready();
+    if (rc)
+        return rc;
+    cm__conn *c;
+    if ((rc = cm__store_acquire(&c, ctx->store)))
+        return rc;
+    char hash[crypto_pwhash_STRBYTES] = "";
+    cm__q q;
+    if ((rc = cm__q_open(&q, c, "member.password")) == CM_OK) {
+        cm__q_int64(&q, 1, ctx->actor->member_id);
+        if ((rc = cm__q_step(&q)) == 1)
+            (void)snprintf(hash, sizeof hash, "%s", cm__q_col_text(&q, 0));
+        cm__q_close(&q);
+    }
+    cm__store_release(c);
+    if (rc < 0)
+        return rc;
+    const char *cur = cm__json_str(in, "current_password");
+    if (!hash[0] || crypto_pwhash_str_verify(hash, cur, strlen(cur)) != 0)
+        return cm__error_set_field(CM_EAUTH, "current_password",
+                                   "current_password: does not match");
+    return cm__password_hash_prepare(ctx, in);
+}
+
+static int op_change_password(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = ctx->actor->member_id;
+    int rc = set_password_revoke(ctx, id, cm__json_str(in, "_password_hash"));
+    if (rc)
+        return rc;
+    ctx->target_type = "member";
+    ctx->target_id = id;
+    json_t *res = json_object();
+    if ((rc = cm__session_create(ctx, id, res))) {
+        json_decref(res);
+        return rc;
+    }
+    *out = res;
+    return CM_OK;
+}
+
+static const cm__field login_fields[] = {
+    {"email", CM__T_EMAIL, CM__REQUIRED, 3, 254, NULL, "E-mail address"},
+    {"password", CM__T_SECRET, CM__REQUIRED, 1, 256, NULL, "Password"},
+    {NULL},
+};
+static const cm__field token_fields[] = {
+    {"token", CM__T_SECRET, CM__REQUIRED, 1, 128, NULL, "The token"},
+    {NULL},
+};
+static const cm__field email_fields[] = {
+    {"email", CM__T_EMAIL, CM__REQUIRED, 3, 254, NULL, "E-mail address of the account"},
+    {NULL},
+};
+static const cm__field reset_fields[] = {
+    {"token", CM__T_SECRET, CM__REQUIRED, 1, 128, NULL, "Token from the reset e-mail"},
+    {"new_password", CM__T_SECRET, CM__REQUIRED, 8, 256, NULL, "New password (8-256)"},
+    {NULL},
+};
+static const cm__field change_fields[] = {
+    {"current_password", CM__T_SECRET, CM__REQUIRED, 1, 256, NULL, "Current password"},
+    {"new_password", CM__T_SECRET, CM__REQUIRED, 8, 256, NULL, "New password (8-256)"},
+    {NULL},
+};
+static const cm__field revoke_fields[] = {
+    {"member_id", CM__T_ID, 0, 0, 0, NULL, "Whose sessions (admins only; default: yours)"},
+    {NULL},
+};
+
+const cm__op cm__auth_ops[] = {
+    {"auth.login", "Sign in with e-mail and password; returns a session token",
+     CM_ROLE_ANONYMOUS, CM__OP_WRITE, "POST", "/v1/sessions", login_fields, op_login,
+     login_prepare, "{member, session: {token, expires_at}}"},
+    {"auth.logout", "End one session (the token given)", CM_ROLE_MEMBER, CM__OP_WRITE, "POST",
+     "/v1/sessions/logout", token_fields, op_logout, NULL, "{revoked}"},
+    {"auth.revoke_sessions", "End every session of a member", CM_ROLE_MEMBER, CM__OP_WRITE,
+     "POST", "/v1/sessions/revoke", revoke_fields, op_revoke_sessions, NULL, "{revoked: count}"},
+    {"auth.change_password", "Change your password; ends other sessions, returns a new one",
+     CM_ROLE_MEMBER, CM__OP_WRITE, "POST", "/v1/me/password", change_fields,
+     op_change_password, change_prepare, "{session}"},
+    {"auth.password_reset_request", "E-mail a single-use password reset link",
+     CM_ROLE_ANONYMOUS, CM__OP_WRITE, "POST", "/v1/password-resets", email_fields,
+     op_reset_request, NULL, "{requested}"},
+    {"auth.password_reset", "Set a new password with a reset token; ends every session",
+     CM_ROLE_ANONYMOUS, CM__OP_WRITE, "POST", "/v1/password-resets/confirm", reset_fields,
+     op_reset, cm__password_hash_prepare, "{reset}"},
+    {"auth.magic_link_request", "E-mail a single-use sign-in link", CM_ROLE_ANONYMOUS,
+     CM__OP_WRITE, "POST", "/v1/magic-links", email_fields, op_magic_request, NULL,
+     "{requested}"},
+    {"auth.magic_link_login", "Sign in with a magic-link token", CM_ROLE_ANONYMOUS,
+     CM__OP_WRITE, "POST", "/v1/magic-links/confirm", token_fields, op_magic_login, NULL,
+     "{member, session}"},
+    {NULL},
+};

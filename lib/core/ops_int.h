@@ -1,0 +1,116 @@
+/*
+ * ops_int.h - the operation table: how an operation is declared (name,
+ * input schema, role, handler, HTTP route) and what a handler receives.
+ * Everything hosts expose (REST routes, CLI subcommands, Node methods,
+ * TypeScript types, the API reference) is derived from these declarations
+ * through cm_ops_describe().
+ */
+#ifndef CM_OPS_INT_H
+#define CM_OPS_INT_H
+
+#include "../store/store_int.h"
+#include "../util/json.h"
+
+/* Field types of an operation's input. */
+typedef enum cm__ftype {
+    CM__T_STRING,    /* UTF-8 string; min/max bound the length in code points */
+    CM__T_INT,       /* integer; min/max bound the value */
+    CM__T_BOOL,
+    CM__T_ENUM,      /* string from `values` */
+    CM__T_EMAIL,     /* string, local@domain, <= 254 bytes */
+    CM__T_INSTANT,   /* RFC 3339 instant */
+    CM__T_LOCALTIME, /* wall clock "YYYY-MM-DDTHH:MM[:SS]" */
+    CM__T_TIMEZONE,  /* IANA zone name */
+    CM__T_ID,        /* integer >= 1 */
+    CM__T_STRINGS,   /* array of strings; max = items, max_len per item */
+    CM__T_URL,       /* http(s) URL */
+    CM__T_SECRET,    /* string never logged (password, token) */
+    CM__T_CURSOR,    /* opaque pagination cursor from a previous result */
+    CM__T_NUMBERS,   /* array of numbers (vectors); min/max bound the count */
+} cm__ftype;
+
+#define CM__REQUIRED 0x1u
+
+typedef struct cm__field {
+    const char *name;
+    cm__ftype type;
+    uint32_t flags;
+    int64_t min, max;            /* see cm__ftype; 0,0 = unbounded */
+    const char *const *values;   /* CM__T_ENUM: NULL-terminated list */
+    const char *doc;
+} cm__field;
+
+/* Operation flags. */
+#define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
+#define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
+
+typedef struct cm__ctx cm__ctx;
+typedef int (*cm__op_fn)(cm__ctx *ctx, json_t *in, json_t **out);
+
+typedef struct cm__op {
+    const char *name;        /* "events.create": module.verb */
+    const char *summary;     /* one line for docs and --help */
+    int role;                /* minimal cm_role */
+    uint32_t flags;          /* CM__OP_* */
+    const char *http_method; /* GET, POST, PATCH, DELETE */
+    const char *http_path;   /* "/v1/events/{event_id}": {x} are input fields */
+    const cm__field *fields; /* terminated by {NULL} */
+    cm__op_fn fn;
+    /* Optional: runs before the transaction, outside any lock, for slow
+     * work such as password hashing. It may add "_"-prefixed keys to `in`
+     * (clients cannot send those: validation rejects unknown fields). */
+    int (*prepare)(cm__ctx *ctx, json_t *in);
+    const char *result_doc;  /* what the result object holds */
+} cm__op;
+
+struct cm_actor {
+    int64_t member_id; /* 0 for anonymous and system */
+    int role;          /* cm_role */
+};
+
+/* What a handler gets: the open transaction and who calls. */
+struct cm__ctx {
+    cm_store *store;
+    cm__conn *conn;
+    const cm_actor *actor;
+    const cm__op *op;
+    int64_t now;
+    /* The handler names the row it acted on; the audit row records it. */
+    const char *target_type;
+    int64_t target_id;
+};
+
+/* Find an operation by name. */
+const cm__op *cm__op_find(const char *name);
+/* Iterate all operations: returns NULL past the end. */
+const cm__op *cm__op_at(size_t i);
+
+/* Validate `in` against the op's schema (types, bounds, required fields,
+ * unknown fields, UTF-8). CM_EINVAL with the field on failure. */
+int cm__validate(const cm__op *op, json_t *in);
+
+/* Role names ("member", ...) and parsing. */
+const char *cm__role_name(int role);
+int cm__role_parse(const char *name);
+
+/* Helpers for handlers. */
+int cm__require_member(cm__ctx *ctx);       /* actor is a logged-in member (or system) */
+bool cm__actor_at_least(cm__ctx *ctx, int role);
+int cm__metric_add(cm__ctx *ctx, const char *name, int64_t delta);
+/* Copy a column of q into obj[key] as string/int. */
+void cm__json_set_col_text(json_t *obj, const char *key, cm__q *q, int col);
+void cm__json_set_col_int(json_t *obj, const char *key, cm__q *q, int col);
+void cm__json_set_col_time(json_t *obj, const char *key, cm__q *q, int col);
+/* Map a step/bind result: rc < 0 -> rc; otherwise CM_OK. */
+static inline int cm__ok(int rc) { return rc < 0 ? rc : CM_OK; }
+
+/* Opaque cursors: encode/decode (int64 a, int64 b) as a short string. */
+void cm__cursor_encode(char out[48], int64_t a, int64_t b);
+int cm__cursor_decode(int64_t *a, int64_t *b, const char *s);
+
+/* SHA-256 hex of a token, as stored for sessions and single-use tokens. */
+void cm__token_hash(char out[65], const char *token);
+/* New random token with a prefix ("cms_"): out >= 64 bytes. */
+int cm__token_new(char out[64], const char *prefix);
+
+#endif /* CM_OPS_INT_H */

@@ -1,0 +1,94 @@
+/*
+ * backend.h - the internal storage backend vtable (the SQLite VFS pattern).
+ *
+ * A backend is a const struct cm__store_ops registered by URI scheme. The
+ * core allocates each connection at ops->conn_size bytes; the backend's
+ * connection struct embeds cm__conn as its first member. Domain code never
+ * calls a backend directly: it goes through the cm__* wrappers in store.h
+ * (lib/store/store_int.h) and names SQL by catalogue id only.
+ */
+#ifndef CM_STORE_BACKEND_H
+#define CM_STORE_BACKEND_H
+
+#include "../util/util.h"
+
+typedef struct cm__conn cm__conn;
+typedef struct cm__stmt cm__stmt; /* backend-defined */
+
+/* One statement of a dialect catalogue: a stable id ("rsvp.insert") and
+ * the dialect's SQL text, with numbered parameters ?1..?N. */
+typedef struct cm__sql_entry {
+    const char *id;
+    const char *sql;
+} cm__sql_entry;
+
+/* One forward-only migration. The checksum is computed from `sql`. */
+typedef struct cm__migration {
+    int32_t version;
+    const char *name;
+    const char *sql;
+} cm__migration;
+
+/* The base of every backend connection. */
+struct cm__conn {
+    struct cm_store *store;
+    cm__stmt **cache;   /* prepared statements, indexed like the catalogue */
+    bool in_tx;
+    bool broken;        /* must be reconnected before reuse */
+    cm__conn *next_free;
+};
+
+typedef struct cm__store_ops {
+    uint32_t size;       /* sizeof(struct cm__store_ops) the backend was built with */
+    const char *name;    /* "sqlite", "pg" */
+    size_t conn_size;    /* >= sizeof(cm__conn) */
+
+    /* Parse the URI once per store into backend state (freed by release). */
+    int (*init)(void **state, const char *uri, const cm_store_options *opts);
+    void (*release)(void *state);
+    /* Default pool size for this state (e.g. 1 for an in-memory database). */
+    uint32_t (*default_pool_size)(void *state);
+
+    int (*connect)(cm__conn *conn, void *state);
+    void (*disconnect)(cm__conn *conn);
+
+    int (*begin)(cm__conn *conn, bool write);
+    int (*commit)(cm__conn *conn);
+    int (*rollback)(cm__conn *conn);
+    /* Run a script of several statements without parameters (migrations). */
+    int (*exec_script)(cm__conn *conn, const char *sql);
+
+    int (*prepare)(cm__stmt **out, cm__conn *conn, const char *sql);
+    int (*bind_int64)(cm__stmt *st, int idx, int64_t v);
+    int (*bind_double)(cm__stmt *st, int idx, double v);
+    int (*bind_text)(cm__stmt *st, int idx, const char *s, size_t len);
+    int (*bind_blob)(cm__stmt *st, int idx, const void *p, size_t len);
+    int (*bind_null)(cm__stmt *st, int idx);
+    /* 1 = a row is available, 0 = done, < 0 = CM_E* (detail set). */
+    int (*step)(cm__stmt *st);
+    bool (*column_is_null)(cm__stmt *st, int col);
+    int64_t (*column_int64)(cm__stmt *st, int col);
+    double (*column_double)(cm__stmt *st, int col);
+    const char *(*column_text)(cm__stmt *st, int col, size_t *len);
+    const void *(*column_blob)(cm__stmt *st, int col, size_t *len);
+    /* Rows changed by the last completed statement. */
+    int64_t (*changes)(cm__stmt *st);
+    /* Make the statement reusable and drop its bindings. */
+    void (*reset)(cm__stmt *st);
+    void (*finalize)(cm__stmt *st);
+
+    /* Dialect: catalogue parts, each terminated by {NULL, NULL}; migrations. */
+    const cm__sql_entry *const *catalog;
+    const cm__migration *migrations; /* terminated by {0, NULL, NULL} */
+
+    /* Create the migrations bookkeeping table if missing; take whatever
+     * lock keeps concurrent migrators apart (inside the open transaction). */
+    int (*migration_lock)(cm__conn *conn);
+
+    /* Backup of the whole database to a destination path (optional). */
+    int (*backup)(cm__conn *conn, const char *dest);
+} cm__store_ops;
+
+extern const cm__store_ops cm__sqlite_ops;
+
+#endif /* CM_STORE_BACKEND_H */

@@ -1,0 +1,296 @@
+/*
+ * backend_sqlite.c - the SQLite backend: connections in WAL mode with a
+ * busy timeout, BEGIN IMMEDIATE for writers, cached prepared statements,
+ * and SQLite result codes mapped to CM_E* at this boundary.
+ */
+#include "../store_int.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct sqlite_state {
+    char *path;
+    bool memory;
+    uint32_t busy_timeout_ms;
+} sqlite_state;
+
+typedef struct sqlite_conn {
+    cm__conn base;
+    sqlite3 *db;
+} sqlite_conn;
+
+extern const cm__migration cm__sqlite_migrations[];
+extern const cm__sql_entry *const cm__sqlite_catalog[];
+
+/* Map an SQLite result code to CM_E*, recording the native code. */
+static int map_rc(int rc, sqlite3 *db, const char *what)
+{
+    int ext = db ? sqlite3_extended_errcode(db) : rc;
+    int code;
+    switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            code = CM_EBUSY;
+            break;
+        case SQLITE_CONSTRAINT:
+            code = (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+                       ? CM_EEXISTS
+                       : CM_ECONSTRAINT;
+            break;
+        case SQLITE_NOMEM:
+            code = CM_ENOMEM;
+            break;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+            code = CM_ECORRUPT;
+            break;
+        case SQLITE_IOERR:
+        case SQLITE_CANTOPEN:
+        case SQLITE_FULL:
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+            code = CM_EIO;
+            break;
+        case SQLITE_INTERRUPT:
+            code = CM_ECANCELED;
+            break;
+        default:
+            code = CM_EBACKEND;
+    }
+    cm__error_set(code, "sqlite: %s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    char buf[16];
+    (void)snprintf(buf, sizeof buf, "%d", ext);
+    cm__error_set_backend_code(buf);
+    return code;
+}
+
+static int sq_init(void **state, const char *uri, const cm_store_options *opts)
+{
+    const char *p = uri + strlen("sqlite:");
+    sqlite_state *st = cm__calloc(1, sizeof *st);
+    if (!st)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    if (strcmp(p, ":memory:") == 0) {
+        st->memory = true;
+        p = ":memory:";
+    } else if (strncmp(p, "//", 2) == 0) {
+        p += 2; /* sqlite:///abs -> /abs ; sqlite://rel -> rel */
+    }
+    if (!*p) {
+        cm__free(st);
+        return cm__error_set_field(CM_EINVAL, "uri", "sqlite URI has no path");
+    }
+    st->path = cm__strdup(p);
+    st->busy_timeout_ms = opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000;
+    if (!st->path) {
+        cm__free(st);
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    }
+    *state = st;
+    return CM_OK;
+}
+
+static void sq_release(void *state)
+{
+    sqlite_state *st = state;
+    cm__free(st->path);
+    cm__free(st);
+}
+
+static uint32_t sq_default_pool(void *state)
+{
+    return ((sqlite_state *)state)->memory ? 1 : 8;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CM_OK : map_rc(rc, db, sql);
+}
+
+static int sq_connect(cm__conn *conn, void *state)
+{
+    sqlite_state *st = state;
+    sqlite_conn *c = (sqlite_conn *)conn;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                SQLITE_OPEN_EXRESCODE;
+    int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        rc = map_rc(rc, c->db, "open");
+        cm__error_set(rc, "cannot open SQLite database '%s': %s", st->path,
+                      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, (int)st->busy_timeout_ms);
+    if ((rc = exec(c->db, "PRAGMA foreign_keys=ON")) ||
+        (!st->memory && (rc = exec(c->db, "PRAGMA journal_mode=WAL"))) ||
+        (rc = exec(c->db, "PRAGMA synchronous=FULL"))) {
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    return CM_OK;
+}
+
+static void sq_disconnect(cm__conn *conn)
+{
+    sqlite_conn *c = (sqlite_conn *)conn;
+    sqlite3_close(c->db);
+}
+
+static int sq_begin(cm__conn *conn, bool write)
+{
+    return exec(((sqlite_conn *)conn)->db, write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+static int sq_commit(cm__conn *conn) { return exec(((sqlite_conn *)conn)->db, "COMMIT"); }
+static int sq_rollback(cm__conn *conn)
+{
+    sqlite3 *db = ((sqlite_conn *)conn)->db;
+    return sqlite3_get_autocommit(db) ? CM_OK : exec(db, "ROLLBACK");
+}
+static int sq_exec_script(cm__conn *conn, const char *sql)
+{
+    return exec(((sqlite_conn *)conn)->db, sql);
+}
+
+static int sq_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
+{
+    sqlite3 *db = ((sqlite_conn *)conn)->db;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return map_rc(rc, db, "prepare");
+    *out = (cm__stmt *)st;
+    return CM_OK;
+}
+
+#define ST(s) ((sqlite3_stmt *)(s))
+static int bind_rc(int rc, cm__stmt *s)
+{
+    return rc == SQLITE_OK ? CM_OK : map_rc(rc, sqlite3_db_handle(ST(s)), "bind");
+}
+static int sq_bind_int64(cm__stmt *s, int i, int64_t v)
+{
+    return bind_rc(sqlite3_bind_int64(ST(s), i, v), s);
+}
+static int sq_bind_double(cm__stmt *s, int i, double v)
+{
+    return bind_rc(sqlite3_bind_double(ST(s), i, v), s);
+}
+static int sq_bind_text(cm__stmt *s, int i, const char *p, size_t n)
+{
+    return bind_rc(sqlite3_bind_text64(ST(s), i, p, n, SQLITE_TRANSIENT, SQLITE_UTF8), s);
+}
+static int sq_bind_blob(cm__stmt *s, int i, const void *p, size_t n)
+{
+    return bind_rc(sqlite3_bind_blob64(ST(s), i, p ? p : "", n, SQLITE_TRANSIENT), s);
+}
+static int sq_bind_null(cm__stmt *s, int i) { return bind_rc(sqlite3_bind_null(ST(s), i), s); }
+
+static int sq_step(cm__stmt *s)
+{
+    int rc = sqlite3_step(ST(s));
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return map_rc(rc, sqlite3_db_handle(ST(s)), "step");
+}
+static bool sq_is_null(cm__stmt *s, int col)
+{
+    return sqlite3_column_type(ST(s), col) == SQLITE_NULL;
+}
+static int64_t sq_col_int64(cm__stmt *s, int col) { return sqlite3_column_int64(ST(s), col); }
+static double sq_col_double(cm__stmt *s, int col) { return sqlite3_column_double(ST(s), col); }
+static const char *sq_col_text(cm__stmt *s, int col, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(ST(s), col);
+    *len = (size_t)sqlite3_column_bytes(ST(s), col);
+    return t;
+}
+static const void *sq_col_blob(cm__stmt *s, int col, size_t *len)
+{
+    const void *b = sqlite3_column_blob(ST(s), col);
+    *len = (size_t)sqlite3_column_bytes(ST(s), col);
+    return b;
+}
+static int64_t sq_changes(cm__stmt *s) { return sqlite3_changes64(sqlite3_db_handle(ST(s))); }
+static void sq_reset(cm__stmt *s)
+{
+    sqlite3_reset(ST(s));
+    sqlite3_clear_bindings(ST(s));
+}
+static void sq_finalize(cm__stmt *s) { sqlite3_finalize(ST(s)); }
+
+static int sq_migration_lock(cm__conn *conn)
+{
+    /* BEGIN IMMEDIATE already holds the write lock; make sure the table exists. */
+    return exec(((sqlite_conn *)conn)->db,
+                "CREATE TABLE IF NOT EXISTS cm_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+}
+
+/* Online backup of the whole database into dest (a new SQLite file). */
+static int sq_backup(cm__conn *conn, const char *dest)
+{
+    sqlite3 *src = ((sqlite_conn *)conn)->db, *dst = NULL;
+    int rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        rc = map_rc(rc, dst, "backup open");
+        sqlite3_close(dst);
+        return rc;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    if (!b) {
+        rc = map_rc(sqlite3_errcode(dst), dst, "backup init");
+        sqlite3_close(dst);
+        return rc;
+    }
+    do {
+        rc = sqlite3_backup_step(b, 256);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(5);
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    rc = rc == SQLITE_DONE ? CM_OK : map_rc(rc, dst, "backup step");
+    sqlite3_close(dst);
+    return rc;
+}
+
+const cm__store_ops cm__sqlite_ops = {
+    .size = sizeof(cm__store_ops),
+    .name = "sqlite",
+    .conn_size = sizeof(sqlite_conn),
+    .init = sq_init,
+    .release = sq_release,
+    .default_pool_size = sq_default_pool,
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec_script = sq_exec_script,
+    .prepare = sq_prepare,
+    .bind_int64 = sq_bind_int64,
+    .bind_double = sq_bind_double,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .column_is_null = sq_is_null,
+    .column_int64 = sq_col_int64,
+    .column_double = sq_col_double,
+    .column_text = sq_col_text,
+    .column_blob = sq_col_blob,
+    .changes = sq_changes,
+    .reset = sq_reset,
+    .finalize = sq_finalize,
+    .catalog = cm__sqlite_catalog,
+    .migrations = cm__sqlite_migrations,
+    .migration_lock = sq_migration_lock,
+    .backup = sq_backup,
+};

@@ -1,0 +1,413 @@
+/*
+ * store.c - the public cm_store API: URI -> backend registry, the
+ * connection pool, transactions with retry, and the statement wrappers
+ * through which all domain SQL runs.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef CM_HAVE_PG
+extern const cm__store_ops cm__pg_ops;
+#endif
+
+static const struct {
+    const char *scheme;
+    const cm__store_ops *ops;
+} registry[] = {
+    {"sqlite:", &cm__sqlite_ops},
+#ifdef CM_HAVE_PG
+    {"postgresql:", &cm__pg_ops},
+    {"postgres:", &cm__pg_ops},
+#endif
+};
+
+int cm_store_options_init(cm_store_options *opts, uint32_t size)
+{
+    if (!opts || size < sizeof(uint32_t) * 4)
+        return cm__error_set(CM_EINVAL, "cm_store_options_init: bad struct size");
+    memset(opts, 0, size);
+    opts->size = size;
+    return CM_OK;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const cm__sql_entry *x = *(const cm__sql_entry *const *)a;
+    const cm__sql_entry *y = *(const cm__sql_entry *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+/* Build the sorted catalogue index of a backend's dialect. */
+static int index_catalog(cm_store *s)
+{
+    size_t n = 0;
+    for (const cm__sql_entry *const *part = s->ops->catalog; *part; part++)
+        for (const cm__sql_entry *e = *part; e->id; e++)
+            n++;
+    s->sql = cm__calloc(n ? n : 1, sizeof *s->sql);
+    if (!s->sql)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    size_t i = 0;
+    for (const cm__sql_entry *const *part = s->ops->catalog; *part; part++)
+        for (const cm__sql_entry *e = *part; e->id; e++)
+            s->sql[i++] = e;
+    qsort(s->sql, n, sizeof *s->sql, cmp_entry);
+    s->n_sql = n;
+    for (i = 1; i < n; i++)
+        if (strcmp(s->sql[i - 1]->id, s->sql[i]->id) == 0)
+            return cm__error_set(CM_EMISUSE, "duplicate SQL catalogue id %s", s->sql[i]->id);
+    return CM_OK;
+}
+
+/* Copy the URI for messages, hiding any password ("user:secret@"). */
+static char *redact_uri(const char *uri)
+{
+    char *r = cm__strdup(uri);
+    if (!r)
+        return NULL;
+    char *scheme_end = strstr(r, "://");
+    char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
+    if (at) {
+        char *colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+        if (colon)
+            memmove(colon + 4, at, strlen(at) + 1), memcpy(colon, ":***", 4);
+    }
+    return r;
+}
+
+int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_in)
+{
+    if (!out)
+        return cm__error_set(CM_EINVAL, "cm_store_open: out is NULL");
+    *out = NULL;
+    if (!uri || !*uri)
+        return cm__error_set_field(CM_EINVAL, "uri", "cm_store_open: empty URI");
+    cm_store_options opts = CM_STORE_OPTIONS_INIT;
+    if (opts_in) {
+        if (opts_in->size < sizeof(uint32_t))
+            return cm__error_set(CM_EINVAL, "cm_store_open: options size not set");
+        memcpy(&opts, opts_in, opts_in->size < sizeof opts ? opts_in->size : sizeof opts);
+        opts.size = sizeof opts;
+    }
+    const cm__store_ops *ops = NULL;
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (strncmp(uri, registry[i].scheme, strlen(registry[i].scheme)) == 0)
+            ops = registry[i].ops;
+    if (!ops)
+        return cm__error_set_field(CM_ENOTSUP, "uri",
+                                   "unsupported database URI scheme (use sqlite:// or "
+                                   "postgresql://)");
+    cm_store *s = cm__calloc(1, sizeof *s);
+    if (!s)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    s->ops = ops;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->busy_timeout_ms = opts.busy_timeout_ms ? opts.busy_timeout_ms : 5000;
+    int rc;
+    s->uri_redacted = redact_uri(uri);
+    if (!s->uri_redacted) {
+        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = index_catalog(s)))
+        goto fail;
+    while (ops->migrations[s->n_migrations].version)
+        s->n_migrations++;
+    if ((rc = ops->init(&s->state, uri, &opts)))
+        goto fail;
+    s->pool_size = opts.pool_size ? opts.pool_size : ops->default_pool_size(s->state);
+    /* Connect once now so that a bad path or server fails at open. */
+    cm__conn *c;
+    if ((rc = cm__store_acquire(&c, s)))
+        goto fail;
+    cm__store_release(c);
+    if ((rc = cm__migrate(s, !(opts.flags & CM_STORE_NO_MIGRATE), NULL)))
+        goto fail;
+    cm__log(CM_LOG_INFO, "store", "opened %s (%s, pool %u)", s->uri_redacted, ops->name,
+            s->pool_size);
+    *out = s;
+    return CM_OK;
+fail:;
+    cm__error_saved saved;
+    cm__error_save(&saved);
+    cm_store_close(s);
+    cm__error_restore(&saved);
+    return rc;
+}
+
+static void conn_destroy(cm__conn *c)
+{
+    cm_store *s = c->store;
+    if (c->cache) {
+        for (size_t i = 0; i < s->n_sql; i++)
+            if (c->cache[i])
+                s->ops->finalize(c->cache[i]);
+        cm__free(c->cache);
+    }
+    s->ops->disconnect(c);
+    cm__free(c);
+}
+
+void cm_store_close(cm_store *s)
+{
+    if (!s)
+        return;
+    while (s->free_list) {
+        cm__conn *c = s->free_list;
+        s->free_list = c->next_free;
+        conn_destroy(c);
+    }
+    if (s->state)
+        s->ops->release(s->state);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    cm__free(s->sql);
+    cm__free(s->uri_redacted);
+    cm__free(s);
+}
+
+const char *cm_store_backend_name(const cm_store *s)
+{
+    return s ? s->ops->name : "";
+}
+
+int cm__store_acquire(cm__conn **out, cm_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        if (s->free_list) {
+            cm__conn *c = s->free_list;
+            s->free_list = c->next_free;
+            s->in_use++;
+            pthread_mutex_unlock(&s->lock);
+            *out = c;
+            return CM_OK;
+        }
+        if (s->open_conns < s->pool_size)
+            break;
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+    s->open_conns++;
+    s->in_use++;
+    pthread_mutex_unlock(&s->lock);
+
+    int rc = CM_OK;
+    cm__conn *c = cm__calloc(1, s->ops->conn_size);
+    if (!c) {
+        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    c->store = s;
+    c->cache = cm__calloc(s->n_sql ? s->n_sql : 1, sizeof *c->cache);
+    if (!c->cache) {
+        cm__free(c);
+        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = s->ops->connect(c, s->state))) {
+        cm__free(c->cache);
+        cm__free(c);
+        goto fail;
+    }
+    *out = c;
+    return CM_OK;
+fail:
+    pthread_mutex_lock(&s->lock);
+    s->open_conns--;
+    s->in_use--;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    *out = NULL;
+    return rc;
+}
+
+void cm__store_release(cm__conn *c)
+{
+    if (!c)
+        return;
+    cm_store *s = c->store;
+    if (c->in_tx)
+        cm__tx_rollback(c);
+    pthread_mutex_lock(&s->lock);
+    s->in_use--;
+    if (c->broken) {
+        s->open_conns--;
+        pthread_mutex_unlock(&s->lock);
+        conn_destroy(c);
+        pthread_mutex_lock(&s->lock);
+    } else {
+        c->next_free = s->free_list;
+        s->free_list = c;
+    }
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int cm__tx_begin(cm__conn *c, bool write)
+{
+    assert(!c->in_tx);
+    int rc = c->store->ops->begin(c, write);
+    if (rc == CM_OK)
+        c->in_tx = true;
+    return rc;
+}
+
+int cm__tx_commit(cm__conn *c)
+{
+    assert(c->in_tx);
+    int rc = c->store->ops->commit(c);
+    if (rc) {
+        cm__error_saved saved;
+        cm__error_save(&saved);
+        c->store->ops->rollback(c);
+        cm__error_restore(&saved);
+    }
+    c->in_tx = false;
+    return rc;
+}
+
+void cm__tx_rollback(cm__conn *c)
+{
+    if (!c->in_tx)
+        return;
+    cm__error_saved saved;
+    cm__error_save(&saved);
+    if (c->store->ops->rollback(c))
+        c->broken = true;
+    cm__error_restore(&saved);
+    c->in_tx = false;
+}
+
+int cm__store_run_tx(cm_store *s, bool write, cm__tx_fn fn, void *payload)
+{
+    int rc = CM_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        cm__conn *c;
+        if ((rc = cm__store_acquire(&c, s)))
+            return rc;
+        rc = cm__tx_begin(c, write);
+        if (rc == CM_OK) {
+            rc = fn(c, payload);
+            if (rc == CM_OK)
+                rc = cm__tx_commit(c);
+            else
+                cm__tx_rollback(c);
+        }
+        cm__store_release(c);
+        if (rc != CM_EBUSY && rc != CM_ECONFLICT)
+            return rc;
+        if (!cm_error_backend_code()[0])
+            return rc; /* a domain-level conflict, not a retryable backend one */
+        struct timespec ts = {0, (long)(1000000L << attempt)};
+        nanosleep(&ts, NULL);
+    }
+    return rc;
+}
+
+static const cm__sql_entry *find_sql(cm_store *s, const char *id, size_t *index)
+{
+    size_t lo = 0, hi = s->n_sql;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(s->sql[mid]->id, id);
+        if (c == 0) {
+            *index = mid;
+            return s->sql[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+int cm__q_open(cm__q *q, cm__conn *c, const char *id)
+{
+    q->conn = c;
+    q->st = NULL;
+    q->id = id;
+    size_t i;
+    const cm__sql_entry *e = find_sql(c->store, id, &i);
+    if (!e)
+        return cm__error_set(CM_ENOTSUP, "the %s backend has no statement '%s'",
+                             c->store->ops->name, id);
+    if (!c->cache[i]) {
+        int rc = c->store->ops->prepare(&c->cache[i], c, e->sql);
+        if (rc)
+            return rc;
+    }
+    q->st = c->cache[i];
+    return CM_OK;
+}
+
+void cm__q_close(cm__q *q)
+{
+    if (q->st)
+        q->conn->store->ops->reset(q->st);
+    q->st = NULL;
+}
+
+#define OPS(q) ((q)->conn->store->ops)
+int cm__q_int64(cm__q *q, int idx, int64_t v) { return OPS(q)->bind_int64(q->st, idx, v); }
+int cm__q_double(cm__q *q, int idx, double v) { return OPS(q)->bind_double(q->st, idx, v); }
+int cm__q_textn(cm__q *q, int idx, const char *s, size_t len)
+{
+    return OPS(q)->bind_text(q->st, idx, s, len);
+}
+int cm__q_text(cm__q *q, int idx, const char *s)
+{
+    return s ? OPS(q)->bind_text(q->st, idx, s, strlen(s)) : OPS(q)->bind_null(q->st, idx);
+}
+int cm__q_blob(cm__q *q, int idx, const void *p, size_t len)
+{
+    return OPS(q)->bind_blob(q->st, idx, p, len);
+}
+int cm__q_null(cm__q *q, int idx) { return OPS(q)->bind_null(q->st, idx); }
+int cm__q_step(cm__q *q) { return OPS(q)->step(q->st); }
+bool cm__q_is_null(cm__q *q, int col) { return OPS(q)->column_is_null(q->st, col); }
+int64_t cm__q_col_int64(cm__q *q, int col) { return OPS(q)->column_int64(q->st, col); }
+double cm__q_col_double(cm__q *q, int col) { return OPS(q)->column_double(q->st, col); }
+const char *cm__q_col_text(cm__q *q, int col)
+{
+    size_t len;
+    const char *s = OPS(q)->column_text(q->st, col, &len);
+    return s ? s : "";
+}
+const void *cm__q_col_blob(cm__q *q, int col, size_t *len)
+{
+    return OPS(q)->column_blob(q->st, col, len);
+}
+int64_t cm__q_changes(cm__q *q) { return OPS(q)->changes(q->st); }
+
+int64_t cm__q_exec0(cm__conn *c, const char *id)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, c, id);
+    if (rc)
+        return rc;
+    while ((rc = cm__q_step(&q)) == 1)
+        ;
+    int64_t n = rc == 0 ? cm__q_changes(&q) : rc;
+    cm__q_close(&q);
+    return n;
+}
+
+int cm_store_ping(cm_store *s)
+{
+    if (!s)
+        return cm__error_set(CM_EINVAL, "cm_store_ping: store is NULL");
+    return cm__migrate(s, false, NULL);
+}
+
+int cm_store_migrate(cm_store *s, int32_t *applied_out)
+{
+    if (!s)
+        return cm__error_set(CM_EINVAL, "cm_store_migrate: store is NULL");
+    return cm__migrate(s, true, applied_out);
+}

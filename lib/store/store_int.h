@@ -1,0 +1,90 @@
+/*
+ * store_int.h - what the rest of the library uses of the store: the pool,
+ * transactions and statements named by catalogue id. Domain code holds no
+ * SQL text; it asks for "member.insert" and binds by number.
+ */
+#ifndef CM_STORE_INT_H
+#define CM_STORE_INT_H
+
+#include "backend.h"
+
+#include <pthread.h>
+
+struct cm_store {
+    const cm__store_ops *ops;
+    void *state;
+    char *uri_redacted;
+    /* catalogue index: sorted entries; conn caches are indexed the same way */
+    const cm__sql_entry **sql;
+    size_t n_sql;
+    size_t n_migrations;
+    /* pool */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    cm__conn *free_list;
+    uint32_t pool_size;
+    uint32_t open_conns;
+    uint32_t in_use;
+    uint32_t busy_timeout_ms;
+};
+
+/* A statement handle as domain code sees it. */
+typedef struct cm__q {
+    cm__conn *conn;
+    cm__stmt *st;
+    const char *id;
+} cm__q;
+
+/* ---- pool ---- */
+/* Borrow a connection (blocks while all are in use). */
+int cm__store_acquire(cm__conn **out, cm_store *store);
+/* Give it back; a connection left inside a transaction is rolled back. */
+void cm__store_release(cm__conn *conn);
+
+/* ---- transactions ---- */
+/* write=true takes the write lock at BEGIN (SQLite BEGIN IMMEDIATE) so that
+ * read-then-write transactions never deadlock on lock upgrade. */
+int cm__tx_begin(cm__conn *conn, bool write);
+int cm__tx_commit(cm__conn *conn);
+void cm__tx_rollback(cm__conn *conn);
+
+/* Run fn(conn, payload) in one transaction on a pooled connection, retrying
+ * up to a few times when it fails with CM_EBUSY or CM_ECONFLICT
+ * (serialization failures). Commits on CM_OK, rolls back otherwise. */
+typedef int (*cm__tx_fn)(cm__conn *conn, void *payload);
+int cm__store_run_tx(cm_store *store, bool write, cm__tx_fn fn, void *payload);
+
+/* ---- statements ---- */
+/* Fetch the prepared statement for catalogue id (prepared once per
+ * connection) ready for binding. CM_ENOTSUP when the dialect lacks it. */
+int cm__q_open(cm__q *q, cm__conn *conn, const char *id);
+/* Reset after use (always call it, also after errors). */
+void cm__q_close(cm__q *q);
+int cm__q_int64(cm__q *q, int idx, int64_t v);
+int cm__q_double(cm__q *q, int idx, double v);
+/* s may be NULL (binds NULL). */
+int cm__q_text(cm__q *q, int idx, const char *s);
+int cm__q_textn(cm__q *q, int idx, const char *s, size_t len);
+int cm__q_blob(cm__q *q, int idx, const void *p, size_t len);
+int cm__q_null(cm__q *q, int idx);
+/* 1 row, 0 done, < 0 error. */
+int cm__q_step(cm__q *q);
+bool cm__q_is_null(cm__q *q, int col);
+int64_t cm__q_col_int64(cm__q *q, int col);
+double cm__q_col_double(cm__q *q, int col);
+/* Borrowed until the next step/close; "" for NULL. */
+const char *cm__q_col_text(cm__q *q, int col);
+const void *cm__q_col_blob(cm__q *q, int col, size_t *len);
+int64_t cm__q_changes(cm__q *q);
+
+/* Convenience: open id, run to completion (ignoring rows), close.
+ * Returns rows changed (>= 0) or a negative code. Bind with cm__q_* after
+ * cm__q_open when parameters are needed; this form takes none. */
+int64_t cm__q_exec0(cm__conn *conn, const char *id);
+
+/* ---- migrations (migrate.c) ---- */
+int cm__migrate(cm_store *store, bool apply, int32_t *applied_out);
+/* SHA-256 hex of a migration's SQL (65 bytes with NUL). */
+void cm__migration_checksum(char out[65], const char *sql);
+
+#endif /* CM_STORE_INT_H */

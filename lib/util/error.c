@@ -1,0 +1,100 @@
+/*
+ * error.c - the status table (names, messages) and the thread-local error
+ * detail. Reporting an error never allocates, so it works under OOM.
+ */
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    int code;
+    char message[256];
+    char field[64];
+    char backend[16];
+} error_detail;
+
+static _Thread_local error_detail last;
+
+const char *cm_status_name(int code)
+{
+    switch (code) {
+#define XX(name, value, msg)                                                                    \
+    case value:                                                                                 \
+        return "CM_" #name;
+        CM_STATUS_MAP(XX)
+#undef XX
+    }
+    return "CM_UNKNOWN";
+}
+
+const char *cm_strerror(int code)
+{
+    switch (code) {
+#define XX(name, value, msg)                                                                    \
+    case value:                                                                                 \
+        return msg;
+        CM_STATUS_MAP(XX)
+#undef XX
+    }
+    return "unknown status code";
+}
+
+int cm_error_code(void) { return last.code; }
+const char *cm_error_message(void) { return last.message; }
+const char *cm_error_field(void) { return last.field; }
+const char *cm_error_backend_code(void) { return last.backend; }
+
+void cm_error_clear(void)
+{
+    last.code = CM_OK;
+    last.message[0] = last.field[0] = last.backend[0] = '\0';
+}
+
+static int set_v(int code, const char *field, const char *fmt, va_list ap)
+{
+    last.code = code;
+    (void)vsnprintf(last.message, sizeof last.message, fmt, ap);
+    (void)snprintf(last.field, sizeof last.field, "%s", field ? field : "");
+    last.backend[0] = '\0';
+    return code;
+}
+
+int cm__error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_v(code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cm__error_set_field(int code, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_v(code, field, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void cm__error_set_backend_code(const char *code)
+{
+    (void)snprintf(last.backend, sizeof last.backend, "%s", code ? code : "");
+}
+
+void cm__error_save(cm__error_saved *s)
+{
+    s->code = last.code;
+    memcpy(s->message, last.message, sizeof s->message);
+    memcpy(s->field, last.field, sizeof s->field);
+    memcpy(s->backend, last.backend, sizeof s->backend);
+}
+
+void cm__error_restore(const cm__error_saved *s)
+{
+    last.code = s->code;
+    memcpy(last.message, s->message, sizeof last.message);
+    memcpy(last.field, s->field, sizeof last.field);
+    memcpy(last.backend, s->backend, sizeof last.backend);
+}

@@ -1,0 +1,24 @@
+/*
+ * json.h - internal jansson helpers (never included from public headers).
+ */
+#ifndef CM_JSON_H
+#define CM_JSON_H
+
+#include "util.h"
+
+#include <jansson.h>
+
+/* Serialise v compactly into memory from cm__malloc (free with cm_free). */
+int cm__json_dump(char **out, const json_t *v);
+/* Borrowed string member, or NULL when absent or not a string. */
+const char *cm__json_str(const json_t *obj, const char *key);
+/* Integer member, or def when absent. */
+int64_t cm__json_int(const json_t *obj, const char *key, int64_t def);
+/* Boolean member, or def when absent. */
+bool cm__json_bool(const json_t *obj, const char *key, bool def);
+/* true when key is present and not null. */
+bool cm__json_has(const json_t *obj, const char *key);
+/* Set obj[key] to an RFC 3339 string for us. */
+int cm__json_set_time(json_t *obj, const char *key, int64_t us);
+
+#endif /* CM_JSON_H */

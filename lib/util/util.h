@@ -1,0 +1,83 @@
+/*
+ * util.h - internal utilities shared by every module: the allocation
+ * funnel, error detail setters, logging, the clock, small string helpers.
+ * Never included from public headers.
+ */
+#ifndef CM_UTIL_H
+#define CM_UTIL_H
+
+#include <community/community.h>
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#if defined(__GNUC__)
+#define CM__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define CM__UNUSED __attribute__((unused))
+#else
+#define CM__PRINTF(a, b)
+#define CM__UNUSED
+#endif
+
+/* ---- allocation funnel (alloc.c): every internal allocation goes here ---- */
+void *cm__malloc(size_t n);
+void *cm__calloc(size_t count, size_t n);
+void *cm__realloc(void *p, size_t n);
+void cm__free(void *p);
+char *cm__strdup(const char *s);
+char *cm__strndup(const char *s, size_t n);
+
+/* ---- error detail (error.c) ---- */
+
+/* Record a failure (code, printf-style message) and return the code. */
+int cm__error_set(int code, const char *fmt, ...) CM__PRINTF(2, 3);
+/* Same, naming the input field at fault. */
+int cm__error_set_field(int code, const char *field, const char *fmt, ...) CM__PRINTF(3, 4);
+/* Attach the backend's native code (SQLite code, SQLSTATE) to the detail. */
+void cm__error_set_backend_code(const char *code);
+/* Save / restore the detail around cleanup code that may fail itself. */
+typedef struct cm__error_saved {
+    int code;
+    char message[256];
+    char field[64];
+    char backend[16];
+} cm__error_saved;
+void cm__error_save(cm__error_saved *s);
+void cm__error_restore(const cm__error_saved *s);
+
+/* ---- logging (log.c) ---- */
+void cm__log(int level, const char *component, const char *fmt, ...) CM__PRINTF(3, 4);
+bool cm__log_enabled(int level);
+
+/* ---- strings ---- */
+/* true when s[0..len) is valid UTF-8 without NUL bytes. */
+bool cm__utf8_valid(const char *s, size_t len);
+/* Number of code points in valid UTF-8. */
+size_t cm__utf8_len(const char *s, size_t len);
+
+/* ---- time (time.c) ---- */
+/* Days since 1970-01-01 of a proleptic Gregorian date, and the inverse. */
+int64_t cm__days_from_civil(int64_t y, int m, int d);
+void cm__civil_from_days(int64_t z, int *y, int *m, int *d);
+/* Format microseconds since the epoch as RFC 3339 UTC ("2026-01-02T03:04:05Z",
+ * with ".ffffff" when there are sub-second digits). buf must hold 32 bytes. */
+void cm__time_format(char *buf, int64_t us);
+/* Parse an RFC 3339 instant (offset Z or +hh:mm). CM_OK or CM_EINVAL. */
+int cm__time_parse(int64_t *out, const char *s);
+/* Parse a wall-clock "YYYY-MM-DDTHH:MM[:SS]" into broken-down fields. */
+int cm__time_parse_local(int *y, int *mo, int *d, int *h, int *mi, int *s, const char *str);
+/* Convert a wall-clock time in an IANA zone into UTC microseconds.
+ * CM_EINVAL for an unknown zone ("field" is set by the caller). */
+int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi,
+                          int s);
+/* Format a UTC instant as wall-clock "YYYY-MM-DDTHH:MM:SS" in tz; buf >= 32. */
+int cm__time_utc_to_local(char *buf, const char *tz, int64_t us);
+/* true when tz names a zone in the system's IANA database. */
+bool cm__tz_valid(const char *tz);
+
+/* ---- random ---- */
+/* Fill buf with cryptographically secure random bytes. */
+int cm__random_bytes(void *buf, size_t n);
+
+#endif /* CM_UTIL_H */

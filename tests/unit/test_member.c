@@ -1,0 +1,305 @@
+/*
+ * test_member.c - sign-up, login, sessions, profiles, roles, password
+ * reset and magic links, through cm_exec.
+ */
+#include "fixtures.h"
+
+#include <string.h>
+
+START_TEST(signup_then_login_then_session_actor)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s,s:[s,s]}", "email",
+                         "Ada@Example.org", "name", "Ada", "password", "correct horse",
+                         "interests", "c", "ai"));
+    json_t *m = json_object_get(r, "member");
+    ck_assert_str_eq(json_string_value(json_object_get(m, "email")), "Ada@Example.org");
+    ck_assert_str_eq(json_string_value(json_object_get(m, "role")), "member");
+    const char *tok = json_string_value(json_object_get(json_object_get(r, "session"), "token"));
+    ck_assert_ptr_nonnull(tok);
+    cm_actor *a;
+    ck_assert_ok(cm_actor_from_session(&a, FX.store, tok));
+    ck_assert_int_eq(cm_actor_role(a), CM_ROLE_MEMBER);
+    ck_assert_int_eq(cm_actor_member_id(a),
+                     json_integer_value(json_object_get(m, "id")));
+    cm_actor_free(a);
+    /* the token itself is never stored */
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions WHERE token_hash = '%s'", tok);
+    ck_assert_int_eq(fx_count(sql), 0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members WHERE password_hash LIKE "
+                              "'$argon2id$%'"),
+                     1);
+    json_decref(r);
+
+    ck_assert_ok(fx_exec(&r, NULL, "auth.login", "{s:s,s:s}", "email", "ada@EXAMPLE.org",
+                         "password", "correct horse"));
+    ck_assert_ptr_nonnull(json_object_get(r, "session"));
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "ada@example.org",
+                             "password", "wrong horse"),
+                     CM_EAUTH);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email",
+                             "nobody@example.org", "password", "whatever1"),
+                     CM_EAUTH);
+}
+END_TEST
+
+START_TEST(email_is_unique_ignoring_case)
+{
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "bob@example.org",
+                         "name", "Bob"));
+    ck_assert_int_eq(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email",
+                             "BOB@example.ORG", "name", "Bob 2"),
+                     CM_EEXISTS);
+    ck_assert_str_eq(cm_error_field(), "email");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members"), 1);
+}
+END_TEST
+
+START_TEST(bad_signup_input_is_rejected_and_changes_nothing)
+{
+    struct {
+        const char *json, *field;
+    } cases[] = {
+        {"{\"name\":\"x\"}", "email"},
+        {"{\"email\":\"not-an-email\",\"name\":\"x\"}", "email"},
+        {"{\"email\":\"a@b.c\",\"name\":\"\"}", "name"},
+        {"{\"email\":\"a@b.c\",\"name\":42}", "name"},
+        {"{\"email\":\"a@b.c\",\"name\":\"x\",\"password\":\"short\"}", "password"},
+        {"{\"email\":\"a@b.c\",\"name\":\"x\",\"timezone\":\"Mars/Olympus\"}", "timezone"},
+        {"{\"email\":\"a@b.c\",\"name\":\"x\",\"visibility\":\"secret\"}", "visibility"},
+        {"{\"email\":\"a@b.c\",\"name\":\"x\",\"role\":\"admin\"}", "role"},
+        {"{\"email\":\"a@b.c\",\"name\":\"\\u0000x\"}", ""}, /* NUL: refused by the parser */
+        {"{\"email\":\"a@b.c\",\"name\":\"x\",\"interests\":[1]}", "interests"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup", cases[i].json), CM_EINVAL);
+        ck_assert_msg(strcmp(cm_error_field(), cases[i].field) == 0, "case %zu: field '%s'", i,
+                      cm_error_field());
+    }
+    char big[300];
+    memset(big, 'n', sizeof big);
+    big[sizeof big - 1] = 0;
+    ck_assert_int_eq(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "a@b.c",
+                             "name", big),
+                     CM_EINVAL);
+    /* invalid UTF-8 and broken JSON */
+    ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup",
+                                 "{\"email\":\"a@b.c\",\"name\":\"\xff\xfe\"}"),
+                     CM_EINVAL);
+    ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup", "{\"email\":"), CM_EINVAL);
+    ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup", "[1,2]"), CM_EINVAL);
+    ck_assert_int_eq(fx_exec_raw(NULL, NULL, "no.such_op", "{}"), CM_EUNKNOWNOP);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members"), 0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log"), 0);
+}
+END_TEST
+
+START_TEST(profile_visibility_is_respected)
+{
+    cm_actor *a = fx_member("a@example.org", "member");
+    cm_actor *b = fx_member("b@example.org", "member");
+    ck_assert_ok(fx_exec(NULL, a, "members.update", "{s:s,s:s}", "visibility", "private",
+                         "headline", "Compilers"));
+    json_t *r;
+    ck_assert_int_eq(fx_exec(NULL, b, "members.get", "{s:I}", "member_id",
+                             (json_int_t)cm_actor_member_id(a)),
+                     CM_ENOTFOUND);
+    ck_assert_ok(fx_exec(&r, a, "members.get", "{s:I}", "member_id",
+                         (json_int_t)cm_actor_member_id(a)));
+    ck_assert_str_eq(json_string_value(json_object_get(r, "headline")), "Compilers");
+    ck_assert_ptr_nonnull(json_object_get(r, "email"));
+    json_decref(r);
+    /* members-only profile: hidden from anonymous, shown without e-mail to members */
+    ck_assert_int_eq(fx_exec(NULL, NULL, "members.get", "{s:I}", "member_id",
+                             (json_int_t)cm_actor_member_id(b)),
+                     CM_ENOTFOUND);
+    ck_assert_ok(fx_exec(&r, a, "members.get", "{s:I}", "member_id",
+                         (json_int_t)cm_actor_member_id(b)));
+    ck_assert_ptr_null(json_object_get(r, "email"));
+    json_decref(r);
+    cm_actor_free(a);
+    cm_actor_free(b);
+}
+END_TEST
+
+START_TEST(roles_are_checked)
+{
+    cm_actor *a = fx_member("a@example.org", "member");
+    cm_actor *admin = fx_member("admin@example.org", "admin");
+    ck_assert_int_eq(fx_exec(NULL, a, "members.set_role", "{s:I,s:s}", "member_id",
+                             (json_int_t)cm_actor_member_id(a), "role", "admin"),
+                     CM_EPERM);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "members.me", "{}"), CM_EAUTH);
+    ck_assert_ok(fx_exec(NULL, admin, "members.set_role", "{s:I,s:s}", "member_id",
+                         (json_int_t)cm_actor_member_id(a), "role", "organizer"));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members WHERE role = 'organizer'"), 1);
+    ck_assert_int_ge(fx_count("SELECT count(*) FROM audit_log WHERE op = 'members.set_role'"),
+                     1);
+    cm_actor_free(a);
+    cm_actor_free(admin);
+}
+END_TEST
+
+START_TEST(logout_and_revoke_end_sessions)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "c@example.org",
+                         "name", "C", "password", "password123"));
+    char tok[80];
+    snprintf(tok, sizeof tok, "%s",
+             json_string_value(json_object_get(json_object_get(r, "session"), "token")));
+    json_decref(r);
+    cm_actor *a;
+    ck_assert_ok(cm_actor_from_session(&a, FX.store, tok));
+    ck_assert_ok(fx_exec(NULL, a, "auth.logout", "{s:s}", "token", tok));
+    cm_actor *again = NULL;
+    ck_assert_int_eq(cm_actor_from_session(&again, FX.store, tok), CM_EAUTH);
+    ck_assert_ptr_null(again);
+    ck_assert_int_eq(fx_exec(NULL, a, "auth.logout", "{s:s}", "token", tok), CM_ENOTFOUND);
+    cm_actor_free(a);
+    ck_assert_int_eq(cm_actor_from_session(&again, FX.store, "cms_garbage"), CM_EAUTH);
+}
+END_TEST
+
+START_TEST(sessions_expire)
+{
+    fx_clock_set(1800000000000000);
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "d@example.org",
+                         "name", "D", "password", "password123"));
+    char tok[80];
+    snprintf(tok, sizeof tok, "%s",
+             json_string_value(json_object_get(json_object_get(r, "session"), "token")));
+    json_decref(r);
+    cm_actor *a;
+    ck_assert_ok(cm_actor_from_session(&a, FX.store, tok));
+    cm_actor_free(a);
+    fx_clock_advance(31LL * 24 * 3600 * 1000000);
+    ck_assert_int_eq(cm_actor_from_session(&a, FX.store, tok), CM_EAUTH);
+}
+END_TEST
+
+START_TEST(password_reset_is_single_use_and_revokes_sessions)
+{
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s,s:s}", "email",
+                         "e@example.org", "name", "E", "password", "old password"));
+    json_t *r;
+    /* anonymous request: no token in the answer, one e-mail queued */
+    ck_assert_ok(fx_exec(&r, NULL, "auth.password_reset_request", "{s:s}", "email",
+                         "e@example.org"));
+    ck_assert_ptr_null(json_object_get(r, "token"));
+    json_decref(r);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE template = "
+                              "'password_reset'"),
+                     1);
+    /* unknown addresses look the same and queue nothing */
+    ck_assert_ok(fx_exec(NULL, NULL, "auth.password_reset_request", "{s:s}", "email",
+                         "ghost@example.org"));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 1);
+    /* the system actor (admin CLI) gets the token */
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.password_reset_request", "{s:s}", "email",
+                         "e@example.org"));
+    char tok[80];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
+    json_decref(r);
+    ck_assert_ok(fx_exec(NULL, NULL, "auth.password_reset", "{s:s,s:s}", "token", tok,
+                         "new_password", "new password"));
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.password_reset", "{s:s,s:s}", "token", tok,
+                             "new_password", "other password"),
+                     CM_EAUTH);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL"), 0);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "e@example.org",
+                             "password", "old password"),
+                     CM_EAUTH);
+    ck_assert_ok(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "e@example.org",
+                         "password", "new password"));
+}
+END_TEST
+
+START_TEST(magic_link_signs_in_once_and_expires)
+{
+    fx_clock_set(1800000000000000);
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "f@example.org",
+                         "name", "F"));
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email",
+                         "F@example.org"));
+    char tok[80];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, NULL, "auth.magic_link_login", "{s:s}", "token", tok));
+    ck_assert_ptr_nonnull(json_object_get(r, "session"));
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok),
+                     CM_EAUTH);
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email",
+                         "f@example.org"));
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
+    json_decref(r);
+    fx_clock_advance(16LL * 60 * 1000000);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok),
+                     CM_EAUTH);
+}
+END_TEST
+
+START_TEST(suspension_revokes_sessions)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "g@example.org",
+                         "name", "G", "password", "password123"));
+    json_int_t id = json_integer_value(json_object_get(json_object_get(r, "member"), "id"));
+    char tok[80];
+    snprintf(tok, sizeof tok, "%s",
+             json_string_value(json_object_get(json_object_get(r, "session"), "token")));
+    json_decref(r);
+    cm_actor *mod = fx_member("mod@example.org", "moderator");
+    ck_assert_ok(fx_exec(NULL, mod, "members.set_status", "{s:I,s:s}", "member_id", id,
+                         "status", "suspended"));
+    cm_actor *a = NULL;
+    ck_assert_int_eq(cm_actor_from_session(&a, FX.store, tok), CM_EAUTH);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "g@example.org",
+                             "password", "password123"),
+                     CM_EAUTH);
+    cm_actor_free(mod);
+}
+END_TEST
+
+START_TEST(metrics_count_signups)
+{
+    cm_actor *admin = fx_member("root@example.org", "admin");
+    fx_member("x@example.org", NULL);
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, admin, "metrics.get", "{}"));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"),
+                                                        "signups")),
+                     2);
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, admin, "audit.list", "{s:s}", "op", "members.signup"));
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
+    json_decref(r);
+    cm_actor_free(admin);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("member");
+    TCase *tc = tcase_create("members");
+    tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, signup_then_login_then_session_actor);
+    tcase_add_test(tc, email_is_unique_ignoring_case);
+    tcase_add_test(tc, bad_signup_input_is_rejected_and_changes_nothing);
+    tcase_add_test(tc, profile_visibility_is_respected);
+    tcase_add_test(tc, roles_are_checked);
+    tcase_add_test(tc, logout_and_revoke_end_sessions);
+    tcase_add_test(tc, sessions_expire);
+    tcase_add_test(tc, password_reset_is_single_use_and_revokes_sessions);
+    tcase_add_test(tc, magic_link_signs_in_once_and_expires);
+    tcase_add_test(tc, suspension_revokes_sessions);
+    tcase_add_test(tc, metrics_count_signups);
+    suite_add_tcase(s, tc);
+    return fx_run(s);
+}
