@@ -64,6 +64,12 @@ CM_API int cm_actor_from_session(cm_actor **out, cm_store *store, const char *to
  */
 CM_API int cm_actor_for_member(cm_actor **out, cm_store *store, int64_t member_id);
 
+/**
+ * Like cm_actor_for_member(), by e-mail address (case-insensitive).
+ * @return CM_OK, CM_ENOTFOUND, CM_EINVAL. @since 0.1
+ */
+CM_API int cm_actor_for_email(cm_actor **out, cm_store *store, const char *email);
+
 /** The system actor: every role check passes (maintenance, jobs). @since 0.1 */
 CM_API int cm_actor_system(cm_actor **out);
 

@@ -2,7 +2,7 @@
  * actor.c - actors: who calls an operation. Built from a session token, a
  * trusted member id, or as the all-powerful system actor.
  */
-#include "ops_int.h"
+#include "member_int.h"
 
 #include <string.h>
 
@@ -93,6 +93,43 @@ int cm_actor_for_member(cm_actor **out, cm_store *store, int64_t member_id)
     if (rc)
         return rc;
     return new_actor(out, member_id, l.role < 0 ? CM_ROLE_MEMBER : l.role);
+}
+
+typedef struct email_lookup {
+    const char *email;
+    int64_t id;
+} email_lookup;
+
+static int lookup_email(cm__conn *c, void *payload)
+{
+    email_lookup *l = payload;
+    char norm[256];
+    cm__email_normalize(norm, l->email, sizeof norm);
+    cm__q q;
+    int rc = cm__q_open(&q, c, "member.by_email");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, norm);
+    rc = cm__q_step(&q);
+    if (rc == 1)
+        l->id = cm__q_col_int64(&q, 0);
+    cm__q_close(&q);
+    if (rc == 0)
+        return cm__error_set_field(CM_ENOTFOUND, "email", "no member with e-mail %.100s",
+                                   l->email);
+    return cm__ok(rc);
+}
+
+int cm_actor_for_email(cm_actor **out, cm_store *store, const char *email)
+{
+    if (!out)
+        return cm__error_set(CM_EINVAL, "cm_actor_for_email: out is NULL");
+    *out = NULL;
+    if (!store || !email || strlen(email) > 254)
+        return cm__error_set(CM_EINVAL, "cm_actor_for_email: bad argument");
+    email_lookup l = {email, 0};
+    int rc = cm__store_run_tx(store, false, lookup_email, &l);
+    return rc ? rc : cm_actor_for_member(out, store, l.id);
 }
 
 int cm_actor_system(cm_actor **out)
