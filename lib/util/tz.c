@@ -18,6 +18,8 @@
 #define TZ_CACHE_SIZE 16
 #define TZ_MAX_FILE (1 << 20)
 #define TZ_PATH_MAX 512
+#define ALPHA "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define ALNUM ALPHA "0123456789"
 
 /* One POSIX TZ date rule: kind 'J' (1..365, no Feb 29), 'n' (0..365) or 'M'. */
 typedef struct tz_date {
@@ -27,24 +29,19 @@ typedef struct tz_date {
 } tz_date;
 
 typedef struct tz_zone {
-    int32_t ntrans, ntypes;
+    int32_t ntrans;
     int64_t *trans;   /* ascending transition instants (UTC seconds) */
     uint8_t *idx;     /* type index of each transition */
     int32_t *utoff;   /* UT offset of each type, seconds east */
-    bool has_footer;  /* POSIX rule for instants after the last transition */
-    bool has_dst;
+    bool has_footer, has_dst; /* POSIX rule for instants after the last transition */
     int32_t std_off, dst_off; /* seconds east */
     tz_date start, end;
 } tz_zone;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    char *path;
-    tz_zone *zone;
-} cache[TZ_CACHE_SIZE];
+static struct { char *path; tz_zone *zone; } cache[TZ_CACHE_SIZE];
 static unsigned cache_next;
-static int32_t utc_off[1];
-static tz_zone utc_zone = {.ntypes = 1, .utoff = utc_off};
+static tz_zone utc_zone = {.has_footer = true}; /* when no database is installed */
 
 static int64_t floordiv(int64_t a, int64_t b)
 {
@@ -54,28 +51,20 @@ static int64_t floordiv(int64_t a, int64_t b)
 static bool name_ok(const char *tz)
 {
     size_t n = strlen(tz);
-    if (n == 0 || n > 255 || tz[0] == '/' || strstr(tz, ".."))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/", tz[i]))
-            return false;
-    return true;
+    return n > 0 && n < 256 && tz[0] != '/' && !strstr(tz, "..") &&
+           strspn(tz, ALNUM "_+-/") == n;
 }
 
 /* ---- POSIX TZ string (the TZif footer) ---- */
 
 static const char *parse_name(const char *p)
 {
-    const char *s = p;
-    if (*p == '<') {
-        while (*++p && *p != '>')
-            if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-", *p))
-                return NULL;
-        return (*p == '>' && p - s >= 4) ? p + 1 : NULL;
+    if (*p == '<') { /* quoted: <+0530> */
+        size_t n = strspn(p + 1, ALNUM "+-");
+        return n >= 3 && p[n + 1] == '>' ? p + n + 2 : NULL;
     }
-    while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
-        p++;
-    return p - s >= 3 ? p : NULL;
+    size_t n = strspn(p, ALPHA);
+    return n >= 3 ? p + n : NULL;
 }
 
 static const char *parse_num(const char *p, int *out, int max)
@@ -89,17 +78,14 @@ static const char *parse_num(const char *p, int *out, int max)
     return p;
 }
 
-/* [+-]hh[:mm[:ss]] with hh <= 167 (RFC 8536 extension); seconds into *out. */
-static const char *parse_hms(const char *p, int32_t *out)
+/* [+-]hh[:mm[:ss]], hh <= maxh (167 for rule times, RFC 8536); seconds. */
+static const char *parse_hms(const char *p, int32_t *out, int maxh)
 {
     int sign = 1, h = 0, m = 0, s = 0;
     if (*p == '+' || *p == '-')
         sign = *p++ == '-' ? -1 : 1;
-    if (!(p = parse_num(p, &h, 167)))
-        return NULL;
-    if (*p == ':' && !(p = parse_num(p + 1, &m, 59)))
-        return NULL;
-    if (p && *p == ':' && !(p = parse_num(p + 1, &s, 59)))
+    if (!(p = parse_num(p, &h, maxh)) || (*p == ':' && !(p = parse_num(p + 1, &m, 59))) ||
+        (*p == ':' && !(p = parse_num(p + 1, &s, 59))))
         return NULL;
     *out = sign * (h * 3600 + m * 60 + s);
     return p;
@@ -108,41 +94,32 @@ static const char *parse_hms(const char *p, int32_t *out)
 static const char *parse_date(const char *p, tz_date *r)
 {
     r->time = 7200;
-    if (*p == 'M') {
-        r->kind = 'M';
-        if (!(p = parse_num(p + 1, &r->m, 12)) || r->m < 1 || *p != '.' ||
+    r->kind = (*p == 'M' || *p == 'J') ? *p++ : 'n';
+    if (r->kind == 'M') {
+        if (!(p = parse_num(p, &r->m, 12)) || r->m < 1 || *p != '.' ||
             !(p = parse_num(p + 1, &r->w, 5)) || r->w < 1 || *p != '.' ||
             !(p = parse_num(p + 1, &r->d, 6)))
             return NULL;
-    } else if (*p == 'J') {
-        r->kind = 'J';
-        if (!(p = parse_num(p + 1, &r->d, 365)) || r->d < 1)
-            return NULL;
-    } else {
-        r->kind = 'n';
-        if (!(p = parse_num(p, &r->d, 365)))
-            return NULL;
+    } else if (!(p = parse_num(p, &r->d, 365)) || (r->kind == 'J' && r->d < 1)) {
+        return NULL;
     }
-    if (*p == '/')
-        p = parse_hms(p + 1, &r->time);
-    return p;
+    return *p == '/' ? parse_hms(p + 1, &r->time, 167) : p;
 }
 
 /* Parses a POSIX TZ string into z; false when malformed. */
 static bool parse_posix(tz_zone *z, const char *p)
 {
     int32_t off;
-    if (!(p = parse_name(p)) || !(p = parse_hms(p, &off)))
+    if (!(p = parse_name(p)) || !(p = parse_hms(p, &off, 24)))
         return false;
     z->std_off = z->dst_off = -off; /* POSIX offsets count west */
-    z->has_dst = *p != '\0';
-    if (!z->has_dst)
+    if (!(z->has_dst = *p != '\0'))
         return true;
     if (!(p = parse_name(p)))
         return false;
     z->dst_off = z->std_off + 3600;
     if (*p && *p != ',') {
-        if (!(p = parse_hms(p, &off)))
+        if (!(p = parse_hms(p, &off, 24)))
             return false;
         z->dst_off = -off;
     }
@@ -163,10 +140,8 @@ static bool is_leap(int64_t y)
 static int64_t rule_day(const tz_date *r, int64_t y)
 {
     int64_t jan1 = cm__days_from_civil(y, 1, 1);
-    if (r->kind == 'J')
-        return jan1 + r->d - 1 + (is_leap(y) && r->d >= 60);
-    if (r->kind == 'n')
-        return jan1 + r->d;
+    if (r->kind != 'M') /* J: 1..365 never counting Feb 29; n: 0..365 */
+        return jan1 + r->d - (r->kind == 'J') + (r->kind == 'J' && r->d >= 60 && is_leap(y));
     static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int len = dim[r->m - 1] + (r->m == 2 && is_leap(y));
     int64_t first = cm__days_from_civil(y, r->m, 1);
@@ -211,20 +186,13 @@ static int32_t zone_lookup(const tz_zone *z, int64_t t, int64_t *next)
         *next = INT64_MAX;
         return z->utoff[z->ntrans ? z->idx[z->ntrans - 1] : 0];
     }
-    if (t < z->trans[0]) {
-        *next = z->trans[0];
-        return z->utoff[0];
-    }
-    int32_t lo = 0, hi = z->ntrans - 1; /* trans[lo] <= t < trans[hi] */
+    int32_t lo = -1, hi = z->ntrans - 1; /* trans[lo] <= t < trans[hi]; type 0 before all */
     while (hi - lo > 1) {
         int32_t mid = lo + (hi - lo) / 2;
-        if (z->trans[mid] <= t)
-            lo = mid;
-        else
-            hi = mid;
+        *(z->trans[mid] <= t ? &lo : &hi) = mid;
     }
     *next = z->trans[hi];
-    return z->utoff[z->idx[lo]];
+    return z->utoff[lo < 0 ? 0 : z->idx[lo]];
 }
 
 /* ---- TZif ---- */
@@ -248,7 +216,7 @@ static int parse_tzif(tz_zone **out, const uint8_t *b, size_t len)
         for (int i = 0; i < 6; i++)
             cnt[i] = (size_t)(uint32_t)be(b + pos + 20 + 4 * i, 4);
         /* isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt */
-        if (cnt[3] > 100000 || cnt[4] == 0 || cnt[4] > 256 || cnt[5] > 100000 || cnt[2] > 100000 ||
+        if (cnt[3] > 100000 || cnt[4] > 256 || cnt[5] > 100000 || cnt[2] > 100000 ||
             cnt[0] > cnt[4] || cnt[1] > cnt[4])
             return CM_EINVAL;
         body = cnt[3] * (size_t)(tsize + 1) + cnt[4] * 6 + cnt[5] + cnt[2] * (size_t)(tsize + 4) +
@@ -260,15 +228,13 @@ static int parse_tzif(tz_zone **out, const uint8_t *b, size_t len)
         pos += 44 + body;
         tsize = 8;
     }
-    if (cnt[2] != 0)
-        return CM_EINVAL; /* leap-second ("right/") zones are not supported */
+    if (cnt[4] == 0 || cnt[2] != 0)
+        return CM_EINVAL; /* no types; leap-second ("right/") zones are unsupported */
     size_t nt = cnt[3], ny = cnt[4];
-    tz_zone *z = cm__malloc(sizeof *z + nt * 8 + ny * 4 + nt);
+    tz_zone *z = cm__calloc(1, sizeof *z + nt * 8 + ny * 4 + nt);
     if (!z)
         return CM_ENOMEM;
-    memset(z, 0, sizeof *z);
     z->ntrans = (int32_t)nt;
-    z->ntypes = (int32_t)ny;
     z->trans = (int64_t *)(void *)(z + 1);
     z->utoff = (int32_t *)(void *)(z->trans + nt);
     z->idx = (uint8_t *)(z->utoff + ny);
@@ -286,18 +252,15 @@ static int parse_tzif(tz_zone **out, const uint8_t *b, size_t len)
             goto corrupt;
     }
     if (tsize == 8) { /* footer: "\n" POSIX-TZ "\n" */
-        const uint8_t *f = b + pos + 44 + body, *e = b + len;
+        const uint8_t *f = b + pos + 44 + body, *e = b + len, *nl;
         char tzs[128];
-        size_t n = 0;
-        if (f >= e || *f++ != '\n')
+        if (f >= e || *f++ != '\n' || !(nl = memchr(f, '\n', (size_t)(e - f))) ||
+            (size_t)(nl - f) >= sizeof tzs)
             goto corrupt;
-        while (f < e && *f != '\n' && n < sizeof tzs - 1)
-            tzs[n++] = (char)*f++;
-        if (f >= e || *f != '\n')
-            goto corrupt;
+        size_t n = (size_t)(nl - f);
+        memcpy(tzs, f, n);
         tzs[n] = '\0';
-        z->has_footer = n > 0;
-        if (n > 0 && !parse_posix(z, tzs))
+        if ((z->has_footer = n > 0) && !parse_posix(z, tzs))
             goto corrupt;
     }
     *out = z;
@@ -310,31 +273,22 @@ corrupt:
 /* Reads and parses path; CM_ENOTFOUND when absent or not a regular file. */
 static int load_file(tz_zone **out, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return CM_ENOTFOUND;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = CM_ENOTFOUND;
     struct stat st;
-    int rc = CM_ENOTFOUND;
     uint8_t *buf = NULL;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        goto done;
-    rc = CM_EINVAL;
-    if (st.st_size < 44 || st.st_size > TZ_MAX_FILE)
-        goto done;
-    size_t len = (size_t)st.st_size, got = 0;
-    rc = CM_ENOMEM;
-    if (!(buf = cm__malloc(len)))
-        goto done;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r <= 0) {
-            rc = CM_EINVAL;
-            goto done;
+    size_t len = 0, got = 0;
+    ssize_t r = 1;
+    if (fd < 0)
+        return rc;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        rc = st.st_size < 44 || st.st_size > TZ_MAX_FILE ? CM_EINVAL : CM_ENOMEM;
+        len = (size_t)st.st_size;
+        if (rc == CM_ENOMEM && (buf = cm__malloc(len))) {
+            while (got < len && (r = read(fd, buf + got, len - got)) > 0)
+                got += (size_t)r;
+            rc = got == len ? parse_tzif(out, buf, len) : CM_EINVAL;
         }
-        got += (size_t)r;
     }
-    rc = parse_tzif(out, buf, len);
-done:
     cm__free(buf);
     close(fd);
     return rc;
@@ -358,15 +312,12 @@ static int get_zone(const tz_zone **out, const char *tz)
             return (*out = cache[i].zone), CM_OK;
     tz_zone *z = NULL;
     int rc = load_file(&z, path);
-    if (rc != CM_OK) {
-        if (rc == CM_ENOTFOUND && strcmp(tz, "UTC") == 0)
-            return (*out = &utc_zone), CM_OK; /* no database installed */
-        return rc;
-    }
-    char *copy = cm__strdup(path);
+    if (rc == CM_ENOTFOUND && strcmp(tz, "UTC") == 0)
+        return (*out = &utc_zone), CM_OK;
+    char *copy = rc == CM_OK ? cm__strdup(path) : NULL;
     if (!copy) {
         cm__free(z);
-        return CM_ENOMEM;
+        return rc == CM_OK ? CM_ENOMEM : rc;
     }
     unsigned slot = cache_next++ % TZ_CACHE_SIZE; /* round-robin eviction */
     cm__free(cache[slot].path);
@@ -412,29 +363,24 @@ int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, in
         pthread_mutex_unlock(&cache_lock);
         return zone_error(rc, tz);
     }
-    int64_t seg = wall - 2 * 86400, next, result = 0;
-    bool found = false, prev_after = false;
-    int32_t off = zone_lookup(z, seg, &next), prev_off = off;
-    for (int i = 0; i < 64 && !found; i++) {
-        int64_t t = wall - off;
-        if (t >= seg && t < next) {
-            result = t;
-            found = true;
-        } else if (t < seg && prev_after) { /* gap between the previous segment and this */
-            result = wall - prev_off;
-            found = true;
-        } else if (next > wall + 2 * 86400 || next == INT64_MAX) {
+    /* Offsets stay within +-26h, so the first segment's candidate is never
+     * before its start; every segment passed had its candidate after its end. */
+    int64_t seg = wall - 2 * 86400, next, t = wall;
+    int32_t off = zone_lookup(z, seg, &next), prev = off;
+    for (int i = 0; i < 64; i++) {
+        t = wall - off;
+        if (t < seg) { /* skipped by a gap: keep the offset from before it */
+            t = wall - prev;
             break;
         }
-        prev_after = t >= next;
-        prev_off = off;
+        if (t < next)
+            break;
+        prev = off;
         seg = next;
         off = zone_lookup(z, seg, &next);
     }
     pthread_mutex_unlock(&cache_lock);
-    if (!found)
-        result = wall - prev_off;
-    *out = result * 1000000;
+    *out = t * 1000000;
     return CM_OK;
 }
 
