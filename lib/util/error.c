@@ -51,7 +51,7 @@ void cm_error_clear(void)
     last.message[0] = last.field[0] = last.backend[0] = '\0';
 }
 
-static int set_v(int code, const char *field, const char *fmt, va_list ap)
+CM__PRINTF(3, 0) static int set_v(int code, const char *field, const char *fmt, va_list ap)
 {
     last.code = code;
     (void)vsnprintf(last.message, sizeof last.message, fmt, ap);
