@@ -269,7 +269,7 @@ END_TEST
 START_TEST(metrics_count_signups)
 {
     cm_actor *admin = fx_member("root@example.org", "admin");
-    fx_member("x@example.org", NULL);
+    cm_actor_free(fx_member("x@example.org", NULL));
     json_t *r;
     ck_assert_ok(fx_exec(&r, admin, "metrics.get", "{}"));
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"),
