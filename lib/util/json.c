@@ -15,7 +15,7 @@ int cm__json_dump(char **out, const json_t *v)
     if (!s)
         return cm__error_set(CM_ENOMEM, "out of memory encoding JSON");
     *out = cm__strdup(s);
-    free(s); /* jansson's own allocation */
+    free(s); /* dep-alloc: jansson allocated it with malloc */
     return *out ? CM_OK : cm__error_set(CM_ENOMEM, "out of memory encoding JSON");
 }
 
