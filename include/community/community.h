@@ -13,5 +13,6 @@
 #include <community/store.h>
 #include <community/ops.h>
 #include <community/vec.h>
+#include <community/jobs.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

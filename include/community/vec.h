@@ -7,7 +7,7 @@
  * NEON or portable C); cm_vec_impl_name() reports the choice and the
  * environment variable CM_VEC_IMPL=scalar|avx2|avx512|neon forces one.
  * Every implementation agrees with the portable one within the tolerance
- * documented per kernel (see docs/simd.md).
+ * documented per kernel.
  */
 #ifndef COMMUNITY_VEC_H
 #define COMMUNITY_VEC_H
@@ -167,11 +167,7 @@ CM_API void cm_vec_i8_to_f32(float *out, const int8_t *in, float scale, size_t n
  *   distance 1 from everything).
  * @since 0.1
  */
-typedef enum cm_vec_metric {
-    CM_VEC_L2 = 0,
-    CM_VEC_IP = 1,
-    CM_VEC_COSINE = 2
-} cm_vec_metric;
+typedef enum cm_vec_metric { CM_VEC_L2 = 0, CM_VEC_IP = 1, CM_VEC_COSINE = 2 } cm_vec_metric;
 
 /**
  * How vectors are stored. Compressed formats halve or quarter the memory and
@@ -196,18 +192,20 @@ typedef int (*cm_vec_filter_fn)(int64_t id, void *payload);
  * @since 0.1
  */
 typedef struct cm_vec_search_options {
-    uint32_t size;        /**< sizeof(cm_vec_search_options). */
-    uint32_t threads;     /**< worker threads, 0 or 1 = the calling thread only. */
-    uint32_t ef;          /**< HNSW search breadth (>= k used); 0 = default 64. */
-    uint32_t reserved;    /**< must be 0. */
-    const uint8_t *allow; /**< optional bitmap: bit (id % 8) of byte id / 8 set = allowed. */
-    uint64_t allow_bits;  /**< number of valid bits in `allow`; ids beyond are excluded. */
+    uint32_t size;           /**< sizeof(cm_vec_search_options). */
+    uint32_t threads;        /**< worker threads, 0 or 1 = the calling thread only. */
+    uint32_t ef;             /**< HNSW search breadth (>= k used); 0 = default 64. */
+    uint32_t reserved;       /**< must be 0. */
+    const uint8_t *allow;    /**< optional bitmap: bit (id % 8) of byte id / 8 set = allowed. */
+    uint64_t allow_bits;     /**< number of valid bits in `allow`; ids beyond are excluded. */
     cm_vec_filter_fn filter; /**< optional predicate, applied after `allow`. */
     void *filter_payload;    /**< passed to `filter`. */
 } cm_vec_search_options;
 
-#define CM_VEC_SEARCH_OPTIONS_INIT                                                              \
-    {(uint32_t)sizeof(cm_vec_search_options), 0, 0, 0, NULL, 0, NULL, NULL}
+#define CM_VEC_SEARCH_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_vec_search_options), 0, 0, 0, NULL, 0, NULL, NULL                      \
+    }
 
 /** Initialise search options to defaults (`size` = sizeof). @since 0.1 */
 CM_API void cm_vec_search_options_init(cm_vec_search_options *opts, size_t size);
@@ -227,17 +225,19 @@ typedef struct cm_vec_matrix cm_vec_matrix;
  * @since 0.1
  */
 typedef struct cm_vec_matrix_options {
-    uint32_t size;    /**< sizeof(cm_vec_matrix_options). */
-    int32_t metric;   /**< a cm_vec_metric; default CM_VEC_L2. */
-    int32_t storage;  /**< a cm_vec_storage used by the scan; default f32. */
-    uint32_t rerank;  /**< compressed storage only: keep the f32 rows too and
-                           re-rank the best k * rerank scan candidates exactly;
-                           0 = no f32 copy, distances come from the compressed rows.
-                           Default 4. */
+    uint32_t size;   /**< sizeof(cm_vec_matrix_options). */
+    int32_t metric;  /**< a cm_vec_metric; default CM_VEC_L2. */
+    int32_t storage; /**< a cm_vec_storage used by the scan; default f32. */
+    uint32_t rerank; /**< compressed storage only: keep the f32 rows too and
+                          re-rank the best k * rerank scan candidates exactly;
+                          0 = no f32 copy, distances come from the compressed rows.
+                          Default 4. */
 } cm_vec_matrix_options;
 
-#define CM_VEC_MATRIX_OPTIONS_INIT                                                              \
-    {(uint32_t)sizeof(cm_vec_matrix_options), CM_VEC_L2, CM_VEC_STORE_F32, 4}
+#define CM_VEC_MATRIX_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_vec_matrix_options), CM_VEC_L2, CM_VEC_STORE_F32, 4                    \
+    }
 
 /**
  * Constructor of cm_vec_matrix: copy `n` rows of `dim` floats from `rows`
@@ -297,9 +297,8 @@ CM_API int cm_vec_matrix_search(int64_t *ids_out, float *dist_out, const cm_vec_
  * "queries" for a NaN/Inf value, "nq" when 0).
  * @since 0.1
  */
-CM_API int cm_vec_matrix_search_batch(int64_t *ids_out, float *dist_out,
-                                      const cm_vec_matrix *m, const float *queries,
-                                      size_t nq, size_t dim, size_t k,
+CM_API int cm_vec_matrix_search_batch(int64_t *ids_out, float *dist_out, const cm_vec_matrix *m,
+                                      const float *queries, size_t nq, size_t dim, size_t k,
                                       const cm_vec_search_options *opts);
 
 /* ------------------------------------------------------------------------ */
@@ -326,8 +325,10 @@ typedef struct cm_vec_index_options {
     uint64_t seed;            /**< level generator seed; same seed + inserts = same graph. */
 } cm_vec_index_options;
 
-#define CM_VEC_INDEX_OPTIONS_INIT                                                               \
-    {(uint32_t)sizeof(cm_vec_index_options), CM_VEC_L2, CM_VEC_STORE_F32, 16, 128, 0, 0x5eed}
+#define CM_VEC_INDEX_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_vec_index_options), CM_VEC_L2, CM_VEC_STORE_F32, 16, 128, 0, 0x5eed    \
+    }
 
 /**
  * Constructor of cm_vec_index: an empty index of `dim`-dimensional vectors.
@@ -355,8 +356,8 @@ CM_API int cm_vec_index_add(cm_vec_index *ix, int64_t id, const float *vec, size
  * @return as cm_vec_index_add().
  * @since 0.1
  */
-CM_API int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const float *vecs,
-                                  size_t n, size_t dim);
+CM_API int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const float *vecs, size_t n,
+                                  size_t dim);
 
 /**
  * Method of cm_vec_index: remove `id`. Its neighbours are relinked around it
@@ -391,8 +392,8 @@ CM_API size_t cm_vec_index_dim(const cm_vec_index *ix);
  * Thread-safe. @since 0.1
  */
 CM_API int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_out,
-                               const cm_vec_index *ix, const float *query, size_t dim,
-                               size_t k, const cm_vec_search_options *opts);
+                               const cm_vec_index *ix, const float *query, size_t dim, size_t k,
+                               const cm_vec_search_options *opts);
 
 /**
  * Method of cm_vec_index: write the index to `path` (replaced atomically

@@ -15,6 +15,7 @@ typedef struct exec_call {
     const cm__op *op;
     json_t *in;
     json_t *result;
+    char *out; /* the result serialised inside the transaction */
 } exec_call;
 
 static int write_audit(cm__ctx *ctx)
@@ -45,6 +46,8 @@ static int run_in_tx(cm__conn *conn, void *payload)
     exec_call *call = payload;
     json_decref(call->result); /* from an earlier, retried attempt */
     call->result = NULL;
+    cm__free(call->out);
+    call->out = NULL;
     cm__ctx ctx = {
         .store = call->store,
         .conn = conn,
@@ -57,6 +60,10 @@ static int run_in_tx(cm__conn *conn, void *payload)
         rc = write_audit(&ctx);
     if (rc == CM_OK && !call->result)
         call->result = json_object();
+    /* Serialise before the commit: running out of memory here rolls the
+     * transaction back, so a failed call never leaves a change behind. */
+    if (rc == CM_OK)
+        rc = cm__json_dump(&call->out, call->result);
     return rc;
 }
 
@@ -101,7 +108,7 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
                                  cm__role_name(op->role));
         goto out;
     }
-    exec_call call = {store, actor, op, in, NULL};
+    exec_call call = {store, actor, op, in, NULL, NULL};
     if (op->prepare) {
         cm__ctx pctx = {.store = store, .actor = actor, .op = op, .now = cm_now_us()};
         if ((rc = op->prepare(&pctx, in)))
@@ -116,8 +123,11 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     } else {
         rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, run_in_tx, &call);
     }
-    if (rc == CM_OK)
-        rc = cm__json_dump(out, call.result);
+    if (rc == CM_OK) {
+        *out = call.out;
+        call.out = NULL;
+    }
+    cm__free(call.out);
     json_decref(call.result);
     if (rc == CM_OK)
         cm__log(CM_LOG_DEBUG, "ops", "%s by %s #%lld ok", op->name, cm__role_name(actor->role),

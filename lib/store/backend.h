@@ -14,6 +14,19 @@
 
 typedef struct cm__conn cm__conn;
 typedef struct cm__stmt cm__stmt; /* backend-defined */
+struct cm__q;
+
+/* What the optional claim_jobs hook is asked for (lib/jobs/claim.c). */
+typedef struct cm__claim_req {
+    const char *queue;        /* claim from this queue only */
+    const char *owner;        /* the worker id written to lease_owner */
+    int64_t now;              /* started_at */
+    int64_t lease_expires_at; /* the new lease's expiry */
+    int64_t max;              /* claim at most this many jobs (>= 1) */
+} cm__claim_req;
+/* Called once per claimed job with a statement positioned on a row whose
+ * columns are those RETURNING by the catalogue statement "jobs.claim". */
+typedef int (*cm__claim_row_fn)(struct cm__q *row, void *payload);
 
 /* One statement of a dialect catalogue: a stable id ("rsvp.insert") and
  * the dialect's SQL text, with numbered parameters ?1..?N. */
@@ -87,7 +100,23 @@ typedef struct cm__store_ops {
 
     /* Backup of the whole database to a destination path (optional). */
     int (*backup)(cm__conn *conn, const char *dest);
+
+    /* Optional capability hook, called only through cm__store_claim_jobs():
+     * inside conn's open write transaction, lease up to req->max due jobs
+     * of req->queue in order (priority DESC, run_at, id) -- state 'running',
+     * lease_token and attempts incremented, lease_owner/lease_expires_at/
+     * started_at set -- and report each to on_row. NULL: the portable
+     * fallback runs the catalogue statement "jobs.claim" (right for SQLite,
+     * where BEGIN IMMEDIATE serializes claimers; PostgreSQL may claim with
+     * FOR UPDATE SKIP LOCKED in its catalogue text or here). */
+    int (*claim_jobs)(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
+                      void *payload);
 } cm__store_ops;
+
+/* The claim wrapper (lib/jobs/claim.c): the backend's claim_jobs hook when
+ * its ops struct is recent enough and sets it, else the portable fallback. */
+int cm__store_claim_jobs(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
+                         void *payload);
 
 extern const cm__store_ops cm__sqlite_ops;
 

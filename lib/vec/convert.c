@@ -25,7 +25,10 @@ static float u2f(uint32_t u)
     return f;
 }
 
-float cm__vec_bf16_to_f32_1(uint16_t h) { return u2f((uint32_t)h << 16); }
+float cm__vec_bf16_to_f32_1(uint16_t h)
+{
+    return u2f((uint32_t)h << 16);
+}
 
 /* Round to nearest even; NaN becomes a quiet NaN of the same sign. */
 uint16_t cm__vec_f32_to_bf16_1(float f)
@@ -114,8 +117,7 @@ int cm_vec_f32_to_i8(int8_t *out, float *scale_out, const float *in, size_t n)
     float maxabs = 0.0f;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(in[i]))
-            return cm__error_set_field(CM_EINVAL, "vector",
-                                       "element %zu is NaN or infinite", i);
+            return cm__error_set_field(CM_EINVAL, "vector", "element %zu is NaN or infinite", i);
         float a = fabsf(in[i]);
         if (a > maxabs)
             maxabs = a;

@@ -56,14 +56,23 @@ static int x86_avx512(void)
            __builtin_cpu_supports("avx512vl") && x86_avx2();
 }
 #if defined(CM_HAVE_AVX512BF16)
-static int x86_avx512bf16(void) { return x86_avx512() && __builtin_cpu_supports("avx512bf16"); }
+static int x86_avx512bf16(void)
+{
+    return x86_avx512() && __builtin_cpu_supports("avx512bf16");
+}
 #endif
 #if defined(CM_HAVE_AVX512VNNI)
-static int x86_avx512vnni(void) { return x86_avx512() && __builtin_cpu_supports("avx512vnni"); }
+static int x86_avx512vnni(void)
+{
+    return x86_avx512() && __builtin_cpu_supports("avx512vnni");
+}
 #endif
 #endif
 
-static int always(void) { return 1; }
+static int always(void)
+{
+    return 1;
+}
 
 static const impl_row rows[] = {
 #if defined(CM_HAVE_AVX512)
@@ -147,7 +156,10 @@ const cm__vec_ops *cm__vec_ops_get(void)
     return &tables[chosen];
 }
 
-size_t cm__vec_impl_count(void) { return N_ROWS; }
+size_t cm__vec_impl_count(void)
+{
+    return N_ROWS;
+}
 
 const cm__vec_ops *cm__vec_impl_at(size_t i)
 {
@@ -155,9 +167,15 @@ const cm__vec_ops *cm__vec_impl_at(size_t i)
     return (i < N_ROWS && usable[i]) ? &tables[i] : NULL;
 }
 
-const char *cm__vec_impl_row_name(size_t i) { return i < N_ROWS ? rows[i].name : NULL; }
+const char *cm__vec_impl_row_name(size_t i)
+{
+    return i < N_ROWS ? rows[i].name : NULL;
+}
 
-const char *cm_vec_impl_name(void) { return cm__vec_ops_get()->name; }
+const char *cm_vec_impl_name(void)
+{
+    return cm__vec_ops_get()->name;
+}
 
 const char *cm_vec_impl_requested(void)
 {

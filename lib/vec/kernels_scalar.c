@@ -56,33 +56,33 @@ float cm__vec_cos_f32_scalar(const float *a, const float *b, size_t d)
 }
 
 /* Half-precision formats: decode exactly to float, then as f32. */
-#define U16_KERNELS(fmt, decode)                                                                \
-    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                      \
-    {                                                                                           \
-        double s = 0;                                                                           \
-        for (size_t i = 0; i < d; i++)                                                          \
-            s += (double)decode(a[i]) * decode(b[i]);                                           \
-        return (float)s;                                                                        \
-    }                                                                                           \
-    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                     \
-    {                                                                                           \
-        double s = 0;                                                                           \
-        for (size_t i = 0; i < d; i++) {                                                        \
-            double t = (double)decode(a[i]) - decode(b[i]);                                     \
-            s += t * t;                                                                         \
-        }                                                                                       \
-        return (float)s;                                                                        \
-    }                                                                                           \
-    float cm__vec_cos_##fmt##_scalar(const uint16_t *a, const uint16_t *b, size_t d)            \
-    {                                                                                           \
-        double ab = 0, aa = 0, bb = 0;                                                          \
-        for (size_t i = 0; i < d; i++) {                                                        \
-            double x = decode(a[i]), y = decode(b[i]);                                          \
-            ab += x * y;                                                                        \
-            aa += x * x;                                                                        \
-            bb += y * y;                                                                        \
-        }                                                                                       \
-        return cm__vec_cos_finish(ab, aa, bb);                                                  \
+#define U16_KERNELS(fmt, decode)                                                                   \
+    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
+    {                                                                                              \
+        double s = 0;                                                                              \
+        for (size_t i = 0; i < d; i++)                                                             \
+            s += (double)decode(a[i]) * decode(b[i]);                                              \
+        return (float)s;                                                                           \
+    }                                                                                              \
+    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                        \
+    {                                                                                              \
+        double s = 0;                                                                              \
+        for (size_t i = 0; i < d; i++) {                                                           \
+            double t = (double)decode(a[i]) - decode(b[i]);                                        \
+            s += t * t;                                                                            \
+        }                                                                                          \
+        return (float)s;                                                                           \
+    }                                                                                              \
+    float cm__vec_cos_##fmt##_scalar(const uint16_t *a, const uint16_t *b, size_t d)               \
+    {                                                                                              \
+        double ab = 0, aa = 0, bb = 0;                                                             \
+        for (size_t i = 0; i < d; i++) {                                                           \
+            double x = decode(a[i]), y = decode(b[i]);                                             \
+            ab += x * y;                                                                           \
+            aa += x * x;                                                                           \
+            bb += y * y;                                                                           \
+        }                                                                                          \
+        return cm__vec_cos_finish(ab, aa, bb);                                                     \
     }
 
 U16_KERNELS(bf16, cm__vec_bf16_to_f32_1)

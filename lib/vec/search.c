@@ -53,7 +53,10 @@ static int hit_cmp(const void *pa, const void *pb)
     return 0;
 }
 
-void cm__vec_heap_sort(cm__vec_heap *hp) { qsort(hp->h, hp->size, sizeof *hp->h, hit_cmp); }
+void cm__vec_heap_sort(cm__vec_heap *hp)
+{
+    qsort(hp->h, hp->size, sizeof *hp->h, hit_cmp);
+}
 
 void cm__vec_hits_write(int64_t *ids, float *dists, const cm__vec_hit *h, size_t n, size_t k)
 {

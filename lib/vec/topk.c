@@ -20,22 +20,22 @@
 struct cm_vec_matrix {
     size_t n, dim;
     int metric, storage;
-    uint32_t rerank;  /* 0 when no f32 copy is kept next to compressed rows */
-    float *f32;       /* n * dim; NULL for compressed storage without rerank */
-    uint16_t *bf16;   /* storage BF16 */
-    int8_t *i8;       /* storage I8 */
-    float *scale;     /* I8: per-row scale */
-    int64_t *i8sq;    /* I8: per-row sum of squares of the int8 values */
-    float *inv;       /* COSINE: 1 / |row| of the f32 rows (0 for a zero row) */
-    float *cinv;      /* COSINE + BF16: 1 / |row| of the bf16 rows */
+    uint32_t rerank; /* 0 when no f32 copy is kept next to compressed rows */
+    float *f32;      /* n * dim; NULL for compressed storage without rerank */
+    uint16_t *bf16;  /* storage BF16 */
+    int8_t *i8;      /* storage I8 */
+    float *scale;    /* I8: per-row scale */
+    int64_t *i8sq;   /* I8: per-row sum of squares of the int8 values */
+    float *inv;      /* COSINE: 1 / |row| of the f32 rows (0 for a zero row) */
+    float *cinv;     /* COSINE + BF16: 1 / |row| of the bf16 rows */
 };
 
 /* A query prepared for the scan: its compressed forms and norms. */
 typedef struct {
     const float *q;
-    double inv, cinv;   /* 1 / |q| (f32, bf16) for cosine */
-    uint16_t *qb;       /* BF16 */
-    int8_t *qi;         /* I8 */
+    double inv, cinv; /* 1 / |q| (f32, bf16) for cosine */
+    uint16_t *qb;     /* BF16 */
+    int8_t *qi;       /* I8 */
     float qscale;
     int64_t qsq;
 } prepared;
@@ -80,8 +80,14 @@ void cm_vec_matrix_free(cm_vec_matrix *m)
     cm__free(m);
 }
 
-size_t cm_vec_matrix_count(const cm_vec_matrix *m) { return m ? m->n : 0; }
-size_t cm_vec_matrix_dim(const cm_vec_matrix *m) { return m ? m->dim : 0; }
+size_t cm_vec_matrix_count(const cm_vec_matrix *m)
+{
+    return m ? m->n : 0;
+}
+size_t cm_vec_matrix_dim(const cm_vec_matrix *m)
+{
+    return m ? m->dim : 0;
+}
 
 static void *alloc_array(size_t n, size_t elt)
 {
@@ -167,17 +173,16 @@ oom:
 /* ---- distances ---- */
 
 /* Exact distance of a prepared query to f32 row r. */
-static float exact_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const prepared *p,
-                        size_t r)
+static float exact_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const prepared *p, size_t r)
 {
     const float *row = m->f32 + r * m->dim;
     switch (m->metric) {
-    case CM_VEC_L2:
-        return ops->l2sq_f32(p->q, row, m->dim);
-    case CM_VEC_IP:
-        return -ops->dot_f32(p->q, row, m->dim);
-    default:
-        return cm__vec_cos_dist((double)ops->dot_f32(p->q, row, m->dim) * p->inv * m->inv[r]);
+        case CM_VEC_L2:
+            return ops->l2sq_f32(p->q, row, m->dim);
+        case CM_VEC_IP:
+            return -ops->dot_f32(p->q, row, m->dim);
+        default:
+            return cm__vec_cos_dist((double)ops->dot_f32(p->q, row, m->dim) * p->inv * m->inv[r]);
     }
 }
 
@@ -193,35 +198,35 @@ static void finish4(const cm_vec_matrix *m, const prepared *p, const size_t r[4]
 }
 
 /* Scan distance for compressed storage. */
-static float scan_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const prepared *p,
-                       size_t r)
+static float scan_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const prepared *p, size_t r)
 {
     size_t d = m->dim;
     if (m->storage == CM_VEC_STORE_BF16) {
         const uint16_t *row = m->bf16 + r * d;
         switch (m->metric) {
-        case CM_VEC_L2:
-            return ops->l2sq_bf16(p->qb, row, d);
-        case CM_VEC_IP:
-            return -ops->dot_bf16(p->qb, row, d);
-        default:
-            return cm__vec_cos_dist((double)ops->dot_bf16(p->qb, row, d) * p->cinv * m->cinv[r]);
+            case CM_VEC_L2:
+                return ops->l2sq_bf16(p->qb, row, d);
+            case CM_VEC_IP:
+                return -ops->dot_bf16(p->qb, row, d);
+            default:
+                return cm__vec_cos_dist((double)ops->dot_bf16(p->qb, row, d) * p->cinv *
+                                        m->cinv[r]);
         }
     }
     /* I8 */
     double ab = (double)ops->dot_i8(p->qi, m->i8 + r * d, d);
     double sa = p->qscale, sb = m->scale[r];
     switch (m->metric) {
-    case CM_VEC_L2: {
-        double v = sa * sa * (double)p->qsq - 2.0 * sa * sb * ab + sb * sb * (double)m->i8sq[r];
-        return v > 0 ? (float)v : 0.0f;
-    }
-    case CM_VEC_IP:
-        return (float)(-sa * sb * ab);
-    default:
-        if (p->qsq == 0 || m->i8sq[r] == 0)
-            return 1.0f;
-        return cm__vec_cos_dist(ab / sqrt((double)p->qsq * (double)m->i8sq[r]));
+        case CM_VEC_L2: {
+            double v = sa * sa * (double)p->qsq - 2.0 * sa * sb * ab + sb * sb * (double)m->i8sq[r];
+            return v > 0 ? (float)v : 0.0f;
+        }
+        case CM_VEC_IP:
+            return (float)(-sa * sb * ab);
+        default:
+            if (p->qsq == 0 || m->i8sq[r] == 0)
+                return 1.0f;
+            return cm__vec_cos_dist(ab / sqrt((double)p->qsq * (double)m->i8sq[r]));
     }
 }
 
@@ -231,12 +236,12 @@ typedef struct {
     const cm_vec_matrix *m;
     const cm__vec_ops *ops;
     const cm_vec_search_options *opts;
-    const prepared *qs;   /* all queries */
-    cm__vec_heap *heaps;  /* one per query in [q0, q1) (indexed q - q0) */
-    size_t q0, q1;        /* queries of this task */
-    size_t r0, r1;        /* rows of this task */
-    size_t block;         /* rows per cache block */
-    size_t *idx;          /* scratch: allowed rows of the current block */
+    const prepared *qs;  /* all queries */
+    cm__vec_heap *heaps; /* one per query in [q0, q1) (indexed q - q0) */
+    size_t q0, q1;       /* queries of this task */
+    size_t r0, r1;       /* rows of this task */
+    size_t block;        /* rows per cache block */
+    size_t *idx;         /* scratch: allowed rows of the current block */
 } scan_task;
 
 static void scan_run(scan_task *t)
@@ -254,8 +259,7 @@ static void scan_run(scan_task *t)
             cm__vec_heap *hp = &t->heaps[q - t->q0];
             size_t j = 0;
             if (m->storage == CM_VEC_STORE_F32) {
-                cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32
-                                                             : t->ops->dot4_f32;
+                cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
                 for (; j + 4 <= na; j += 4) {
                     const size_t *r = t->idx + j;
                     const float *rows[4] = {m->f32 + r[0] * m->dim, m->f32 + r[1] * m->dim,
@@ -267,12 +271,10 @@ static void scan_run(scan_task *t)
                         cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
                 }
                 for (; j < na; j++)
-                    cm__vec_heap_push(hp, exact_dist(m, t->ops, p, t->idx[j]),
-                                      (int64_t)t->idx[j]);
+                    cm__vec_heap_push(hp, exact_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
             } else {
                 for (; j < na; j++)
-                    cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]),
-                                      (int64_t)t->idx[j]);
+                    cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
             }
         }
     }
@@ -322,8 +324,8 @@ static void finish_query(const cm_vec_matrix *m, const cm__vec_ops *ops, const p
     cm__vec_hits_write(ids, dists, hp->h, hp->size < k ? hp->size : k, k);
 }
 
-static int validate(const cm_vec_matrix *m, const float *queries, size_t nq, size_t dim,
-                    size_t k, int64_t *ids_out, const char *qfield)
+static int validate(const cm_vec_matrix *m, const float *queries, size_t nq, size_t dim, size_t k,
+                    int64_t *ids_out, const char *qfield)
 {
     if (!m || !ids_out || !queries)
         return cm__error_set(CM_EINVAL, "cm_vec_matrix_search: NULL argument");
@@ -341,9 +343,9 @@ static int validate(const cm_vec_matrix *m, const float *queries, size_t nq, siz
     return cm__vec_check_finite(queries, nq * dim, qfield);
 }
 
-static int search(int64_t *ids_out, float *dist_out, const cm_vec_matrix *m,
-                  const float *queries, size_t nq, size_t dim, size_t k,
-                  const cm_vec_search_options *in_opts, const char *qfield)
+static int search(int64_t *ids_out, float *dist_out, const cm_vec_matrix *m, const float *queries,
+                  size_t nq, size_t dim, size_t k, const cm_vec_search_options *in_opts,
+                  const char *qfield)
 {
     int rc = validate(m, queries, nq, dim, k, ids_out, qfield);
     if (rc)
@@ -383,8 +385,8 @@ static int search(int64_t *ids_out, float *dist_out, const cm_vec_matrix *m,
         qb = alloc_array(nq * dim, sizeof *qb);
     if (m->storage == CM_VEC_STORE_I8)
         qi = alloc_array(nq * dim, 1);
-    if (!qs || !heaps || !hits || !tasks || !idx ||
-        (m->storage == CM_VEC_STORE_BF16 && !qb) || (m->storage == CM_VEC_STORE_I8 && !qi)) {
+    if (!qs || !heaps || !hits || !tasks || !idx || (m->storage == CM_VEC_STORE_BF16 && !qb) ||
+        (m->storage == CM_VEC_STORE_I8 && !qi)) {
         rc = cm__error_set(CM_ENOMEM, "cm_vec_matrix_search: out of memory");
         goto out;
     }

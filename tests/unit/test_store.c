@@ -47,7 +47,7 @@ START_TEST(migrations_apply_once_and_report_status)
     ck_assert_int_ge(json_integer_value(json_object_get(j, "current")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "current")),
                      json_integer_value(json_object_get(j, "latest")));
-    ck_assert_str_eq(json_string_value(json_object_get(j, "backend")), "sqlite");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend")), fx_is_pg() ? "pg" : "sqlite");
     json_decref(j);
     ck_assert_int_ge(fx_count("SELECT count(*) FROM cm_migrations"), 1);
 }
@@ -55,10 +55,7 @@ END_TEST
 
 static void raw_sql(const char *sql)
 {
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open(FX.path, &db), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    fx_sql(sql);
 }
 
 START_TEST(modified_migration_checksum_is_refused)
@@ -89,9 +86,8 @@ END_TEST
 
 START_TEST(no_migrate_flag_refuses_pending_schema)
 {
-    char path[400], uri[420];
-    snprintf(path, sizeof path, "%s/fresh.db", FX.dir);
-    snprintf(uri, sizeof uri, "sqlite://%s", path);
+    char uri[420];
+    fx_new_uri(uri, sizeof uri, "fresh");
     cm_store_options o = CM_STORE_OPTIONS_INIT;
     o.flags = CM_STORE_NO_MIGRATE;
     cm_store *s = NULL;
@@ -101,17 +97,13 @@ START_TEST(no_migrate_flag_refuses_pending_schema)
     cm_store_close(s);
     ck_assert_ok(cm_store_open(&s, uri, &o));
     cm_store_close(s);
-    unlink(path);
-    char p2[440];
-    snprintf(p2, sizeof p2, "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof p2, "%s-shm", path);
-    unlink(p2);
 }
 END_TEST
 
 START_TEST(wal_mode_is_on)
 {
+    if (fx_is_pg())
+        return;
     sqlite3 *db;
     ck_assert_int_eq(sqlite3_open(FX.path, &db), SQLITE_OK);
     sqlite3_stmt *st;

@@ -1,8 +1,167 @@
 /*
  * sql_event.c - SQLite statements for events, organizers and RSVPs.
+ *
+ * Seats are taken by conditional UPDATEs on events (the row that holds
+ * capacity, seats_taken and waitlist_count), so that "confirmed seats
+ * never exceed capacity" is decided by the database in one statement; the
+ * CHECK constraint on events.seats_taken is the backstop. The group
+ * look-ups the event module needs live here too, under the "event." prefix.
  */
 #include "../backend.h"
 
+/* The columns of "event.get" and "event.list", in the order event_load.c
+ * reads them; V is the parameter that holds the viewer's member id (0 for
+ * anonymous and the system actor). */
+#define EVENT_COLS(V)                                                                           \
+    "e.id, e.title, e.description, e.status, e.format, e.venue, e.online_url, e.timezone, "    \
+    "e.start_local, e.end_local, e.start_at, e.end_at, e.capacity, e.seats_taken, "            \
+    "e.waitlist_count, e.group_id, e.created_by, e.version, e.created_at, e.updated_at, "      \
+    "e.published_at, e.cancelled_at, "                                                         \
+    "(SELECT r.status FROM rsvps r WHERE r.event_id = e.id AND r.member_id = " V "), "         \
+    "EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V    \
+    "), g.visibility, "                                                                        \
+    "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                   \
+    "AND gm.member_id = " V " AND gm.status = 'active')"
+
+#define EVENT_FROM " FROM events e LEFT JOIN groups g ON g.id = e.group_id"
+
 const cm__sql_entry cm__sqlite_sql_event[] = {
+    /* ---- events ---- */
+    {"event.insert",
+     "INSERT INTO events (title, description, status, format, venue, online_url, timezone, "
+     "start_local, end_local, start_at, end_at, capacity, group_id, created_by, created_at, "
+     "updated_at, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+     "?13, ?14, ?15, ?15, ?16) RETURNING id"},
+    {"event.get", "SELECT " EVENT_COLS("?2") EVENT_FROM " WHERE e.id = ?1"},
+    /* ?1 id, ?2 title, ?3 description, ?4 format, ?5 venue, ?6 online_url (NULL keeps
+     * each), ?7 timezone, ?8 start_local, ?9 end_local, ?10 start_at, ?11 end_at,
+     * ?12 capacity (set only when ?13 = 1), ?14 now, ?15 expected version. */
+    {"event.update",
+     "UPDATE events SET title = coalesce(?2, title), description = coalesce(?3, description), "
+     "format = coalesce(?4, format), venue = coalesce(?5, venue), "
+     "online_url = coalesce(?6, online_url), timezone = ?7, start_local = ?8, end_local = ?9, "
+     "start_at = ?10, end_at = ?11, capacity = CASE WHEN ?13 = 1 THEN ?12 ELSE capacity END, "
+     "version = version + 1, updated_at = ?14 WHERE id = ?1 AND version = ?15 RETURNING version"},
+    {"event.publish",
+     "UPDATE events SET status = 'published', published_at = ?2, updated_at = ?2, "
+     "version = version + 1 WHERE id = ?1 AND status = 'draft'"},
+    {"event.cancel",
+     "UPDATE events SET status = 'cancelled', cancelled_at = ?2, updated_at = ?2, "
+     "version = version + 1 WHERE id = ?1 AND status <> 'cancelled'"},
+    /* One notice per attendee (going or waitlisted) of a cancelled event. */
+    {"event.cancel_notify",
+     "INSERT INTO email_outbox (member_id, to_addr, template, payload, dedupe_key, created_at) "
+     "SELECT m.id, m.email, 'event_cancelled', '{\"event_id\":' || r.event_id || '}', "
+     "'cancelled:' || r.event_id || ':' || m.id, ?2 FROM rsvps r "
+     "JOIN members m ON m.id = r.member_id WHERE r.event_id = ?1 "
+     "AND r.status IN ('going', 'waitlisted') ON CONFLICT (dedupe_key) DO NOTHING"},
+    /* ?1 viewer, ?2 staff (0/1), ?3 include drafts (0/1), ?4 ends after, ?5 starts before,
+     * ?6 format, ?7 group_id, ?8 organizer_id, ?9 LIKE pattern on lower(title),
+     * ?10/?11 cursor (start_at, id), ?12 limit. */
+    {"event.list",
+     "SELECT " EVENT_COLS("?1") EVENT_FROM " WHERE e.end_at > ?4 "
+     "AND (?5 IS NULL OR e.start_at < ?5) AND (?6 IS NULL OR e.format = ?6) "
+     "AND (?7 IS NULL OR e.group_id = ?7) "
+     "AND (?8 IS NULL OR EXISTS (SELECT 1 FROM event_organizers o2 "
+     "WHERE o2.event_id = e.id AND o2.member_id = ?8)) "
+     "AND (?9 IS NULL OR lower(e.title) LIKE ?9 ESCAPE '\\') "
+     "AND (?10 IS NULL OR e.start_at > ?10 OR (e.start_at = ?10 AND e.id > ?11)) "
+     "AND (CASE WHEN e.status = 'draft' THEN ?3 = 1 AND (?2 = 1 OR EXISTS (SELECT 1 FROM "
+     "event_organizers o3 WHERE o3.event_id = e.id AND o3.member_id = ?1)) "
+     "ELSE ?2 = 1 OR e.group_id IS NULL OR g.visibility = 'public' "
+     "OR EXISTS (SELECT 1 FROM event_organizers o4 WHERE o4.event_id = e.id "
+     "AND o4.member_id = ?1) "
+     "OR EXISTS (SELECT 1 FROM group_members gm2 WHERE gm2.group_id = e.group_id "
+     "AND gm2.member_id = ?1 AND gm2.status = 'active') END) "
+     "ORDER BY e.start_at, e.id LIMIT ?12"},
+
+    /* ---- organizers ---- */
+    {"event.organizer_add",
+     "INSERT INTO event_organizers (event_id, member_id, created_at) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT (event_id, member_id) DO NOTHING"},
+    {"event.organizer_remove",
+     "DELETE FROM event_organizers WHERE event_id = ?1 AND member_id = ?2"},
+    {"event.organizer_count", "SELECT count(*) FROM event_organizers WHERE event_id = ?1"},
+    {"event.organizers",
+     "SELECT o.member_id, m.name FROM event_organizers o JOIN members m ON m.id = o.member_id "
+     "WHERE o.event_id = ?1 ORDER BY o.created_at, o.member_id"},
+    {"event.member_active", "SELECT id FROM members WHERE id = ?1 AND status = 'active'"},
+
+    /* ---- groups, as events see them ---- */
+    /* The group's visibility and the member's active role in it (NULL: not a member). */
+    {"event.group_access",
+     "SELECT g.visibility, (SELECT gm.role FROM group_members gm WHERE gm.group_id = g.id "
+     "AND gm.member_id = ?2 AND gm.status = 'active') FROM groups g WHERE g.id = ?1"},
+
+    /* ---- seats and the waitlist (the capacity invariant lives here) ---- */
+    /* Serialise changes to one event's seats and RSVPs before reading its state:
+     * a no-op UPDATE takes the row lock until commit on backends with row locks
+     * (PostgreSQL at READ COMMITTED); SQLite writers hold the database lock anyway. */
+    {"event.lock", "UPDATE events SET seats_taken = seats_taken WHERE id = ?1"},
+    /* Take ?2 seats if they fit; with ?3 = 1 only when nobody is waiting (FIFO). */
+    {"event.seats_take",
+     "UPDATE events SET seats_taken = seats_taken + ?2 WHERE id = ?1 "
+     "AND (capacity IS NULL OR seats_taken + ?2 <= capacity) AND (?3 = 0 OR waitlist_count = 0)"},
+    {"event.seats_release", "UPDATE events SET seats_taken = seats_taken - ?2 WHERE id = ?1"},
+    {"event.waitlist_push",
+     "UPDATE events SET waitlist_count = waitlist_count + 1, "
+     "waitlist_last_seq = waitlist_last_seq + 1 WHERE id = ?1 RETURNING waitlist_last_seq"},
+    {"event.waitlist_leave",
+     "UPDATE events SET waitlist_count = waitlist_count - 1 WHERE id = ?1"},
+    /* Move ?2 seats from the waitlist to confirmed, if they fit. */
+    {"event.waitlist_promote",
+     "UPDATE events SET seats_taken = seats_taken + ?2, waitlist_count = waitlist_count - 1 "
+     "WHERE id = ?1 AND (capacity IS NULL OR seats_taken + ?2 <= capacity)"},
+
+    /* ---- rsvps ---- */
+    {"rsvp.get",
+     "SELECT id, status, guests, seats, waitlist_seq, created_at, updated_at FROM rsvps "
+     "WHERE event_id = ?1 AND member_id = ?2"},
+    {"rsvp.by_id",
+     "SELECT id, event_id, member_id, status, guests, seats, waitlist_seq, created_at, "
+     "updated_at FROM rsvps WHERE id = ?1"},
+    {"rsvp.upsert",
+     "INSERT INTO rsvps (event_id, member_id, status, guests, seats, waitlist_seq, created_at, "
+     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (event_id, member_id) "
+     "DO UPDATE SET status = excluded.status, guests = excluded.guests, seats = excluded.seats, "
+     "waitlist_seq = excluded.waitlist_seq, updated_at = excluded.updated_at RETURNING id"},
+    {"rsvp.set",
+     "UPDATE rsvps SET status = ?2, seats = ?3, waitlist_seq = ?4, updated_at = ?5 "
+     "WHERE id = ?1"},
+    {"rsvp.waitlist_head",
+     "SELECT r.id, r.member_id, r.guests, r.waitlist_seq, m.email FROM rsvps r "
+     "JOIN members m ON m.id = r.member_id WHERE r.event_id = ?1 AND r.status = 'waitlisted' "
+     "ORDER BY r.waitlist_seq LIMIT 1"},
+    /* 1-based place in the queue of the waitlisted RSVP with sequence ?2. */
+    {"rsvp.position",
+     "SELECT count(*) FROM rsvps WHERE event_id = ?1 AND status = 'waitlisted' "
+     "AND waitlist_seq <= ?2"},
+    /* Attendees: going, then the waitlist in queue order, then the rest.
+     * ?1 event, ?2 status filter, ?3/?4 cursor (bucket, key), ?5 limit. */
+    {"rsvp.list",
+     "SELECT id, member_id, name, status, guests, seats, waitlist_seq, created_at, updated_at, "
+     "bucket, k FROM (SELECT r.id, r.member_id, m.name, r.status, r.guests, r.seats, "
+     "r.waitlist_seq, r.created_at, r.updated_at, CASE r.status WHEN 'going' THEN 0 "
+     "WHEN 'waitlisted' THEN 1 WHEN 'not_going' THEN 2 ELSE 3 END AS bucket, "
+     "CASE WHEN r.status = 'waitlisted' THEN r.waitlist_seq ELSE r.id END AS k "
+     "FROM rsvps r JOIN members m ON m.id = r.member_id "
+     "WHERE r.event_id = ?1 AND (?2 IS NULL OR r.status = ?2)) s "
+     "WHERE ?3 IS NULL OR s.bucket > ?3 OR (s.bucket = ?3 AND s.k > ?4) "
+     "ORDER BY s.bucket, s.k LIMIT ?5"},
+    /* The member's RSVPs, events not yet ended first (soonest first), then past ones
+     * (latest first). ?1 member, ?2 now, ?3 status filter, ?4/?5 cursor (key, id),
+     * ?6 limit. */
+    {"rsvp.mine",
+     "SELECT id, event_id, status, guests, seats, waitlist_seq, created_at, updated_at, title, "
+     "event_status, format, timezone, start_local, end_local, start_at, end_at, online_url, "
+     "is_org, k FROM (SELECT r.id, r.event_id, r.status, r.guests, r.seats, r.waitlist_seq, "
+     "r.created_at, r.updated_at, e.title, e.status AS event_status, e.format, e.timezone, "
+     "e.start_local, e.end_local, e.start_at, e.end_at, e.online_url, "
+     "EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id "
+     "AND o.member_id = r.member_id) AS is_org, "
+     "CASE WHEN e.end_at > ?2 THEN e.start_at ELSE 4611686018427387904 - e.start_at END AS k "
+     "FROM rsvps r JOIN events e ON e.id = r.event_id "
+     "WHERE r.member_id = ?1 AND (?3 IS NULL OR r.status = ?3)) s "
+     "WHERE ?4 IS NULL OR s.k > ?4 OR (s.k = ?4 AND s.id > ?5) ORDER BY s.k, s.id LIMIT ?6"},
     {NULL, NULL},
 };

@@ -26,11 +26,13 @@ static const cm__sql_entry core_sql[] = {
 extern const cm__sql_entry cm__sqlite_sql_member[];
 extern const cm__sql_entry cm__sqlite_sql_event[];
 extern const cm__sql_entry cm__sqlite_sql_group[];
+extern const cm__sql_entry cm__sqlite_sql_jobs[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
     cm__sqlite_sql_member,
     cm__sqlite_sql_event,
     cm__sqlite_sql_group,
+    cm__sqlite_sql_jobs,
     NULL,
 };

@@ -101,65 +101,65 @@ static __m256 load_f16(const uint16_t *p)
 
 /* dot / l2 / cos for a 16-bit format; the tail is copied into zeroed
  * 8-element buffers (zeros add nothing to any of the sums). */
-#define U16_KERNELS(fmt, load)                                                                  \
-    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                      \
-    {                                                                                           \
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();                              \
-        size_t i = 0;                                                                           \
-        for (; i + 16 <= d; i += 16) {                                                          \
-            s0 = _mm256_fmadd_ps(load(a + i), load(b + i), s0);                                 \
-            s1 = _mm256_fmadd_ps(load(a + i + 8), load(b + i + 8), s1);                         \
-        }                                                                                       \
-        for (; i + 8 <= d; i += 8)                                                              \
-            s0 = _mm256_fmadd_ps(load(a + i), load(b + i), s0);                                 \
-        if (i < d) {                                                                            \
-            uint16_t ta[8] = {0}, tb[8] = {0};                                                  \
-            memcpy(ta, a + i, (d - i) * 2);                                                     \
-            memcpy(tb, b + i, (d - i) * 2);                                                     \
-            s1 = _mm256_fmadd_ps(load(ta), load(tb), s1);                                       \
-        }                                                                                       \
-        return hsum(_mm256_add_ps(s0, s1));                                                     \
-    }                                                                                           \
-    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                     \
-    {                                                                                           \
-        __m256 s0 = _mm256_setzero_ps();                                                        \
-        size_t i = 0;                                                                           \
-        for (; i + 8 <= d; i += 8) {                                                            \
-            __m256 t = _mm256_sub_ps(load(a + i), load(b + i));                                 \
-            s0 = _mm256_fmadd_ps(t, t, s0);                                                     \
-        }                                                                                       \
-        if (i < d) {                                                                            \
-            uint16_t ta[8] = {0}, tb[8] = {0};                                                  \
-            memcpy(ta, a + i, (d - i) * 2);                                                     \
-            memcpy(tb, b + i, (d - i) * 2);                                                     \
-            __m256 t = _mm256_sub_ps(load(ta), load(tb));                                       \
-            s0 = _mm256_fmadd_ps(t, t, s0);                                                     \
-        }                                                                                       \
-        return hsum(s0);                                                                        \
-    }                                                                                           \
-    static float cos_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                      \
-    {                                                                                           \
-        __m256 ab = _mm256_setzero_ps(), aa = _mm256_setzero_ps(), bb = _mm256_setzero_ps();    \
-        size_t i = 0;                                                                           \
-        uint16_t ta[8] = {0}, tb[8] = {0};                                                      \
-        for (; i < d; i += 8) {                                                                 \
-            const uint16_t *pa = a + i, *pb = b + i;                                            \
-            if (d - i < 8) {                                                                    \
-                memcpy(ta, pa, (d - i) * 2);                                                    \
-                memcpy(tb, pb, (d - i) * 2);                                                    \
-                pa = ta;                                                                        \
-                pb = tb;                                                                        \
-            }                                                                                   \
-            __m256 x = load(pa), y = load(pb);                                                  \
-            ab = _mm256_fmadd_ps(x, y, ab);                                                     \
-            aa = _mm256_fmadd_ps(x, x, aa);                                                     \
-            bb = _mm256_fmadd_ps(y, y, bb);                                                     \
-        }                                                                                       \
-        float sab = hsum(ab), saa = hsum(aa), sbb = hsum(bb);                                   \
-        if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&                     \
-              sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))                      \
-            return cm__vec_cos_##fmt##_scalar(a, b, d);                                         \
-        return cm__vec_cos_finish(sab, saa, sbb);                                               \
+#define U16_KERNELS(fmt, load)                                                                     \
+    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
+    {                                                                                              \
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();                                 \
+        size_t i = 0;                                                                              \
+        for (; i + 16 <= d; i += 16) {                                                             \
+            s0 = _mm256_fmadd_ps(load(a + i), load(b + i), s0);                                    \
+            s1 = _mm256_fmadd_ps(load(a + i + 8), load(b + i + 8), s1);                            \
+        }                                                                                          \
+        for (; i + 8 <= d; i += 8)                                                                 \
+            s0 = _mm256_fmadd_ps(load(a + i), load(b + i), s0);                                    \
+        if (i < d) {                                                                               \
+            uint16_t ta[8] = {0}, tb[8] = {0};                                                     \
+            memcpy(ta, a + i, (d - i) * 2);                                                        \
+            memcpy(tb, b + i, (d - i) * 2);                                                        \
+            s1 = _mm256_fmadd_ps(load(ta), load(tb), s1);                                          \
+        }                                                                                          \
+        return hsum(_mm256_add_ps(s0, s1));                                                        \
+    }                                                                                              \
+    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                        \
+    {                                                                                              \
+        __m256 s0 = _mm256_setzero_ps();                                                           \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= d; i += 8) {                                                               \
+            __m256 t = _mm256_sub_ps(load(a + i), load(b + i));                                    \
+            s0 = _mm256_fmadd_ps(t, t, s0);                                                        \
+        }                                                                                          \
+        if (i < d) {                                                                               \
+            uint16_t ta[8] = {0}, tb[8] = {0};                                                     \
+            memcpy(ta, a + i, (d - i) * 2);                                                        \
+            memcpy(tb, b + i, (d - i) * 2);                                                        \
+            __m256 t = _mm256_sub_ps(load(ta), load(tb));                                          \
+            s0 = _mm256_fmadd_ps(t, t, s0);                                                        \
+        }                                                                                          \
+        return hsum(s0);                                                                           \
+    }                                                                                              \
+    static float cos_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
+    {                                                                                              \
+        __m256 ab = _mm256_setzero_ps(), aa = _mm256_setzero_ps(), bb = _mm256_setzero_ps();       \
+        size_t i = 0;                                                                              \
+        uint16_t ta[8] = {0}, tb[8] = {0};                                                         \
+        for (; i < d; i += 8) {                                                                    \
+            const uint16_t *pa = a + i, *pb = b + i;                                               \
+            if (d - i < 8) {                                                                       \
+                memcpy(ta, pa, (d - i) * 2);                                                       \
+                memcpy(tb, pb, (d - i) * 2);                                                       \
+                pa = ta;                                                                           \
+                pb = tb;                                                                           \
+            }                                                                                      \
+            __m256 x = load(pa), y = load(pb);                                                     \
+            ab = _mm256_fmadd_ps(x, y, ab);                                                        \
+            aa = _mm256_fmadd_ps(x, x, aa);                                                        \
+            bb = _mm256_fmadd_ps(y, y, bb);                                                        \
+        }                                                                                          \
+        float sab = hsum(ab), saa = hsum(aa), sbb = hsum(bb);                                      \
+        if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&                        \
+              sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))                         \
+            return cm__vec_cos_##fmt##_scalar(a, b, d);                                            \
+        return cm__vec_cos_finish(sab, saa, sbb);                                                  \
     }
 
 U16_KERNELS(bf16, load_bf16)

@@ -8,8 +8,14 @@
 
 #include <immintrin.h>
 
-static __mmask16 mask16(size_t r) { return (__mmask16)((1u << r) - 1u); } /* r < 16 */
-static __mmask32 mask32(size_t r) { return (__mmask32)((1ull << r) - 1u); } /* r < 32 */
+static __mmask16 mask16(size_t r)
+{
+    return (__mmask16)((1u << r) - 1u);
+} /* r < 16 */
+static __mmask32 mask32(size_t r)
+{
+    return (__mmask32)((1ull << r) - 1u);
+} /* r < 32 */
 
 static float dot_f32(const float *a, const float *b, size_t d)
 {
@@ -80,54 +86,54 @@ static __m512 load_f16(__mmask16 m, const uint16_t *p)
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
 }
 
-#define U16_KERNELS(fmt, load)                                                                  \
-    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                      \
-    {                                                                                           \
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                              \
-        size_t i = 0;                                                                           \
-        for (; i + 32 <= d; i += 32) {                                                          \
-            s0 = _mm512_fmadd_ps(load(0xffff, a + i), load(0xffff, b + i), s0);                 \
-            s1 = _mm512_fmadd_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16), s1);       \
-        }                                                                                       \
-        for (; i < d; i += 16) {                                                                \
-            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                      \
-            s0 = _mm512_fmadd_ps(load(m, a + i), load(m, b + i), s0);                           \
-        }                                                                                       \
-        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                     \
-    }                                                                                           \
-    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                     \
-    {                                                                                           \
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                              \
-        size_t i = 0;                                                                           \
-        for (; i + 32 <= d; i += 32) {                                                          \
-            __m512 t0 = _mm512_sub_ps(load(0xffff, a + i), load(0xffff, b + i));                \
-            __m512 t1 = _mm512_sub_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16));      \
-            s0 = _mm512_fmadd_ps(t0, t0, s0);                                                   \
-            s1 = _mm512_fmadd_ps(t1, t1, s1);                                                   \
-        }                                                                                       \
-        for (; i < d; i += 16) {                                                                \
-            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                      \
-            __m512 t = _mm512_sub_ps(load(m, a + i), load(m, b + i));                           \
-            s0 = _mm512_fmadd_ps(t, t, s0);                                                     \
-        }                                                                                       \
-        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                     \
-    }                                                                                           \
-    static float cos_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                      \
-    {                                                                                           \
-        __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;                                      \
-        for (size_t i = 0; i < d; i += 16) {                                                    \
-            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                      \
-            __m512 x = load(m, a + i), y = load(m, b + i);                                      \
-            ab = _mm512_fmadd_ps(x, y, ab);                                                     \
-            aa = _mm512_fmadd_ps(x, x, aa);                                                     \
-            bb = _mm512_fmadd_ps(y, y, bb);                                                     \
-        }                                                                                       \
-        float sab = _mm512_reduce_add_ps(ab), saa = _mm512_reduce_add_ps(aa);                   \
-        float sbb = _mm512_reduce_add_ps(bb);                                                   \
-        if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&                     \
-              sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))                      \
-            return cm__vec_cos_##fmt##_scalar(a, b, d);                                         \
-        return cm__vec_cos_finish(sab, saa, sbb);                                               \
+#define U16_KERNELS(fmt, load)                                                                     \
+    static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
+    {                                                                                              \
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                                 \
+        size_t i = 0;                                                                              \
+        for (; i + 32 <= d; i += 32) {                                                             \
+            s0 = _mm512_fmadd_ps(load(0xffff, a + i), load(0xffff, b + i), s0);                    \
+            s1 = _mm512_fmadd_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16), s1);          \
+        }                                                                                          \
+        for (; i < d; i += 16) {                                                                   \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
+            s0 = _mm512_fmadd_ps(load(m, a + i), load(m, b + i), s0);                              \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                        \
+    }                                                                                              \
+    static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                        \
+    {                                                                                              \
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                                 \
+        size_t i = 0;                                                                              \
+        for (; i + 32 <= d; i += 32) {                                                             \
+            __m512 t0 = _mm512_sub_ps(load(0xffff, a + i), load(0xffff, b + i));                   \
+            __m512 t1 = _mm512_sub_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16));         \
+            s0 = _mm512_fmadd_ps(t0, t0, s0);                                                      \
+            s1 = _mm512_fmadd_ps(t1, t1, s1);                                                      \
+        }                                                                                          \
+        for (; i < d; i += 16) {                                                                   \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
+            __m512 t = _mm512_sub_ps(load(m, a + i), load(m, b + i));                              \
+            s0 = _mm512_fmadd_ps(t, t, s0);                                                        \
+        }                                                                                          \
+        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                        \
+    }                                                                                              \
+    static float cos_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
+    {                                                                                              \
+        __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;                                         \
+        for (size_t i = 0; i < d; i += 16) {                                                       \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
+            __m512 x = load(m, a + i), y = load(m, b + i);                                         \
+            ab = _mm512_fmadd_ps(x, y, ab);                                                        \
+            aa = _mm512_fmadd_ps(x, x, aa);                                                        \
+            bb = _mm512_fmadd_ps(y, y, bb);                                                        \
+        }                                                                                          \
+        float sab = _mm512_reduce_add_ps(ab), saa = _mm512_reduce_add_ps(aa);                      \
+        float sbb = _mm512_reduce_add_ps(bb);                                                      \
+        if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&                        \
+              sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))                         \
+            return cm__vec_cos_##fmt##_scalar(a, b, d);                                            \
+        return cm__vec_cos_finish(sab, saa, sbb);                                                  \
     }
 
 U16_KERNELS(bf16, load_bf16)

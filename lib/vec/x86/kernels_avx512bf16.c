@@ -8,7 +8,10 @@
 
 #include <immintrin.h>
 
-static __mmask32 mask32(size_t r) { return (__mmask32)((1ull << r) - 1u); } /* r < 32 */
+static __mmask32 mask32(size_t r)
+{
+    return (__mmask32)((1ull << r) - 1u);
+} /* r < 32 */
 
 static __m512bh load(__mmask32 m, const uint16_t *p)
 {

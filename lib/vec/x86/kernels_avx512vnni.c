@@ -9,7 +9,10 @@
 
 #include <immintrin.h>
 
-static __mmask64 mask64(size_t r) { return r >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << r) - 1u); }
+static __mmask64 mask64(size_t r)
+{
+    return r >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << r) - 1u);
+}
 
 static int64_t hsum_epi32(__m512i v)
 {

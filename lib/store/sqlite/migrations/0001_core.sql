@@ -83,6 +83,8 @@ CREATE TABLE events (
     seats_taken   INTEGER NOT NULL DEFAULT 0
                   CHECK (seats_taken >= 0 AND (capacity IS NULL OR seats_taken <= capacity)),
     waitlist_count INTEGER NOT NULL DEFAULT 0 CHECK (waitlist_count >= 0),
+    -- last rsvps.waitlist_seq handed out for this event (never reused: FIFO order)
+    waitlist_last_seq INTEGER NOT NULL DEFAULT 0,
     group_id      INTEGER REFERENCES groups(id),
     created_by    INTEGER NOT NULL REFERENCES members(id),
     version       INTEGER NOT NULL DEFAULT 1,

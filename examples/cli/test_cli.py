@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""test_cli.py - runs the real `community` binary against a temporary SQLite
+file and checks help output, exit codes per error class, table and JSON
+output, flag parsing from the input schema, seed files with references,
+migrate and the demo data. Prints TAP.
+
+usage: test_cli.py PATH/TO/community PATH/TO/demo.json
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+BIN = os.path.abspath(sys.argv[1])
+DEMO = os.path.abspath(sys.argv[2])
+TMP = tempfile.mkdtemp(prefix="cm-cli-test-")
+DB = "sqlite://" + os.path.join(TMP, "t.db")
+
+
+def run(*args, stdin=None, db=DB):
+    env = dict(os.environ)
+    env["COMMUNITY_DB"] = db
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, env=env,
+                       timeout=120)
+    res = (p.returncode, p.stdout, p.stderr)
+    expect("Sanitizer" not in p.stderr and "runtime error:" not in p.stderr,
+           "no sanitizer report", res)
+    return res
+
+
+def expect(cond, what, res=None):
+    if not cond:
+        detail = what
+        if res is not None:
+            detail += "\n  rc=%r\n  stdout=%r\n  stderr=%r" % res
+        raise AssertionError(detail)
+
+
+def expect_rc(res, rc):
+    expect(res[0] == rc, "exit code %d expected" % rc, res)
+
+
+def rjson(*args, **kw):
+    res = run("--json", *args, **kw)
+    expect_rc(res, 0)
+    return json.loads(res[1])
+
+
+def signup(email, name, *extra):
+    return rjson("members", "signup", "--email", email, "--name", name, *extra)["member"]
+
+
+# ---------------------------------------------------------------- tests
+
+def test_help_top():
+    res = run("--help")
+    expect_rc(res, 0)
+    for s in ("Modules", "members", "migrate", "seed", "Exit codes", "--db URI", "--as EMAIL"):
+        expect(s in res[1], "top help mentions %s" % s, res)
+
+
+def test_help_module():
+    res = run("members", "--help")
+    expect_rc(res, 0)
+    expect("signup" in res[1] and "set-role" in res[1], "verbs listed", res)
+    expect("Create a member account" in res[1], "summaries listed", res)
+
+
+def test_help_operation():
+    for args in (("members", "signup", "--help"), ("help", "members", "signup")):
+        res = run(*args)
+        expect_rc(res, 0)
+        out = res[1]
+        for s in ("--email TEXT", "required", "POST /v1/members", "role:", "anonymous",
+                  "--[no-]discoverable", "one of public|members|private",
+                  "<= 32 items", "1..100 chars", "Display name"):
+            expect(s in out, "operation help mentions %r" % s, res)
+    res = run("members", "set_role", "--help")
+    expect_rc(res, 0)
+    expect("--member-id INT" in res[1] and "in path" in res[1], "path param flagged", res)
+
+
+def test_usage_errors():
+    res = run()
+    expect_rc(res, 2)
+    expect("usage:" in res[2], "usage printed on stderr", res)
+    expect_rc(run("nosuchmodule", "list"), 2)
+    res = run("members", "nosuchverb")
+    expect_rc(res, 2)
+    expect("unknown verb" in res[2] and "signup" in res[2], "verbs listed on error", res)
+    res = run("members", "list", "--bogus", "1")
+    expect_rc(res, 2)
+    expect("unknown flag '--bogus'" in res[2], "unknown flag named", res)
+    expect_rc(run("members", "get", "--member-id"), 2)
+    expect_rc(run("members"), 2)
+    expect_rc(run("--db"), 2)
+    expect_rc(run("members", "list", "stray"), 2)
+    expect_rc(run("--as", "a@example.org", "--anonymous", "members", "list"), 2)
+
+
+def test_migrate_and_version():
+    res = run("migrate")
+    expect_rc(res, 0)
+    expect("up to date" in res[1] and "backend: sqlite" in res[1], "migrate status", res)
+    doc = rjson("migrate")
+    expect(doc["current"] == doc["latest"] and doc["current"] >= 1, "schema current", doc)
+    res = run("version")
+    expect_rc(res, 0)
+    expect(re.match(r"libcommunity \d+\.\d+\.\d+", res[1]), "version printed", res)
+
+
+def test_flags_from_schema():
+    m = signup("ann@example.org", "Ann", "--interests", "rust,c", "--interests", "sql",
+               "--discoverable", "--timezone", "Europe/Berlin", "--visibility=public")
+    expect(m["interests"] == ["rust", "c", "sql"], "comma-separated + repeated list", m)
+    expect(m["discoverable"] is True, "--flag sets true", m)
+    expect(m["timezone"] == "Europe/Berlin", "string flag", m)
+    m2 = rjson("members", "update", "--member-id", str(m["id"]), "--no-discoverable",
+               "--interests", "")
+    expect(m2["discoverable"] is False and m2["interests"] == [], "--no-flag and empty list", m2)
+    m3 = rjson("members", "update", "--member-id", str(m["id"]), "--discoverable=true")
+    expect(m3["discoverable"] is True, "--flag=true", m3)
+
+
+def test_json_input():
+    m = rjson("members", "signup", "--json-input", '{"email":"bob@example.org","name":"Bob"}',
+              "--name", "Bobby")["member"]
+    expect(m["name"] == "Bobby", "flags override --json-input", m)
+    res = run("--json", "members", "signup", "--input", "-",
+              stdin='{"email":"cat@example.org","name":"Cat","interests":["go"]}')
+    expect_rc(res, 0)
+    expect(json.loads(res[1])["member"]["interests"] == ["go"], "--input - read stdin", res)
+    res = run("members", "signup", "--json-input", "[1]")
+    expect_rc(res, 3)
+
+
+def test_invalid_input():
+    res = run("members", "signup", "--email", "not-an-email", "--name", "X")
+    expect_rc(res, 3)
+    expect(re.search(r"^error: CM_EINVAL: .*\(field: email\)$", res[2], re.M), "field named",
+           res)
+    res = run("members", "signup", "--name", "X")
+    expect_rc(res, 3)
+    expect("(field: email)" in res[2], "missing required field named", res)
+    res = run("members", "get", "--member-id", "abc")
+    expect_rc(res, 3)
+    expect("expected an integer" in res[2] and "(field: member_id)" in res[2], "int parse", res)
+    res = run("members", "list", "--limit", "1000")
+    expect_rc(res, 3)
+    expect("out of range (1..100)" in res[2], "bounds shown", res)
+    res = run("members", "set-role", "--member-id", "1", "--role", "emperor")
+    expect_rc(res, 3)
+    expect("one of member|organizer" in res[2], "enum values shown", res)
+    res = run("members", "update", "--discoverable=maybe")
+    expect_rc(res, 3)
+
+
+def test_not_found():
+    res = run("members", "get", "--member-id", "999999")
+    expect_rc(res, 5)
+    expect("CM_ENOTFOUND" in res[2], "status name printed", res)
+
+
+def test_permission():
+    signup("mo@example.org", "Mo")
+    res = run("--as", "mo@example.org", "members", "set-role", "--member-id", "1", "--role",
+              "admin")
+    expect_rc(res, 4)
+    expect("CM_EPERM" in res[2], "EPERM", res)
+    res = run("--anonymous", "members", "me")
+    expect_rc(res, 4)
+    expect("CM_EAUTH" in res[2], "EAUTH", res)
+    me = rjson("--as", "MO@example.org", "members", "me")
+    expect(me["email"] == "mo@example.org", "--as resolves the member", me)
+    # a global option after the verb
+    me = rjson("members", "me", "--as", "mo@example.org")
+    expect(me["name"] == "Mo", "global option after the verb", me)
+    res = run("--as", "nobody@example.org", "members", "me")
+    expect(res[0] in (4, 5) and "--as" in res[2], "unknown --as member", res)
+
+
+def test_token():
+    r = rjson("members", "signup", "--email", "tok@example.org", "--name", "Tok", "--password",
+              "correct horse battery")
+    token = r["session"]["token"]
+    me = rjson("--token", token, "members", "me")
+    expect(me["email"] == "tok@example.org", "--token resolves the session", me)
+    res = run("--token", "cms_bogus", "members", "me")
+    expect_rc(res, 4)
+    # an input field named like a global option wins after the verb
+    res = run("--token", token, "auth", "logout", "--token", token)
+    expect_rc(res, 0)
+    expect_rc(run("--token", token, "members", "me"), 4)
+
+
+def test_conflict():
+    signup("dup@example.org", "Dup")
+    res = run("members", "signup", "--email", "DUP@example.org", "--name", "Dup2")
+    expect_rc(res, 6)
+    expect("CM_EEXISTS" in res[2] and "(field: email)" in res[2], "EEXISTS", res)
+
+
+def test_table_and_json_output():
+    res = run("members", "list")
+    expect_rc(res, 0)
+    lines = res[1].splitlines()
+    expect(re.match(r"^id\s+", lines[0]) and "name" in lines[0], "table header", res)
+    expect(any("Ann" in l for l in lines[1:]), "table rows", res)
+    expect(all("interests" not in l.split() for l in lines[:1]), "arrays left out", res)
+    doc = rjson("members", "list", "--limit", "2")
+    expect(len(doc["items"]) == 2 and "next_cursor" in doc, "raw JSON", doc)
+    if doc.get("next_cursor"):
+        nxt = rjson("members", "list", "--limit", "2", "--cursor", doc["next_cursor"])
+        expect(nxt["items"][0]["id"] != doc["items"][0]["id"], "cursor pages", nxt)
+    res = run("members", "get", "--member-id", "1")
+    expect_rc(res, 0)
+    expect(re.search(r"^id: 1$", res[1], re.M) and re.search(r"^name: ", res[1], re.M),
+           "key: value lines", res)
+    res = run("members", "list", "--columns", "name,id,nosuch")
+    expect_rc(res, 0)
+    expect(res[1].splitlines()[0].split() == ["name", "id"], "--columns picks and orders", res)
+    res = run("ops")
+    expect_rc(res, 0)
+    expect(re.search(r"^members.signup +anonymous +Create a member", res[1], re.M), "ops list", res)
+
+
+def test_ops_documents():
+    doc = rjson("ops")
+    expect(any(o["name"] == "members.signup" for o in doc["operations"]), "ops --json", doc)
+    res = run("ops", "--markdown")
+    expect_rc(res, 0)
+    expect(res[1].startswith("# Operations reference"), "markdown title", res)
+    expect("### members.signup" in res[1] and "| `email` |" in res[1], "markdown sections", res)
+
+
+def test_seed_with_references():
+    path = os.path.join(TMP, "seed.json")
+    steps = [
+        {"op": "members.signup", "input": {"email": "seed@example.org", "name": "Seed"}},
+        {"op": "members.set_role", "as": None,
+         "input": {"member_id": "${0.member.id}", "role": "organizer"}},
+        {"op": "members.update", "as": "${0.member.email}",
+         "input": {"headline": "Friend of #${1.id} $${literal}"}},
+        {"op": "members.list", "as": "anonymous", "input": {"limit": 1}},
+    ]
+    with open(path, "w") as f:
+        json.dump(steps, f)
+    res = run("seed", path)
+    expect_rc(res, 0)
+    expect("seeded 4 steps" in res[1], "seed summary", res)
+    m = rjson("members", "get", "--member-id", str(rjson("--as", "seed@example.org",
+                                                         "members", "me")["id"]))
+    expect(m["role"] == "organizer", "whole-string reference kept the integer", m)
+    expect(m["headline"] == "Friend of #%d ${literal}" % m["id"], "embedded reference", m)
+    # failures: a bad reference, and a failing step
+    with open(path, "w") as f:
+        json.dump([{"op": "members.get", "input": {"member_id": "${0.member.id}"}}], f)
+    res = run("seed", path)
+    expect_rc(res, 3)
+    expect("earlier step" in res[2], "forward reference refused", res)
+    with open(path, "w") as f:
+        json.dump([{"op": "members.me", "as": "seed@example.org"},
+                   {"op": "members.get", "input": {"member_id": "${0.nope}"}}], f)
+    res = run("seed", path)
+    expect_rc(res, 3)
+    expect("no such field" in res[2], "missing path reported", res)
+    with open(path, "w") as f:
+        json.dump([{"op": "members.signup", "input": {"email": "seed@example.org", "name": "x"}}],
+                  f)
+    res = run("seed", path)
+    expect_rc(res, 6)
+    expect("step 0 (members.signup)" in res[2], "failing step named", res)
+    with open(path, "w") as f:
+        json.dump([{"name": "me", "op": "members.me", "as": "seed@example.org"},
+                   {"op": "members.get", "input": {"member_id": "${me.id}"}}], f)
+    res = run("--json", "seed", path)
+    expect_rc(res, 0)
+    out = json.loads(res[1])
+    expect(out[1]["id"] == out[0]["id"], "named reference", res)
+    expect_rc(run("seed"), 2)
+    expect_rc(run("seed", os.path.join(TMP, "missing.json")), 1)
+
+
+def test_database_errors():
+    res = run("migrate", db="sqlite://" + os.path.join(TMP, "no", "such", "dir", "x.db"))
+    expect_rc(res, 7)
+    expect(res[2].startswith("error: cannot open"), "open error reported", res)
+
+
+def test_demo_seed():
+    db = "sqlite://" + os.path.join(TMP, "demo.db")
+    res = run("seed", DEMO, db=db)
+    expect_rc(res, 0)
+    expect(re.search(r"seeded \d+ steps", res[1]), "demo seeded", res)
+
+
+TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    print("1..%d" % len(TESTS))
+    failed = 0
+    for i, t in enumerate(TESTS, 1):
+        try:
+            t()
+            print("ok %d - %s" % (i, t.__name__))
+        except Exception:  # report and go on
+            failed += 1
+            print("not ok %d - %s" % (i, t.__name__))
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+    shutil.rmtree(TMP, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

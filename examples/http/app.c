@@ -1,0 +1,1100 @@
+/*
+ * app.c - request handling of community-server (see app.h): host
+ * endpoints, routing to operations, authentication transport (bearer
+ * token or session cookie + CSRF), CORS, rate limiting, Idempotency-Key,
+ * status mapping and RFC 9457 problem details.
+ */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jlog.h"
+#include "openapi.h"
+#include "ratelimit.h"
+
+struct cmh_app {
+    const cmh_config *cfg;
+    cm_store *store;
+    cmh_router router;
+    char *openapi;
+    size_t openapi_len;
+    cmh_metrics *metrics;
+    cmh_ratelimit *rl;
+    cmh_idem *idem;
+    bool draining;
+    char id_prefix[12];
+    uint64_t id_counter;
+    int slot_healthz, slot_readyz, slot_metrics, slot_openapi, slot_preflight, slot_unmatched;
+};
+
+#define SESSION_COOKIE "cm_session"
+#define CSRF_COOKIE "cm_csrf"
+#define PROBLEM_JSON "application/problem+json"
+#define JSON "application/json"
+
+static const char *const host_query_params[] = {"cookie", NULL};
+
+/* ---- construction ---------------------------------------------------- */
+
+cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t errlen)
+{
+    cmh_app *app = cmh_xcalloc(1, sizeof *app);
+    app->cfg = cfg;
+    app->store = store;
+    char *desc = NULL;
+    int rc = cm_ops_describe(&desc);
+    if (rc) {
+        (void)snprintf(err, errlen, "cm_ops_describe: %s", cm_error_message());
+        free(app);
+        return NULL;
+    }
+    rc = cmh_router_build(&app->router, desc, err, errlen);
+    cm_free(desc);
+    if (rc) {
+        cmh_router_free(&app->router);
+        free(app);
+        return NULL;
+    }
+    app->openapi = openapi_build(&app->router, cm_version_string(), &app->openapi_len);
+    int n = app->router.n;
+    app->slot_healthz = n;
+    app->slot_readyz = n + 1;
+    app->slot_metrics = n + 2;
+    app->slot_openapi = n + 3;
+    app->slot_preflight = n + 4;
+    app->slot_unmatched = n + 5;
+    app->metrics = cmh_metrics_new(n + 6);
+    for (int i = 0; i < n; i++)
+        cmh_metrics_slot(app->metrics, i, app->router.routes[i].path);
+    cmh_metrics_slot(app->metrics, app->slot_healthz, "/healthz");
+    cmh_metrics_slot(app->metrics, app->slot_readyz, "/readyz");
+    cmh_metrics_slot(app->metrics, app->slot_metrics, "/metrics");
+    cmh_metrics_slot(app->metrics, app->slot_openapi, "/openapi.json");
+    cmh_metrics_slot(app->metrics, app->slot_preflight, "preflight");
+    cmh_metrics_slot(app->metrics, app->slot_unmatched, "unmatched");
+    cmh_metrics_gauges(app->metrics)->start_time = (double)time(NULL);
+    app->rl = cmh_ratelimit_new(cfg->rate, cfg->burst, 65536);
+    app->idem =
+        cmh_idem_new(cfg->idem_entries, cfg->idem_bytes, (uint64_t)cfg->idem_ttl_s * 1000000000ull);
+    unsigned char r[4];
+    cmh_random(r, sizeof r);
+    cmh_hex(app->id_prefix, r, sizeof r);
+    return app;
+}
+
+void cmh_app_free(cmh_app *app)
+{
+    if (!app)
+        return;
+    cmh_router_free(&app->router);
+    free(app->openapi);
+    cmh_metrics_free(app->metrics);
+    cmh_ratelimit_free(app->rl);
+    cmh_idem_free(app->idem);
+    free(app);
+}
+
+void cmh_app_set_draining(cmh_app *app, bool draining)
+{
+    app->draining = draining;
+}
+
+bool cmh_app_draining(const cmh_app *app)
+{
+    return app->draining;
+}
+
+cmh_gauges *cmh_app_gauges(cmh_app *app)
+{
+    return cmh_metrics_gauges(app->metrics);
+}
+
+const char *cmh_app_openapi(const cmh_app *app)
+{
+    return app->openapi;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+int cmh_status_for(int code, const char *field)
+{
+    switch (code) {
+        case CM_OK:
+            return 200;
+        case CM_EINVAL:
+        case CM_ERANGE:
+            return field && *field ? 422 : 400;
+        case CM_EAUTH:
+            return 401;
+        case CM_EPERM:
+            return 403;
+        case CM_ENOTFOUND:
+        case CM_EUNKNOWNOP:
+            return 404;
+        case CM_EEXISTS:
+        case CM_ECONFLICT:
+        case CM_ECONSTRAINT:
+            return 409;
+        case CM_EBUSY:
+            return 503;
+        case CM_ETIMEOUT:
+            return 504;
+        default:
+            return 500;
+    }
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+        case 100:
+            return "Continue";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 204:
+            return "No Content";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 413:
+            return "Content Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 417:
+            return "Expectation Failed";
+        case 422:
+            return "Unprocessable Content";
+        case 429:
+            return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        case 505:
+            return "HTTP Version Not Supported";
+        default:
+            return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+static void set_body(cmh_response *r, char *body, size_t len, const char *type)
+{
+    free(r->body);
+    r->body = body;
+    r->body_len = len;
+    r->content_type = type;
+}
+
+static void set_body_copy(cmh_response *r, const char *body, size_t len, const char *type)
+{
+    set_body(r, cmh_xstrndup(body, len), len, type);
+}
+
+static void header(cmh_response *r, const char *name, const char *value)
+{
+    cmh_buf_puts(&r->headers, name);
+    cmh_buf_puts(&r->headers, ": ");
+    cmh_buf_puts(&r->headers, value);
+    cmh_buf_puts(&r->headers, "\r\n");
+}
+
+/*
+ * An RFC 9457 problem: type, title, status, detail, code, field (when the
+ * error concerns one input field) and the request id. `code` is a CM_E*
+ * name, or an HTTP_* name for failures detected by the host itself.
+ */
+static void problem(cmh_exchange *ex, int status, const char *code, const char *title,
+                    const char *detail, const char *field)
+{
+    cmh_response *r = &ex->resp;
+    r->status = status;
+    cmh_buf b = {0};
+    cmh_buf_puts(&b, "{\"type\":");
+    char type[96];
+    (void)snprintf(type, sizeof type, "urn:community:problem:%s", code);
+    cmh_buf_json_str(&b, type);
+    cmh_buf_puts(&b, ",\"title\":");
+    cmh_buf_json_str(&b, title);
+    cmh_buf_printf(&b, ",\"status\":%d,\"detail\":", status);
+    cmh_buf_json_str(&b, detail);
+    cmh_buf_puts(&b, ",\"code\":");
+    cmh_buf_json_str(&b, code);
+    if (field && *field) {
+        cmh_buf_puts(&b, ",\"field\":");
+        cmh_buf_json_str(&b, field);
+    }
+    cmh_buf_puts(&b, ",\"request_id\":");
+    cmh_buf_json_str(&b, ex->request_id);
+    cmh_buf_putc(&b, '}');
+    size_t n;
+    char *body = cmh_buf_steal(&b, &n);
+    set_body(r, body, n, PROBLEM_JSON);
+}
+
+/* A problem from a library status code and its detail. Server errors get
+ * a generic detail (the real one goes to the log, with the request id). */
+static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const char *field)
+{
+    int status = cmh_status_for(code, field);
+    const char *detail = msg && *msg ? msg : cm_strerror(code);
+    if (status >= 500 && status != 503 && status != 504) {
+        cmh_log(CMH_LOG_ERROR, "library error", "request_id=%s code=%s: %s", ex->request_id,
+                cm_status_name(code), detail);
+        detail = "internal error; the request id identifies it in the server log";
+    }
+    problem(ex, status, cm_status_name(code), cm_strerror(code), detail, field);
+    if (status == 401) {
+        header(&ex->resp, "WWW-Authenticate",
+               ex->token ? "Bearer realm=\"community\", error=\"invalid_token\""
+                         : "Bearer realm=\"community\"");
+    } else if (status == 503) {
+        header(&ex->resp, "Retry-After", "1");
+    }
+}
+
+static void json_response(cmh_exchange *ex, int status, const char *body)
+{
+    ex->resp.status = status;
+    set_body_copy(&ex->resp, body, strlen(body), JSON);
+}
+
+/* ---- request helpers --------------------------------------------------- */
+
+static bool valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':' || c == '=' || c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static void assign_request_id(cmh_exchange *ex)
+{
+    const char *in = ex->req ? cmh_req_header(ex->req, "x-request-id") : NULL;
+    if (in && valid_request_id(in)) {
+        (void)snprintf(ex->request_id, sizeof ex->request_id, "%s", in);
+        return;
+    }
+    (void)snprintf(ex->request_id, sizeof ex->request_id, "%s-%010llx", ex->app->id_prefix,
+                   (unsigned long long)++ex->app->id_counter);
+}
+
+/* The value of cookie `name` in the Cookie header(s), or NULL (caller
+ * frees). */
+static char *cookie_get(const cmh_request *r, const char *name)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < r->n_headers; i++) {
+        if (strcmp(r->headers[i].name, "cookie") != 0)
+            continue;
+        const char *p = r->headers[i].value;
+        while (*p) {
+            while (*p == ' ' || *p == ';')
+                p++;
+            const char *e = strchr(p, ';');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+                const char *v = p + nl + 1;
+                size_t vl = n - nl - 1;
+                if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"')
+                    v++, vl -= 2;
+                return cmh_xstrndup(v, vl);
+            }
+            p += n;
+        }
+    }
+    return NULL;
+}
+
+static void client_address(cmh_exchange *ex)
+{
+    (void)snprintf(ex->client, sizeof ex->client, "%s", ex->req->peer[0] ? ex->req->peer : "-");
+    if (!ex->app->cfg->trust_proxy)
+        return;
+    const char *xff = NULL;
+    for (int i = 0; i < ex->req->n_headers; i++) /* the last one a proxy appended */
+        if (strcmp(ex->req->headers[i].name, "x-forwarded-for") == 0)
+            xff = ex->req->headers[i].value;
+    if (!xff)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ')
+        last++;
+    size_t n = strcspn(last, " ");
+    if (n > 0 && n < sizeof ex->client)
+        (void)snprintf(ex->client, sizeof ex->client, "%.*s", (int)n, last);
+}
+
+static bool is_unsafe(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+           strcmp(m, "DELETE") == 0;
+}
+
+/* Same origin: Origin equals scheme://Host for http or https. */
+static bool same_origin(const cmh_request *r, const char *origin)
+{
+    const char *host = cmh_req_header(r, "host");
+    if (!host)
+        return false;
+    const char *rest = NULL;
+    if (strncmp(origin, "https://", 8) == 0)
+        rest = origin + 8;
+    else if (strncmp(origin, "http://", 7) == 0)
+        rest = origin + 7;
+    return rest && cmh_strieq(rest, host);
+}
+
+static bool origin_acceptable(const cmh_exchange *ex)
+{
+    const char *origin = cmh_req_header(ex->req, "origin");
+    if (!origin)
+        return true; /* not a browser cross-site request, or an old browser: token decides */
+    if (strcmp(origin, "null") == 0)
+        return false;
+    return same_origin(ex->req, origin) || cmh_config_origin_allowed(ex->app->cfg, origin);
+}
+
+static bool token_chars_ok(const char *t)
+{
+    if (!*t || strlen(t) > 512)
+        return false;
+    for (const char *p = t; *p; p++)
+        if (*p <= ' ' || *p >= 127 || *p == ';' || *p == ',' || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+static bool valid_idem_key(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 255)
+        return false;
+    for (const char *p = k; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return false;
+    return true;
+}
+
+/* ---- step 1: begin --------------------------------------------------- */
+
+static cmh_exchange *exchange_new(cmh_app *app, cmh_request *req)
+{
+    cmh_exchange *ex = cmh_xcalloc(1, sizeof *ex);
+    ex->app = app;
+    ex->req = req;
+    ex->idem_state = -1;
+    ex->slot = app->slot_unmatched;
+    ex->resp.cache = "no-store";
+    cmh_app_gauges(app)->in_flight++;
+    return ex;
+}
+
+static void preflight(cmh_exchange *ex, const char *path, size_t path_len)
+{
+    cmh_app *app = ex->app;
+    char allow[96];
+    ex->slot = app->slot_preflight;
+    if (path_len == 1 && path[0] == '*') {
+        ex->resp.status = 204;
+        header(&ex->resp, "Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        return;
+    }
+    cmh_router_allow(&app->router, path, path_len, allow, sizeof allow);
+    if (!allow[0]) {
+        static const char *const host_paths[] = {"/healthz", "/readyz", "/metrics",
+                                                 "/openapi.json"};
+        for (size_t i = 0; i < 4; i++)
+            if (strlen(host_paths[i]) == path_len && memcmp(host_paths[i], path, path_len) == 0)
+                (void)snprintf(allow, sizeof allow, "GET, HEAD");
+    }
+    if (!allow[0]) {
+        problem(ex, 404, "CM_EUNKNOWNOP", "unknown operation", "no route has this path", NULL);
+        return;
+    }
+    ex->resp.status = 204;
+    char allow_all[112];
+    (void)snprintf(allow_all, sizeof allow_all, "%s, OPTIONS", allow);
+    header(&ex->resp, "Allow", allow_all);
+    if (ex->cors && cmh_req_header(ex->req, "access-control-request-method")) {
+        header(&ex->resp, "Access-Control-Allow-Methods", allow_all);
+        header(&ex->resp, "Access-Control-Allow-Headers",
+               "Authorization, Content-Type, Idempotency-Key, X-CSRF-Token, X-Request-Id, "
+               "X-Session-Cookie");
+        header(&ex->resp, "Access-Control-Max-Age", "600");
+    }
+}
+
+/* /healthz, /readyz, /metrics, /openapi.json. Returns true if handled. */
+static bool host_route(cmh_exchange *ex, const char *method, const char *path, size_t n)
+{
+    cmh_app *app = ex->app;
+#define IS(p) (n == sizeof(p) - 1 && memcmp(path, p, n) == 0)
+    int slot = IS("/healthz")        ? app->slot_healthz
+               : IS("/readyz")       ? app->slot_readyz
+               : IS("/metrics")      ? app->slot_metrics
+               : IS("/openapi.json") ? app->slot_openapi
+                                     : -1;
+#undef IS
+    if (slot < 0)
+        return false;
+    ex->slot = slot;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        problem(ex, 405, "HTTP_METHOD_NOT_ALLOWED", "method not allowed",
+                "this endpoint answers GET and HEAD", NULL);
+        header(&ex->resp, "Allow", "GET, HEAD");
+        return true;
+    }
+    if (slot == app->slot_healthz) {
+        json_response(ex, 200, "{\"status\":\"ok\"}");
+    } else if (slot == app->slot_openapi) {
+        ex->resp.status = 200;
+        set_body_copy(&ex->resp, app->openapi, app->openapi_len, JSON);
+        ex->resp.cache = "public, max-age=300";
+    } else if (slot == app->slot_readyz) {
+        if (app->draining) {
+            json_response(ex, 503, "{\"status\":\"draining\"}");
+        } else {
+            ex->kind = CMH_K_READYZ;
+            ex->needs_work = true;
+        }
+    } else {
+        const char *want = app->cfg->metrics_token;
+        const char *auth = cmh_req_header(ex->req, "authorization");
+        if (want && (!auth || strncmp(auth, "Bearer ", 7) != 0 || !cmh_ct_streq(auth + 7, want))) {
+            problem(ex, 401, "CM_EAUTH", cm_strerror(CM_EAUTH), "/metrics needs its bearer token",
+                    NULL);
+            header(&ex->resp, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+        } else {
+            ex->kind = CMH_K_METRICS;
+            ex->needs_work = true;
+        }
+    }
+    return true;
+}
+
+/* Bearer token or session cookie. Returns false (response set) when the
+ * Authorization header is unusable. */
+static bool credentials(cmh_exchange *ex)
+{
+    const char *auth = cmh_req_header(ex->req, "authorization");
+    if (auth) {
+        if (cmh_req_header_count(ex->req, "authorization") != 1 ||
+            !cmh_strnieq(auth, "bearer ", 7) || !token_chars_ok(auth + 7)) {
+            problem(ex, 401, "CM_EAUTH", cm_strerror(CM_EAUTH),
+                    "use 'Authorization: Bearer <session token>'", NULL);
+            header(&ex->resp, "WWW-Authenticate", "Bearer realm=\"community\"");
+            return false;
+        }
+        ex->token = cmh_xstrdup(auth + 7);
+        return true;
+    }
+    char *c = cookie_get(ex->req, SESSION_COOKIE);
+    if (c && token_chars_ok(c)) {
+        ex->token = c;
+        ex->cookie_auth = true;
+    } else {
+        free(c);
+    }
+    return true;
+}
+
+/*
+ * CSRF for cookie-authenticated unsafe requests: the X-CSRF-Token header
+ * must equal the cm_csrf cookie (double submit: a cross-site page can
+ * neither read the cookie nor set a custom header without a CORS
+ * preflight), and an Origin header, when sent, must be this site or a
+ * configured origin.
+ */
+static bool csrf_ok(cmh_exchange *ex)
+{
+    if (!origin_acceptable(ex))
+        return false;
+    const char *hdr = cmh_req_header(ex->req, "x-csrf-token");
+    char *cookie = cookie_get(ex->req, CSRF_COOKIE);
+    bool ok = hdr && cookie && strlen(cookie) >= 16 && cmh_ct_streq(hdr, cookie);
+    free(cookie);
+    return ok;
+}
+
+static bool wants_cookie(const cmh_exchange *ex, const char *query)
+{
+    const char *h = cmh_req_header(ex->req, "x-session-cookie");
+    if (h && (strcmp(h, "1") == 0 || cmh_strieq(h, "true")))
+        return true;
+    char *q = cmh_query_get(query, "cookie");
+    bool w = q && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0);
+    free(q);
+    return w;
+}
+
+/* Route an operation request: everything up to handing it to a worker. */
+static void op_route(cmh_exchange *ex, const char *method, const char *path, size_t path_len,
+                     const char *query)
+{
+    cmh_app *app = ex->app;
+    cmh_match m;
+    int st = cmh_router_match(&app->router, method, path, path_len, &m);
+    if (st == 404) {
+        problem(ex, 404, "CM_EUNKNOWNOP", "unknown operation",
+                "no operation has this path (GET /openapi.json lists them)", NULL);
+        return;
+    }
+    if (st == 405) {
+        problem(ex, 405, "HTTP_METHOD_NOT_ALLOWED", "method not allowed",
+                "this path does not accept this method", NULL);
+        header(&ex->resp, "Allow", m.allow);
+        return;
+    }
+    if (st == 400) {
+        problem(ex, 400, "CM_EINVAL", cm_strerror(CM_EINVAL),
+                "a path parameter has a malformed percent-encoding", NULL);
+        return;
+    }
+    const cmh_route *rt = m.route;
+    ex->route = rt;
+    ex->slot = rt->id;
+    bool unsafe = is_unsafe(rt->method);
+
+    if (!credentials(ex))
+        goto out;
+
+    /* Rate limit: an IP whose bucket is empty (e.g. many bad tokens) is
+     * refused outright; otherwise the bucket is the session's, or the
+     * IP's for anonymous callers. */
+    uint64_t now = cmh_mono_ns();
+    char key[96];
+    int wait = 0;
+    (void)snprintf(key, sizeof key, "ip:%s", ex->client);
+    if (ex->token && cmh_ratelimit_empty(app->rl, key, now)) {
+        wait = 1;
+    } else if (ex->token) {
+        cmh_buf k = {0};
+        cmh_buf_puts(&k, "tok:");
+        cmh_buf_puts(&k, ex->token);
+        wait = cmh_ratelimit_take(app->rl, k.p, now);
+        cmh_buf_free(&k);
+    } else {
+        wait = cmh_ratelimit_take(app->rl, key, now);
+    }
+    if (wait) {
+        char ra[16];
+        (void)snprintf(ra, sizeof ra, "%d", wait);
+        problem(ex, 429, "HTTP_RATE_LIMITED", "too many requests",
+                "rate limit exceeded; retry after the Retry-After delay", NULL);
+        header(&ex->resp, "Retry-After", ra);
+        cmh_app_gauges(app)->rate_limited_total++;
+        goto out;
+    }
+
+    if (ex->cookie_auth && unsafe && !csrf_ok(ex)) {
+        problem(ex, 403, "HTTP_CSRF_FAILED", "CSRF check failed",
+                "cookie-authenticated requests that change state need the X-CSRF-Token header "
+                "(the value of the cm_csrf cookie) and a same-site or allowed Origin",
+                NULL);
+        goto out;
+    }
+    if (unsafe && wants_cookie(ex, query)) {
+        if (!origin_acceptable(ex)) {
+            problem(ex, 403, "HTTP_CSRF_FAILED", "CSRF check failed",
+                    "a session cookie is only set for this site or an allowed Origin", NULL);
+            goto out;
+        }
+        ex->want_cookie = true;
+    }
+
+    json_t *in;
+    cmh_input_err ierr;
+    if (cmh_build_input(rt, &m, query, ex->req, host_query_params, &in, &ierr)) {
+        problem(ex, ierr.status, ierr.code,
+                ierr.status == 415 ? "unsupported media type" : cm_strerror(CM_EINVAL), ierr.detail,
+                ierr.field);
+        goto out;
+    }
+    /* Cookie sessions: logging out without a body ends the cookie's session. */
+    if (ex->cookie_auth && strcmp(rt->op, "auth.logout") == 0 && !json_object_get(in, "token"))
+        json_object_set_new(in, "token", json_string(ex->token));
+
+    const char *ik = cmh_req_header(ex->req, "idempotency-key");
+    if (ik && unsafe) {
+        if (!valid_idem_key(ik) || cmh_req_header_count(ex->req, "idempotency-key") != 1) {
+            json_decref(in);
+            problem(ex, 400, "CM_EINVAL", cm_strerror(CM_EINVAL),
+                    "Idempotency-Key must be 1-255 visible ASCII characters, sent once",
+                    "Idempotency-Key");
+            goto out;
+        }
+        ex->idem_key = cmh_xstrdup(ik);
+        char *canon = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+        ex->idem_fp = cmh_fnv1a(CMH_FNV_SEED, canon, strlen(canon));
+        free(canon); /* dep-alloc: jansson's default allocator is malloc */
+    }
+    ex->input = json_dumps(in, JSON_COMPACT);
+    ex->input_len = strlen(ex->input);
+    json_decref(in);
+    ex->kind = CMH_K_OP;
+    ex->needs_work = true;
+out:
+    cmh_match_clear(&m);
+}
+
+cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
+{
+    cmh_exchange *ex = exchange_new(app, req);
+    assign_request_id(ex);
+    client_address(ex);
+    ex->resp.head = strcmp(req->method, "HEAD") == 0;
+    if (req->upgrade || !req->keep_alive || app->draining)
+        ex->resp.close = true;
+    const char *origin = cmh_req_header(req, "origin");
+    ex->cors = origin && cmh_config_origin_allowed(app->cfg, origin);
+
+    /* origin-form "/path?query"; absolute-form is accepted (RFC 9112 3.2.2). */
+    const char *t = req->target;
+    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+        t = strchr(t + 8, '/');
+        if (!t)
+            t = "/";
+    }
+    size_t path_len = strcspn(t, "?#");
+    const char *query = t[path_len] == '?' ? t + path_len + 1 : "";
+    char *qcopy = cmh_xstrndup(query, strcspn(query, "#"));
+
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        preflight(ex, t, path_len);
+    } else if (t[0] != '/') {
+        problem(ex, 400, "HTTP_BAD_REQUEST", "bad request", "the request-target must be a path",
+                NULL);
+    } else if (!host_route(ex, req->method, t, path_len)) {
+        op_route(ex, req->method, t, path_len, qcopy);
+    }
+    free(qcopy);
+    return ex;
+}
+
+cmh_exchange *cmh_app_reject(cmh_app *app, int status, const char *reason, const char *peer,
+                             uint64_t start_ns)
+{
+    cmh_request *req = cmh_xcalloc(1, sizeof *req);
+    (void)snprintf(req->method, sizeof req->method, "-");
+    req->target = cmh_xstrdup("-");
+    (void)snprintf(req->peer, sizeof req->peer, "%s", peer ? peer : "");
+    req->start_ns = start_ns ? start_ns : cmh_mono_ns();
+    cmh_exchange *ex = exchange_new(app, req);
+    assign_request_id(ex);
+    client_address(ex);
+    ex->resp.close = true;
+    const char *code = status == 413   ? "HTTP_CONTENT_TOO_LARGE"
+                       : status == 431 ? "HTTP_HEADERS_TOO_LARGE"
+                       : status == 408 ? "HTTP_REQUEST_TIMEOUT"
+                       : status == 501 ? "HTTP_NOT_IMPLEMENTED"
+                       : status == 505 ? "HTTP_VERSION_NOT_SUPPORTED"
+                       : status == 417 ? "HTTP_EXPECTATION_FAILED"
+                                       : "HTTP_BAD_REQUEST";
+    problem(ex, status, code, reason_phrase(status), reason, NULL);
+    cmh_app_gauges(app)->parse_errors_total++;
+    return ex;
+}
+
+/* ---- step 2: work (worker thread) ------------------------------------ */
+
+static void capture_error(cmh_exchange *ex, int rc)
+{
+    ex->rc = rc;
+    ex->err_msg = cmh_xstrdup(cm_error_message());
+    ex->err_field = cmh_xstrdup(cm_error_field());
+}
+
+void cmh_app_work(cmh_exchange *ex)
+{
+    cmh_app *app = ex->app;
+    if (ex->kind == CMH_K_READYZ) {
+        int rc = cm_store_ping(app->store);
+        if (rc)
+            capture_error(ex, rc);
+        return;
+    }
+    if (ex->kind == CMH_K_METRICS) {
+        cm_actor *sys = NULL;
+        int rc = cm_actor_system(&sys);
+        if (rc == CM_OK)
+            rc = cm_exec(&ex->out, app->store, sys, "metrics.get", NULL, 0);
+        if (rc)
+            capture_error(ex, rc);
+        /* job queue depths, when the library has the jobs module */
+        if (sys && cmh_router_find_op(&app->router, "jobs.stats") &&
+            cm_exec(&ex->jobs_out, app->store, sys, "jobs.stats", NULL, 0) != CM_OK)
+            ex->jobs_out = NULL;
+        cm_actor_free(sys);
+        return;
+    }
+    if (ex->kind != CMH_K_OP)
+        return;
+    cm_actor *actor = NULL;
+    if (ex->token) {
+        int rc = cm_actor_from_session(&actor, app->store, ex->token);
+        if (rc) {
+            ex->token_failed = rc == CM_EAUTH;
+            capture_error(ex, rc);
+            return;
+        }
+        ex->actor_id = cm_actor_member_id(actor);
+        ex->actor_role = cm_actor_role(actor);
+    }
+    if (ex->idem_key) {
+        if (actor)
+            (void)snprintf(ex->idem_scope, sizeof ex->idem_scope, "member:%lld",
+                           (long long)ex->actor_id);
+        else
+            (void)snprintf(ex->idem_scope, sizeof ex->idem_scope, "anon:%s", ex->client);
+        char route[160];
+        (void)snprintf(route, sizeof route, "%s %s", ex->route->method, ex->route->path);
+        ex->idem_state = cmh_idem_claim(app->idem, ex->idem_scope, route, ex->idem_key, ex->idem_fp,
+                                        cmh_mono_ns(), &ex->replay);
+        if (ex->idem_state != CMH_IDEM_NEW) {
+            cm_actor_free(actor);
+            return;
+        }
+    }
+    int rc = cm_exec(&ex->out, app->store, actor, ex->route->op, ex->input, ex->input_len);
+    if (rc)
+        capture_error(ex, rc);
+    cm_actor_free(actor);
+}
+
+/* ---- step 3: after work (loop thread) --------------------------------- */
+
+/* Seconds from now until an RFC 3339 UTC instant ("...Z"); -1 if unparsable. */
+static long long seconds_until(const char *rfc3339)
+{
+    struct tm tm = {0};
+    int y, mo, d, h, mi, s;
+    if (!rfc3339 || sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    long long diff = (long long)timegm(&tm) - (long long)time(NULL);
+    return diff > 0 ? diff : 0;
+}
+
+static void set_cookies(cmh_exchange *ex, const char *token, long long max_age)
+{
+    const char *secure = ex->app->cfg->cookie_secure ? "; Secure" : "";
+    char age[40] = "";
+    if (max_age >= 0)
+        (void)snprintf(age, sizeof age, "; Max-Age=%lld", max_age);
+    unsigned char r[32];
+    char csrf[65];
+    cmh_random(r, sizeof r);
+    cmh_hex(csrf, r, sizeof r);
+    cmh_buf v = {0};
+    cmh_buf_printf(&v, SESSION_COOKIE "=%s; Path=/%s; HttpOnly%s; SameSite=Lax", token, age,
+                   secure);
+    header(&ex->resp, "Set-Cookie", v.p);
+    v.len = 0;
+    cmh_buf_printf(&v, CSRF_COOKIE "=%s; Path=/%s%s; SameSite=Lax", csrf, age, secure);
+    header(&ex->resp, "Set-Cookie", v.p);
+    cmh_buf_free(&v);
+    header(&ex->resp, "X-CSRF-Token", csrf);
+}
+
+static void clear_cookies(cmh_exchange *ex)
+{
+    const char *secure = ex->app->cfg->cookie_secure ? "; Secure" : "";
+    char v[128];
+    (void)snprintf(v, sizeof v, SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly%s; SameSite=Lax",
+                   secure);
+    header(&ex->resp, "Set-Cookie", v);
+    (void)snprintf(v, sizeof v, CSRF_COOKIE "=; Path=/; Max-Age=0%s; SameSite=Lax", secure);
+    header(&ex->resp, "Set-Cookie", v);
+}
+
+/* Link: <path?...&cursor=next>; rel="next" for paginated GET results. */
+static void link_next(cmh_exchange *ex, const char *cursor)
+{
+    const char *t = ex->req->target;
+    size_t pl = strcspn(t, "?#");
+    cmh_buf b = {0};
+    cmh_buf_puts(&b, "<");
+    cmh_buf_put(&b, t, pl);
+    char sep = '?';
+    const char *q = t[pl] == '?' ? t + pl + 1 : NULL;
+    while (q && *q && *q != '#') {
+        size_t n = strcspn(q, "&#");
+        if (!(n >= 6 && strncmp(q, "cursor", 6) == 0 && (n == 6 || q[6] == '='))) {
+            cmh_buf_putc(&b, sep);
+            cmh_buf_put(&b, q, n);
+            sep = '&';
+        }
+        q += n;
+        if (*q == '&')
+            q++;
+    }
+    cmh_buf_putc(&b, sep);
+    cmh_buf_puts(&b, "cursor=");
+    for (const char *c = cursor; *c; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~')
+            cmh_buf_putc(&b, (char)ch);
+        else
+            cmh_buf_printf(&b, "%%%02X", ch);
+    }
+    cmh_buf_puts(&b, ">; rel=\"next\"");
+    if (!strpbrk(b.p, "\r\n"))
+        header(&ex->resp, "Link", b.p);
+    cmh_buf_free(&b);
+}
+
+static void op_result(cmh_exchange *ex)
+{
+    const cmh_route *rt = ex->route;
+    if (ex->rc) {
+        problem_from_code(ex, ex->rc, ex->err_msg, ex->err_field);
+        if (ex->token_failed) {
+            /* bad credentials also drain the client's IP bucket */
+            char key[96];
+            (void)snprintf(key, sizeof key, "ip:%s", ex->client);
+            (void)cmh_ratelimit_take(ex->app->rl, key, cmh_mono_ns());
+            if (ex->cookie_auth)
+                clear_cookies(ex);
+        }
+        return;
+    }
+    size_t n = strlen(ex->out);
+    ex->resp.status = rt->success_status;
+    set_body_copy(&ex->resp, ex->out, n, JSON);
+    json_t *res = NULL;
+    bool look = ex->want_cookie || ex->cookie_auth || strcmp(rt->method, "GET") == 0;
+    if (look)
+        res = json_loads(ex->out, 0, NULL);
+    if (res && strcmp(rt->method, "GET") == 0) {
+        const char *next = json_string_value(json_object_get(res, "next_cursor"));
+        if (next)
+            link_next(ex, next);
+    }
+    json_t *session = json_object_get(res, "session");
+    const char *tok = json_string_value(json_object_get(session, "token"));
+    if (tok && token_chars_ok(tok) && (ex->want_cookie || ex->cookie_auth))
+        set_cookies(ex, tok,
+                    seconds_until(json_string_value(json_object_get(session, "expires_at"))));
+    else if (ex->cookie_auth && strcmp(rt->op, "auth.logout") == 0)
+        clear_cookies(ex);
+    json_decref(res);
+}
+
+static void idem_finish(cmh_exchange *ex)
+{
+    cmh_app *app = ex->app;
+    char route[160];
+    (void)snprintf(route, sizeof route, "%s %s", ex->route->method, ex->route->path);
+    if (ex->resp.status >= 500) {
+        cmh_idem_release(app->idem, ex->idem_scope, route, ex->idem_key);
+        return;
+    }
+    cmh_stored s = {
+        .status = ex->resp.status,
+        .headers = ex->resp.headers.p ? ex->resp.headers.p : "",
+        .body = ex->resp.body,
+        .body_len = ex->resp.body_len,
+        .content_type = (char *)(ex->resp.content_type ? ex->resp.content_type : ""),
+    };
+    cmh_idem_complete(app->idem, ex->idem_scope, route, ex->idem_key, &s);
+}
+
+void cmh_app_after_work(cmh_exchange *ex)
+{
+    cmh_app *app = ex->app;
+    if (ex->kind == CMH_K_READYZ) {
+        if (ex->rc) {
+            cmh_buf b = {0};
+            cmh_buf_puts(&b, "{\"status\":\"unavailable\",\"code\":");
+            cmh_buf_json_str(&b, cm_status_name(ex->rc));
+            cmh_buf_putc(&b, '}');
+            json_response(ex, 503, b.p);
+            cmh_buf_free(&b);
+            cmh_log(CMH_LOG_WARN, "not ready", "%s: %s", cm_status_name(ex->rc), ex->err_msg);
+        } else {
+            json_response(ex, 200, "{\"status\":\"ready\"}");
+        }
+        return;
+    }
+    if (ex->kind == CMH_K_METRICS) {
+        if (ex->rc)
+            cmh_log(CMH_LOG_WARN, "business metrics unavailable", "%s: %s", cm_status_name(ex->rc),
+                    ex->err_msg);
+        cmh_buf b = {0};
+        cmh_metrics_render(app->metrics, &b, ex->rc ? NULL : ex->out,
+                           cmh_router_find_op(&app->router, "jobs.stats") ? ex->jobs_out : NULL,
+                           cmh_router_find_op(&app->router, "jobs.stats") != NULL,
+                           cm_version_string());
+        size_t n;
+        char *body = cmh_buf_steal(&b, &n);
+        ex->resp.status = 200;
+        set_body(&ex->resp, body, n, "text/plain; version=0.0.4; charset=utf-8");
+        return;
+    }
+    if (ex->kind != CMH_K_OP)
+        return;
+    switch (ex->idem_state) {
+        case CMH_IDEM_REPLAY:
+            ex->resp.status = ex->replay.status;
+            cmh_buf_puts(&ex->resp.headers, ex->replay.headers);
+            header(&ex->resp, "Idempotent-Replayed", "true");
+            set_body(&ex->resp, ex->replay.body, ex->replay.body_len,
+                     strcmp(ex->replay.content_type, PROBLEM_JSON) == 0 ? PROBLEM_JSON : JSON);
+            ex->replay.body = NULL;
+            cmh_app_gauges(app)->idempotent_replays_total++;
+            return;
+        case CMH_IDEM_BUSY:
+            problem(ex, 409, "HTTP_IDEMPOTENCY_IN_PROGRESS", "request in progress",
+                    "a request with this Idempotency-Key is still being processed",
+                    "Idempotency-Key");
+            header(&ex->resp, "Retry-After", "1");
+            return;
+        case CMH_IDEM_MISMATCH:
+            problem(ex, 422, "HTTP_IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused",
+                    "this Idempotency-Key was used for a different request", "Idempotency-Key");
+            return;
+        default:
+            break;
+    }
+    op_result(ex);
+    if (ex->idem_state == CMH_IDEM_NEW)
+        idem_finish(ex);
+}
+
+/* ---- finish, serialise, free ------------------------------------------ */
+
+void cmh_app_finish(cmh_exchange *ex)
+{
+    if (ex->finished)
+        return;
+    ex->finished = true;
+    cmh_app *app = ex->app;
+    if (ex->resp.status == 0)
+        problem(ex, 500, "CM_ERROR", "internal error", "no response was produced", NULL);
+    if (app->draining)
+        ex->resp.close = true;
+    uint64_t now = cmh_mono_ns();
+    uint64_t start = ex->req->start_ns ? ex->req->start_ns : now;
+    double sec = (double)(now - start) / 1e9;
+    cmh_metrics_observe(app->metrics, ex->slot, ex->req->method, ex->resp.status, sec);
+    cmh_app_gauges(app)->in_flight--;
+    int level = ex->resp.status >= 500 ? CMH_LOG_ERROR : CMH_LOG_INFO;
+    if (!cmh_log_enabled(level))
+        return;
+    cmh_buf b = {0};
+    cmh_log_begin(&b, level, "request");
+    cmh_log_str(&b, "request_id", ex->request_id);
+    cmh_log_str(&b, "method", ex->req->method);
+    cmh_log_str(&b, "route", cmh_metrics_slot_label(app->metrics, ex->slot));
+    if (ex->route)
+        cmh_log_str(&b, "op", ex->route->op);
+    cmh_log_int(&b, "status", ex->resp.status);
+    cmh_log_ms(&b, "duration_ms", sec * 1e3);
+    if (ex->actor_id)
+        cmh_log_int(&b, "actor_id", ex->actor_id);
+    else
+        cmh_log_str(&b, "actor_id", NULL);
+    cmh_log_int(&b, "bytes", (int64_t)ex->resp.body_len);
+    cmh_log_str(&b, "client", ex->client);
+    if (ex->rc)
+        cmh_log_str(&b, "code", cm_status_name(ex->rc));
+    cmh_log_end(&b);
+}
+
+void cmh_app_write_head(const cmh_exchange *ex, cmh_buf *out)
+{
+    const cmh_response *r = &ex->resp;
+    char date[40];
+    cmh_http_date(date);
+    cmh_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, reason_phrase(r->status),
+                   date);
+    if (r->status != 204 && r->status >= 200) {
+        cmh_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
+        if (r->content_type)
+            cmh_buf_printf(out, "Content-Type: %s\r\n", r->content_type);
+    }
+    cmh_buf_puts(out, r->close ? "Connection: close\r\n" : "Connection: keep-alive\r\n");
+    cmh_buf_puts(out, "X-Request-Id: ");
+    cmh_buf_puts(out, ex->request_id);
+    cmh_buf_puts(out, "\r\nX-Content-Type-Options: nosniff\r\n");
+    if (r->cache)
+        cmh_buf_printf(out, "Cache-Control: %s\r\n", r->cache);
+    if (ex->cors) {
+        /* A listed origin is echoed and may send credentials; "*" alone
+         * allows any origin without credentials. */
+        const char *origin = cmh_req_header(ex->req, "origin");
+        bool listed = false;
+        for (char **o = ex->app->cfg->cors_origins; o && *o; o++)
+            listed |= cmh_strieq(*o, origin);
+        if (listed) {
+            cmh_buf_printf(out,
+                           "Access-Control-Allow-Origin: %s\r\n"
+                           "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n",
+                           origin);
+        } else {
+            cmh_buf_puts(out, "Access-Control-Allow-Origin: *\r\n");
+        }
+        cmh_buf_puts(out, "Access-Control-Expose-Headers: X-Request-Id, Retry-After, Link, "
+                          "Idempotent-Replayed, X-CSRF-Token\r\n");
+    }
+    if (r->headers.len)
+        cmh_buf_put(out, r->headers.p, r->headers.len);
+    cmh_buf_puts(out, "\r\n");
+}
+
+void cmh_exchange_free(cmh_exchange *ex)
+{
+    if (!ex)
+        return;
+    cmh_request_free(ex->req);
+    cmh_buf_free(&ex->resp.headers);
+    free(ex->resp.body);
+    free(ex->input); /* dep-alloc: json_dumps */
+    if (ex->token) {
+        memset(ex->token, 0, strlen(ex->token));
+        free(ex->token);
+    }
+    free(ex->idem_key);
+    cm_free(ex->out);
+    cm_free(ex->jobs_out);
+    free(ex->err_msg);
+    free(ex->err_field);
+    cmh_stored_clear(&ex->replay);
+    free(ex);
+}

@@ -1,0 +1,58 @@
+/*
+ * main.c - community-server: the libcommunity REST API over HTTP.
+ * Reads the configuration, opens the store, builds the routes from the
+ * operation table and runs the libuv server until SIGTERM/SIGINT.
+ */
+#include <community/community.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app.h"
+#include "config.h"
+#include "jlog.h"
+#include "server.h"
+
+int main(int argc, char **argv)
+{
+    cmh_config cfg;
+    int rc = cmh_config_load(&cfg, argc, argv);
+    if (rc) {
+        cmh_config_free(&cfg);
+        return rc > 0 ? 0 : 2;
+    }
+    (void)signal(SIGPIPE, SIG_IGN);
+    cmh_log_setup(cfg.log_level, 1);
+    if (cfg.log_level >= 0)
+        cm_set_log_callback(cmh_log_library, cfg.log_level, NULL);
+
+    /* libuv sizes its thread pool from this variable on first use. */
+    char workers[16];
+    (void)snprintf(workers, sizeof workers, "%d", cfg.workers);
+    (void)setenv("UV_THREADPOOL_SIZE", workers, 1);
+
+    cm_store_options opts = CM_STORE_OPTIONS_INIT;
+    opts.pool_size = (uint32_t)cfg.pool_size;
+    cm_store *store = NULL;
+    rc = cm_store_open(&store, cfg.db, &opts);
+    if (rc) {
+        cmh_log(CMH_LOG_ERROR, "cannot open the store", "%s: %s", cm_status_name(rc),
+                cm_error_message());
+        cmh_config_free(&cfg);
+        return 1;
+    }
+    char err[256];
+    cmh_app *app = cmh_app_new(&cfg, store, err, sizeof err);
+    if (!app) {
+        cmh_log(CMH_LOG_ERROR, "cannot build the routes", "%s", err);
+        cm_store_close(store);
+        cmh_config_free(&cfg);
+        return 1;
+    }
+    rc = cmh_server_run(&cfg, app);
+    cmh_app_free(app);
+    cm_store_close(store);
+    cm_set_log_callback(NULL, 0, NULL);
+    cmh_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,478 @@
+"""test_api.py - community-server REST API over real sockets: routes derived
+from cm_ops_describe, authentication (bearer, cookie + CSRF), error mapping
+to problem details, pagination, idempotency, CORS, health/readiness/metrics,
+logs. Every rejected request is checked to have changed nothing."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from httptest import Server, check, eq, problem, run, test  # noqa: E402
+
+ORIGIN = "https://app.example.test"
+PASSWORD = "correct horse 1"
+S = {}  # shared state between tests (they run in order)
+
+
+def setup():
+    srv = Server(args=["--rate-limit", "0", "--cors-origins", ORIGIN + ",https://other.test"])
+    S["srv"] = srv
+    return srv
+
+
+def teardown(srv):
+    srv.close()
+
+
+def signup(srv, email, name="Someone", password=PASSWORD, **kw):
+    body = {"email": email, "name": name}
+    if password:
+        body["password"] = password
+    body.update(kw)
+    return srv.request("POST", "/v1/members", body)
+
+
+def audit_count(srv):
+    """Rows in the audit log (every committed mutation writes one), through the
+    API as the admin."""
+    n, cursor = 0, None
+    while True:
+        path = "/v1/audit?limit=500" + ("&cursor=" + cursor if cursor else "")
+        st, _, _, js = srv.request("GET", path, token=S["admin_token"])
+        eq(st, 200, "audit.list")
+        n += len(js["items"])
+        cursor = js["next_cursor"]
+        if not cursor:
+            return n
+
+
+def unchanged(srv, before, what):
+    eq(audit_count(srv), before, "audit rows after " + what)
+
+
+def cookies_of(hd):
+    sc = hd.get("set-cookie", [])
+    return sc if isinstance(sc, list) else [sc]
+
+
+def cookie_value(set_cookie, name):
+    for c in set_cookie:
+        first = c.split(";", 1)[0]
+        k, _, v = first.partition("=")
+        if k == name:
+            return v, c
+    return None, None
+
+
+# -- host endpoints ---------------------------------------------------------
+
+
+@test
+def healthz_and_readyz(srv):
+    st, hd, _, js = srv.request("GET", "/healthz")
+    eq((st, js), (200, {"status": "ok"}), "healthz")
+    st, _, _, js = srv.request("GET", "/readyz")
+    eq((st, js), (200, {"status": "ready"}), "readyz")
+    st, hd, data, _ = srv.request("HEAD", "/healthz")
+    eq((st, data), (200, b""), "HEAD healthz has no body")
+    eq(hd.get("content-length"), "15", "HEAD keeps Content-Length")
+    problem(srv.request("POST", "/healthz", {}), 405, "HTTP_METHOD_NOT_ALLOWED")
+
+
+@test
+def openapi_document(srv):
+    st, hd, _, doc = srv.request("GET", "/openapi.json")
+    eq(st, 200, "openapi status")
+    eq(doc["openapi"], "3.1.0", "openapi version")
+    sec = doc["components"]["securitySchemes"]
+    eq(sec["bearerAuth"]["scheme"], "bearer", "bearer scheme")
+    eq((sec["cookieAuth"]["in"], sec["cookieAuth"]["name"]), ("cookie", "cm_session"), "cookie")
+    check("Problem" in doc["components"]["schemas"], "Problem schema")
+    # every operation of the library is a path+method, with its schema
+    paths = doc["paths"]
+    signup_op = paths["/v1/members"]["post"]
+    eq(signup_op["operationId"], "members.signup", "signup operationId")
+    body = signup_op["requestBody"]["content"]["application/json"]["schema"]
+    check("email" in body["properties"] and "email" in body["required"], "signup body schema")
+    check("201" in signup_op["responses"] and "422" in signup_op["responses"], "responses")
+    get_op = paths["/v1/members/{member_id}"]["get"]
+    p = [x for x in get_op["parameters"] if x.get("name") == "member_id"][0]
+    eq((p["in"], p["required"], p["schema"]["type"]), ("path", True, "integer"), "path param")
+    lst = paths["/v1/members"]["get"]
+    q = {x["name"]: x for x in lst["parameters"] if "name" in x}
+    eq((q["limit"]["in"], q["limit"]["schema"]["type"]), ("query", "integer"), "query param")
+    eq(paths["/v1/me"]["get"]["security"], [{"bearerAuth": []}, {"cookieAuth": []}], "security")
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        check(path in paths, "host path " + path)
+    # every $ref resolves
+    refs = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "$ref":
+                    refs.append(v)
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(doc)
+    for r in refs:
+        node = doc
+        for part in r[2:].split("/"):
+            node = node[part]
+
+
+# -- sign-up, login, bearer -----------------------------------------------------
+
+
+@test
+def signup_creates_member_with_session(srv):
+    st, hd, _, js = srv.request("POST", "/v1/members",
+                                {"email": "ann@example.test", "name": "Ann",
+                                 "password": PASSWORD},
+                                headers={"X-Request-Id": "req-signup-1"})
+    eq(st, 201, "signup status")
+    eq(hd.get("x-request-id"), "req-signup-1", "request id echoed")
+    check(js["session"]["token"].startswith("cms_"), "session token")
+    S["ann"] = js["member"]["id"]
+    S["ann_token"] = js["session"]["token"]
+    check("set-cookie" not in hd, "no cookie unless asked")
+    # the admin: a member promoted by the operator
+    st, _, _, js = signup(srv, "root@example.test", "Root")
+    eq(st, 201, "admin signup")
+    srv.make_admin(js["member"]["id"])
+    S["admin"] = js["member"]["id"]
+    st, _, _, js = srv.request("POST", "/v1/sessions",
+                               {"email": "root@example.test", "password": PASSWORD})
+    eq(st, 200, "admin login")
+    eq(js["member"]["role"], "admin", "admin role")
+    S["admin_token"] = js["session"]["token"]
+
+
+@test
+def login_and_bearer(srv):
+    st, _, _, js = srv.request("POST", "/v1/sessions",
+                               {"email": "ANN@example.test", "password": PASSWORD})
+    eq(st, 200, "login")
+    tok = js["session"]["token"]
+    st, _, _, me = srv.request("GET", "/v1/me", token=tok)
+    eq((st, me["email"]), (200, "ann@example.test"), "members.me by bearer")
+    before = audit_count(srv)
+    problem(srv.request("POST", "/v1/sessions",
+                        {"email": "ann@example.test", "password": "wrong password"}),
+            401, "CM_EAUTH")
+    unchanged(srv, before, "bad login")
+
+
+@test
+def missing_and_bad_auth(srv):
+    r = srv.request("GET", "/v1/me")
+    problem(r, 401, "CM_EAUTH")
+    check("Bearer" in r[1].get("www-authenticate", ""), "WWW-Authenticate")
+    r = srv.request("GET", "/v1/me", token="cms_not-a-real-token")
+    problem(r, 401, "CM_EAUTH")
+    check("invalid_token" in r[1].get("www-authenticate", ""), "invalid_token")
+    problem(srv.request("GET", "/v1/me", headers={"Authorization": "Basic YTpi"}), 401,
+            "CM_EAUTH")
+    before = audit_count(srv)
+    problem(srv.request("PATCH", "/v1/me", {"headline": "x"}), 401, "CM_EAUTH")
+    unchanged(srv, before, "anonymous PATCH")
+
+
+@test
+def wrong_role_is_403(srv):
+    before = audit_count(srv)
+    problem(srv.request("GET", "/v1/audit", token=S["ann_token"]), 403, "CM_EPERM")
+    problem(srv.request("PUT", "/v1/members/%d/role" % S["admin"], {"role": "member"},
+                        token=S["ann_token"]), 403, "CM_EPERM")
+    unchanged(srv, before, "forbidden role change")
+    st, _, _, js = srv.request("GET", "/v1/members/%d" % S["admin"], token=S["ann_token"])
+    eq((st, js["role"]), (200, "admin"), "admin still admin")
+
+
+# -- create / read / update -------------------------------------------------------
+
+
+@test
+def create_read_update(srv):
+    st, _, _, js = srv.request("PATCH", "/v1/me", {"headline": "Organizer of things"},
+                               token=S["ann_token"])
+    eq((st, js["headline"]), (200, "Organizer of things"), "update")
+    st, _, _, js = srv.request("GET", "/v1/members/%d" % S["ann"], token=S["admin_token"])
+    eq((st, js["headline"]), (200, "Organizer of things"), "read back")
+    # PUT with a path parameter + body, by the admin
+    st, _, _, js = srv.request("PUT", "/v1/members/%d/role" % S["ann"], {"role": "organizer"},
+                               token=S["admin_token"])
+    eq((st, js["role"]), (200, "organizer"), "set_role")
+    # body contradicting the path
+    before = audit_count(srv)
+    problem(srv.request("PUT", "/v1/members/%d/role" % S["ann"],
+                        {"role": "member", "member_id": S["admin"]}, token=S["admin_token"]),
+            400, "CM_EINVAL", "member_id")
+    problem(srv.request("GET", "/v1/members/999999", token=S["admin_token"]), 404,
+            "CM_ENOTFOUND")
+    unchanged(srv, before, "contradicting path")
+
+
+# -- validation and error mapping ----------------------------------------------------
+
+
+@test
+def duplicate_is_409_with_field(srv):
+    before = audit_count(srv)
+    problem(signup(srv, "Ann@Example.test"), 409, "CM_EEXISTS", "email")
+    unchanged(srv, before, "duplicate signup")
+
+
+@test
+def schema_errors_are_422_with_field(srv):
+    before = audit_count(srv)
+    problem(srv.request("POST", "/v1/members", {"email": "x@example.test", "name": 5}), 422,
+            "CM_EINVAL", "name")
+    problem(srv.request("POST", "/v1/members", {"name": "No Email"}), 422, "CM_EINVAL",
+            "email")
+    problem(srv.request("POST", "/v1/members", {"email": "not-an-email", "name": "X"}), 422,
+            "CM_EINVAL", "email")
+    problem(srv.request("POST", "/v1/members",
+                        {"email": "y@example.test", "name": "Y", "is_admin": True}),
+            422, "CM_EINVAL", "is_admin")
+    problem(srv.request("GET", "/v1/members?limit=1000", token=S["admin_token"]), 422,
+            "CM_EINVAL", "limit")
+    problem(srv.request("PATCH", "/v1/me", {"visibility": "everyone"}, token=S["ann_token"]),
+            422, "CM_EINVAL", "visibility")
+    unchanged(srv, before, "schema errors")
+
+
+@test
+def malformed_input_is_400(srv):
+    before = audit_count(srv)
+    hj = {"Content-Type": "application/json"}
+    problem(srv.request("POST", "/v1/members", raw_body=b'{"email": "a@b.c", ', headers=hj),
+            400, "CM_EINVAL")
+    problem(srv.request("POST", "/v1/members", raw_body=b'[1,2]', headers=hj), 400,
+            "CM_EINVAL")
+    problem(srv.request("POST", "/v1/members",
+                        raw_body=b'{"email":"d@example.test","email":"e@example.test",'
+                                 b'"name":"D"}', headers=hj), 400, "CM_EINVAL")
+    problem(srv.request("POST", "/v1/members", raw_body=b'email=a@b.c',
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}),
+            415, "HTTP_UNSUPPORTED_MEDIA_TYPE")
+    problem(srv.request("GET", "/v1/members?limit=abc", token=S["admin_token"]), 400,
+            "CM_EINVAL", "limit")
+    problem(srv.request("GET", "/v1/members/abc", token=S["admin_token"]), 400, "CM_EINVAL",
+            "member_id")
+    problem(srv.request("GET", "/v1/members?limit=1&limit=2", token=S["admin_token"]), 400,
+            "CM_EINVAL", "limit")
+    problem(srv.request("POST", "/v1/members?email=z@example.test", {"name": "Q"}), 400,
+            "CM_EINVAL", "email")
+    unchanged(srv, before, "malformed input")
+
+
+@test
+def unknown_route_and_wrong_method(srv):
+    problem(srv.request("GET", "/v1/nothing-here"), 404, "CM_EUNKNOWNOP")
+    problem(srv.request("GET", "/v1/members/"), 404, "CM_EUNKNOWNOP")
+    before = audit_count(srv)
+    r = srv.request("DELETE", "/v1/me", token=S["ann_token"])
+    problem(r, 405, "HTTP_METHOD_NOT_ALLOWED")
+    allow = r[1].get("allow", "")
+    check("GET" in allow and "PATCH" in allow, "Allow lists the methods: " + allow)
+    unchanged(srv, before, "405")
+
+
+# -- pagination ------------------------------------------------------------------
+
+
+@test
+def cursor_pagination(srv):
+    for i in range(5):
+        st, _, _, _ = signup(srv, "page%d@example.test" % i, "Page %d" % i, password=None)
+        eq(st, 201, "signup for paging")
+    seen, cursor, pages, link_ok = [], None, 0, True
+    while True:
+        path = "/v1/members?limit=2" + ("&cursor=" + cursor if cursor else "")
+        st, hd, _, js = srv.request("GET", path, token=S["admin_token"])
+        eq(st, 200, "members.list page")
+        check(len(js["items"]) <= 2, "page size")
+        seen += [m["id"] for m in js["items"]]
+        pages += 1
+        cursor = js["next_cursor"]
+        if cursor:
+            link_ok &= "cursor=" in hd.get("link", "") and 'rel="next"' in hd.get("link", "")
+        else:
+            check("link" not in hd, "no Link on the last page")
+            break
+        check(pages < 50, "pagination terminates")
+    check(link_ok, "Link rel=next on every non-last page")
+    eq(len(seen), len(set(seen)), "no duplicates across pages")
+    check(len(seen) >= 7 and pages >= 4, "all members paged: %d in %d pages" % (len(seen), pages))
+
+
+# -- cookies and CSRF --------------------------------------------------------------
+
+
+@test
+def cookie_login_and_csrf(srv):
+    st, hd, _, js = srv.request("POST", "/v1/sessions?cookie=1",
+                                {"email": "ann@example.test", "password": PASSWORD})
+    eq(st, 200, "cookie login")
+    check(js["session"]["token"], "JSON still has the session")
+    sc = cookies_of(hd)
+    sess, sess_attr = cookie_value(sc, "cm_session")
+    csrf, csrf_attr = cookie_value(sc, "cm_csrf")
+    check(sess and csrf, "both cookies set: %s" % sc)
+    for attr in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age="):
+        check(attr in sess_attr, "cm_session has " + attr)
+    check("HttpOnly" not in csrf_attr and "Secure" in csrf_attr, "cm_csrf readable, Secure")
+    eq(hd.get("x-csrf-token"), csrf, "X-CSRF-Token header")
+    jar = "cm_session=%s; cm_csrf=%s" % (sess, csrf)
+    st, _, _, me = srv.request("GET", "/v1/me", headers={"Cookie": jar})
+    eq((st, me["id"]), (200, S["ann"]), "cookie-authenticated read")
+    before = audit_count(srv)
+    headline = me["headline"]
+    problem(srv.request("PATCH", "/v1/me", {"headline": "csrf"}, headers={"Cookie": jar}),
+            403, "HTTP_CSRF_FAILED")
+    problem(srv.request("PATCH", "/v1/me", {"headline": "csrf"},
+                        headers={"Cookie": jar, "X-CSRF-Token": "0" * 64}),
+            403, "HTTP_CSRF_FAILED")
+    problem(srv.request("PATCH", "/v1/me", {"headline": "csrf"},
+                        headers={"Cookie": jar, "X-CSRF-Token": csrf,
+                                 "Origin": "https://evil.test"}),
+            403, "HTTP_CSRF_FAILED")
+    unchanged(srv, before, "CSRF rejections")
+    st, _, _, me = srv.request("GET", "/v1/me", headers={"Cookie": jar})
+    eq(me["headline"], headline, "headline unchanged")
+    st, _, _, me = srv.request("PATCH", "/v1/me", {"headline": "via cookie"},
+                               headers={"Cookie": jar, "X-CSRF-Token": csrf, "Origin": ORIGIN})
+    eq((st, me["headline"]), (200, "via cookie"), "cookie PATCH with CSRF token")
+    # a bearer request needs no CSRF token even with stray cookies
+    st, _, _, _ = srv.request("PATCH", "/v1/me", {"headline": "bearer"}, token=S["ann_token"],
+                              headers={"Cookie": "cm_csrf=zzz"})
+    eq(st, 200, "bearer PATCH")
+    # cookie logout ends the cookie's session and clears the cookies
+    st, hd, _, js = srv.request("POST", "/v1/sessions/logout", {},
+                                headers={"Cookie": jar, "X-CSRF-Token": csrf})
+    eq((st, js), (200, {"revoked": True}), "cookie logout (an action: 200)")
+    v, attr = cookie_value(cookies_of(hd), "cm_session")
+    check(v == "" and "Max-Age=0" in attr, "cookie cleared")
+    problem(srv.request("GET", "/v1/me", headers={"Cookie": jar}), 401, "CM_EAUTH")
+
+
+@test
+def signup_can_set_cookie(srv):
+    st, hd, _, js = srv.request("POST", "/v1/members", {"email": "cookie@example.test",
+                                                        "name": "C", "password": PASSWORD},
+                                headers={"X-Session-Cookie": "1", "Origin": ORIGIN})
+    eq(st, 201, "signup with cookie")
+    v, _ = cookie_value(cookies_of(hd), "cm_session")
+    eq(v, js["session"]["token"], "cookie holds the session")
+    eq(hd.get("access-control-allow-origin"), ORIGIN, "CORS on the response")
+    before = audit_count(srv)
+    problem(srv.request("POST", "/v1/sessions?cookie=1",
+                        {"email": "cookie@example.test", "password": PASSWORD},
+                        headers={"Origin": "https://evil.test"}), 403, "HTTP_CSRF_FAILED")
+    unchanged(srv, before, "cross-site cookie login")
+
+
+# -- idempotency ---------------------------------------------------------------------
+
+
+@test
+def idempotency_key_replays(srv):
+    before = audit_count(srv)
+    body = {"email": "idem@example.test", "name": "Idem"}
+    h = {"Idempotency-Key": "key-123"}
+    st1, hd1, data1, js1 = srv.request("POST", "/v1/members", body, headers=h)
+    eq(st1, 201, "first")
+    st2, hd2, data2, js2 = srv.request("POST", "/v1/members", body, headers=h)
+    eq((st2, data2), (201, data1), "replayed identical response")
+    eq(hd2.get("idempotent-replayed"), "true", "replay marked")
+    eq(audit_count(srv), before + 1, "one mutation only")
+    problem(srv.request("POST", "/v1/members", {"email": "other@example.test", "name": "O"},
+                        headers=h), 422, "HTTP_IDEMPOTENCY_KEY_REUSED")
+    problem(srv.request("POST", "/v1/members", body, headers={"Idempotency-Key": "bad key"}),
+            400, "CM_EINVAL", "Idempotency-Key")
+    # keys are per caller: the same key from a member is a different request
+    st, _, _, _ = srv.request("PATCH", "/v1/me", {"bio": "b"}, token=S["ann_token"], headers=h)
+    eq(st, 200, "same key, other caller and route")
+    eq(audit_count(srv), before + 2, "after per-caller key")
+
+
+# -- CORS ----------------------------------------------------------------------------
+
+
+@test
+def cors(srv):
+    st, hd, _, _ = srv.request("OPTIONS", "/v1/me",
+                               headers={"Origin": ORIGIN,
+                                        "Access-Control-Request-Method": "PATCH",
+                                        "Access-Control-Request-Headers": "content-type"})
+    eq(st, 204, "preflight")
+    eq(hd.get("access-control-allow-origin"), ORIGIN, "allowed origin echoed")
+    eq(hd.get("access-control-allow-credentials"), "true", "credentials")
+    check("PATCH" in hd.get("access-control-allow-methods", ""), "methods")
+    check("X-CSRF-Token" in hd.get("access-control-allow-headers", ""), "headers")
+    st, hd, _, _ = srv.request("OPTIONS", "/v1/me", headers={
+        "Origin": "https://evil.test", "Access-Control-Request-Method": "PATCH"})
+    check("access-control-allow-origin" not in hd, "no CORS for other origins")
+    st, hd, _, _ = srv.request("GET", "/healthz", headers={"Origin": "https://evil.test"})
+    check("access-control-allow-origin" not in hd, "no CORS on simple requests either")
+
+
+# -- metrics and logs ------------------------------------------------------------------
+
+
+@test
+def metrics_pass_promtool(srv):
+    st, hd, data, _ = srv.request("GET", "/metrics")
+    eq(st, 200, "metrics")
+    check(hd["content-type"].startswith("text/plain; version=0.0.4"), "exposition type")
+    text = data.decode()
+    check('community_http_requests_total{method="POST",route="/v1/members",status="201"}'
+          in text, "per-route counter")
+    check('route="/v1/members/{member_id}"' in text, "templates, not raw paths")
+    check("/v1/members/999999" not in text, "no raw paths")
+    check("community_http_request_duration_seconds_bucket" in text, "histogram")
+    check("community_http_requests_in_flight" in text, "in-flight gauge")
+    signups = [l for l in text.splitlines()
+               if l.startswith('community_business_events_total{counter="signups"}')]
+    check(signups and int(signups[0].split()[-1]) >= 9, "business counter: %s" % signups)
+    _, _, _, doc = srv.request("GET", "/openapi.json")
+    ops = {o["operationId"] for p in doc["paths"].values() for o in p.values()}
+    if "jobs.stats" in ops:  # the library has a jobs module: its queue gauges appear
+        check("community_job_stats_up 1" in text, "job queue gauges")
+    else:
+        check("community_job_queue_depth" not in text, "no invented job gauges")
+    promtool = os.environ.get("PROMTOOL")
+    check(promtool, "promtool is installed (apt-get install -y prometheus)")
+    r = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True)
+    eq(r.returncode, 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
+
+
+@test
+def logs_are_json_without_secrets(srv):
+    objs = srv.log_objects()
+    reqs = [o for o in objs if o.get("msg") == "request"]
+    check(len(reqs) > 20, "access log lines")
+    for o in reqs:
+        for k in ("time", "level", "request_id", "method", "route", "status", "duration_ms",
+                  "actor_id"):
+            check(k in o, "log field %s in %s" % (k, o))
+    mine = [o for o in reqs if o["request_id"] == "req-signup-1"]
+    eq(len(mine), 1, "request id in the log")
+    check(any(o.get("actor_id") == S["ann"] for o in reqs), "actor id logged")
+    text = "\n".join(srv.lines)
+    for secret in (S["ann_token"], S["admin_token"], PASSWORD, "cms_"):
+        check(secret not in text, "secret in the log: %s" % secret[:8])
+    check(any(o.get("source") == "libcommunity" for o in objs), "library log routed")
+
+
+@test
+def clean_exit(srv):
+    srv.check_clean_exit()
+
+
+if __name__ == "__main__":
+    run(setup, teardown)

@@ -1,0 +1,248 @@
+"""test_protocol.py - community-server's HTTP/1.1 handling over raw sockets:
+keep-alive, pipelining, malformed requests, size limits (413, 431),
+Expect: 100-continue, HTTP/1.0, read/idle timeouts, rate limiting (429)."""
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from httptest import Server, check, eq, parse_responses, problem, run, test  # noqa: E402
+
+S = {}
+
+
+def setup():
+    # Small limits so that the tests can hit them; timeouts long enough for
+    # a loaded CI machine, short enough to be waited for.
+    S["srv"] = Server(args=["--rate-limit", "0", "--max-body", "4096", "--max-header", "2048",
+                            "--max-headers", "20", "--read-timeout", "1500",
+                            "--idle-timeout", "1500"])
+    return S["srv"]
+
+
+def teardown(srv):
+    srv.close()
+    if "limited" in S:
+        S["limited"].close()
+
+
+def get(path, extra=""):
+    return ("GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (path, extra)).encode()
+
+
+def post_json(path, body, extra=""):
+    data = json.dumps(body).encode()
+    return ("POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n%s\r\n" % (path, len(data), extra)).encode() + data
+
+
+def recv_n_responses(sock, n):
+    """Read until n complete responses have arrived (or the peer closes)."""
+    buf = b""
+    while True:
+        try:
+            got = parse_responses(buf)
+            if len(got) >= n:
+                return got
+        except ValueError:
+            pass
+        b = sock.recv(65536)
+        if not b:
+            return parse_responses(buf)
+        buf += b
+
+
+def members_count(srv):
+    st, _, data, _ = srv.request("GET", "/metrics")
+    for line in data.decode().splitlines():
+        if line.startswith('community_business_events_total{counter="signups"}'):
+            return int(line.split()[-1])
+    raise AssertionError("no signups counter")
+
+
+@test
+def keep_alive_serves_many_requests(srv):
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        for i in range(5):
+            s.sendall(get("/healthz", "X-Request-Id: ka-%d\r\n" % i))
+            (st, hd, body), = recv_n_responses(s, 1)
+            eq(st, 200, "status")
+            eq(hd["connection"], "keep-alive", "keep-alive")
+            eq(hd["x-request-id"], "ka-%d" % i, "request id")
+    finally:
+        s.close()
+
+
+@test
+def pipelined_requests_answered_in_order(srv):
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        reqs = [get("/healthz", "X-Request-Id: p1\r\n"),
+                post_json("/v1/members", {"email": "pipe@example.test", "name": "Pipe"},
+                          "X-Request-Id: p2\r\n"),
+                get("/v1/nothing", "X-Request-Id: p3\r\n"),
+                get("/readyz", "X-Request-Id: p4\r\n")]
+        s.sendall(b"".join(reqs))
+        got = recv_n_responses(s, 4)
+        eq([r[1]["x-request-id"] for r in got], ["p1", "p2", "p3", "p4"], "order")
+        eq([r[0] for r in got], [200, 201, 404, 200], "statuses")
+    finally:
+        s.close()
+
+
+@test
+def malformed_request_is_400_and_closes(srv):
+    before = members_count(srv)
+    for raw in (b"GET / HTTP/1.1\r\nHost t\r\n\r\n",
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n"):
+        data = srv.raw(raw)
+        (st, hd, body), = parse_responses(data)
+        eq(st, 400, "status for %r" % raw[:30])
+        eq(hd["connection"], "close", "closes")
+        eq(hd["content-type"], "application/problem+json", "problem")
+        eq(json.loads(body)["code"], "HTTP_BAD_REQUEST", "code")
+    eq(parse_responses(srv.raw(b"FOO / HTTP/1.1\r\nHost: t\r\n\r\n"))[0][0], 501, "method")
+    eq(parse_responses(srv.raw(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n"))[0][0], 505, "version")
+    eq(members_count(srv), before, "nothing created")
+
+
+@test
+def oversize_body_is_413(srv):
+    before = members_count(srv)
+    big = {"email": "big@example.test", "name": "Big", "bio": "x" * 5000}
+    data = srv.raw(post_json("/v1/members", big))
+    (st, hd, body), = parse_responses(data)
+    eq(st, 413, "content-length over the limit")
+    eq(hd["connection"], "close", "closes")
+    # chunked, discovered while reading
+    chunk = b"x" * 3000
+    raw = (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"%x\r\n" % len(chunk) + chunk + b"\r\n" +
+           b"%x\r\n" % len(chunk) + chunk + b"\r\n0\r\n\r\n")
+    (st, hd, _), = parse_responses(srv.raw(raw))
+    eq(st, 413, "chunked over the limit")
+    eq(members_count(srv), before, "nothing created")
+    # a body within the limit still works
+    st, _, _, _ = srv.request("POST", "/v1/members", {"email": "ok@example.test", "name": "Ok",
+                                                      "bio": "x" * 3000})
+    eq(st, 201, "under the limit")
+
+
+@test
+def oversize_headers_are_431(srv):
+    (st, hd, _), = parse_responses(srv.raw(get("/healthz", "X-Big: %s\r\n" % ("a" * 3000))))
+    eq(st, 431, "header bytes")
+    many = "".join("X-H%d: v\r\n" % i for i in range(30))
+    (st, hd, _), = parse_responses(srv.raw(get("/healthz", many)))
+    eq(st, 431, "header count")
+    (st, hd, _), = parse_responses(srv.raw(get("/healthz?" + "q" * 3000)))
+    eq(st, 431, "long URL")
+
+
+@test
+def expect_100_continue(srv):
+    body = json.dumps({"email": "cont@example.test", "name": "Cont"}).encode()
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        s.sendall(b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        first = s.recv(4096)
+        check(first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "interim: %r" % first)
+        s.sendall(body)
+        rest = first[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while b"\r\n\r\n" not in rest or len(parse_responses(rest)[0][2]) == 0:
+            rest += s.recv(65536)
+        eq(parse_responses(rest)[0][0], 201, "final status")
+    finally:
+        s.close()
+
+
+@test
+def http10_closes(srv):
+    data = srv.raw(b"GET /healthz HTTP/1.0\r\n\r\n")
+    (st, hd, body), = parse_responses(data)
+    eq((st, hd["connection"], body), (200, "close", b'{"status":"ok"}'), "HTTP/1.0")
+    data = srv.raw(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                   b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    eq(len(parse_responses(data)), 1, "nothing after Connection: close")
+
+
+@test
+def absolute_form_and_head(srv):
+    data = srv.raw(b"GET http://t/healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    eq(parse_responses(data)[0][0], 200, "absolute-form")
+    data = srv.raw(b"HEAD /openapi.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    check(b" 200 " in head.split(b"\r\n")[0] and rest == b"", "HEAD has no body")
+    check(b"Content-Length: " in head, "HEAD keeps the length")
+
+
+@test
+def bad_request_id_is_replaced(srv):
+    data = srv.raw(get("/healthz", "X-Request-Id: %s\r\nConnection: close\r\n" % ("a b" * 3)))
+    rid = parse_responses(data)[0][1]["x-request-id"]
+    check(rid and " " not in rid, "generated id: %r" % rid)
+
+
+@test
+def read_timeout_is_408(srv):
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        s.sendall(b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        (st, hd, body), = parse_responses(data)
+        eq((st, hd["connection"]), (408, "close"), "slow request")
+    finally:
+        s.close()
+
+
+@test
+def idle_keepalive_connection_is_closed(srv):
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        s.sendall(get("/healthz"))
+        recv_n_responses(s, 1)
+        eq(s.recv(10), b"", "server closed the idle connection")
+    finally:
+        s.close()
+
+
+@test
+def rate_limit_is_429(srv):
+    lim = Server(args=["--rate-limit", "1", "--rate-burst", "3"])
+    S["limited"] = lim
+    statuses = []
+    hdrs = []
+    c = lim.conn()
+    for _ in range(6):
+        st, hd, _, _ = lim.request("GET", "/v1/members", conn=c)
+        statuses.append(st)
+        hdrs.append(hd)
+    c.close()
+    eq(statuses[:3], [200, 200, 200], "burst allowed")
+    check(429 in statuses[3:], "then limited: %s" % statuses)
+    i = statuses.index(429)
+    check(int(hdrs[i]["retry-after"]) >= 1, "Retry-After")
+    problem(lim.request("GET", "/v1/members"), 429, "HTTP_RATE_LIMITED")
+    eq(lim.request("GET", "/healthz")[0], 200, "health checks are not limited")
+    lim.check_clean_exit()
+
+
+@test
+def clean_exit(srv):
+    srv.check_clean_exit()
+
+
+if __name__ == "__main__":
+    run(setup, teardown)

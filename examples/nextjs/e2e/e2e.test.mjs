@@ -1,0 +1,180 @@
+/*
+ * e2e/e2e.test.mjs - the example app in headless Debian chromium, driven
+ * by playwright-core (no downloaded browser): an organizer (seeded with
+ * the addon and the system actor) creates an event with 2 seats, three
+ * members sign up and RSVP, the third lands on the waitlist, one cancels,
+ * the third is promoted, and search finds the event. Screenshots go to
+ * E2E_ARTIFACTS (default test-results/e2e).
+ *
+ * Needs a production build (`next build`) of the app and the addon
+ * installed in node_modules; scripts/e2e.sh at the top of the repository
+ * does all of it. CHROMIUM overrides the browser path.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
+const chromiumPath = process.env.CHROMIUM
+  ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** Wait until the app answers /api/health (bounded: 120 tries, 0.5 s apart). */
+async function waitReady(base, server) {
+  for (let i = 0; i < 120; i++) {
+    if (server.exitCode !== null)
+      throw new Error(`next start exited with ${server.exitCode}`);
+    try {
+      const r = await fetch(`${base}/api/health`);
+      if (r.ok)
+        return r.json();
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('the app did not become ready');
+}
+
+test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 240000 }, async (t) => {
+  assert.ok(chromiumPath, 'Debian chromium is needed (apt-get install chromium)');
+  assert.ok(existsSync(join(appDir, '.next', 'BUILD_ID')), 'build the app first (next build)');
+  mkdirSync(artifacts, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-'));
+  const env = {
+    ...process.env,
+    COMMUNITY_DB: `sqlite://${join(dataDir, 'community.db')}`,
+    COMMUNITY_DEFAULT_TZ: 'Europe/Paris',
+    NEXT_TELEMETRY_DISABLED: '1',
+    NODE_ENV: 'production',
+  };
+
+  /* The organizer: no sign-up path leads to that role, so seed it. */
+  const seeded = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
+    '--email', 'olga@example.org', '--name', 'Olga Organizer', '--password', 'organizer-pass',
+    '--role', 'organizer'], { cwd: appDir, env, encoding: 'utf8' }));
+  assert.equal(seeded.role, 'organizer');
+
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const server = spawn(process.execPath,
+    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
+    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let serverLog = '';
+  server.stdout.on('data', (d) => { serverLog += d; });
+  server.stderr.on('data', (d) => { serverLog += d; });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(async () => {
+    await browser.close().catch(() => undefined);
+    server.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  try {
+    const health = await waitReady(base, server);
+    t.diagnostic(`app up: libcommunity ${health.library} (${health.backend})`);
+
+    let shotNo = 0;
+    const shot = (page, name) => page.screenshot({
+      path: join(artifacts, `${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
+    });
+    const text = async (page, testid) => (await page.getByTestId(testid).textContent()).trim();
+    const waitText = (page, testid, hasText) =>
+      page.getByTestId(testid).filter({ hasText }).waitFor({ timeout: 20000 });
+
+    /* 1. The organizer logs in and creates an event with 2 seats. */
+    const orgPage = await (await browser.newContext()).newPage();
+    await orgPage.goto(`${base}/login`);
+    await orgPage.fill('input[name=email]', 'olga@example.org');
+    await orgPage.fill('input[name=password]', 'organizer-pass');
+    await orgPage.getByRole('button', { name: 'Log in' }).click();
+    await waitText(orgPage, 'whoami', 'Olga Organizer');
+    await orgPage.goto(`${base}/organize`);
+    const day = new Date(Date.now() + 10 * 86400e3).toISOString().slice(0, 10);
+    await orgPage.fill('input[name=title]', 'Rust and Coffee Morning');
+    await orgPage.fill('textarea[name=description]', 'Pair programming over coffee by the river.');
+    await orgPage.fill('input[name=venue]', 'Cafe Lumen');
+    await orgPage.fill('input[name=start_local]', `${day}T09:30`);
+    await orgPage.fill('input[name=end_local]', `${day}T11:30`);
+    await orgPage.fill('input[name=capacity]', '2');
+    await shot(orgPage, 'organizer-new-event');
+    await orgPage.getByRole('button', { name: 'Create and publish' }).click();
+    await orgPage.waitForURL(/\/events\/\d+$/, { timeout: 20000 });
+    const eventPath = new URL(orgPage.url()).pathname;
+    assert.equal(await text(orgPage, 'event-title'), 'Rust and Coffee Morning');
+    assert.match(await text(orgPage, 'seats-left'), /^2/);
+    await shot(orgPage, 'event-created');
+
+    /* 2. Three members sign up (through the UI) and RSVP. */
+    const members = [];
+    for (const [i, name] of ['Ada', 'Brian', 'Chen'].entries()) {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${base}/signup?next=${encodeURIComponent(eventPath)}`);
+      await page.fill('input[name=name]', name);
+      await page.fill('input[name=email]', `${name.toLowerCase()}@example.org`);
+      await page.fill('input[name=password]', `${name.toLowerCase()}-password`);
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.waitForURL(`${base}${eventPath}`, { timeout: 20000 });
+      await waitText(page, 'whoami', name);
+      await page.getByRole('button', { name: 'RSVP' }).click();
+      const expected = i < 2 ? 'You are going.' : 'You are on the waitlist.';
+      await waitText(page, 'my-rsvp', expected);
+      await shot(page, `rsvp-${name.toLowerCase()}`);
+      members.push(page);
+    }
+    const [ada, , chen] = members;
+    await chen.reload();
+    assert.match(await text(chen, 'going'), /^2/);
+    assert.match(await text(chen, 'waitlist'), /^1/);
+    assert.match(await text(chen, 'seats-left'), /^0/);
+    assert.equal(await text(chen, 'my-rsvp'), 'You are on the waitlist.');
+
+    /* 3. Ada cancels; Chen is promoted from the waitlist. */
+    await ada.getByRole('button', { name: 'Cancel my RSVP' }).click();
+    await waitText(ada, 'my-rsvp', 'You have not RSVPed.');
+    await shot(ada, 'ada-cancelled');
+    await chen.reload();
+    await waitText(chen, 'my-rsvp', 'You are going.');
+    assert.match(await text(chen, 'going'), /^2/);
+    assert.match(await text(chen, 'waitlist'), /^0/);
+    await shot(chen, 'chen-promoted');
+
+    /* 4. Search finds the event. */
+    await chen.goto(`${base}/`);
+    await chen.fill('input[name=q]', 'coffee');
+    await chen.getByRole('button', { name: 'Search' }).click();
+    await chen.waitForURL(/[?&]q=coffee/, { timeout: 20000 });
+    await waitText(chen, 'search-results', 'Rust and Coffee Morning');
+    await shot(chen, 'search');
+    assert.match(await text(chen, 'upcoming'), /Rust and Coffee Morning/);
+
+    /* The route handler serves the same data as JSON. */
+    const api = await (await fetch(`${base}/api/events?q=coffee`)).json();
+    assert.deepEqual(api.items.map((e) => e.title), ['Rust and Coffee Morning']);
+  } catch (e) {
+    t.diagnostic(`server log:\n${serverLog.slice(-4000)}`);
+    throw e;
+  }
+});

@@ -1,0 +1,169 @@
+/*
+ * lib/community.ts - the app's one store and who is calling.
+ *
+ * The store is opened once per server process (kept on globalThis so that
+ * dev-mode reloads reuse it) from COMMUNITY_DB, a libcommunity URI such as
+ * "sqlite:///srv/community/community.db". Every call runs on the libuv
+ * thread pool inside the addon, so server components, server actions and
+ * route handlers simply await it.
+ *
+ * The session token from auth.login / members.signup lives in an HttpOnly
+ * cookie; it is passed to the library as the actor, which checks it.
+ */
+import path from 'node:path';
+import { cookies } from 'next/headers';
+import { open, describe, type Actor, type CommunityError, type Store } from '@libcommunity/node';
+
+export const SESSION_COOKIE = 'cm_session';
+
+/** The database URI: COMMUNITY_DB, or community.db in the working directory. */
+export function databaseUri(): string {
+  return process.env.COMMUNITY_DB ?? `sqlite://${path.join(process.cwd(), 'community.db')}`;
+}
+
+const holder = globalThis as typeof globalThis & { __communityStore?: Promise<Store> };
+
+/** The process-wide store, opened on first use. */
+export function getStore(): Promise<Store> {
+  if (!holder.__communityStore) {
+    holder.__communityStore = open(databaseUri()).catch((err: unknown) => {
+      holder.__communityStore = undefined;
+      throw err;
+    });
+  }
+  return holder.__communityStore;
+}
+
+/** The caller's actor: their session token, or anonymous. */
+export async function sessionActor(): Promise<Actor> {
+  const token = (await cookies()).get(SESSION_COOKIE)?.value;
+  return token ? { token } : undefined;
+}
+
+export type Member = {
+  id: number;
+  name: string;
+  email?: string;
+  role: 'member' | 'organizer' | 'moderator' | 'admin';
+};
+
+export type EventCounts = {
+  capacity: number | null;
+  going_seats: number;
+  waitlisted: number;
+  seats_left: number | null;
+};
+
+export type CommunityEvent = {
+  id: number;
+  title: string;
+  description: string;
+  status: string;
+  format: 'in_person' | 'online' | 'hybrid';
+  venue: string;
+  online_url?: string;
+  timezone: string;
+  start_local: string;
+  end_local: string;
+  start: string;
+  end: string;
+  capacity: number | null;
+  counts?: EventCounts;
+  my_rsvp?: string | null;
+  is_organizer?: boolean;
+  organizers?: { id: number; name: string }[];
+};
+
+export function isCommunityError(e: unknown): e is CommunityError {
+  return e instanceof Error && typeof (e as CommunityError).code === 'string'
+    && (e as CommunityError).code.startsWith('CM_');
+}
+
+/** The signed-in member, or null (no cookie, or an expired/revoked session). */
+export async function currentMember(): Promise<Member | null> {
+  const actor = await sessionActor();
+  if (!actor)
+    return null;
+  const store = await getStore();
+  try {
+    return (await store.members.me({}, actor)) as Member;
+  } catch (e) {
+    if (isCommunityError(e) && e.code === 'CM_EAUTH')
+      return null;
+    throw e;
+  }
+}
+
+export const canOrganize = (m: Member | null) =>
+  !!m && (m.role === 'organizer' || m.role === 'admin');
+
+/* ---------------------------------------------------------------------- */
+/* Optional operations, discovered from the operation table.              */
+/* ---------------------------------------------------------------------- */
+
+type OpInfo = { name: string; fields: string[] };
+const table = describe();
+
+function findOp(candidates: string[]): OpInfo | undefined {
+  for (const name of candidates) {
+    const op = table.operations.find((o) => o.name === name);
+    if (op)
+      return { name, fields: Object.keys(op.input.properties) };
+  }
+  return undefined;
+}
+
+/** A semantic search operation, when the library has one. */
+export const searchOp = findOp(['events.search', 'search.events', 'events.semantic_search']);
+/** A recommendation operation ("events for you"), when the library has one. */
+export const recommendOp = findOp([
+  'events.recommended', 'events.recommend', 'events.for_you', 'recommendations.events',
+]);
+
+/** Events from a list/search/recommend result, whatever its item shape. */
+function itemsOf(result: { [key: string]: unknown }): CommunityEvent[] {
+  const items = (result.items ?? result.events ?? result.results ?? []) as unknown[];
+  return items.map((it) => {
+    const o = it as { event?: CommunityEvent };
+    return (o.event ?? it) as CommunityEvent;
+  });
+}
+
+/** Search events: the semantic search op if present, else a title filter. */
+export async function searchEvents(q: string, actor: Actor): Promise<{
+  items: CommunityEvent[];
+  mode: 'semantic' | 'title';
+}> {
+  const store = await getStore();
+  if (searchOp) {
+    const field = ['q', 'query', 'text'].find((f) => searchOp.fields.includes(f)) ?? 'q';
+    const r = await store.exec(searchOp.name, { [field]: q }, actor);
+    return { items: itemsOf(r), mode: 'semantic' };
+  }
+  const r = await store.events.list({ q, limit: 50 }, actor);
+  return { items: itemsOf(r), mode: 'title' };
+}
+
+/** "Events for you", or null when the library cannot recommend. */
+export async function recommendedEvents(actor: Actor): Promise<CommunityEvent[] | null> {
+  if (!recommendOp || !actor)
+    return null;
+  const store = await getStore();
+  const input = recommendOp.fields.includes('limit') ? { limit: 5 } : {};
+  return itemsOf(await store.exec(recommendOp.name, input, actor));
+}
+
+export async function upcomingEvents(actor: Actor): Promise<CommunityEvent[]> {
+  const store = await getStore();
+  return itemsOf(await store.events.list({ limit: 50 }, actor));
+}
+
+/** "Sat 12 Dec 2026, 18:00 (Europe/Paris)" from the event's own wall clock. */
+export function formatWhen(e: Pick<CommunityEvent, 'start_local' | 'timezone'>): string {
+  const [date, time] = e.start_local.split('T');
+  const d = new Date(`${date}T00:00:00Z`);
+  const day = d.toLocaleDateString('en-GB', {
+    weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC',
+  });
+  return `${day}, ${time.slice(0, 5)} (${e.timezone})`;
+}

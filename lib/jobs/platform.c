@@ -1,0 +1,247 @@
+/*
+ * platform.c - the platform's own jobs, built on the queue:
+ *
+ * - "platform.event_reminders": a sweep every minute (repeatable schedule
+ *   of the same name) that writes reminder e-mails to email_outbox for the
+ *   members going to published events starting within 24 hours ("24h",
+ *   sent while more than an hour remains) and within one hour ("1h").
+ *   Each (event, kind of reminder) is sent once, recorded in
+ *   event_reminders in the same transaction as the outbox rows and the
+ *   job's completion; since the sweep reads the event's current start
+ *   time, reminders follow time changes until they are sent.
+ * - "platform.waitlist_promoted": one notice per promotion from a
+ *   waitlist, enqueued by the RSVP code inside its own transaction with
+ *   cm__jobs_notify_waitlist_promoted().
+ *
+ * Both kinds are defined by migration 0002 on queue "platform"; a
+ * scheduler opened with CM_SCHEDULER_PLATFORM_JOBS runs them.
+ */
+#include "scheduler_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define HOUR_US INT64_C(3600000000)
+#define SWEEP_BATCH 50
+
+static int outbox(cm__conn *conn, int64_t member_id, const char *to, const char *tmpl,
+                  json_t *payload, const char *key, int64_t now)
+{
+    char *text = NULL;
+    int rc = cm__json_dump(&text, payload);
+    if (rc)
+        return rc;
+    cm__q q;
+    if ((rc = cm__q_open(&q, conn, "outbox.insert")) == CM_OK) {
+        cm__q_int64(&q, 1, member_id);
+        cm__q_text(&q, 2, to);
+        cm__q_text(&q, 3, tmpl);
+        cm__q_text(&q, 4, text);
+        cm__q_text(&q, 5, key);
+        cm__q_int64(&q, 6, now);
+        rc = cm__ok(cm__q_step(&q));
+        cm__q_close(&q);
+    }
+    cm__free(text);
+    return rc;
+}
+
+/* Send one kind of reminder for one event to everyone going, and mark it. */
+static int remind_event(int64_t *sent, cm__conn *conn, int64_t event_id, int64_t start_at,
+                        const char *which, int64_t now)
+{
+    typedef struct rcpt {
+        int64_t member_id;
+        char *email, *name, *title, *start_local, *tz;
+    } rcpt;
+    rcpt *rs = NULL;
+    size_t n = 0, cap = 0;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "jobs.reminder_recipients");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, event_id);
+    while ((rc = cm__q_step(&q)) == 1) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            rcpt *g = cm__realloc(rs, nc * sizeof *g);
+            if (!g) {
+                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                break;
+            }
+            rs = g;
+            cap = nc;
+        }
+        rcpt *r = &rs[n++];
+        r->member_id = cm__q_col_int64(&q, 0);
+        r->email = cm__strdup(cm__q_col_text(&q, 1));
+        r->name = cm__strdup(cm__q_col_text(&q, 2));
+        r->title = cm__strdup(cm__q_col_text(&q, 3));
+        r->start_local = cm__strdup(cm__q_col_text(&q, 4));
+        r->tz = cm__strdup(cm__q_col_text(&q, 5));
+        if (!r->email || !r->name || !r->title || !r->start_local || !r->tz) {
+            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    cm__q_close(&q);
+    rc = cm__ok(rc);
+    char tmpl[32], key[96];
+    (void)snprintf(tmpl, sizeof tmpl, "event_reminder_%s", which);
+    for (size_t i = 0; rc == CM_OK && i < n; i++) {
+        rcpt *r = &rs[i];
+        json_t *p = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "event_id", (json_int_t)event_id,
+                              "which", which, "name", r->name, "title", r->title,
+                              "start_local", r->start_local, "timezone", r->tz);
+        cm__json_set_time(p, "start_at", start_at);
+        (void)snprintf(key, sizeof key, "reminder:%s:%lld:%lld", which, (long long)event_id,
+                       (long long)r->member_id);
+        rc = outbox(conn, r->member_id, r->email, tmpl, p, key, now);
+        json_decref(p);
+        if (rc == CM_OK)
+            (*sent)++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cm__free(rs[i].email);
+        cm__free(rs[i].name);
+        cm__free(rs[i].title);
+        cm__free(rs[i].start_local);
+        cm__free(rs[i].tz);
+    }
+    cm__free(rs);
+    if (rc)
+        return rc;
+    if ((rc = cm__q_open(&q, conn, "jobs.reminder_mark")))
+        return rc;
+    cm__q_int64(&q, 1, event_id);
+    cm__q_text(&q, 2, which);
+    cm__q_int64(&q, 3, start_at);
+    cm__q_int64(&q, 4, now);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+int cm__jobs_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out)
+{
+    static const struct {
+        const char *which;
+        int64_t lo, hi; /* start_at in (now + lo, now + hi] */
+    } windows[] = {{"24h", HOUR_US, 24 * HOUR_US}, {"1h", 0, HOUR_US}};
+    int64_t sent = 0;
+    int rc = CM_OK;
+    for (size_t w = 0; rc == CM_OK && w < 2; w++) {
+        for (;;) {
+            int64_t ids[SWEEP_BATCH], starts[SWEEP_BATCH];
+            size_t n = 0;
+            cm__q q;
+            if ((rc = cm__q_open(&q, conn, "jobs.reminder_events")))
+                break;
+            cm__q_int64(&q, 1, now + windows[w].lo);
+            cm__q_int64(&q, 2, now + windows[w].hi);
+            cm__q_text(&q, 3, windows[w].which);
+            cm__q_int64(&q, 4, SWEEP_BATCH);
+            while (n < SWEEP_BATCH && (rc = cm__q_step(&q)) == 1) {
+                ids[n] = cm__q_col_int64(&q, 0);
+                starts[n] = cm__q_col_int64(&q, 1);
+                n++;
+            }
+            cm__q_close(&q);
+            if ((rc = cm__ok(rc)))
+                break;
+            for (size_t i = 0; rc == CM_OK && i < n; i++)
+                rc = remind_event(&sent, conn, ids[i], starts[i], windows[w].which, now);
+            if (rc || n < SWEEP_BATCH)
+                break;
+        }
+    }
+    if (sent_out)
+        *sent_out = sent;
+    return rc;
+}
+
+static int sweep_fn(cm__conn *conn, void *p)
+{
+    (void)p;
+    int64_t sent = 0;
+    return cm__jobs_reminder_sweep(conn, cm_now_us(), &sent);
+}
+
+static int reminders_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    return cm__job_complete_tx(job, sweep_fn, NULL);
+}
+
+typedef struct promo_call {
+    cm_job *job;
+    int64_t event_id, member_id;
+} promo_call;
+
+static int promo_fn(cm__conn *conn, void *p)
+{
+    promo_call *c = p;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "jobs.waitlist_info");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, c->event_id);
+    cm__q_int64(&q, 2, c->member_id);
+    rc = cm__q_step(&q);
+    json_t *p2 = NULL;
+    char email[256] = "";
+    if (rc == 1 && strcmp(cm__q_col_text(&q, 5), "going") == 0) {
+        (void)snprintf(email, sizeof email, "%s", cm__q_col_text(&q, 0));
+        p2 = json_pack("{s:I,s:s,s:s,s:s,s:s}", "event_id", (json_int_t)c->event_id, "name",
+                       cm__q_col_text(&q, 1), "title", cm__q_col_text(&q, 2), "start_local",
+                       cm__q_col_text(&q, 3), "timezone", cm__q_col_text(&q, 4));
+    }
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    if (!p2) /* no longer going (cancelled since): nothing to say */
+        return CM_OK;
+    char key[96];
+    (void)snprintf(key, sizeof key, "waitlist:%lld:%lld:%lld", (long long)c->event_id,
+                   (long long)c->member_id, (long long)c->job->id);
+    rc = outbox(conn, c->member_id, email, "waitlist_promoted", p2, key, cm_now_us());
+    json_decref(p2);
+    return rc;
+}
+
+static int waitlist_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    json_t *in = json_loads(job->payload, 0, NULL);
+    promo_call c = {job, cm__json_int(in, "event_id", 0), cm__json_int(in, "member_id", 0)};
+    json_decref(in);
+    if (c.event_id <= 0 || c.member_id <= 0) {
+        cm_job_no_retry(job);
+        return cm__error_set(CM_EINVAL, "payload needs event_id and member_id");
+    }
+    return cm__job_complete_tx(job, promo_fn, &c);
+}
+
+int cm__jobs_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id)
+{
+    char payload[96];
+    int len = snprintf(payload, sizeof payload, "{\"event_id\":%lld,\"member_id\":%lld}",
+                       (long long)event_id, (long long)member_id);
+    return cm__jobs_enqueue_tx(NULL, conn, "platform.waitlist_promoted", payload, (size_t)len,
+                               NULL);
+}
+
+int cm__jobs_platform_register(cm_scheduler *s)
+{
+    int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
+    if (rc && rc != CM_EEXISTS)
+        return rc;
+    rc = cm_scheduler_register(s, "platform.waitlist_promoted", waitlist_handler, NULL);
+    if (rc && rc != CM_EEXISTS)
+        return rc;
+    cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
+    o.every_us = 60 * INT64_C(1000000);
+    o.start_at = cm_now_us();
+    return cm_jobs_schedule(NULL, s->store, "platform.event_reminders",
+                            "platform.event_reminders", "{}", 2, &o);
+}

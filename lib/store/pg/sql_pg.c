@@ -1,0 +1,171 @@
+/*
+ * sql_pg.c - the PostgreSQL dialect: the catalogue ids whose SQLite text
+ * does not translate as is, and how each catalogue entry becomes the text
+ * sent to the server.
+ *
+ * Every other statement is derived from the SQLite catalogue by
+ * cm__pg_translate(). Prefer a patch (a fragment replaced before
+ * translation) to a whole-text override: it keeps working when the rest of
+ * the statement changes. Keep this table sorted by id.
+ */
+#include "pg_int.h"
+
+#include <string.h>
+
+/* SQLite printf('%020d', x) zero-pads ids into a sortable path; the path
+ * sorts bytewise ("C"), as in SQLite, whatever the database's collation. */
+static const char *const comment_list_patch[] = {
+    "printf('%020d', id)", "(lpad(id::text, 20, '0') COLLATE \"C\")",
+    "printf('%020d', c.id)", "lpad(c.id::text, 20, '0')",
+    NULL,
+};
+
+/* A parameter only in a CASE branch is typed text by PostgreSQL; the column
+ * is bigint. (Portable spelling for the SQLite text: CAST(?4 AS INTEGER).) */
+static const char *const jobs_release_patch[] = {
+    "THEN ?4 ELSE NULL END", "THEN CAST(?4 AS INTEGER) ELSE NULL END",
+    NULL,
+};
+
+/* In DO UPDATE SET, a bare column is ambiguous on PostgreSQL (the row or
+ * excluded). (Portable: qualify it in the SQLite text too.) */
+static const char *const metric_add_patch[] = {
+    "value = value + excluded.value", "value = metric_counters.value + excluded.value",
+    NULL,
+};
+
+/* Claimers run concurrently on PostgreSQL (no database-wide write lock as
+ * with SQLite's BEGIN IMMEDIATE): skip the rows another claimer holds, and
+ * re-check the state of a row that changed while waiting for it. The
+ * candidates are collected once, in an ARRAY() init plan: as a correlated
+ * IN (...) subplan, SKIP LOCKED would run again per row and skip this
+ * statement's own rows, claiming more than LIMIT. */
+static const char *const jobs_claim_patch[] = {
+    "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'",
+    "WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'queued'",
+    "LIMIT ?5) RETURNING", "LIMIT ?5 FOR UPDATE SKIP LOCKED)) AND state = 'queued' RETURNING",
+    NULL,
+};
+
+const cm__pg_override cm__pg_overrides[] = {
+    {"comment.list", NULL, NULL, comment_list_patch},
+    {"jobs.claim", NULL, NULL, jobs_claim_patch},
+    {"jobs.release", NULL, NULL, jobs_release_patch},
+    {"metric.add", NULL, NULL, metric_add_patch},
+    {NULL, NULL, NULL, NULL},
+};
+
+const cm__pg_override *cm__pg_override_find(const char *id)
+{
+    size_t lo = 0, hi = sizeof cm__pg_overrides / sizeof cm__pg_overrides[0] - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(cm__pg_overrides[mid].id, id);
+        if (c == 0)
+            return &cm__pg_overrides[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Replace every occurrence of each patch fragment; CM_EMISUSE when one is
+ * missing (the SQLite text changed under the patch). */
+static int apply_patch(char **out, const char *id, const char *sql, const char *const *patch)
+{
+    char *cur = cm__strdup(sql);
+    if (!cur)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    for (const char *const *p = patch; p[0] && p[1]; p += 2) {
+        const char *from = p[0], *to = p[1];
+        size_t nf = strlen(from), nt = strlen(to), count = 0;
+        for (const char *s = strstr(cur, from); s; s = strstr(s + nf, from))
+            count++;
+        if (!count) {
+            cm__free(cur);
+            return cm__error_set(CM_EMISUSE,
+                                 "pg: the override of '%s' no longer applies: its SQLite text "
+                                 "lacks \"%.60s\" (update lib/store/pg/sql_pg.c)",
+                                 id, from);
+        }
+        size_t len = strlen(cur) + count * nt - count * nf;
+        char *next = cm__malloc(len + 1), *w = next;
+        if (!next) {
+            cm__free(cur);
+            return cm__error_set(CM_ENOMEM, "out of memory");
+        }
+        const char *r = cur;
+        for (const char *s = strstr(r, from); s; s = strstr(r, from)) {
+            memcpy(w, r, (size_t)(s - r));
+            w += s - r;
+            memcpy(w, to, nt);
+            w += nt;
+            r = s + nf;
+        }
+        strcpy(w, r);
+        cm__free(cur);
+        cur = next;
+    }
+    *out = cur;
+    return CM_OK;
+}
+
+/* Highest $N in a hand-written PostgreSQL text, with the used flags. */
+static int scan_params(int *nparams, unsigned char **used, const char *sql)
+{
+    int maxp = 0;
+    for (const char *s = strchr(sql, '$'); s; s = strchr(s + 1, '$')) {
+        long v = 0;
+        const char *d = s + 1;
+        while (*d >= '0' && *d <= '9' && v <= CM__PG_MAX_PARAMS)
+            v = v * 10 + (*d++ - '0');
+        if (d > s + 1 && v > maxp && v <= CM__PG_MAX_PARAMS)
+            maxp = (int)v;
+    }
+    unsigned char *u = cm__calloc((size_t)maxp + 1, 1);
+    if (!u)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    for (const char *s = strchr(sql, '$'); s; s = strchr(s + 1, '$')) {
+        long v = 0;
+        const char *d = s + 1;
+        while (*d >= '0' && *d <= '9' && v <= CM__PG_MAX_PARAMS)
+            v = v * 10 + (*d++ - '0');
+        if (d > s + 1 && v >= 1 && v <= maxp)
+            u[v] = 1;
+    }
+    *nparams = maxp;
+    if (used)
+        *used = u;
+    else
+        cm__free(u);
+    return CM_OK;
+}
+
+int cm__pg_statement(char **out, int *nparams, unsigned char **used, const char *id,
+                     const char *sqlite_sql)
+{
+    const cm__pg_override *o = id ? cm__pg_override_find(id) : NULL;
+    if (o && o->sql) {
+        *out = cm__strdup(o->sql);
+        if (!*out)
+            return cm__error_set(CM_ENOMEM, "out of memory");
+        int rc = scan_params(nparams, used, o->sql);
+        if (rc) {
+            cm__free(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
+    if (o && o->patch) {
+        char *patched = NULL;
+        int rc = apply_patch(&patched, id, sqlite_sql, o->patch);
+        if (rc)
+            return rc;
+        rc = cm__pg_translate(out, nparams, used, patched);
+        cm__free(patched);
+        return rc;
+    }
+    return cm__pg_translate(out, nparams, used, sqlite_sql);
+}

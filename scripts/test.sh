@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# test.sh - build libcommunity and run every test suite twice: a normal
+# build (build-test) and an AddressSanitizer + UndefinedBehaviorSanitizer
+# build with gcc (build-test-asan), both with -Dwerror=true. Ends with the line
+# "N passed, M failed" (meson tests over both builds; a build that fails
+# counts as one failure) and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+JOBS=${JOBS:-2}
+passed=0
+failed=0
+skipped=0
+failures=()
+
+bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+# ---- PostgreSQL: a throwaway server for the pg suites of both builds ----------
+# initdb as the postgres user in a mktemp -d folder, unix socket only, fsync off;
+# exports CM_TEST_PG_URI and stops the server on exit.
+if [ -z "${CM_TEST_PG_URI:-}" ]; then
+    if pg_env=$(scripts/pg-test-server.sh start); then
+        eval "$pg_env"
+        trap 'scripts/pg-test-server.sh stop "$CM_PG_TEST_DIR"' EXIT
+    else
+        echo "test: could not start PostgreSQL; the pg suites will SKIP" >&2
+        if [ -n "${CI:-}" ]; then echo "0 passed, 1 failed"; exit 1; fi
+    fi
+fi
+
+# configure BUILDDIR [meson options...]: set up once, reconfigure afterwards.
+configure() {
+    local dir=$1
+    shift
+    if [ -d "$dir/meson-private" ]; then
+        meson configure "$dir" "$@" >/dev/null
+    else
+        meson setup "$dir" "$@"
+    fi
+}
+
+# count BUILDDIR: add the results of its last `meson test` run to the totals.
+count() {
+    local log=$1/meson-logs/testlog.json line p f s
+    [ -f "$log" ] || return 0
+    line=$(python3 - "$log" <<'PY'
+import json, sys
+p = f = s = 0
+names = []
+for raw in open(sys.argv[1]):
+    raw = raw.strip()
+    if not raw:
+        continue
+    r = json.loads(raw)
+    res = r.get("result", "")
+    if res in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif res == "SKIP":
+        s += 1
+    else:
+        f += 1
+        names.append(r.get("name", "?").replace(" ", ""))
+print(p, f, s, " ".join(names))
+PY
+)
+    read -r p f s names <<<"$line"
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    for n in ${names:-}; do failures+=("$1:$n"); done
+}
+
+# run_build NAME BUILDDIR [meson options...]
+run_build() {
+    local name=$1 dir=$2
+    shift 2
+    echo "==== $name build ($dir)"
+    rm -f "$dir/meson-logs/testlog.json"
+    if ! configure "$dir" -Dwerror=true "$@" || ! ninja -C "$dir" -j"$JOBS"; then
+        echo "==== $name build FAILED"
+        failed=$((failed + 1))
+        failures+=("$dir:build")
+        return
+    fi
+    meson test -C "$dir" -v --num-processes "$JOBS" --print-errorlogs
+    count "$dir"
+}
+
+run_build normal build-test -Dbuildtype=debugoptimized
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+CC=gcc run_build "asan+ubsan" build-test-asan -Dbuildtype=debug \
+    -Db_sanitize=address,undefined -Dc_args=-fno-sanitize-recover=undefined -Db_lundef=false
+
+echo
+[ "$skipped" -gt 0 ] && echo "($skipped skipped)"
+for f in "${failures[@]}"; do echo "failed: $f"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
