@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(meson ninja-build pkg-config gcc clang check libjansson-dev libuv1-dev
           libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev python3
-          postgresql-15)
+          postgresql-15 node-llhttp prometheus libclang-rt-14-dev valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -86,7 +86,27 @@ run_build() {
     count "$dir"
 }
 
+# step NAME COMMAND...: run an extra check (end-to-end, fuzzing) as one test.
+step() {
+    local name=$1
+    shift
+    echo "==== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "==== $name: ok"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "==== $name: FAILED"
+    fi
+}
+
 run_build normal build-test -Dbuildtype=debugoptimized
+
+# The web app in a real browser, on the normal build's addon.
+step "e2e (Next.js + Chromium)" env BUILD_DIR=build-test bash scripts/e2e.sh
+# Bounded fuzzing of the HTTP request path and the vector index loader.
+step "fuzz (libFuzzer, ${FUZZ_SECONDS:-30}s each)" bash tests/fuzz/run.sh build-test "${FUZZ_SECONDS:-30}"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

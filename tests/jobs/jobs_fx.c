@@ -30,6 +30,7 @@ void jx_sql(const char *fmt, ...)
     sqlite3_close(db);
 }
 
+static sqlite3_stmt *query(sqlite3 **db, const char *fmt, va_list ap) CM__PRINTF(2, 0);
 static sqlite3_stmt *query(sqlite3 **db, const char *fmt, va_list ap)
 {
     char sql[4096];

@@ -5,7 +5,10 @@
  */
 #include "../store_int.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,11 +16,18 @@ typedef struct sqlite_state {
     char *path;
     bool memory;
     uint32_t busy_timeout_ms;
+    /* SQLite has one writer at a time. Writers of this process queue on
+     * this mutex instead of colliding in BEGIN IMMEDIATE and sleeping in
+     * SQLite's busy handler back-off; other processes still meet the
+     * busy timeout. Held from BEGIN IMMEDIATE to COMMIT/ROLLBACK. */
+    pthread_mutex_t writer;
 } sqlite_state;
 
 typedef struct sqlite_conn {
     cm__conn base;
     sqlite3 *db;
+    sqlite_state *st;
+    bool holds_writer;
 } sqlite_conn;
 
 extern const cm__migration cm__sqlite_migrations[];
@@ -83,6 +93,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     }
     st->path = cm__strdup(p);
     st->busy_timeout_ms = opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000;
+    pthread_mutex_init(&st->writer, NULL);
     if (!st->path) {
         cm__free(st);
         return cm__error_set(CM_ENOMEM, "out of memory");
@@ -94,6 +105,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
 static void sq_release(void *state)
 {
     sqlite_state *st = state;
+    pthread_mutex_destroy(&st->writer);
     cm__free(st->path);
     cm__free(st);
 }
@@ -113,6 +125,7 @@ static int sq_connect(cm__conn *conn, void *state)
 {
     sqlite_state *st = state;
     sqlite_conn *c = (sqlite_conn *)conn;
+    c->st = st;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                 SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
@@ -142,16 +155,64 @@ static void sq_disconnect(cm__conn *conn)
     sqlite3_close(c->db);
 }
 
+/* Take the in-process writer lock, waiting at most the busy timeout. */
+static int lock_writer(sqlite_conn *c)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (int64_t)c->st->busy_timeout_ms * 1000000;
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    int rc = pthread_mutex_timedlock(&c->st->writer, &until);
+    if (rc == ETIMEDOUT)
+        return cm__error_set(CM_EBUSY, "sqlite: the database is busy (waited %u ms for the "
+                                       "writer lock)",
+                             c->st->busy_timeout_ms);
+    if (rc != 0)
+        return cm__error_set(CM_ERROR, "sqlite: writer lock failed (%d)", rc);
+    c->holds_writer = true;
+    return CM_OK;
+}
+
+static void unlock_writer(sqlite_conn *c)
+{
+    if (c->holds_writer) {
+        c->holds_writer = false;
+        pthread_mutex_unlock(&c->st->writer);
+    }
+}
+
 static int sq_begin(cm__conn *conn, bool write)
 {
-    return exec(((sqlite_conn *)conn)->db, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    sqlite_conn *c = (sqlite_conn *)conn;
+    if (!write)
+        return exec(c->db, "BEGIN");
+    int rc = lock_writer(c);
+    if (rc)
+        return rc;
+    if ((rc = exec(c->db, "BEGIN IMMEDIATE")))
+        unlock_writer(c);
+    return rc;
 }
-static int sq_commit(cm__conn *conn) { return exec(((sqlite_conn *)conn)->db, "COMMIT"); }
+
+/* On failure the core rolls back, which releases the writer lock. */
+static int sq_commit(cm__conn *conn)
+{
+    sqlite_conn *c = (sqlite_conn *)conn;
+    int rc = exec(c->db, "COMMIT");
+    if (rc == CM_OK)
+        unlock_writer(c);
+    return rc;
+}
+
 static int sq_rollback(cm__conn *conn)
 {
-    sqlite3 *db = ((sqlite_conn *)conn)->db;
-    return sqlite3_get_autocommit(db) ? CM_OK : exec(db, "ROLLBACK");
+    sqlite_conn *c = (sqlite_conn *)conn;
+    int rc = sqlite3_get_autocommit(c->db) ? CM_OK : exec(c->db, "ROLLBACK");
+    unlock_writer(c);
+    return rc;
 }
+
 static int sq_exec_script(cm__conn *conn, const char *sql)
 {
     return exec(((sqlite_conn *)conn)->db, sql);

@@ -66,7 +66,8 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
 
     /* ---- claim ---- */
     {"jobs.promote",
-     "UPDATE jobs SET state = 'queued', updated_at = ?1 WHERE state = 'delayed' AND run_at <= ?1"},
+     "UPDATE jobs SET state = 'queued', updated_at = ?1 WHERE id IN (SELECT id FROM jobs "
+     "WHERE state = 'delayed' AND run_at <= ?1 ORDER BY run_at LIMIT 1000)"},
     {"jobs.claim",
      "UPDATE jobs SET state = 'running', lease_token = lease_token + 1, lease_owner = ?2, "
      "lease_expires_at = ?4, attempts = attempts + 1, started_at = ?3, updated_at = ?3 "
