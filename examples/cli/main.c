@@ -2,7 +2,7 @@
  * main.c - the `community` command: global options, dispatch of
  * `community <module> <verb> [flags]` to cm_exec(), help derived from
  * cm_ops_describe(), and the built-in commands (migrate, ops, seed,
- * version, help). No business logic lives here.
+ * backup, restore, version, help). No business logic lives here.
  */
 #include "cli.h"
 
@@ -162,6 +162,9 @@ static void top_help(FILE *f, const cli *c)
           "                  reference in docs/operations.md)\n"
           "  seed FILE|-     run a JSON array of steps {\"op\", \"as\", \"input\"}; strings may\n"
           "                  refer to earlier results as \"${N.path.to.field}\"\n"
+          "  backup FILE     write a backup of the database to the new file FILE\n"
+          "  restore FILE    restore a backup into the --db database (--force: replace\n"
+          "                  one that holds tables or is open)\n"
           "  version         print the library version\n"
           "  help [MODULE [VERB]]  this text, or the help of a module or an operation\n\n",
           f);
@@ -374,6 +377,70 @@ static int cmd_seed(cli *c, int argc, char **argv)
     return cli_seed(c, path);
 }
 
+/* Print "key: path" (or {"key": path} with --json). */
+static void print_path(const cli *c, const char *key, const char *path)
+{
+    json_t *o = json_pack("{ss}", key, path);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (c->json && s)
+        puts(s);
+    else
+        printf("%s: %s\n", key, path);
+    free(s);
+    json_decref(o);
+}
+
+static int cmd_backup(cli *c, int argc, char **argv)
+{
+    const char *path = NULL;
+    int help = 0, rc = builtin_args(c, argc, argv, NULL, NULL, &path, &help);
+    if (rc || help || !path) {
+        if (help || !path)
+            fputs("usage: community [--db URI] backup FILE\n\nWrite a consistent backup of "
+                  "the database to FILE, which must not exist (cm_store_backup: SQLite: a\n"
+                  "copy of the database file; PostgreSQL: a pg_dump archive of the store's "
+                  "schema).\n",
+                  help ? stdout : stderr);
+        return rc ? rc : help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    /* Opening a missing SQLite file would create an empty database. */
+    const char *file = !strncmp(c->db, "sqlite://", 9) ? c->db + 9
+                       : !strncmp(c->db, "sqlite:", 7) ? c->db + 7
+                                                       : NULL;
+    if (file && strcmp(file, ":memory:") != 0 && access(file, F_OK) != 0)
+        return cli_fail(CLI_EXIT_NOTFOUND, "backup: no database at %s", file);
+    if ((rc = cli_open_store(c)))
+        return rc;
+    int st = cm_store_backup(c->store, path);
+    if (st)
+        return cli_report(st, "backup");
+    print_path(c, "backup", path);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_restore(cli *c, int argc, char **argv)
+{
+    static const char *const flags[] = {"--force", NULL};
+    const char *path = NULL;
+    int seen[1] = {0}, help = 0;
+    int rc = builtin_args(c, argc, argv, flags, seen, &path, &help);
+    if (rc || help || !path) {
+        if (help || !path)
+            fputs("usage: community [--db URI] restore [--force] FILE\n\nRestore a backup "
+                  "made by `community backup` into the --db database (cm_store_restore).\n"
+                  "The file is checked first; a database that holds tables, or (SQLite) is "
+                  "open\nelsewhere, is refused unless --force. The next open applies "
+                  "pending migrations.\n",
+                  help ? stdout : stderr);
+        return rc ? rc : help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    int st = cm_store_restore(c->db, path, seen[0] ? CM_RESTORE_FORCE : 0);
+    if (st)
+        return cli_report(st, "restore");
+    print_path(c, "restored", path);
+    return CLI_EXIT_OK;
+}
+
 static int cmd_help(cli *c, int argc, char **argv)
 {
     if (argc == 0) {
@@ -425,6 +492,10 @@ static int dispatch(cli *c, int argc, char **argv)
         return cmd_ops(c, argc, argv);
     if (!strcmp(cmd, "seed"))
         return cmd_seed(c, argc, argv);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(c, argc, argv);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(c, argc, argv);
     if (argc == 0 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         size_t n = module_help(argc ? stdout : stderr, c, cmd);
         if (!n)

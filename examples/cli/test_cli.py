@@ -298,6 +298,41 @@ def test_demo_seed():
     expect(re.search(r"seeded \d+ steps", res[1]), "demo seeded", res)
 
 
+def test_backup_restore():
+    src = "sqlite://" + os.path.join(TMP, "bk-src.db")
+    dst = "sqlite://" + os.path.join(TMP, "bk-dst.db")
+    bk = os.path.join(TMP, "bk.backup")
+    expect_rc(run("members", "signup", "--email", "bk@example.org", "--name", "Bk", db=src), 0)
+    res = run("backup", bk, db=src)
+    expect_rc(res, 0)
+    expect(("backup: " + bk) in res[1] and os.path.exists(bk), "backup written", res)
+    expect_rc(run("backup", bk, db=src), 6)  # exists
+    expect_rc(run("backup", db=src), 2)
+    res = run("backup", os.path.join(TMP, "x.backup"),
+              db="sqlite://" + os.path.join(TMP, "no-such.db"))
+    expect_rc(res, 5)
+    expect(not os.path.exists(os.path.join(TMP, "no-such.db")), "no database created", res)
+    res = run("--json", "restore", bk, db=dst)
+    expect_rc(res, 0)
+    expect(json.loads(res[1]) == {"restored": bk}, "restore --json", res)
+    out = rjson("members", "list", db=dst)
+    expect([m["email"] for m in out["items"]] == ["bk@example.org"], "row restored", out)
+    res = run("restore", bk, db=dst)
+    expect_rc(res, 6)  # the target holds tables
+    expect("force" in res[2], "hint at --force", res)
+    expect_rc(run("restore", "--force", bk, db=dst), 0)
+    junk = os.path.join(TMP, "junk.backup")
+    with open(junk, "w") as f:
+        f.write("not a backup\n")
+    res = run("restore", "--force", junk, db=dst)
+    expect_rc(res, 7)  # CM_ECORRUPT
+    expect("CM_ECORRUPT" in res[2], "corrupt named", res)
+    expect(len(rjson("members", "list", db=dst)["items"]) == 1, "target untouched")
+    res = run("restore", "--help")
+    expect_rc(res, 0)
+    expect("--force" in res[1], "restore help", res)
+
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 

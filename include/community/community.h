@@ -14,5 +14,6 @@
 #include <community/ops.h>
 #include <community/vec.h>
 #include <community/jobs.h>
+#include <community/ai.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

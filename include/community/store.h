@@ -76,6 +76,79 @@ CM_API const char *cm_store_backend_name(const cm_store *store);
  */
 CM_API int cm_store_ping(cm_store *store);
 
+/**
+ * Write a consistent backup of the whole database to a new file (method of
+ * cm_store). The store stays usable; writers carry on while it runs.
+ *
+ * - SQLite: the online backup API copies the database into a single
+ *   self-contained SQLite file (not in WAL mode), which is then checked
+ *   with `PRAGMA quick_check`.
+ * - PostgreSQL: `pg_dump --format=custom` of the store's schema (the first
+ *   schema of its search_path that exists), run without a shell; the
+ *   connection settings and password reach it through PG* environment
+ *   variables, never its command line. pg_dump comes from the directory in
+ *   `$CM_PG_BINDIR`, else from `PATH`, and its major version must be at
+ *   least the server's. The archive is then read back with
+ *   `pg_restore --list`. Extensions, roles and other schemas are not in it.
+ *
+ * The backup is written to a temporary file beside `dest_path` (mode 0600)
+ * and gets its name only when complete and synced, so a failed backup
+ * leaves nothing behind.
+ *
+ * @param store      the store to back up.
+ * @param dest_path  the backup file to create (copied); must not exist.
+ * @return CM_OK; CM_EINVAL (NULL arguments); CM_EEXISTS (dest_path exists);
+ *         CM_ENOTFOUND (the database file or schema is gone, or the
+ *         destination directory does not exist, or pg_dump is not found);
+ *         CM_ECORRUPT (the database is damaged: the copy does not pass the
+ *         check); CM_ENOTSUP (backend without backups, pg_dump older than
+ *         the server); CM_EIO; CM_EBACKEND (pg_dump failed: its message).
+ * Thread-safe; uses one pooled connection for its duration. @since 0.1
+ */
+CM_API int cm_store_backup(cm_store *store, const char *dest_path);
+
+/** cm_store_restore() flag: replace a target database that already holds
+ *  tables, or (SQLite) that another connection has open. @since 0.1 */
+#define CM_RESTORE_FORCE 0x1u
+
+/**
+ * Restore a backup made by cm_store_backup() into the database named by
+ * `uri` (a function of its own: no store is open on the target).
+ *
+ * The file is checked first (an SQLite file must pass `PRAGMA quick_check`
+ * and hold the libcommunity schema; a PostgreSQL archive must be readable
+ * by `pg_restore --list`); a file that is not a backup fails with
+ * CM_ECORRUPT and the target is not touched. Then:
+ *
+ * - SQLite: refuses (CM_EEXISTS) a target file that already holds tables
+ *   and (CM_EBUSY) one that another connection or process has open (seen
+ *   through its WAL mode), unless CM_RESTORE_FORCE; then copies the backup
+ *   in with the backup API in one transaction, so readers never see half a
+ *   database and a failure leaves the target as it was. A target file that
+ *   does not exist is created (not in-memory databases).
+ * - PostgreSQL: restores into the schema the backup was taken from, which
+ *   must be on the search_path of `uri`; refuses (CM_EEXISTS) when that
+ *   schema already holds tables, unless CM_RESTORE_FORCE. Runs
+ *   `pg_restore --clean --if-exists --no-owner --single-transaction`
+ *   (same binary rules and environment as cm_store_backup()): all or
+ *   nothing. Extensions the schema uses must exist in the target database.
+ *
+ * Open the store afterwards with cm_store_open(), which applies the
+ * migrations that the backup's schema version lacks.
+ *
+ * @param uri       target database URI, as for cm_store_open() (copied).
+ * @param src_path  the backup file (read only).
+ * @param flags     0 or CM_RESTORE_FORCE.
+ * @return CM_OK; CM_EINVAL (bad arguments, a backup of the other backend,
+ *         wrong search_path); CM_ENOTFOUND (no such file, or pg_restore
+ *         not found); CM_ECORRUPT (not a usable backup); CM_ESCHEMA (the
+ *         backup comes from a newer library); CM_EEXISTS; CM_EBUSY;
+ *         CM_ENOTSUP (unknown scheme); CM_EIO; CM_EBACKEND (pg_restore
+ *         failed: its message).
+ * Thread-safe. @since 0.1
+ */
+CM_API int cm_store_restore(const char *uri, const char *src_path, uint32_t flags);
+
 CM_END_DECLS
 
 #endif /* COMMUNITY_STORE_H */

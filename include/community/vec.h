@@ -322,12 +322,16 @@ typedef struct cm_vec_index_options {
     uint32_t m;               /**< links per node per layer (layer 0: 2m); default 16, 2..128. */
     uint32_t ef_construction; /**< build breadth; default 128. */
     uint32_t reserved;        /**< must be 0. */
-    uint64_t seed;            /**< level generator seed; same seed + inserts = same graph. */
+    uint64_t seed;            /**< level generator seed; same seed + inserts = same graph
+                                   (with threads <= 1). */
+    uint32_t threads;         /**< threads that link the rows of cm_vec_index_add_batch();
+                                   0 or 1 = the calling thread only. With more, the graph
+                                   depends on scheduling. @since 0.1 */
 } cm_vec_index_options;
 
 #define CM_VEC_INDEX_OPTIONS_INIT                                                                  \
     {                                                                                              \
-        (uint32_t)sizeof(cm_vec_index_options), CM_VEC_L2, CM_VEC_STORE_F32, 16, 128, 0, 0x5eed    \
+        (uint32_t)sizeof(cm_vec_index_options), CM_VEC_L2, CM_VEC_STORE_F32, 16, 128, 0, 0x5eed, 0 \
     }
 
 /**
@@ -353,6 +357,8 @@ CM_API int cm_vec_index_add(cm_vec_index *ix, int64_t id, const float *vec, size
 /**
  * Method of cm_vec_index: insert `n` vectors (row-major, `dim` floats each)
  * under ids[0..n). Stops at the first failure; earlier rows stay inserted.
+ * The rows are linked on the index's `threads` (cm_vec_index_options) when
+ * the batch is large enough; searches wait for the whole batch.
  * @return as cm_vec_index_add().
  * @since 0.1
  */
@@ -360,9 +366,12 @@ CM_API int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const fl
                                   size_t dim);
 
 /**
- * Method of cm_vec_index: remove `id`. Its neighbours are relinked around it
- * and its slot is reused by a later insert.
- * @return CM_OK; CM_ENOTFOUND.
+ * Method of cm_vec_index: remove `id`. It leaves the results at once; the
+ * graph keeps walking through it until a repair pass (run by a later
+ * insert once about 1% of the entries are removed, or before the index
+ * would grow) relinks every neighbour around it; its slot and memory are
+ * then reused by inserts.
+ * @return CM_OK; CM_ENOTFOUND; CM_ENOMEM.
  * @since 0.1
  */
 CM_API int cm_vec_index_remove(cm_vec_index *ix, int64_t id);
@@ -379,12 +388,16 @@ CM_API size_t cm_vec_index_dim(const cm_vec_index *ix);
 /**
  * Method of cm_vec_index: approximate k nearest entries of `query`.
  *
- * `opts->ef` trades speed for recall (default 64, at least k). A filter
- * (`allow` bitmap and/or `filter`) restricts the results but not the graph
- * walk, so recall holds for moderately selective filters; when few entries
- * pass (estimated by sampling) the search switches to an exact scan of the
- * allowed entries. Results are sorted by distance; missing ones are id -1,
- * distance +Inf. `opts->threads` is ignored.
+ * `opts->ef` trades speed for recall (default 64, at least k). With a
+ * filter (`allow` bitmap and/or `filter`) the walk computes distances to
+ * passing entries only and crosses failing ones through their neighbours,
+ * so cost and recall stay close to an unfiltered search; when few entries
+ * pass (counted in the bitmap, or estimated by sampling the predicate) the
+ * search is an exact scan of the passing entries, and when the walk finds
+ * fewer than k passing entries the exact scan completes it: whenever k
+ * entries pass, k are returned. Results are sorted by distance; missing
+ * ones are id -1, distance +Inf. `opts->threads` is ignored (see
+ * cm_vec_index_search_batch()).
  *
  * @param found_out [out] number of results written (<= k), or NULL.
  * @return CM_OK (also for an empty index: found 0); CM_EINVAL (field
@@ -394,6 +407,21 @@ CM_API size_t cm_vec_index_dim(const cm_vec_index *ix);
 CM_API int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_out,
                                const cm_vec_index *ix, const float *query, size_t dim, size_t k,
                                const cm_vec_search_options *opts);
+
+/**
+ * Method of cm_vec_index: cm_vec_index_search() for each of `nq` queries,
+ * spread over `opts->threads` threads (0 or 1 = the calling thread).
+ *
+ * @param ids_out   [out] nq * k ids, query-major.
+ * @param dist_out  [out] nq * k distances, or NULL.
+ * @param found_out [out] nq counts of results written, or NULL.
+ * @param queries   [in] nq * dim finite floats, row-major.
+ * @return as cm_vec_index_search() (field "queries" for a NaN/Inf value,
+ *         "nq" when 0). Thread-safe. @since 0.1
+ */
+CM_API int cm_vec_index_search_batch(int64_t *ids_out, float *dist_out, size_t *found_out,
+                                     const cm_vec_index *ix, const float *queries, size_t nq,
+                                     size_t dim, size_t k, const cm_vec_search_options *opts);
 
 /**
  * Method of cm_vec_index: write the index to `path` (replaced atomically

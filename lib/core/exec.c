@@ -5,6 +5,7 @@
  */
 #include "ops_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const cm_actor anonymous = {0, CM_ROLE_ANONYMOUS};
@@ -108,6 +109,27 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
                                  cm__role_name(op->role));
         goto out;
     }
+    /* Cacheable reads: serve a result computed since the last commit. */
+    uint64_t version = 0;
+    bool cacheable = (op->flags & CM__OP_CACHE) && !(op->flags & CM__OP_WRITE) &&
+                     cm__store_data_version(store, &version) == CM_OK;
+    char key[256 + 64];
+    size_t key_len = 0;
+    if (cacheable) {
+        int n = snprintf(key, sizeof key, "%s\x01%lld:%d\x01", op->name,
+                         (long long)actor->member_id, actor->role);
+        size_t in_len = json_in ? len : 0;
+        if (n > 0 && (size_t)n + in_len <= sizeof key) {
+            memcpy(key + n, json_in, in_len);
+            key_len = (size_t)n + in_len;
+            if (cm__rcache_get(store, key, key_len, version, cm_now_us(), out)) {
+                rc = CM_OK;
+                goto out;
+            }
+        } else {
+            cacheable = false; /* long inputs are not worth caching */
+        }
+    }
     exec_call call = {store, actor, op, in, NULL, NULL};
     if (op->prepare) {
         cm__ctx pctx = {.store = store, .actor = actor, .op = op, .now = cm_now_us()};
@@ -124,6 +146,8 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, run_in_tx, &call);
     }
     if (rc == CM_OK) {
+        if (cacheable)
+            cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out);
         *out = call.out;
         call.out = NULL;
     }

@@ -16,11 +16,13 @@ extern const cm__op cm__group_ops[];
 extern const cm__op cm__post_ops[];
 extern const cm__op cm__admin_ops[];
 extern const cm__op cm__jobs_ops[];
+extern const cm__op cm__ai_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
     cm__member_ops, cm__auth_ops, cm__event_ops, cm__rsvp_ops, cm__group_ops, cm__post_ops, cm__admin_ops,
     cm__jobs_ops,
+    cm__ai_ops,
 };
 
 #define MAX_OPS 256

@@ -189,7 +189,8 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 3, ctx->now);
     rc = cm__ok(cm__q_step(&q));
     cm__q_close(&q);
-    if (rc || (rc = cm__metric_add(ctx, "events_created", 1)))
+    if (rc || (rc = cm__metric_add(ctx, "events_created", 1)) ||
+        (rc = cm__embed_sync(ctx, "event", id)))
         return rc;
     ctx->target_type = "event";
     ctx->target_id = id;
@@ -277,6 +278,8 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc == 0)
         return cm__error_set_field(CM_ECONFLICT, "version",
                                    "version: the event was changed meanwhile: reload and retry");
+    if ((rc = cm__embed_sync(ctx, "event", ev.id)))
+        return rc;
     if (cap_set) {
         /* more room (or no limit any more): serve the waitlist */
         cm__event now_ev;
@@ -586,9 +589,10 @@ const cm__op cm__event_ops[] = {
     {"events.cancel", "Cancel an event (it stays readable; attendees are notified)",
      CM_ROLE_MEMBER, CM__OP_WRITE, "POST", "/v1/events/{event_id}/cancel", event_id_field,
      op_cancel, NULL, EVENT_RESULT},
-    {"events.get", "An event with seat counts and your RSVP", CM_ROLE_ANONYMOUS, 0, "GET",
+    {"events.get", "An event with seat counts and your RSVP", CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET",
      "/v1/events/{event_id}", event_id_field, op_get, NULL, EVENT_RESULT},
-    {"events.list", "Upcoming events you may see, soonest first", CM_ROLE_ANONYMOUS, 0, "GET",
+    {"events.list", "Upcoming events you may see, soonest first", CM_ROLE_ANONYMOUS,
+     CM__OP_CACHE, "GET",
      "/v1/events", list_fields, op_list, NULL,
      "{items: [event without organizers], next_cursor}"},
     {"events.add_organizer", "Add a co-organizer to an event", CM_ROLE_MEMBER, CM__OP_WRITE,

@@ -43,6 +43,8 @@ typedef struct cm__field {
 /* Operation flags. */
 #define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
 #define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
+#define CM__OP_CACHE 0x4u    /* read-only and cacheable: its result depends only on the
+                              * input, the actor and the data (and "now" within 1 s) */
 
 typedef struct cm__ctx cm__ctx;
 typedef int (*cm__op_fn)(cm__ctx *ctx, json_t *in, json_t **out);
@@ -97,6 +99,10 @@ int cm__role_parse(const char *name);
 int cm__require_member(cm__ctx *ctx);       /* actor is a logged-in member (or system) */
 bool cm__actor_at_least(cm__ctx *ctx, int role);
 int cm__metric_add(cm__ctx *ctx, const char *name, int64_t delta);
+/* Keep the embedding of entity ("event", "member" or "post", id) in step
+ * with its text, inside the write's transaction (lib/ai/embed_sync.c): call
+ * after every write that may change the text. */
+int cm__embed_sync(cm__ctx *ctx, const char *entity_type, int64_t id);
 /* Copy a column of q into obj[key] as string/int. */
 void cm__json_set_col_text(json_t *obj, const char *key, cm__q *q, int col);
 void cm__json_set_col_int(json_t *obj, const char *key, cm__q *q, int col);

@@ -70,7 +70,7 @@ static int op_signup(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "member";
     ctx->target_id = id;
-    if ((rc = cm__metric_add(ctx, "signups", 1)))
+    if ((rc = cm__metric_add(ctx, "signups", 1)) || (rc = cm__embed_sync(ctx, "member", id)))
         return rc;
     json_t *res = json_object(), *member;
     /* Load as the new member sees themself. */
@@ -189,6 +189,8 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
                                    (long long)id);
     ctx->target_type = "member";
     ctx->target_id = id;
+    if ((rc = cm__embed_sync(ctx, "member", id)))
+        return rc;
     return cm__member_load(out, ctx, id);
 }
 
@@ -306,9 +308,11 @@ const cm__op cm__member_ops[] = {
      cm__password_hash_prepare, "{member, session?: {token, expires_at}}"},
     {"members.me", "The signed-in member's own profile", CM_ROLE_MEMBER, 0, "GET", "/v1/me",
      NULL, op_me, NULL, "member"},
-    {"members.get", "A member's profile, as its visibility allows", CM_ROLE_ANONYMOUS, 0, "GET",
+    {"members.get", "A member's profile, as its visibility allows", CM_ROLE_ANONYMOUS,
+     CM__OP_CACHE, "GET",
      "/v1/members/{member_id}", member_id_field, op_get, NULL, "member"},
-    {"members.list", "The member directory (profiles the caller may see)", CM_ROLE_ANONYMOUS, 0,
+    {"members.list", "The member directory (profiles the caller may see)", CM_ROLE_ANONYMOUS,
+     CM__OP_CACHE,
      "GET", "/v1/members", list_fields, op_list, NULL, "{items: [member], next_cursor}"},
     {"members.update", "Edit a profile (your own; admins: anyone's)", CM_ROLE_MEMBER,
      CM__OP_WRITE, "PATCH", "/v1/me", update_fields, op_update, NULL, "member"},

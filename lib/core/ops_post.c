@@ -224,7 +224,7 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "post";
     ctx->target_id = id;
-    if ((rc = cm__metric_add(ctx, "posts", 1)))
+    if ((rc = cm__metric_add(ctx, "posts", 1)) || (rc = cm__embed_sync(ctx, "post", id)))
         return rc;
     return post_load(out, ctx, id);
 }
@@ -348,6 +348,8 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "post";
     ctx->target_id = p.id;
+    if ((rc = cm__embed_sync(ctx, "post", p.id)))
+        return rc;
     return post_load(out, ctx, p.id);
 }
 
@@ -698,10 +700,11 @@ static const cm__field reaction_fields[] = {
 const cm__op cm__post_ops[] = {
     {"posts.create", "Write a post, platform-wide or in a group you belong to", CM_ROLE_MEMBER,
      CM__OP_WRITE, "POST", "/v1/posts", create_fields, op_create, NULL, POST_DOC},
-    {"posts.get", "A post with its comment and reaction counts", CM_ROLE_ANONYMOUS, 0, "GET",
+    {"posts.get", "A post with its comment and reaction counts", CM_ROLE_ANONYMOUS,
+     CM__OP_CACHE, "GET",
      "/v1/posts/{post_id}", post_id_field, op_get, NULL, POST_DOC},
     {"posts.list", "The feed, newest first: platform-wide, everything readable, or a group's",
-     CM_ROLE_ANONYMOUS, 0, "GET", "/v1/posts", list_fields, op_list, NULL,
+     CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET", "/v1/posts", list_fields, op_list, NULL,
      "{items: [post], next_cursor}"},
     {"posts.update", "Edit your post", CM_ROLE_MEMBER, CM__OP_WRITE, "PATCH",
      "/v1/posts/{post_id}", update_fields, op_update, NULL, POST_DOC},
@@ -713,7 +716,7 @@ const cm__op cm__post_ops[] = {
      COMMENT_DOC},
     {"comments.list",
      "A post's comments in thread order (depth-first; parent_id and depth on each item)",
-     CM_ROLE_ANONYMOUS, 0, "GET", "/v1/posts/{post_id}/comments", comment_list_fields,
+     CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET", "/v1/posts/{post_id}/comments", comment_list_fields,
      op_comment_list, NULL, "{items: [comment], next_cursor}"},
     {"comments.delete", "Delete a comment (author, group moderators+, platform moderators+)",
      CM_ROLE_MEMBER, CM__OP_WRITE, "DELETE", "/v1/comments/{comment_id}", comment_id_field,

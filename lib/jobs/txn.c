@@ -20,6 +20,8 @@ typedef struct op_call {
     const cm__op *op;
     json_t *in;
     json_t *result;
+    bool want_out;
+    char *out; /* serialised inside the transaction: an ENOMEM rolls back */
 } op_call;
 
 static int write_audit(cm__ctx *ctx)
@@ -62,6 +64,11 @@ static int op_fn(cm__conn *conn, void *p)
         rc = write_audit(&ctx);
     if (rc == CM_OK && !c->result)
         c->result = json_object();
+    if (rc == CM_OK && c->want_out) {
+        cm__free(c->out);
+        c->out = NULL;
+        rc = cm__json_dump(&c->out, c->result);
+    }
     return rc;
 }
 
@@ -91,7 +98,7 @@ int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor, const c
                                  jerr.text, jerr.line, jerr.column);
     }
     int rc;
-    op_call call = {job, actor, op, in, NULL};
+    op_call call = {job, actor, op, in, NULL, out != NULL, NULL};
     if (!json_is_object(in)) {
         rc = cm__error_set(CM_EINVAL, "input must be a JSON object");
         goto out;
@@ -111,9 +118,12 @@ int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor, const c
             goto out;
     }
     rc = cm__job_complete_tx(job, op_fn, &call);
-    if (rc == CM_OK && out)
-        rc = cm__json_dump(out, call.result);
+    if (rc == CM_OK && out) {
+        *out = call.out;
+        call.out = NULL;
+    }
 out:
+    cm__free(call.out);
     json_decref(call.result);
     json_decref(in);
     return rc;

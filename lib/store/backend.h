@@ -101,6 +101,11 @@ typedef struct cm__store_ops {
     /* Backup of the whole database to a destination path (optional). */
     int (*backup)(cm__conn *conn, const char *dest);
 
+    /* Optional: a counter that changes whenever any connection commits
+     * (SQLite: PRAGMA data_version on a watcher connection). Lets the core
+     * cache read results coherently; without it nothing is cached. */
+    int (*data_version)(void *state, uint64_t *out);
+
     /* Optional capability hook, called only through cm__store_claim_jobs():
      * inside conn's open write transaction, lease up to req->max due jobs
      * of req->queue in order (priority DESC, run_at, id) -- state 'running',
@@ -111,6 +116,18 @@ typedef struct cm__store_ops {
      * FOR UPDATE SKIP LOCKED in its catalogue text or here). */
     int (*claim_jobs)(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
                       void *payload);
+
+    /* Backup files (lib/store/backup.c; both optional, size-checked).
+     * check_backup: CM_OK when the file at path is a complete backup that
+     * restore accepts, else CM_ECORRUPT saying why. `fresh`: path was just
+     * written by `backup` and may be finished in place (made
+     * self-contained); otherwise it is only read.
+     * restore: replace the database named by uri with the checked backup
+     * at src, atomically (a failure leaves the target as it was); refuse a
+     * target that holds tables (CM_EEXISTS) or is in use (CM_EBUSY, where
+     * the backend can tell) unless flags has CM_RESTORE_FORCE. */
+    int (*check_backup)(const char *path, bool fresh);
+    int (*restore)(const char *uri, const char *src, uint32_t flags);
 } cm__store_ops;
 
 /* The claim wrapper (lib/jobs/claim.c): the backend's claim_jobs hook when
@@ -119,5 +136,8 @@ int cm__store_claim_jobs(cm__conn *conn, const cm__claim_req *req, cm__claim_row
                          void *payload);
 
 extern const cm__store_ops cm__sqlite_ops;
+/* The SQLite backend's backup-file hooks (sqlite/backup_sqlite.c). */
+int cm__sqlite_check_backup(const char *path, bool fresh);
+int cm__sqlite_restore(const char *uri, const char *src, uint32_t flags);
 
 #endif /* CM_STORE_BACKEND_H */

@@ -79,6 +79,14 @@ static char *redact_uri(const char *uri)
     return r;
 }
 
+const cm__store_ops *cm__store_ops_for_uri(const char *uri)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (strncmp(uri, registry[i].scheme, strlen(registry[i].scheme)) == 0)
+            return registry[i].ops;
+    return NULL;
+}
+
 int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_in)
 {
     if (!out)
@@ -93,10 +101,7 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
         memcpy(&opts, opts_in, opts_in->size < sizeof opts ? opts_in->size : sizeof opts);
         opts.size = sizeof opts;
     }
-    const cm__store_ops *ops = NULL;
-    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-        if (strncmp(uri, registry[i].scheme, strlen(registry[i].scheme)) == 0)
-            ops = registry[i].ops;
+    const cm__store_ops *ops = cm__store_ops_for_uri(uri);
     if (!ops)
         return cm__error_set_field(CM_ENOTSUP, "uri",
                                    "unsupported database URI scheme (use sqlite:// or "
@@ -162,6 +167,9 @@ void cm_store_close(cm_store *s)
         s->free_list = c->next_free;
         conn_destroy(c);
     }
+    cm__rcache_free(s->rcache);
+    if (s->embed_free)
+        s->embed_free(s->embed);
     if (s->state)
         s->ops->release(s->state);
     pthread_mutex_destroy(&s->lock);
@@ -396,6 +404,13 @@ int64_t cm__q_exec0(cm__conn *c, const char *id)
     int64_t n = rc == 0 ? cm__q_changes(&q) : rc;
     cm__q_close(&q);
     return n;
+}
+
+int cm__store_data_version(cm_store *s, uint64_t *out)
+{
+    if (s->ops->size < sizeof(cm__store_ops) || !s->ops->data_version)
+        return CM_ENOTSUP;
+    return s->ops->data_version(s->state, out);
 }
 
 int cm_store_ping(cm_store *s)

@@ -26,6 +26,12 @@ struct cm_store {
     uint32_t open_conns;
     uint32_t in_use;
     uint32_t busy_timeout_ms;
+    /* result cache of read-only operations (lib/core/rcache.c), or NULL */
+    struct cm__rcache *rcache;
+    /* embeddings state (lib/ai/embed_state.c): created on first use, freed at
+     * close through embed_free */
+    struct cm__embed_state *embed;
+    void (*embed_free)(struct cm__embed_state *embed);
 };
 
 /* A statement handle as domain code sees it. */
@@ -34,6 +40,9 @@ typedef struct cm__q {
     cm__stmt *st;
     const char *id;
 } cm__q;
+
+/* The backend registered for the URI's scheme, or NULL. */
+const cm__store_ops *cm__store_ops_for_uri(const char *uri);
 
 /* ---- pool ---- */
 /* Borrow a connection (blocks while all are in use). */
@@ -81,6 +90,18 @@ int64_t cm__q_changes(cm__q *q);
  * Returns rows changed (>= 0) or a negative code. Bind with cm__q_* after
  * cm__q_open when parameters are needed; this form takes none. */
 int64_t cm__q_exec0(cm__conn *conn, const char *id);
+
+/* ---- change detection ---- */
+/* A number that changes whenever any connection (this process or another)
+ * commits a change. CM_ENOTSUP when the backend cannot tell. */
+int cm__store_data_version(cm_store *store, uint64_t *out);
+/* Result cache (rcache.c): a hit copies the value into *out (cm_free). */
+bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
+                    char **out);
+void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
+                    const char *value);
+/* Free the result cache (called by cm_store_close). */
+void cm__rcache_free(struct cm__rcache *c);
 
 /* ---- migrations (migrate.c) ---- */
 int cm__migrate(cm_store *store, bool apply, int32_t *applied_out);

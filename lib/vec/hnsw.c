@@ -6,16 +6,27 @@
  * - Insert: greedy descent through the upper layers, then a beam search
  *   (ef_construction) per layer; links chosen by the heuristic and made
  *   bidirectional, pruning a full list with the same heuristic.
- * - Remove: the entry is hidden from results at once; every live
- *   neighbour that links to it gets its list rebuilt from its other links
- *   plus the removed node's links, so the graph stays connected around the
- *   hole. The slot (vector memory, links) is reused by a later insert.
- * - Search: descent + beam search of breadth ef on layer 0. A filter
- *   restricts the results, never the walk, so the beam still crosses
- *   filtered-out regions; when sampling says few entries pass, an exact
- *   scan of the allowed entries is cheaper and exact, and is used instead.
+ *   cm_vec_index_add_batch() first prepares every row (slot, id, level,
+ *   vector) on the calling thread, then links them, on `threads` workers
+ *   when asked: each worker inserts rows taken from a shared counter and
+ *   touches a node's lists only under that node's lock (striped spin
+ *   locks, never two held at once), as hnswlib does.
+ * - Remove: the entry is hidden from results at once (DEAD) but its vector
+ *   and links stay, so walks still cross it. When enough DEAD slots have
+ *   gathered (or before an insert would grow the arrays), a repair pass
+ *   rewrites every list that points at one: its live links stay, and the
+ *   dead neighbours' own neighbours are offered as replacements through
+ *   the same heuristic. The slots then become FREE (upper-layer memory is
+ *   released) and inserts reuse them: no link ever dangles.
+ * - Search: descent + beam search of breadth ef on layer 0. With a filter
+ *   the walk computes distances to passing entries only and crosses
+ *   failing ones through their neighbours (two hops, as in ACORN-1), so
+ *   its cost stays close to the unfiltered one; when few entries pass an
+ *   exact scan of them is cheaper and is used instead, and when the walk
+ *   finds fewer than k passing entries the exact scan completes it.
  * - Concurrency: a rwlock; searches share it, add/remove hold it alone.
- *   Visited-marks arrays are pooled so searches do not allocate O(n).
+ *   Per-search scratch (visited marks, heaps, buffers) is pooled so that a
+ *   search does not allocate.
  */
 #include "hnsw_int.h"
 
@@ -28,6 +39,10 @@ uint64_t cm__hnsw_exact_fallbacks(void)
 {
     return exact_fallbacks;
 }
+
+#define NO_SLOT UINT32_MAX
+#define N_NODE_LOCKS 65536u
+#define MAX_LIST 257 /* 1 + the largest m0 (2 * 128) */
 
 /* ---- layout ---- */
 
@@ -43,7 +58,7 @@ uint32_t *cm__hnsw_links(const cm_vec_index *ix, uint32_t slot, int level)
     return ix->up[slot] + (size_t)(level - 1) * (1 + ix->m);
 }
 
-static const void *vec_at(const cm_vec_index *ix, uint32_t s)
+static inline const void *vec_at(const cm_vec_index *ix, uint32_t s)
 {
     return ix->vecs + (size_t)s * ix->vbytes;
 }
@@ -76,8 +91,23 @@ int cm__hnsw_create(cm_vec_index **out, size_t dim, int metric, int storage, uin
         cm__free(ix);
         return cm__error_set(CM_ERROR, "cm_vec_index: cannot create lock");
     }
+    if (pthread_mutex_init(&ix->entry_lock, NULL) != 0) {
+        (void)pthread_mutex_destroy(&ix->pool_lock);
+        (void)pthread_rwlock_destroy(&ix->lock);
+        cm__free(ix);
+        return cm__error_set(CM_ERROR, "cm_vec_index: cannot create lock");
+    }
     *out = ix;
     return CM_OK;
+}
+
+static void scratch_free(cm__visited *v)
+{
+    cm__free(v->marks);
+    cm__free(v->cand);
+    cm__free(v->res);
+    cm__free(v->buf);
+    cm__free(v);
 }
 
 void cm_vec_index_free(cm_vec_index *ix)
@@ -87,34 +117,56 @@ void cm_vec_index_free(cm_vec_index *ix)
     for (size_t i = 0; i < ix->cap; i++)
         cm__free(ix->up[i]);
     cm__free(ix->up);
-    cm__free(ix->vecs);
+    cm__free(ix->vecs_raw);
     cm__free(ix->ids);
     cm__free(ix->levels);
-    cm__free(ix->removed);
+    cm__free(ix->state);
     cm__free(ix->l0);
     cm__free(ix->free_slots);
+    cm__free(ix->dead);
+    cm__free((void *)ix->node_locks);
     cm__idmap_free(&ix->map);
     while (ix->pool) {
         cm__visited *v = ix->pool;
         ix->pool = v->next;
-        cm__free(v->marks);
-        cm__free(v);
+        scratch_free(v);
     }
     (void)pthread_rwlock_destroy(&ix->lock);
     (void)pthread_mutex_destroy(&ix->pool_lock);
+    (void)pthread_mutex_destroy(&ix->entry_lock);
     cm__free(ix);
 }
 
-/* Grow one per-slot array to ncap elements, zeroing the new tail. */
-static int grow_array(void **p, size_t old, size_t ncap, size_t elt)
+/* Grow one per-slot array to ncap elements; zero the new tail when asked
+ * (small arrays only: the big ones are written slot by slot, so pages that
+ * are never used are never touched). */
+static int grow_array(void **p, size_t old, size_t ncap, size_t elt, int zero)
 {
     if (ncap > SIZE_MAX / elt)
         return CM_ENOMEM;
     void *q = cm__realloc(*p, ncap * elt);
     if (!q)
         return CM_ENOMEM;
-    memset((char *)q + old * elt, 0, (ncap - old) * elt);
+    if (zero)
+        memset((char *)q + old * elt, 0, (ncap - old) * elt);
     *p = q;
+    return CM_OK;
+}
+
+/* Grow the vector array, keeping the rows 64-byte aligned. */
+static int grow_vecs(cm_vec_index *ix, size_t ncap)
+{
+    if (ncap > (SIZE_MAX - 64) / ix->vbytes)
+        return CM_ENOMEM;
+    size_t old_off = ix->vecs ? (size_t)(ix->vecs - (unsigned char *)ix->vecs_raw) : 0;
+    unsigned char *raw = cm__realloc(ix->vecs_raw, ncap * ix->vbytes + 64);
+    if (!raw)
+        return CM_ENOMEM;
+    size_t off = (64 - ((uintptr_t)raw & 63)) & 63;
+    if (off != old_off && ix->n)
+        memmove(raw + off, raw + old_off, ix->n * ix->vbytes);
+    ix->vecs_raw = raw;
+    ix->vecs = raw + off;
     return CM_OK;
 }
 
@@ -122,23 +174,32 @@ int cm__hnsw_reserve(cm_vec_index *ix, size_t want)
 {
     if (want <= ix->cap)
         return CM_OK;
-    if (want > UINT32_MAX - 1)
-        return cm__error_set(CM_ENOMEM, "cm_vec_index: more than 2^32 - 2 entries");
-    size_t ncap = ix->cap ? ix->cap * 2 : 64;
-    if (ncap < want)
-        ncap = want;
-    if (ncap > UINT32_MAX - 1)
-        ncap = UINT32_MAX - 1;
-    size_t old = ix->cap;
-    if (grow_array((void **)&ix->vecs, old, ncap, ix->vbytes) ||
-        grow_array((void **)&ix->ids, old, ncap, sizeof *ix->ids) ||
-        grow_array((void **)&ix->levels, old, ncap, 1) ||
-        grow_array((void **)&ix->removed, old, ncap, 1) ||
-        grow_array((void **)&ix->l0, old, ncap, (size_t)(1 + ix->m0) * sizeof(uint32_t)) ||
-        grow_array((void **)&ix->up, old, ncap, sizeof *ix->up))
+    if (want > UINT32_MAX - 2)
+        return cm__error_set(CM_ENOMEM, "cm_vec_index: more than 2^32 - 3 entries");
+    size_t ncap = want, old = ix->cap;
+    if (grow_vecs(ix, ncap) || grow_array((void **)&ix->ids, old, ncap, sizeof *ix->ids, 0) ||
+        grow_array((void **)&ix->levels, old, ncap, 1, 1) ||
+        grow_array((void **)&ix->state, old, ncap, 1, 1) ||
+        grow_array((void **)&ix->l0, old, ncap, (size_t)(1 + ix->m0) * sizeof(uint32_t), 0) ||
+        grow_array((void **)&ix->up, old, ncap, sizeof *ix->up, 1))
         return cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
     ix->cap = ncap; /* every array now holds ncap slots */
     return CM_OK;
+}
+
+/* Room for `extra` more slots past n, growing by half at least. */
+static int reserve_more(cm_vec_index *ix, size_t extra)
+{
+    if (ix->n + extra <= ix->cap)
+        return CM_OK;
+    size_t want = ix->n + extra, grown = ix->cap + ix->cap / 2;
+    if (want < grown)
+        want = grown;
+    if (want < 16)
+        want = 16;
+    if (want > UINT32_MAX - 2 && ix->n + extra <= UINT32_MAX - 2)
+        want = UINT32_MAX - 2;
+    return cm__hnsw_reserve(ix, want);
 }
 
 int cm__hnsw_set_level(cm_vec_index *ix, uint32_t slot, int level)
@@ -159,44 +220,97 @@ int cm__hnsw_set_level(cm_vec_index *ix, uint32_t slot, int level)
     return CM_OK;
 }
 
-int cm__hnsw_push_free(cm_vec_index *ix, uint32_t slot)
+static int push_u32(uint32_t **arr, size_t *n, size_t *cap, uint32_t v)
 {
-    if (ix->n_free == ix->free_cap) {
-        size_t nc = ix->free_cap ? ix->free_cap * 2 : 16;
-        uint32_t *p = cm__realloc(ix->free_slots, nc * sizeof *p);
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        uint32_t *p = cm__realloc(*arr, nc * sizeof *p);
         if (!p)
             return cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
-        ix->free_slots = p;
-        ix->free_cap = nc;
+        *arr = p;
+        *cap = nc;
     }
-    ix->free_slots[ix->n_free++] = slot;
+    (*arr)[(*n)++] = v;
     return CM_OK;
+}
+
+int cm__hnsw_push_dead(cm_vec_index *ix, uint32_t slot)
+{
+    return push_u32(&ix->dead, &ix->n_dead, &ix->dead_cap, slot);
+}
+
+size_t cm__hnsw_bytes(const cm_vec_index *ix)
+{
+    size_t b = sizeof *ix + (ix->vecs_raw ? ix->cap * ix->vbytes + 64 : 0);
+    b += ix->cap * (sizeof *ix->ids + 2 + (1 + ix->m0) * sizeof(uint32_t) + sizeof *ix->up);
+    for (size_t s = 0; s < ix->n; s++)
+        if (ix->up[s])
+            b += (size_t)ix->levels[s] * (1 + ix->m) * sizeof(uint32_t);
+    b += (ix->free_cap + ix->dead_cap) * sizeof(uint32_t) + cm__idmap_bytes(&ix->map);
+    if (ix->node_locks)
+        b += N_NODE_LOCKS;
+    for (const cm__visited *v = ix->pool; v; v = v->next)
+        b += sizeof *v + v->cap * sizeof *v->marks + v->buf_cap +
+             (v->cand_cap + v->res_cap) * 8;
+    return b;
+}
+
+/* ---- node locks (parallel insert only) ---- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static inline void node_lock(const cm_vec_index *ix, uint32_t s)
+{
+    _Atomic unsigned char *l = &ix->node_locks[s & (N_NODE_LOCKS - 1)];
+    while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+        while (atomic_load_explicit(l, memory_order_relaxed))
+            cpu_relax();
+}
+
+static inline void node_unlock(const cm_vec_index *ix, uint32_t s)
+{
+    atomic_store_explicit(&ix->node_locks[s & (N_NODE_LOCKS - 1)], 0, memory_order_release);
 }
 
 /* ---- distances ---- */
 
-/* Distance from an encoded vector q (storage format) to slot s. */
-static float dist_enc(const cm_vec_index *ix, const cm__vec_ops *ops, const void *q, uint32_t s)
+typedef struct {
+    cm__vec_f32_fn f32;
+    cm__vec_u16_fn u16; /* bf16 storage when set */
+    int metric;
+    size_t dim;
+} dfn;
+
+static dfn dfn_make(const cm_vec_index *ix)
 {
-    const void *v = vec_at(ix, s);
-    float r;
-    if (ix->storage == CM_VEC_STORE_F32) {
-        if (ix->metric == CM_VEC_L2)
-            return ops->l2sq_f32(q, v, ix->dim);
-        r = ops->dot_f32(q, v, ix->dim);
-    } else {
-        if (ix->metric == CM_VEC_L2)
-            return ops->l2sq_bf16(q, v, ix->dim);
-        r = ops->dot_bf16(q, v, ix->dim);
-    }
-    if (ix->metric == CM_VEC_IP)
+    const cm__vec_ops *ops = cm__vec_ops_get();
+    dfn f = {NULL, NULL, ix->metric, ix->dim};
+    if (ix->storage == CM_VEC_STORE_BF16)
+        f.u16 = ix->metric == CM_VEC_L2 ? ops->l2sq_bf16 : ops->dot_bf16;
+    else
+        f.f32 = ix->metric == CM_VEC_L2 ? ops->l2sq_f32 : ops->dot_f32;
+    return f;
+}
+
+/* Distance between two encoded vectors (storage format). */
+static inline float dist(const dfn *f, const void *a, const void *b)
+{
+    float r = f->u16 ? f->u16(a, b, f->dim) : f->f32(a, b, f->dim);
+    if (f->metric == CM_VEC_L2)
+        return r;
+    if (f->metric == CM_VEC_IP)
         return -r;
     r = 1.0f - r;
     return r < 0 ? 0 : r;
 }
 
 /* Encode a caller vector for storage: normalised for cosine, then f32 or
- * bf16. `tmp` holds dim floats. */
+ * bf16. `tmp` holds dim floats; for cosine it keeps the normalised f32. */
 static void encode(const cm_vec_index *ix, void *dst, const float *v, float *tmp)
 {
     const float *src = v;
@@ -215,7 +329,16 @@ static void encode(const cm_vec_index *ix, void *dst, const float *v, float *tmp
         cm_vec_f32_to_bf16(dst, src, ix->dim);
 }
 
-/* ---- small heaps of (distance, slot) ---- */
+static inline void prefetch_vec(const cm_vec_index *ix, uint32_t s)
+{
+    const char *p = (const char *)vec_at(ix, s);
+    __builtin_prefetch(p, 0, 3);
+    __builtin_prefetch(p + 64, 0, 3);
+    __builtin_prefetch(p + 128, 0, 3);
+    __builtin_prefetch(p + 192, 0, 3);
+}
+
+/* ---- heaps of (distance, slot) ---- */
 
 typedef struct {
     float d;
@@ -225,18 +348,26 @@ typedef struct {
 typedef struct {
     pair *a;
     size_t n, cap;
-} pheap; /* max-heap on d */
+} pheap;
 
-static int ph_push(pheap *h, float d, uint32_t s)
+static int heap_room(pheap *h)
 {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        pair *p = cm__realloc(h->a, nc * sizeof *p);
-        if (!p)
-            return CM_ENOMEM;
-        h->a = p;
-        h->cap = nc;
-    }
+    if (h->n < h->cap)
+        return CM_OK;
+    size_t nc = h->cap ? h->cap * 2 : 256;
+    pair *p = cm__realloc(h->a, nc * sizeof *p);
+    if (!p)
+        return CM_ENOMEM;
+    h->a = p;
+    h->cap = nc;
+    return CM_OK;
+}
+
+/* Max-heap on d (results). */
+static int max_push(pheap *h, float d, uint32_t s)
+{
+    if (heap_room(h))
+        return CM_ENOMEM;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -245,12 +376,11 @@ static int ph_push(pheap *h, float d, uint32_t s)
         h->a[i] = h->a[p];
         i = p;
     }
-    h->a[i].d = d;
-    h->a[i].s = s;
+    h->a[i] = (pair){d, s};
     return CM_OK;
 }
 
-static pair ph_pop(pheap *h)
+static pair max_pop(pheap *h)
 {
     pair top = h->a[0], x = h->a[--h->n];
     size_t i = 0;
@@ -270,9 +400,46 @@ static pair ph_pop(pheap *h)
     return top;
 }
 
-/* ---- visited marks ---- */
+/* Min-heap on d (candidates). */
+static int min_push(pheap *h, float d, uint32_t s)
+{
+    if (heap_room(h))
+        return CM_ENOMEM;
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h->a[p].d <= d)
+            break;
+        h->a[i] = h->a[p];
+        i = p;
+    }
+    h->a[i] = (pair){d, s};
+    return CM_OK;
+}
 
-static cm__visited *vis_get(cm_vec_index *ix)
+static pair min_pop(pheap *h)
+{
+    pair top = h->a[0], x = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->a[c + 1].d < h->a[c].d)
+            c++;
+        if (h->a[c].d >= x.d)
+            break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    if (h->n)
+        h->a[i] = x;
+    return top;
+}
+
+/* ---- pooled scratch ---- */
+
+static cm__visited *scratch_get(cm_vec_index *ix)
 {
     (void)pthread_mutex_lock(&ix->pool_lock);
     cm__visited *v = ix->pool;
@@ -285,13 +452,24 @@ static cm__visited *vis_get(cm_vec_index *ix)
         cm__free(v->marks);
         v->marks = cm__calloc(ix->cap, sizeof *v->marks);
         if (!v->marks) {
-            cm__free(v);
+            v->cap = 0;
+            scratch_free(v);
             return NULL;
         }
         v->cap = ix->cap;
         v->epoch = 0;
     }
     return v;
+}
+
+static void scratch_put(cm_vec_index *ix, cm__visited *v)
+{
+    if (!v)
+        return;
+    (void)pthread_mutex_lock(&ix->pool_lock);
+    v->next = ix->pool;
+    ix->pool = v;
+    (void)pthread_mutex_unlock(&ix->pool_lock);
 }
 
 /* Start a new walk: a fresh epoch, clearing the marks when it wraps. */
@@ -303,102 +481,209 @@ static void vis_next(cm__visited *v)
     }
 }
 
-static void vis_put(cm_vec_index *ix, cm__visited *v)
-{
-    if (!v)
-        return;
-    (void)pthread_mutex_lock(&ix->pool_lock);
-    v->next = ix->pool;
-    ix->pool = v;
-    (void)pthread_mutex_unlock(&ix->pool_lock);
-}
-
-/* ---- graph search ---- */
+/* ---- graph walks ---- */
 
 typedef struct {
     cm_vec_index *ix;
-    const cm__vec_ops *ops;
+    dfn f;
     const void *q;                    /* encoded query */
     const cm_vec_search_options *flt; /* NULL: no filter */
     uint32_t exclude;                 /* slot never returned (the one being inserted) */
+    int locking;                      /* parallel insert: read lists under node locks */
     cm__visited *vis;
     pheap cand, res;
+    uint32_t buf[MAX_LIST];
 } walk;
 
-#define NO_SLOT UINT32_MAX
-
-static int eligible(const walk *w, uint32_t s)
+static void walk_begin(walk *w, cm__visited *v)
 {
-    if (w->ix->removed[s] || s == w->exclude)
+    w->vis = v;
+    w->cand = (pheap){v->cand, 0, v->cand_cap};
+    w->res = (pheap){v->res, 0, v->res_cap};
+}
+
+static void walk_end(walk *w)
+{
+    if (!w->vis)
+        return;
+    w->vis->cand = w->cand.a;
+    w->vis->cand_cap = w->cand.cap;
+    w->vis->res = w->res.a;
+    w->vis->res_cap = w->res.cap;
+}
+
+/* The list of `s` at `level`: in place, or a copy taken under the node's
+ * lock while other threads insert. */
+static inline const uint32_t *read_links(walk *w, uint32_t s, int level)
+{
+    const uint32_t *l = cm__hnsw_links(w->ix, s, level);
+    if (!w->locking)
+        return l;
+    node_lock(w->ix, s);
+    memcpy(w->buf, l, (1 + (size_t)l[0]) * sizeof *l);
+    node_unlock(w->ix, s);
+    return w->buf;
+}
+
+static inline int eligible(const walk *w, uint32_t s)
+{
+    if (w->ix->state[s] != CM__SLOT_LIVE || s == w->exclude)
         return 0;
     return !w->flt || cm__vec_allowed(w->flt, w->ix->ids[s]);
 }
 
-static uint32_t greedy(const walk *w, uint32_t cur, int level)
+static uint32_t greedy(walk *w, uint32_t cur, int level)
 {
-    float cd = dist_enc(w->ix, w->ops, w->q, cur);
+    const cm_vec_index *ix = w->ix;
+    float cd = dist(&w->f, w->q, vec_at(ix, cur));
     for (int changed = 1; changed;) {
         changed = 0;
-        const uint32_t *l = cm__hnsw_links(w->ix, cur, level);
+        const uint32_t *l = read_links(w, cur, level);
+        for (uint32_t j = 1; j <= l[0]; j++)
+            prefetch_vec(ix, l[j]);
+        uint32_t best = cur;
         for (uint32_t j = 1; j <= l[0]; j++) {
-            if (w->ix->levels[l[j]] < level) /* stale link to a reused slot */
+            if (ix->levels[l[j]] < level) /* defensive: a list never points lower */
                 continue;
-            float d = dist_enc(w->ix, w->ops, w->q, l[j]);
+            float d = dist(&w->f, w->q, vec_at(ix, l[j]));
             if (d < cd) {
                 cd = d;
-                cur = l[j];
+                best = l[j];
                 changed = 1;
             }
         }
+        cur = best;
     }
     return cur;
 }
 
 /*
  * Beam search of breadth ef on one layer from `ep`. Afterwards w->res holds
- * up to ef eligible slots (max-heap). Ineligible slots are walked through
- * but never returned; while results are short the walk keeps expanding.
+ * up to ef eligible slots (max-heap). Ineligible slots (removed, the one
+ * being inserted, filtered out) are walked through but never returned;
+ * while results are short the walk keeps expanding.
  */
 static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
 {
     cm_vec_index *ix = w->ix;
-    uint32_t *marks = w->vis->marks, epoch;
-    const int restricted = w->flt || w->exclude != NO_SLOT || ix->live < ix->n;
+    uint16_t *marks = w->vis->marks, epoch;
+    const int restricted = w->flt || w->exclude != NO_SLOT || ix->n_dead > 0;
+    uint32_t todo[MAX_LIST];
     vis_next(w->vis);
     epoch = w->vis->epoch;
     w->cand.n = w->res.n = 0;
     marks[ep] = epoch;
-    float d = dist_enc(ix, w->ops, w->q, ep), lower = INFINITY;
+    float d = dist(&w->f, w->q, vec_at(ix, ep)), lower = INFINITY;
     if (eligible(w, ep)) {
-        if (ph_push(&w->res, d, ep))
+        if (max_push(&w->res, d, ep))
             return CM_ENOMEM;
         lower = d;
     }
-    if (ph_push(&w->cand, -d, ep))
+    if (min_push(&w->cand, d, ep))
         return CM_ENOMEM;
     while (w->cand.n) {
-        float cd = -w->cand.a[0].d;
-        if (cd > lower && (w->res.n >= ef || !restricted))
+        if (w->cand.a[0].d > lower && (w->res.n >= ef || !restricted))
             break;
-        pair c = ph_pop(&w->cand);
-        const uint32_t *l = cm__hnsw_links(ix, c.s, level);
+        pair c = min_pop(&w->cand);
+        if (w->cand.n && !w->locking)
+            __builtin_prefetch(cm__hnsw_links(ix, w->cand.a[0].s, level), 0, 3);
+        const uint32_t *l = read_links(w, c.s, level);
+        uint32_t nt = 0;
         for (uint32_t j = 1; j <= l[0]; j++) {
             uint32_t nb = l[j];
-            if (marks[nb] == epoch || ix->levels[nb] < level)
+            if (marks[nb] == epoch || (level && ix->levels[nb] < level))
                 continue;
             marks[nb] = epoch;
-            float dn = dist_enc(ix, w->ops, w->q, nb);
+            todo[nt++] = nb;
+            prefetch_vec(ix, nb);
+        }
+        for (uint32_t t = 0; t < nt; t++) {
+            uint32_t nb = todo[t];
+            float dn = dist(&w->f, w->q, vec_at(ix, nb));
             if (w->res.n < ef || dn < lower) {
-                if (ph_push(&w->cand, -dn, nb))
+                if (min_push(&w->cand, dn, nb))
                     return CM_ENOMEM;
                 if (eligible(w, nb)) {
-                    if (ph_push(&w->res, dn, nb))
+                    if (max_push(&w->res, dn, nb))
                         return CM_ENOMEM;
                     if (w->res.n > ef)
-                        (void)ph_pop(&w->res);
+                        (void)max_pop(&w->res);
                 }
                 if (w->res.n)
                     lower = w->res.a[0].d;
+            }
+        }
+    }
+    return CM_OK;
+}
+
+/*
+ * Filtered beam search on layer 0 (ACORN-1 style): distances are computed
+ * for passing entries only. Expanding a node offers its passing neighbours,
+ * then the passing neighbours of its failing ones (two hops), up to m0
+ * new entries, so the walk moves through the passing subgraph at about the
+ * cost of an unfiltered walk. `ep` may fail the filter: it only seeds.
+ */
+static int search_filtered(walk *w, uint32_t ep, size_t ef)
+{
+    cm_vec_index *ix = w->ix;
+    uint16_t *marks = w->vis->marks, epoch;
+    uint32_t todo[MAX_LIST], bridge[MAX_LIST];
+    const uint32_t cap = ix->m0;
+    vis_next(w->vis);
+    epoch = w->vis->epoch;
+    w->cand.n = w->res.n = 0;
+    marks[ep] = epoch;
+    float d = dist(&w->f, w->q, vec_at(ix, ep)), lower = INFINITY;
+    if (eligible(w, ep)) {
+        if (max_push(&w->res, d, ep))
+            return CM_ENOMEM;
+        lower = d;
+    }
+    if (min_push(&w->cand, d, ep))
+        return CM_ENOMEM;
+    while (w->cand.n) {
+        if (w->cand.a[0].d > lower && w->res.n >= ef)
+            break;
+        pair c = min_pop(&w->cand);
+        const uint32_t *l = cm__hnsw_links(ix, c.s, 0);
+        uint32_t nt = 0, nb_count = 0;
+        for (uint32_t j = 1; j <= l[0]; j++) {
+            uint32_t nb = l[j];
+            if (marks[nb] == epoch)
+                continue;
+            if (eligible(w, nb)) {
+                marks[nb] = epoch;
+                todo[nt++] = nb;
+                prefetch_vec(ix, nb);
+            } else {
+                bridge[nb_count++] = nb;
+            }
+        }
+        for (uint32_t b = 0; b < nb_count && nt < cap; b++) {
+            uint32_t br = bridge[b];
+            if (marks[br] == epoch)
+                continue;
+            marks[br] = epoch; /* expanded once: never a result, never again a bridge */
+            const uint32_t *l2 = cm__hnsw_links(ix, br, 0);
+            for (uint32_t j = 1; j <= l2[0] && nt < cap; j++) {
+                uint32_t x = l2[j];
+                if (marks[x] == epoch || !eligible(w, x))
+                    continue;
+                marks[x] = epoch;
+                todo[nt++] = x;
+                prefetch_vec(ix, x);
+            }
+        }
+        for (uint32_t t = 0; t < nt; t++) {
+            uint32_t nb = todo[t];
+            float dn = dist(&w->f, w->q, vec_at(ix, nb));
+            if (w->res.n < ef || dn < lower) {
+                if (min_push(&w->cand, dn, nb) || max_push(&w->res, dn, nb))
+                    return CM_ENOMEM;
+                if (w->res.n > ef)
+                    (void)max_pop(&w->res);
+                lower = w->res.a[0].d;
             }
         }
     }
@@ -410,7 +695,7 @@ static size_t drain_sorted(pheap *h, pair *out)
 {
     size_t n = h->n;
     for (size_t i = n; i > 0; i--)
-        out[i - 1] = ph_pop(h);
+        out[i - 1] = max_pop(h);
     return n;
 }
 
@@ -419,14 +704,15 @@ static size_t drain_sorted(pheap *h, pair *out)
  * it is closer to the base than to every neighbour kept so far. Writes the
  * list (count first) to `links`. `c` must not alias `links`.
  */
-static void select_neighbors(const cm_vec_index *ix, const cm__vec_ops *ops, const pair *c,
-                             size_t nc, uint32_t mmax, uint32_t *links)
+static void select_neighbors(const cm_vec_index *ix, const dfn *f, const pair *c, size_t nc,
+                             uint32_t mmax, uint32_t *links)
 {
     uint32_t kept = 0;
     for (size_t i = 0; i < nc && kept < mmax; i++) {
         int good = 1;
+        const void *cv = vec_at(ix, c[i].s);
         for (uint32_t j = 0; j < kept; j++) {
-            if (dist_enc(ix, ops, vec_at(ix, links[1 + j]), c[i].s) < c[i].d) {
+            if (dist(f, vec_at(ix, links[1 + j]), cv) < c[i].d) {
                 good = 0;
                 break;
             }
@@ -437,10 +723,18 @@ static void select_neighbors(const cm_vec_index *ix, const cm__vec_ops *ops, con
     links[0] = kept;
 }
 
-static int pair_cmp(const void *pa, const void *pb)
+/* Sort pairs by distance, then slot (insertion sort: lists are short). */
+static void sort_pairs(pair *a, size_t n)
 {
-    const pair *a = pa, *b = pb;
-    return a->d < b->d ? -1 : a->d > b->d ? 1 : (a->s > b->s) - (a->s < b->s);
+    for (size_t i = 1; i < n; i++) {
+        pair x = a[i];
+        size_t j = i;
+        while (j > 0 && (a[j - 1].d > x.d || (a[j - 1].d == x.d && a[j - 1].s > x.s))) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
 }
 
 static int in_list(const uint32_t *l, uint32_t s)
@@ -451,31 +745,22 @@ static int in_list(const uint32_t *l, uint32_t s)
     return 0;
 }
 
-/* Rebuild the list of `base` at `level` from its current links plus
- * `extra` (count-first list, may be NULL), minus removed slots and `drop`. */
-static void relink(cm_vec_index *ix, const cm__vec_ops *ops, uint32_t base, int level,
-                   const uint32_t *extra, uint32_t add, uint32_t drop, pair *scratch)
+/* Rebuild the full list of `base` at `level` from its current live links
+ * plus `add`, with the heuristic. Caller holds base's lock when locking. */
+static void relink(cm_vec_index *ix, const dfn *f, uint32_t base, int level, uint32_t add,
+                   pair *scratch)
 {
     uint32_t *l = cm__hnsw_links(ix, base, level);
     size_t nc = 0;
     const void *bv = vec_at(ix, base);
     for (uint32_t j = 1; j <= l[0]; j++) {
         uint32_t x = l[j];
-        if (x != drop && !ix->removed[x] && ix->levels[x] >= level)
-            scratch[nc++] = (pair){dist_enc(ix, ops, bv, x), x};
+        if (ix->state[x] == CM__SLOT_LIVE)
+            scratch[nc++] = (pair){dist(f, bv, vec_at(ix, x)), x};
     }
-    if (extra) {
-        for (uint32_t j = 1; j <= extra[0]; j++) {
-            uint32_t x = extra[j];
-            if (x != drop && x != base && !ix->removed[x] && ix->levels[x] >= level &&
-                !in_list(l, x))
-                scratch[nc++] = (pair){dist_enc(ix, ops, bv, x), x};
-        }
-    }
-    if (add != NO_SLOT)
-        scratch[nc++] = (pair){dist_enc(ix, ops, bv, add), add};
-    qsort(scratch, nc, sizeof *scratch, pair_cmp);
-    select_neighbors(ix, ops, scratch, nc, cm__hnsw_max_links(ix, level), l);
+    scratch[nc++] = (pair){dist(f, bv, vec_at(ix, add)), add};
+    sort_pairs(scratch, nc);
+    select_neighbors(ix, f, scratch, nc, cm__hnsw_max_links(ix, level), l);
 }
 
 static int random_level(cm_vec_index *ix)
@@ -488,88 +773,293 @@ static int random_level(cm_vec_index *ix)
     return l >= CM__HNSW_MAX_LEVEL ? CM__HNSW_MAX_LEVEL : (int)l;
 }
 
-/* Insert under the write lock. `tmp` holds dim floats. */
-static int add_locked(cm_vec_index *ix, int64_t id, const float *vec, float *tmp)
+/* ---- insert ---- */
+
+/* One inserting thread's state. */
+typedef struct {
+    walk w;
+    pair *sorted;  /* ef_construction + 1 */
+    pair *scratch; /* m0 + 2 */
+} inserter;
+
+static int inserter_init(inserter *in, cm_vec_index *ix, int locking)
 {
-    const cm__vec_ops *ops = cm__vec_ops_get();
-    if (cm__idmap_get(&ix->map, id) >= 0)
-        return cm__error_set_field(CM_EEXISTS, "id", "id %lld is already in the index",
-                                   (long long)id);
-    uint32_t slot;
-    int reused = ix->n_free > 0;
-    if (reused) {
-        slot = ix->free_slots[ix->n_free - 1];
-    } else {
-        int rc = cm__hnsw_reserve(ix, ix->n + 1);
-        if (rc)
-            return rc;
-        slot = (uint32_t)ix->n;
-    }
-    int level = random_level(ix);
-    if (cm__hnsw_set_level(ix, slot, level))
+    memset(in, 0, sizeof *in);
+    in->w.ix = ix;
+    in->w.f = dfn_make(ix);
+    in->w.locking = locking;
+    cm__visited *v = scratch_get(ix);
+    in->sorted = cm__malloc((ix->ef_construction + 1) * sizeof *in->sorted);
+    in->scratch = cm__malloc(((size_t)ix->m0 + 2) * sizeof *in->scratch);
+    if (v)
+        walk_begin(&in->w, v);
+    if (!v || !in->sorted || !in->scratch)
         return CM_ENOMEM;
-    if (cm__idmap_put(&ix->map, id, slot))
-        return cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
-    if (reused)
-        ix->n_free--;
-    else
-        ix->n++;
-    encode(ix, ix->vecs + (size_t)slot * ix->vbytes, vec, tmp);
-    ix->ids[slot] = id;
-    ix->removed[slot] = 0;
-    ix->live++;
-    if (ix->entry < 0) {
+    return CM_OK;
+}
+
+static void inserter_done(inserter *in)
+{
+    walk_end(&in->w);
+    scratch_put(in->w.ix, in->w.vis);
+    cm__free(in->sorted);
+    cm__free(in->scratch);
+}
+
+/*
+ * Link a prepared slot (vector, id, level and empty lists already set)
+ * into the graph. Safe to run on several threads at once when
+ * in->w.locking is set.
+ */
+static int insert_linked(inserter *in, uint32_t slot)
+{
+    cm_vec_index *ix = in->w.ix;
+    walk *w = &in->w;
+    int level = ix->levels[slot];
+    (void)pthread_mutex_lock(&ix->entry_lock);
+    int64_t ep = ix->entry;
+    int maxl = ix->max_level;
+    if (ep < 0) {
         ix->entry = slot;
         ix->max_level = level;
+    }
+    (void)pthread_mutex_unlock(&ix->entry_lock);
+    if (ep < 0)
         return CM_OK;
-    }
-
-    walk w = {ix, ops, vec_at(ix, slot), NULL, slot, NULL, {0}, {0}};
-    pair *sorted = NULL, *scratch = NULL;
-    int rc = CM_OK;
-    w.vis = vis_get(ix);
-    sorted = cm__malloc((ix->ef_construction + 1) * sizeof *sorted);
-    scratch = cm__malloc((2 * (size_t)ix->m0 + 2) * sizeof *scratch);
-    if (!w.vis || !sorted || !scratch) {
-        rc = CM_ENOMEM;
-        goto out;
-    }
-    uint32_t cur = (uint32_t)ix->entry;
-    for (int lc = ix->max_level; lc > level; lc--)
-        cur = greedy(&w, cur, lc);
-    for (int lc = level < ix->max_level ? level : ix->max_level; lc >= 0; lc--) {
-        if ((rc = search_layer(&w, cur, ix->ef_construction, lc)))
-            goto out;
-        size_t nw = drain_sorted(&w.res, sorted);
+    w->q = vec_at(ix, slot);
+    w->exclude = slot;
+    w->flt = NULL;
+    uint32_t cur = (uint32_t)ep, sel[MAX_LIST];
+    for (int lc = maxl; lc > level; lc--)
+        cur = greedy(w, cur, lc);
+    for (int lc = level < maxl ? level : maxl; lc >= 0; lc--) {
+        if (search_layer(w, cur, ix->ef_construction, lc))
+            return CM_ENOMEM;
+        size_t nw = drain_sorted(&w->res, in->sorted);
         if (nw == 0)
             continue;
+        select_neighbors(ix, &w->f, in->sorted, nw, ix->m, sel);
         uint32_t *mine = cm__hnsw_links(ix, slot, lc);
-        select_neighbors(ix, ops, sorted, nw, ix->m, mine);
-        for (uint32_t j = 1; j <= mine[0]; j++) {
-            uint32_t nb = mine[j];
+        if (w->locking)
+            node_lock(ix, slot);
+        /* another thread may have linked to this slot already (its walk
+         * started here): keep those links while there is room */
+        uint32_t had = mine[0], extra[MAX_LIST];
+        memcpy(extra, mine + 1, had * sizeof *extra);
+        memcpy(mine, sel, (1 + (size_t)sel[0]) * sizeof *sel);
+        for (uint32_t j = 0; j < had && mine[0] < cm__hnsw_max_links(ix, lc); j++)
+            if (!in_list(mine, extra[j]))
+                mine[1 + mine[0]++] = extra[j];
+        if (w->locking)
+            node_unlock(ix, slot);
+        for (uint32_t j = 1; j <= sel[0]; j++) {
+            uint32_t nb = sel[j];
+            if (w->locking)
+                node_lock(ix, nb);
             uint32_t *nl = cm__hnsw_links(ix, nb, lc);
-            if (in_list(nl, slot))
-                continue;
-            if (nl[0] < cm__hnsw_max_links(ix, lc))
-                nl[1 + nl[0]++] = slot;
-            else
-                relink(ix, ops, nb, lc, NULL, slot, NO_SLOT, scratch);
+            if (!in_list(nl, slot)) {
+                if (nl[0] < cm__hnsw_max_links(ix, lc))
+                    nl[1 + nl[0]++] = slot;
+                else
+                    relink(ix, &w->f, nb, lc, slot, in->scratch);
+            }
+            if (w->locking)
+                node_unlock(ix, nb);
         }
-        cur = sorted[0].s;
+        cur = in->sorted[0].s;
     }
-    if (level > ix->max_level) {
-        ix->max_level = level;
-        ix->entry = slot;
+    if (level > maxl) {
+        (void)pthread_mutex_lock(&ix->entry_lock);
+        if (level > ix->max_level) {
+            ix->max_level = level;
+            ix->entry = slot;
+        }
+        (void)pthread_mutex_unlock(&ix->entry_lock);
     }
-out:
-    vis_put(ix, w.vis);
-    cm__free(w.cand.a);
-    cm__free(w.res.a);
-    cm__free(sorted);
-    cm__free(scratch);
-    if (rc == CM_ENOMEM)
-        return cm__error_set(CM_ENOMEM, "cm_vec_index_add: out of memory");
+    return CM_OK;
+}
+
+typedef struct {
+    cm_vec_index *ix;
+    const uint32_t *slots;
+    size_t n;
+    atomic_size_t next;
+    atomic_int rc;
+} build_job;
+
+#define BUILD_CHUNK 8
+
+static void *build_worker(void *arg)
+{
+    build_job *j = arg;
+    inserter in;
+    int rc = inserter_init(&in, j->ix, 1);
+    while (rc == CM_OK && atomic_load_explicit(&j->rc, memory_order_relaxed) == CM_OK) {
+        size_t i = atomic_fetch_add_explicit(&j->next, BUILD_CHUNK, memory_order_relaxed);
+        if (i >= j->n)
+            break;
+        size_t end = i + BUILD_CHUNK < j->n ? i + BUILD_CHUNK : j->n;
+        for (; i < end && rc == CM_OK; i++)
+            rc = insert_linked(&in, j->slots[i]);
+    }
+    inserter_done(&in);
+    if (rc != CM_OK)
+        atomic_store(&j->rc, rc);
+    return NULL;
+}
+
+/* Link prepared slots, on up to `threads` threads (the caller included). */
+static int link_all(cm_vec_index *ix, const uint32_t *slots, size_t n, uint32_t threads)
+{
+    if (threads > 64)
+        threads = 64;
+    if (threads > 1 && n >= 64 * (size_t)threads) {
+        ix->node_locks = cm__calloc(N_NODE_LOCKS, 1);
+        if (ix->node_locks) {
+            build_job j = {ix, slots, n, 0, CM_OK};
+            pthread_t th[64];
+            uint32_t started = 0;
+            for (uint32_t t = 1; t < threads; t++) {
+                if (pthread_create(&th[started], NULL, build_worker, &j) != 0)
+                    break;
+                started++;
+            }
+            build_worker(&j);
+            for (uint32_t t = 0; t < started; t++)
+                (void)pthread_join(th[t], NULL);
+            cm__free((void *)ix->node_locks);
+            ix->node_locks = NULL;
+            return atomic_load(&j.rc);
+        }
+    }
+    inserter in;
+    int rc = inserter_init(&in, ix, 0);
+    for (size_t i = 0; i < n && rc == CM_OK; i++)
+        rc = insert_linked(&in, slots[i]);
+    inserter_done(&in);
     return rc;
+}
+
+/* ---- repair of removed entries ---- */
+
+/*
+ * Rewrite list `l` of live slot `s` at `level`, which points at DEAD
+ * slots: keep its live links, then offer the live neighbours of its dead
+ * ones (and of their dead ones: two hops) nearest first, each kept when it
+ * is closer to `s` than to every link kept so far, until the list is full.
+ */
+static void repair_list(cm_vec_index *ix, const dfn *f, cm__visited *v, uint32_t s, int level,
+                        pair *cand, size_t cand_cap)
+{
+    uint32_t *l = cm__hnsw_links(ix, s, level);
+    uint32_t keep[MAX_LIST], dead[MAX_LIST], nk = 0, nd = 0;
+    vis_next(v);
+    uint16_t ep = v->epoch;
+    v->marks[s] = ep;
+    for (uint32_t j = 1; j <= l[0]; j++) {
+        uint32_t x = l[j];
+        v->marks[x] = ep;
+        if (ix->state[x] == CM__SLOT_LIVE)
+            keep[nk++] = x;
+        else
+            dead[nd++] = x;
+    }
+    size_t nc = 0;
+    for (uint32_t i = 0; i < nd; i++) {
+        if (ix->levels[dead[i]] < level)
+            continue;
+        const uint32_t *dl = cm__hnsw_links(ix, dead[i], level);
+        for (uint32_t j = 1; j <= dl[0]; j++) {
+            uint32_t x = dl[j];
+            if (v->marks[x] == ep || ix->levels[x] < level)
+                continue;
+            v->marks[x] = ep;
+            if (ix->state[x] == CM__SLOT_LIVE) {
+                if (nc < cand_cap)
+                    cand[nc++] = (pair){0, x};
+                continue;
+            }
+            const uint32_t *dl2 = cm__hnsw_links(ix, x, level);
+            for (uint32_t k = 1; k <= dl2[0]; k++) {
+                uint32_t y = dl2[k];
+                if (v->marks[y] == ep || ix->levels[y] < level ||
+                    ix->state[y] != CM__SLOT_LIVE)
+                    continue;
+                v->marks[y] = ep;
+                if (nc < cand_cap)
+                    cand[nc++] = (pair){0, y};
+            }
+        }
+    }
+    const void *sv = vec_at(ix, s);
+    for (size_t i = 0; i < nc; i++)
+        cand[i].d = dist(f, sv, vec_at(ix, cand[i].s));
+    sort_pairs(cand, nc);
+    uint32_t mmax = cm__hnsw_max_links(ix, level);
+    for (size_t i = 0; i < nc && nk < mmax; i++) {
+        const void *cv = vec_at(ix, cand[i].s);
+        int good = 1;
+        for (uint32_t j = 0; j < nk && good; j++)
+            good = dist(f, vec_at(ix, keep[j]), cv) >= cand[i].d;
+        if (good)
+            keep[nk++] = cand[i].s;
+    }
+    l[0] = nk;
+    memcpy(l + 1, keep, nk * sizeof *keep);
+}
+
+int cm__hnsw_repair(cm_vec_index *ix)
+{
+    if (ix->n_dead == 0)
+        return CM_OK;
+    /* every DEAD slot becomes FREE: reserve the free-list room first */
+    size_t need = ix->n_free + ix->n_dead;
+    if (need > ix->free_cap) {
+        uint32_t *p = cm__realloc(ix->free_slots, need * sizeof *p);
+        if (!p)
+            return cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
+        ix->free_slots = p;
+        ix->free_cap = need;
+    }
+    size_t cand_cap = (size_t)ix->m0 * (ix->m0 + 1);
+    pair *cand = cm__malloc(cand_cap * sizeof *cand);
+    cm__visited *v = scratch_get(ix);
+    if (!cand || !v) {
+        cm__free(cand);
+        scratch_put(ix, v);
+        return cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
+    }
+    dfn f = dfn_make(ix);
+    for (size_t s = 0; s < ix->n; s++) {
+        if (ix->state[s] != CM__SLOT_LIVE)
+            continue;
+        for (int lc = 0; lc <= ix->levels[s]; lc++) {
+            const uint32_t *l = cm__hnsw_links(ix, (uint32_t)s, lc);
+            int stale = 0;
+            for (uint32_t j = 1; j <= l[0] && !stale; j++)
+                stale = ix->state[l[j]] != CM__SLOT_LIVE;
+            if (stale)
+                repair_list(ix, &f, v, (uint32_t)s, lc, cand, cand_cap);
+        }
+    }
+    for (size_t i = 0; i < ix->n_dead; i++) {
+        uint32_t s = ix->dead[i];
+        cm__free(ix->up[s]);
+        ix->up[s] = NULL;
+        ix->levels[s] = 0;
+        cm__hnsw_links(ix, s, 0)[0] = 0;
+        ix->state[s] = CM__SLOT_FREE;
+        ix->free_slots[ix->n_free++] = s;
+    }
+    ix->n_dead = 0;
+    if (ix->dead_cap > 64) { /* give back a large queue */
+        cm__free(ix->dead);
+        ix->dead = NULL;
+        ix->dead_cap = 0;
+    }
+    scratch_put(ix, v);
+    cm__free(cand);
+    return CM_OK;
 }
 
 /* ---- public API ---- */
@@ -600,13 +1090,14 @@ int cm_vec_index_new(cm_vec_index **out, size_t dim, const cm_vec_index_options 
         o.ef_construction = 128;
     if (o.ef_construction > 4096)
         o.ef_construction = 4096;
-    return cm__hnsw_create(out, dim, o.metric, o.storage, o.m, o.ef_construction, o.seed);
+    int rc = cm__hnsw_create(out, dim, o.metric, o.storage, o.m, o.ef_construction, o.seed);
+    if (rc == CM_OK)
+        (*out)->threads = o.threads;
+    return rc;
 }
 
 static int check_add(const cm_vec_index *ix, int64_t id, const float *vec, size_t dim)
 {
-    if (!ix || !vec)
-        return cm__error_set(CM_EINVAL, "cm_vec_index_add: NULL argument");
     if (dim != ix->dim)
         return cm__error_set_field(CM_EINVAL, "dim", "vector dimension %zu, index has %zu", dim,
                                    ix->dim);
@@ -620,6 +1111,84 @@ int cm_vec_index_add(cm_vec_index *ix, int64_t id, const float *vec, size_t dim)
     return cm_vec_index_add_batch(ix, &id, vec, vec ? 1 : 0, dim);
 }
 
+/* Take a slot for a new entry: a FREE one, else the next new one (room
+ * reserved by the caller). */
+static uint32_t take_slot(cm_vec_index *ix)
+{
+    if (ix->n_free)
+        return ix->free_slots[--ix->n_free];
+    uint32_t s = (uint32_t)ix->n++;
+    ix->up[s] = NULL;
+    return s;
+}
+
+/* Give back a slot taken by take_slot() whose entry could not be made. */
+static void return_slot(cm_vec_index *ix, uint32_t s)
+{
+    cm__free(ix->up[s]);
+    ix->up[s] = NULL;
+    ix->levels[s] = 0;
+    if (s + 1 == ix->n) {
+        ix->n--;
+    } else {
+        ix->state[s] = CM__SLOT_FREE;
+        ix->free_slots[ix->n_free++] = s; /* the array had room: s came from it */
+    }
+}
+
+/*
+ * Prepare rows [0, n) under the write lock: validation, slot, id, level,
+ * vector. Stops at the first bad row (error detail set, *rc_out its code);
+ * returns the number of rows prepared, their slots in `slots`.
+ */
+static size_t prepare_rows(cm_vec_index *ix, const int64_t *ids, const float *vecs, size_t n,
+                           size_t dim, uint32_t *slots, float *tmp, int *rc_out)
+{
+    size_t ok = 0;
+    int rc = CM_OK;
+    while (ok < n && (rc = check_add(ix, ids[ok], vecs + ok * dim, dim)) == CM_OK)
+        ok++;
+    /* repair before allocating, so that removed slots are reused */
+    if (ix->n_dead && (ix->n_dead > ix->live / 128 || ix->n + ok > ix->cap + ix->n_free)) {
+        int r2 = cm__hnsw_repair(ix);
+        if (r2) {
+            *rc_out = r2;
+            return 0;
+        }
+    }
+    size_t fresh = ok > ix->n_free ? ok - ix->n_free : 0;
+    int r2 = reserve_more(ix, fresh);
+    if (r2 == CM_OK && cm__idmap_reserve(&ix->map, ix->ids, ix->live + ok))
+        r2 = cm__error_set(CM_ENOMEM, "cm_vec_index: out of memory");
+    if (r2) {
+        *rc_out = r2;
+        return 0;
+    }
+    size_t done = 0;
+    for (; done < ok; done++) {
+        int64_t id = ids[done];
+        if (cm__idmap_get(&ix->map, ix->ids, id) >= 0) {
+            rc = cm__error_set_field(CM_EEXISTS, "id", "id %lld is already in the index",
+                                     (long long)id);
+            break;
+        }
+        uint32_t s = take_slot(ix);
+        ix->ids[s] = id;
+        if (cm__hnsw_set_level(ix, s, random_level(ix)) != CM_OK ||
+            cm__idmap_put(&ix->map, ix->ids, s) != CM_OK) {
+            return_slot(ix, s);
+            rc = cm__error_set(CM_ENOMEM, "cm_vec_index_add: out of memory");
+            break;
+        }
+        encode(ix, ix->vecs + (size_t)s * ix->vbytes, vecs + done * dim, tmp);
+        ix->state[s] = CM__SLOT_LIVE;
+        ix->live++;
+        slots[done] = s;
+    }
+    *rc_out = rc;
+    return done;
+}
+
 int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const float *vecs, size_t n,
                            size_t dim)
 {
@@ -628,17 +1197,23 @@ int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const float *ve
     if (n == 0)
         return ids && !vecs ? cm__error_set(CM_EINVAL, "cm_vec_index_add: NULL vector") : CM_OK;
     float *tmp = cm__malloc(ix->dim * sizeof *tmp);
-    if (!tmp)
+    uint32_t *slots = cm__malloc(n * sizeof *slots);
+    if (!tmp || !slots) {
+        cm__free(tmp);
+        cm__free(slots);
         return cm__error_set(CM_ENOMEM, "cm_vec_index_add: out of memory");
+    }
     int rc = CM_OK;
     (void)pthread_rwlock_wrlock(&ix->lock);
-    for (size_t i = 0; i < n && rc == CM_OK; i++) {
-        rc = check_add(ix, ids[i], vecs + i * dim, dim);
-        if (rc == CM_OK)
-            rc = add_locked(ix, ids[i], vecs + i * dim, tmp);
+    size_t ready = prepare_rows(ix, ids, vecs, n, dim, slots, tmp, &rc);
+    if (ready) {
+        int lrc = link_all(ix, slots, ready, ix->threads);
+        if (lrc != CM_OK && rc == CM_OK)
+            rc = cm__error_set(lrc, "cm_vec_index_add: out of memory");
     }
     (void)pthread_rwlock_unlock(&ix->lock);
     cm__free(tmp);
+    cm__free(slots);
     return rc;
 }
 
@@ -648,7 +1223,8 @@ static void pick_entry(cm_vec_index *ix, uint32_t slot)
     int top = ix->levels[slot];
     const uint32_t *l = cm__hnsw_links(ix, slot, top);
     for (uint32_t j = 1; j <= l[0]; j++) {
-        if (!ix->removed[l[j]] && ix->levels[l[j]] == ix->max_level && top == ix->max_level) {
+        if (ix->state[l[j]] == CM__SLOT_LIVE && ix->levels[l[j]] == top &&
+            top == ix->max_level) {
             ix->entry = l[j];
             return;
         }
@@ -656,7 +1232,7 @@ static void pick_entry(cm_vec_index *ix, uint32_t slot)
     ix->entry = -1;
     ix->max_level = -1;
     for (size_t s = 0; s < ix->n; s++) {
-        if (!ix->removed[s] && (int)ix->levels[s] > ix->max_level) {
+        if (ix->state[s] == CM__SLOT_LIVE && (int)ix->levels[s] > ix->max_level) {
             ix->max_level = ix->levels[s];
             ix->entry = (int64_t)s;
         }
@@ -667,39 +1243,26 @@ int cm_vec_index_remove(cm_vec_index *ix, int64_t id)
 {
     if (!ix)
         return cm__error_set(CM_EINVAL, "cm_vec_index_remove: NULL index");
-    const cm__vec_ops *ops = cm__vec_ops_get();
-    pair *scratch = cm__malloc((3 * (size_t)ix->m0 + 2) * sizeof *scratch);
-    if (!scratch)
-        return cm__error_set(CM_ENOMEM, "cm_vec_index_remove: out of memory");
     (void)pthread_rwlock_wrlock(&ix->lock);
     int rc = CM_OK;
-    int64_t s64 = cm__idmap_get(&ix->map, id);
+    int64_t s64 = cm__idmap_get(&ix->map, ix->ids, id);
     if (s64 < 0) {
         rc = cm__error_set_field(CM_ENOTFOUND, "id", "id %lld is not in the index", (long long)id);
         goto out;
     }
     uint32_t slot = (uint32_t)s64;
-    /* reserve the free-list entry first so nothing below can fail */
-    if ((rc = cm__hnsw_push_free(ix, slot)))
+    /* queue the repair first so that nothing below can fail */
+    if ((rc = cm__hnsw_push_dead(ix, slot)))
         goto out;
-    (void)cm__idmap_del(&ix->map, id);
-    ix->removed[slot] = 1;
+    (void)cm__idmap_del(&ix->map, ix->ids, id);
+    ix->state[slot] = CM__SLOT_DEAD;
     ix->live--;
-    for (int lc = 0; lc <= ix->levels[slot]; lc++) {
-        const uint32_t *sl = cm__hnsw_links(ix, slot, lc);
-        for (uint32_t j = 1; j <= sl[0]; j++) {
-            uint32_t nb = sl[j];
-            if (ix->removed[nb] || ix->levels[nb] < lc ||
-                !in_list(cm__hnsw_links(ix, nb, lc), slot))
-                continue;
-            relink(ix, ops, nb, lc, sl, NO_SLOT, slot, scratch);
-        }
-    }
     if (ix->entry == (int64_t)slot)
         pick_entry(ix, slot);
+    if (ix->live == 0) /* nothing left to walk: every slot is free */
+        rc = cm__hnsw_repair(ix);
 out:
     (void)pthread_rwlock_unlock(&ix->lock);
-    cm__free(scratch);
     return rc;
 }
 
@@ -709,7 +1272,7 @@ int cm_vec_index_contains(const cm_vec_index *ix, int64_t id)
         return 0;
     cm_vec_index *w = (cm_vec_index *)ix;
     (void)pthread_rwlock_rdlock(&w->lock);
-    int r = cm__idmap_get(&ix->map, id) >= 0;
+    int r = cm__idmap_get(&ix->map, ix->ids, id) >= 0;
     (void)pthread_rwlock_unlock(&w->lock);
     return r;
 }
@@ -732,60 +1295,97 @@ size_t cm_vec_index_dim(const cm_vec_index *ix)
 
 /* ---- search ---- */
 
+static uint64_t bitmap_popcount(const uint8_t *p, uint64_t bits)
+{
+    uint64_t pop = 0, bytes = bits / 8, i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        pop += (uint64_t)__builtin_popcountll(w);
+    }
+    for (; i < bytes; i++)
+        pop += (uint64_t)__builtin_popcount(p[i]);
+    for (uint64_t b = bytes * 8; b < bits; b++)
+        pop += (p[b >> 3] >> (b & 7)) & 1;
+    return pop;
+}
+
 /*
- * Estimated fraction of live entries the filter lets through: a popcount
- * of the bitmap when there is no predicate, else a sample of up to 256
- * live slots.
+ * Estimated number of live entries the filter lets through: a popcount of
+ * the bitmap when there is no predicate, else a sample of up to 256 live
+ * slots scaled to the live count.
  */
-static double filter_fraction(const cm_vec_index *ix, const cm_vec_search_options *o)
+static double filter_passing(const cm_vec_index *ix, const cm_vec_search_options *o)
 {
     if (!o->filter) {
-        uint64_t pop = 0, bytes = o->allow_bits / 8;
-        for (uint64_t i = 0; i < bytes; i++)
-            pop += (uint64_t)__builtin_popcount(o->allow[i]);
-        for (uint64_t b = bytes * 8; b < o->allow_bits; b++)
-            pop += (o->allow[b >> 3] >> (b & 7)) & 1;
-        double f = (double)pop / (double)ix->live;
-        return f > 1 ? 1 : f;
+        double p = (double)bitmap_popcount(o->allow, o->allow_bits);
+        return p < (double)ix->live ? p : (double)ix->live;
     }
     size_t step = ix->n / 256 + 1, seen = 0, ok = 0;
     for (size_t s = 0; s < ix->n; s += step) {
-        if (ix->removed[s])
+        if (ix->state[s] != CM__SLOT_LIVE)
             continue;
         seen++;
         ok += cm__vec_allowed(o, ix->ids[s]) != 0;
     }
-    return seen ? (double)ok / (double)seen : 1.0;
+    return seen ? (double)ok / (double)seen * (double)ix->live : (double)ix->live;
 }
 
 /*
- * Exact scan or graph walk? A filtered walk visits about ef * m0 / f nodes
- * to collect ef passing ones; the scan computes f * live distances. Scan
- * when f * f * live < ef * m0.
+ * Exact scan or graph walk? A walk computes a few thousand distances at
+ * random places (about 1.5 * ef * m0); a scan computes one per passing
+ * entry. Below a passing fraction of 1/m0 the two-hop walk loses its
+ * connectivity, so the scan is used there too.
  */
-static int use_exact(const cm_vec_index *ix, const cm_vec_search_options *o, size_t ef)
+static int use_exact(const cm_vec_index *ix, double passing, size_t ef)
 {
-    double f = filter_fraction(ix, o);
-    return f * f * (double)ix->live < (double)ef * ix->m0;
+    if (passing <= 1.5 * (double)ef * ix->m0)
+        return 1;
+    return passing * ix->m0 < (double)ix->live;
 }
 
-static size_t exact_scan(const cm_vec_index *ix, const cm__vec_ops *ops, const void *q,
+static void exact_offer(const cm_vec_index *ix, const dfn *f, const void *q, cm__vec_heap *hp,
+                        uint32_t s)
+{
+    cm__vec_heap_push(hp, dist(f, q, vec_at(ix, s)), (int64_t)s);
+}
+
+/* Exact k nearest passing entries; hits hold slots. */
+static size_t exact_scan(const cm_vec_index *ix, const dfn *f, const void *q,
                          const cm_vec_search_options *o, cm__vec_hit *hits, size_t k)
 {
     cm__vec_heap hp = {hits, 0, k};
-    for (size_t s = 0; s < ix->n; s++) {
-        if (ix->removed[s] || !cm__vec_allowed(o, ix->ids[s]))
-            continue;
-        cm__vec_heap_push(&hp, dist_enc(ix, ops, q, (uint32_t)s), (int64_t)s);
+    uint64_t pop = o->filter ? UINT64_MAX : bitmap_popcount(o->allow, o->allow_bits);
+    if (pop < ix->live / 4) { /* sparse bitmap: walk its bits, look ids up */
+        uint64_t bytes = (o->allow_bits + 7) / 8;
+        for (uint64_t i = 0; i < bytes; i++) {
+            unsigned bits = o->allow[i];
+            while (bits) {
+                uint64_t id = i * 8 + (uint64_t)__builtin_ctz(bits);
+                bits &= bits - 1;
+                if (id >= o->allow_bits)
+                    break;
+                int64_t s = cm__idmap_get(&ix->map, ix->ids, (int64_t)id);
+                if (s >= 0)
+                    exact_offer(ix, f, q, &hp, (uint32_t)s);
+            }
+        }
+    } else {
+        for (size_t s = 0; s < ix->n; s++) {
+            if (ix->state[s] != CM__SLOT_LIVE || !cm__vec_allowed(o, ix->ids[s]))
+                continue;
+            exact_offer(ix, f, q, &hp, (uint32_t)s);
+        }
     }
     cm__vec_heap_sort(&hp);
     return hp.size;
 }
 
 /* bf16 storage: report distances of the f32 query to the stored rows. */
-static void rescore_bf16(const cm_vec_index *ix, const cm__vec_ops *ops, const float *qf,
-                         float *row, cm__vec_hit *hits, size_t n)
+static void rescore_bf16(const cm_vec_index *ix, const float *qf, float *row, cm__vec_hit *hits,
+                         size_t n)
 {
+    const cm__vec_ops *ops = cm__vec_ops_get();
     for (size_t i = 0; i < n; i++) {
         cm_vec_bf16_to_f32(row, vec_at(ix, (uint32_t)hits[i].id), ix->dim);
         float d;
@@ -801,6 +1401,108 @@ static void rescore_bf16(const cm_vec_index *ix, const cm__vec_ops *ops, const f
     cm__vec_heap_sort(&hp);
 }
 
+/* Scratch buffer layout of one search: encoded query (64-aligned), f32
+ * query, one f32 row, hits. */
+static int search_buffers(cm__visited *v, size_t dim, size_t vbytes, size_t nhits)
+{
+    size_t need = 64 + vbytes + 64 + 2 * dim * sizeof(float) + 64 + nhits * sizeof(cm__vec_hit);
+    if (v->buf_cap >= need)
+        return CM_OK;
+    void *p = cm__realloc(v->buf, need);
+    if (!p)
+        return CM_ENOMEM;
+    v->buf = p;
+    v->buf_cap = need;
+    return CM_OK;
+}
+
+static void *align64(void *p)
+{
+    return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* One search with the read lock held and options read. */
+static int search_locked(cm_vec_index *ix, const float *query, size_t k,
+                         const cm_vec_search_options *opts, cm__vec_hit **hits_out, size_t *found,
+                         cm__visited *v)
+{
+    size_t ef = opts->ef ? opts->ef : 64;
+    if (ef < k)
+        ef = k;
+    *found = 0;
+    if (ix->live == 0)
+        return CM_OK;
+    if (search_buffers(v, ix->dim, ix->vbytes, ef + k + 1))
+        return CM_ENOMEM;
+    unsigned char *qe = align64(v->buf);
+    float *qf = align64(qe + ix->vbytes);
+    float *row = qf + ix->dim;
+    cm__vec_hit *hits = align64(row + ix->dim);
+    *hits_out = hits;
+    encode(ix, qe, query, qf);
+    if (ix->metric != CM_VEC_COSINE)
+        memcpy(qf, query, ix->dim * sizeof *qf); /* f32 form of the query for rescoring */
+
+    walk w = {0};
+    w.ix = ix;
+    w.f = dfn_make(ix);
+    w.q = qe;
+    w.flt = cm__vec_has_filter(opts) ? opts : NULL;
+    w.exclude = NO_SLOT;
+    walk_begin(&w, v);
+    size_t n = 0;
+    int exact = w.flt && use_exact(ix, filter_passing(ix, w.flt), ef);
+    if (!exact) {
+        uint32_t cur = (uint32_t)ix->entry;
+        for (int lc = ix->max_level; lc > 0; lc--)
+            cur = greedy(&w, cur, lc);
+        int rc = w.flt ? search_filtered(&w, cur, ef) : search_layer(&w, cur, ef, 0);
+        if (rc) {
+            walk_end(&w);
+            return CM_ENOMEM;
+        }
+        size_t nr = w.res.n;
+        for (size_t i = nr; i > 0; i--) {
+            pair p = max_pop(&w.res);
+            hits[i - 1] = (cm__vec_hit){p.d, (int64_t)p.s};
+        }
+        cm__vec_heap hp = {hits, nr, nr};
+        cm__vec_heap_sort(&hp); /* ties: smaller slot first */
+        n = nr;
+        if (w.flt && n < k) /* the walk found too few: complete it exactly */
+            exact = 1;
+    }
+    walk_end(&w);
+    if (exact) {
+        exact_fallbacks++;
+        n = exact_scan(ix, &w.f, qe, w.flt, hits, k);
+    }
+    if (ix->storage == CM_VEC_STORE_BF16) {
+        size_t r = 2 * k + 32; /* rescore the head of the beam exactly, then cut */
+        rescore_bf16(ix, qf, row, hits, n < r ? n : r);
+        if (n > r)
+            n = r;
+    }
+    if (n > k)
+        n = k;
+    for (size_t i = 0; i < n; i++)
+        hits[i].id = ix->ids[hits[i].id];
+    *found = n;
+    return CM_OK;
+}
+
+static int check_search(const cm_vec_index *ix, size_t dim, size_t k)
+{
+    if (dim != ix->dim)
+        return cm__error_set_field(CM_EINVAL, "dim", "query dimension %zu, index has %zu", dim,
+                                   ix->dim);
+    if (k == 0)
+        return cm__error_set_field(CM_EINVAL, "k", "k must be at least 1");
+    if (k > (1u << 24))
+        return cm__error_set_field(CM_EINVAL, "k", "k = %zu is too large", k);
+    return CM_OK;
+}
+
 int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_out,
                         const cm_vec_index *cix, const float *query, size_t dim, size_t k,
                         const cm_vec_search_options *in_opts)
@@ -809,90 +1511,109 @@ int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_out,
         *found_out = 0;
     if (!cix || !ids_out || !query)
         return cm__error_set(CM_EINVAL, "cm_vec_index_search: NULL argument");
-    if (dim != cix->dim)
-        return cm__error_set_field(CM_EINVAL, "dim", "query dimension %zu, index has %zu", dim,
-                                   cix->dim);
-    if (k == 0)
-        return cm__error_set_field(CM_EINVAL, "k", "k must be at least 1");
-    if (k > (1u << 24))
-        return cm__error_set_field(CM_EINVAL, "k", "k = %zu is too large", k);
-    int rc = cm__vec_check_finite(query, dim, "query");
+    int rc = check_search(cix, dim, k);
+    if (rc == CM_OK)
+        rc = cm__vec_check_finite(query, dim, "query");
+    cm_vec_search_options opts;
+    if (rc == CM_OK)
+        rc = cm__vec_search_opts_read(&opts, in_opts);
     if (rc)
         return rc;
-    cm_vec_search_options opts;
-    if ((rc = cm__vec_search_opts_read(&opts, in_opts)))
-        return rc;
-    cm_vec_index *ix = (cm_vec_index *)cix; /* locks and the visited pool mutate */
-    const cm__vec_ops *ops = cm__vec_ops_get();
-    size_t ef = opts.ef ? opts.ef : 64;
-    if (ef < k)
-        ef = k;
-
-    float *qf = cm__malloc(2 * dim * sizeof *qf); /* encoded f32 query + scratch */
-    void *qe = cm__malloc(ix->vbytes ? ix->vbytes : 1);
-    cm__vec_hit *hits = cm__malloc((ef + 1) * sizeof *hits);
-    walk w = {ix, ops, qe, cm__vec_has_filter(&opts) ? &opts : NULL, NO_SLOT, NULL, {0}, {0}};
-    size_t found = 0;
-    if (!qf || !qe || !hits) {
-        rc = cm__error_set(CM_ENOMEM, "cm_vec_index_search: out of memory");
-        goto free_out;
-    }
+    cm_vec_index *ix = (cm_vec_index *)cix; /* locks and the scratch pool mutate */
     (void)pthread_rwlock_rdlock(&ix->lock);
-    if (ix->live == 0)
-        goto unlock;
-    encode(ix, qe, query, qf + dim);
-    if (ix->storage == CM_VEC_STORE_BF16) { /* f32 form of the query for rescoring */
-        if (ix->metric == CM_VEC_COSINE)
-            memcpy(qf, qf + dim, dim * sizeof *qf);
-        else
-            memcpy(qf, query, dim * sizeof *qf);
-    }
-    if (w.flt && use_exact(ix, w.flt, ef)) {
-        exact_fallbacks++;
-        found = exact_scan(ix, ops, qe, w.flt, hits, k);
-    } else {
-        if (!(w.vis = vis_get(ix))) {
-            rc = cm__error_set(CM_ENOMEM, "cm_vec_index_search: out of memory");
-            goto unlock;
-        }
-        uint32_t cur = (uint32_t)ix->entry;
-        for (int lc = ix->max_level; lc > 0; lc--)
-            cur = greedy(&w, cur, lc);
-        if ((rc = search_layer(&w, cur, ef, 0))) {
-            rc = cm__error_set(CM_ENOMEM, "cm_vec_index_search: out of memory");
-            goto unlock;
-        }
-        size_t nr = w.res.n;
-        for (size_t i = nr; i > 0; i--) {
-            pair p = ph_pop(&w.res);
-            hits[i - 1] = (cm__vec_hit){p.d, (int64_t)p.s};
-        }
-        cm__vec_heap hp = {hits, nr, nr};
-        cm__vec_heap_sort(&hp); /* ties: smaller slot first */
-        found = nr < k ? nr : k;
-        if (ix->storage == CM_VEC_STORE_BF16)
-            found = nr; /* rescore the whole beam, then cut */
-    }
-    if (ix->storage == CM_VEC_STORE_BF16) {
-        rescore_bf16(ix, ops, qf, qf + dim, hits, found);
-        if (found > k)
-            found = k;
-    }
-    for (size_t i = 0; i < found; i++)
-        hits[i].id = ix->ids[hits[i].id];
-unlock:
-    vis_put(ix, w.vis);
-    (void)pthread_rwlock_unlock(&ix->lock);
-    if (rc == CM_OK) {
+    cm__visited *v = scratch_get(ix);
+    cm__vec_hit *hits = NULL;
+    size_t found = 0;
+    rc = v ? search_locked(ix, query, k, &opts, &hits, &found, v) : CM_ENOMEM;
+    if (rc == CM_OK)
         cm__vec_hits_write(ids_out, dist_out, hits, found, k);
-        if (found_out)
-            *found_out = found;
+    scratch_put(ix, v);
+    (void)pthread_rwlock_unlock(&ix->lock);
+    if (rc)
+        return cm__error_set(CM_ENOMEM, "cm_vec_index_search: out of memory");
+    if (found_out)
+        *found_out = found;
+    return CM_OK;
+}
+
+typedef struct {
+    cm_vec_index *ix;
+    int64_t *ids_out;
+    float *dist_out;
+    size_t *found_out;
+    const float *queries;
+    size_t nq, k;
+    const cm_vec_search_options *opts;
+    atomic_size_t next;
+    atomic_int rc;
+} batch_job;
+
+static void *batch_worker(void *arg)
+{
+    batch_job *j = arg;
+    cm_vec_index *ix = j->ix;
+    cm__visited *v = scratch_get(ix);
+    int rc = v ? CM_OK : CM_ENOMEM;
+    while (rc == CM_OK) {
+        size_t q = atomic_fetch_add_explicit(&j->next, 4, memory_order_relaxed);
+        if (q >= j->nq)
+            break;
+        size_t end = q + 4 < j->nq ? q + 4 : j->nq;
+        for (; q < end && rc == CM_OK; q++) {
+            cm__vec_hit *hits = NULL;
+            size_t found = 0;
+            rc = search_locked(ix, j->queries + q * ix->dim, j->k, j->opts, &hits, &found, v);
+            if (rc == CM_OK) {
+                cm__vec_hits_write(j->ids_out + q * j->k, j->dist_out ? j->dist_out + q * j->k : NULL,
+                                   hits, found, j->k);
+                if (j->found_out)
+                    j->found_out[q] = found;
+            }
+        }
     }
-free_out:
-    cm__free(w.cand.a);
-    cm__free(w.res.a);
-    cm__free(qf);
-    cm__free(qe);
-    cm__free(hits);
-    return rc;
+    scratch_put(ix, v);
+    if (rc)
+        atomic_store(&j->rc, rc);
+    return NULL;
+}
+
+int cm_vec_index_search_batch(int64_t *ids_out, float *dist_out, size_t *found_out,
+                              const cm_vec_index *cix, const float *queries, size_t nq, size_t dim,
+                              size_t k, const cm_vec_search_options *in_opts)
+{
+    if (!cix || !ids_out || !queries)
+        return cm__error_set(CM_EINVAL, "cm_vec_index_search_batch: NULL argument");
+    if (nq == 0)
+        return cm__error_set_field(CM_EINVAL, "nq", "nq must be at least 1");
+    int rc = check_search(cix, dim, k);
+    if (rc == CM_OK && nq > SIZE_MAX / dim)
+        rc = cm__error_set_field(CM_EINVAL, "nq", "nq * dim overflows");
+    if (rc == CM_OK)
+        rc = cm__vec_check_finite(queries, nq * dim, "queries");
+    cm_vec_search_options opts;
+    if (rc == CM_OK)
+        rc = cm__vec_search_opts_read(&opts, in_opts);
+    if (rc)
+        return rc;
+    cm_vec_index *ix = (cm_vec_index *)cix;
+    batch_job j = {ix, ids_out, dist_out, found_out, queries, nq, k, &opts, 0, CM_OK};
+    uint32_t threads = opts.threads > 64 ? 64 : opts.threads;
+    if ((size_t)threads > (nq + 3) / 4)
+        threads = (uint32_t)((nq + 3) / 4);
+    pthread_t th[64];
+    uint32_t started = 0;
+    (void)pthread_rwlock_rdlock(&ix->lock);
+    for (uint32_t t = 1; t < threads; t++) {
+        if (pthread_create(&th[started], NULL, batch_worker, &j) != 0)
+            break;
+        started++;
+    }
+    batch_worker(&j);
+    for (uint32_t t = 0; t < started; t++)
+        (void)pthread_join(th[t], NULL);
+    (void)pthread_rwlock_unlock(&ix->lock);
+    rc = atomic_load(&j.rc);
+    if (rc)
+        return cm__error_set(CM_ENOMEM, "cm_vec_index_search_batch: out of memory");
+    return CM_OK;
 }

@@ -14,7 +14,8 @@
  *    48 u64 entry slot (all ones when empty)   56 u64 level generator state
  *    64 u64 payload bytes 72 u32 payload CRC   76 u32 CRC of bytes 0..75
  *   payload: per slot
- *     u8 flags (bit 0 removed), u8 level, i64 id, dim values (f32 or bf16),
+ *     u8 flags (bit 0 removed: a DEAD or FREE slot, loaded as DEAD and
+ *     repaired before reuse), u8 level, i64 id, dim values (f32 or bf16),
  *     then for each layer 0..level: u32 count, count * u32 neighbour slot.
  */
 #include "hnsw_int.h"
@@ -189,7 +190,7 @@ int cm_vec_index_save(const cm_vec_index *cix, const char *path)
         w.err = errno ? errno : EIO;
     for (size_t s = 0; s < ix->n && !w.err; s++) {
         unsigned char sh[10];
-        sh[0] = ix->removed[s] ? 1 : 0;
+        sh[0] = ix->state[s] != CM__SLOT_LIVE ? 1 : 0;
         sh[1] = ix->levels[s];
         put64(sh + 2, (uint64_t)ix->ids[s]);
         wr(&w, sh, sizeof sh);
@@ -253,7 +254,7 @@ static int load_slot(cm_vec_index *ix, reader *r, uint32_t s)
     if (level > ix->max_level)
         return corrupt("slot level above the index level");
     int64_t id = (int64_t)get64(p + 2);
-    ix->removed[s] = p[0] & 1;
+    ix->state[s] = (p[0] & 1) ? CM__SLOT_DEAD : CM__SLOT_LIVE;
     if (id < 0)
         return corrupt("negative id");
     ix->ids[s] = id;
@@ -293,11 +294,11 @@ static int load_slot(cm_vec_index *ix, reader *r, uint32_t s)
         }
         l[0] = cnt;
     }
-    if (ix->removed[s]) {
-        if (cm__hnsw_push_free(ix, s))
+    if (ix->state[s] != CM__SLOT_LIVE) {
+        if (cm__hnsw_push_dead(ix, s)) /* repaired before its slot is reused */
             return CM_ENOMEM;
     } else {
-        int rc = cm__idmap_put(&ix->map, id, s);
+        int rc = cm__idmap_put(&ix->map, ix->ids, s);
         if (rc == CM_EEXISTS)
             return corrupt("duplicate id");
         if (rc)
@@ -355,6 +356,10 @@ int cm_vec_index_load_buffer(cm_vec_index **out, const void *buf, size_t len)
     if ((rc = cm__hnsw_reserve(ix, (size_t)slots)))
         goto fail;
     ix->n = (size_t)slots;
+    if (cm__idmap_reserve(&ix->map, ix->ids, (size_t)slots)) {
+        rc = CM_ENOMEM;
+        goto fail;
+    }
     reader r = {h + HEADER, len - HEADER};
     for (uint32_t s = 0; s < slots; s++)
         if ((rc = load_slot(ix, &r, s)))
@@ -364,7 +369,7 @@ int cm_vec_index_load_buffer(cm_vec_index **out, const void *buf, size_t len)
         goto fail;
     }
     if (ix->live) {
-        if (ix->removed[entry] || ix->levels[entry] != max_level) {
+        if (ix->state[entry] != CM__SLOT_LIVE || ix->levels[entry] != max_level) {
             rc = corrupt("entry point is not a live top-level slot");
             goto fail;
         }

@@ -1,13 +1,15 @@
 /*
  * idmap.c - int64 id -> uint32 slot hash map with linear probing and
- * removal markers; grows (and drops markers) at half load.
+ * removal markers; grows (and drops markers) at half load. Buckets hold
+ * slots only; keys come from the caller's array (see idmap.h), so the map
+ * costs 4 bytes per bucket, 8 to 16 bytes per entry.
  */
 #include "idmap.h"
 
 #include "util/util.h"
 
-#define EMPTY (-1)
-#define REMOVED (-2)
+#define EMPTY CM__IDMAP_EMPTY
+#define GONE CM__IDMAP_GONE
 
 static size_t hash(int64_t id, size_t mask)
 {
@@ -20,96 +22,106 @@ static size_t hash(int64_t id, size_t mask)
     return (size_t)x & mask;
 }
 
-int64_t cm__idmap_get(const cm__idmap *m, int64_t id)
+int64_t cm__idmap_get(const cm__idmap *m, const int64_t *keys, int64_t id)
 {
     if (!m->cap || id < 0)
         return -1;
     size_t mask = m->cap - 1;
     for (size_t i = hash(id, mask);; i = (i + 1) & mask) {
-        if (m->keys[i] == id)
-            return m->vals[i];
-        if (m->keys[i] == EMPTY)
+        uint32_t s = m->slots[i];
+        if (s == EMPTY)
             return -1;
+        if (s != GONE && keys[s] == id)
+            return s;
     }
 }
 
-static int grow(cm__idmap *m)
+/* Rehash into the smallest power of two holding `want` keys at half load. */
+static int rehash(cm__idmap *m, const int64_t *keys, size_t want)
 {
-    size_t ncap = m->cap ? m->cap : 16;
-    while (m->count * 2 + 2 > ncap)
+    size_t ncap = 16;
+    while (want * 2 + 2 > ncap) {
+        if (ncap > SIZE_MAX / sizeof(uint32_t) / 4)
+            return CM_ENOMEM;
         ncap *= 2;
-    if (ncap > SIZE_MAX / sizeof(int64_t) / 2)
-        return CM_ENOMEM;
-    int64_t *keys = cm__malloc(ncap * sizeof *keys);
-    uint32_t *vals = cm__malloc(ncap * sizeof *vals);
-    if (!keys || !vals) {
-        cm__free(keys);
-        cm__free(vals);
-        return CM_ENOMEM;
     }
+    uint32_t *slots = cm__malloc(ncap * sizeof *slots);
+    if (!slots)
+        return CM_ENOMEM;
     for (size_t i = 0; i < ncap; i++)
-        keys[i] = EMPTY;
+        slots[i] = EMPTY;
     size_t mask = ncap - 1;
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i] < 0)
+        uint32_t s = m->slots[i];
+        if (s == EMPTY || s == GONE)
             continue;
-        size_t j = hash(m->keys[i], mask);
-        while (keys[j] != EMPTY)
+        size_t j = hash(keys[s], mask);
+        while (slots[j] != EMPTY)
             j = (j + 1) & mask;
-        keys[j] = m->keys[i];
-        vals[j] = m->vals[i];
+        slots[j] = s;
     }
-    cm__free(m->keys);
-    cm__free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    cm__free(m->slots);
+    m->slots = slots;
     m->cap = ncap;
     m->used = m->count;
     return CM_OK;
 }
 
-int cm__idmap_put(cm__idmap *m, int64_t id, uint32_t slot)
+int cm__idmap_reserve(cm__idmap *m, const int64_t *keys, size_t want)
 {
-    if (cm__idmap_get(m, id) >= 0)
+    if (want < m->count)
+        want = m->count;
+    if ((want + (m->used - m->count) + 1) * 2 <= m->cap)
+        return CM_OK;
+    return rehash(m, keys, want);
+}
+
+int cm__idmap_put(cm__idmap *m, const int64_t *keys, uint32_t slot)
+{
+    int64_t id = keys[slot];
+    if (cm__idmap_get(m, keys, id) >= 0)
         return CM_EEXISTS;
     if ((m->used + 1) * 2 > m->cap) {
-        int rc = grow(m);
+        int rc = rehash(m, keys, m->count + 1);
         if (rc)
             return rc;
     }
     size_t mask = m->cap - 1;
     size_t i = hash(id, mask);
-    while (m->keys[i] >= 0)
+    while (m->slots[i] != EMPTY && m->slots[i] != GONE)
         i = (i + 1) & mask;
-    if (m->keys[i] == EMPTY)
+    if (m->slots[i] == EMPTY)
         m->used++;
-    m->keys[i] = id;
-    m->vals[i] = slot;
+    m->slots[i] = slot;
     m->count++;
     return CM_OK;
 }
 
-int cm__idmap_del(cm__idmap *m, int64_t id)
+int cm__idmap_del(cm__idmap *m, const int64_t *keys, int64_t id)
 {
     if (!m->cap || id < 0)
         return 0;
     size_t mask = m->cap - 1;
     for (size_t i = hash(id, mask);; i = (i + 1) & mask) {
-        if (m->keys[i] == id) {
-            m->keys[i] = REMOVED;
+        uint32_t s = m->slots[i];
+        if (s == EMPTY)
+            return 0;
+        if (s != GONE && keys[s] == id) {
+            m->slots[i] = GONE;
             m->count--;
             return 1;
         }
-        if (m->keys[i] == EMPTY)
-            return 0;
     }
+}
+
+size_t cm__idmap_bytes(const cm__idmap *m)
+{
+    return m->cap * sizeof *m->slots;
 }
 
 void cm__idmap_free(cm__idmap *m)
 {
-    cm__free(m->keys);
-    cm__free(m->vals);
-    m->keys = NULL;
-    m->vals = NULL;
+    cm__free(m->slots);
+    m->slots = NULL;
     m->cap = m->count = m->used = 0;
 }

@@ -7,7 +7,37 @@
  */
 #include "jobs_fx.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- a counting allocator that can fail the Nth allocation ---- */
+
+static atomic_long alloc_seen, alloc_fail_at, alloc_failed;
+
+static bool inject(void)
+{
+    long at = atomic_load(&alloc_fail_at);
+    if (!at || atomic_fetch_add(&alloc_seen, 1) + 1 != at)
+        return false;
+    atomic_fetch_add(&alloc_failed, 1);
+    return true;
+}
+static void *t_malloc(size_t n, void *p)
+{
+    (void)p;
+    return inject() ? NULL : malloc(n);
+}
+static void *t_realloc(void *ptr, size_t n, void *p)
+{
+    (void)p;
+    return inject() ? NULL : realloc(ptr, n);
+}
+static void t_free(void *ptr, void *p)
+{
+    (void)p;
+    free(ptr);
+}
 
 static void setup(void)
 {
@@ -356,8 +386,145 @@ START_TEST(complete_exec_runs_an_operation_and_completes_the_job_atomically)
 }
 END_TEST
 
+/* ---- allocation failures ---- */
+
+typedef int (*step_fn)(void *arg);
+
+static const char *snapshot(void)
+{
+    return jx_text("SELECT coalesce(group_concat(id || ':' || state || ':' || attempts || ':' || "
+                   "lease_token || ':' || run_at || ':' || coalesce(last_error, ''), '|'), '') "
+                   "|| '/' || (SELECT count(*) FROM email_outbox) || '/' || "
+                   "(SELECT group_concat(next_run_at) FROM job_schedules) FROM jobs");
+}
+
+/* Run fn with allocation N failing for N = 1, 2, ... until it succeeds;
+ * every failure must be CM_ENOMEM and change nothing. */
+static long walk(const char *what, step_fn fn, void *arg)
+{
+    char before[4096];
+    snprintf(before, sizeof before, "%s", snapshot());
+    for (long n = 1; n < 10000; n++) {
+        atomic_store(&alloc_seen, 0);
+        atomic_store(&alloc_failed, 0);
+        atomic_store(&alloc_fail_at, n);
+        int rc = fn(arg);
+        long injected = atomic_load(&alloc_failed);
+        atomic_store(&alloc_fail_at, 0);
+        if (rc == CM_OK)
+            return n - 1;
+        ck_assert_msg(injected == 1 && rc == CM_ENOMEM, "%s at N=%ld: %s (%s)", what, n,
+                      cm_status_name(rc), cm_error_message());
+        ck_assert_msg(strcmp(before, snapshot()) == 0, "%s failed at N=%ld but changed %s -> %s",
+                      what, n, before, snapshot());
+    }
+    ck_abort_msg("%s never succeeded", what);
+    return 0;
+}
+
+static int w_enqueue(void *arg)
+{
+    (void)arg;
+    cm_job_options o = CM_JOB_OPTIONS_INIT;
+    o.dedupe_key = "oom";
+    return cm_jobs_enqueue(NULL, FX.store, "work", "{\"a\":[1,2,3]}", 13, &o);
+}
+
+static int w_batch(void *arg)
+{
+    (void)arg;
+    const char *p[3] = {"{}", "[]", "1"};
+    return cm_jobs_enqueue_batch(NULL, FX.store, "work", p, NULL, NULL, 3, NULL);
+}
+
+static int w_claim(void *arg)
+{
+    cm_job **list = arg;
+    cm__claim_queue q = {.queue = "q", .want = 3};
+    return cm__jobs_claim(list, FX.store, &q, 1, 3, "w1", 10 * SEC);
+}
+
+static int w_finish(void *arg)
+{
+    cm_job *list = arg, *js[3];
+    size_t n = 0;
+    for (cm_job *j = list; j; j = j->next)
+        js[n++] = j;
+    return cm__jobs_finish(js, n);
+}
+
+static int w_recover(void *arg)
+{
+    (void)arg;
+    return cm__jobs_recover(NULL, NULL, FX.store, cm_now_us(), 10);
+}
+
+static int w_fire(void *arg)
+{
+    (void)arg;
+    return cm__jobs_fire_schedules(NULL, FX.store, cm_now_us());
+}
+
+static int w_stats(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int rc = cm_jobs_stats(&out, FX.store);
+    cm_free(out);
+    return rc;
+}
+
+static int w_complete(void *arg)
+{
+    cm_job *j = arg;
+    char in[] = "{\"email\":\"oom@example.org\",\"name\":\"O\"}";
+    char *out = NULL;
+    int rc = cm_job_complete_exec(&out, j, FX.sys, "members.signup", in, strlen(in));
+    cm_free(out);
+    return rc;
+}
+
+START_TEST(allocation_failures_change_nothing_and_leak_nothing)
+{
+    jx_define("work", "q", 2, CM_JOB_BACKOFF_FIXED, 0);
+    walk("enqueue", w_enqueue, NULL);
+    walk("enqueue_batch", w_batch, NULL);
+    cm_job *list = NULL;
+    ck_assert_int_ge(walk("claim", w_claim, &list), 3);
+    ck_assert_uint_eq(jx_len(list), 3);
+    list->status = CM_OK;
+    list->next->status = CM_EIO;
+    snprintf(list->next->error, sizeof list->next->error, "io");
+    cm_job *keep = list->next->next;
+    list->next->next = NULL;
+    walk("finish", w_finish, list);
+    jx_free(list);
+    fx_clock_advance(11 * SEC); /* keep's lease lapses */
+    ck_assert_int_ge(walk("recover", w_recover, NULL), 1);
+    jx_free(keep);
+    cm_job_schedule_options so = CM_JOB_SCHEDULE_OPTIONS_INIT;
+    so.every_us = SEC;
+    so.missed = CM_JOB_MISSED_RUN_ALL;
+    ck_assert_ok(cm_jobs_schedule(NULL, FX.store, "s", "work", NULL, 0, &so));
+    fx_clock_advance(5 * SEC);
+    ck_assert_int_ge(walk("fire_schedules", w_fire, NULL), 1);
+    ck_assert_int_ge(walk("stats", w_stats, NULL), 2);
+    cm_job *j = jx_claim("q", 1, 10 * SEC);
+    ck_assert_int_ge(walk("complete_exec", w_complete, j), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members WHERE email = 'oom@example.org'"), 1);
+    jx_free(j);
+}
+END_TEST
+
 int main(void)
 {
+    /* Before anything allocates: any later library allocation can fail. */
+    cm_allocator alloc = CM_ALLOCATOR_INIT;
+    alloc.malloc = t_malloc;
+    alloc.realloc = t_realloc;
+    alloc.free = t_free;
+    if (cm_set_allocator(&alloc) != CM_OK)
+        return EXIT_FAILURE;
     Suite *s = suite_create("jobs_lease");
     TCase *tc = tcase_create("lease");
     tcase_add_checked_fixture(tc, setup, fx_teardown);
@@ -373,6 +540,7 @@ int main(void)
     tcase_add_test(tc, a_batch_finish_fences_each_job_separately);
     tcase_add_test(tc, completion_in_the_handlers_transaction_commits_with_its_effect_or_not_at_all);
     tcase_add_test(tc, complete_exec_runs_an_operation_and_completes_the_job_atomically);
+    tcase_add_test(tc, allocation_failures_change_nothing_and_leak_nothing);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

@@ -143,6 +143,42 @@ START_TEST(pool_serves_many_threads)
 }
 END_TEST
 
+static const char *headline_of(cm_store *st, const cm_actor *viewer, json_int_t id)
+{
+    static char buf[128];
+    char in[64], *out = NULL;
+    snprintf(in, sizeof in, "{\"member_id\":%lld}", (long long)id);
+    ck_assert_ok(cm_exec(&out, st, viewer, "members.get", in, strlen(in)));
+    json_t *j = json_loads(out, 0, NULL);
+    snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(j, "headline")));
+    json_decref(j);
+    cm_free(out);
+    return buf;
+}
+
+START_TEST(cached_reads_see_commits_from_any_connection)
+{
+    cm_actor *a = fx_member("cache@example.org", "member");
+    json_int_t id = cm_actor_member_id(a);
+    ck_assert_str_eq(headline_of(FX.store, a, id), "");
+    ck_assert_str_eq(headline_of(FX.store, a, id), ""); /* now served from the cache */
+    /* a write through the same store */
+    ck_assert_ok(fx_exec(NULL, a, "members.update", "{s:s}", "headline", "one"));
+    ck_assert_str_eq(headline_of(FX.store, a, id), "one");
+    /* a write through another store handle on the same database (as another
+     * process would do) */
+    cm_store *other;
+    ck_assert_ok(cm_store_open(&other, FX.uri, NULL));
+    char *out = NULL;
+    const char *in = "{\"headline\":\"two\"}";
+    ck_assert_ok(cm_exec(&out, other, a, "members.update", in, strlen(in)));
+    cm_free(out);
+    cm_store_close(other);
+    ck_assert_str_eq(headline_of(FX.store, a, id), "two");
+    cm_actor_free(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -162,6 +198,7 @@ int main(void)
     tcase_add_checked_fixture(pool, fx_setup, fx_teardown);
     tcase_set_timeout(pool, 120);
     tcase_add_test(pool, pool_serves_many_threads);
+    tcase_add_test(pool, cached_reads_see_commits_from_any_connection);
     suite_add_tcase(s, pool);
     return fx_run(s);
 }

@@ -473,6 +473,11 @@ static int pg_connect(cm__conn *conn, void *state)
     return CM_OK;
 }
 
+void *cm__pg_native(cm__conn *conn)
+{
+    return ((pg_conn *)conn)->pg;
+}
+
 static void pg_disconnect(cm__conn *conn)
 {
     pg_conn *c = (pg_conn *)conn;
@@ -1162,5 +1167,7 @@ const cm__store_ops cm__pg_ops = {
     .catalog = cm__sqlite_catalog,
     .migrations = cm__pg_migrations,
     .migration_lock = pg_migration_lock,
-    .backup = NULL, /* not provided: use pg_dump / the operator's backups */
+    .backup = cm__pg_backup,
+    .check_backup = cm__pg_check_backup,
+    .restore = cm__pg_restore,
 };

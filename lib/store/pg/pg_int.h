@@ -65,4 +65,13 @@ int cm__pg_statement(char **out, int *nparams, unsigned char **used, const char 
  */
 int cm__pg_translate(char **out, int *nparams, unsigned char **used, const char *sql);
 
+/* The libpq connection (PGconn *) under a connection of this backend. */
+void *cm__pg_native(cm__conn *conn);
+
+/* Backup files (backup_pg.c): pg_dump / pg_restore behind the vtable's
+ * backup, check_backup and restore hooks. */
+int cm__pg_backup(cm__conn *conn, const char *dest);
+int cm__pg_check_backup(const char *path, bool fresh);
+int cm__pg_restore(const char *uri, const char *src, uint32_t flags);
+
 #endif /* CM_STORE_PG_INT_H */

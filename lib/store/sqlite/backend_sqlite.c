@@ -11,6 +11,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct sqlite_state {
     char *path;
@@ -21,6 +22,10 @@ typedef struct sqlite_state {
      * SQLite's busy handler back-off; other processes still meet the
      * busy timeout. Held from BEGIN IMMEDIATE to COMMIT/ROLLBACK. */
     pthread_mutex_t writer;
+    /* A read-only watcher connection for data_version (opened lazily). */
+    pthread_mutex_t watch_lock;
+    sqlite3 *watch_db;
+    sqlite3_stmt *watch_st;
 } sqlite_state;
 
 typedef struct sqlite_conn {
@@ -94,6 +99,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     st->path = cm__strdup(p);
     st->busy_timeout_ms = opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000;
     pthread_mutex_init(&st->writer, NULL);
+    pthread_mutex_init(&st->watch_lock, NULL);
     if (!st->path) {
         cm__free(st);
         return cm__error_set(CM_ENOMEM, "out of memory");
@@ -106,6 +112,9 @@ static void sq_release(void *state)
 {
     sqlite_state *st = state;
     pthread_mutex_destroy(&st->writer);
+    sqlite3_finalize(st->watch_st);
+    sqlite3_close(st->watch_db);
+    pthread_mutex_destroy(&st->watch_lock);
     cm__free(st->path);
     cm__free(st);
 }
@@ -299,6 +308,11 @@ static int sq_migration_lock(cm__conn *conn)
 static int sq_backup(cm__conn *conn, const char *dest)
 {
     sqlite3 *src = ((sqlite_conn *)conn)->db, *dst = NULL;
+    /* A file removed while the store was open: refuse to save its ghost. */
+    const char *file = sqlite3_db_filename(src, "main");
+    struct stat sb;
+    if (file && *file && stat(file, &sb) != 0)
+        return cm__error_set(CM_ENOTFOUND, "sqlite: backup: the database file %s is gone", file);
     int rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         rc = map_rc(rc, dst, "backup open");
@@ -319,6 +333,41 @@ static int sq_backup(cm__conn *conn, const char *dest)
     sqlite3_backup_finish(b);
     rc = rc == SQLITE_DONE ? CM_OK : map_rc(rc, dst, "backup step");
     sqlite3_close(dst);
+    return rc;
+}
+
+/* PRAGMA data_version on a dedicated connection changes whenever any other
+ * connection, in this process or another, commits. */
+static int sq_data_version(void *state, uint64_t *out)
+{
+    sqlite_state *st = state;
+    if (st->memory)
+        return CM_ENOTSUP; /* a second connection would see another database */
+    int rc = CM_OK;
+    pthread_mutex_lock(&st->watch_lock);
+    if (!st->watch_st) {
+        int src = sqlite3_open_v2(st->path, &st->watch_db,
+                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (src == SQLITE_OK)
+            src = sqlite3_prepare_v3(st->watch_db, "PRAGMA data_version", -1,
+                                     SQLITE_PREPARE_PERSISTENT, &st->watch_st, NULL);
+        if (src != SQLITE_OK) {
+            rc = map_rc(src, st->watch_db, "data_version");
+            sqlite3_finalize(st->watch_st);
+            sqlite3_close(st->watch_db);
+            st->watch_st = NULL;
+            st->watch_db = NULL;
+        }
+    }
+    if (rc == CM_OK) {
+        int src = sqlite3_step(st->watch_st);
+        if (src == SQLITE_ROW)
+            *out = (uint64_t)sqlite3_column_int64(st->watch_st, 0);
+        else
+            rc = map_rc(src, st->watch_db, "data_version");
+        sqlite3_reset(st->watch_st);
+    }
+    pthread_mutex_unlock(&st->watch_lock);
     return rc;
 }
 
@@ -354,4 +403,7 @@ const cm__store_ops cm__sqlite_ops = {
     .migrations = cm__sqlite_migrations,
     .migration_lock = sq_migration_lock,
     .backup = sq_backup,
+    .check_backup = cm__sqlite_check_backup,
+    .restore = cm__sqlite_restore,
+    .data_version = sq_data_version,
 };

@@ -27,6 +27,7 @@ extern const cm__sql_entry cm__sqlite_sql_member[];
 extern const cm__sql_entry cm__sqlite_sql_event[];
 extern const cm__sql_entry cm__sqlite_sql_group[];
 extern const cm__sql_entry cm__sqlite_sql_jobs[];
+extern const cm__sql_entry cm__sqlite_sql_embed[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -34,5 +35,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_event,
     cm__sqlite_sql_group,
     cm__sqlite_sql_jobs,
+    cm__sqlite_sql_embed,
     NULL,
 };

