@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 
@@ -897,15 +898,27 @@ static void op_result(cmh_exchange *ex)
     size_t n = strlen(ex->out);
     ex->resp.status = rt->success_status;
     set_body_copy(&ex->resp, ex->out, n, JSON);
-    json_t *res = NULL;
-    bool look = ex->want_cookie || ex->cookie_auth || strcmp(rt->method, "GET") == 0;
-    if (look)
-        res = json_loads(ex->out, 0, NULL);
-    if (res && strcmp(rt->method, "GET") == 0) {
-        const char *next = json_string_value(json_object_get(res, "next_cursor"));
-        if (next)
-            link_next(ex, next);
+    if (strcmp(rt->method, "GET") == 0) {
+        /* The library writes next_cursor last and cursors are plain
+         * [A-Za-z0-9._-]: find it without parsing the whole result. */
+        const char *tag = "\"next_cursor\":\"", *hit = NULL;
+        for (const char *p = strstr(ex->out, tag); p; p = strstr(p + 1, tag))
+            hit = p;
+        if (hit) {
+            char next[128];
+            size_t i = 0;
+            const char *c = hit + strlen(tag);
+            while (i + 1 < sizeof next && c[i] && (isalnum((unsigned char)c[i]) ||
+                                                   c[i] == '.' || c[i] == '_' || c[i] == '-'))
+                next[i] = c[i], i++;
+            next[i] = '\0';
+            if (i > 0 && c[i] == '"')
+                link_next(ex, next);
+        }
     }
+    json_t *res = NULL;
+    if (ex->want_cookie || ex->cookie_auth)
+        res = json_loads(ex->out, 0, NULL);
     json_t *session = json_object_get(res, "session");
     const char *tok = json_string_value(json_object_get(session, "token"));
     if (tok && token_chars_ok(tok) && (ex->want_cookie || ex->cookie_auth))
