@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh - build libcommunity (release, build-run), create community.db with
 # the demo data when it is absent, then show the upcoming events and make an
-# RSVP round trip with the `community` CLI.
-# Environment: DB_FILE (default community.db in the repository root).
+# RSVP round trip with the `community` CLI, and start the HTTP API server
+# (community-server) on that database, printing its URL. Ctrl-C stops it.
+# Environment: DB_FILE (default community.db in the repository root),
+# LISTEN (default 127.0.0.1:8080), NO_SERVER=1 to stop after the CLI demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,12 +40,19 @@ for m in raj@example.org mei@example.org ada@example.org; do
 done
 if [ -z "$member" ]; then
     echo "every demo member already has an RSVP for event $event_id; skipping the round trip"
+else
+    step --as "$member" rsvps add --event-id "$event_id"
+    step --as "$member" events get --event-id "$event_id" |
+        grep -E '^(title|start_local|timezone|counts\.|my_rsvp)'
+    step --as "$member" rsvps cancel --event-id "$event_id"
+    step events get --event-id "$event_id" | grep -E '^(title|counts\.)'
+fi
+printf '\nCLI: %s --help   (database: %s)\n' "$cli" "$COMMUNITY_DB"
+
+server=build-run/examples/http/community-server
+if [ -n "${NO_SERVER:-}" ] || [ ! -x "$server" ]; then
     exit 0
 fi
-
-step --as "$member" rsvps add --event-id "$event_id"
-step --as "$member" events get --event-id "$event_id" |
-    grep -E '^(title|start_local|timezone|counts\.|my_rsvp)'
-step --as "$member" rsvps cancel --event-id "$event_id"
-step events get --event-id "$event_id" | grep -E '^(title|counts\.)'
-printf '\nDone. Try: %s --help   (database: %s)\n' "$cli" "$COMMUNITY_DB"
+LISTEN=${LISTEN:-127.0.0.1:8080}
+printf '\nStarting the API server: http://%s/  (try /v1/events, /openapi.json, /metrics; Ctrl-C stops it)\n' "$LISTEN"
+exec "$server" --listen "$LISTEN" --db "$COMMUNITY_DB"
