@@ -3,6 +3,9 @@
  * benchmarks (see common.h). The probe's SIMD loops use function target
  * attributes and are chosen at run time, so this file needs no -m flags.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime when built outside meson */
+#endif
 #include "common.h"
 
 #include <errno.h>
@@ -82,46 +85,55 @@ int vb_write_i32(const char *path, const int32_t *v, size_t count)
 
 /* ---- bandwidth probe ---- */
 
+/*
+ * The buffer is cut into `streams` equal parts read in lockstep, 256 bytes
+ * of each part per step: one thread, several sequential streams. Which
+ * count reads fastest depends on the machine (prefetchers, fill buffers),
+ * so the probe tries 1, 2, 4 and 8 and keeps the best.
+ */
 #ifdef VB_X86
-__attribute__((target("avx512f"))) static double sum_avx512(const void *buf, size_t bytes)
+__attribute__((target("avx512f"))) static double sum_avx512(const float *p, size_t part,
+                                                            int streams)
 {
-    const float *p = buf;
-    size_t n = bytes / sizeof(float), i = 0;
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
            s7 = s0;
-    for (; i + 128 <= n; i += 128) {
-        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(p + i));
-        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(p + i + 16));
-        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(p + i + 32));
-        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(p + i + 48));
-        s4 = _mm512_add_ps(s4, _mm512_loadu_ps(p + i + 64));
-        s5 = _mm512_add_ps(s5, _mm512_loadu_ps(p + i + 80));
-        s6 = _mm512_add_ps(s6, _mm512_loadu_ps(p + i + 96));
-        s7 = _mm512_add_ps(s7, _mm512_loadu_ps(p + i + 112));
+    for (size_t i = 0; i < part; i += 64) {
+        for (int k = 0; k < streams; k += 2) {
+            const float *a = p + (size_t)k * part + i;
+            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(a));
+            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(a + 16));
+            s2 = _mm512_add_ps(s2, _mm512_loadu_ps(a + 32));
+            s3 = _mm512_add_ps(s3, _mm512_loadu_ps(a + 48));
+            if (k + 1 < streams) {
+                const float *b = a + part;
+                s4 = _mm512_add_ps(s4, _mm512_loadu_ps(b));
+                s5 = _mm512_add_ps(s5, _mm512_loadu_ps(b + 16));
+                s6 = _mm512_add_ps(s6, _mm512_loadu_ps(b + 32));
+                s7 = _mm512_add_ps(s7, _mm512_loadu_ps(b + 48));
+            }
+        }
     }
     s0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
                        _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
-    double s = _mm512_reduce_add_ps(s0);
-    for (; i < n; i++)
-        s += p[i];
-    return s;
+    return _mm512_reduce_add_ps(s0);
 }
 
-__attribute__((target("avx2"))) static double sum_avx2(const void *buf, size_t bytes)
+__attribute__((target("avx2"))) static double sum_avx2(const float *p, size_t part, int streams)
 {
-    const float *p = buf;
-    size_t n = bytes / sizeof(float), i = 0;
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
            s7 = s0;
-    for (; i + 64 <= n; i += 64) {
-        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(p + i));
-        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(p + i + 8));
-        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(p + i + 16));
-        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(p + i + 24));
-        s4 = _mm256_add_ps(s4, _mm256_loadu_ps(p + i + 32));
-        s5 = _mm256_add_ps(s5, _mm256_loadu_ps(p + i + 40));
-        s6 = _mm256_add_ps(s6, _mm256_loadu_ps(p + i + 48));
-        s7 = _mm256_add_ps(s7, _mm256_loadu_ps(p + i + 56));
+    for (size_t i = 0; i < part; i += 64) {
+        for (int k = 0; k < streams; k++) {
+            const float *a = p + (size_t)k * part + i;
+            s0 = _mm256_add_ps(s0, _mm256_loadu_ps(a));
+            s1 = _mm256_add_ps(s1, _mm256_loadu_ps(a + 8));
+            s2 = _mm256_add_ps(s2, _mm256_loadu_ps(a + 16));
+            s3 = _mm256_add_ps(s3, _mm256_loadu_ps(a + 24));
+            s4 = _mm256_add_ps(s4, _mm256_loadu_ps(a + 32));
+            s5 = _mm256_add_ps(s5, _mm256_loadu_ps(a + 40));
+            s6 = _mm256_add_ps(s6, _mm256_loadu_ps(a + 48));
+            s7 = _mm256_add_ps(s7, _mm256_loadu_ps(a + 56));
+        }
     }
     s0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)),
                        _mm256_add_ps(_mm256_add_ps(s4, s5), _mm256_add_ps(s6, s7)));
@@ -130,30 +142,24 @@ __attribute__((target("avx2"))) static double sum_avx2(const void *buf, size_t b
     double s = 0;
     for (int j = 0; j < 8; j++)
         s += t[j];
-    for (; i < n; i++)
-        s += p[i];
     return s;
 }
 #endif
 
-static double sum_scalar(const void *buf, size_t bytes)
+static double sum_scalar(const float *p, size_t part, int streams)
 {
-    const float *p = buf;
-    size_t n = bytes / sizeof(float);
     float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            s[j] += p[i + j];
+    for (size_t i = 0; i < part; i += 8)
+        for (int k = 0; k < streams; k++)
+            for (int j = 0; j < 8; j++)
+                s[j] += p[(size_t)k * part + i + j];
     double t = 0;
     for (int j = 0; j < 8; j++)
         t += s[j];
-    for (; i < n; i++)
-        t += p[i];
     return t;
 }
 
-typedef double (*sum_fn)(const void *, size_t);
+typedef double (*sum_fn)(const float *, size_t, int);
 
 static sum_fn pick(const char **kind)
 {
@@ -172,28 +178,38 @@ static sum_fn pick(const char **kind)
     return sum_scalar;
 }
 
-double vb_bandwidth_pass(const void *buf, size_t bytes)
+double vb_bandwidth_pass(const void *buf, size_t bytes, int streams, size_t *read_out)
 {
     const char *kind;
     sum_fn f = pick(&kind);
+    if (streams < 1)
+        streams = 1;
+    size_t part = bytes / sizeof(float) / (size_t)streams / 64 * 64; /* floats per stream */
     double t0 = vb_now();
-    vb_sink += f(buf, bytes);
-    return vb_now() - t0;
+    vb_sink += f(buf, part, streams);
+    double t = vb_now() - t0;
+    if (read_out)
+        *read_out = part * (size_t)streams * sizeof(float);
+    return t;
 }
 
-double vb_bandwidth_probe(const void *buf, size_t bytes, int reps, const char **kind_out)
+double vb_bandwidth_best(const void *buf, size_t bytes, int *streams_out, const char **kind_out)
 {
-    const char *kind;
-    (void)pick(&kind);
-    if (kind_out)
-        *kind_out = kind;
-    double best = 1e30;
-    for (int r = 0; r < (reps > 0 ? reps : 1); r++) {
-        double t = vb_bandwidth_pass(buf, bytes);
-        if (t < best)
-            best = t;
+    static const int counts[] = {1, 2, 4, 8};
+    double best = 0;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        size_t rd;
+        double t = vb_bandwidth_pass(buf, bytes, counts[i], &rd);
+        double gbs = (double)rd / t * 1e-9;
+        if (gbs > best) {
+            best = gbs;
+            if (streams_out)
+                *streams_out = counts[i];
+        }
     }
-    return (double)bytes / best * 1e-9;
+    if (kind_out)
+        (void)pick(kind_out);
+    return best;
 }
 
 /* ---- statistics ---- */

@@ -25,15 +25,17 @@ int vb_write_f32(const char *path, const float *v, size_t count);
 int vb_write_i32(const char *path, const int32_t *v, size_t count);
 
 /*
- * Memory read bandwidth of the calling thread in GB/s (1e9 bytes/s): the
- * best of `reps` passes summing `bytes` of `buf` with 512-bit loads (AVX-512
- * when the CPU has it, else AVX2, else scalar), eight independent
- * accumulators. `buf` must be touched already. *kind_out names the loads.
+ * Single-thread memory read bandwidth probe. One pass sums `bytes` of `buf`
+ * (already touched, with non-zero contents) with 512-bit loads (AVX-512
+ * when the CPU has it, else AVX2, else scalar) and eight independent
+ * accumulators, reading the buffer as `streams` equal parts in lockstep.
+ * vb_bandwidth_pass returns the seconds taken and the bytes read;
+ * vb_bandwidth_best makes one pass with each of 1, 2, 4 and 8 streams and
+ * returns the best rate in GB/s (1e9 bytes/s), the stream count that gave
+ * it and the kind of loads used.
  */
-double vb_bandwidth_probe(const void *buf, size_t bytes, int reps, const char **kind_out);
-
-/* One timed pass of the probe over buf, in seconds. */
-double vb_bandwidth_pass(const void *buf, size_t bytes);
+double vb_bandwidth_pass(const void *buf, size_t bytes, int streams, size_t *read_out);
+double vb_bandwidth_best(const void *buf, size_t bytes, int *streams_out, const char **kind_out);
 
 /* Median and minimum of n values (v is reordered). */
 double vb_median(double *v, size_t n);

@@ -141,8 +141,9 @@ CM_API int cm_store_backup(cm_store *store, const char *dest_path);
  * @param flags     0 or CM_RESTORE_FORCE.
  * @return CM_OK; CM_EINVAL (bad arguments, a backup of the other backend,
  *         wrong search_path); CM_ENOTFOUND (no such file, or pg_restore
- *         not found); CM_ECORRUPT (not a usable backup); CM_ESCHEMA (the
- *         backup comes from a newer library); CM_EEXISTS; CM_EBUSY;
+ *         not found); CM_ECORRUPT (not a usable backup); CM_ESCHEMA (SQLite:
+ *         the backup comes from a newer library; on PostgreSQL the next
+ *         open says so); CM_EEXISTS; CM_EBUSY;
  *         CM_ENOTSUP (unknown scheme); CM_EIO; CM_EBACKEND (pg_restore
  *         failed: its message).
  * Thread-safe. @since 0.1

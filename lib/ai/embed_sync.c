@@ -237,7 +237,7 @@ int cm__embed_sync(cm__ctx *ctx, const char *type_name, int64_t id)
     cm__embed_hash(hash, text, strlen(text));
     bool same_text = m.exists && strcmp(m.hash, hash) == 0;
     bool current = same_text && !m.stale && !m.no_vector && strcmp(m.model, cfg.model) == 0 &&
-                   m.dim == (int64_t)cfg.dim;
+                   (!cfg.dim || m.dim == (int64_t)cfg.dim);
     if (current)
         goto out;
     if (cfg.kind == CM_EMBEDDER_BUILTIN || (!text[0] && cfg.dim)) {

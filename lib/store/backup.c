@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* True when the backend was built with the hook and sets it. */
-#define HAS_HOOK(ops, f)                                                                       \
+#define HAS_HOOK(ops, f)                                                                           \
     ((ops)->size >= offsetof(cm__store_ops, f) + sizeof((ops)->f) && (ops)->f != NULL)
 
 /* fsync a file, or a directory (so that a new name in it is durable). */
@@ -30,8 +30,8 @@ static int sync_path(const char *path, bool dir)
     int fd = open(path, O_RDONLY | (dir ? O_DIRECTORY : 0));
     if (fd < 0)
         return cm__error_set(CM_EIO, "cannot open %s to sync it: %s", path, strerror(errno));
-    int rc = fsync(fd) == 0 ? CM_OK
-                            : cm__error_set(CM_EIO, "cannot sync %s: %s", path, strerror(errno));
+    int rc =
+        fsync(fd) == 0 ? CM_OK : cm__error_set(CM_EIO, "cannot sync %s: %s", path, strerror(errno));
     close(fd);
     return rc;
 }
@@ -58,8 +58,7 @@ static int place(const char *tmp, const char *dest)
         return cm__error_set_field(CM_EEXISTS, "dest_path", "backup: %s already exists", dest);
     if (rename(tmp, dest) == 0)
         return CM_OK;
-    return cm__error_set(CM_EIO, "backup: cannot move the backup to %s: %s", dest,
-                         strerror(errno));
+    return cm__error_set(CM_EIO, "backup: cannot move the backup to %s: %s", dest, strerror(errno));
 }
 
 /* Remove a temporary backup and whatever SQLite may have left beside it. */
@@ -169,8 +168,7 @@ int cm_store_restore(const char *uri, const char *src_path, uint32_t flags)
     if (!src_path || !*src_path)
         return cm__error_set_field(CM_EINVAL, "src_path", "cm_store_restore: no backup file");
     if (flags & ~(uint32_t)CM_RESTORE_FORCE)
-        return cm__error_set(CM_EINVAL, "cm_store_restore: unknown flags 0x%x",
-                             (unsigned)flags);
+        return cm__error_set(CM_EINVAL, "cm_store_restore: unknown flags 0x%x", (unsigned)flags);
     const cm__store_ops *ops = cm__store_ops_for_uri(uri);
     if (!ops)
         return cm__error_set_field(CM_ENOTSUP, "uri",

@@ -14,6 +14,7 @@
 #include "util/util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,9 @@ static int usable[N_ROWS];
 static size_t chosen;
 static char requested[32];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* The chosen table once published: every kernel call reads it, so the hot
+ * path is one acquire load instead of a call to pthread_once. */
+static _Atomic(const cm__vec_ops *) published;
 
 static void build_row(size_t i)
 {
@@ -152,8 +156,13 @@ static void choose(void)
 
 const cm__vec_ops *cm__vec_ops_get(void)
 {
+    const cm__vec_ops *o = atomic_load_explicit(&published, memory_order_acquire);
+    if (o)
+        return o;
     (void)pthread_once(&once, choose);
-    return &tables[chosen];
+    o = &tables[chosen];
+    atomic_store_explicit(&published, o, memory_order_release);
+    return o;
 }
 
 size_t cm__vec_impl_count(void)

@@ -14,10 +14,11 @@
  * - Remove: the entry is hidden from results at once (DEAD) but its vector
  *   and links stay, so walks still cross it. When enough DEAD slots have
  *   gathered (or before an insert would grow the arrays), a repair pass
- *   rewrites every list that points at one: its live links stay, and the
- *   dead neighbours' own neighbours are offered as replacements through
- *   the same heuristic. The slots then become FREE (upper-layer memory is
- *   released) and inserts reuse them: no link ever dangles.
+ *   rewrites every list that points at one: its live links stay, the dead
+ *   neighbours' own neighbours are offered through the same heuristic and
+ *   the nearest of them fill the list back to its old length. The slots
+ *   then become FREE (upper-layer memory is released) and inserts reuse
+ *   them: no link ever dangles.
  * - Search: descent + beam search of breadth ef on layer 0. With a filter
  *   the walk computes distances to passing entries only and crosses
  *   failing ones through their neighbours (two hops, as in ACORN-1), so
@@ -43,6 +44,7 @@ uint64_t cm__hnsw_exact_fallbacks(void)
 #define NO_SLOT UINT32_MAX
 #define N_NODE_LOCKS 65536u
 #define MAX_LIST 257 /* 1 + the largest m0 (2 * 128) */
+#define TWO_HOP_BELOW 0.3 /* passing fraction under which filtered walks take two hops */
 
 /* ---- layout ---- */
 
@@ -281,7 +283,8 @@ static inline void node_unlock(const cm_vec_index *ix, uint32_t s)
 
 typedef struct {
     cm__vec_f32_fn f32;
-    cm__vec_u16_fn u16; /* bf16 storage when set */
+    cm__vec_f32x4_fn f32x4; /* one query, four rows */
+    cm__vec_u16_fn u16;     /* bf16 storage when set */
     int metric;
     size_t dim;
 } dfn;
@@ -289,24 +292,31 @@ typedef struct {
 static dfn dfn_make(const cm_vec_index *ix)
 {
     const cm__vec_ops *ops = cm__vec_ops_get();
-    dfn f = {NULL, NULL, ix->metric, ix->dim};
-    if (ix->storage == CM_VEC_STORE_BF16)
+    dfn f = {NULL, NULL, NULL, ix->metric, ix->dim};
+    if (ix->storage == CM_VEC_STORE_BF16) {
         f.u16 = ix->metric == CM_VEC_L2 ? ops->l2sq_bf16 : ops->dot_bf16;
-    else
+    } else {
         f.f32 = ix->metric == CM_VEC_L2 ? ops->l2sq_f32 : ops->dot_f32;
+        f.f32x4 = ix->metric == CM_VEC_L2 ? ops->l2sq4_f32 : ops->dot4_f32;
+    }
     return f;
 }
 
-/* Distance between two encoded vectors (storage format). */
-static inline float dist(const dfn *f, const void *a, const void *b)
+/* A kernel result as a distance (smaller = closer). */
+static inline float finish(const dfn *f, float r)
 {
-    float r = f->u16 ? f->u16(a, b, f->dim) : f->f32(a, b, f->dim);
     if (f->metric == CM_VEC_L2)
         return r;
     if (f->metric == CM_VEC_IP)
         return -r;
     r = 1.0f - r;
     return r < 0 ? 0 : r;
+}
+
+/* Distance between two encoded vectors (storage format). */
+static inline float dist(const dfn *f, const void *a, const void *b)
+{
+    return finish(f, f->u16 ? f->u16(a, b, f->dim) : f->f32(a, b, f->dim));
 }
 
 /* Encode a caller vector for storage: normalised for cosine, then f32 or
@@ -512,6 +522,12 @@ static void walk_end(walk *w)
     w->vis->res_cap = w->res.cap;
 }
 
+/* Distance from the walk's query to a stored row. */
+static inline float qdist(const walk *w, const void *row)
+{
+    return dist(&w->f, w->q, row);
+}
+
 /* The list of `s` at `level`: in place, or a copy taken under the node's
  * lock while other threads insert. */
 static inline const uint32_t *read_links(walk *w, uint32_t s, int level)
@@ -535,7 +551,7 @@ static inline int eligible(const walk *w, uint32_t s)
 static uint32_t greedy(walk *w, uint32_t cur, int level)
 {
     const cm_vec_index *ix = w->ix;
-    float cd = dist(&w->f, w->q, vec_at(ix, cur));
+    float cd = qdist(w, vec_at(ix, cur));
     for (int changed = 1; changed;) {
         changed = 0;
         const uint32_t *l = read_links(w, cur, level);
@@ -545,7 +561,7 @@ static uint32_t greedy(walk *w, uint32_t cur, int level)
         for (uint32_t j = 1; j <= l[0]; j++) {
             if (ix->levels[l[j]] < level) /* defensive: a list never points lower */
                 continue;
-            float d = dist(&w->f, w->q, vec_at(ix, l[j]));
+            float d = qdist(w, vec_at(ix, l[j]));
             if (d < cd) {
                 cd = d;
                 best = l[j];
@@ -555,6 +571,27 @@ static uint32_t greedy(walk *w, uint32_t cur, int level)
         cur = best;
     }
     return cur;
+}
+
+/* Distances from the query to slots todo[0, nt), four rows per kernel call
+ * for f32 storage. */
+static void dist_many(const walk *w, const uint32_t *todo, uint32_t nt, float *out)
+{
+    const cm_vec_index *ix = w->ix;
+    uint32_t t = 0;
+    if (w->f.f32x4) {
+        for (; t + 4 <= nt; t += 4) {
+            const float *rows[4] = {vec_at(ix, todo[t]), vec_at(ix, todo[t + 1]),
+                                    vec_at(ix, todo[t + 2]), vec_at(ix, todo[t + 3])};
+            w->f.f32x4(w->q, rows, ix->dim, out + t);
+            out[t] = finish(&w->f, out[t]);
+            out[t + 1] = finish(&w->f, out[t + 1]);
+            out[t + 2] = finish(&w->f, out[t + 2]);
+            out[t + 3] = finish(&w->f, out[t + 3]);
+        }
+    }
+    for (; t < nt; t++)
+        out[t] = qdist(w, vec_at(ix, todo[t]));
 }
 
 /*
@@ -569,11 +606,12 @@ static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
     uint16_t *marks = w->vis->marks, epoch;
     const int restricted = w->flt || w->exclude != NO_SLOT || ix->n_dead > 0;
     uint32_t todo[MAX_LIST];
+    float dd[MAX_LIST];
     vis_next(w->vis);
     epoch = w->vis->epoch;
     w->cand.n = w->res.n = 0;
     marks[ep] = epoch;
-    float d = dist(&w->f, w->q, vec_at(ix, ep)), lower = INFINITY;
+    float d = qdist(w, vec_at(ix, ep)), lower = INFINITY;
     if (eligible(w, ep)) {
         if (max_push(&w->res, d, ep))
             return CM_ENOMEM;
@@ -597,9 +635,10 @@ static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
             todo[nt++] = nb;
             prefetch_vec(ix, nb);
         }
+        dist_many(w, todo, nt, dd);
         for (uint32_t t = 0; t < nt; t++) {
             uint32_t nb = todo[t];
-            float dn = dist(&w->f, w->q, vec_at(ix, nb));
+            float dn = dd[t];
             if (w->res.n < ef || dn < lower) {
                 if (min_push(&w->cand, dn, nb))
                     return CM_ENOMEM;
@@ -624,17 +663,20 @@ static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
  * new entries, so the walk moves through the passing subgraph at about the
  * cost of an unfiltered walk. `ep` may fail the filter: it only seeds.
  */
-static int search_filtered(walk *w, uint32_t ep, size_t ef)
+static int search_filtered(walk *w, uint32_t ep, size_t ef, double frac)
 {
     cm_vec_index *ix = w->ix;
     uint16_t *marks = w->vis->marks, epoch;
     uint32_t todo[MAX_LIST], bridge[MAX_LIST];
-    const uint32_t cap = ix->m0;
+    float dd[MAX_LIST];
+    /* when most entries pass, their direct links keep the passing subgraph
+     * connected: no second hop */
+    const uint32_t cap = frac >= TWO_HOP_BELOW ? 0 : ix->m0;
     vis_next(w->vis);
     epoch = w->vis->epoch;
     w->cand.n = w->res.n = 0;
     marks[ep] = epoch;
-    float d = dist(&w->f, w->q, vec_at(ix, ep)), lower = INFINITY;
+    float d = qdist(w, vec_at(ix, ep)), lower = INFINITY;
     if (eligible(w, ep)) {
         if (max_push(&w->res, d, ep))
             return CM_ENOMEM;
@@ -675,9 +717,10 @@ static int search_filtered(walk *w, uint32_t ep, size_t ef)
                 prefetch_vec(ix, x);
             }
         }
+        dist_many(w, todo, nt, dd);
         for (uint32_t t = 0; t < nt; t++) {
             uint32_t nb = todo[t];
-            float dn = dist(&w->f, w->q, vec_at(ix, nb));
+            float dn = dd[t];
             if (w->res.n < ef || dn < lower) {
                 if (min_push(&w->cand, dn, nb) || max_push(&w->res, dn, nb))
                     return CM_ENOMEM;
@@ -723,9 +766,19 @@ static void select_neighbors(const cm_vec_index *ix, const dfn *f, const pair *c
     links[0] = kept;
 }
 
-/* Sort pairs by distance, then slot (insertion sort: lists are short). */
+static int pair_cmp(const void *pa, const void *pb)
+{
+    const pair *a = pa, *b = pb;
+    return a->d < b->d ? -1 : a->d > b->d ? 1 : (a->s > b->s) - (a->s < b->s);
+}
+
+/* Sort pairs by distance, then slot (insertion sort for short lists). */
 static void sort_pairs(pair *a, size_t n)
 {
+    if (n > 48) {
+        qsort(a, n, sizeof *a, pair_cmp);
+        return;
+    }
     for (size_t i = 1; i < n; i++) {
         pair x = a[i];
         size_t j = i;
@@ -944,15 +997,18 @@ static int link_all(cm_vec_index *ix, const uint32_t *slots, size_t n, uint32_t 
 
 /*
  * Rewrite list `l` of live slot `s` at `level`, which points at DEAD
- * slots: keep its live links, then offer the live neighbours of its dead
- * ones (and of their dead ones: two hops) nearest first, each kept when it
- * is closer to `s` than to every link kept so far, until the list is full.
+ * slots. Its live links stay (the heuristic chose them). The live
+ * neighbours of its dead links (and of their dead ones: two hops) are
+ * offered nearest first: each is taken when it is closer to `s` than to
+ * every link kept so far (the heuristic again). If the list is then
+ * shorter than before, the nearest remaining candidates fill it back to
+ * its old length, so that removals never thin the graph out.
  */
 static void repair_list(cm_vec_index *ix, const dfn *f, cm__visited *v, uint32_t s, int level,
                         pair *cand, size_t cand_cap)
 {
     uint32_t *l = cm__hnsw_links(ix, s, level);
-    uint32_t keep[MAX_LIST], dead[MAX_LIST], nk = 0, nd = 0;
+    uint32_t keep[MAX_LIST], dead[MAX_LIST], nk = 0, nd = 0, old = l[0];
     vis_next(v);
     uint16_t ep = v->epoch;
     v->marks[s] = ep;
@@ -1001,9 +1057,14 @@ static void repair_list(cm_vec_index *ix, const dfn *f, cm__visited *v, uint32_t
         int good = 1;
         for (uint32_t j = 0; j < nk && good; j++)
             good = dist(f, vec_at(ix, keep[j]), cv) >= cand[i].d;
-        if (good)
+        if (good) {
             keep[nk++] = cand[i].s;
+            cand[i].s = NO_SLOT; /* taken */
+        }
     }
+    for (size_t i = 0; i < nc && nk < old; i++)
+        if (cand[i].s != NO_SLOT)
+            keep[nk++] = cand[i].s;
     l[0] = nk;
     memcpy(l + 1, keep, nk * sizeof *keep);
 }
@@ -1021,7 +1082,7 @@ int cm__hnsw_repair(cm_vec_index *ix)
         ix->free_slots = p;
         ix->free_cap = need;
     }
-    size_t cand_cap = (size_t)ix->m0 * (ix->m0 + 1);
+    size_t cand_cap = (size_t)ix->m0 * (ix->m0 + 2);
     pair *cand = cm__malloc(cand_cap * sizeof *cand);
     cm__visited *v = scratch_get(ix);
     if (!cand || !v) {
@@ -1344,17 +1405,23 @@ static int use_exact(const cm_vec_index *ix, double passing, size_t ef)
     return passing * ix->m0 < (double)ix->live;
 }
 
-static void exact_offer(const cm_vec_index *ix, const dfn *f, const void *q, cm__vec_heap *hp,
-                        uint32_t s)
+/* Offer slots buf[0, n) to the heap: distances four rows at a time. */
+static void exact_flush(const walk *w, const uint32_t *buf, uint32_t n, cm__vec_heap *hp)
 {
-    cm__vec_heap_push(hp, dist(f, q, vec_at(ix, s)), (int64_t)s);
+    float dd[64];
+    dist_many(w, buf, n, dd);
+    for (uint32_t i = 0; i < n; i++)
+        cm__vec_heap_push(hp, dd[i], (int64_t)buf[i]);
 }
 
-/* Exact k nearest passing entries; hits hold slots. */
-static size_t exact_scan(const cm_vec_index *ix, const dfn *f, const void *q,
-                         const cm_vec_search_options *o, cm__vec_hit *hits, size_t k)
+/* Exact k nearest passing entries; hits hold slots. Rows are gathered in
+ * blocks of 64 and prefetched before their distances are computed. */
+static size_t exact_scan(const walk *w, const cm_vec_search_options *o, cm__vec_hit *hits,
+                         size_t k)
 {
+    const cm_vec_index *ix = w->ix;
     cm__vec_heap hp = {hits, 0, k};
+    uint32_t buf[64], nb = 0;
     uint64_t pop = o->filter ? UINT64_MAX : bitmap_popcount(o->allow, o->allow_bits);
     if (pop < ix->live / 4) { /* sparse bitmap: walk its bits, look ids up */
         uint64_t bytes = (o->allow_bits + 7) / 8;
@@ -1366,17 +1433,29 @@ static size_t exact_scan(const cm_vec_index *ix, const dfn *f, const void *q,
                 if (id >= o->allow_bits)
                     break;
                 int64_t s = cm__idmap_get(&ix->map, ix->ids, (int64_t)id);
-                if (s >= 0)
-                    exact_offer(ix, f, q, &hp, (uint32_t)s);
+                if (s < 0)
+                    continue;
+                prefetch_vec(ix, (uint32_t)s);
+                buf[nb++] = (uint32_t)s;
+                if (nb == 64) {
+                    exact_flush(w, buf, nb, &hp);
+                    nb = 0;
+                }
             }
         }
     } else {
         for (size_t s = 0; s < ix->n; s++) {
             if (ix->state[s] != CM__SLOT_LIVE || !cm__vec_allowed(o, ix->ids[s]))
                 continue;
-            exact_offer(ix, f, q, &hp, (uint32_t)s);
+            prefetch_vec(ix, (uint32_t)s);
+            buf[nb++] = (uint32_t)s;
+            if (nb == 64) {
+                exact_flush(w, buf, nb, &hp);
+                nb = 0;
+            }
         }
     }
+    exact_flush(w, buf, nb, &hp);
     cm__vec_heap_sort(&hp);
     return hp.size;
 }
@@ -1451,12 +1530,14 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
     w.exclude = NO_SLOT;
     walk_begin(&w, v);
     size_t n = 0;
-    int exact = w.flt && use_exact(ix, filter_passing(ix, w.flt), ef);
+    double passing = w.flt ? filter_passing(ix, w.flt) : (double)ix->live;
+    int exact = w.flt && use_exact(ix, passing, ef);
     if (!exact) {
         uint32_t cur = (uint32_t)ix->entry;
         for (int lc = ix->max_level; lc > 0; lc--)
             cur = greedy(&w, cur, lc);
-        int rc = w.flt ? search_filtered(&w, cur, ef) : search_layer(&w, cur, ef, 0);
+        int rc = w.flt ? search_filtered(&w, cur, ef, passing / (double)ix->live)
+                       : search_layer(&w, cur, ef, 0);
         if (rc) {
             walk_end(&w);
             return CM_ENOMEM;
@@ -1475,7 +1556,7 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
     walk_end(&w);
     if (exact) {
         exact_fallbacks++;
-        n = exact_scan(ix, &w.f, qe, w.flt, hits, k);
+        n = exact_scan(&w, w.flt, hits, k);
     }
     if (ix->storage == CM_VEC_STORE_BF16) {
         size_t r = 2 * k + 32; /* rescore the head of the beam exactly, then cut */

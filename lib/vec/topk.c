@@ -5,7 +5,12 @@
  * The batched scan walks the matrix in blocks of rows sized for the L2
  * cache and runs every query of its share against a block before moving
  * on, so each row is read from memory once per call, not once per query:
- * with enough queries the scan is bound by arithmetic, not bandwidth.
+ * with enough queries the scan is bound by arithmetic, not bandwidth, and
+ * f32 queries go through 4 x 4 (query, row) tile kernels when the ISA has
+ * them. A single query is bound by memory bandwidth: its rows are read as
+ * four sequential streams (see scan_f32_single). Every kernel that scores
+ * f32 rows gives a (query, row) pair the same bits, so a batch returns
+ * exactly what the same queries return one by one.
  * Filters are evaluated once per row per block. Work is split across
  * threads by queries (no merge) when there are enough, by rows otherwise
  * (per-thread heaps merged at the end). Compressed storage (bf16, int8)
@@ -232,6 +237,7 @@ static float scan_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const pre
 
 /* ---- the scan ---- */
 
+
 typedef struct {
     const cm_vec_matrix *m;
     const cm__vec_ops *ops;
@@ -244,6 +250,131 @@ typedef struct {
     size_t *idx;         /* scratch: allowed rows of the current block */
 } scan_task;
 
+/* Push four scan results of query p for rows r[0..3] (f32 kernel values). */
+static void push4(const cm_vec_matrix *m, const prepared *p, cm__vec_heap *hp, const size_t r[4],
+                  float v[4])
+{
+    finish4(m, p, r, v);
+    for (int i = 0; i < 4; i++)
+        cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
+}
+
+/* The last 1..3 rows r[0..cnt) of a block through the 4-row kernel (the
+ * last row repeated), so that every row's distance comes from the same
+ * kernel whatever the block boundaries: batches and single queries agree. */
+static void tail4(const scan_task *t, cm__vec_f32x4_fn k4, const prepared *p, cm__vec_heap *hp,
+                  size_t cnt, const size_t *r)
+{
+    const cm_vec_matrix *m = t->m;
+    size_t rr[4];
+    const float *rows[4];
+    for (size_t i = 0; i < 4; i++) {
+        rr[i] = r[i < cnt ? i : cnt - 1];
+        rows[i] = m->f32 + rr[i] * m->dim;
+    }
+    float v[4];
+    k4(p->q, rows, m->dim, v);
+    finish4(m, p, rr, v);
+    for (size_t i = 0; i < cnt; i++)
+        cm__vec_heap_push(hp, v[i], (int64_t)rr[i]);
+}
+
+/*
+ * f32 rows idx[0..na) for queries [qa, qb) of the task, one query at a
+ * time, four rows per kernel call. The four rows are a quarter of the block
+ * apart (i, i + g, i + 2g, i + 3g), so the scan reads four long sequential
+ * streams rather than four short rows side by side: hardware prefetchers
+ * follow long streams much further ahead, which raises the bandwidth one
+ * thread gets. Row order does not change results (ties break by id).
+ */
+static void scan_f32_single(const scan_task *t, size_t na, size_t qa, size_t qb)
+{
+    const cm_vec_matrix *m = t->m;
+    const size_t d = m->dim;
+    cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
+    for (size_t q = qa; q < qb; q++) {
+        const prepared *p = &t->qs[q];
+        cm__vec_heap *hp = &t->heaps[q - t->q0];
+        size_t g = na / 4;
+        for (size_t i = 0; i < g; i++) {
+            const size_t *x = t->idx + i;
+            const size_t r[4] = {x[0], x[g], x[2 * g], x[3 * g]};
+            const float *rows[4] = {m->f32 + r[0] * d, m->f32 + r[1] * d, m->f32 + r[2] * d,
+                                    m->f32 + r[3] * d};
+            float v[4];
+            k4(p->q, rows, d, v);
+            push4(m, p, hp, r, v);
+        }
+        if (4 * g < na)
+            tail4(t, k4, p, hp, na - 4 * g, t->idx + 4 * g);
+    }
+}
+
+/* f32 rows idx[0..na) for queries [qa, qa + 4k): tiles of four queries by
+ * four rows, so that each row vector loaded from cache feeds four queries.
+ * Returns the first query left over (fewer than four remain). */
+static size_t scan_f32_tiles(const scan_task *t, size_t na, size_t qa, size_t qb)
+{
+    const cm_vec_matrix *m = t->m;
+    const size_t d = m->dim;
+    cm__vec_f32x4x4_fn tile = m->metric == CM_VEC_L2 ? t->ops->l2sq4x4_f32 : t->ops->dot4x4_f32;
+    if (!tile)
+        return qa;
+    size_t q = qa;
+    for (; q + 4 <= qb; q += 4) {
+        const prepared *p = &t->qs[q];
+        cm__vec_heap *hp = &t->heaps[q - t->q0];
+        const float *qv[4] = {p[0].q, p[1].q, p[2].q, p[3].q};
+        size_t j = 0;
+        for (; j + 4 <= na; j += 4) {
+            const size_t *r = t->idx + j;
+            const float *rows[4] = {m->f32 + r[0] * d, m->f32 + r[1] * d, m->f32 + r[2] * d,
+                                    m->f32 + r[3] * d};
+            float v[16];
+            tile(qv, rows, d, v);
+            for (int a = 0; a < 4; a++)
+                push4(m, &p[a], &hp[a], r, v + 4 * a);
+        }
+        if (j < na) {
+            cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
+            for (int a = 0; a < 4; a++)
+                tail4(t, k4, &p[a], &hp[a], na - j, t->idx + j);
+        }
+    }
+    return q;
+}
+
+/* bf16 rows idx[0..na) for one query, four rows per kernel call (strided
+ * as in scan_f32_single) when the ISA has a 4-row bf16 kernel. */
+static void scan_bf16(const scan_task *t, size_t na, const prepared *p, cm__vec_heap *hp)
+{
+    const cm_vec_matrix *m = t->m;
+    const size_t d = m->dim;
+    cm__vec_u16x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_bf16 : t->ops->dot4_bf16;
+    size_t j = 0;
+    if (k4) {
+        size_t g = na / 4;
+        for (size_t gi = 0; gi < g; gi++, j += 4) {
+            const size_t *x = t->idx + gi;
+            const size_t r[4] = {x[0], x[g], x[2 * g], x[3 * g]};
+            const uint16_t *rows[4] = {m->bf16 + r[0] * d, m->bf16 + r[1] * d,
+                                       m->bf16 + r[2] * d, m->bf16 + r[3] * d};
+            float v[4];
+            k4(p->qb, rows, d, v);
+            for (int i = 0; i < 4; i++) {
+                float dv = v[i];
+                if (m->metric == CM_VEC_IP)
+                    dv = -dv;
+                else if (m->metric == CM_VEC_COSINE)
+                    dv = cm__vec_cos_dist((double)dv * p->cinv * m->cinv[r[i]]);
+                cm__vec_heap_push(hp, dv, (int64_t)r[i]);
+            }
+        }
+    }
+    for (; j < na; j++)
+        cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
+}
+
 static void scan_run(scan_task *t)
 {
     const cm_vec_matrix *m = t->m;
@@ -254,26 +385,17 @@ static void scan_run(scan_task *t)
         for (size_t r = b0; r < b1; r++)
             if (!filtered || cm__vec_allowed(t->opts, (int64_t)r))
                 t->idx[na++] = r;
-        for (size_t q = t->q0; q < t->q1; q++) {
-            const prepared *p = &t->qs[q];
-            cm__vec_heap *hp = &t->heaps[q - t->q0];
-            size_t j = 0;
-            if (m->storage == CM_VEC_STORE_F32) {
-                cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
-                for (; j + 4 <= na; j += 4) {
-                    const size_t *r = t->idx + j;
-                    const float *rows[4] = {m->f32 + r[0] * m->dim, m->f32 + r[1] * m->dim,
-                                            m->f32 + r[2] * m->dim, m->f32 + r[3] * m->dim};
-                    float v[4];
-                    k4(p->q, rows, m->dim, v);
-                    finish4(m, p, r, v);
-                    for (int i = 0; i < 4; i++)
-                        cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
-                }
-                for (; j < na; j++)
-                    cm__vec_heap_push(hp, exact_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
-            } else {
-                for (; j < na; j++)
+        if (m->storage == CM_VEC_STORE_F32) {
+            size_t q = scan_f32_tiles(t, na, t->q0, t->q1);
+            scan_f32_single(t, na, q, t->q1);
+        } else if (m->storage == CM_VEC_STORE_BF16) {
+            for (size_t q = t->q0; q < t->q1; q++)
+                scan_bf16(t, na, &t->qs[q], &t->heaps[q - t->q0]);
+        } else {
+            for (size_t q = t->q0; q < t->q1; q++) {
+                const prepared *p = &t->qs[q];
+                cm__vec_heap *hp = &t->heaps[q - t->q0];
+                for (size_t j = 0; j < na; j++)
                     cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
             }
         }

@@ -19,10 +19,21 @@ typedef void (*cm__vec_i8mom_fn)(const int8_t *a, const int8_t *b, size_t d, int
 /* One query against four rows: out[j] = kernel(q, rows[j]). */
 typedef void (*cm__vec_f32x4_fn)(const float *q, const float *const rows[4], size_t d,
                                  float out[4]);
+typedef void (*cm__vec_u16x4_fn)(const uint16_t *q, const uint16_t *const rows[4], size_t d,
+                                 float out[4]);
+/* Four queries against four rows: out[4 * i + j] = kernel(q[i], rows[j]). */
+typedef void (*cm__vec_f32x4x4_fn)(const float *const q[4], const float *const rows[4], size_t d,
+                                   float out[16]);
 
 /*
  * The kernel table. Each ISA provides cm__vec_init_<isa>(ops), which
  * overwrites the entries it implements; the rest stay scalar.
+ *
+ * The entries after `l2sq4_f32` are optional scan kernels: NULL in the
+ * scalar table and in any ISA without them, in which case callers use the
+ * pair (or 4-row) kernels above instead. Their specification is the pair
+ * kernel applied to each (query, row) pair, within the pair kernel's
+ * tolerance.
  */
 typedef struct cm__vec_ops {
     const char *name;
@@ -32,6 +43,9 @@ typedef struct cm__vec_ops {
     cm__vec_i8dot_fn dot_i8;
     cm__vec_i8mom_fn moments_i8;
     cm__vec_f32x4_fn dot4_f32, l2sq4_f32;
+    /* optional (may be NULL) */
+    cm__vec_u16x4_fn dot4_bf16, l2sq4_bf16;     /* one bf16 query, four bf16 rows */
+    cm__vec_f32x4x4_fn dot4x4_f32, l2sq4x4_f32; /* four queries, four rows (batches) */
 } cm__vec_ops;
 
 /* ---- dispatch.c ---- */
@@ -75,5 +89,26 @@ uint16_t cm__vec_f32_to_f16_1(float f);
  */
 #define CM__VEC_COS_SAFE_MIN 1e-30f
 #define CM__VEC_COS_SAFE_MAX 1e30f
+
+/*
+ * The cosine finish of the ISA kernels, inlined into them: lanes 0, 1, 2
+ * of `sums` hold sum(a*b), sum(a*a), sum(b*b) in f32. Returns 1 and the
+ * clamped cosine when both norms are in the safe range (aa * bb cannot
+ * overflow or underflow a double there), 0 when the caller must take the
+ * scalar path. Agrees with cm__vec_cos_finish() to a double rounding.
+ */
+#define CM__VEC_COS_FINISH_SSE(sums, out)                                                          \
+    (cm__vec_cos_finish_fast(_mm_cvtss_f32(sums), _mm_cvtss_f32(_mm_movehdup_ps(sums)),             \
+                            _mm_cvtss_f32(_mm_movehl_ps((sums), (sums))), (out)))
+
+static inline int cm__vec_cos_finish_fast(float ab, float aa, float bb, float *out)
+{
+    if (!(aa >= CM__VEC_COS_SAFE_MIN && aa <= CM__VEC_COS_SAFE_MAX && bb >= CM__VEC_COS_SAFE_MIN &&
+          bb <= CM__VEC_COS_SAFE_MAX))
+        return 0;
+    double r = (double)ab / __builtin_sqrt((double)aa * (double)bb);
+    *out = (float)(r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r));
+    return 1;
+}
 
 #endif /* CM_VEC_INT_H */

@@ -2,7 +2,8 @@
  * test_vec_index.c - exact top-k (cm_vec_matrix) against brute force, and
  * the HNSW index (cm_vec_index): recall on a clustered data set, ef,
  * filters, removal and slot reuse, save/load, corrupt files, concurrent
- * searches and argument validation.
+ * searches and argument validation; parallel build, batch search, the
+ * repair of removed entries, memory per entry and filters of 50/10/1%.
  */
 #include "vec/hnsw_int.h"
 
@@ -704,6 +705,297 @@ START_TEST(hnsw_rejects_bad_input_with_specific_errors)
 }
 END_TEST
 
+/* ---- parallel build, repair, memory, filters, batch search ---- */
+
+static int64_t *seq_ids(size_t n)
+{
+    int64_t *ids = malloc(sizeof(int64_t) * n);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)i;
+    return ids;
+}
+
+static cm_vec_index *build_index(int storage, uint32_t threads)
+{
+    cm_vec_index_options o = CM_VEC_INDEX_OPTIONS_INIT;
+    o.storage = storage;
+    o.threads = threads;
+    cm_vec_index *ix = NULL;
+    ck_ok(cm_vec_index_new(&ix, DIM, &o), "new");
+    int64_t *ids = seq_ids(N);
+    ck_ok(cm_vec_index_add_batch(ix, ids, X, N, DIM), "add_batch");
+    free(ids);
+    return ix;
+}
+
+/* Every list of a live slot points at live slots of at least its level,
+ * without duplicates or self links. */
+static void check_links(const cm_vec_index *ix)
+{
+    for (size_t s = 0; s < ix->n; s++) {
+        if (ix->state[s] != CM__SLOT_LIVE)
+            continue;
+        for (int lc = 0; lc <= ix->levels[s]; lc++) {
+            const uint32_t *l = cm__hnsw_links(ix, (uint32_t)s, lc);
+            ck_assert_uint_le(l[0], cm__hnsw_max_links(ix, lc));
+            for (uint32_t j = 1; j <= l[0]; j++) {
+                ck_assert_uint_lt(l[j], ix->n);
+                ck_assert_msg(ix->state[l[j]] == CM__SLOT_LIVE,
+                              "slot %zu level %d links to non-live slot %u", s, lc, l[j]);
+                ck_assert_uint_ne(l[j], s);
+                ck_assert_int_ge(ix->levels[l[j]], lc);
+                for (uint32_t i = 1; i < j; i++)
+                    ck_assert_uint_ne(l[i], l[j]);
+            }
+        }
+    }
+}
+
+START_TEST(hnsw_parallel_build_keeps_recall)
+{
+    cm_vec_index *ix = build_index(CM_VEC_STORE_F32, 2);
+    ck_assert_uint_eq(cm_vec_index_count(ix), N);
+    for (int64_t i = 0; i < N; i += 97)
+        ck_assert(cm_vec_index_contains(ix, i));
+    check_links(ix);
+    double r = recall(ix, X, N, 64, NULL);
+    ck_assert_msg(r >= 0.95, "2-thread build recall@10 = %.4f", r);
+    /* a failing row stops the batch; the rows before it are in */
+    int64_t ids[3] = {N, N + 1, 5};
+    ck_assert_int_eq(cm_vec_index_add_batch(ix, ids, X, 3, DIM), CM_EEXISTS);
+    ck_assert(cm_vec_index_contains(ix, N) && cm_vec_index_contains(ix, N + 1));
+    cm_vec_index_free(ix);
+
+    cm_vec_index *b = build_index(CM_VEC_STORE_BF16, 2);
+    r = recall(b, X, N, 64, NULL);
+    ck_assert_msg(r >= 0.95, "2-thread bf16 build recall@10 = %.4f", r);
+    cm_vec_index_free(b);
+}
+END_TEST
+
+START_TEST(hnsw_search_batch_matches_single_searches)
+{
+    cm_vec_index *ix = fixture_index();
+    int64_t *bi = malloc(sizeof(int64_t) * NQ * K);
+    float *bd = malloc(sizeof(float) * NQ * K);
+    size_t *bf = malloc(sizeof(size_t) * NQ);
+    cm_vec_search_options so = CM_VEC_SEARCH_OPTIONS_INIT;
+    so.threads = 2;
+    ck_ok(cm_vec_index_search_batch(bi, bd, bf, ix, Q, NQ, DIM, K, &so), "batch");
+    for (size_t q = 0; q < NQ; q++) {
+        int64_t ids[K];
+        float dist[K];
+        size_t found;
+        ck_ok(cm_vec_index_search(ids, dist, &found, ix, Q + q * DIM, DIM, K, NULL), "single");
+        ck_assert_uint_eq(found, bf[q]);
+        for (size_t j = 0; j < K; j++) {
+            ck_assert_int_eq(ids[j], bi[q * K + j]);
+            ck_assert(dist[j] == bd[q * K + j]);
+        }
+    }
+    ck_assert_int_eq(cm_vec_index_search_batch(bi, NULL, NULL, ix, Q, 0, DIM, K, &so), CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "nq");
+    float *bad = malloc(sizeof(float) * 2 * DIM);
+    memcpy(bad, Q, sizeof(float) * 2 * DIM);
+    bad[DIM + 3] = NAN;
+    ck_assert_int_eq(cm_vec_index_search_batch(bi, NULL, NULL, ix, bad, 2, DIM, K, &so),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "queries");
+    free(bad);
+    free(bi);
+    free(bd);
+    free(bf);
+    cm_vec_index_free(ix);
+}
+END_TEST
+
+/* Recall of `ix` over the rows of X not in `gone`, with `extra` rows of E
+ * inserted under ids N + i (queries Q). */
+static double recall_subset(cm_vec_index *ix, const uint8_t *gone, const float *E, size_t extra,
+                            uint32_t ef)
+{
+    float *rows = malloc(sizeof(float) * (N + extra) * DIM);
+    int64_t *map = malloc(sizeof(int64_t) * (N + extra));
+    size_t nr = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (gone[i])
+            continue;
+        memcpy(rows + nr * DIM, X + i * DIM, DIM * sizeof(float));
+        map[nr++] = (int64_t)i;
+    }
+    for (size_t i = 0; i < extra; i++) {
+        memcpy(rows + nr * DIM, E + i * DIM, DIM * sizeof(float));
+        map[nr++] = (int64_t)(N + i);
+    }
+    cm_vec_matrix *m = NULL;
+    ck_ok(cm_vec_matrix_new(&m, rows, nr, DIM, NULL), "matrix");
+    cm_vec_search_options so = CM_VEC_SEARCH_OPTIONS_INIT;
+    so.ef = ef;
+    size_t hit = 0;
+    for (size_t q = 0; q < NQ; q++) {
+        int64_t truth[K], ids[K];
+        ck_ok(cm_vec_matrix_search(truth, NULL, m, Q + q * DIM, DIM, K, NULL), "truth");
+        ck_ok(cm_vec_index_search(ids, NULL, NULL, ix, Q + q * DIM, DIM, K, &so), "search");
+        for (size_t a = 0; a < K; a++) {
+            ck_assert(ids[a] >= N || !gone[ids[a]]);
+            for (size_t b = 0; b < K; b++)
+                hit += ids[a] == map[truth[b]];
+        }
+    }
+    cm_vec_matrix_free(m);
+    free(rows);
+    free(map);
+    return (double)hit / (NQ * K);
+}
+
+START_TEST(hnsw_remove_repairs_links_and_keeps_recall)
+{
+    const size_t extra = N / 10;
+    cm_vec_index *ix = fixture_index();
+    size_t slots = ix->n, bytes_before = cm__hnsw_bytes(ix);
+    float *E = malloc(sizeof(float) * extra * DIM); /* new rows: midpoints of old ones */
+    for (size_t i = 0; i < extra * DIM; i++)
+        E[i] = 0.5f * (X[i] + X[i + 5 * extra * DIM]);
+    uint8_t *gone = calloc(N, 1);
+    rng_state = 0x51ed27ull;
+    for (size_t k = 0; k < N / 10;) { /* remove a random 10% */
+        size_t i = (size_t)(urand() * N);
+        if (gone[i])
+            continue;
+        gone[i] = 1;
+        ck_ok(cm_vec_index_remove(ix, (int64_t)i), "remove");
+        k++;
+    }
+    ck_assert_uint_eq(cm_vec_index_count(ix), N - N / 10);
+    /* removed entries are never returned, even before the repair */
+    ck_assert_msg(recall_subset(ix, gone, E, 0, 64) >= 0.95, "recall before repair");
+    /* the next insert repairs: no list points at a removed slot any more */
+    ck_ok(cm_vec_index_add(ix, N, E, DIM), "first insert");
+    check_links(ix);
+    ck_assert_uint_eq(ix->n_dead, 0);
+    ck_assert_uint_eq(ix->n, slots); /* the insert took a freed slot */
+    int64_t *ids = seq_ids(extra);
+    for (size_t i = 0; i < extra; i++)
+        ids[i] += N;
+    ck_ok(cm_vec_index_add_batch(ix, ids + 1, E + DIM, extra - 1, DIM),
+          "insert 10%");
+    free(ids);
+    check_links(ix);
+    ck_assert_uint_eq(cm_vec_index_count(ix), N);
+    /* memory reclaimed: every removed slot was reused, nothing grew */
+    ck_assert_uint_eq(ix->n, slots);
+    ck_assert_msg(cm__hnsw_bytes(ix) <= bytes_before + bytes_before / 100, "grew from %zu to %zu",
+                  bytes_before, cm__hnsw_bytes(ix));
+    double churned = recall_subset(ix, gone, E, extra, 64);
+
+    /* a fresh index of the same final rows */
+    cm_vec_index *fresh = NULL;
+    ck_ok(cm_vec_index_new(&fresh, DIM, NULL), "new");
+    for (size_t i = 0; i < N; i++)
+        if (!gone[i])
+            ck_ok(cm_vec_index_add(fresh, (int64_t)i, X + i * DIM, DIM), "fresh add");
+    for (size_t i = 0; i < extra; i++)
+        ck_ok(cm_vec_index_add(fresh, (int64_t)(N + i), E + i * DIM, DIM), "fresh");
+    double base = recall_subset(fresh, gone, E, extra, 64);
+    ck_assert_msg(churned >= 0.95 && churned >= base - 0.01, "churned %.4f, fresh %.4f", churned,
+                  base);
+    cm_vec_index_free(fresh);
+    free(E);
+    free(gone);
+    cm_vec_index_free(ix);
+}
+END_TEST
+
+START_TEST(hnsw_remove_everything_then_reuse)
+{
+    cm_vec_index *ix = NULL;
+    ck_ok(cm_vec_index_new(&ix, DIM, NULL), "new");
+    int64_t *ids = seq_ids(500);
+    ck_ok(cm_vec_index_add_batch(ix, ids, X, 500, DIM), "add");
+    for (int64_t i = 0; i < 500; i++)
+        ck_ok(cm_vec_index_remove(ix, i), "remove");
+    ck_assert_uint_eq(cm_vec_index_count(ix), 0);
+    ck_assert_uint_eq(ix->n_free, 500); /* nothing left to walk: freed at once */
+    int64_t got[K];
+    size_t found = 9;
+    ck_ok(cm_vec_index_search(got, NULL, &found, ix, Q, DIM, K, NULL), "empty");
+    ck_assert_uint_eq(found, 0);
+    ck_ok(cm_vec_index_add_batch(ix, ids, X + 500 * DIM, 500, DIM), "re-add");
+    ck_assert_uint_eq(ix->n, 500);
+    check_links(ix);
+    ck_ok(cm_vec_index_search(got, NULL, &found, ix, X + 600 * DIM, DIM, K, NULL), "search");
+    ck_assert_uint_eq(found, K);
+    ck_assert_int_eq(got[0], 100);
+    free(ids);
+    cm_vec_index_free(ix);
+}
+END_TEST
+
+START_TEST(hnsw_memory_is_compact)
+{
+    /* per entry: the vector, 1 + 2m link words at layer 0, id, level and
+     * state bytes, one pointer, ~1/m upper lists, the id map (<= 16 B) */
+    for (int st = 0; st < 2; st++) {
+        cm_vec_index *ix = build_index(st ? CM_VEC_STORE_BF16 : CM_VEC_STORE_F32, 1);
+        size_t vb = DIM * (st ? 2 : 4);
+        double per = (double)cm__hnsw_bytes(ix) / N;
+        double bound = (double)vb + 33 * 4 + 8 + 2 + 8 + 16 + 16 + 2 * 2;
+        ck_assert_msg(per <= bound, "%s: %.1f bytes per entry, bound %.1f", st ? "bf16" : "f32",
+                      per, bound);
+        ck_assert_uint_eq(ix->cap, N); /* one batch: no spare capacity */
+        cm_vec_index_free(ix);
+    }
+}
+END_TEST
+
+static int allow_tenth(int64_t id, void *p)
+{
+    (void)p;
+    return id % 10 == 3;
+}
+
+START_TEST(hnsw_filters_return_k_rows_at_every_selectivity)
+{
+    cm_vec_index *ix = fixture_index();
+    const double sel[3] = {0.5, 0.1, 0.01};
+    uint8_t *bm = malloc(N / 8 + 1);
+    for (int s = 0; s < 3; s++) {
+        memset(bm, 0, N / 8 + 1);
+        rng_state = 0xf1173ull + (uint64_t)s;
+        for (size_t i = 0; i < N; i++)
+            if (urand() < sel[s])
+                bm[i / 8] |= (uint8_t)(1u << (i % 8));
+        cm_vec_search_options so = CM_VEC_SEARCH_OPTIONS_INIT;
+        so.allow = bm;
+        so.allow_bits = N;
+        uint64_t before = cm__hnsw_exact_fallbacks();
+        double r = recall(ix, X, N, 64, &so);
+        ck_assert_msg(r >= 0.95, "selectivity %.2f: recall %.4f", sel[s], r);
+        if (sel[s] < 0.02) /* very selective: exact */
+            ck_assert_uint_ge(cm__hnsw_exact_fallbacks() - before, NQ);
+        else if (sel[s] >= 0.5) /* the filtered walk */
+            ck_assert_uint_lt(cm__hnsw_exact_fallbacks() - before, NQ / 10);
+        /* a narrow walk (ef 10) still returns k passing rows */
+        for (size_t q = 0; q < NQ; q++) {
+            int64_t ids[K];
+            size_t found;
+            so.ef = 10;
+            ck_ok(cm_vec_index_search(ids, NULL, &found, ix, Q + q * DIM, DIM, K, &so), "s");
+            ck_assert_uint_eq(found, K);
+            for (size_t j = 0; j < K; j++)
+                ck_assert(bm[ids[j] / 8] >> (ids[j] % 8) & 1);
+        }
+    }
+    /* a predicate of 10% */
+    cm_vec_search_options pf = CM_VEC_SEARCH_OPTIONS_INIT;
+    pf.filter = allow_tenth;
+    double r = recall(ix, X, N, 64, &pf);
+    ck_assert_msg(r >= 0.95, "predicate 10%%: recall %.4f", r);
+    free(bm);
+    cm_vec_index_free(ix);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vec_index");
@@ -726,6 +1018,12 @@ static Suite *suite(void)
     tcase_add_test(tc, hnsw_corrupt_files_are_rejected);
     tcase_add_test(tc, hnsw_concurrent_searches_match_serial_results);
     tcase_add_test(tc, hnsw_rejects_bad_input_with_specific_errors);
+    tcase_add_test(tc, hnsw_parallel_build_keeps_recall);
+    tcase_add_test(tc, hnsw_search_batch_matches_single_searches);
+    tcase_add_test(tc, hnsw_remove_repairs_links_and_keeps_recall);
+    tcase_add_test(tc, hnsw_remove_everything_then_reuse);
+    tcase_add_test(tc, hnsw_memory_is_compact);
+    tcase_add_test(tc, hnsw_filters_return_k_rows_at_every_selectivity);
     suite_add_tcase(s, tc);
     return s;
 }

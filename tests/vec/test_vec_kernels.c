@@ -157,7 +157,83 @@ static void compare_impl(const cm__vec_ops *o)
     }
 }
 
+/*
+ * The optional scan kernels (NULL when an ISA has none) against the scalar
+ * pair kernels; the 4 x 4 tiles must also give the 4-row kernel's exact
+ * bits, which cm_vec_matrix relies on for batches to equal single queries.
+ */
+static void compare_scan_kernels(const cm__vec_ops *o)
+{
+    const cm__vec_ops *s = scalar_ops();
+    for (size_t li = 0; li < n_lengths; li++) {
+        size_t d = lengths[li];
+        if (d > 300)
+            continue;
+        for (int oa = 0; oa < 2; oa++) {
+            int ob = 1 - oa;
+            const uint16_t *hq = D.ha + oa;
+            const uint16_t *hrows[4] = {D.hb + ob, D.hb + 300 + ob, D.ha + 600 + ob, D.hb + 901};
+            float g[16], r;
+            if (o->dot4_bf16) {
+                o->dot4_bf16(hq, hrows, d, g);
+                for (int j = 0; j < 4; j++) {
+                    r = s->dot_bf16(hq, hrows[j], d);
+                    CHECK_TOL(g[j], r,
+                              1e-5 * abs_dot_u16(hq, hrows[j], d, cm__vec_bf16_to_f32_1) + 1e-35,
+                              "dot4_bf16");
+                }
+            }
+            if (o->l2sq4_bf16) {
+                o->l2sq4_bf16(hq, hrows, d, g);
+                for (int j = 0; j < 4; j++) {
+                    r = s->l2sq_bf16(hq, hrows[j], d);
+                    CHECK_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq4_bf16");
+                }
+            }
+            const float *q[4] = {D.a + oa, D.b + 1200 + ob, D.a + 1300, D.b + 1400 + oa};
+            const float *rows[4] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900};
+            cm__vec_f32x4x4_fn tiles[2] = {o->dot4x4_f32, o->l2sq4x4_f32};
+            cm__vec_f32x4_fn fours[2] = {o->dot4_f32, o->l2sq4_f32};
+            for (int kind = 0; kind < 2; kind++) {
+                if (!tiles[kind])
+                    continue;
+                tiles[kind](q, rows, d, g);
+                for (int i = 0; i < 4; i++) {
+                    float f[4];
+                    fours[kind](q[i], rows, d, f);
+                    for (int j = 0; j < 4; j++) {
+                        if (kind == 0) {
+                            r = s->dot_f32(q[i], rows[j], d);
+                            CHECK_TOL(g[4 * i + j], r, 1e-5 * abs_dot_f32(q[i], rows[j], d) + 1e-35,
+                                      "dot4x4_f32");
+                        } else {
+                            r = s->l2sq_f32(q[i], rows[j], d);
+                            CHECK_TOL(g[4 * i + j], r, 1e-5 * r + 1e-35, "l2sq4x4_f32");
+                        }
+                        ck_assert_msg(memcmp(&g[4 * i + j], &f[j], sizeof f[j]) == 0,
+                                      "%s tile %d d=%zu (%d,%d): %.9g vs 4-row %.9g", o->name, kind,
+                                      d, i, j, (double)g[4 * i + j], (double)f[j]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Loop test: _i indexes the implementation table (checkasm's CPU loop). */
+START_TEST(scan_kernels_match_pair_kernels)
+{
+    const cm__vec_ops *o = cm__vec_impl_at((size_t)_i);
+    if (!o)
+        return;
+    init_lengths();
+    fill(1.0f);
+    compare_scan_kernels(o);
+    fill(1000.0f);
+    compare_scan_kernels(o);
+}
+END_TEST
+
 START_TEST(impl_matches_scalar_on_random_data)
 {
     const cm__vec_ops *o = cm__vec_impl_at((size_t)_i);
@@ -451,6 +527,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("impl_vs_scalar");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, impl_matches_scalar_on_random_data, 0, n);
+    tcase_add_loop_test(tc, scan_kernels_match_pair_kernels, 0, n);
     tcase_add_loop_test(tc, impl_agrees_on_tiny_huge_and_subnormal_vectors, 0, n);
     tcase_add_loop_test(tc, zero_vectors_give_zero_cosine_never_nan, 0, n);
     tcase_add_loop_test(tc, nan_and_inf_propagate, 0, n);

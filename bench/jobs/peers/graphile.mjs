@@ -1,10 +1,12 @@
 // graphile.mjs - graphile-worker on PostgreSQL (DATABASE_URL), with its
 // documented throughput tuning: local queue and batched completion.
-import { run, makeWorkerUtils } from 'graphile-worker';
+import { run, makeWorkerUtils, Logger } from 'graphile-worker';
+
+const logger = new Logger(() => () => {});
 import { N, NLAT, CONCURRENCY, now, sleep, pct, waitFor, report } from './common.mjs';
 
 const connectionString = process.env.DATABASE_URL;
-const utils = await makeWorkerUtils({ connectionString });
+const utils = await makeWorkerUtils({ connectionString, logger });
 await utils.migrate();
 let t = now();
 for (let i = 0; i < N; i += 1000) {
@@ -23,6 +25,7 @@ const preset = {
 t = now();
 const runner = await run({
   preset,
+  logger,
   taskList: {
     noop: async () => { done++; },
     lat: async (p) => { lat.push(now() - p.t); },

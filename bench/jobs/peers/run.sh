@@ -19,7 +19,7 @@ build=$(cd "$build" && pwd)
 work=$(mktemp -d)
 redis_port=${REDIS_PORT:-6390}
 cleanup() {
-  [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null || true
+  if [ -n "${redis_pid:-}" ]; then kill "$redis_pid" 2>/dev/null || true; fi
   if [ -f "$work/pg/postmaster.pid" ]; then
     $asuser pg_ctl -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
   fi

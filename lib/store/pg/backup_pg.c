@@ -36,7 +36,7 @@ extern const cm__store_ops cm__pg_ops;
 /* running a tool                                                      */
 
 typedef struct tool_run {
-    char *out;     /* standard output when asked for (NUL-terminated), cm__free */
+    char *out; /* standard output when asked for (NUL-terminated), cm__free */
     size_t out_len;
     char err[400]; /* the first line of standard error that says something */
     int status;    /* exit status, or 128 + signal */
@@ -119,8 +119,8 @@ static int run_tool(tool_run *r, char *const argv[], char *const envp[], bool wa
         rc = cm__error_set(CM_EIO, "cannot create a pipe: %s", strerror(errno));
         goto out;
     }
-    if ((want_out && (set_cloexec(outp[0]) || set_cloexec(outp[1]))) ||
-        set_cloexec(errp[0]) || set_cloexec(errp[1])) {
+    if ((want_out && (set_cloexec(outp[0]) || set_cloexec(outp[1]))) || set_cloexec(errp[0]) ||
+        set_cloexec(errp[1])) {
         rc = cm__error_set(CM_EIO, "fcntl: %s", strerror(errno));
         goto out;
     }
@@ -183,7 +183,7 @@ static int run_tool(tool_run *r, char *const argv[], char *const envp[], bool wa
             goto out;
         }
     }
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status)
+    r->status = WIFEXITED(status)     ? WEXITSTATUS(status)
                 : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                       : 255;
     keep_err(r, errbuf ? errbuf : "");
@@ -291,8 +291,8 @@ out:
 
 /* What `pg_restore --list` says about an archive of a libcommunity schema. */
 typedef struct archive_info {
-    char schema[128];   /* the schema holding cm_migrations */
-    bool schema_entry;  /* the archive creates the schema itself */
+    char schema[128];  /* the schema holding cm_migrations */
+    bool schema_entry; /* the archive creates the schema itself */
 } archive_info;
 
 /* Find "TABLE <schema> cm_migrations" and "SCHEMA - <schema>" entries in a
@@ -427,8 +427,8 @@ int cm__pg_backup(cm__conn *conn, const char *dest)
         return cm__error_set(CM_ENOTFOUND, "pg: backup: no schema of the search_path exists "
                                            "(was the store's schema dropped?)");
     if (!has_db)
-        return cm__error_set(CM_ENOTFOUND,
-                             "pg: backup: schema %s holds no libcommunity database", schema);
+        return cm__error_set(CM_ENOTFOUND, "pg: backup: schema %s holds no libcommunity database",
+                             schema);
 
     char bin[4096];
     tool_path(bin, sizeof bin, "pg_dump");
@@ -452,8 +452,8 @@ int cm__pg_backup(cm__conn *conn, const char *dest)
         free_env(env);
         return cm__error_set(CM_EINVAL, "pg: backup: destination path too long");
     }
-    char *argv[] = {bin, (char *)"--format=custom", (char *)"--no-password", schema_arg,
-                    file_arg, NULL};
+    char *argv[] = {bin, (char *)"--format=custom", (char *)"--no-password", schema_arg, file_arg,
+                    NULL};
     tool_run t;
     rc = run_tool(&t, argv, env, false);
     free_env(env);
@@ -601,8 +601,7 @@ static int restore_into(cm__conn *conn, const char *src, uint32_t flags)
     }
     if (tables > 0 && (rc = no_strangers(pg, list, a.schema)))
         goto out;
-    if ((rc = write_list(list_path, sizeof list_path, list, &a,
-                         !schema_exists && a.schema_entry)))
+    if ((rc = write_list(list_path, sizeof list_path, list, &a, !schema_exists && a.schema_entry)))
         goto out;
     if ((rc = connection_env(&env, pg)))
         goto out;
@@ -635,8 +634,7 @@ static int restore_into(cm__conn *conn, const char *src, uint32_t flags)
     if ((rc = run_tool(&t, argv, env, false)))
         goto out;
     if (t.status != 0)
-        rc = cm__error_set(CM_EBACKEND,
-                           "pg: pg_restore failed (exit %d), nothing was restored: %s",
+        rc = cm__error_set(CM_EBACKEND, "pg: pg_restore failed (exit %d), nothing was restored: %s",
                            t.status, t.err[0] ? t.err : "no message");
 out:
     if (list_path[0])

@@ -197,8 +197,8 @@ int cm__sqlite_restore(const char *uri, const char *src_path, uint32_t flags)
         left_wal = true;
         sqlite3_busy_timeout(to, RESTORE_BUSY_MS);
     }
-    if (query_text(to, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", buf,
-                   sizeof buf, &src)) {
+    if (query_text(to, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", buf, sizeof buf,
+                   &src)) {
         rc = fail(read_code(src), to, src, "restore: cannot read the target %s", path);
         goto out;
     }
@@ -236,8 +236,8 @@ int cm__sqlite_restore(const char *uri, const char *src_path, uint32_t flags)
                                "forcing",
                                path);
         else
-            rc = fail(prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? CM_EBUSY
-                      : prim == SQLITE_NOMEM                      ? CM_ENOMEM
+            rc = fail(prim == SQLITE_BUSY || prim == SQLITE_LOCKED  ? CM_EBUSY
+                      : prim == SQLITE_NOMEM                        ? CM_ENOMEM
                       : prim == SQLITE_IOERR || prim == SQLITE_FULL ? CM_EIO
                                                                     : CM_EBACKEND,
                       NULL, src, "restore: copying into %s failed", path);

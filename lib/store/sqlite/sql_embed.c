@@ -19,11 +19,11 @@
     "AND gm.member_id = " V " AND gm.status = 'active'))"
 
 /* Entities whose vector is missing, stale, or of another model or size:
- * ?1 model, ?2 dim, ?3 after this id, ?4 limit. */
+ * ?1 model, ?2 dim (0: not known yet, any size), ?3 after this id, ?4 limit. */
 #define PENDING(TABLE, TYPE, EXTRA)                                                              \
     "SELECT t.id FROM " TABLE " t LEFT JOIN embeddings x ON x.entity_type = '" TYPE "' "       \
     "AND x.entity_id = t.id WHERE t.id > ?3 " EXTRA "AND (x.entity_id IS NULL OR x.stale = 1 " \
-    "OR x.model <> ?1 OR x.dim <> ?2) ORDER BY t.id LIMIT ?4"
+    "OR x.model <> ?1 OR (?2 > 0 AND x.dim <> ?2)) ORDER BY t.id LIMIT ?4"
 
 const cm__sql_entry cm__sqlite_sql_embed[] = {
     /* ---- vectors ---- */

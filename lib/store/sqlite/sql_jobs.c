@@ -163,8 +163,6 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
     {"jobs.schedule_advance",
      "UPDATE job_schedules SET next_run_at = ?3, last_run_at = ?4, updated_at = ?5 "
      "WHERE id = ?1 AND next_run_at = ?2"},
-    {"jobs.schedule_get",
-     "SELECT id, next_run_at, last_run_at FROM job_schedules WHERE name = ?1"},
 
     /* ---- the platform's own jobs ---- */
     {"jobs.reminder_events",

@@ -3,6 +3,15 @@
  * -mavx512f -mavx512bw -mavx512vl only). 16 f32 lanes, masked loads for
  * every tail, so no scalar remainder loops. The BF16 and VNNI extensions
  * live in their own files. Called only through the dispatcher.
+ *
+ * Throughput notes: an FMA has a latency of four cycles and two can start
+ * per cycle, so a loop needs about eight independent accumulators to keep
+ * the FMA units busy. The pair kernels therefore run four accumulator sets
+ * over 64 elements per iteration (cosine: dot and both norms per set, one
+ * pass over the data), the batch kernels a 4 x 4 tile of (query, row)
+ * accumulators that loads each query and row vector once per sixteen FMAs.
+ * Horizontal sums of several accumulators share their shuffles (hsum4,
+ * hsum16).
  */
 #include "../vec_int.h"
 
@@ -12,67 +21,146 @@ static __mmask16 mask16(size_t r)
 {
     return (__mmask16)((1u << r) - 1u);
 } /* r < 16 */
-static __mmask32 mask32(size_t r)
+
+/* ---- horizontal sums ---- */
+
+/* Lanes 0..3 = the sums of a, b, c, d. */
+static __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
-    return (__mmask32)((1ull << r) - 1u);
-} /* r < 32 */
+    /* per 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3] */
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    /* per block: [a, b, c, d] partial sums */
+    __m512 t = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Lane i = the sum of v[i] (16 vectors). */
+static __m512 hsum16(const __m512 v[16])
+{
+    __m512 s[8], t[4];
+    for (int p = 0; p < 8; p++) /* per block: [x0+x2, y0+y2, x1+x3, y1+y3] */
+        s[p] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * p], v[2 * p + 1]),
+                             _mm512_unpackhi_ps(v[2 * p], v[2 * p + 1]));
+    for (int m = 0; m < 4; m++) /* per block: partial sums of v[4m .. 4m+3] */
+        t[m] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * m], s[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(s[2 * m], s[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* sum the four blocks of each t[m] into block m, as (B0 + B2) + (B1 + B3)
+     * like hsum4, so that a tile and the 4-row kernel agree bit for bit */
+    __m512 p = _mm512_add_ps(_mm512_shuffle_f32x4(t[0], t[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(t[0], t[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(t[2], t[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(t[2], t[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(p, q, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(p, q, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* ---- f32 pair kernels ---- */
 
 static float dot_f32(const float *a, const float *b, size_t d)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
-    for (; i + 32 <= d; i += 32) {
+    for (; i + 64 <= d; i += 64) {
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
     }
-    for (; i + 16 <= d; i += 16)
+    if (i + 32 <= d) {
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        i += 32;
+    }
+    if (i + 16 <= d) {
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s2);
+        i += 16;
+    }
     if (i < d) {
         __mmask16 m = mask16(d - i);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+        s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s3);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
+
+#define L2_STEP(s, x, y)                                                                           \
+    do {                                                                                           \
+        __m512 t_ = _mm512_sub_ps((x), (y));                                                       \
+        s = _mm512_fmadd_ps(t_, t_, s);                                                            \
+    } while (0)
 
 static float l2sq_f32(const float *a, const float *b, size_t d)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-        s0 = _mm512_fmadd_ps(t0, t0, s0);
-        s1 = _mm512_fmadd_ps(t1, t1, s1);
+    for (; i + 64 <= d; i += 64) {
+        L2_STEP(s0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        L2_STEP(s1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        L2_STEP(s2, _mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+        L2_STEP(s3, _mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
     }
-    for (; i + 16 <= d; i += 16) {
-        __m512 t = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        s0 = _mm512_fmadd_ps(t, t, s0);
+    if (i + 32 <= d) {
+        L2_STEP(s0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        L2_STEP(s1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        i += 32;
+    }
+    if (i + 16 <= d) {
+        L2_STEP(s2, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        i += 16;
     }
     if (i < d) {
         __mmask16 m = mask16(d - i);
-        __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
-        s1 = _mm512_fmadd_ps(t, t, s1);
+        L2_STEP(s3, _mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
+
+/* One cosine step: dot and both squared norms of 16 lanes. */
+#define COS_STEP(k, x, y)                                                                          \
+    do {                                                                                           \
+        __m512 x_ = (x), y_ = (y);                                                                 \
+        ab##k = _mm512_fmadd_ps(x_, y_, ab##k);                                                    \
+        aa##k = _mm512_fmadd_ps(x_, x_, aa##k);                                                    \
+        bb##k = _mm512_fmadd_ps(y_, y_, bb##k);                                                    \
+    } while (0)
 
 static float cos_f32(const float *a, const float *b, size_t d)
 {
-    __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;
-    for (size_t i = 0; i < d; i += 16) {
-        __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
-        __m512 x = _mm512_maskz_loadu_ps(m, a + i), y = _mm512_maskz_loadu_ps(m, b + i);
-        ab = _mm512_fmadd_ps(x, y, ab);
-        aa = _mm512_fmadd_ps(x, x, aa);
-        bb = _mm512_fmadd_ps(y, y, bb);
+    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, ab2 = ab0, ab3 = ab0;
+    __m512 aa0 = ab0, aa1 = ab0, aa2 = ab0, aa3 = ab0;
+    __m512 bb0 = ab0, bb1 = ab0, bb2 = ab0, bb3 = ab0;
+    size_t i = 0;
+    for (; i + 64 <= d; i += 64) {
+        COS_STEP(0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        COS_STEP(1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        COS_STEP(2, _mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+        COS_STEP(3, _mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
     }
-    float sab = _mm512_reduce_add_ps(ab), saa = _mm512_reduce_add_ps(aa);
-    float sbb = _mm512_reduce_add_ps(bb);
-    if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&
-          sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))
-        return cm__vec_cos_f32_scalar(a, b, d);
-    return cm__vec_cos_finish(sab, saa, sbb);
+    if (i + 32 <= d) {
+        COS_STEP(0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        COS_STEP(1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        i += 32;
+    }
+    if (i + 16 <= d) {
+        COS_STEP(2, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        i += 16;
+    }
+    if (i < d) {
+        __mmask16 m = mask16(d - i);
+        COS_STEP(3, _mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    }
+    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), _mm512_add_ps(ab2, ab3)),
+                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), _mm512_add_ps(aa2, aa3)),
+                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)),
+                     _mm512_setzero_ps());
+    float c;
+    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_f32_scalar(a, b, d);
 }
+
+/* ---- 16-bit formats ---- */
 
 /* Up to sixteen 16-bit values (m selects them) to f32 lanes. */
 static __m512 load_bf16(__mmask16 m, const uint16_t *p)
@@ -89,55 +177,58 @@ static __m512 load_f16(__mmask16 m, const uint16_t *p)
 #define U16_KERNELS(fmt, load)                                                                     \
     static float dot_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
     {                                                                                              \
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                                 \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
         size_t i = 0;                                                                              \
-        for (; i + 32 <= d; i += 32) {                                                             \
+        for (; i + 64 <= d; i += 64) {                                                             \
             s0 = _mm512_fmadd_ps(load(0xffff, a + i), load(0xffff, b + i), s0);                    \
             s1 = _mm512_fmadd_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16), s1);          \
+            s2 = _mm512_fmadd_ps(load(0xffff, a + i + 32), load(0xffff, b + i + 32), s2);          \
+            s3 = _mm512_fmadd_ps(load(0xffff, a + i + 48), load(0xffff, b + i + 48), s3);          \
         }                                                                                          \
         for (; i < d; i += 16) {                                                                   \
             __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
             s0 = _mm512_fmadd_ps(load(m, a + i), load(m, b + i), s0);                              \
         }                                                                                          \
-        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                        \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));  \
     }                                                                                              \
     static float l2sq_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                        \
     {                                                                                              \
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();                                 \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
         size_t i = 0;                                                                              \
-        for (; i + 32 <= d; i += 32) {                                                             \
-            __m512 t0 = _mm512_sub_ps(load(0xffff, a + i), load(0xffff, b + i));                   \
-            __m512 t1 = _mm512_sub_ps(load(0xffff, a + i + 16), load(0xffff, b + i + 16));         \
-            s0 = _mm512_fmadd_ps(t0, t0, s0);                                                      \
-            s1 = _mm512_fmadd_ps(t1, t1, s1);                                                      \
+        for (; i + 64 <= d; i += 64) {                                                             \
+            L2_STEP(s0, load(0xffff, a + i), load(0xffff, b + i));                                 \
+            L2_STEP(s1, load(0xffff, a + i + 16), load(0xffff, b + i + 16));                       \
+            L2_STEP(s2, load(0xffff, a + i + 32), load(0xffff, b + i + 32));                       \
+            L2_STEP(s3, load(0xffff, a + i + 48), load(0xffff, b + i + 48));                       \
         }                                                                                          \
         for (; i < d; i += 16) {                                                                   \
             __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
-            __m512 t = _mm512_sub_ps(load(m, a + i), load(m, b + i));                              \
-            s0 = _mm512_fmadd_ps(t, t, s0);                                                        \
+            L2_STEP(s0, load(m, a + i), load(m, b + i));                                           \
         }                                                                                          \
-        return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));                                        \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));  \
     }                                                                                              \
     static float cos_##fmt(const uint16_t *a, const uint16_t *b, size_t d)                         \
     {                                                                                              \
-        __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;                                         \
-        for (size_t i = 0; i < d; i += 16) {                                                       \
-            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
-            __m512 x = load(m, a + i), y = load(m, b + i);                                         \
-            ab = _mm512_fmadd_ps(x, y, ab);                                                        \
-            aa = _mm512_fmadd_ps(x, x, aa);                                                        \
-            bb = _mm512_fmadd_ps(y, y, bb);                                                        \
+        __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, aa0 = ab0, aa1 = ab0, bb0 = ab0, bb1 = ab0;   \
+        size_t i = 0;                                                                              \
+        for (; i + 32 <= d; i += 32) {                                                             \
+            COS_STEP(0, load(0xffff, a + i), load(0xffff, b + i));                                 \
+            COS_STEP(1, load(0xffff, a + i + 16), load(0xffff, b + i + 16));                       \
         }                                                                                          \
-        float sab = _mm512_reduce_add_ps(ab), saa = _mm512_reduce_add_ps(aa);                      \
-        float sbb = _mm512_reduce_add_ps(bb);                                                      \
-        if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&                        \
-              sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))                         \
-            return cm__vec_cos_##fmt##_scalar(a, b, d);                                            \
-        return cm__vec_cos_finish(sab, saa, sbb);                                                  \
+        for (; i < d; i += 16) {                                                                   \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
+            COS_STEP(0, load(m, a + i), load(m, b + i));                                           \
+        }                                                                                          \
+        __m128 s_ = hsum4(_mm512_add_ps(ab0, ab1), _mm512_add_ps(aa0, aa1),                        \
+                          _mm512_add_ps(bb0, bb1), _mm512_setzero_ps());                           \
+        float c;                                                                                   \
+        return CM__VEC_COS_FINISH_SSE(s_, &c) ? c : cm__vec_cos_##fmt##_scalar(a, b, d);           \
     }
 
 U16_KERNELS(bf16, load_bf16)
 U16_KERNELS(f16, load_f16)
+
+/* ---- int8 ---- */
 
 /* Sum sixteen int32 lanes as int64. */
 static int64_t hsum_epi32(__m512i v)
@@ -149,6 +240,11 @@ static int64_t hsum_epi32(__m512i v)
 
 /* Flush the int32 lanes to int64 every CHUNK elements (no overflow). */
 #define CHUNK ((size_t)1 << 18)
+
+static __mmask32 mask32(size_t r)
+{
+    return (__mmask32)((1ull << r) - 1u);
+} /* r < 32 */
 
 static void moments(const int8_t *a, const int8_t *b, size_t d, int64_t out[3], int all)
 {
@@ -189,45 +285,127 @@ static void moments_i8(const int8_t *a, const int8_t *b, size_t d, int64_t out[3
     moments(a, b, d, out, 1);
 }
 
+/* ---- scan kernels: one query, four rows ---- */
+
+/*
+ * One accumulator per row over 16-lane steps, masked tail, hsum4: the same
+ * arithmetic, in the same order, as one (query, row) pair of the 4 x 4 tile
+ * kernels below, so a batch and single queries report identical distances.
+ * The scan that uses them is bound by memory, not by these four chains.
+ */
 static void dot4_f32(const float *q, const float *const rows[4], size_t d, float out[4])
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
-    for (size_t i = 0; i < d; i += 16) {
-        __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m512 x = _mm512_loadu_ps(q + i);
+        s0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(r0 + i), s0);
+        s1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(r1 + i), s1);
+        s2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(r2 + i), s2);
+        s3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(r3 + i), s3);
+    }
+    if (i < d) {
+        __mmask16 m = mask16(d - i);
         __m512 x = _mm512_maskz_loadu_ps(m, q + i);
         s0 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, r0 + i), s0);
         s1 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, r1 + i), s1);
         s2 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, r2 + i), s2);
         s3 = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, r3 + i), s3);
     }
-    out[0] = _mm512_reduce_add_ps(s0);
-    out[1] = _mm512_reduce_add_ps(s1);
-    out[2] = _mm512_reduce_add_ps(s2);
-    out[3] = _mm512_reduce_add_ps(s3);
+    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
 }
 
 static void l2sq4_f32(const float *q, const float *const rows[4], size_t d, float out[4])
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m512 x = _mm512_loadu_ps(q + i);
+        L2_STEP(s0, x, _mm512_loadu_ps(r0 + i));
+        L2_STEP(s1, x, _mm512_loadu_ps(r1 + i));
+        L2_STEP(s2, x, _mm512_loadu_ps(r2 + i));
+        L2_STEP(s3, x, _mm512_loadu_ps(r3 + i));
+    }
+    if (i < d) {
+        __mmask16 m = mask16(d - i);
+        __m512 x = _mm512_maskz_loadu_ps(m, q + i);
+        L2_STEP(s0, x, _mm512_maskz_loadu_ps(m, r0 + i));
+        L2_STEP(s1, x, _mm512_maskz_loadu_ps(m, r1 + i));
+        L2_STEP(s2, x, _mm512_maskz_loadu_ps(m, r2 + i));
+        L2_STEP(s3, x, _mm512_maskz_loadu_ps(m, r3 + i));
+    }
+    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
+}
+
+/* bf16 rows through the f32 conversion (CPUs without AVX512_BF16). */
+static void dot4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     for (size_t i = 0; i < d; i += 16) {
         __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
-        __m512 x = _mm512_maskz_loadu_ps(m, q + i);
-        __m512 t0 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, r0 + i));
-        __m512 t1 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, r1 + i));
-        __m512 t2 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, r2 + i));
-        __m512 t3 = _mm512_sub_ps(x, _mm512_maskz_loadu_ps(m, r3 + i));
-        s0 = _mm512_fmadd_ps(t0, t0, s0);
-        s1 = _mm512_fmadd_ps(t1, t1, s1);
-        s2 = _mm512_fmadd_ps(t2, t2, s2);
-        s3 = _mm512_fmadd_ps(t3, t3, s3);
+        __m512 x = load_bf16(m, q + i);
+        s0 = _mm512_fmadd_ps(x, load_bf16(m, rows[0] + i), s0);
+        s1 = _mm512_fmadd_ps(x, load_bf16(m, rows[1] + i), s1);
+        s2 = _mm512_fmadd_ps(x, load_bf16(m, rows[2] + i), s2);
+        s3 = _mm512_fmadd_ps(x, load_bf16(m, rows[3] + i), s3);
     }
-    out[0] = _mm512_reduce_add_ps(s0);
-    out[1] = _mm512_reduce_add_ps(s1);
-    out[2] = _mm512_reduce_add_ps(s2);
-    out[3] = _mm512_reduce_add_ps(s3);
+    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
 }
+
+static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < d; i += 16) {
+        __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
+        __m512 x = load_bf16(m, q + i);
+        L2_STEP(s0, x, load_bf16(m, rows[0] + i));
+        L2_STEP(s1, x, load_bf16(m, rows[1] + i));
+        L2_STEP(s2, x, load_bf16(m, rows[2] + i));
+        L2_STEP(s3, x, load_bf16(m, rows[3] + i));
+    }
+    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
+}
+
+/* ---- batch kernels: four queries, four rows ---- */
+
+/* One 16-lane step of a 4 x 4 tile: `OP(acc, x, y)` for every pair. */
+#define TILE_STEP(OP, LOAD)                                                                        \
+    do {                                                                                           \
+        __m512 y0 = LOAD(r[0] + i), y1 = LOAD(r[1] + i), y2 = LOAD(r[2] + i), y3 = LOAD(r[3] + i); \
+        for (int k = 0; k < 4; k++) {                                                              \
+            __m512 x = LOAD(q[k] + i);                                                             \
+            OP(acc[4 * k + 0], x, y0);                                                             \
+            OP(acc[4 * k + 1], x, y1);                                                             \
+            OP(acc[4 * k + 2], x, y2);                                                             \
+            OP(acc[4 * k + 3], x, y3);                                                             \
+        }                                                                                          \
+    } while (0)
+
+#define DOT_OP(s, x, y) (s = _mm512_fmadd_ps((x), (y), s))
+#define L2_OP(s, x, y) L2_STEP(s, x, y)
+#define LOAD_FULL(p) _mm512_loadu_ps(p)
+#define LOAD_TAIL(p) _mm512_maskz_loadu_ps(m, p)
+
+#define TILE_KERNEL(name, OP)                                                                      \
+    static void name(const float *const q[4], const float *const r[4], size_t d, float out[16])    \
+    {                                                                                              \
+        __m512 acc[16];                                                                            \
+        for (int k = 0; k < 16; k++)                                                               \
+            acc[k] = _mm512_setzero_ps();                                                          \
+        size_t i = 0;                                                                              \
+        for (; i + 16 <= d; i += 16)                                                               \
+            TILE_STEP(OP, LOAD_FULL);                                                              \
+        if (i < d) {                                                                               \
+            __mmask16 m = mask16(d - i);                                                           \
+            TILE_STEP(OP, LOAD_TAIL);                                                              \
+        }                                                                                          \
+        _mm512_storeu_ps(out, hsum16(acc));                                                        \
+    }
+
+TILE_KERNEL(dot4x4_f32, DOT_OP)
+TILE_KERNEL(l2sq4x4_f32, L2_OP)
 
 void cm__vec_init_avx512(cm__vec_ops *ops)
 {
@@ -244,4 +422,8 @@ void cm__vec_init_avx512(cm__vec_ops *ops)
     ops->moments_i8 = moments_i8;
     ops->dot4_f32 = dot4_f32;
     ops->l2sq4_f32 = l2sq4_f32;
+    ops->dot4_bf16 = dot4_bf16;
+    ops->l2sq4_bf16 = l2sq4_bf16;
+    ops->dot4x4_f32 = dot4x4_f32;
+    ops->l2sq4x4_f32 = l2sq4x4_f32;
 }

@@ -1,8 +1,10 @@
 /*
- * kernels_avx512bf16.c - bfloat16 dot and cosine with AVX512_BF16's
- * vdpbf16ps (32 pairs per instruction, f32 accumulation; subnormal bf16
- * inputs count as zero). Compiled with -mavx512f -mavx512bw -mavx512vl
- * -mavx512bf16 only; overlays the AVX-512 table when the CPU has BF16.
+ * kernels_avx512bf16.c - bfloat16 dot, cosine and the 4-row scan dot with
+ * AVX512_BF16's vdpbf16ps (32 pairs per instruction, f32 accumulation;
+ * subnormal bf16 inputs count as zero). Compiled with -mavx512f -mavx512bw
+ * -mavx512vl -mavx512bf16 only; overlays the AVX-512 table when the CPU has
+ * BF16. Four independent accumulators (sets, for the cosine) per loop hide
+ * the instruction's latency.
  */
 #include "../vec_int.h"
 
@@ -18,41 +20,222 @@ static __m512bh load(__mmask32 m, const uint16_t *p)
     return (__m512bh)_mm512_maskz_loadu_epi16(m, p);
 }
 
+static __m512bh loadu(const uint16_t *p)
+{
+    return (__m512bh)_mm512_loadu_si512(p);
+}
+
+/* Lanes 0..3 = the sums of a, b, c, d. */
+static __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 t = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(t),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 static float dot_bf16(const uint16_t *a, const uint16_t *b, size_t d)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
-    for (; i + 64 <= d; i += 64) {
-        s0 = _mm512_dpbf16_ps(s0, load(0xffffffffu, a + i), load(0xffffffffu, b + i));
-        s1 = _mm512_dpbf16_ps(s1, load(0xffffffffu, a + i + 32), load(0xffffffffu, b + i + 32));
+    for (; i + 128 <= d; i += 128) {
+        s0 = _mm512_dpbf16_ps(s0, loadu(a + i), loadu(b + i));
+        s1 = _mm512_dpbf16_ps(s1, loadu(a + i + 32), loadu(b + i + 32));
+        s2 = _mm512_dpbf16_ps(s2, loadu(a + i + 64), loadu(b + i + 64));
+        s3 = _mm512_dpbf16_ps(s3, loadu(a + i + 96), loadu(b + i + 96));
     }
-    for (; i < d; i += 32) {
-        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
-        s0 = _mm512_dpbf16_ps(s0, load(m, a + i), load(m, b + i));
+    if (i + 64 <= d) {
+        s0 = _mm512_dpbf16_ps(s0, loadu(a + i), loadu(b + i));
+        s1 = _mm512_dpbf16_ps(s1, loadu(a + i + 32), loadu(b + i + 32));
+        i += 64;
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    if (i + 32 <= d) {
+        s2 = _mm512_dpbf16_ps(s2, loadu(a + i), loadu(b + i));
+        i += 32;
+    }
+    if (i < d) {
+        __mmask32 m = mask32(d - i);
+        s3 = _mm512_dpbf16_ps(s3, load(m, a + i), load(m, b + i));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
+
+#define COS_STEP(k, x, y)                                                                          \
+    do {                                                                                           \
+        __m512bh x_ = (x), y_ = (y);                                                               \
+        ab##k = _mm512_dpbf16_ps(ab##k, x_, y_);                                                   \
+        aa##k = _mm512_dpbf16_ps(aa##k, x_, x_);                                                   \
+        bb##k = _mm512_dpbf16_ps(bb##k, y_, y_);                                                   \
+    } while (0)
 
 static float cos_bf16(const uint16_t *a, const uint16_t *b, size_t d)
 {
-    __m512 ab = _mm512_setzero_ps(), aa = ab, bb = ab;
-    for (size_t i = 0; i < d; i += 32) {
-        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
-        __m512bh x = load(m, a + i), y = load(m, b + i);
-        ab = _mm512_dpbf16_ps(ab, x, y);
-        aa = _mm512_dpbf16_ps(aa, x, x);
-        bb = _mm512_dpbf16_ps(bb, y, y);
+    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, ab2 = ab0, ab3 = ab0;
+    __m512 aa0 = ab0, aa1 = ab0, aa2 = ab0, aa3 = ab0;
+    __m512 bb0 = ab0, bb1 = ab0, bb2 = ab0, bb3 = ab0;
+    size_t i = 0;
+    for (; i + 128 <= d; i += 128) {
+        COS_STEP(0, loadu(a + i), loadu(b + i));
+        COS_STEP(1, loadu(a + i + 32), loadu(b + i + 32));
+        COS_STEP(2, loadu(a + i + 64), loadu(b + i + 64));
+        COS_STEP(3, loadu(a + i + 96), loadu(b + i + 96));
     }
-    float sab = _mm512_reduce_add_ps(ab), saa = _mm512_reduce_add_ps(aa);
-    float sbb = _mm512_reduce_add_ps(bb);
-    if (!(saa >= CM__VEC_COS_SAFE_MIN && saa <= CM__VEC_COS_SAFE_MAX &&
-          sbb >= CM__VEC_COS_SAFE_MIN && sbb <= CM__VEC_COS_SAFE_MAX))
-        return cm__vec_cos_bf16_scalar(a, b, d);
-    return cm__vec_cos_finish(sab, saa, sbb);
+    if (i + 64 <= d) {
+        COS_STEP(0, loadu(a + i), loadu(b + i));
+        COS_STEP(1, loadu(a + i + 32), loadu(b + i + 32));
+        i += 64;
+    }
+    if (i + 32 <= d) {
+        COS_STEP(2, loadu(a + i), loadu(b + i));
+        i += 32;
+    }
+    if (i < d) {
+        __mmask32 m = mask32(d - i);
+        COS_STEP(3, load(m, a + i), load(m, b + i));
+    }
+    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), _mm512_add_ps(ab2, ab3)),
+                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), _mm512_add_ps(aa2, aa3)),
+                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)),
+                     _mm512_setzero_ps());
+    float c;
+    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
+}
+
+/* bf16 pairs of a 32-bit lane as two f32 vectors: even (low half) and odd. */
+#define SPLIT(v, lo, hi)                                                                           \
+    do {                                                                                           \
+        __m512i w_ = (v);                                                                          \
+        lo = _mm512_castsi512_ps(_mm512_slli_epi32(w_, 16));                                       \
+        hi = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));      \
+    } while (0)
+
+static float cos_bf16_v2(const uint16_t *a, const uint16_t *b, size_t d)
+{
+    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, aa0 = ab0, aa1 = ab0, bb0 = ab0, bb1 = ab0;
+    size_t i = 0;
+    for (; i < d; i += 32) {
+        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
+        __m512 xl, xh, yl, yh;
+        SPLIT(_mm512_maskz_loadu_epi16(m, a + i), xl, xh);
+        SPLIT(_mm512_maskz_loadu_epi16(m, b + i), yl, yh);
+        ab0 = _mm512_fmadd_ps(xl, yl, ab0);
+        ab1 = _mm512_fmadd_ps(xh, yh, ab1);
+        aa0 = _mm512_fmadd_ps(xl, xl, aa0);
+        aa1 = _mm512_fmadd_ps(xh, xh, aa1);
+        bb0 = _mm512_fmadd_ps(yl, yl, bb0);
+        bb1 = _mm512_fmadd_ps(yh, yh, bb1);
+    }
+    __m128 s = hsum4(_mm512_add_ps(ab0, ab1), _mm512_add_ps(aa0, aa1), _mm512_add_ps(bb0, bb1),
+                     _mm512_setzero_ps());
+    float c;
+    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
+}
+
+#define COS_SPLIT_STEP(k, x, y)                                                                    \
+    do {                                                                                           \
+        __m512 xl_, xh_, yl_, yh_;                                                                 \
+        SPLIT(x, xl_, xh_);                                                                        \
+        SPLIT(y, yl_, yh_);                                                                        \
+        ab##k = _mm512_fmadd_ps(xl_, yl_, ab##k);                                                  \
+        aa##k = _mm512_fmadd_ps(xl_, xl_, aa##k);                                                  \
+        bb##k = _mm512_fmadd_ps(yl_, yl_, bb##k);                                                  \
+        ab##k = _mm512_fmadd_ps(xh_, yh_, ab##k);                                                  \
+        aa##k = _mm512_fmadd_ps(xh_, xh_, aa##k);                                                  \
+        bb##k = _mm512_fmadd_ps(yh_, yh_, bb##k);                                                  \
+    } while (0)
+
+static float cos_bf16_v4(const uint16_t *a, const uint16_t *b, size_t d)
+{
+    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, ab2 = ab0, aa0 = ab0, aa1 = ab0, aa2 = ab0;
+    __m512 bb0 = ab0, bb1 = ab0, bb2 = ab0;
+    size_t i = 0;
+    for (; i + 96 <= d; i += 96) {
+        COS_SPLIT_STEP(0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
+        COS_SPLIT_STEP(1, _mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32));
+        COS_SPLIT_STEP(2, _mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64));
+    }
+    for (; i < d; i += 32) {
+        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
+        COS_SPLIT_STEP(0, _mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i));
+    }
+    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), ab2),
+                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), aa2),
+                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), bb2), _mm512_setzero_ps());
+    float c;
+    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
+}
+
+static float cos_bf16_v3(const uint16_t *a, const uint16_t *b, size_t d)
+{
+    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, aa0 = ab0, aa1 = ab0, bb0 = ab0, bb1 = ab0;
+    size_t i = 0;
+    for (; i < d; i += 32) {
+        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
+        __m512i x = _mm512_maskz_loadu_epi16(m, a + i), y = _mm512_maskz_loadu_epi16(m, b + i);
+        __m512 xl, xh, yl, yh;
+        SPLIT(x, xl, xh);
+        SPLIT(y, yl, yh);
+        if ((i / 32) & 1)
+            ab1 = _mm512_dpbf16_ps(ab1, (__m512bh)x, (__m512bh)y);
+        else
+            ab0 = _mm512_dpbf16_ps(ab0, (__m512bh)x, (__m512bh)y);
+        aa0 = _mm512_fmadd_ps(xl, xl, aa0);
+        aa1 = _mm512_fmadd_ps(xh, xh, aa1);
+        bb0 = _mm512_fmadd_ps(yl, yl, bb0);
+        bb1 = _mm512_fmadd_ps(yh, yh, bb1);
+    }
+    __m128 s = hsum4(_mm512_add_ps(ab0, ab1), _mm512_add_ps(aa0, aa1), _mm512_add_ps(bb0, bb1),
+                     _mm512_setzero_ps());
+    float c;
+    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
+}
+
+/* One query against four rows; two accumulators per row. */
+static void dot4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    __m512 t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+    const uint16_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+    size_t i = 0;
+    for (; i + 64 <= d; i += 64) {
+        __m512bh x = loadu(q + i), y = loadu(q + i + 32);
+        s0 = _mm512_dpbf16_ps(s0, x, loadu(r0 + i));
+        s1 = _mm512_dpbf16_ps(s1, x, loadu(r1 + i));
+        s2 = _mm512_dpbf16_ps(s2, x, loadu(r2 + i));
+        s3 = _mm512_dpbf16_ps(s3, x, loadu(r3 + i));
+        t0 = _mm512_dpbf16_ps(t0, y, loadu(r0 + i + 32));
+        t1 = _mm512_dpbf16_ps(t1, y, loadu(r1 + i + 32));
+        t2 = _mm512_dpbf16_ps(t2, y, loadu(r2 + i + 32));
+        t3 = _mm512_dpbf16_ps(t3, y, loadu(r3 + i + 32));
+    }
+    for (; i < d; i += 32) {
+        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
+        __m512bh x = load(m, q + i);
+        s0 = _mm512_dpbf16_ps(s0, x, load(m, r0 + i));
+        s1 = _mm512_dpbf16_ps(s1, x, load(m, r1 + i));
+        s2 = _mm512_dpbf16_ps(s2, x, load(m, r2 + i));
+        s3 = _mm512_dpbf16_ps(s3, x, load(m, r3 + i));
+    }
+    _mm_storeu_ps(out, hsum4(_mm512_add_ps(s0, t0), _mm512_add_ps(s1, t1), _mm512_add_ps(s2, t2),
+                             _mm512_add_ps(s3, t3)));
 }
 
 void cm__vec_init_avx512bf16(cm__vec_ops *ops)
 {
     ops->dot_bf16 = dot_bf16;
     ops->cos_bf16 = cos_bf16;
+    ops->dot4_bf16 = dot4_bf16;
+    {
+        extern char *getenv(const char *);
+        const char *e = getenv("CM_BF16V");
+        if (e && e[0] == '2')
+            ops->cos_bf16 = cos_bf16_v2;
+        if (e && e[0] == '3')
+            ops->cos_bf16 = cos_bf16_v3;
+        if (e && e[0] == '4')
+            ops->cos_bf16 = cos_bf16_v4;
+    }
 }

@@ -1,0 +1,179 @@
+#!/bin/sh
+# run.sh - reproduces the "Distance kernels" and "Exact search" sections of
+# docs/benchmarks.md in one command:
+#
+#   bench/vec/run.sh [OUTDIR]          (default bench/out/vec)
+#
+#   1. pair kernels, L1-hot: libcommunity's exported kernels against
+#      SimSIMD's C header (npm simsimd) compiled natively with -O3
+#      -march=native, interleaved in one process (bench_vec_kernels);
+#   2. exact top-10 over 100k x 768 synthetic embeddings (vec_datagen), one
+#      thread: libcommunity (f32, bf16, int8 storage; single queries and a
+#      batch of 64) with the single-thread read bandwidth measured in the
+#      same process (bench_vec_exact), usearch exactSearch through Node
+#      (exact_usearch.mjs) and FAISS IndexFlatIP with OpenBLAS through
+#      Python (exact_faiss.py); the three programs alternate ROUNDS times.
+#
+# Installs what it needs: Debian python3-faiss, python3-numpy and
+# libopenblas0-pthread (FAISS runs on OpenBLAS, not on the reference BLAS),
+# and npm simsimd, usearch and hnswlib-node into bench/vec/peers (ignored by
+# git; shared with run_ann.sh, same pinned versions).
+# Environment: BUILD (default build-vbench, a release build), ROUNDS (3),
+# KROUNDS (kernel rounds, 31), N (100000), DIM (768).
+# Prints Markdown tables; raw JSON lines and logs land in OUTDIR.
+# Takes about 5 minutes. Benchmark script, not part of the library.
+set -eu
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+BUILD=${BUILD:-build-vbench}
+OUT=${1:-bench/out/vec}
+ROUNDS=${ROUNDS:-3}
+KROUNDS=${KROUNDS:-31}
+N=${N:-100000}
+DIM=${DIM:-768}
+PEERS=bench/vec/peers
+PY=/usr/bin/python3 # Debian's python, where python3-faiss lives
+
+# ---- system peers (Debian) ----
+if ! $PY -c 'import faiss, numpy' 2>/dev/null ||
+    ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+    apt-get install -y python3-faiss python3-numpy libopenblas0-pthread
+fi
+OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread
+
+# ---- the library, release build ----
+[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release
+ninja -C "$BUILD" -j2 lib/libcommunity.so
+mkdir -p "$OUT" "$BUILD/bench"
+
+# ---- npm peers (pinned; the same package.json as run_ann.sh) ----
+mkdir -p "$PEERS"
+[ -f "$PEERS/.gitignore" ] || printf '*\n' > "$PEERS/.gitignore"
+if [ ! -f "$PEERS/package.json" ]; then
+    cat > "$PEERS/package.json" <<'EOF'
+{
+  "name": "cm-ann-peers",
+  "private": true,
+  "description": "vec benchmark peers for bench/vec/run.sh and run_ann.sh (not part of the library)",
+  "allowScripts": { "hnswlib-node": true, "usearch": true }
+}
+EOF
+fi
+if [ ! -d "$PEERS/node_modules/simsimd" ] || [ ! -d "$PEERS/node_modules/usearch" ] ||
+    [ ! -d "$PEERS/node_modules/hnswlib-node" ]; then
+    (cd "$PEERS" && npm_config_nodedir=/usr npm install --no-audit --no-fund \
+        simsimd@6.5.5 usearch@2.26.2 hnswlib-node@3.0.0)
+fi
+SIMSIMD_INC="$PEERS/node_modules/simsimd/include"
+
+# ---- benchmark programs ----
+CFLAGS_B="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Iinclude \
+    -I$BUILD/include -Ibench/vec"
+LINK="-L$BUILD/lib -lcommunity -Wl,-rpath,$ROOT/$BUILD/lib -lm"
+# the kernel harness is compiled natively so that SimSIMD's header picks its
+# best kernels (skylake / genoa / ice on AVX-512 CPUs); libcommunity is the
+# release build, dispatched at run time
+# shellcheck disable=SC2086
+cc -O3 -march=native $CFLAGS_B -Wno-unknown-pragmas -Wno-unused-function -DVB_SIMSIMD \
+    -isystem "$SIMSIMD_INC" bench/vec/kernels.c bench/vec/common.c bench/vec/datagen.c \
+    -o "$BUILD/bench/bench_vec_kernels" $LINK
+# shellcheck disable=SC2086
+cc -O2 $CFLAGS_B bench/vec/exact.c bench/vec/common.c bench/vec/datagen.c \
+    -o "$BUILD/bench/bench_vec_exact" $LINK
+# shellcheck disable=SC2086
+cc -O2 $CFLAGS_B bench/vec/datagen_main.c bench/vec/common.c bench/vec/datagen.c \
+    -o "$BUILD/bench/vec_datagen" $LINK
+
+# ---- data ----
+DATA="$OUT/data-${N}x${DIM}"
+if [ ! -f "$DATA/meta.json" ]; then
+    mkdir -p "$DATA"
+    "$BUILD/bench/vec_datagen" --out "$DATA" --n "$N" --nq 1000 --dim "$DIM" --gt 100
+fi
+
+# ---- versions ----
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+    echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' |
+        grep -E '^(avx512f|avx512bw|avx512_bf16|avx512_vnni|avx512_fp16|amx_bf16)$' | tr '\n' ' ')"
+    echo "caches: $(getconf LEVEL1_DCACHE_SIZE) L1d, $(getconf LEVEL2_CACHE_SIZE) L2, $(getconf LEVEL3_CACHE_SIZE) L3"
+    echo "kernel: $(uname -r); THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "cc: $(cc --version | head -1)"
+    echo "node: $(node --version)"
+    for p in simsimd usearch hnswlib-node; do
+        echo "npm $p: $(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$PEERS/node_modules/$p/package.json" | head -1)"
+    done
+    echo "faiss: $($PY -c 'import faiss; print(faiss.__version__)'); numpy: $($PY -c 'import numpy; print(numpy.__version__)')"
+    echo "openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread)"
+} > "$OUT/versions.txt"
+cat "$OUT/versions.txt"
+
+# ---- 1. pair kernels ----
+"$BUILD/bench/bench_vec_kernels" --rounds "$KROUNDS" --json "$OUT/kernels.jsonl" |
+    tee "$OUT/kernels.txt"
+
+# ---- 2. exact search: the three programs alternate ----
+: > "$OUT/exact.jsonl"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+    echo "# round $r/$ROUNDS"
+    "$BUILD/bench/bench_vec_exact" --data "$DATA" --rounds 3 --single 20 --batch 64 \
+        --json "$OUT/exact-cm-$r.json"
+    node bench/vec/exact_usearch.mjs "$DATA" --rounds 3 --single 20 --batch 64 \
+        --json "$OUT/exact-usearch-$r.json"
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_LIBRARY_PATH="$OPENBLAS" \
+        $PY bench/vec/exact_faiss.py "$DATA" --rounds 3 --single 20 --batch 64 \
+        --json "$OUT/exact-faiss-$r.json"
+    cat "$OUT/exact-cm-$r.json" "$OUT/exact-usearch-$r.json" "$OUT/exact-faiss-$r.json" \
+        >> "$OUT/exact.jsonl"
+    r=$((r + 1))
+done 2>&1 | tee "$OUT/exact.txt"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/versions.txt"
+
+# ---- tables ----
+$PY - "$OUT" <<'EOF' | tee "$OUT/tables.md"
+import json, statistics, sys
+out = sys.argv[1]
+K = [json.loads(l) for l in open(out + "/kernels.jsonl")]
+print("| kernel | d | libcommunity M pairs/s | SimSIMD kernel | SimSIMD M pairs/s | ratio (best) | ratio (median) | max abs err libcommunity | max abs err SimSIMD |")
+print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+for k in K:
+    e = max(k["cm_err_emb"], k["cm_err_uniform"]); pe = max(k["peer_err_emb"], k["peer_err_uniform"])
+    print(f"| {k['kernel']} | {k['d']} | {k['cm_best_mps']:.1f} | {k['peer']} | {k['peer_best_mps']:.1f} "
+          f"| {k['ratio_best']:.2f} | {k['ratio_median']:.2f} | {e:.1e} | {pe:.1e} |")
+E = [json.loads(l) for l in open(out + "/exact.jsonl")]
+cm = [e for e in E if e["bench"] == "exact"]
+us = [e for e in E if e.get("peer") == "usearch"]
+fa = [e for e in E if e.get("peer") == "faiss"]
+best = lambda rows, key: max(r[key] for r in rows)
+med = lambda rows, key: statistics.median(r[key] for r in rows)
+n, d = cm[0]["n"], cm[0]["dim"]
+gb = n * d * 4 / 1e9
+bw = best(cm, "probe_gbs_best"); bw_half = best(cm, "probe_half_gbs_best")
+f32 = best(cm, "single_f32_qps_best"); b16 = best(cm, "single_bf16_qps_best"); i8 = best(cm, "single_i8_qps_best")
+batch = best(cm, "batch_f32_qps_best")
+print()
+print(f"Memory read bandwidth, one thread (best of 1/2/4/8 streams): {bw:.2f} GB/s over {gb*1e3:.0f} MB, "
+      f"{bw_half:.2f} GB/s over {gb*500:.0f} MB")
+print()
+print("| search (top-10, 1 thread) | QPS best | QPS median | scanned GB/s | share of bandwidth | recall@10 | vs usearch | vs FAISS |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+us1 = best(us, "single_qps_best"); usb = best(us, "batch_qps_best")
+fa1 = best(fa, "single_qps_best"); fab = best(fa, "batch_qps_best")
+print(f"| libcommunity f32, one query at a time | {f32:.1f} | {med(cm, 'single_f32_qps_median'):.1f} | {f32*gb:.2f} | {f32*gb/bw:.2f} | 1 (exact) | {f32/us1:.2f}x | {f32/fa1:.2f}x |")
+print(f"| libcommunity bf16 (+ f32 rerank of 40), one at a time | {b16:.1f} | {med(cm, 'single_bf16_qps_median'):.1f} | {b16*gb/2:.2f} | {b16*gb/2/bw_half:.2f} | {min(r['recall_bf16'] for r in cm):.4f} | {b16/us1:.2f}x | {b16/fa1:.2f}x |")
+print(f"| libcommunity int8 (+ f32 rerank of 40), one at a time | {i8:.1f} | {med(cm, 'single_i8_qps_median'):.1f} | {i8*gb/4:.2f} | - | {min(r['recall_i8'] for r in cm):.4f} | {i8/us1:.2f}x | {i8/fa1:.2f}x |")
+print(f"| libcommunity f32, batch of 64 | {batch:.1f} | {med(cm, 'batch_f32_qps_median'):.1f} | - | - | 1 (exact) | {batch/usb:.2f}x | {batch/fab:.2f}x |")
+print(f"| usearch {us[0]['version']} exactSearch f32, one at a time | {us1:.1f} | {med(us, 'single_qps_median'):.1f} | {us1*gb:.2f} | {us1*gb/bw:.2f} | 1 | | |")
+print(f"| usearch exactSearch f32, batch of 64 | {usb:.1f} | {med(us, 'batch_qps_median'):.1f} | - | - | 1 | | |")
+print(f"| FAISS {fa[0]['version']} IndexFlatIP + OpenBLAS, one at a time | {fa1:.1f} | {med(fa, 'single_qps_median'):.1f} | {fa1*gb:.2f} | {fa1*gb/bw:.2f} | 1 | | |")
+print(f"| FAISS IndexFlatIP + OpenBLAS, batch of 64 | {fab:.1f} | {med(fa, 'batch_qps_median'):.1f} | - | - | 1 | | |")
+print()
+print(f"bf16 / f32 QPS: {b16/f32:.2f} (best), {med(cm, 'single_bf16_qps_median')/med(cm, 'single_f32_qps_median'):.2f} (median)")
+agree = min(r["batch_agreement"] for r in cm)
+print(f"batch results equal to single-query results: {agree:.4f}")
+keys = {tuple(r["first_query_keys"]) for r in us + fa}
+print(f"peers' first-query top-10 identical: {len(keys) == 1}")
+EOF

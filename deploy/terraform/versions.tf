@@ -1,0 +1,52 @@
+# versions.tf - Terraform and provider versions, the AWS provider, and the
+# names shared by every file of this configuration.
+#
+# The platform on AWS: a VPC with public and private subnets, community-server
+# on ECS Fargate behind an ALB, RDS PostgreSQL 15, ElastiCache Redis, an S3
+# bucket for uploads, an SES domain identity, secrets in Secrets Manager and
+# logs in CloudWatch. See docs/operations-guide.md.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.40"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
+  }
+
+  # The state holds generated secrets (database and Redis passwords): keep it
+  # in an encrypted, access-controlled bucket, for example:
+  # backend "s3" {
+  #   bucket         = "example-terraform-state"
+  #   key            = "community/production.tfstate"
+  #   region         = "eu-central-1"
+  #   encrypt        = true
+  #   dynamodb_table = "terraform-locks"
+  # }
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  prefix     = "${var.name}-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
+  tags = merge({
+    Application = var.name
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  }, var.tags)
+}
