@@ -403,7 +403,7 @@ int main(int argc, char **argv)
             cm_vec_search_options fo = CM_VEC_SEARCH_OPTIONS_INIT;
             fo.allow = bm;
             fo.allow_bits = d.n;
-            const uint32_t efs[4] = {ef95, ef95 * 3 / 2, ef95 * 2, ef95 * 3};
+            const uint32_t efs[4] = {ef95 / 2 > 10 ? ef95 / 2 : 10, ef95 * 2 / 3, ef95, ef95 * 3 / 2};
             for (int e = 0; e < 4; e++) {
                 point p = measure(ix, &d, fgt, efs[e], 1, &fo);
                 printf("filter lib=cm storage=%s selectivity=%.2f ef=%u recall=%.4f lat_us=%.1f "

@@ -44,7 +44,6 @@ uint64_t cm__hnsw_exact_fallbacks(void)
 #define NO_SLOT UINT32_MAX
 #define N_NODE_LOCKS 65536u
 #define MAX_LIST 257 /* 1 + the largest m0 (2 * 128) */
-#define TWO_HOP_BELOW 0.3 /* passing fraction under which filtered walks take two hops */
 
 /* ---- layout ---- */
 
@@ -662,20 +661,26 @@ static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
  * then the passing neighbours of its failing ones (two hops), up to m0
  * new entries, so the walk moves through the passing subgraph at about the
  * cost of an unfiltered walk. `ep` may fail the filter: it only seeds.
+ * Marks: `seen` = visited (a result candidate, or a failing node already
+ * expanded as a bridge); `fail` = known to fail, not yet expanded, so the
+ * filter runs once per node and walk.
  */
-static int search_filtered(walk *w, uint32_t ep, size_t ef, double frac)
+static int search_filtered(walk *w, uint32_t ep, size_t ef)
 {
     cm_vec_index *ix = w->ix;
-    uint16_t *marks = w->vis->marks, epoch;
+    cm__visited *v = w->vis;
+    uint16_t *marks = v->marks;
     uint32_t todo[MAX_LIST], bridge[MAX_LIST];
     float dd[MAX_LIST];
-    /* when most entries pass, their direct links keep the passing subgraph
-     * connected: no second hop */
-    const uint32_t cap = frac >= TWO_HOP_BELOW ? 0 : ix->m0;
-    vis_next(w->vis);
-    epoch = w->vis->epoch;
+    const uint32_t cap = ix->m0;
+    if (v->epoch >= UINT16_MAX - 2) {
+        memset(v->marks, 0, v->cap * sizeof *v->marks);
+        v->epoch = 0;
+    }
+    v->epoch += 2;
+    const uint16_t seen = (uint16_t)(v->epoch - 1), fail = v->epoch;
     w->cand.n = w->res.n = 0;
-    marks[ep] = epoch;
+    marks[ep] = seen;
     float d = qdist(w, vec_at(ix, ep)), lower = INFINITY;
     if (eligible(w, ep)) {
         if (max_push(&w->res, d, ep))
@@ -690,31 +695,40 @@ static int search_filtered(walk *w, uint32_t ep, size_t ef, double frac)
         pair c = min_pop(&w->cand);
         const uint32_t *l = cm__hnsw_links(ix, c.s, 0);
         uint32_t nt = 0, nb_count = 0;
+        for (uint32_t j = 1; j <= l[0]; j++)
+            if (marks[l[j]] != seen && marks[l[j]] != fail)
+                __builtin_prefetch(&ix->ids[l[j]], 0, 3);
         for (uint32_t j = 1; j <= l[0]; j++) {
             uint32_t nb = l[j];
-            if (marks[nb] == epoch)
+            uint16_t mk = marks[nb];
+            if (mk == seen)
                 continue;
-            if (eligible(w, nb)) {
-                marks[nb] = epoch;
+            if (mk != fail && eligible(w, nb)) {
+                marks[nb] = seen;
                 todo[nt++] = nb;
                 prefetch_vec(ix, nb);
             } else {
+                marks[nb] = fail;
                 bridge[nb_count++] = nb;
+                __builtin_prefetch(cm__hnsw_links(ix, nb, 0), 0, 3);
             }
         }
         for (uint32_t b = 0; b < nb_count && nt < cap; b++) {
             uint32_t br = bridge[b];
-            if (marks[br] == epoch)
-                continue;
-            marks[br] = epoch; /* expanded once: never a result, never again a bridge */
+            marks[br] = seen; /* expanded once: never again a bridge */
             const uint32_t *l2 = cm__hnsw_links(ix, br, 0);
             for (uint32_t j = 1; j <= l2[0] && nt < cap; j++) {
                 uint32_t x = l2[j];
-                if (marks[x] == epoch || !eligible(w, x))
+                uint16_t mk = marks[x];
+                if (mk == seen || mk == fail)
                     continue;
-                marks[x] = epoch;
-                todo[nt++] = x;
-                prefetch_vec(ix, x);
+                if (eligible(w, x)) {
+                    marks[x] = seen;
+                    todo[nt++] = x;
+                    prefetch_vec(ix, x);
+                } else {
+                    marks[x] = fail;
+                }
             }
         }
         dist_many(w, todo, nt, dd);
@@ -1455,7 +1469,8 @@ static size_t exact_scan(const walk *w, const cm_vec_search_options *o, cm__vec_
             }
         }
     }
-    exact_flush(w, buf, nb, &hp);
+    if (nb)
+        exact_flush(w, buf, nb, &hp);
     cm__vec_heap_sort(&hp);
     return hp.size;
 }
@@ -1536,8 +1551,7 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
         uint32_t cur = (uint32_t)ix->entry;
         for (int lc = ix->max_level; lc > 0; lc--)
             cur = greedy(&w, cur, lc);
-        int rc = w.flt ? search_filtered(&w, cur, ef, passing / (double)ix->live)
-                       : search_layer(&w, cur, ef, 0);
+        int rc = w.flt ? search_filtered(&w, cur, ef) : search_layer(&w, cur, ef, 0);
         if (rc) {
             walk_end(&w);
             return CM_ENOMEM;

@@ -1,10 +1,12 @@
 /*
- * kernels_avx512bf16.c - bfloat16 dot, cosine and the 4-row scan dot with
+ * kernels_avx512bf16.c - bfloat16 dot product and the 4-row scan dot with
  * AVX512_BF16's vdpbf16ps (32 pairs per instruction, f32 accumulation;
  * subnormal bf16 inputs count as zero). Compiled with -mavx512f -mavx512bw
  * -mavx512vl -mavx512bf16 only; overlays the AVX-512 table when the CPU has
- * BF16. Four independent accumulators (sets, for the cosine) per loop hide
- * the instruction's latency.
+ * BF16. Four independent accumulators per loop hide the instruction's
+ * latency. The cosine is not here: it needs three products per pair, and
+ * on the CPUs measured (bench/vec) widening bf16 to f32 with a shift and a
+ * mask and using FMAs (kernels_avx512.c) is faster than three vdpbf16ps.
  */
 #include "../vec_int.h"
 
@@ -63,136 +65,6 @@ static float dot_bf16(const uint16_t *a, const uint16_t *b, size_t d)
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-#define COS_STEP(k, x, y)                                                                          \
-    do {                                                                                           \
-        __m512bh x_ = (x), y_ = (y);                                                               \
-        ab##k = _mm512_dpbf16_ps(ab##k, x_, y_);                                                   \
-        aa##k = _mm512_dpbf16_ps(aa##k, x_, x_);                                                   \
-        bb##k = _mm512_dpbf16_ps(bb##k, y_, y_);                                                   \
-    } while (0)
-
-static float cos_bf16(const uint16_t *a, const uint16_t *b, size_t d)
-{
-    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, ab2 = ab0, ab3 = ab0;
-    __m512 aa0 = ab0, aa1 = ab0, aa2 = ab0, aa3 = ab0;
-    __m512 bb0 = ab0, bb1 = ab0, bb2 = ab0, bb3 = ab0;
-    size_t i = 0;
-    for (; i + 128 <= d; i += 128) {
-        COS_STEP(0, loadu(a + i), loadu(b + i));
-        COS_STEP(1, loadu(a + i + 32), loadu(b + i + 32));
-        COS_STEP(2, loadu(a + i + 64), loadu(b + i + 64));
-        COS_STEP(3, loadu(a + i + 96), loadu(b + i + 96));
-    }
-    if (i + 64 <= d) {
-        COS_STEP(0, loadu(a + i), loadu(b + i));
-        COS_STEP(1, loadu(a + i + 32), loadu(b + i + 32));
-        i += 64;
-    }
-    if (i + 32 <= d) {
-        COS_STEP(2, loadu(a + i), loadu(b + i));
-        i += 32;
-    }
-    if (i < d) {
-        __mmask32 m = mask32(d - i);
-        COS_STEP(3, load(m, a + i), load(m, b + i));
-    }
-    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), _mm512_add_ps(ab2, ab3)),
-                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), _mm512_add_ps(aa2, aa3)),
-                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)),
-                     _mm512_setzero_ps());
-    float c;
-    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
-}
-
-/* bf16 pairs of a 32-bit lane as two f32 vectors: even (low half) and odd. */
-#define SPLIT(v, lo, hi)                                                                           \
-    do {                                                                                           \
-        __m512i w_ = (v);                                                                          \
-        lo = _mm512_castsi512_ps(_mm512_slli_epi32(w_, 16));                                       \
-        hi = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));      \
-    } while (0)
-
-static float cos_bf16_v2(const uint16_t *a, const uint16_t *b, size_t d)
-{
-    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, aa0 = ab0, aa1 = ab0, bb0 = ab0, bb1 = ab0;
-    size_t i = 0;
-    for (; i < d; i += 32) {
-        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
-        __m512 xl, xh, yl, yh;
-        SPLIT(_mm512_maskz_loadu_epi16(m, a + i), xl, xh);
-        SPLIT(_mm512_maskz_loadu_epi16(m, b + i), yl, yh);
-        ab0 = _mm512_fmadd_ps(xl, yl, ab0);
-        ab1 = _mm512_fmadd_ps(xh, yh, ab1);
-        aa0 = _mm512_fmadd_ps(xl, xl, aa0);
-        aa1 = _mm512_fmadd_ps(xh, xh, aa1);
-        bb0 = _mm512_fmadd_ps(yl, yl, bb0);
-        bb1 = _mm512_fmadd_ps(yh, yh, bb1);
-    }
-    __m128 s = hsum4(_mm512_add_ps(ab0, ab1), _mm512_add_ps(aa0, aa1), _mm512_add_ps(bb0, bb1),
-                     _mm512_setzero_ps());
-    float c;
-    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
-}
-
-#define COS_SPLIT_STEP(k, x, y)                                                                    \
-    do {                                                                                           \
-        __m512 xl_, xh_, yl_, yh_;                                                                 \
-        SPLIT(x, xl_, xh_);                                                                        \
-        SPLIT(y, yl_, yh_);                                                                        \
-        ab##k = _mm512_fmadd_ps(xl_, yl_, ab##k);                                                  \
-        aa##k = _mm512_fmadd_ps(xl_, xl_, aa##k);                                                  \
-        bb##k = _mm512_fmadd_ps(yl_, yl_, bb##k);                                                  \
-        ab##k = _mm512_fmadd_ps(xh_, yh_, ab##k);                                                  \
-        aa##k = _mm512_fmadd_ps(xh_, xh_, aa##k);                                                  \
-        bb##k = _mm512_fmadd_ps(yh_, yh_, bb##k);                                                  \
-    } while (0)
-
-static float cos_bf16_v4(const uint16_t *a, const uint16_t *b, size_t d)
-{
-    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, ab2 = ab0, aa0 = ab0, aa1 = ab0, aa2 = ab0;
-    __m512 bb0 = ab0, bb1 = ab0, bb2 = ab0;
-    size_t i = 0;
-    for (; i + 96 <= d; i += 96) {
-        COS_SPLIT_STEP(0, _mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i));
-        COS_SPLIT_STEP(1, _mm512_loadu_si512(a + i + 32), _mm512_loadu_si512(b + i + 32));
-        COS_SPLIT_STEP(2, _mm512_loadu_si512(a + i + 64), _mm512_loadu_si512(b + i + 64));
-    }
-    for (; i < d; i += 32) {
-        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
-        COS_SPLIT_STEP(0, _mm512_maskz_loadu_epi16(m, a + i), _mm512_maskz_loadu_epi16(m, b + i));
-    }
-    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), ab2),
-                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), aa2),
-                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), bb2), _mm512_setzero_ps());
-    float c;
-    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
-}
-
-static float cos_bf16_v3(const uint16_t *a, const uint16_t *b, size_t d)
-{
-    __m512 ab0 = _mm512_setzero_ps(), ab1 = ab0, aa0 = ab0, aa1 = ab0, bb0 = ab0, bb1 = ab0;
-    size_t i = 0;
-    for (; i < d; i += 32) {
-        __mmask32 m = d - i >= 32 ? (__mmask32)0xffffffffu : mask32(d - i);
-        __m512i x = _mm512_maskz_loadu_epi16(m, a + i), y = _mm512_maskz_loadu_epi16(m, b + i);
-        __m512 xl, xh, yl, yh;
-        SPLIT(x, xl, xh);
-        SPLIT(y, yl, yh);
-        if ((i / 32) & 1)
-            ab1 = _mm512_dpbf16_ps(ab1, (__m512bh)x, (__m512bh)y);
-        else
-            ab0 = _mm512_dpbf16_ps(ab0, (__m512bh)x, (__m512bh)y);
-        aa0 = _mm512_fmadd_ps(xl, xl, aa0);
-        aa1 = _mm512_fmadd_ps(xh, xh, aa1);
-        bb0 = _mm512_fmadd_ps(yl, yl, bb0);
-        bb1 = _mm512_fmadd_ps(yh, yh, bb1);
-    }
-    __m128 s = hsum4(_mm512_add_ps(ab0, ab1), _mm512_add_ps(aa0, aa1), _mm512_add_ps(bb0, bb1),
-                     _mm512_setzero_ps());
-    float c;
-    return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_bf16_scalar(a, b, d);
-}
-
 /* One query against four rows; two accumulators per row. */
 static void dot4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
 {
@@ -226,16 +98,5 @@ static void dot4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d
 void cm__vec_init_avx512bf16(cm__vec_ops *ops)
 {
     ops->dot_bf16 = dot_bf16;
-    ops->cos_bf16 = cos_bf16;
     ops->dot4_bf16 = dot4_bf16;
-    {
-        extern char *getenv(const char *);
-        const char *e = getenv("CM_BF16V");
-        if (e && e[0] == '2')
-            ops->cos_bf16 = cos_bf16_v2;
-        if (e && e[0] == '3')
-            ops->cos_bf16 = cos_bf16_v3;
-        if (e && e[0] == '4')
-            ops->cos_bf16 = cos_bf16_v4;
-    }
 }

@@ -28,17 +28,15 @@ static int64_t hsum_epi32(__m512i v)
 
 /*
  * One step over 64 bytes (k = accumulator set). xu = a + 128 and yu =
- * b + 128 as unsigned bytes; lanes masked off are 0 in x, y, xu and yu.
+ * b + 128 as unsigned bytes (LOAD_FULL / LOAD_MASKED below).
  *   ab += (a + 128) * b      sb += sum(b + 128)  (vpsadbw, 64-bit lanes)
  *   aa += (a + 128) * a      sa += sum(a + 128)
  *   bb += (b + 128) * b
  */
-#define STEP(k, m, off)                                                                            \
+#define STEP(k, LOADS)                                                                             \
     do {                                                                                           \
-        __m512i x = _mm512_maskz_loadu_epi8((m), a + (off));                                       \
-        __m512i y = _mm512_maskz_loadu_epi8((m), b + (off));                                       \
-        __m512i xu = _mm512_maskz_mov_epi8((m), _mm512_xor_si512(x, bias));                        \
-        __m512i yu = _mm512_maskz_mov_epi8((m), _mm512_xor_si512(y, bias));                        \
+        __m512i x, y, xu, yu;                                                                      \
+        LOADS;                                                                                     \
         ab##k = _mm512_dpbusd_epi32(ab##k, xu, y);                                                 \
         sb = _mm512_add_epi64(sb, _mm512_sad_epu8(yu, zero));                                      \
         if (all) {                                                                                 \
@@ -48,10 +46,18 @@ static int64_t hsum_epi32(__m512i v)
         }                                                                                          \
     } while (0)
 
+/* x, y and their biased forms; in the masked form, lanes off are 0 in all
+ * four (a masked byte add of 0x80 is the xor). */
+#define LOAD_FULL(off)                                                                             \
+    (x = _mm512_loadu_si512(a + (off)), y = _mm512_loadu_si512(b + (off)),                         \
+     xu = _mm512_xor_si512(x, bias), yu = _mm512_xor_si512(y, bias))
+#define LOAD_MASKED(m, off)                                                                        \
+    (x = _mm512_maskz_loadu_epi8((m), a + (off)), y = _mm512_maskz_loadu_epi8((m), b + (off)),     \
+     xu = _mm512_maskz_add_epi8((m), x, bias), yu = _mm512_maskz_add_epi8((m), y, bias))
+
 static void moments(const int8_t *a, const int8_t *b, size_t d, int64_t out[3], int all)
 {
     const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    const __mmask64 full = ~(__mmask64)0;
     int64_t tab = 0, taa = 0, tbb = 0;
     for (size_t c = 0; c < d; c += CHUNK) {
         size_t e = d - c < CHUNK ? d : c + CHUNK;
@@ -59,11 +65,13 @@ static void moments(const int8_t *a, const int8_t *b, size_t d, int64_t out[3], 
         __m512i sa = zero, sb = zero; /* 64-bit lanes */
         size_t i = c;
         for (; i + 128 <= e; i += 128) {
-            STEP(0, full, i);
-            STEP(1, full, i + 64);
+            STEP(0, LOAD_FULL(i));
+            STEP(1, LOAD_FULL(i + 64));
         }
-        for (; i < e; i += 64)
-            STEP(0, mask64(e - i), i);
+        for (; i < e; i += 64) {
+            __mmask64 m = mask64(e - i);
+            STEP(0, LOAD_MASKED(m, i));
+        }
         /* sum(b) = sum(b + 128) - 128 * len; likewise for a */
         int64_t len = (int64_t)(e - c);
         int64_t sum_b = _mm512_reduce_add_epi64(sb) - 128 * len;
