@@ -107,6 +107,8 @@ run_build normal build-test -Dbuildtype=debugoptimized
 step "e2e (Next.js + Chromium)" env BUILD_DIR=build-test bash scripts/e2e.sh
 # Bounded fuzzing of the HTTP request path and the vector index loader.
 step "fuzz (libFuzzer, ${FUZZ_SECONDS:-30}s each)" bash tests/fuzz/run.sh build-test "${FUZZ_SECONDS:-30}"
+# The NEON kernels: cross-compiled for aarch64, checked against scalar under qemu.
+step "neon (aarch64 under qemu)" bash tests/vec/neon/run.sh
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
