@@ -1,9 +1,13 @@
 /*
  * exec.c - cm_exec(): parse, find the operation, validate, authorize, run
  * the handler in one transaction (retried on serialization failures),
- * write the audit row for mutations, and return the JSON result.
+ * write the audit row for mutations, and return the JSON result. After a
+ * commit it wakes this process's job schedulers when the operation
+ * enqueued jobs.
  */
 #include "ops_int.h"
+
+#include "../jobs/jobs_int.h" /* cm__jobs_local_wake_* */
 
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +140,7 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         if ((rc = op->prepare(&pctx, in)))
             goto out;
     }
+    cm__jobs_local_wake_reset();
     if (op->flags & CM__OP_NO_TX) {
         cm__conn *conn;
         if ((rc = cm__store_acquire(&conn, store)) == CM_OK) {
@@ -145,6 +150,13 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     } else {
         rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, run_in_tx, &call);
     }
+    /* Jobs the operation enqueued are committed: start them now in this
+     * process rather than at the schedulers' next poll. (An operation
+     * without a transaction may have committed some before failing.) */
+    if (rc == CM_OK || (op->flags & CM__OP_NO_TX))
+        cm__jobs_local_wake_flush();
+    else
+        cm__jobs_local_wake_reset();
     if (rc == CM_OK) {
         if (cacheable)
             cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out);

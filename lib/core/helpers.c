@@ -65,6 +65,20 @@ void cm__cursor_encode(char out[48], int64_t a, int64_t b)
     (void)snprintf(out, 48, "c1.%llx.%llx", (unsigned long long)a, (unsigned long long)b);
 }
 
+json_t *cm__page(json_t *items, bool more, int64_t a, int64_t b)
+{
+    json_t *res = json_object();
+    json_object_set_new(res, "items", items);
+    if (more) {
+        char c[48];
+        cm__cursor_encode(c, a, b);
+        json_object_set_new(res, "next_cursor", json_string(c));
+    } else {
+        json_object_set_new(res, "next_cursor", json_null());
+    }
+    return res;
+}
+
 int cm__cursor_decode(int64_t *a, int64_t *b, const char *s)
 {
     unsigned long long x, y;

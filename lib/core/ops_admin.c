@@ -46,10 +46,7 @@ static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
         json_decref(items);
         return rc;
     }
-    char c[48];
-    cm__cursor_encode(c, last, 0);
-    *out = json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                     more ? json_string(c) : json_null());
+    *out = cm__page(items, more, last, 0);
     return CM_OK;
 }
 

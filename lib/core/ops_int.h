@@ -113,6 +113,9 @@ static inline int cm__ok(int rc) { return rc < 0 ? rc : CM_OK; }
 /* Opaque cursors: encode/decode (int64 a, int64 b) as a short string. */
 void cm__cursor_encode(char out[48], int64_t a, int64_t b);
 int cm__cursor_decode(int64_t *a, int64_t *b, const char *s);
+/* A page of a listing: {"items": items (stolen), "next_cursor": the cursor
+ * of (a, b) when more rows follow, else null}. */
+json_t *cm__page(json_t *items, bool more, int64_t a, int64_t b);
 
 /* SHA-256 hex of a token, as stored for sessions and single-use tokens. */
 void cm__token_hash(char out[65], const char *token);

@@ -306,16 +306,7 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         json_decref(items);
         return rc;
     }
-    json_t *res = json_object();
-    json_object_set_new(res, "items", items);
-    if (more) {
-        char c[48];
-        cm__cursor_encode(c, last_at, last_id);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
-    }
-    *out = res;
+    *out = cm__page(items, more, last_at, last_id);
     return CM_OK;
 }
 
@@ -511,16 +502,7 @@ static int op_comment_list(cm__ctx *ctx, json_t *in, json_t **out)
         json_decref(items);
         return rc;
     }
-    json_t *res = json_object();
-    json_object_set_new(res, "items", items);
-    if (more) {
-        char c[48];
-        cm__cursor_encode(c, last, 0);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
-    }
-    *out = res;
+    *out = cm__page(items, more, last, 0);
     return CM_OK;
 }
 

@@ -359,13 +359,9 @@ static int op_cancel(cm__ctx *ctx, json_t *in, json_t **out)
 
 static void page_cursor(json_t *res, bool more, int64_t a, int64_t b)
 {
-    if (more) {
-        char c[48];
-        cm__cursor_encode(c, a, b);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
-    }
+    json_t *page = cm__page(json_array(), more, a, b);
+    json_object_set(res, "next_cursor", json_object_get(page, "next_cursor"));
+    json_decref(page);
 }
 
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
