@@ -22,13 +22,32 @@ bash deploy/tools.sh || echo "test: deploy tools unavailable; deploy-lint skips 
 # ---- PostgreSQL: a throwaway server for the pg suites of both builds ----------
 # initdb as the postgres user in a mktemp -d folder, unix socket only, fsync off;
 # exports CM_TEST_PG_URI and stops the server on exit.
+pg_started=
+pglite_started=
+stop_servers() {
+    [ -z "$pglite_started" ] || scripts/pglite-test-server.sh stop "$CM_PGLITE_DIR"
+    [ -z "$pg_started" ] || scripts/pg-test-server.sh stop "$CM_PG_TEST_DIR"
+}
+trap stop_servers EXIT
 if [ -z "${CM_TEST_PG_URI:-}" ]; then
     if pg_env=$(scripts/pg-test-server.sh start); then
         eval "$pg_env"
-        trap 'scripts/pg-test-server.sh stop "$CM_PG_TEST_DIR"' EXIT
+        pg_started=1
     else
         echo "test: could not start PostgreSQL; the pg suites will SKIP" >&2
         if [ -n "${CI:-}" ]; then echo "0 passed, 1 failed"; exit 1; fi
+    fi
+fi
+
+# ---- pgvector: PGlite (PostgreSQL in WASM) with pgvector on a unix socket, for the
+# pgvector suite of both builds (one connection at a time; 5-10 s to start). Only
+# where node is installed; without it the suite's PGlite part SKIPs.
+if [ -z "${CM_TEST_PGVECTOR_URI:-}" ] && command -v node >/dev/null 2>&1; then
+    if pgl_env=$(scripts/pglite-test-server.sh start); then
+        eval "$pgl_env"
+        pglite_started=1
+    else
+        echo "test: could not start PGlite; the pgvector suite will skip it" >&2
     fi
 fi
 

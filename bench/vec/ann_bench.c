@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,6 +214,17 @@ static point measure(const cm_vec_index *ix, const dataset *d, const int64_t *gt
     return p;
 }
 
+/* CPU seconds of the whole process (every thread). */
+static double proc_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static double build_cpu; /* CPU seconds of the last build() */
+
 static cm_vec_index *build(const dataset *d, const float *rows, const int64_t *ids, size_t n,
                            int storage, unsigned threads, uint32_t m, uint32_t efc, double *secs)
 {
@@ -226,11 +238,12 @@ static cm_vec_index *build(const dataset *d, const float *rows, const int64_t *i
     int rc = cm_vec_index_new(&ix, d->dim, &o);
     if (rc)
         die("index_new", rc);
-    double t0 = vb_now();
+    double t0 = vb_now(), c0 = proc_cpu();
     rc = cm_vec_index_add_batch(ix, ids, rows, n, d->dim);
     if (rc)
         die("add_batch", rc);
     *secs = vb_now() - t0;
+    build_cpu = proc_cpu() - c0;
     return ix;
 }
 
@@ -354,10 +367,10 @@ int main(int argc, char **argv)
         ix = build(&d, d.base, ids, d.n, storage, threads, m, efc, &secs);
         double r1 = rss_bytes();
         long long a1 = atomic_load(&live_bytes);
-        printf("build lib=cm storage=%s threads=%u m=%u efc=%u n=%zu secs=%.2f "
+        printf("build lib=cm storage=%s threads=%u m=%u efc=%u n=%zu secs=%.2f cpu_secs=%.2f "
                "alloc_bytes_per_vec=%.1f rss_bytes_per_vec=%.1f\n",
-               storage_name, threads, m, efc, d.n, secs, (double)(a1 - a0) / (double)d.n,
-               (r1 - r0) / (double)d.n);
+               storage_name, threads, m, efc, d.n, secs, build_cpu,
+               (double)(a1 - a0) / (double)d.n, (r1 - r0) / (double)d.n);
         if (index_path) {
             int rc = cm_vec_index_save(ix, index_path);
             if (rc)
@@ -373,8 +386,11 @@ int main(int argc, char **argv)
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         uint32_t ef = (uint32_t)strtoul(tok, NULL, 10);
         point p = measure(ix, &d, d.gt, ef, threads, NULL);
-        printf("sweep lib=cm storage=%s ef=%u recall=%.4f qps1=%.0f qps%u=%.0f cpu_qps1=%.0f\n",
-               storage_name, ef, p.recall, p.qps1, threads, p.qpsT, p.cpu_qps1);
+        printf("sweep lib=cm storage=%s ef=%u recall=%.4f qps1=%.0f cpu_qps1=%.0f", storage_name,
+               ef, p.recall, p.qps1, p.cpu_qps1);
+        if (threads > 1)
+            printf(" qps%u=%.0f", threads, p.qpsT);
+        printf("\n");
         fflush(stdout);
         if (!ef95 && p.recall >= 0.95) {
             ef95 = ef;
@@ -403,8 +419,9 @@ int main(int argc, char **argv)
             cm_vec_search_options fo = CM_VEC_SEARCH_OPTIONS_INIT;
             fo.allow = bm;
             fo.allow_bits = d.n;
-            const uint32_t efs[4] = {ef95 / 2 > 10 ? ef95 / 2 : 10, ef95 * 2 / 3, ef95, ef95 * 3 / 2};
-            for (int e = 0; e < 4; e++) {
+            const uint32_t efs[6] = {ef95 / 2 > 10 ? ef95 / 2 : 10, ef95 * 2 / 3, ef95 * 5 / 6,
+                                     ef95, ef95 * 5 / 4, ef95 * 3 / 2};
+            for (int e = 0; e < 6; e++) {
                 point p = measure(ix, &d, fgt, efs[e], 1, &fo);
                 printf("filter lib=cm storage=%s selectivity=%.2f ef=%u recall=%.4f lat_us=%.1f "
                        "lat_ratio=%.2f cpu_lat_ratio=%.2f min_found=%zu\n",

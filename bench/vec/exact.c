@@ -8,14 +8,16 @@
  *                   [--json FILE]
  *
  * DIR holds base.f32 and queries.f32 (vec_datagen); without it the data are
- * generated in memory (datagen.h, seed 42). Every round runs, in turn: the
- * bandwidth probe (common.h: best of 1, 2, 4, 8 sequential streams) over a
- * buffer as large as the f32 rows, Q single-query searches on f32, the
- * probe over half the buffer (the bf16 rows' size), Q searches on bf16 and
- * on int8 storage, and one batched search of B queries on f32. Best and
- * median over rounds are reported; the bandwidth share compares the f32
- * scan's bytes per second with the probe's, round by round.
- * Recall@k of compressed storage is measured against the f32 results.
+ * generated in memory (datagen.h, seed 42). Every round runs, for each of
+ * Q queries: the bandwidth probe (common.h: the best of 1, 2, 4 and 8
+ * streams) over a buffer as large as the f32 rows, the f32 search, the
+ * probe over half the buffer (the bf16 rows' size), the bf16 search and the
+ * int8 search; then one batched search of B
+ * queries on f32. Reported: QPS best and median over rounds; the share of
+ * the probe's bandwidth the f32 scan reaches and the bf16 speed-up over
+ * f32 as medians of per-query ratios (each search against the probe pass
+ * or f32 search right before it, so load that comes and goes cancels), and
+ * as best-over-best. Recall@k of compressed storage against f32 results.
  */
 #include "common.h"
 #include "datagen.h"
@@ -100,8 +102,8 @@ static double recall(const int64_t *got, const int64_t *truth, size_t nq, size_t
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *json_path = NULL, *metric_s = "ip";
-    size_t n = 100000, dim = 768, k = 10, nsingle = 20, nbatch = 64;
-    int rounds = 5;
+    size_t n = 100000, dim = 768, k = 10, nsingle = 10, nbatch = 64;
+    int rounds = 10;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc)
             usage();
@@ -196,25 +198,74 @@ int main(int argc, char **argv)
         }
     }
 
-    series bw = {"probe_gbs", {0}}, bw_half = {"probe_half_gbs", {0}};
+    const char *kind = "";
+    int wins[9] = {0}, streams = 1;
+    (void)vb_bandwidth_best(probe, f32_bytes, NULL, &kind); /* warm up */
+    (void)run_single(mf, qs, 1, dim, k, ids_f); /* warm up */
+    (void)run_single(mb, qs, 1, dim, k, ids_b);
+
+    /*
+     * Rounds of: for each query, the probe over the f32 rows' size, the f32
+     * search, the probe over half that size, the bf16 search, the int8
+     * search; then one batch. Each search is paired with the probe run
+     * just before it, so the ratios compare like with like even when
+     * other load comes and goes; their medians are the headline ratios.
+     */
+    size_t npairs = (size_t)rounds * nsingle;
+    double *r_share = malloc(npairs * sizeof(double)), *r_share_b = malloc(npairs * sizeof(double));
+    double *r_speed = malloc(npairs * sizeof(double)), *probe_all = malloc(npairs * sizeof(double));
+    double *probe_half_all = malloc(npairs * sizeof(double));
+    if (!r_share || !r_share_b || !r_speed || !probe_all || !probe_half_all)
+        return 1;
     series sf = {"single_f32_qps", {0}}, sb = {"single_bf16_qps", {0}},
            si = {"single_i8_qps", {0}}, bf = {"batch_f32_qps", {0}};
-    series share = {"f32_bw_share", {0}}, share_b = {"bf16_bw_share", {0}};
-    const char *kind = "";
-    int streams_won[9] = {0}, streams = 1;
-    (void)vb_bandwidth_best(probe, f32_bytes, NULL, &kind); /* warm up */
-    (void)run_single(mf, qs, 1, dim, k, ids_f);
+    double max_f32_gbs = 0, max_bf16_gbs = 0;
+    size_t np = 0;
     for (int r = 0; r < rounds; r++) {
-        bw.v[r] = vb_bandwidth_best(probe, f32_bytes, &streams, NULL);
-        streams_won[streams]++;
-        sf.v[r] = run_single(mf, qs, nsingle, dim, k, ids_f);
-        bw_half.v[r] = vb_bandwidth_best(probe, f32_bytes / 2, NULL, NULL);
-        sb.v[r] = run_single(mb, qs, nsingle, dim, k, ids_b);
-        si.v[r] = run_single(mi, qs, nsingle, dim, k, ids_i);
+        double tf_sum = 0, tb_sum = 0, ti_sum = 0;
+        for (size_t q = 0; q < nsingle; q++, np++) {
+            int st;
+            probe_all[np] = vb_bandwidth_best(probe, f32_bytes, &st, NULL);
+            wins[st]++;
+            double t0 = vb_now();
+            if (cm_vec_matrix_search(ids_f + q * k, NULL, mf, qs + q * dim, dim, k, NULL))
+                die("search");
+            double tf = vb_now() - t0;
+            probe_half_all[np] = vb_bandwidth_best(probe, f32_bytes / 2, NULL, NULL);
+            t0 = vb_now();
+            if (cm_vec_matrix_search(ids_b + q * k, NULL, mb, qs + q * dim, dim, k, NULL))
+                die("search");
+            double tb = vb_now() - t0;
+            t0 = vb_now();
+            if (cm_vec_matrix_search(ids_i + q * k, NULL, mi, qs + q * dim, dim, k, NULL))
+                die("search");
+            double ti = vb_now() - t0;
+            double gf = (double)f32_bytes / tf * 1e-9, gb = (double)f32_bytes / 2 / tb * 1e-9;
+            max_f32_gbs = gf > max_f32_gbs ? gf : max_f32_gbs;
+            max_bf16_gbs = gb > max_bf16_gbs ? gb : max_bf16_gbs;
+            r_share[np] = gf / probe_all[np];
+            r_share_b[np] = gb / probe_half_all[np];
+            r_speed[np] = tf / tb;
+            tf_sum += tf;
+            tb_sum += tb;
+            ti_sum += ti;
+        }
+        sf.v[r] = (double)nsingle / tf_sum;
+        sb.v[r] = (double)nsingle / tb_sum;
+        si.v[r] = (double)nsingle / ti_sum;
         bf.v[r] = run_batch(mf, qs, nbatch, dim, k, ids_batch);
-        share.v[r] = sf.v[r] * (double)f32_bytes * 1e-9 / bw.v[r];
-        share_b.v[r] = sb.v[r] * (double)(f32_bytes / 2) * 1e-9 / bw_half.v[r];
     }
+    double probe_best = 0, probe_half_best = 0;
+    for (size_t i = 0; i < npairs; i++) {
+        probe_best = probe_all[i] > probe_best ? probe_all[i] : probe_best;
+        probe_half_best = probe_half_all[i] > probe_half_best ? probe_half_all[i] : probe_half_best;
+    }
+    double probe_med = vb_median(probe_all, npairs);
+    double probe_half_med = vb_median(probe_half_all, npairs);
+    double share_med = vb_median(r_share, npairs), share_b_med = vb_median(r_share_b, npairs);
+    double speed_med = vb_median(r_speed, npairs);
+    double share_bb = max_f32_gbs / probe_best, share_bb_b = max_bf16_gbs / probe_half_best;
+
     /* batched results must equal single-query results */
     for (size_t q = 0; q < nbatch; q++)
         if (cm_vec_matrix_search(ids_batch_single + q * k, NULL, mf, qs + q * dim, dim, k, NULL))
@@ -227,28 +278,21 @@ int main(int argc, char **argv)
     double gb_scan = (double)f32_bytes * 1e-9;
     printf("# exact top-%zu, %zu x %zu, metric %s, 1 thread, impl %s, cpu %s\n", k, n, dim,
            metric_s, cm_vec_impl_name(), cpu);
-    printf("# %d rounds; best (median)\n", rounds);
-    int top = 1;
+    printf("# %d rounds of %zu queries; best (median)\n", rounds, nsingle);
     for (int i = 1; i <= 8; i++)
-        if (streams_won[i] > streams_won[top])
-            top = i;
-    printf("probe (%s loads, best of 1/2/4/8 streams; %d wins most) %.1f MB: %.2f (%.2f) GB/s; "
-           "%.1f MB: %.2f (%.2f) GB/s\n",
-           kind, top, gb_scan * 1e3, best_of(&bw, rounds), median_of(&bw, rounds), gb_scan * 500,
-           best_of(&bw_half, rounds), median_of(&bw_half, rounds));
-    /* headline share: best scan rate over best probe rate (both best-of,
-     * the least disturbed by other load); also the median of the per-round
-     * ratios */
-    double share_bb = best_of(&sf, rounds) * gb_scan / best_of(&bw, rounds);
-    double share_bb_b = best_of(&sb, rounds) * gb_scan / 2 / best_of(&bw_half, rounds);
-    printf("single f32 : %8.2f (%8.2f) QPS = %.2f GB/s = %.3f of the probe (per-round median "
-           "%.3f)\n",
-           best_of(&sf, rounds), median_of(&sf, rounds), best_of(&sf, rounds) * gb_scan, share_bb,
-           median_of(&share, rounds));
-    printf("single bf16: %8.2f (%8.2f) QPS = %.2fx f32 (median %.2fx), recall@%zu %.4f, %.3f of "
-           "the probe\n",
-           best_of(&sb, rounds), median_of(&sb, rounds), best_of(&sb, rounds) / best_of(&sf, rounds),
-           median_of(&sb, rounds) / median_of(&sf, rounds), k, rec_b, share_bb_b);
+        if (wins[i] > wins[streams])
+            streams = i;
+    printf("probe (%s loads, best of 1/2/4/8 streams each time; wins %d/%d/%d/%d): %.1f MB %.2f "
+           "(%.2f) GB/s, %.1f MB %.2f (%.2f) GB/s\n",
+           kind, wins[1], wins[2], wins[4], wins[8], gb_scan * 1e3, probe_best, probe_med,
+           gb_scan * 500, probe_half_best, probe_half_med);
+    printf("single f32 : %8.2f (%8.2f) QPS, scan %.2f GB/s at best; share of the probe: median of "
+           "pairs %.3f, best/best %.3f\n",
+           best_of(&sf, rounds), median_of(&sf, rounds), max_f32_gbs, share_med, share_bb);
+    printf("single bf16: %8.2f (%8.2f) QPS; speed-up over f32: median of pairs %.2fx, best/best "
+           "%.2fx; recall@%zu %.4f; share of the probe %.3f (median of pairs)\n",
+           best_of(&sb, rounds), median_of(&sb, rounds), speed_med,
+           best_of(&sb, rounds) / best_of(&sf, rounds), k, rec_b, share_b_med);
     printf("single i8  : %8.2f (%8.2f) QPS = %.2fx f32, recall@%zu %.4f\n", best_of(&si, rounds),
            median_of(&si, rounds), best_of(&si, rounds) / best_of(&sf, rounds), k, rec_i);
     printf("batch f32 %zu: %8.2f (%8.2f) QPS = %.2fx single, agreement with single %.4f\n", nbatch,
@@ -261,25 +305,31 @@ int main(int argc, char **argv)
         fprintf(js,
                 "{\"bench\":\"exact\",\"impl\":\"%s\",\"n\":%zu,\"dim\":%zu,\"k\":%zu,"
                 "\"metric\":\"%s\",\"rounds\":%d,\"single_queries\":%zu,\"batch\":%zu,"
-                "\"probe_kind\":\"%s\",\"probe_streams\":%d,\"probe_gbs_best\":%.4f,\"probe_gbs_median\":%.4f,"
-                "\"probe_half_gbs_best\":%.4f,\"probe_half_gbs_median\":%.4f,"
+                "\"probe_kind\":\"%s\",\"probe_streams\":%d,\"probe_gbs_best\":%.4f,"
+                "\"probe_gbs_median\":%.4f,\"probe_half_gbs_best\":%.4f,"
+                "\"probe_half_gbs_median\":%.4f,"
                 "\"single_f32_qps_best\":%.4f,\"single_f32_qps_median\":%.4f,"
-                "\"f32_bw_share_best\":%.4f,\"f32_bw_share_round_median\":%.4f,"
+                "\"f32_gbs_best\":%.4f,\"f32_bw_share_pairs_median\":%.4f,"
+                "\"f32_bw_share_best_best\":%.4f,"
                 "\"single_bf16_qps_best\":%.4f,\"single_bf16_qps_median\":%.4f,"
-                "\"bf16_bw_share_best\":%.4f,\"bf16_bw_share_round_median\":%.4f,"
-                "\"recall_bf16\":%.5f,"
+                "\"bf16_speedup_pairs_median\":%.4f,\"bf16_bw_share_pairs_median\":%.4f,"
+                "\"bf16_bw_share_best_best\":%.4f,\"recall_bf16\":%.5f,"
                 "\"single_i8_qps_best\":%.4f,\"single_i8_qps_median\":%.4f,\"recall_i8\":%.5f,"
                 "\"batch_f32_qps_best\":%.4f,\"batch_f32_qps_median\":%.4f,"
                 "\"batch_agreement\":%.5f}\n",
-                cm_vec_impl_name(), n, dim, k, metric_s, rounds, nsingle, nbatch, kind, top,
-                best_of(&bw, rounds), median_of(&bw, rounds), best_of(&bw_half, rounds),
-                median_of(&bw_half, rounds), best_of(&sf, rounds), median_of(&sf, rounds),
-                share_bb, median_of(&share, rounds), best_of(&sb, rounds), median_of(&sb, rounds),
-                share_bb_b, median_of(&share_b, rounds), rec_b, best_of(&si, rounds),
-                median_of(&si, rounds), rec_i, best_of(&bf, rounds), median_of(&bf, rounds),
-                batch_agree);
+                cm_vec_impl_name(), n, dim, k, metric_s, rounds, nsingle, nbatch, kind, streams,
+                probe_best, probe_med, probe_half_best, probe_half_med, best_of(&sf, rounds),
+                median_of(&sf, rounds), max_f32_gbs, share_med, share_bb, best_of(&sb, rounds),
+                median_of(&sb, rounds), speed_med, share_b_med, share_bb_b, rec_b,
+                best_of(&si, rounds), median_of(&si, rounds), rec_i, best_of(&bf, rounds),
+                median_of(&bf, rounds), batch_agree);
         fclose(js);
     }
+    free(r_share);
+    free(r_share_b);
+    free(r_speed);
+    free(probe_all);
+    free(probe_half_all);
     cm_vec_matrix_free(mf);
     cm_vec_matrix_free(mb);
     cm_vec_matrix_free(mi);

@@ -43,7 +43,7 @@ OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread
 
 # ---- the library, release build ----
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release
-ninja -C "$BUILD" -j2 lib/libcommunity.so
+meson compile -C "$BUILD" -j 2 lib/community:shared_library
 mkdir -p "$OUT" "$BUILD/bench"
 
 # ---- npm peers (pinned; the same package.json as run_ann.sh) ----
@@ -110,16 +110,18 @@ fi
 } > "$OUT/versions.txt"
 cat "$OUT/versions.txt"
 
-# ---- 1. pair kernels ----
+# ---- 1. pair kernels: 64-byte aligned vectors, then 16 bytes off ----
 "$BUILD/bench/bench_vec_kernels" --rounds "$KROUNDS" --json "$OUT/kernels.jsonl" |
     tee "$OUT/kernels.txt"
+"$BUILD/bench/bench_vec_kernels" --rounds "$KROUNDS" --offset 16 \
+    --json "$OUT/kernels-offset16.jsonl" | tee "$OUT/kernels-offset16.txt"
 
 # ---- 2. exact search: the three programs alternate ----
 : > "$OUT/exact.jsonl"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     echo "# round $r/$ROUNDS"
-    "$BUILD/bench/bench_vec_exact" --data "$DATA" --rounds 3 --single 20 --batch 64 \
+    "$BUILD/bench/bench_vec_exact" --data "$DATA" --rounds 5 --single 10 --batch 64 \
         --json "$OUT/exact-cm-$r.json"
     node bench/vec/exact_usearch.mjs "$DATA" --rounds 3 --single 20 --batch 64 \
         --json "$OUT/exact-usearch-$r.json"
@@ -133,47 +135,4 @@ done 2>&1 | tee "$OUT/exact.txt"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/versions.txt"
 
 # ---- tables ----
-$PY - "$OUT" <<'EOF' | tee "$OUT/tables.md"
-import json, statistics, sys
-out = sys.argv[1]
-K = [json.loads(l) for l in open(out + "/kernels.jsonl")]
-print("| kernel | d | libcommunity M pairs/s | SimSIMD kernel | SimSIMD M pairs/s | ratio (best) | ratio (median) | max abs err libcommunity | max abs err SimSIMD |")
-print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
-for k in K:
-    e = max(k["cm_err_emb"], k["cm_err_uniform"]); pe = max(k["peer_err_emb"], k["peer_err_uniform"])
-    print(f"| {k['kernel']} | {k['d']} | {k['cm_best_mps']:.1f} | {k['peer']} | {k['peer_best_mps']:.1f} "
-          f"| {k['ratio_best']:.2f} | {k['ratio_median']:.2f} | {e:.1e} | {pe:.1e} |")
-E = [json.loads(l) for l in open(out + "/exact.jsonl")]
-cm = [e for e in E if e["bench"] == "exact"]
-us = [e for e in E if e.get("peer") == "usearch"]
-fa = [e for e in E if e.get("peer") == "faiss"]
-best = lambda rows, key: max(r[key] for r in rows)
-med = lambda rows, key: statistics.median(r[key] for r in rows)
-n, d = cm[0]["n"], cm[0]["dim"]
-gb = n * d * 4 / 1e9
-bw = best(cm, "probe_gbs_best"); bw_half = best(cm, "probe_half_gbs_best")
-f32 = best(cm, "single_f32_qps_best"); b16 = best(cm, "single_bf16_qps_best"); i8 = best(cm, "single_i8_qps_best")
-batch = best(cm, "batch_f32_qps_best")
-print()
-print(f"Memory read bandwidth, one thread (best of 1/2/4/8 streams): {bw:.2f} GB/s over {gb*1e3:.0f} MB, "
-      f"{bw_half:.2f} GB/s over {gb*500:.0f} MB")
-print()
-print("| search (top-10, 1 thread) | QPS best | QPS median | scanned GB/s | share of bandwidth | recall@10 | vs usearch | vs FAISS |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-us1 = best(us, "single_qps_best"); usb = best(us, "batch_qps_best")
-fa1 = best(fa, "single_qps_best"); fab = best(fa, "batch_qps_best")
-print(f"| libcommunity f32, one query at a time | {f32:.1f} | {med(cm, 'single_f32_qps_median'):.1f} | {f32*gb:.2f} | {f32*gb/bw:.2f} | 1 (exact) | {f32/us1:.2f}x | {f32/fa1:.2f}x |")
-print(f"| libcommunity bf16 (+ f32 rerank of 40), one at a time | {b16:.1f} | {med(cm, 'single_bf16_qps_median'):.1f} | {b16*gb/2:.2f} | {b16*gb/2/bw_half:.2f} | {min(r['recall_bf16'] for r in cm):.4f} | {b16/us1:.2f}x | {b16/fa1:.2f}x |")
-print(f"| libcommunity int8 (+ f32 rerank of 40), one at a time | {i8:.1f} | {med(cm, 'single_i8_qps_median'):.1f} | {i8*gb/4:.2f} | - | {min(r['recall_i8'] for r in cm):.4f} | {i8/us1:.2f}x | {i8/fa1:.2f}x |")
-print(f"| libcommunity f32, batch of 64 | {batch:.1f} | {med(cm, 'batch_f32_qps_median'):.1f} | - | - | 1 (exact) | {batch/usb:.2f}x | {batch/fab:.2f}x |")
-print(f"| usearch {us[0]['version']} exactSearch f32, one at a time | {us1:.1f} | {med(us, 'single_qps_median'):.1f} | {us1*gb:.2f} | {us1*gb/bw:.2f} | 1 | | |")
-print(f"| usearch exactSearch f32, batch of 64 | {usb:.1f} | {med(us, 'batch_qps_median'):.1f} | - | - | 1 | | |")
-print(f"| FAISS {fa[0]['version']} IndexFlatIP + OpenBLAS, one at a time | {fa1:.1f} | {med(fa, 'single_qps_median'):.1f} | {fa1*gb:.2f} | {fa1*gb/bw:.2f} | 1 | | |")
-print(f"| FAISS IndexFlatIP + OpenBLAS, batch of 64 | {fab:.1f} | {med(fa, 'batch_qps_median'):.1f} | - | - | 1 | | |")
-print()
-print(f"bf16 / f32 QPS: {b16/f32:.2f} (best), {med(cm, 'single_bf16_qps_median')/med(cm, 'single_f32_qps_median'):.2f} (median)")
-agree = min(r["batch_agreement"] for r in cm)
-print(f"batch results equal to single-query results: {agree:.4f}")
-keys = {tuple(r["first_query_keys"]) for r in us + fa}
-print(f"peers' first-query top-10 identical: {len(keys) == 1}")
-EOF
+$PY bench/vec/exact_report.py "$OUT" | tee "$OUT/tables.md"

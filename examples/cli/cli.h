@@ -6,7 +6,8 @@
  * command runs through cm_exec(). Files: main.c (global options, dispatch,
  * built-in commands), args.c (flags <-> input schema, per-operation help),
  * output.c (tables, key/value lines, errors, exit codes), seed.c (seed
- * files), doc.c (the Markdown operations reference).
+ * files), doc.c (the Markdown operations reference), worker.c (the job
+ * worker).
  */
 #ifndef CM_CLI_H
 #define CM_CLI_H
@@ -92,6 +93,11 @@ char *cli_read_file(const char *path, size_t *len_out);
 /* seed.c */
 /* Run a seed file: a JSON array of {"op", "as", "input"} steps. Exit code. */
 int cli_seed(cli *c, const char *path);
+
+/* worker.c */
+/* `community worker [flags]`: run the platform's jobs until SIGTERM/SIGINT
+ * (or, with --once, until nothing is due). Exit code. */
+int cli_worker(cli *c, int argc, char **argv);
 
 /* doc.c */
 /* Write the Markdown operations reference. */

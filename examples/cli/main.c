@@ -2,7 +2,7 @@
  * main.c - the `community` command: global options, dispatch of
  * `community <module> <verb> [flags]` to cm_exec(), help derived from
  * cm_ops_describe(), and the built-in commands (migrate, ops, seed,
- * backup, restore, version, help). No business logic lives here.
+ * backup, restore, worker, version, help). No business logic lives here.
  */
 #include "cli.h"
 
@@ -165,6 +165,8 @@ static void top_help(FILE *f, const cli *c)
           "  backup FILE     write a backup of the database to the new file FILE\n"
           "  restore FILE    restore a backup into the --db database (--force: replace\n"
           "                  one that holds tables or is open)\n"
+          "  worker          run the platform's jobs (reminders, waitlist notices) until\n"
+          "                  SIGTERM; --once: what is due, then exit (worker --help)\n"
           "  version         print the library version\n"
           "  help [MODULE [VERB]]  this text, or the help of a module or an operation\n\n",
           f);
@@ -203,9 +205,19 @@ static size_t module_help(FILE *f, const cli *c, const char *module)
     return n;
 }
 
+/* Verbs that are other names of operations. */
+static const struct {
+    const char *module, *alias, *verb;
+} verb_aliases[] = {
+    {"jobs", "show", "get"},
+};
+
 /* The operation "module.verb" (verb spelled with dashes or underscores). */
 static const json_t *find_verb(const cli *c, const char *module, const char *verb)
 {
+    for (size_t i = 0; i < sizeof verb_aliases / sizeof verb_aliases[0]; i++)
+        if (!strcmp(module, verb_aliases[i].module) && !strcmp(verb, verb_aliases[i].alias))
+            verb = verb_aliases[i].verb;
     char name[160];
     snprintf(name, sizeof name, "%s.%s", module, verb);
     for (char *p = name + strlen(module) + 1; *p; p++)
@@ -496,6 +508,8 @@ static int dispatch(cli *c, int argc, char **argv)
         return cmd_backup(c, argc, argv);
     if (!strcmp(cmd, "restore"))
         return cmd_restore(c, argc, argv);
+    if (!strcmp(cmd, "worker"))
+        return cli_worker(c, argc, argv);
     if (argc == 0 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         size_t n = module_help(argc ? stdout : stderr, c, cmd);
         if (!n)

@@ -333,6 +333,145 @@ def test_backup_restore():
     expect("--force" in res[1], "restore help", res)
 
 
+def worker_db(name):
+    path = os.path.join(TMP, name)
+    return "sqlite://" + path, path
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        expect(line.startswith("{"), "a JSON log line: %r" % line)
+        out.append(json.loads(line))
+    return out
+
+
+def test_worker_runs_the_platform_jobs_once():
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+    db, path = worker_db("worker.db")
+    expect_rc(run("members", "signup", "--email", "org@example.org", "--name", "Org", db=db), 0)
+    org = rjson("--as", "org@example.org", "members", "me", db=db)
+    expect_rc(run("members", "set-role", "--member-id", str(org["id"]), "--role", "organizer",
+                  db=db), 0)
+    member = rjson("members", "signup", "--email", "amy@example.org", "--name", "Amy",
+                   db=db)["member"]
+    start = datetime.now(timezone.utc) + timedelta(hours=3)
+    ev = rjson("--as", "org@example.org", "events", "create", "--title", "Soon", "--format",
+               "online", "--online-url", "https://meet.example/x", "--start-local",
+               start.strftime("%Y-%m-%dT%H:%M"), "--end-local",
+               (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "--timezone", "UTC",
+               "--publish", db=db)
+    expect_rc(run("--as", "amy@example.org", "rsvps", "add", "--event-id", str(ev["id"]), db=db),
+              0)
+    # two waitlist notices, as the RSVP code enqueues them; one with a bad payload
+    con = sqlite3.connect(path)
+    ids = []
+    for payload in ('{"event_id":%d,"member_id":%d}' % (ev["id"], member["id"]), '{}'):
+        cur = con.execute(
+            "INSERT INTO jobs (queue, kind, payload, state, run_at, max_attempts, backoff, "
+            "backoff_us, backoff_max_us, created_at, updated_at) VALUES ('platform', "
+            "'platform.waitlist_promoted', ?, 'queued', 0, 10, 'exponential', 5000000, "
+            "3600000000, 0, 0)", (payload,))
+        ids.append(cur.lastrowid)
+    con.commit()
+    con.close()
+
+    res = run("worker", "--once", "--json-logs", "--poll-ms", "50", db=db)
+    expect_rc(res, 0)
+    expect(res[1] == "", "the worker prints nothing on stdout", res)
+    logs = json_lines(res[2])
+    events = [(l.get("event"), l.get("kind"), l.get("job_id")) for l in logs]
+    expect(("worker_started", None, None) in events and logs[-1]["event"] == "worker_stopped",
+           "start and stop logged", res)
+    expect(any(e == ("completed", "platform.event_reminders", e[2]) for e in events),
+           "the reminder sweep ran", res)
+    expect(("completed", "platform.waitlist_promoted", ids[0]) in events, "notice sent", res)
+    expect(("failed", "platform.waitlist_promoted", ids[1]) in events, "bad payload failed",
+           res)
+    failed = [l for l in logs if l.get("event") == "failed"][0]
+    expect(failed["status"] == "CM_EINVAL" and failed["level"] == "warn", "failure logged", res)
+    expect(logs[-1]["completed"] >= 2 and logs[-1]["failed"] == 1, "summary counts", res)
+
+    con = sqlite3.connect(path)
+    rows = con.execute("SELECT template, to_addr FROM email_outbox ORDER BY id").fetchall()
+    con.close()
+    expect(("event_reminder_24h", "amy@example.org") in rows, "reminder in the outbox", rows)
+    expect(("waitlist_promoted", "amy@example.org") in rows, "notice in the outbox", rows)
+
+    # the job management verbs see the results; show = get
+    job = rjson("jobs", "show", "--job-id", str(ids[0]), db=db)
+    expect(job["state"] == "completed" and job["kind"] == "platform.waitlist_promoted",
+           "jobs show", job)
+    expect(rjson("jobs", "get", "--job-id", str(ids[1]), db=db)["state"] == "failed",
+           "jobs get")
+    listed = rjson("jobs", "list", "--state", "completed", db=db)["items"]
+    expect(len(listed) >= 2, "jobs list", listed)
+
+    # text logs; a second run sends no reminder twice
+    res = run("worker", "--once", "--poll-ms", "50", "--concurrency", "2", db=db)
+    expect_rc(res, 0)
+    expect(re.search(r"^\S+Z info  worker \S+ started on sqlite: 2 threads, queues platform:2",
+                     res[2], re.M), "text log: start line", res)
+    expect(re.search(r"platform.event_reminders \(queue platform\) attempt 1: completed",
+                     res[2]), "text log: job line", res)
+    con = sqlite3.connect(path)
+    n = con.execute("SELECT count(*) FROM email_outbox").fetchone()[0]
+    con.close()
+    expect(n == len(rows), "no reminder sent twice", (n, rows))
+
+
+def test_worker_options():
+    db, _ = worker_db("worker-opts.db")
+    res = run("worker", "--help", db=db)
+    expect_rc(res, 0)
+    for s in ("--queues LIST", "--concurrency N", "--poll-ms N", "--once", "--json-logs",
+              "SIGTERM"):
+        expect(s in res[1], "worker help mentions %s" % s, res)
+    expect("worker" in run("--help")[1], "top help lists worker")
+    for args in (["--concurrency", "0"], ["--concurrency", "x"], ["--poll-ms"],
+                 ["--queues", "Bad Name"], ["--queues", "a,a"], ["--bogus"], ["stray"]):
+        res = run("worker", "--once", *args, db=db)
+        expect_rc(res, 2)
+    res = run("worker", "--once", "--queues", "nosuch", db=db)
+    expect_rc(res, 2)
+    expect("no registered kind runs on queue 'nosuch'" in res[2], "unserved queue named", res)
+    res = run("worker", "--once", "--queues", "platform:1", "--json-logs", db=db)
+    expect_rc(res, 0)
+    expect(json_lines(res[2])[1]["queues"] == "platform:1", "per-queue concurrency", res)
+
+
+def test_worker_stops_gracefully_on_signals():
+    import signal
+    db, _ = worker_db("worker-sig.db")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        env = dict(os.environ)
+        env["COMMUNITY_DB"] = db
+        p = subprocess.Popen([BIN, "worker", "--json-logs", "--poll-ms", "20"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        while True:
+            line = p.stderr.readline()
+            expect(line != "", "the worker logged its start: %r" % lines)
+            lines.append(line)
+            if '"worker_started"' in line:
+                break
+        p.send_signal(sig)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise AssertionError("the worker did not stop on %s" % sig.name)
+        res = (p.returncode, out, "".join(lines) + err)
+        expect_rc(res, 0)
+        expect("Sanitizer" not in res[2] and "runtime error:" not in res[2], "no sanitizer report",
+               res)
+        logs = json_lines(res[2])
+        stopping = [l for l in logs if l.get("event") == "worker_stopping"]
+        expect(stopping and stopping[0]["signal"] == sig.name, "the signal is logged", res)
+        expect(logs[-1]["event"] == "worker_stopped", "stop logged last", res)
+
+
 TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
 
 

@@ -403,6 +403,25 @@ typedef struct cm_scheduler_options {
 #define CM_SCHEDULER_NO_PRUNE 0x2u
 /** Also run the platform's own jobs (event reminders, waitlist notices) on queue "platform". */
 #define CM_SCHEDULER_PLATFORM_JOBS 0x4u
+/**
+ * Do not listen for wake-ups from other processes: find their jobs by
+ * polling only (every poll_ms). On PostgreSQL the scheduler otherwise keeps
+ * one extra connection that LISTENs, so that a job enqueued by any process
+ * starts within milliseconds; set this (or the URI parameter notify=off)
+ * behind a pooler in transaction mode, such as PgBouncer, where a session
+ * cannot LISTEN. SQLite has no such wake-ups: it always polls across
+ * processes (within a process an enqueue wakes the scheduler directly).
+ * @since 0.1
+ */
+#define CM_SCHEDULER_NO_LISTEN 0x8u
+/**
+ * Serve only the queues given a concurrency with
+ * cm_scheduler_set_concurrency() before start: jobs of registered kinds on
+ * other queues are left to other workers. cm_scheduler_start() then fails
+ * with CM_EINVAL (field "queue") when no queue was listed or a listed
+ * queue holds none of the registered kinds. @since 0.1
+ */
+#define CM_SCHEDULER_ONLY_LISTED_QUEUES 0x10u
 
 #define CM_SCHEDULER_OPTIONS_INIT                                                              \
     {(uint32_t)sizeof(cm_scheduler_options), 4, 30000, 0, 200, 0, 30000, 0, NULL, NULL, NULL, \

@@ -433,6 +433,30 @@ int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__ctx *ctx, int type
                                    "query_vector: %zu numbers given, the model's vectors have %u",
                                    dim, cfg.dim);
     }
+    {
+        /* the database searches when it can (pgvector), else the index below */
+        cm__vec_search_req req = {cm__embed_type_name(type), cfg.model, query, dim,
+                                  allowed, n_allowed, exclude, k};
+        int64_t *ids = cm__malloc((k ? k : 1) * sizeof *ids);
+        float *scores = cm__malloc((k ? k : 1) * sizeof *scores);
+        size_t n = 0;
+        rc = ids && scores ? cm__store_vector_search(ctx->conn, &req, ids, scores, &n)
+                           : cm__error_set(CM_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == 1 && i < n; i++) {
+            hits[i].id = ids[i];
+            hits[i].score = scores[i];
+        }
+        cm__free(ids);
+        cm__free(scores);
+        if (rc != 0) {
+            cm__embedder_dispose(&cfg);
+            if (rc < 0)
+                return rc;
+            *n_hits = n;
+            qsort(hits, *n_hits, sizeof *hits, cmp_hit);
+            return CM_OK;
+        }
+    }
     pthread_mutex_lock(&st->idx_lock);
     cm__embed_index *ix = &st->idx[type];
     rc = catch_up(ix, ctx, type, &cfg, st->exact_max);

@@ -182,11 +182,19 @@ int cm__jobs_retry_tx(cm__conn *conn, int64_t id, int64_t now)
         return cm__error_set_field(CM_EEXISTS, "job_id",
                                    "job %lld: another live job holds its dedupe key",
                                    (long long)id);
+    if (rc == CM_OK && n)
+        cm__jobs_wake_tx(conn, NULL);
     if (rc || n)
         return rc;
     char st[16];
     if ((rc = job_state(st, sizeof st, conn, id)))
         return rc;
+    if (strcmp(st, "failed") == 0 || strcmp(st, "dead") == 0 || strcmp(st, "cancelled") == 0)
+        /* left alone because a live job holds its dedupe key (PostgreSQL's
+         * jobs.retry says so with 0 rows rather than a failed statement) */
+        return cm__error_set_field(CM_EEXISTS, "job_id",
+                                   "job %lld: another live job holds its dedupe key",
+                                   (long long)id);
     return cm__error_set_field(CM_ECONFLICT, "job_id",
                                "job %lld is %s: only failed, dead or cancelled jobs can be "
                                "retried", (long long)id, st);
@@ -227,6 +235,8 @@ int cm__jobs_redrive_tx(int64_t *n_out, cm__conn *conn, const char *queue, const
         done += (int64_t)n;
         after = ids[n - 1];
     }
+    if (*n_out)
+        cm__jobs_wake_tx(conn, NULL);
     return CM_OK;
 }
 

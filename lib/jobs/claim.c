@@ -122,7 +122,11 @@ static int rate_check(cm__conn *conn, const char *queue, int64_t now, int64_t *a
         int64_t max = cm__q_col_int64(&q, 0), window = cm__q_col_int64(&q, 1);
         int64_t start = cm__q_col_int64(&q, 2), count = cm__q_col_int64(&q, 3);
         if (max > 0 && window > 0) {
-            if (now >= start + window || now < start) {
+            /* A new window when this one is over, or when the clock went
+             * back by more than a window. A start slightly after `now` is
+             * a concurrent claimer's (PostgreSQL: it took `now` before
+             * waiting for this row's lock): the same window. */
+            if (now >= start + window || now < start - window) {
                 start = now;
                 count = 0;
             }
@@ -437,6 +441,7 @@ static int release_fn(cm__conn *conn, void *p)
         if (rc < 0)
             return rc;
     }
+    cm__jobs_wake_tx(conn, NULL); /* for the workers of other processes */
     return CM_OK;
 }
 

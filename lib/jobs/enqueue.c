@@ -40,11 +40,215 @@ int cm__jobs_check_name(const char *name, const char *field)
     return CM_OK;
 }
 
+/* ---- a JSON syntax check that does not allocate ----
+ *
+ * Enqueues validate every payload; parsing each into a jansson tree only
+ * to free it costs allocations per value. This scanner walks the text once
+ * and answers "certainly valid" only for texts that jansson (with
+ * JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) also accepts; anything it is
+ * not sure about -- errors, \u escapes (NUL, lone surrogates), exponents
+ * and long numbers (overflow), escaped or too many object keys (duplicate
+ * check), deep nesting -- goes to jansson, which decides and words the
+ * error. So the verdict is always jansson's. */
+
+#define FAST_DEPTH 64
+#define FAST_KEYS 128 /* keys remembered across the open objects */
+
+typedef struct fast_scan {
+    const unsigned char *p, *end;
+    const unsigned char *key[FAST_KEYS];
+    size_t key_len[FAST_KEYS];
+    size_t n_keys;
+    int depth;
+} fast_scan;
+
+static void fast_ws(fast_scan *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+        f->p++;
+}
+
+/* A string at f->p (on the opening quote). *plain: no escape inside. */
+static bool fast_string(fast_scan *f, bool *plain)
+{
+    const unsigned char *s = ++f->p;
+    bool ascii = true;
+    *plain = true;
+    while (f->p < f->end && *f->p != '"') {
+        unsigned char c = *f->p;
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (f->p + 1 >= f->end || !strchr("\"\\/bfnrt", f->p[1]) || f->p[1] == '\0')
+                return false; /* \u escapes too: jansson checks NUL and surrogates */
+            *plain = false;
+            f->p += 2;
+            continue;
+        }
+        ascii &= c < 0x80;
+        f->p++;
+    }
+    if (f->p >= f->end)
+        return false;
+    if (!ascii && !cm__utf8_valid((const char *)s, (size_t)(f->p - s)))
+        return false;
+    f->p++;
+    return true;
+}
+
+static bool fast_number(fast_scan *f)
+{
+    const unsigned char *s = f->p;
+    if (*f->p == '-')
+        f->p++;
+    if (f->p >= f->end || *f->p < '0' || *f->p > '9')
+        return false;
+    if (*f->p == '0' && f->p + 1 < f->end && f->p[1] >= '0' && f->p[1] <= '9')
+        return false; /* leading zero */
+    while (f->p < f->end && *f->p >= '0' && *f->p <= '9')
+        f->p++;
+    bool real = false;
+    if (f->p < f->end && *f->p == '.') {
+        real = true;
+        f->p++;
+        if (f->p >= f->end || *f->p < '0' || *f->p > '9')
+            return false;
+        while (f->p < f->end && *f->p >= '0' && *f->p <= '9')
+            f->p++;
+    }
+    if (f->p < f->end && (*f->p == 'e' || *f->p == 'E'))
+        return false; /* exponents may overflow a double: jansson decides */
+    size_t n = (size_t)(f->p - s);
+    return real ? n <= 64 : n <= 18; /* no int64 or double overflow */
+}
+
+static bool fast_value(fast_scan *f);
+
+static bool fast_object(fast_scan *f)
+{
+    size_t first = f->n_keys;
+    f->p++;
+    fast_ws(f);
+    if (f->p < f->end && *f->p == '}') {
+        f->p++;
+        return true;
+    }
+    for (;;) {
+        if (f->p >= f->end || *f->p != '"' || f->n_keys == FAST_KEYS)
+            return false;
+        const unsigned char *k = f->p + 1;
+        bool plain;
+        if (!fast_string(f, &plain) || !plain)
+            return false;
+        size_t kl = (size_t)(f->p - 1 - k);
+        for (size_t i = first; i < f->n_keys; i++)
+            if (f->key_len[i] == kl && memcmp(f->key[i], k, kl) == 0)
+                return false; /* duplicate: jansson words the error */
+        f->key[f->n_keys] = k;
+        f->key_len[f->n_keys++] = kl;
+        fast_ws(f);
+        if (f->p >= f->end || *f->p != ':')
+            return false;
+        f->p++;
+        if (!fast_value(f))
+            return false;
+        fast_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            fast_ws(f);
+            continue;
+        }
+        if (f->p < f->end && *f->p == '}') {
+            f->p++;
+            f->n_keys = first;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool fast_array(fast_scan *f)
+{
+    f->p++;
+    fast_ws(f);
+    if (f->p < f->end && *f->p == ']') {
+        f->p++;
+        return true;
+    }
+    for (;;) {
+        if (!fast_value(f))
+            return false;
+        fast_ws(f);
+        if (f->p < f->end && *f->p == ',') {
+            f->p++;
+            continue;
+        }
+        if (f->p < f->end && *f->p == ']') {
+            f->p++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static bool fast_word(fast_scan *f, const char *w, size_t n)
+{
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, w, n) != 0)
+        return false;
+    f->p += n;
+    /* jansson reads a whole word: "truex" is an error */
+    return f->p == f->end || !((*f->p >= 'a' && *f->p <= 'z') || (*f->p >= 'A' && *f->p <= 'Z') ||
+                               (*f->p >= '0' && *f->p <= '9') || *f->p == '_');
+}
+
+static bool fast_value(fast_scan *f)
+{
+    fast_ws(f);
+    if (f->p >= f->end)
+        return false;
+    bool ok, plain;
+    switch (*f->p) {
+        case '{':
+        case '[':
+            if (++f->depth > FAST_DEPTH)
+                return false;
+            ok = *f->p == '{' ? fast_object(f) : fast_array(f);
+            f->depth--;
+            return ok;
+        case '"':
+            return fast_string(f, &plain);
+        case 't':
+            return fast_word(f, "true", 4);
+        case 'f':
+            return fast_word(f, "false", 5);
+        case 'n':
+            return fast_word(f, "null", 4);
+        default:
+            return fast_number(f);
+    }
+}
+
+/* true: jansson would certainly accept the text; false: ask jansson. */
+static bool json_surely_valid(const char *json, size_t len)
+{
+    fast_scan f;
+    f.p = (const unsigned char *)json;
+    f.end = f.p + len;
+    f.n_keys = 0;
+    f.depth = 0;
+    if (!fast_value(&f))
+        return false;
+    fast_ws(&f);
+    return f.p == f.end;
+}
+
 int cm__jobs_check_json(const char *json, size_t len, size_t max, const char *field)
 {
     if (len > max)
         return cm__error_set_field(CM_ERANGE, field, "%s: %zu bytes, over the limit of %zu",
                                    field, len, max);
+    if (json_surely_valid(json, len))
+        return CM_OK;
     json_error_t err;
     json_t *v = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
     if (!v)
@@ -320,8 +524,10 @@ static int insert_job(int64_t *id, cm__conn *conn, const kind_def *kd, const cha
     cm__q_close(&q);
     if (rc < 0)
         return rc;
-    if (rc == 1)
+    if (rc == 1) {
+        cm__jobs_wake_tx(conn, o->queue ? o->queue : kd->queue); /* other processes */
         return CM_OK;
+    }
     /* No row: a live job holds the key (or is running, for replace). */
     if ((rc = find_live(id, conn, key)))
         return rc;
@@ -387,6 +593,93 @@ typedef struct batch_call {
     bool single;
 } batch_call;
 
+/* Payload i of a batch, "{}" for NULL. */
+static const char *payload_at(const batch_call *c, size_t i, size_t *len)
+{
+    const char *payload = c->payloads[i];
+    *len = c->lens ? c->lens[i] : (payload ? strlen(payload) : 0);
+    if (!payload)
+        payload = "{}", *len = 2;
+    return payload;
+}
+
+#define ROWS_MANY 64 /* rows of "jobs.insert_64" */
+#define ROWS_FEW 8   /* rows of "jobs.insert_8" */
+
+/* Insert the k (ROWS_MANY or ROWS_FEW) jobs from..from+k-1 of a batch, none
+ * with a dedupe key, with one multi-row statement; their ids (ids may be
+ * NULL) in row order. */
+static int insert_rows(int64_t *ids, cm__conn *conn, const kind_def *kd, const batch_call *c,
+                       size_t from, size_t k, int64_t now)
+{
+    const cm_job_options *o = c->opts;
+    int64_t run_at = o->run_at ? o->run_at : now + o->delay_us;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, k == ROWS_MANY ? "jobs.insert_64" : "jobs.insert_8");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, o->queue ? o->queue : kd->queue);
+    cm__q_text(&q, 2, c->kind);
+    cm__q_int64(&q, 3, o->priority == CM_JOB_PRIORITY_DEFAULT ? kd->priority : o->priority);
+    cm__q_text(&q, 4, run_at > now ? "delayed" : "queued");
+    cm__q_int64(&q, 5, run_at);
+    cm__q_int64(&q, 6, o->max_attempts ? o->max_attempts : kd->max_attempts);
+    cm__q_text(&q, 7, cm__backoff_name(o->backoff ? o->backoff : kd->backoff));
+    cm__q_int64(&q, 8, o->backoff_us >= 0 ? o->backoff_us : kd->backoff_us);
+    cm__q_int64(&q, 9, o->backoff_max_us >= 0 ? o->backoff_max_us : kd->backoff_max_us);
+    cm__q_int64(&q, 10, o->timeout_us >= 0 ? o->timeout_us : kd->timeout_us);
+    cm__q_int64(&q, 11, now);
+    for (size_t j = 0; j < k; j++) {
+        size_t len;
+        const char *payload = payload_at(c, from + j, &len);
+        cm__q_textn(&q, 12 + (int)j, payload, len);
+    }
+    size_t got = 0;
+    while ((rc = cm__q_step(&q)) == 1) {
+        if (ids && got < k)
+            ids[got] = cm__q_col_int64(&q, 0);
+        got++;
+    }
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    if (got != k)
+        return cm__error_set(CM_ERROR, "enqueue: %zu of %zu rows inserted", got, k);
+    cm__jobs_wake_tx(conn, o->queue ? o->queue : kd->queue); /* other processes */
+    /* RETURNING order is unspecified, but ids grow in row order. */
+    for (size_t j = 1; ids && j < k; j++)
+        for (size_t m = j; m > 0 && ids[m - 1] > ids[m]; m--) {
+            int64_t t = ids[m];
+            ids[m] = ids[m - 1];
+            ids[m - 1] = t;
+        }
+    return CM_OK;
+}
+
+/* Insert the keyless jobs from..to-1 of a batch: multi-row statements for
+ * the bulk, one statement per job for the rest. */
+static int insert_run(cm__conn *conn, const kind_def *kd, const batch_call *c, size_t from,
+                      size_t to, int64_t now)
+{
+    int rc = CM_OK;
+    while (rc == CM_OK && from < to) {
+        size_t k = to - from >= ROWS_MANY ? ROWS_MANY : to - from >= ROWS_FEW ? ROWS_FEW : 1;
+        int64_t *ids = c->ids ? c->ids + from : NULL;
+        if (k > 1) {
+            rc = insert_rows(ids, conn, kd, c, from, k, now);
+        } else {
+            size_t len;
+            const char *payload = payload_at(c, from, &len);
+            int64_t id;
+            rc = insert_job(&id, conn, kd, c->kind, payload, len, c->opts, NULL, 0, now);
+            if (ids)
+                *ids = id;
+        }
+        from += k;
+    }
+    return rc;
+}
+
 static int batch_fn(cm__conn *conn, void *p)
 {
     batch_call *c = p;
@@ -396,18 +689,33 @@ static int batch_fn(cm__conn *conn, void *p)
         return rc;
     int64_t now = cm_now_us();
     for (size_t i = 0; i < c->n; i++) {
-        const char *payload = c->payloads[i];
-        size_t len = c->lens ? c->lens[i] : (payload ? strlen(payload) : 0);
-        if (!payload)
-            payload = "{}", len = 2;
-        const char *key = c->single ? c->opts->dedupe_key : c->keys ? c->keys[i] : NULL;
+        size_t len;
+        (void)payload_at(c, i, &len);
         if ((int64_t)len > kd.max_payload)
             return cm__error_set_field(CM_ERANGE, "payload",
                                        "payload[%zu]: %zu bytes, over the limit of %lld", i,
                                        len, (long long)kd.max_payload);
+    }
+    if (c->single) {
+        size_t len;
+        const char *payload = payload_at(c, 0, &len);
+        return insert_job(c->ids, conn, &kd, c->kind, payload, len, c->opts,
+                          c->opts->dedupe_key, 0, now);
+    }
+    /* Runs of jobs without a dedupe key go in bulk; keyed jobs one by one. */
+    size_t run = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *key = c->keys ? c->keys[i] : NULL;
+        if (!key)
+            continue;
+        if ((rc = insert_run(conn, &kd, c, run, i, now)))
+            return rc;
+        run = i + 1;
+        size_t len;
+        const char *payload = payload_at(c, i, &len);
         int64_t id;
         rc = insert_job(&id, conn, &kd, c->kind, payload, len, c->opts, key, 0, now);
-        if (rc == CM_EEXISTS && !c->single) {
+        if (rc == CM_EEXISTS) {
             id = -id;
             rc = CM_OK;
         }
@@ -416,7 +724,7 @@ static int batch_fn(cm__conn *conn, void *p)
         if (rc)
             return rc;
     }
-    return CM_OK;
+    return insert_run(conn, &kd, c, run, c->n, now);
 }
 
 static int enqueue_common(batch_call *c, cm_store *store, const cm_job_options *in)
@@ -443,9 +751,12 @@ static int enqueue_common(batch_call *c, cm_store *store, const cm_job_options *
             return cm__error_set_field(rc, "dedupe_key", "dedupe_keys[%zu]: %s", i,
                                        cm_error_message());
     }
+    cm__jobs_local_wake_reset();
     rc = cm__store_run_tx(store, true, batch_fn, c);
-    if (rc == CM_OK || rc == CM_EEXISTS)
-        cm__scheduler_notify_store(store);
+    if (rc == CM_OK)
+        cm__jobs_local_wake_flush(); /* the schedulers of this process */
+    else
+        cm__jobs_local_wake_reset();
     return rc;
 }
 

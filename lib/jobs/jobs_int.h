@@ -85,6 +85,15 @@ int cm__jobs_kind_check(cm__conn *conn, const char *kind, size_t len);
 /* The queue of a kind (buf >= 65 bytes); CM_ENOTFOUND when undefined. */
 int cm__jobs_kind_queue(char *buf, cm__conn *conn, const char *kind);
 
+/* ---- wake-ups across processes (listen.c) ---- */
+/* The notification channel of the job queue (PostgreSQL LISTEN/NOTIFY). */
+#define CM__JOBS_CHANNEL "cm_jobs"
+/* Inside conn's open write transaction: when it commits, wake the
+ * schedulers of other processes listening on this database for `queue`
+ * (NULL: any queue). A hint that costs nothing where the backend has no
+ * wake-ups (SQLite); schedulers poll anyway. */
+void cm__jobs_wake_tx(cm__conn *conn, const char *queue);
+
 /* ---- claim / lease / finish (claim.c) ---- */
 typedef struct cm__claim_queue {
     const char *queue;     /* in */
@@ -166,6 +175,19 @@ int cm__jobs_redrive_tx(int64_t *n_out, cm__conn *conn, const char *queue, const
 int cm__jobs_stats_json(json_t **out, cm__conn *conn, int64_t now);
 int cm__jobs_prune_tx(int64_t *n_out, cm__conn *conn, int64_t completed_before,
                       int64_t failed_before, int64_t limit);
+
+/* ---- wake-ups within the process (scheduler.c) ---- */
+/* Per thread: cm__jobs_wake_tx (an enqueue, retry, re-drive inside an open
+ * transaction) marks the store (mark); whoever commits that transaction
+ * then calls flush, which wakes the running schedulers of the store in
+ * this process so that the jobs start without waiting for a poll (cm_exec
+ * and cm_job_complete_exec do after their commit, the enqueue functions
+ * after theirs). reset forgets a mark (before a transaction, after a
+ * rollback). A thread-local pointer: costs nothing when nothing was
+ * enqueued. */
+void cm__jobs_local_wake_mark(cm_store *store);
+void cm__jobs_local_wake_reset(void);
+void cm__jobs_local_wake_flush(void);
 
 /* ---- the platform's own jobs (platform.c) ---- */
 /* Kinds: "platform.event_reminders" (sweep, every minute),

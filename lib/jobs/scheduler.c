@@ -4,6 +4,9 @@
  * that claims jobs for the worker threads, renews their leases (heartbeat),
  * enforces per-job timeouts, recovers lapsed leases of dead workers, fires
  * repeatable schedules, prunes finished jobs and runs the shutdown drain.
+ * It claims when woken (an enqueue in this process, a notification from
+ * another one on the listening connection of listen.c, a finished job) and
+ * at every poll_ms otherwise.
  *
  * The scheduler thread never holds the scheduler lock across a database
  * call: it copies what it needs (lease references) under the lock, works
@@ -24,12 +27,14 @@
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static cm_scheduler *reg_head;
+static atomic_int reg_count; /* lets notify skip the lock when none runs */
 
 static void reg_add(cm_scheduler *s)
 {
     pthread_mutex_lock(&reg_lock);
     s->reg_next = reg_head;
     reg_head = s;
+    atomic_fetch_add(&reg_count, 1);
     pthread_mutex_unlock(&reg_lock);
 }
 
@@ -39,6 +44,7 @@ static void reg_remove(cm_scheduler *s)
     for (cm_scheduler **pp = &reg_head; *pp; pp = &(*pp)->reg_next)
         if (*pp == s) {
             *pp = s->reg_next;
+            atomic_fetch_sub(&reg_count, 1);
             break;
         }
     pthread_mutex_unlock(&reg_lock);
@@ -46,6 +52,8 @@ static void reg_remove(cm_scheduler *s)
 
 void cm__scheduler_notify_store(cm_store *store)
 {
+    if (atomic_load_explicit(&reg_count, memory_order_relaxed) == 0)
+        return; /* a hint: a scheduler starting now claims at once anyway */
     pthread_mutex_lock(&reg_lock);
     for (cm_scheduler *s = reg_head; s; s = s->reg_next)
         if (s->store == store) {
@@ -54,6 +62,22 @@ void cm__scheduler_notify_store(cm_store *store)
             uv_mutex_unlock(&s->lock);
         }
     pthread_mutex_unlock(&reg_lock);
+}
+
+/* The store whose jobs the current thread's open transaction made
+ * claimable (cm__jobs_local_wake_mark), NULL when none. */
+static _Thread_local cm_store *wake_pending;
+
+void cm__jobs_local_wake_mark(cm_store *store) { wake_pending = store; }
+
+void cm__jobs_local_wake_reset(void) { wake_pending = NULL; }
+
+void cm__jobs_local_wake_flush(void)
+{
+    cm_store *store = wake_pending;
+    wake_pending = NULL;
+    if (store)
+        cm__scheduler_notify_store(store);
 }
 
 void cm_scheduler_notify(cm_scheduler *s)
@@ -337,7 +361,14 @@ static void do_claim(cm_scheduler *s)
     }
 }
 
-static void on_poll(uv_timer_t *t) { do_claim(t->data); }
+void cm__sched_claim(cm_scheduler *s) { do_claim(s); }
+
+static void on_poll(uv_timer_t *t)
+{
+    cm_scheduler *s = t->data;
+    cm__sched_listen_tick(s, cm_now_us());
+    do_claim(s);
+}
 
 /* Copy the leases of held jobs (lock held); `running_only` for the drain. */
 static size_t snapshot(cm_scheduler *s, cm__lease_ref *refs, bool *timed_out, int64_t now,
@@ -537,6 +568,7 @@ static void on_heartbeat(uv_timer_t *t)
     heartbeat(s, now);
     if (s->drain_started)
         return;
+    cm__sched_listen_tick(s, now);
     recover(s, now);
     if (!(s->opts.flags & CM_SCHEDULER_NO_SCHEDULES) && now >= s->next_schedules) {
         s->next_schedules = now + SCHEDULES_EVERY_US;
@@ -599,6 +631,7 @@ static void begin_drain(cm_scheduler *s)
 {
     s->drain_started = true;
     uv_timer_stop(&s->poll_timer);
+    cm__sched_listen_close(s);
     /* Jobs claimed but not started go back without counting the attempt. */
     uv_mutex_lock(&s->lock);
     size_t cap = s->n_held, n = 0;
@@ -639,6 +672,7 @@ static void check_drained(cm_scheduler *s)
     if (!drained)
         return;
     reg_remove(s);
+    cm__sched_listen_close(s);
     uv_close((uv_handle_t *)&s->wake, on_closed);
     uv_close((uv_handle_t *)&s->poll_timer, on_closed);
     uv_close((uv_handle_t *)&s->hb_timer, on_closed);
@@ -695,11 +729,31 @@ int cm_scheduler_start(cm_scheduler *s)
         return cm__error_set(CM_ENOMEM, "out of memory");
     start_call sc = {s, names};
     rc = cm__store_run_tx(s->store, true, start_fn, &sc);
+    size_t n_listed = s->n_queues; /* given a concurrency before start */
     for (size_t i = 0; rc == CM_OK && i < s->n_handlers; i++) {
         cm__squeue *q;
         rc = queue_add(&q, s, names[i], 0);
         if (rc == CM_OK && q->concurrency == 0)
             q->concurrency = (uint32_t)s->cap_held;
+    }
+    /* Only the listed queues: each must hold one of our kinds, and the
+     * queues of our other kinds (appended after them) are not served. */
+    if (rc == CM_OK && (s->opts.flags & CM_SCHEDULER_ONLY_LISTED_QUEUES)) {
+        if (n_listed == 0)
+            rc = cm__error_set_field(CM_EINVAL, "queue",
+                                     "queue: CM_SCHEDULER_ONLY_LISTED_QUEUES and no queue "
+                                     "given a concurrency");
+        for (size_t i = 0; rc == CM_OK && i < n_listed; i++) {
+            bool used = false;
+            for (size_t h = 0; h < s->n_handlers && !used; h++)
+                used = strcmp(names[h], s->queues[i].name) == 0;
+            if (!used)
+                rc = cm__error_set_field(CM_EINVAL, "queue",
+                                         "queue: no registered kind runs on queue '%s'",
+                                         s->queues[i].name);
+        }
+        while (rc == CM_OK && s->n_queues > n_listed)
+            cm__free(s->queues[--s->n_queues].name);
     }
     /* A queue given a concurrency but holding none of our kinds is not served. */
     for (size_t i = 0; rc == CM_OK && i < s->n_queues;) {
@@ -726,6 +780,9 @@ int cm_scheduler_start(cm_scheduler *s)
     uv_timer_init(&s->loop, &s->hb_timer);
     uv_timer_init(&s->loop, &s->drain_timer);
     s->wake.data = s->poll_timer.data = s->hb_timer.data = s->drain_timer.data = s;
+    /* Listen before the first claim: nothing enqueued after it is missed. */
+    s->listen_wanted = !(s->opts.flags & CM_SCHEDULER_NO_LISTEN);
+    (void)cm__sched_listen_start(s);
     uv_timer_start(&s->poll_timer, on_poll, 0, s->opts.poll_ms);
     uv_timer_start(&s->hb_timer, on_heartbeat, s->opts.heartbeat_ms, s->opts.heartbeat_ms);
 
@@ -745,6 +802,7 @@ int cm_scheduler_start(cm_scheduler *s)
             (void)uv_thread_join(&s->threads[i]);
         s->n_threads = 0;
         s->workers_exit = false;
+        cm__sched_listen_close(s);
         uv_close((uv_handle_t *)&s->wake, on_closed);
         uv_close((uv_handle_t *)&s->poll_timer, on_closed);
         uv_close((uv_handle_t *)&s->hb_timer, on_closed);

@@ -69,6 +69,11 @@ struct cm_scheduler {
     cm_scheduler_close_fn close_cb;
     void *close_payload;
 
+    /* Wake-ups from other processes (listen.c; scheduler thread). */
+    struct cm__listener *listener; /* NULL when not listening */
+    bool listen_wanted;            /* the backend may offer it, flags allow it */
+    int64_t listen_retry_at, listen_backoff_us;
+
     int64_t next_recover, next_schedules, next_prune; /* scheduler thread */
     bool claim_again;                                 /* scheduler thread */
     size_t claim_rr;                                  /* scheduler thread */
@@ -95,5 +100,17 @@ void cm__sched_wake_locked(cm_scheduler *s);
 /* scheduler.c */
 /* Wake every running scheduler of `store` in this process (after an enqueue). */
 void cm__scheduler_notify_store(cm_store *store);
+/* Claim now for every queue with room (scheduler thread). */
+void cm__sched_claim(cm_scheduler *s);
+
+/* listen.c (scheduler thread, or before its loop runs) */
+/* Open the listening connection and watch it on the loop, unless it is
+ * open already or not wanted. CM_ENOTSUP from the backend turns
+ * listen_wanted off for good (CM_OK); other failures schedule a retry. */
+int cm__sched_listen_start(cm_scheduler *s);
+/* Stop watching and close it (asynchronously, on the loop). */
+void cm__sched_listen_close(cm_scheduler *s);
+/* Reopen a lost listening connection when its retry time has come. */
+void cm__sched_listen_tick(cm_scheduler *s, int64_t now);
 
 #endif /* CM_JOBS_SCHEDULER_INT_H */

@@ -117,7 +117,12 @@ int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor, const c
         if ((rc = op->prepare(&pctx, in)))
             goto out;
     }
+    cm__jobs_local_wake_reset();
     rc = cm__job_complete_tx(job, op_fn, &call);
+    if (rc == CM_OK)
+        cm__jobs_local_wake_flush(); /* jobs the operation enqueued */
+    else
+        cm__jobs_local_wake_reset();
     if (rc == CM_OK && out) {
         *out = call.out;
         call.out = NULL;

@@ -27,6 +27,7 @@ typedef struct cm__claim_req {
 /* Called once per claimed job with a statement positioned on a row whose
  * columns are those RETURNING by the catalogue statement "jobs.claim". */
 typedef int (*cm__claim_row_fn)(struct cm__q *row, void *payload);
+struct cm__vec_search_req;
 
 /* One statement of a dialect catalogue: a stable id ("rsvp.insert") and
  * the dialect's SQL text, with numbered parameters ?1..?N. */
@@ -128,12 +129,77 @@ typedef struct cm__store_ops {
      * the backend can tell) unless flags has CM_RESTORE_FORCE. */
     int (*check_backup)(const char *path, bool fresh);
     int (*restore)(const char *uri, const char *src, uint32_t flags);
+
+    /* Optional wake-ups between processes (PostgreSQL LISTEN/NOTIFY), called
+     * only through the cm__store_notify / cm__store_listen_* wrappers
+     * (lib/jobs/listen.c). They are hints: whoever relies on them still
+     * polls. A backend without them (SQLite) leaves them NULL.
+     * notify: inside conn's open transaction, arrange for `payload` (at most
+     * 200 bytes) to reach the listeners of `channel` when, and only if, the
+     * transaction commits (PostgreSQL: NOTIFY, sent with the COMMIT).
+     * Cannot fail: a backend that cannot record it drops it.
+     * listen_open: a dedicated connection listening on `channel`;
+     * *fd_out is its socket, to watch for readability. CM_ENOTSUP when the
+     * backend is configured not to listen (URI notify=off).
+     * listen_read: without blocking, consume what the socket holds and call
+     * fn for each notification received; CM_OK, or an error (connection
+     * lost: close it and open a new one later).
+     * listen_close: close it (its fd must no longer be watched). */
+    void (*notify)(cm__conn *conn, const char *channel, const char *payload);
+    int (*listen_open)(void **out, int *fd_out, void *state, const char *channel);
+    int (*listen_read)(void *listener, void (*fn)(const char *payload, void *arg), void *arg);
+    void (*listen_close)(void *listener);
+
+    /* Optional, run by cm_store_open() after the numbered migrations (apply
+     * false with CM_STORE_NO_MIGRATE: detect only): set up or detect
+     * server features outside the portable schema, so that migration
+     * checksums stay identical across servers. PostgreSQL with the `vector`
+     * extension: an `embedding vector` column kept in step with
+     * embeddings.vector by a trigger, and HNSW indexes (lib/store/pg/
+     * vector_pg.c). A feature the server refuses is logged and left off. */
+    int (*after_migrate)(cm__conn *conn, bool apply);
+
+    /* Optional capability hook, called only through
+     * cm__store_vector_search(): inside conn's open transaction, the up to
+     * req->k entities nearest (cosine) to req->query among req->allowed,
+     * searched by the server. Returns 1 when it searched (ids, scores, *n
+     * set, best first, ties by smaller id), 0 when it cannot serve this
+     * store (the caller searches its in-memory index), < 0 on error. */
+    int (*vector_search_pushdown)(cm__conn *conn, const struct cm__vec_search_req *req,
+                                  int64_t *ids, float *scores, size_t *n);
 } cm__store_ops;
+
+/* A filtered nearest-neighbour search pushed down to the database. */
+typedef struct cm__vec_search_req {
+    const char *entity_type; /* "event", "member", "post" */
+    const char *model;       /* rows of this model only */
+    const float *query;      /* dim floats */
+    size_t dim;
+    const int64_t *allowed;  /* ascending entity ids the caller may see */
+    size_t n_allowed;
+    int64_t exclude;         /* leave this id out (0: none) */
+    size_t k;                /* ids and scores hold k entries */
+} cm__vec_search_req;
+
+/* The pushdown wrapper (lib/ai/embed_pushdown.c): the backend's hook when
+ * its ops struct is recent enough and sets it, else 0 (search in memory). */
+int cm__store_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids,
+                            float *scores, size_t *n);
+/* Run the backend's after_migrate hook, if any (store.c). */
+int cm__store_after_migrate(cm_store *store, bool apply);
 
 /* The claim wrapper (lib/jobs/claim.c): the backend's claim_jobs hook when
  * its ops struct is recent enough and sets it, else the portable fallback. */
 int cm__store_claim_jobs(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
                          void *payload);
+
+/* The wake-up wrappers (lib/jobs/listen.c): no-ops / CM_ENOTSUP when the
+ * backend lacks the hooks or its ops struct predates them. */
+void cm__store_notify(cm__conn *conn, const char *channel, const char *payload);
+int cm__store_listen_open(void **out, int *fd_out, cm_store *store, const char *channel);
+int cm__store_listen_read(cm_store *store, void *listener,
+                          void (*fn)(const char *payload, void *arg), void *arg);
+void cm__store_listen_close(cm_store *store, void *listener);
 
 extern const cm__store_ops cm__sqlite_ops;
 /* The SQLite backend's backup-file hooks (sqlite/backup_sqlite.c). */

@@ -5,6 +5,7 @@
  */
 #include "store_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,6 +134,8 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
     cm__store_release(c);
     if ((rc = cm__migrate(s, !(opts.flags & CM_STORE_NO_MIGRATE), NULL)))
         goto fail;
+    if ((rc = cm__store_after_migrate(s, !(opts.flags & CM_STORE_NO_MIGRATE))))
+        goto fail;
     cm__log(CM_LOG_INFO, "store", "opened %s (%s, pool %u)", s->uri_redacted, ops->name,
             s->pool_size);
     *out = s;
@@ -142,6 +145,21 @@ fail:;
     cm__error_save(&saved);
     cm_store_close(s);
     cm__error_restore(&saved);
+    return rc;
+}
+
+int cm__store_after_migrate(cm_store *s, bool apply)
+{
+    const cm__store_ops *ops = s->ops;
+    if (ops->size < offsetof(cm__store_ops, after_migrate) + sizeof ops->after_migrate ||
+        !ops->after_migrate)
+        return CM_OK;
+    cm__conn *c;
+    int rc = cm__store_acquire(&c, s);
+    if (rc)
+        return rc;
+    rc = ops->after_migrate(c, apply);
+    cm__store_release(c);
     return rc;
 }
 

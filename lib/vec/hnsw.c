@@ -44,6 +44,9 @@ uint64_t cm__hnsw_exact_fallbacks(void)
 #define NO_SLOT UINT32_MAX
 #define N_NODE_LOCKS 65536u
 #define MAX_LIST 257 /* 1 + the largest m0 (2 * 128) */
+/* bf16 storage: results re-ranked with the f32 query (the beam's order
+ * already agrees past this depth) */
+#define RESCORE(k) ((k) + (k) / 2 + 2)
 
 /* ---- layout ---- */
 
@@ -1475,6 +1478,21 @@ static size_t exact_scan(const walk *w, const cm_vec_search_options *o, cm__vec_
     return hp.size;
 }
 
+/* Sort hits by (distance, id): insertion sort, linear on the nearly sorted
+ * lists it gets. */
+static void sort_hits(cm__vec_hit *h, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        cm__vec_hit x = h[i];
+        size_t j = i;
+        while (j > 0 && cm__vec_hit_less(x.dist, x.id, h[j - 1].dist, h[j - 1].id)) {
+            h[j] = h[j - 1];
+            j--;
+        }
+        h[j] = x;
+    }
+}
+
 /* bf16 storage: report distances of the f32 query to the stored rows. */
 static void rescore_bf16(const cm_vec_index *ix, const float *qf, float *row, cm__vec_hit *hits,
                          size_t n)
@@ -1491,8 +1509,7 @@ static void rescore_bf16(const cm_vec_index *ix, const float *qf, float *row, cm
         }
         hits[i].dist = d;
     }
-    cm__vec_heap hp = {hits, n, n};
-    cm__vec_heap_sort(&hp);
+    sort_hits(hits, n);
 }
 
 /* Scratch buffer layout of one search: encoded query (64-aligned), f32
@@ -1561,8 +1578,7 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
             pair p = max_pop(&w.res);
             hits[i - 1] = (cm__vec_hit){p.d, (int64_t)p.s};
         }
-        cm__vec_heap hp = {hits, nr, nr};
-        cm__vec_heap_sort(&hp); /* ties: smaller slot first */
+        sort_hits(hits, nr); /* ascending already; ties: smaller slot first */
         n = nr;
         if (w.flt && n < k) /* the walk found too few: complete it exactly */
             exact = 1;
@@ -1573,7 +1589,7 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
         n = exact_scan(&w, w.flt, hits, k);
     }
     if (ix->storage == CM_VEC_STORE_BF16) {
-        size_t r = 2 * k + 32; /* rescore the head of the beam exactly, then cut */
+        size_t r = RESCORE(k); /* rescore the head of the beam exactly, then cut */
         rescore_bf16(ix, qf, row, hits, n < r ? n : r);
         if (n > r)
             n = r;

@@ -139,6 +139,7 @@ void cm__vec_init_scalar(cm__vec_ops *ops)
     ops->l2sq4_f32 = l2sq4_f32;
     ops->dot4_bf16 = NULL; /* optional scan kernels: callers fall back */
     ops->l2sq4_bf16 = NULL;
+    ops->dot4_i8 = NULL;
     ops->dot4x4_f32 = NULL;
     ops->l2sq4x4_f32 = NULL;
 }

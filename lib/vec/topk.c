@@ -202,6 +202,8 @@ static void finish4(const cm_vec_matrix *m, const prepared *p, const size_t r[4]
             v[j] = cm__vec_cos_dist((double)v[j] * p->inv * m->inv[r[j]]);
 }
 
+static float i8_dist(const cm_vec_matrix *m, const prepared *p, size_t r, int64_t dot);
+
 /* Scan distance for compressed storage. */
 static float scan_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const prepared *p, size_t r)
 {
@@ -218,8 +220,13 @@ static float scan_dist(const cm_vec_matrix *m, const cm__vec_ops *ops, const pre
                                         m->cinv[r]);
         }
     }
-    /* I8 */
-    double ab = (double)ops->dot_i8(p->qi, m->i8 + r * d, d);
+    return i8_dist(m, p, r, ops->dot_i8(p->qi, m->i8 + r * d, d));
+}
+
+/* Distance of a prepared query to int8 row r from their exact integer dot. */
+static float i8_dist(const cm_vec_matrix *m, const prepared *p, size_t r, int64_t dot)
+{
+    double ab = (double)dot;
     double sa = p->qscale, sb = m->scale[r];
     switch (m->metric) {
         case CM_VEC_L2: {
@@ -250,13 +257,19 @@ typedef struct {
     size_t *idx;         /* scratch: allowed rows of the current block */
 } scan_task;
 
-/* Push four scan results of query p for rows r[0..3] (f32 kernel values). */
+/* Push four scan results of query p for rows r[0..3] (f32 kernel values).
+ * Most candidates lose to the worst kept one: test that first. */
 static void push4(const cm_vec_matrix *m, const prepared *p, cm__vec_heap *hp, const size_t r[4],
                   float v[4])
 {
     finish4(m, p, r, v);
-    for (int i = 0; i < 4; i++)
-        cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
+    float bound = cm__vec_heap_bound(hp);
+    for (int i = 0; i < 4; i++) {
+        if (!(v[i] > bound)) { /* NaN goes on to the heap, which ranks it +Inf */
+            cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
+            bound = cm__vec_heap_bound(hp);
+        }
+    }
 }
 
 /* The last 1..3 rows r[0..cnt) of a block through the 4-row kernel (the
@@ -361,13 +374,48 @@ static void scan_bf16(const scan_task *t, size_t na, const prepared *p, cm__vec_
                                        m->bf16 + r[2] * d, m->bf16 + r[3] * d};
             float v[4];
             k4(p->qb, rows, d, v);
+            float bound = cm__vec_heap_bound(hp);
             for (int i = 0; i < 4; i++) {
                 float dv = v[i];
                 if (m->metric == CM_VEC_IP)
                     dv = -dv;
                 else if (m->metric == CM_VEC_COSINE)
                     dv = cm__vec_cos_dist((double)dv * p->cinv * m->cinv[r[i]]);
-                cm__vec_heap_push(hp, dv, (int64_t)r[i]);
+                if (!(dv > bound)) {
+                    cm__vec_heap_push(hp, dv, (int64_t)r[i]);
+                    bound = cm__vec_heap_bound(hp);
+                }
+            }
+        }
+    }
+    for (; j < na; j++)
+        cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
+}
+
+/* int8 rows idx[0..na) for one query, four rows per kernel call (strided
+ * as in scan_f32_single) when the ISA has a 4-row int8 kernel. */
+static void scan_i8(const scan_task *t, size_t na, const prepared *p, cm__vec_heap *hp)
+{
+    const cm_vec_matrix *m = t->m;
+    const size_t d = m->dim;
+    cm__vec_i8x4_fn k4 = t->ops->dot4_i8;
+    size_t j = 0;
+    if (k4) {
+        size_t g = na / 4;
+        for (size_t gi = 0; gi < g; gi++, j += 4) {
+            const size_t *x = t->idx + gi;
+            const size_t r[4] = {x[0], x[g], x[2 * g], x[3 * g]};
+            const int8_t *rows[4] = {m->i8 + r[0] * d, m->i8 + r[1] * d, m->i8 + r[2] * d,
+                                     m->i8 + r[3] * d};
+            int64_t v[4];
+            k4(p->qi, rows, d, v);
+            float bound = cm__vec_heap_bound(hp);
+            for (int i = 0; i < 4; i++) {
+                float dv = i8_dist(m, p, r[i], v[i]);
+                if (!(dv > bound)) {
+                    cm__vec_heap_push(hp, dv, (int64_t)r[i]);
+                    bound = cm__vec_heap_bound(hp);
+                }
             }
         }
     }
@@ -392,12 +440,8 @@ static void scan_run(scan_task *t)
             for (size_t q = t->q0; q < t->q1; q++)
                 scan_bf16(t, na, &t->qs[q], &t->heaps[q - t->q0]);
         } else {
-            for (size_t q = t->q0; q < t->q1; q++) {
-                const prepared *p = &t->qs[q];
-                cm__vec_heap *hp = &t->heaps[q - t->q0];
-                for (size_t j = 0; j < na; j++)
-                    cm__vec_heap_push(hp, scan_dist(m, t->ops, p, t->idx[j]), (int64_t)t->idx[j]);
-            }
+            for (size_t q = t->q0; q < t->q1; q++)
+                scan_i8(t, na, &t->qs[q], &t->heaps[q - t->q0]);
         }
     }
 }

@@ -21,6 +21,8 @@ typedef void (*cm__vec_f32x4_fn)(const float *q, const float *const rows[4], siz
                                  float out[4]);
 typedef void (*cm__vec_u16x4_fn)(const uint16_t *q, const uint16_t *const rows[4], size_t d,
                                  float out[4]);
+typedef void (*cm__vec_i8x4_fn)(const int8_t *q, const int8_t *const rows[4], size_t d,
+                                int64_t out[4]);
 /* Four queries against four rows: out[4 * i + j] = kernel(q[i], rows[j]). */
 typedef void (*cm__vec_f32x4x4_fn)(const float *const q[4], const float *const rows[4], size_t d,
                                    float out[16]);
@@ -45,6 +47,7 @@ typedef struct cm__vec_ops {
     cm__vec_f32x4_fn dot4_f32, l2sq4_f32;
     /* optional (may be NULL) */
     cm__vec_u16x4_fn dot4_bf16, l2sq4_bf16;     /* one bf16 query, four bf16 rows */
+    cm__vec_i8x4_fn dot4_i8;                    /* one int8 query, four rows (exact) */
     cm__vec_f32x4x4_fn dot4x4_f32, l2sq4x4_f32; /* four queries, four rows (batches) */
 } cm__vec_ops;
 

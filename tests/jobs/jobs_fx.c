@@ -1,5 +1,7 @@
 /*
- * jobs_fx.c - implementation of the job suites' helpers.
+ * jobs_fx.c - implementation of the job suites' helpers. Raw SQL goes
+ * through the shared fixtures (fx_sql, fx_count, fx_text), so the suites
+ * run on SQLite and, with CM_TEST_BACKEND=pg, on PostgreSQL.
  */
 #include "jobs_fx.h"
 
@@ -7,12 +9,27 @@
 #include <stdio.h>
 #include <string.h>
 
-static sqlite3 *open_db(void)
+/* The test's SQL is SQLite's; on PostgreSQL group_concat(x, sep) is
+ * string_agg(x, sep) (x must then be text: write `x || ''` for numbers). */
+static void portable(char *sql, size_t cap)
 {
-    sqlite3 *db;
-    ck_assert_int_eq(sqlite3_open_v2(FX.path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    return db;
+    if (!fx_is_pg())
+        return;
+    static const char from[] = "group_concat(", to[] = "string_agg(";
+    for (char *p = strstr(sql, from); p; p = strstr(p, from)) {
+        size_t rest = strlen(p + sizeof from - 1);
+        ck_assert_uint_lt(strlen(sql) + rest, cap); /* only shrinks: always true */
+        memmove(p + sizeof to - 1, p + sizeof from - 1, rest + 1);
+        memcpy(p, to, sizeof to - 1);
+    }
+}
+
+static void format(char *sql, size_t cap, const char *fmt, va_list ap) CM__PRINTF(3, 0);
+static void format(char *sql, size_t cap, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(sql, cap, fmt, ap);
+    ck_assert_msg(n >= 0 && (size_t)n < cap, "SQL too long: %.80s", fmt);
+    portable(sql, cap);
 }
 
 void jx_sql(const char *fmt, ...)
@@ -20,55 +37,29 @@ void jx_sql(const char *fmt, ...)
     char sql[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
+    format(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    sqlite3 *db = open_db();
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err ? err : "?");
-    sqlite3_free(err);
-    sqlite3_close(db);
-}
-
-static sqlite3_stmt *query(sqlite3 **db, const char *fmt, va_list ap) CM__PRINTF(2, 0);
-static sqlite3_stmt *query(sqlite3 **db, const char *fmt, va_list ap)
-{
-    char sql[4096];
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    *db = open_db();
-    sqlite3_stmt *st;
-    ck_assert_msg(sqlite3_prepare_v2(*db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(*db));
-    ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "%s: no row", sql);
-    return st;
+    fx_sql(sql);
 }
 
 long long jx_int(const char *fmt, ...)
 {
+    char sql[4096];
     va_list ap;
     va_start(ap, fmt);
-    sqlite3 *db;
-    sqlite3_stmt *st = query(&db, fmt, ap);
+    format(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return fx_count(sql);
 }
 
 const char *jx_text(const char *fmt, ...)
 {
-    static char buf[4096];
+    char sql[4096];
     va_list ap;
     va_start(ap, fmt);
-    sqlite3 *db;
-    sqlite3_stmt *st = query(&db, fmt, ap);
+    format(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    snprintf(buf, sizeof buf, "%s", t ? (const char *)t : "(null)");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return buf;
+    return fx_text(sql);
 }
 
 void jx_define(const char *kind, const char *queue, int32_t max_attempts, int32_t backoff,

@@ -1,7 +1,8 @@
 /*
  * jobs_fx.h - helpers shared by the job suites: raw SQL on the test
- * database, kind definitions, enqueue and claim shortcuts, and a fixed
- * starting time for the settable clock.
+ * database (SQLite or PostgreSQL, through the fixtures), kind definitions,
+ * enqueue and claim shortcuts, and a fixed starting time for the settable
+ * clock.
  */
 #ifndef CM_TEST_JOBS_FX_H
 #define CM_TEST_JOBS_FX_H
@@ -10,17 +11,16 @@
 
 #include "../../lib/jobs/jobs_int.h"
 
-#include <sqlite3.h>
-
 /* 2023-11-14T22:13:20Z */
 #define JT0 INT64_C(1700000000000000)
 #define SEC INT64_C(1000000)
 
-/* Run SQL (printf format) on the test database through its own connection. */
+/* Run SQL (printf format) on the test database through its own connection.
+ * SQLite's group_concat(x, sep) becomes string_agg on PostgreSQL. */
 void jx_sql(const char *fmt, ...) CM__PRINTF(1, 2);
-/* One integer from a query (printf format), through its own connection. */
+/* One integer from a query (printf format) returning one row. */
 long long jx_int(const char *fmt, ...) CM__PRINTF(1, 2);
-/* One text value (static buffer, valid until the next call). */
+/* One text value, "" for NULL or no row (fx_text's static buffer). */
 const char *jx_text(const char *fmt, ...) CM__PRINTF(1, 2);
 /* Define `kind` on `queue` with the given attempts and fixed backoff. */
 void jx_define(const char *kind, const char *queue, int32_t max_attempts, int32_t backoff,

@@ -10,13 +10,19 @@
  *   crash.slow  the same, waiting until SLOW_MS after its start (monotonic
  *               clock) before completing, without looking at its lease (a
  *               zombie when stopped and continued).
+ *   crash.rsvp  payload {"member_id", "event_id"}: RSVP as that member
+ *               (operation rsvps.add) and complete the job in one
+ *               transaction (cm_job_complete_exec), with the same log lines.
  *
  * Every log line is one write() to a file opened with O_APPEND, followed by
  * fsync(), so that the log survives SIGKILL exactly as far as it got.
  *
  * usage: jobs_worker DB LOG NAME LEASE_MS SLOW_MS THREADS
+ * DB is a store URI (sqlite://..., postgresql://...) or an SQLite file path.
  */
 #include "../../lib/jobs/jobs_int.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +83,29 @@ static int work(cm_job *job, void *payload)
     return finish(job);
 }
 
+static int rsvp(cm_job *job, void *payload)
+{
+    (void)payload;
+    log_line('S', job);
+    json_t *p = json_loads(cm_job_payload(job, NULL), 0, NULL);
+    int64_t member = (int64_t)json_integer_value(json_object_get(p, "member_id"));
+    char in[64];
+    int n = snprintf(in, sizeof in, "{\"event_id\":%lld}",
+                     (long long)json_integer_value(json_object_get(p, "event_id")));
+    json_decref(p);
+    cm_actor *a;
+    int rc = cm_actor_for_member(&a, cm_job_store(job), member);
+    if (rc)
+        return rc;
+    rc = cm_job_complete_exec(NULL, job, a, "rsvps.add", in, (size_t)n);
+    cm_actor_free(a);
+    if (rc == CM_OK)
+        log_line('D', job);
+    else if (rc == CM_ELEASE)
+        log_line('L', job);
+    return rc;
+}
+
 static int slow(cm_job *job, void *payload)
 {
     (void)payload;
@@ -117,8 +146,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask */
 
-    char uri[600];
-    snprintf(uri, sizeof uri, "sqlite://%s", argv[1]);
+    char uri[1200];
+    snprintf(uri, sizeof uri, "%s%s", strstr(argv[1], "://") ? "" : "sqlite://", argv[1]);
     cm_store *store;
     cm_store_options so = CM_STORE_OPTIONS_INIT;
     so.busy_timeout_ms = 30000;
@@ -141,6 +170,7 @@ int main(int argc, char **argv)
     if ((rc = cm_scheduler_open(&s, store, &o)) ||
         (rc = cm_scheduler_register(s, "crash.work", work, NULL)) ||
         (rc = cm_scheduler_register(s, "crash.slow", slow, NULL)) ||
+        (rc = cm_scheduler_register(s, "crash.rsvp", rsvp, NULL)) ||
         (rc = cm_scheduler_start(s))) {
         fprintf(stderr, "%s: scheduler: %s\n", name, cm_error_message());
         return 1;

@@ -299,7 +299,7 @@ START_TEST(a_batch_finish_fences_each_job_separately)
     ck_assert_str_eq(js[1]->final_state, "dead");
     ck_assert_int_eq(js[2]->finish_rc, CM_ELEASE);
     ck_assert_str_eq(jx_text("SELECT group_concat(state, ',') FROM (SELECT state FROM jobs "
-                             "ORDER BY id)"),
+                             "ORDER BY id) AS t"),
                      "completed,dead,running");
     jx_free(list);
 }
@@ -395,7 +395,7 @@ static const char *snapshot(void)
     return jx_text("SELECT coalesce(group_concat(id || ':' || state || ':' || attempts || ':' || "
                    "lease_token || ':' || run_at || ':' || coalesce(last_error, ''), '|'), '') "
                    "|| '/' || (SELECT count(*) FROM email_outbox) || '/' || "
-                   "(SELECT group_concat(next_run_at) FROM job_schedules) FROM jobs");
+                   "(SELECT group_concat(next_run_at || '', ',') FROM job_schedules) FROM jobs");
 }
 
 /* Run fn with allocation N failing for N = 1, 2, ... until it succeeds;

@@ -6,6 +6,12 @@
  * its deadline), the asynchronous close, wake-up on local enqueue,
  * repeatable schedules, events and misuse. Waits poll the database with a
  * generous limit; nothing asserts on durations.
+ *
+ * On PostgreSQL also: wake-ups across processes (LISTEN/NOTIFY) -- a job
+ * enqueued through another store reaches a scheduler that would not poll
+ * again for ten minutes, a lost listening connection comes back, and with
+ * notify=off or CM_SCHEDULER_NO_LISTEN nothing listens and polling finds
+ * the jobs.
  */
 #include "jobs_fx.h"
 
@@ -385,6 +391,133 @@ START_TEST(a_local_enqueue_wakes_an_idle_scheduler)
 }
 END_TEST
 
+/* ---- PostgreSQL: wake-ups from other processes ---- */
+
+/* A second store on the test's schema (as another process would open it),
+ * its sessions tagged application_name=<schema>_<tag>; `extra` is appended
+ * to the URI ("" or "&notify=off"). */
+static cm_store *other_store(const char *tag, const char *extra)
+{
+    char uri[900];
+    snprintf(uri, sizeof uri, "%s&application_name=%s_%s%s", FX.uri, FX.schema, tag, extra);
+    cm_store *s;
+    ck_assert_ok(cm_store_open(&s, uri, NULL));
+    return s;
+}
+
+/* Sessions of `tag` that LISTEN (pg_stat_activity shows their last query). */
+static long long listeners(const char *tag)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s_%s' AND query LIKE 'LISTEN%%'", FX.schema, tag);
+    return fx_count(sql);
+}
+
+static cm_scheduler *idle_sched(cm_store *store, uint32_t poll_ms, uint32_t flags, tally *t)
+{
+    cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
+    o.threads = 1;
+    o.poll_ms = poll_ms;
+    o.heartbeat_ms = 200;
+    o.lease_ms = 600000;
+    o.flags = flags | CM_SCHEDULER_NO_SCHEDULES | CM_SCHEDULER_NO_PRUNE;
+    cm_scheduler *s;
+    ck_assert_ok(cm_scheduler_open(&s, store, &o));
+    ck_assert_ok(cm_scheduler_register(s, "t.ok", ok_handler, t));
+    ck_assert_ok(cm_scheduler_start(s));
+    return s;
+}
+
+START_TEST(a_job_enqueued_by_another_process_wakes_a_listening_scheduler)
+{
+    jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
+    cm_store *store = other_store("sched", "");
+    tally t = {0};
+    cm_scheduler *s = idle_sched(store, 600000, 0, &t); /* no poll for 10 minutes */
+    ck_assert_int_eq(listeners("sched"), 1);
+    sleep_ms(100); /* the first poll has found nothing */
+    for (int i = 1; i <= 3; i++) { /* FX.store is not the scheduler's store */
+        jx_enqueue("t.ok", "{}", NULL);
+        wait_flag(&t.runs, i);
+    }
+    /* a rolled-back enqueue wakes nobody, and a wake-up for another queue
+     * is ignored; neither breaks anything */
+    cm__conn *c;
+    ck_assert_ok(cm__store_acquire(&c, FX.store));
+    ck_assert_ok(cm__tx_begin(c, true));
+    int64_t id;
+    ck_assert_ok(cm__jobs_enqueue_tx(&id, c, "t.ok", "{}", 2, NULL));
+    cm__jobs_wake_tx(c, "some.other.queue");
+    cm__tx_rollback(c);
+    cm__store_release(c);
+    /* re-driven jobs wake it too */
+    jx_sql("INSERT INTO jobs (queue, kind, payload, state, run_at, max_attempts, backoff, "
+           "backoff_us, backoff_max_us, created_at, updated_at, finished_at) VALUES ('t', "
+           "'t.ok', '{}', 'dead', 0, 3, 'fixed', 0, 0, 0, 0, 0)");
+    cm_actor *admin = fx_member("admin@example.org", "admin");
+    ck_assert_ok(fx_exec(NULL, admin, "jobs.redrive", "{s:s}", "queue", "t"));
+    cm_actor_free(admin);
+    wait_flag(&t.runs, 4);
+    wait_count(4, "SELECT count(*) FROM jobs WHERE state = 'completed'");
+    ck_assert_ok(cm_scheduler_stop(s, 5 * SEC));
+    cm_scheduler_close(s, NULL, NULL);
+    for (int i = 0; i < 3000 && listeners("sched") != 0; i++) /* the server's side ends */
+        sleep_ms(10);
+    ck_assert_int_eq(listeners("sched"), 0);
+    cm_store_close(store);
+}
+END_TEST
+
+START_TEST(a_lost_listening_connection_comes_back)
+{
+    jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
+    cm_store *store = other_store("lost", "");
+    tally t = {0};
+    cm_scheduler *s = idle_sched(store, 600000, 0, &t);
+    ck_assert_int_eq(listeners("lost"), 1);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_lost' AND query LIKE 'LISTEN%%'", FX.schema);
+    ck_assert_int_eq(fx_count(sql), 1);
+    /* the scheduler notices, and listens again within a few seconds */
+    for (int i = 0; i < 3000 && listeners("lost") != 1; i++)
+        sleep_ms(10);
+    ck_assert_int_eq(listeners("lost"), 1);
+    jx_enqueue("t.ok", "{}", NULL);
+    wait_flag(&t.runs, 1);
+    ck_assert_ok(cm_scheduler_stop(s, 5 * SEC));
+    cm_scheduler_close(s, NULL, NULL);
+    cm_store_close(store);
+}
+END_TEST
+
+START_TEST(with_notify_off_nothing_listens_and_polling_finds_the_jobs)
+{
+    jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
+    cm_store *off = other_store("off", "&notify=off");
+    cm_store *flag = other_store("flag", "");
+    tally t = {0};
+    cm_scheduler *a = idle_sched(off, 50, 0, &t);
+    cm_scheduler *b = idle_sched(flag, 50, CM_SCHEDULER_NO_LISTEN, &t);
+    ck_assert_int_eq(listeners("off"), 0);
+    ck_assert_int_eq(listeners("flag"), 0);
+    for (int i = 0; i < 4; i++)
+        jx_enqueue("t.ok", "{}", NULL);
+    wait_flag(&t.runs, 4);
+    /* an enqueue through a notify=off store is found by polling as well */
+    int64_t id;
+    ck_assert_ok(cm_jobs_enqueue(&id, off, "t.ok", "{}", 2, NULL));
+    wait_flag(&t.runs, 5);
+    ck_assert_ok(cm_scheduler_stop(a, 5 * SEC));
+    ck_assert_ok(cm_scheduler_stop(b, 5 * SEC));
+    cm_scheduler_close(a, NULL, NULL);
+    cm_scheduler_close(b, NULL, NULL);
+    ck_assert_int_eq(cm_store_open(&off, "postgresql:///x?notify=maybe", NULL), CM_EINVAL);
+    cm_store_close(flag);
+}
+END_TEST
+
 START_TEST(repeatable_schedules_and_platform_jobs_run_from_a_scheduler)
 {
     jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
@@ -467,5 +600,14 @@ int main(void)
     tcase_add_test(tc, repeatable_schedules_and_platform_jobs_run_from_a_scheduler);
     tcase_add_test(tc, misuse_is_refused);
     suite_add_tcase(s, tc);
+    if (fx_is_pg()) {
+        TCase *pg = tcase_create("pg-wakeups");
+        tcase_add_checked_fixture(pg, setup, fx_teardown);
+        tcase_set_timeout(pg, 120);
+        tcase_add_test(pg, a_job_enqueued_by_another_process_wakes_a_listening_scheduler);
+        tcase_add_test(pg, a_lost_listening_connection_comes_back);
+        tcase_add_test(pg, with_notify_off_nothing_listens_and_polling_finds_the_jobs);
+        suite_add_tcase(s, pg);
+    }
     return fx_run(s);
 }

@@ -190,6 +190,15 @@ static void compare_scan_kernels(const cm__vec_ops *o)
                     CHECK_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq4_bf16");
                 }
             }
+            if (o->dot4_i8) {
+                const int8_t *iq = D.ia + oa;
+                const int8_t *irows[4] = {D.ib + ob, D.ib + 300 + ob, D.ia + 600 + ob, D.ib + 901};
+                int64_t gi[4];
+                o->dot4_i8(iq, irows, d, gi);
+                for (int j = 0; j < 4; j++)
+                    ck_assert_msg(gi[j] == s->dot_i8(iq, irows[j], d), "%s dot4_i8 d=%zu row %d",
+                                  o->name, d, j);
+            }
             const float *q[4] = {D.a + oa, D.b + 1200 + ob, D.a + 1300, D.b + 1400 + oa};
             const float *rows[4] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900};
             cm__vec_f32x4x4_fn tiles[2] = {o->dot4x4_f32, o->l2sq4x4_f32};
@@ -231,6 +240,41 @@ START_TEST(scan_kernels_match_pair_kernels)
     compare_scan_kernels(o);
     fill(1000.0f);
     compare_scan_kernels(o);
+}
+END_TEST
+
+/* int8 sums past the int32 range (every kernel flushes its 32-bit lanes in
+ * chunks): 2^18 + 77 elements of -128 and 127. */
+START_TEST(i8_sums_stay_exact_past_int32)
+{
+    const cm__vec_ops *o = cm__vec_impl_at((size_t)_i);
+    if (!o)
+        return;
+    const size_t d = ((size_t)1 << 18) + 77;
+    int8_t *x = malloc(d), *y = malloc(d);
+    ck_assert(x && y);
+    memset(x, -128, d);
+    memset(y, 127, d);
+    int64_t want_xy = -128 * 127 * (int64_t)d, want_xx = 128 * 128 * (int64_t)d;
+    ck_assert_int_eq(o->dot_i8(x, y, d), want_xy);
+    ck_assert_int_eq(o->dot_i8(x, x, d), want_xx);
+    int64_t m[3];
+    o->moments_i8(x, y, d, m);
+    ck_assert_int_eq(m[0], want_xy);
+    ck_assert_int_eq(m[1], want_xx);
+    ck_assert_int_eq(m[2], 127 * 127 * (int64_t)d);
+    if (o->dot4_i8) {
+        const int8_t *rows[4] = {x, y, x, y};
+        int64_t g[4];
+        o->dot4_i8(x, rows, d, g);
+        ck_assert_int_eq(g[0], want_xx);
+        ck_assert_int_eq(g[1], want_xy);
+        o->dot4_i8(y, rows, d, g);
+        ck_assert_int_eq(g[0], want_xy);
+        ck_assert_int_eq(g[3], 127 * 127 * (int64_t)d);
+    }
+    free(x);
+    free(y);
 }
 END_TEST
 
@@ -528,6 +572,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, impl_matches_scalar_on_random_data, 0, n);
     tcase_add_loop_test(tc, scan_kernels_match_pair_kernels, 0, n);
+    tcase_add_loop_test(tc, i8_sums_stay_exact_past_int32, 0, n);
     tcase_add_loop_test(tc, impl_agrees_on_tiny_huge_and_subnormal_vectors, 0, n);
     tcase_add_loop_test(tc, zero_vectors_give_zero_cosine_never_nan, 0, n);
     tcase_add_loop_test(tc, nan_and_inf_propagate, 0, n);

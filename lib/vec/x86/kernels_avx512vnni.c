@@ -99,8 +99,55 @@ static void moments_i8(const int8_t *a, const int8_t *b, size_t d, int64_t out[3
     moments(a, b, d, out, 1);
 }
 
+/*
+ * One query against four rows (the int8 scan). Here the rows are biased
+ * (r + 128 unsigned) and the query is the signed operand, so the only
+ * correction is 128 * sum(q), one vpsadbw per step shared by the rows:
+ * per row and 64 bytes, one load, one xor and one vpdpbusd.
+ */
+static void dot4_i8(const int8_t *q, const int8_t *const rows[4], size_t d, int64_t out[4])
+{
+    const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+    int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+    for (size_t c = 0; c < d; c += CHUNK) {
+        size_t e = d - c < CHUNK ? d : c + CHUNK, i = c;
+        __m512i s0 = zero, s1 = zero, s2 = zero, s3 = zero, sq = zero; /* sq: 64-bit lanes */
+        for (; i + 64 <= e; i += 64) {
+            __m512i x = _mm512_loadu_si512(q + i);
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(r0 + i), bias), x);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(r1 + i), bias), x);
+            s2 = _mm512_dpbusd_epi32(s2, _mm512_xor_si512(_mm512_loadu_si512(r2 + i), bias), x);
+            s3 = _mm512_dpbusd_epi32(s3, _mm512_xor_si512(_mm512_loadu_si512(r3 + i), bias), x);
+            sq = _mm512_add_epi64(sq, _mm512_sad_epu8(_mm512_xor_si512(x, bias), zero));
+        }
+        if (i < e) { /* lanes off: 0 in x and in every biased row */
+            __mmask64 m = mask64(e - i);
+            __m512i x = _mm512_maskz_loadu_epi8(m, q + i);
+#define ROW_TAIL(s, r)                                                                             \
+    s = _mm512_dpbusd_epi32(s, _mm512_maskz_add_epi8(m, _mm512_maskz_loadu_epi8(m, (r) + i), bias), x)
+            ROW_TAIL(s0, r0);
+            ROW_TAIL(s1, r1);
+            ROW_TAIL(s2, r2);
+            ROW_TAIL(s3, r3);
+#undef ROW_TAIL
+            sq = _mm512_add_epi64(sq, _mm512_sad_epu8(_mm512_maskz_add_epi8(m, x, bias), zero));
+        }
+        int64_t sum_q = _mm512_reduce_add_epi64(sq) - 128 * (int64_t)(e - c);
+        t0 += hsum_epi32(s0) - 128 * sum_q;
+        t1 += hsum_epi32(s1) - 128 * sum_q;
+        t2 += hsum_epi32(s2) - 128 * sum_q;
+        t3 += hsum_epi32(s3) - 128 * sum_q;
+    }
+    out[0] = t0;
+    out[1] = t1;
+    out[2] = t2;
+    out[3] = t3;
+}
+
 void cm__vec_init_avx512vnni(cm__vec_ops *ops)
 {
     ops->dot_i8 = dot_i8;
     ops->moments_i8 = moments_i8;
+    ops->dot4_i8 = dot4_i8;
 }

@@ -104,3 +104,12 @@ CREATE TABLE event_reminders (
     sent_at     bigint NOT NULL,
     PRIMARY KEY (event_id, which)
 );
+
+-- The platform's own job kinds (lib/jobs/platform.c), so that domain code
+-- can enqueue them whether or not a worker has started yet.
+INSERT INTO job_kinds (kind, queue, priority, max_attempts, backoff, backoff_us, backoff_max_us,
+                       timeout_us, max_payload, created_at, updated_at)
+VALUES ('platform.event_reminders', 'platform', 0, 5, 'exponential', 10000000, 600000000,
+        300000000, 4096, 0, 0),
+       ('platform.waitlist_promoted', 'platform', 0, 10, 'exponential', 5000000, 3600000000,
+        60000000, 4096, 0, 0);
