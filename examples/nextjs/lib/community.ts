@@ -114,7 +114,7 @@ function findOp(candidates: string[]): OpInfo | undefined {
 }
 
 /** A semantic search operation, when the library has one. */
-export const searchOp = findOp(['events.search', 'search.events', 'events.semantic_search']);
+export const searchOp = findOp(['search.semantic']);
 /** A recommendation operation ("events for you"), when the library has one. */
 export const recommendOp = findOp([
   'events.recommended', 'events.recommend', 'events.for_you', 'recommendations.events',
@@ -129,6 +129,16 @@ function itemsOf(result: { [key: string]: unknown }): CommunityEvent[] {
   });
 }
 
+/** Full events for ranked hits ({type, id, score, summary}), in rank order. */
+async function eventsOfHits(result: { [key: string]: unknown }, actor: Actor): Promise<CommunityEvent[]> {
+  const store = await getStore();
+  const hits = ((result.items ?? []) as { type?: string; id: number }[])
+    .filter((h) => h.type === undefined || h.type === 'event');
+  const events = await Promise.all(hits.map((h) =>
+    store.events.get({ event_id: h.id }, actor).then((e) => e as CommunityEvent, () => null)));
+  return events.filter((e): e is CommunityEvent => e !== null);
+}
+
 /** Search events: the semantic search op if present, else a title filter. */
 export async function searchEvents(q: string, actor: Actor): Promise<{
   items: CommunityEvent[];
@@ -136,9 +146,8 @@ export async function searchEvents(q: string, actor: Actor): Promise<{
 }> {
   const store = await getStore();
   if (searchOp) {
-    const field = ['q', 'query', 'text'].find((f) => searchOp.fields.includes(f)) ?? 'q';
-    const r = await store.exec(searchOp.name, { [field]: q }, actor);
-    return { items: itemsOf(r), mode: 'semantic' };
+    const r = await store.exec(searchOp.name, { query: q, types: ['events'], limit: 20 }, actor);
+    return { items: await eventsOfHits(r, actor), mode: 'semantic' };
   }
   const r = await store.events.list({ q, limit: 50 }, actor);
   return { items: itemsOf(r), mode: 'title' };
@@ -150,7 +159,7 @@ export async function recommendedEvents(actor: Actor): Promise<CommunityEvent[] 
     return null;
   const store = await getStore();
   const input = recommendOp.fields.includes('limit') ? { limit: 5 } : {};
-  return itemsOf(await store.exec(recommendOp.name, input, actor));
+  return eventsOfHits(await store.exec(recommendOp.name, input, actor), actor);
 }
 
 export async function upcomingEvents(actor: Actor): Promise<CommunityEvent[]> {
