@@ -5,7 +5,10 @@
  * vec_ann_bench --data wrote. Inner product on unit rows (= cosine).
  *
  *   ann_hnswlib --data DIR [--dim 384] [--threads T] [--m 16] [--efc 128]
- *               [--ef 10,16,...] [--min-time S]
+ *               [--ef 10,16,...] [--min-time S] [--index PATH]
+ *
+ * --index PATH loads the graph from PATH when it exists, else saves it
+ * there after the build (for repeated search runs).
  *
  * Build: multi-threaded addPoint over a shared counter (as hnswlib's
  * Python bindings do). Search: searchKnn one query at a time on one
@@ -87,7 +90,7 @@ template <typename T> static std::vector<T> read_all(const std::string &path)
 
 int main(int argc, char **argv)
 {
-    std::string dir, efs = "10,16,20,24,32,40,48,64,80,96,128,160,200,256";
+    std::string dir, index_path, efs = "10,16,20,24,32,40,48,64,80,96,128,160,200,256";
     size_t dim = 384, m = 16, efc = 128;
     unsigned threads = 2;
     double min_time = 1.0;
@@ -107,6 +110,8 @@ int main(int argc, char **argv)
             efs = v;
         else if (a == "--min-time")
             min_time = std::stod(v);
+        else if (a == "--index")
+            index_path = v;
     }
     if (dir.empty() || threads == 0) {
         std::fprintf(stderr, "usage: ann_hnswlib --data DIR [--dim D] [--threads T] ...\n");
@@ -120,14 +125,21 @@ int main(int argc, char **argv)
 
     hnswlib::InnerProductSpace space(dim);
     double r0 = rss_bytes();
-    auto *ix = new hnswlib::HierarchicalNSW<float>(&space, n, m, efc, 100);
+    hnswlib::HierarchicalNSW<float> *ix;
+    std::vector<std::thread> th;
+    if (!index_path.empty() && access(index_path.c_str(), R_OK) == 0) {
+        ix = new hnswlib::HierarchicalNSW<float>(&space, index_path);
+        std::printf("loaded %s\n", index_path.c_str());
+        goto search;
+    }
+    ix = new hnswlib::HierarchicalNSW<float>(&space, n, m, efc, 100);
+    {
     double t0 = now(), c0 = proc_cpu();
     std::atomic<size_t> next(0);
     auto add = [&]() {
         for (size_t i; (i = next.fetch_add(1)) < n;)
             ix->addPoint(base.data() + i * dim, (hnswlib::labeltype)i);
     };
-    std::vector<std::thread> th;
     for (unsigned t = 1; t < threads; t++)
         th.emplace_back(add);
     add();
@@ -140,6 +152,10 @@ int main(int argc, char **argv)
                 threads, m, efc, n, secs, cpu, (r1 - r0) / (double)n,
                 (double)ix->indexFileSize() / (double)n);
     std::fflush(stdout);
+    if (!index_path.empty())
+        ix->saveIndex(index_path);
+    }
+search:
 
     std::vector<int64_t> got(nq * K);
     auto one = [&](size_t q) {

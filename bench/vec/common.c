@@ -3,8 +3,8 @@
  * benchmarks (see common.h). The probe's SIMD loops use function target
  * attributes and are chosen at run time, so this file needs no -m flags.
  */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* clock_gettime when built outside meson */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* clock_gettime, madvise when built outside meson */
 #endif
 #include "common.h"
 
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -210,6 +211,30 @@ double vb_bandwidth_best(const void *buf, size_t bytes, int *streams_out, const 
     if (kind_out)
         (void)pick(kind_out);
     return best;
+}
+
+void *vb_alloc_filled(size_t bytes, int huge)
+{
+    unsigned char *p = malloc(bytes);
+    if (!p)
+        return NULL;
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t hp = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + hp - 1) & ~(hp - 1), hi = ((uintptr_t)p + bytes) & ~(hp - 1);
+    if (huge && hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)huge;
+#endif
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    float *f = (float *)(void *)p;
+    for (size_t i = 0; i < bytes / sizeof(float); i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        f[i] = (float)(x >> 40) * 0x1p-24f;
+    }
+    return p;
 }
 
 /* ---- statistics ---- */

@@ -37,6 +37,15 @@ int vb_write_i32(const char *path, const int32_t *v, size_t count);
 double vb_bandwidth_pass(const void *buf, size_t bytes, int streams, size_t *read_out);
 double vb_bandwidth_best(const void *buf, size_t bytes, int *streams_out, const char **kind_out);
 
+/*
+ * A buffer of `bytes` filled with distinct non-zero floats (pages of zeros
+ * may be shared - zero page, host deduplication - and read from cache).
+ * With huge = 1 its 2 MiB-aligned interior is advised for transparent huge
+ * pages before the first write, as libcommunity does for matrix rows. NULL
+ * when out of memory; free with free().
+ */
+void *vb_alloc_filled(size_t bytes, int huge);
+
 /* Median and minimum of n values (v is reordered). */
 double vb_median(double *v, size_t n);
 double vb_min(const double *v, size_t n);

@@ -93,6 +93,14 @@ def exact(out):
           f"{best(cm, 'single_bf16_qps_best') / best(cm, 'single_f32_qps_best'):.2f}x; "
           f"recall@10 {min(r['recall_bf16'] for r in cm):.4f} "
           f"(int8: {min(r['recall_i8'] for r in cm):.4f}).")
+    pairs = [x for r in fa if "cm_over_faiss_batch_pairs" in r for x in r["cm_over_faiss_batch_pairs"]]
+    if pairs:
+        print(f"- batch of 64, libcommunity over FAISS in the same process (each FAISS batch "
+              f"followed by libcommunity's): median of {len(pairs)} pairs "
+              f"{statistics.median(pairs):.3f}; libcommunity there best "
+              f"{best(fa, 'cm_batch_qps_best'):.1f} QPS, median "
+              f"{med(fa, 'cm_batch_qps_median'):.1f}; same top-10 ids: "
+              f"{all(r.get('cm_same_results', True) for r in fa)}.")
     print(f"- batched results equal single-query results: "
           f"{min(r['batch_agreement'] for r in cm):.4f}.")
     keys = {tuple(r["first_query_keys"]) for r in us + fa}

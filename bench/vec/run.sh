@@ -12,7 +12,9 @@
 #      batch of 64) with the single-thread read bandwidth measured in the
 #      same process (bench_vec_exact), usearch exactSearch through Node
 #      (exact_usearch.mjs) and FAISS IndexFlatIP with OpenBLAS through
-#      Python (exact_faiss.py); the three programs alternate ROUNDS times.
+#      Python (exact_faiss.py, which also runs libcommunity's batch through
+#      ctypes right after each FAISS batch, for a ratio under the same
+#      load); the three programs alternate ROUNDS times.
 #
 # Installs what it needs: Debian python3-faiss, python3-numpy and
 # libopenblas0-pthread (FAISS runs on OpenBLAS, not on the reference BLAS),
@@ -126,8 +128,8 @@ while [ "$r" -le "$ROUNDS" ]; do
     node bench/vec/exact_usearch.mjs "$DATA" --rounds 3 --single 20 --batch 64 \
         --json "$OUT/exact-usearch-$r.json"
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 LD_LIBRARY_PATH="$OPENBLAS" \
-        $PY bench/vec/exact_faiss.py "$DATA" --rounds 3 --single 20 --batch 64 \
-        --json "$OUT/exact-faiss-$r.json"
+        $PY bench/vec/exact_faiss.py "$DATA" --rounds 8 --single 5 --batch 64 \
+        --cm-lib "$ROOT/$BUILD/lib/libcommunity.so.0" --json "$OUT/exact-faiss-$r.json"
     cat "$OUT/exact-cm-$r.json" "$OUT/exact-usearch-$r.json" "$OUT/exact-faiss-$r.json" \
         >> "$OUT/exact.jsonl"
     r=$((r + 1))

@@ -98,8 +98,8 @@ static void emit(const char *level, const char *msg, json_t *fields)
 }
 
 static const char *const event_names[] = {
-    "",          "started", "completed", "retry",   "failed",
-    "dead",      "cancelled", "lease_lost", "timeout", "recovered",
+    "",     "started",   "completed",  "retry",   "failed",
+    "dead", "cancelled", "lease_lost", "timeout", "recovered",
 };
 
 static void on_event(int32_t ev, int64_t job_id, const char *queue, const char *kind,
@@ -107,9 +107,9 @@ static void on_event(int32_t ev, int64_t job_id, const char *queue, const char *
 {
     (void)payload;
     const char *name = ev >= 1 && ev <= 9 ? event_names[ev] : "event";
-    const char *level = ev == CM_JOB_EVENT_DEAD                                  ? "error"
+    const char *level = ev == CM_JOB_EVENT_DEAD ? "error"
                         : ev == CM_JOB_EVENT_STARTED || ev == CM_JOB_EVENT_COMPLETED ||
-                                  ev == CM_JOB_EVENT_RECOVERED || ev == CM_JOB_EVENT_CANCELLED
+                                ev == CM_JOB_EVENT_RECOVERED || ev == CM_JOB_EVENT_CANCELLED
                             ? "info"
                             : "warn";
     char msg[400];
@@ -128,9 +128,9 @@ static void on_event(int32_t ev, int64_t job_id, const char *queue, const char *
             snprintf(msg + n, sizeof msg - (size_t)n, " after %.1f ms",
                      (double)duration_us / 1000.0);
     }
-    json_t *f = json_pack("{s:s,s:I,s:s,s:s,s:i,s:s}", "event", name, "job_id",
-                          (json_int_t)job_id, "queue", queue, "kind", kind, "attempt",
-                          (int)attempt, "status", cm_status_name(status));
+    json_t *f =
+        json_pack("{s:s,s:I,s:s,s:s,s:i,s:s}", "event", name, "job_id", (json_int_t)job_id, "queue",
+                  queue, "kind", kind, "attempt", (int)attempt, "status", cm_status_name(status));
     if (f && duration_us > 0)
         json_object_set_new(f, "duration_ms", json_real((double)duration_us / 1000.0));
     emit(level, msg, f);
@@ -208,7 +208,7 @@ static int parse_queues(worker_opts *o, const char *list)
 
 static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
 {
-    static const char *const valued[] = {"--queues",  "--concurrency", "--poll-ms",
+    static const char *const valued[] = {"--queues",   "--concurrency", "--poll-ms",
                                          "--drain-ms", "--worker-id",   NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -320,7 +320,7 @@ static void log_summary(cm_scheduler *s, const char *how)
              stat_int(st, "failed"), stat_int(st, "dead"), stat_int(st, "cancelled"),
              stat_int(st, "lease_lost"), stat_int(st, "timeouts"), stat_int(st, "recovered"));
     json_t *f = json_object();
-    static const char *const keys[] = {"claimed", "completed", "retried", "failed", "dead",
+    static const char *const keys[] = {"claimed",   "completed",  "retried",  "failed",   "dead",
                                        "cancelled", "lease_lost", "timeouts", "recovered"};
     json_object_set_new(f, "event", json_string("worker_stopped"));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -329,11 +329,11 @@ static void log_summary(cm_scheduler *s, const char *how)
     emit("info", msg, f);
 }
 
-static void sleep_ms(uint32_t ms)
+static int64_t mono_ms(void)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int cli_worker(cli *c, int argc, char **argv)
@@ -393,8 +393,7 @@ int cli_worker(cli *c, int argc, char **argv)
     char msg[600];
     const char *wid = json_string_value(json_object_get(st0, "worker_id"));
     snprintf(msg, sizeof msg, "worker %s started on %s: %u threads, queues %s, poll %u ms%s",
-             wid ? wid : "?",
-             cm_store_backend_name(c->store), o.concurrency, served, o.poll_ms,
+             wid ? wid : "?", cm_store_backend_name(c->store), o.concurrency, served, o.poll_ms,
              o.once ? ", once" : "");
     emit("info", msg,
          json_pack("{s:s,s:O?,s:i,s:s,s:b}", "event", "worker_started", "worker_id",
@@ -403,36 +402,28 @@ int cli_worker(cli *c, int argc, char **argv)
     json_decref(st0);
 
     /* Wait for a signal, or (--once) for the due work to be done: idle on two
-     * checks in a row, after the first heartbeat has fired the schedules. */
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+     * checks a poll apart, after the first heartbeat has fired the schedules.
+     * The main thread only ever waits in sigtimedwait(), so a signal is
+     * taken within one tick. */
     uint32_t tick = o.once ? (o.poll_ms < 50 ? o.poll_ms : 50) : 1000;
+    int64_t next_check = mono_ms() + 2 * (int64_t)so.heartbeat_ms;
     int idle_checks = 0, sig = 0;
     for (;;) {
         struct timespec to = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};
         sig = sigtimedwait(&stop_set, NULL, &to);
         if (sig > 0)
             break;
-        if (!o.once)
+        if (!o.once || mono_ms() < next_check)
             continue;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t elapsed_ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
-                             (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (elapsed_ms < 2 * (int64_t)so.heartbeat_ms)
-            continue;
+        next_check = mono_ms() + o.poll_ms;
         bool done = false;
-        int irc = idle(s, c->store, &done);
-        if (irc) {
+        if (idle(s, c->store, &done)) {
             emit("warn", "worker: cannot read the queue state; retrying", NULL);
-            sleep_ms(o.poll_ms);
             continue;
         }
         idle_checks = done ? idle_checks + 1 : 0;
         if (idle_checks >= 2)
             break;
-        if (done)
-            sleep_ms(o.poll_ms); /* let one more poll find late arrivals */
     }
     if (sig > 0) {
         snprintf(msg, sizeof msg,

@@ -469,8 +469,11 @@ CM_API int cm_scheduler_set_concurrency(cm_scheduler *s, const char *queue,
 CM_API int cm_scheduler_start(cm_scheduler *s);
 
 /**
- * Wake the scheduler to claim now rather than at its next poll (e.g. after
- * an enqueue in this process). Thread-safe. @since 0.1
+ * Wake the scheduler to claim now rather than at its next poll. Rarely
+ * needed: after they commit, cm_jobs_enqueue(), cm_jobs_enqueue_batch(),
+ * cm_exec() and cm_job_complete_exec() already wake the running schedulers
+ * of their store in this process when they enqueued, retried or re-drove
+ * jobs. Thread-safe. @since 0.1
  */
 CM_API void cm_scheduler_notify(cm_scheduler *s);
 

@@ -607,15 +607,17 @@ static const char *payload_at(const batch_call *c, size_t i, size_t *len)
 #define ROWS_FEW 8   /* rows of "jobs.insert_8" */
 
 /* Insert the k (ROWS_MANY or ROWS_FEW) jobs from..from+k-1 of a batch, none
- * with a dedupe key, with one multi-row statement; their ids (ids may be
- * NULL) in row order. */
+ * with a dedupe key, with one multi-row statement; their ids in row order
+ * (ids NULL: not wanted, and not returned by the statement). */
 static int insert_rows(int64_t *ids, cm__conn *conn, const kind_def *kd, const batch_call *c,
                        size_t from, size_t k, int64_t now)
 {
     const cm_job_options *o = c->opts;
     int64_t run_at = o->run_at ? o->run_at : now + o->delay_us;
     cm__q q;
-    int rc = cm__q_open(&q, conn, k == ROWS_MANY ? "jobs.insert_64" : "jobs.insert_8");
+    int rc = cm__q_open(&q, conn,
+                        k == ROWS_MANY ? (ids ? "jobs.insert_64" : "jobs.insert_64_noids")
+                                       : (ids ? "jobs.insert_8" : "jobs.insert_8_noids"));
     if (rc)
         return rc;
     cm__q_text(&q, 1, o->queue ? o->queue : kd->queue);
@@ -640,11 +642,13 @@ static int insert_rows(int64_t *ids, cm__conn *conn, const kind_def *kd, const b
             ids[got] = cm__q_col_int64(&q, 0);
         got++;
     }
+    int64_t changed = rc == 0 && !ids ? cm__q_changes(&q) : (int64_t)got;
     cm__q_close(&q);
     if (rc < 0)
         return rc;
-    if (got != k)
-        return cm__error_set(CM_ERROR, "enqueue: %zu of %zu rows inserted", got, k);
+    if (changed != (int64_t)k)
+        return cm__error_set(CM_ERROR, "enqueue: %lld of %zu rows inserted", (long long)changed,
+                             k);
     cm__jobs_wake_tx(conn, o->queue ? o->queue : kd->queue); /* other processes */
     /* RETURNING order is unspecified, but ids grow in row order. */
     for (size_t j = 1; ids && j < k; j++)

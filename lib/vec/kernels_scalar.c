@@ -137,9 +137,9 @@ void cm__vec_init_scalar(cm__vec_ops *ops)
     ops->moments_i8 = moments_i8;
     ops->dot4_f32 = dot4_f32;
     ops->l2sq4_f32 = l2sq4_f32;
-    ops->dot4_bf16 = NULL; /* optional scan kernels: callers fall back */
-    ops->l2sq4_bf16 = NULL;
+    ops->dot8_bf16 = NULL; /* optional scan kernels: callers fall back */
+    ops->l2sq8_bf16 = NULL;
     ops->dot4_i8 = NULL;
-    ops->dot4x4_f32 = NULL;
-    ops->l2sq4x4_f32 = NULL;
+    ops->dot4x6_f32 = NULL;
+    ops->l2sq4x6_f32 = NULL;
 }

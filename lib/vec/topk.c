@@ -6,21 +6,23 @@
  * cache and runs every query of its share against a block before moving
  * on, so each row is read from memory once per call, not once per query:
  * with enough queries the scan is bound by arithmetic, not bandwidth, and
- * f32 queries go through 4 x 4 (query, row) tile kernels when the ISA has
+ * f32 queries go through 4 x 6 (query, row) tile kernels when the ISA has
  * them. A single query is bound by memory bandwidth: its rows are read as
- * four sequential streams (see scan_f32_single). Every kernel that scores
+ * four (bf16: eight) sequential streams (see scan_f32_single). Every kernel that scores
  * f32 rows gives a (query, row) pair the same bits, so a batch returns
  * exactly what the same queries return one by one.
  * Filters are evaluated once per row per block. Work is split across
  * threads by queries (no merge) when there are enough, by rows otherwise
  * (per-thread heaps merged at the end). Compressed storage (bf16, int8)
  * scans the compressed rows and re-ranks the best k * rerank candidates
- * against the f32 rows.
+ * against the f32 rows. Row arrays ask for transparent huge pages
+ * (alloc_rows).
  */
 #include "search_int.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct cm_vec_matrix {
     size_t n, dim;
@@ -101,6 +103,29 @@ static void *alloc_array(size_t n, size_t elt)
     return cm__malloc(n * elt);
 }
 
+/*
+ * Rows scanned from memory: ask for transparent huge pages before the first
+ * write (Linux; a no-op elsewhere or when THP is off). Streaming reads of
+ * hundreds of megabytes through 4 KiB pages spend much of one thread's
+ * bandwidth on page walks; with 2 MiB pages the same scan runs measurably
+ * faster (bench/vec). Only the 2 MiB-aligned interior is advised; errors
+ * are ignored (the memory works either way).
+ */
+static void *alloc_rows(size_t n, size_t elt)
+{
+    void *p = alloc_array(n, elt);
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (p && n * elt >= 2 * huge) {
+        uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+        uintptr_t hi = ((uintptr_t)p + n * elt) & ~(huge - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
+}
+
 int cm_vec_matrix_new(cm_vec_matrix **out, const float *rows, size_t n, size_t dim,
                       const cm_vec_matrix_options *opts)
 {
@@ -137,7 +162,7 @@ int cm_vec_matrix_new(cm_vec_matrix **out, const float *rows, size_t n, size_t d
     m->rerank = o.storage == CM_VEC_STORE_F32 ? 0 : o.rerank;
     size_t nd = n * dim;
     if (o.storage == CM_VEC_STORE_F32 || m->rerank) {
-        if (!(m->f32 = alloc_array(nd, sizeof(float))))
+        if (!(m->f32 = alloc_rows(nd, sizeof(float))))
             goto oom;
         memcpy(m->f32, rows, nd * sizeof(float));
         if (o.metric == CM_VEC_COSINE) {
@@ -148,7 +173,7 @@ int cm_vec_matrix_new(cm_vec_matrix **out, const float *rows, size_t n, size_t d
         }
     }
     if (o.storage == CM_VEC_STORE_BF16) {
-        if (!(m->bf16 = alloc_array(nd, sizeof(uint16_t))))
+        if (!(m->bf16 = alloc_rows(nd, sizeof(uint16_t))))
             goto oom;
         cm_vec_f32_to_bf16(m->bf16, rows, nd);
         if (o.metric == CM_VEC_COSINE) {
@@ -158,7 +183,7 @@ int cm_vec_matrix_new(cm_vec_matrix **out, const float *rows, size_t n, size_t d
                 m->cinv[i] = (float)inv_norm_bf16(m->bf16 + i * dim, dim);
         }
     } else if (o.storage == CM_VEC_STORE_I8) {
-        m->i8 = alloc_array(nd, 1);
+        m->i8 = alloc_rows(nd, 1);
         m->scale = alloc_array(n, sizeof(float));
         m->i8sq = alloc_array(n, sizeof(int64_t));
         if (!m->i8 || !m->scale || !m->i8sq)
@@ -244,7 +269,6 @@ static float i8_dist(const cm_vec_matrix *m, const prepared *p, size_t r, int64_
 
 /* ---- the scan ---- */
 
-
 typedef struct {
     const cm_vec_matrix *m;
     const cm__vec_ops *ops;
@@ -257,22 +281,30 @@ typedef struct {
     size_t *idx;         /* scratch: allowed rows of the current block */
 } scan_task;
 
-/* Push four scan results of query p for rows r[0..3] (f32 kernel values).
- * Most candidates lose to the worst kept one: test that first. */
-static void push4(const cm_vec_matrix *m, const prepared *p, cm__vec_heap *hp, const size_t r[4],
-                  float v[4])
+/* Push n <= 4 scan results of query p for rows r[0..n) (f32 kernel values;
+ * v has four slots). Most candidates lose to the worst kept one: test that
+ * first. */
+static void pushn(const cm_vec_matrix *m, const prepared *p, cm__vec_heap *hp, const size_t *r,
+                  float v[4], int n)
 {
-    finish4(m, p, r, v);
+    size_t rr[4] = {r[0], n > 1 ? r[1] : r[0], n > 2 ? r[2] : r[0], n > 3 ? r[3] : r[0]};
+    finish4(m, p, rr, v);
     float bound = cm__vec_heap_bound(hp);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         if (!(v[i] > bound)) { /* NaN goes on to the heap, which ranks it +Inf */
-            cm__vec_heap_push(hp, v[i], (int64_t)r[i]);
+            cm__vec_heap_push(hp, v[i], (int64_t)rr[i]);
             bound = cm__vec_heap_bound(hp);
         }
     }
 }
 
-/* The last 1..3 rows r[0..cnt) of a block through the 4-row kernel (the
+static void push4(const cm_vec_matrix *m, const prepared *p, cm__vec_heap *hp, const size_t r[4],
+                  float v[4])
+{
+    pushn(m, p, hp, r, v, 4);
+}
+
+/* The last 1..4 rows r[0..cnt) of a block through the 4-row kernel (the
  * last row repeated), so that every row's distance comes from the same
  * kernel whatever the block boundaries: batches and single queries agree. */
 static void tail4(const scan_task *t, cm__vec_f32x4_fn k4, const prepared *p, cm__vec_heap *hp,
@@ -323,59 +355,87 @@ static void scan_f32_single(const scan_task *t, size_t na, size_t qa, size_t qb)
     }
 }
 
-/* f32 rows idx[0..na) for queries [qa, qa + 4k): tiles of four queries by
- * four rows, so that each row vector loaded from cache feeds four queries.
- * Returns the first query left over (fewer than four remain). */
+/*
+ * f32 rows idx[0..na) for queries [qa, qa + 4k): tiles of four queries by
+ * six rows, so that each row vector loaded from cache feeds four queries
+ * and each query vector six rows.
+ * Rows are the outer loop (strided as in scan_f32_single): six rows are
+ * read from memory once and stay in L1 while every query of an L2-sized
+ * chunk meets them, so the memory reads spread evenly over the arithmetic
+ * instead of stalling one query group per block. Returns the first query
+ * left over (fewer than four remain).
+ */
 static size_t scan_f32_tiles(const scan_task *t, size_t na, size_t qa, size_t qb)
 {
     const cm_vec_matrix *m = t->m;
     const size_t d = m->dim;
-    cm__vec_f32x4x4_fn tile = m->metric == CM_VEC_L2 ? t->ops->l2sq4x4_f32 : t->ops->dot4x4_f32;
+    cm__vec_f32x4x6_fn tile = m->metric == CM_VEC_L2 ? t->ops->l2sq4x6_f32 : t->ops->dot4x6_f32;
     if (!tile)
         return qa;
-    size_t q = qa;
-    for (; q + 4 <= qb; q += 4) {
-        const prepared *p = &t->qs[q];
-        cm__vec_heap *hp = &t->heaps[q - t->q0];
-        const float *qv[4] = {p[0].q, p[1].q, p[2].q, p[3].q};
-        size_t j = 0;
-        for (; j + 4 <= na; j += 4) {
-            const size_t *r = t->idx + j;
-            const float *rows[4] = {m->f32 + r[0] * d, m->f32 + r[1] * d, m->f32 + r[2] * d,
-                                    m->f32 + r[3] * d};
-            float v[16];
-            tile(qv, rows, d, v);
-            for (int a = 0; a < 4; a++)
-                push4(m, &p[a], &hp[a], r, v + 4 * a);
-        }
-        if (j < na) {
-            cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
-            for (int a = 0; a < 4; a++)
-                tail4(t, k4, &p[a], &hp[a], na - j, t->idx + j);
+    size_t qend = qa + (qb - qa) / 4 * 4;
+    /* queries per chunk: about 1 MiB of them, which stays in L2 while the
+     * block's rows stream past once */
+    size_t chunk = ((size_t)1 << 20) / (d * sizeof(float)) / 4 * 4;
+    chunk = chunk < 4 ? 4 : chunk;
+    size_t gr = na / 6, j = 6 * gr;
+    for (size_t c0 = qa; c0 < qend; c0 += chunk) {
+        size_t c1 = c0 + chunk < qend ? c0 + chunk : qend;
+        for (size_t i = 0; i < gr; i++) { /* strided rows, as in scan_f32_single */
+            const size_t *x = t->idx + i;
+            const size_t r[6] = {x[0], x[gr], x[2 * gr], x[3 * gr], x[4 * gr], x[5 * gr]};
+            const float *rows[6];
+            for (int k = 0; k < 6; k++)
+                rows[k] = m->f32 + r[k] * d;
+            for (size_t q = c0; q < c1; q += 4) {
+                const prepared *p = &t->qs[q];
+                cm__vec_heap *hp = &t->heaps[q - t->q0];
+                const float *qv[4] = {p[0].q, p[1].q, p[2].q, p[3].q};
+                float v[24];
+                tile(qv, rows, d, v);
+                for (int a = 0; a < 4; a++) {
+                    float w[4] = {v[16 + 2 * a], v[17 + 2 * a], 0, 0};
+                    push4(m, &p[a], &hp[a], r, v + 4 * a);
+                    pushn(m, &p[a], &hp[a], r + 4, w, 2);
+                }
+            }
         }
     }
-    return q;
+    if (j < na) {
+        cm__vec_f32x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_f32 : t->ops->dot4_f32;
+        for (size_t q = qa; q < qend; q++)
+            for (size_t jj = j; jj < na; jj += 4)
+                tail4(t, k4, &t->qs[q], &t->heaps[q - t->q0], na - jj < 4 ? na - jj : 4,
+                      t->idx + jj);
+    }
+    return qend;
 }
 
-/* bf16 rows idx[0..na) for one query, four rows per kernel call (strided
- * as in scan_f32_single) when the ISA has a 4-row bf16 kernel. */
+/*
+ * bf16 rows idx[0..na) for one query, eight rows per kernel call when the
+ * ISA has an 8-row bf16 kernel: half as many bytes per row as f32 means
+ * twice the per-row overhead per byte, so the kernel takes twice the rows
+ * (strided as in scan_f32_single: eight sequential streams).
+ */
 static void scan_bf16(const scan_task *t, size_t na, const prepared *p, cm__vec_heap *hp)
 {
     const cm_vec_matrix *m = t->m;
     const size_t d = m->dim;
-    cm__vec_u16x4_fn k4 = m->metric == CM_VEC_L2 ? t->ops->l2sq4_bf16 : t->ops->dot4_bf16;
+    cm__vec_u16x8_fn k8 = m->metric == CM_VEC_L2 ? t->ops->l2sq8_bf16 : t->ops->dot8_bf16;
     size_t j = 0;
-    if (k4) {
-        size_t g = na / 4;
-        for (size_t gi = 0; gi < g; gi++, j += 4) {
+    if (k8) {
+        size_t g = na / 8;
+        for (size_t gi = 0; gi < g; gi++, j += 8) {
             const size_t *x = t->idx + gi;
-            const size_t r[4] = {x[0], x[g], x[2 * g], x[3 * g]};
-            const uint16_t *rows[4] = {m->bf16 + r[0] * d, m->bf16 + r[1] * d,
-                                       m->bf16 + r[2] * d, m->bf16 + r[3] * d};
-            float v[4];
-            k4(p->qb, rows, d, v);
+            size_t r[8];
+            const uint16_t *rows[8];
+            for (int k = 0; k < 8; k++) {
+                r[k] = x[(size_t)k * g];
+                rows[k] = m->bf16 + r[k] * d;
+            }
+            float v[8];
+            k8(p->qb, rows, d, v);
             float bound = cm__vec_heap_bound(hp);
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 8; i++) {
                 float dv = v[i];
                 if (m->metric == CM_VEC_IP)
                     dv = -dv;

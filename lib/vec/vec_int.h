@@ -19,13 +19,18 @@ typedef void (*cm__vec_i8mom_fn)(const int8_t *a, const int8_t *b, size_t d, int
 /* One query against four rows: out[j] = kernel(q, rows[j]). */
 typedef void (*cm__vec_f32x4_fn)(const float *q, const float *const rows[4], size_t d,
                                  float out[4]);
-typedef void (*cm__vec_u16x4_fn)(const uint16_t *q, const uint16_t *const rows[4], size_t d,
-                                 float out[4]);
+/* One query against eight rows: out[j] = kernel(q, rows[j]). */
+typedef void (*cm__vec_u16x8_fn)(const uint16_t *q, const uint16_t *const rows[8], size_t d,
+                                 float out[8]);
 typedef void (*cm__vec_i8x4_fn)(const int8_t *q, const int8_t *const rows[4], size_t d,
                                 int64_t out[4]);
-/* Four queries against four rows: out[4 * i + j] = kernel(q[i], rows[j]). */
-typedef void (*cm__vec_f32x4x4_fn)(const float *const q[4], const float *const rows[4], size_t d,
-                                   float out[16]);
+/*
+ * Four queries against six rows (a register tile for batches):
+ * out[4 * i + j] = kernel(q[i], rows[j]) for rows j < 4, and
+ * out[16 + 2 * i + (j - 4)] for rows 4 and 5.
+ */
+typedef void (*cm__vec_f32x4x6_fn)(const float *const q[4], const float *const rows[6], size_t d,
+                                   float out[24]);
 
 /*
  * The kernel table. Each ISA provides cm__vec_init_<isa>(ops), which
@@ -46,9 +51,9 @@ typedef struct cm__vec_ops {
     cm__vec_i8mom_fn moments_i8;
     cm__vec_f32x4_fn dot4_f32, l2sq4_f32;
     /* optional (may be NULL) */
-    cm__vec_u16x4_fn dot4_bf16, l2sq4_bf16;     /* one bf16 query, four bf16 rows */
+    cm__vec_u16x8_fn dot8_bf16, l2sq8_bf16;     /* one bf16 query, eight bf16 rows */
     cm__vec_i8x4_fn dot4_i8;                    /* one int8 query, four rows (exact) */
-    cm__vec_f32x4x4_fn dot4x4_f32, l2sq4x4_f32; /* four queries, four rows (batches) */
+    cm__vec_f32x4x6_fn dot4x6_f32, l2sq4x6_f32; /* four queries, six rows (batches) */
 } cm__vec_ops;
 
 /* ---- dispatch.c ---- */

@@ -85,6 +85,13 @@ static pid_t spawn(const char *name, int slow_ms, int threads)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        /* SIGTERM stays pending until the worker waits for it (sigwait), even
+         * when it comes before the worker has started: the mask survives exec. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
         execl(exe, exe, uri, log_path, name, lease, slow, thr, (char *)NULL);
         _exit(127);
     }

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -469,8 +470,16 @@ START_TEST(a_job_enqueued_by_another_process_wakes_a_listening_scheduler)
 }
 END_TEST
 
+static void log_stderr(int level, const char *component, const char *message, void *payload)
+{
+    (void)payload;
+    fprintf(stderr, "# log %d %s: %s\n", level, component, message);
+}
+
 START_TEST(a_lost_listening_connection_comes_back)
 {
+    if (getenv("CM_TEST_LOG"))
+        cm_set_log_callback(log_stderr, 5, NULL);
     jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
     cm_store *store = other_store("lost", "");
     tally t = {0};
@@ -481,6 +490,8 @@ START_TEST(a_lost_listening_connection_comes_back)
              "WHERE application_name = '%s_lost' AND query LIKE 'LISTEN%%'", FX.schema);
     ck_assert_int_eq(fx_count(sql), 1);
     /* the scheduler notices, and listens again within a few seconds */
+    for (int i = 0; i < 3000 && listeners("lost") != 0; i++) /* the old session ends */
+        sleep_ms(10);
     for (int i = 0; i < 3000 && listeners("lost") != 1; i++)
         sleep_ms(10);
     ck_assert_int_eq(listeners("lost"), 1);
@@ -513,8 +524,11 @@ START_TEST(with_notify_off_nothing_listens_and_polling_finds_the_jobs)
     ck_assert_ok(cm_scheduler_stop(b, 5 * SEC));
     cm_scheduler_close(a, NULL, NULL);
     cm_scheduler_close(b, NULL, NULL);
-    ck_assert_int_eq(cm_store_open(&off, "postgresql:///x?notify=maybe", NULL), CM_EINVAL);
+    cm_store *bad = NULL;
+    ck_assert_int_eq(cm_store_open(&bad, "postgresql:///x?notify=maybe", NULL), CM_EINVAL);
+    ck_assert_ptr_null(bad);
     cm_store_close(flag);
+    cm_store_close(off);
 }
 END_TEST
 

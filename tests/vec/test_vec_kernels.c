@@ -159,7 +159,7 @@ static void compare_impl(const cm__vec_ops *o)
 
 /*
  * The optional scan kernels (NULL when an ISA has none) against the scalar
- * pair kernels; the 4 x 4 tiles must also give the 4-row kernel's exact
+ * pair kernels; the 4 x 6 tiles must also give the 4-row kernel's exact
  * bits, which cm_vec_matrix relies on for batches to equal single queries.
  */
 static void compare_scan_kernels(const cm__vec_ops *o)
@@ -172,22 +172,23 @@ static void compare_scan_kernels(const cm__vec_ops *o)
         for (int oa = 0; oa < 2; oa++) {
             int ob = 1 - oa;
             const uint16_t *hq = D.ha + oa;
-            const uint16_t *hrows[4] = {D.hb + ob, D.hb + 300 + ob, D.ha + 600 + ob, D.hb + 901};
-            float g[16], r;
-            if (o->dot4_bf16) {
-                o->dot4_bf16(hq, hrows, d, g);
-                for (int j = 0; j < 4; j++) {
+            const uint16_t *hrows[8] = {D.hb + ob,  D.hb + 300 + ob, D.ha + 600 + ob, D.hb + 901,
+                                        D.ha + 1000, D.hb + 1100 + ob, D.ha + 1200 + oa, D.hb + 1290};
+            float g[24], r;
+            if (o->dot8_bf16) {
+                o->dot8_bf16(hq, hrows, d, g);
+                for (int j = 0; j < 8; j++) {
                     r = s->dot_bf16(hq, hrows[j], d);
                     CHECK_TOL(g[j], r,
                               1e-5 * abs_dot_u16(hq, hrows[j], d, cm__vec_bf16_to_f32_1) + 1e-35,
-                              "dot4_bf16");
+                              "dot8_bf16");
                 }
             }
-            if (o->l2sq4_bf16) {
-                o->l2sq4_bf16(hq, hrows, d, g);
-                for (int j = 0; j < 4; j++) {
+            if (o->l2sq8_bf16) {
+                o->l2sq8_bf16(hq, hrows, d, g);
+                for (int j = 0; j < 8; j++) {
                     r = s->l2sq_bf16(hq, hrows[j], d);
-                    CHECK_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq4_bf16");
+                    CHECK_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq8_bf16");
                 }
             }
             if (o->dot4_i8) {
@@ -200,28 +201,32 @@ static void compare_scan_kernels(const cm__vec_ops *o)
                                   o->name, d, j);
             }
             const float *q[4] = {D.a + oa, D.b + 1200 + ob, D.a + 1300, D.b + 1400 + oa};
-            const float *rows[4] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900};
-            cm__vec_f32x4x4_fn tiles[2] = {o->dot4x4_f32, o->l2sq4x4_f32};
+            const float *rows[6] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900,
+                                    D.a + 1000 + ob, D.b + 1100};
+            cm__vec_f32x4x6_fn tiles[2] = {o->dot4x6_f32, o->l2sq4x6_f32};
             cm__vec_f32x4_fn fours[2] = {o->dot4_f32, o->l2sq4_f32};
             for (int kind = 0; kind < 2; kind++) {
                 if (!tiles[kind])
                     continue;
                 tiles[kind](q, rows, d, g);
                 for (int i = 0; i < 4; i++) {
-                    float f[4];
+                    float f[8];
                     fours[kind](q[i], rows, d, f);
-                    for (int j = 0; j < 4; j++) {
+                    fours[kind](q[i], rows + 2, d, f + 4); /* rows 2..5: f[6], f[7] are 4, 5 */
+                    for (int j = 0; j < 6; j++) {
+                        float got = j < 4 ? g[4 * i + j] : g[16 + 2 * i + (j - 4)];
+                        float four = j < 4 ? f[j] : f[j + 2];
                         if (kind == 0) {
                             r = s->dot_f32(q[i], rows[j], d);
-                            CHECK_TOL(g[4 * i + j], r, 1e-5 * abs_dot_f32(q[i], rows[j], d) + 1e-35,
-                                      "dot4x4_f32");
+                            CHECK_TOL(got, r, 1e-5 * abs_dot_f32(q[i], rows[j], d) + 1e-35,
+                                      "dot4x6_f32");
                         } else {
                             r = s->l2sq_f32(q[i], rows[j], d);
-                            CHECK_TOL(g[4 * i + j], r, 1e-5 * r + 1e-35, "l2sq4x4_f32");
+                            CHECK_TOL(got, r, 1e-5 * r + 1e-35, "l2sq4x6_f32");
                         }
-                        ck_assert_msg(memcmp(&g[4 * i + j], &f[j], sizeof f[j]) == 0,
+                        ck_assert_msg(memcmp(&got, &four, sizeof got) == 0,
                                       "%s tile %d d=%zu (%d,%d): %.9g vs 4-row %.9g", o->name, kind,
-                                      d, i, j, (double)g[4 * i + j], (double)f[j]);
+                                      d, i, j, (double)got, (double)four);
                     }
                 }
             }

@@ -20,6 +20,16 @@ static const char *const comment_list_patch[] = {
     NULL,
 };
 
+/* The completions of a group commit arrive as one JSON array: SQLite's
+ * json_each and '$[i]' paths are jsonb_array_elements and ->> i here. */
+static const char *const jobs_complete_many_patch[] = {
+    "value ->> '$[0]' AS id", "CAST(value ->> 0 AS bigint) AS id",
+    "value ->> '$[1]' AS token", "CAST(value ->> 1 AS bigint) AS token",
+    "value ->> '$[2]' AS result", "value ->> 2 AS result",
+    "FROM json_each(?1)", "FROM jsonb_array_elements(CAST(?1 AS jsonb)) AS e(value)",
+    NULL,
+};
+
 /* A parameter only in a CASE branch is typed text by PostgreSQL; the column
  * is bigint. (Portable spelling for the SQLite text: CAST(?4 AS INTEGER).) */
 static const char *const jobs_release_patch[] = {
@@ -99,6 +109,7 @@ static const char *const jobs_queue_get_patch[] = {
 const cm__pg_override cm__pg_overrides[] = {
     {"comment.list", NULL, NULL, comment_list_patch},
     {"jobs.claim", NULL, NULL, jobs_claim_patch},
+    {"jobs.complete_many", NULL, NULL, jobs_complete_many_patch},
     {"jobs.promote", NULL, NULL, jobs_promote_patch},
     {"jobs.prune", NULL, NULL, jobs_prune_patch},
     {"jobs.queue_get", NULL, NULL, jobs_queue_get_patch},

@@ -42,6 +42,12 @@
 #define JR(n) "(?1, ?2, ?" #n ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
 #define JR8(a, b, c, d, e, f, g, h)                                                           \
     JR(a) ", " JR(b) ", " JR(c) ", " JR(d) ", " JR(e) ", " JR(f) ", " JR(g) ", " JR(h)
+#define JOB_ROWS_8 JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19)
+#define JOB_ROWS_64                                                                           \
+    JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) ", " JR8(20, 21, 22, 23, 24, 25, 26, 27)     \
+    ", " JR8(28, 29, 30, 31, 32, 33, 34, 35) ", " JR8(36, 37, 38, 39, 40, 41, 42, 43)         \
+    ", " JR8(44, 45, 46, 47, 48, 49, 50, 51) ", " JR8(52, 53, 54, 55, 56, 57, 58, 59)         \
+    ", " JR8(60, 61, 62, 63, 64, 65, 66, 67) ", " JR8(68, 69, 70, 71, 72, 73, 74, 75)
 
 const cm__sql_entry cm__sqlite_sql_jobs[] = {
     /* ---- kinds ---- */
@@ -66,13 +72,12 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
     {"jobs.insert", JOB_INSERT "RETURNING id"},
     /* 64 and 8 rows; RETURNING order is unspecified: the caller sorts the
      * ids, which grow in row order (one statement, under the write lock). */
-    {"jobs.insert_64",
-     JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) ", " JR8(20, 21, 22, 23, 24, 25, 26, 27)
-     ", " JR8(28, 29, 30, 31, 32, 33, 34, 35) ", " JR8(36, 37, 38, 39, 40, 41, 42, 43)
-     ", " JR8(44, 45, 46, 47, 48, 49, 50, 51) ", " JR8(52, 53, 54, 55, 56, 57, 58, 59)
-     ", " JR8(60, 61, 62, 63, 64, 65, 66, 67) ", " JR8(68, 69, 70, 71, 72, 73, 74, 75)
-     " RETURNING id"},
-    {"jobs.insert_8", JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) " RETURNING id"},
+    {"jobs.insert_64", JOB_ROWS_64 " RETURNING id"},
+    {"jobs.insert_8", JOB_ROWS_8 " RETURNING id"},
+    /* The same when the caller does not want the ids: RETURNING costs an
+     * ephemeral table per statement (about 15% of a batched enqueue). */
+    {"jobs.insert_64_noids", JOB_ROWS_64},
+    {"jobs.insert_8_noids", JOB_ROWS_8},
     {"jobs.insert_dedupe_reject", JOB_INSERT ON_DEDUPE " DO NOTHING RETURNING id"},
     {"jobs.insert_dedupe_replace",
      JOB_INSERT ON_DEDUPE
@@ -115,6 +120,16 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
      "UPDATE jobs SET state = 'completed', result = ?3, finished_at = ?4, updated_at = ?4, "
      "lease_owner = NULL, lease_expires_at = NULL "
      "WHERE id = ?1 AND lease_token = ?2 AND state = 'running'"},
+    /* Group commit of completions (lib/jobs/claim.c): ?1 a JSON array of
+     * [id, lease_token, result or null], ?2 now; RETURNING the ids completed
+     * (the others lost their lease). PostgreSQL: sql_pg.c patches json_each. */
+    {"jobs.complete_many",
+     "UPDATE jobs SET state = 'completed', result = t.result, finished_at = ?2, "
+     "updated_at = ?2, lease_owner = NULL, lease_expires_at = NULL "
+     "FROM (SELECT value ->> '$[0]' AS id, value ->> '$[1]' AS token, "
+     "value ->> '$[2]' AS result FROM json_each(?1)) AS t "
+     "WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running' "
+     "RETURNING jobs.id"},
     {"jobs.fail",
      "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE ?3 END, "
      "run_at = ?4, last_error = ?5, updated_at = ?6, "

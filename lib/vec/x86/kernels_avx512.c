@@ -8,8 +8,8 @@
  * per cycle, so a loop needs about eight independent accumulators to keep
  * the FMA units busy. The pair kernels therefore run four accumulator sets
  * over 64 elements per iteration (cosine: dot and both norms per set, one
- * pass over the data), the batch kernels a 4 x 4 tile of (query, row)
- * accumulators that loads each query and row vector once per sixteen FMAs.
+ * pass over the data), the batch kernels a 4 x 6 tile of (query, row)
+ * accumulators that loads each query and row vector once per 24 FMAs.
  * Horizontal sums of several accumulators share their shuffles (hsum4,
  * hsum16).
  */
@@ -396,39 +396,42 @@ static void l2sq4_f32(const float *q, const float *const rows[4], size_t d, floa
     _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
 }
 
-/* bf16 rows through the f32 conversion (CPUs without AVX512_BF16). */
-static void dot4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = 0; i < d; i += 16) {
-        __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
-        __m512 x = load_bf16(m, q + i);
-        s0 = _mm512_fmadd_ps(x, load_bf16(m, rows[0] + i), s0);
-        s1 = _mm512_fmadd_ps(x, load_bf16(m, rows[1] + i), s1);
-        s2 = _mm512_fmadd_ps(x, load_bf16(m, rows[2] + i), s2);
-        s3 = _mm512_fmadd_ps(x, load_bf16(m, rows[3] + i), s3);
+/* bf16 rows through the f32 conversion (CPUs without AVX512_BF16): one
+ * query against eight rows, one accumulator per row. */
+#define ROWS8_BF16(name, OP)                                                                       \
+    static void name(const uint16_t *q, const uint16_t *const rows[8], size_t d, float out[8])     \
+    {                                                                                              \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0;     \
+        __m512 s7 = s0;                                                                            \
+        for (size_t i = 0; i < d; i += 16) {                                                       \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);                         \
+            __m512 x = load_bf16(m, q + i);                                                        \
+            OP(s0, x, load_bf16(m, rows[0] + i));                                                  \
+            OP(s1, x, load_bf16(m, rows[1] + i));                                                  \
+            OP(s2, x, load_bf16(m, rows[2] + i));                                                  \
+            OP(s3, x, load_bf16(m, rows[3] + i));                                                  \
+            OP(s4, x, load_bf16(m, rows[4] + i));                                                  \
+            OP(s5, x, load_bf16(m, rows[5] + i));                                                  \
+            OP(s6, x, load_bf16(m, rows[6] + i));                                                  \
+            OP(s7, x, load_bf16(m, rows[7] + i));                                                  \
+        }                                                                                          \
+        _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));                                                 \
+        _mm_storeu_ps(out + 4, hsum4(s4, s5, s6, s7));                                             \
     }
-    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
-}
 
-static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t d, float out[4])
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (size_t i = 0; i < d; i += 16) {
-        __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : mask16(d - i);
-        __m512 x = load_bf16(m, q + i);
-        L2_STEP(s0, x, load_bf16(m, rows[0] + i));
-        L2_STEP(s1, x, load_bf16(m, rows[1] + i));
-        L2_STEP(s2, x, load_bf16(m, rows[2] + i));
-        L2_STEP(s3, x, load_bf16(m, rows[3] + i));
-    }
-    _mm_storeu_ps(out, hsum4(s0, s1, s2, s3));
-}
+#define FMA_OP8(s, x, y) (s = _mm512_fmadd_ps((x), (y), s))
+ROWS8_BF16(dot8_bf16, FMA_OP8)
+ROWS8_BF16(l2sq8_bf16, L2_STEP)
 
-/* ---- batch kernels: four queries, four rows ---- */
+/* ---- batch kernels: four queries, six rows ---- */
 
-/* One 16-lane step of a 4 x 4 tile: `OP(acc, x, y)` for every pair (query
- * k: accumulators a<k>0 .. a<k>3). */
+/*
+ * 24 accumulators, six row vectors and one query vector: 31 of the 32
+ * registers. Per 16 lanes, ten loads feed 24 FMAs; rows stay in L1 while
+ * the caller runs every query group past them, so only the four query
+ * loads come from L2. Each (query, row) pair is accumulated and summed
+ * exactly as in dot4_f32 / l2sq4_f32 (one accumulator, hsum4's tree).
+ */
 #define TILE_ROW(OP, LOAD, k)                                                                      \
     do {                                                                                           \
         __m512 x_ = LOAD(q##k + i);                                                                \
@@ -436,11 +439,14 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
         OP(a##k##1, x_, y1);                                                                       \
         OP(a##k##2, x_, y2);                                                                       \
         OP(a##k##3, x_, y3);                                                                       \
+        OP(a##k##4, x_, y4);                                                                       \
+        OP(a##k##5, x_, y5);                                                                       \
     } while (0)
 
 #define TILE_STEP(OP, LOAD)                                                                        \
     do {                                                                                           \
         __m512 y0 = LOAD(r0 + i), y1 = LOAD(r1 + i), y2 = LOAD(r2 + i), y3 = LOAD(r3 + i);         \
+        __m512 y4 = LOAD(r4 + i), y5 = LOAD(r5 + i);                                               \
         TILE_ROW(OP, LOAD, 0);                                                                     \
         TILE_ROW(OP, LOAD, 1);                                                                     \
         TILE_ROW(OP, LOAD, 2);                                                                     \
@@ -453,13 +459,14 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
 #define LOAD_TAIL(p) _mm512_maskz_loadu_ps(m, p)
 
 #define TILE_KERNEL(name, OP)                                                                      \
-    static void name(const float *const q[4], const float *const r[4], size_t d, float out[16])    \
+    static void name(const float *const q[4], const float *const r[6], size_t d, float out[24])    \
     {                                                                                              \
         const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];                                \
-        const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];                                \
-        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;                         \
-        __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00;        \
-        __m512 a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;                              \
+        const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5];        \
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a04 = a00, a05 = a00;   \
+        __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00, a14 = a00, a15 = a00;                   \
+        __m512 a20 = a00, a21 = a00, a22 = a00, a23 = a00, a24 = a00, a25 = a00;                   \
+        __m512 a30 = a00, a31 = a00, a32 = a00, a33 = a00, a34 = a00, a35 = a00;                   \
         size_t i = 0;                                                                              \
         for (; i + 16 <= d; i += 16)                                                               \
             TILE_STEP(OP, LOAD_FULL);                                                              \
@@ -469,10 +476,12 @@ static void l2sq4_bf16(const uint16_t *q, const uint16_t *const rows[4], size_t 
         }                                                                                          \
         _mm512_storeu_ps(out, hsum16(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,    \
                                      a30, a31, a32, a33));                                         \
+        _mm_storeu_ps(out + 16, hsum4(a04, a05, a14, a15));                                        \
+        _mm_storeu_ps(out + 20, hsum4(a24, a25, a34, a35));                                        \
     }
 
-TILE_KERNEL(dot4x4_f32, DOT_OP)
-TILE_KERNEL(l2sq4x4_f32, L2_OP)
+TILE_KERNEL(dot4x6_f32, DOT_OP)
+TILE_KERNEL(l2sq4x6_f32, L2_OP)
 
 void cm__vec_init_avx512(cm__vec_ops *ops)
 {
@@ -489,8 +498,8 @@ void cm__vec_init_avx512(cm__vec_ops *ops)
     ops->moments_i8 = moments_i8;
     ops->dot4_f32 = dot4_f32;
     ops->l2sq4_f32 = l2sq4_f32;
-    ops->dot4_bf16 = dot4_bf16;
-    ops->l2sq4_bf16 = l2sq4_bf16;
-    ops->dot4x4_f32 = dot4x4_f32;
-    ops->l2sq4x4_f32 = l2sq4x4_f32;
+    ops->dot8_bf16 = dot8_bf16;
+    ops->l2sq8_bf16 = l2sq8_bf16;
+    ops->dot4x6_f32 = dot4x6_f32;
+    ops->l2sq4x6_f32 = l2sq4x6_f32;
 }
