@@ -14,15 +14,6 @@
 
 static const cm_actor anonymous = {0, CM_ROLE_ANONYMOUS};
 
-typedef struct exec_call {
-    cm_store *store;
-    const cm_actor *actor;
-    const cm__op *op;
-    json_t *in;
-    json_t *result;
-    char *out; /* the result serialised inside the transaction */
-} exec_call;
-
 static int write_audit(cm__ctx *ctx)
 {
     cm__q q;
@@ -46,9 +37,49 @@ static int write_audit(cm__ctx *ctx)
     return cm__ok(rc);
 }
 
-static int run_in_tx(cm__conn *conn, void *payload)
+int cm__call_init(cm__call *c, cm_store *store, const cm_actor *actor, const char *opname,
+                  const char *json_in, size_t len)
 {
-    exec_call *call = payload;
+    memset(c, 0, sizeof *c);
+    c->store = store;
+    c->actor = actor ? actor : &anonymous;
+    c->op = cm__op_find(opname);
+    if (!c->op)
+        return cm__error_set(CM_EUNKNOWNOP, "unknown operation '%.64s' (see cm_ops_describe)",
+                             opname);
+    if (!json_in || len == 0) {
+        c->in = json_object();
+    } else {
+        json_error_t jerr;
+        c->in = json_loadb(json_in, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!c->in)
+            return cm__error_set(CM_EINVAL, "input is not valid JSON: %s (line %d, column %d)",
+                                 jerr.text, jerr.line, jerr.column);
+    }
+    if (!json_is_object(c->in))
+        return cm__error_set(CM_EINVAL, "input must be a JSON object");
+    int rc = cm__validate(c->op, c->in);
+    if (rc)
+        return rc;
+    if (c->actor->role < c->op->role)
+        return c->actor->role == CM_ROLE_ANONYMOUS
+                   ? cm__error_set(CM_EAUTH, "%s requires a signed-in member", c->op->name)
+                   : cm__error_set(CM_EPERM, "%s requires the %s role", c->op->name,
+                                   cm__role_name(c->op->role));
+    return CM_OK;
+}
+
+int cm__call_prepare(cm__call *c)
+{
+    if (!c->op->prepare)
+        return CM_OK;
+    cm__ctx pctx = {.store = c->store, .actor = c->actor, .op = c->op, .now = cm_now_us()};
+    return c->op->prepare(&pctx, c->in);
+}
+
+int cm__call_run(cm__conn *conn, void *payload)
+{
+    cm__call *call = payload;
     json_decref(call->result); /* from an earlier, retried attempt */
     call->result = NULL;
     cm__free(call->out);
@@ -72,6 +103,21 @@ static int run_in_tx(cm__conn *conn, void *payload)
     return rc;
 }
 
+char *cm__call_take_out(cm__call *c)
+{
+    char *o = c->out;
+    c->out = NULL;
+    return o;
+}
+
+void cm__call_dispose(cm__call *c)
+{
+    cm__free(c->out);
+    json_decref(c->result);
+    json_decref(c->in);
+    memset(c, 0, sizeof *c);
+}
+
 int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opname,
             const char *json_in, size_t len)
 {
@@ -82,37 +128,12 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         return cm__error_set(CM_EINVAL, "cm_exec: store is NULL");
     if (!opname)
         return cm__error_set(CM_EINVAL, "cm_exec: operation name is NULL");
-    const cm__op *op = cm__op_find(opname);
-    if (!op)
-        return cm__error_set(CM_EUNKNOWNOP, "unknown operation '%.64s' (see cm_ops_describe)",
-                             opname);
-    if (!actor)
-        actor = &anonymous;
-
-    json_t *in;
-    if (!json_in || len == 0) {
-        in = json_object();
-    } else {
-        json_error_t jerr;
-        in = json_loadb(json_in, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!in)
-            return cm__error_set(CM_EINVAL, "input is not valid JSON: %s (line %d, column %d)",
-                                 jerr.text, jerr.line, jerr.column);
-    }
-    int rc;
-    if (!json_is_object(in)) {
-        rc = cm__error_set(CM_EINVAL, "input must be a JSON object");
+    cm__call call;
+    int rc = cm__call_init(&call, store, actor, opname, json_in, len);
+    if (rc)
         goto out;
-    }
-    if ((rc = cm__validate(op, in)))
-        goto out;
-    if (actor->role < op->role) {
-        rc = actor->role == CM_ROLE_ANONYMOUS
-                 ? cm__error_set(CM_EAUTH, "%s requires a signed-in member", op->name)
-                 : cm__error_set(CM_EPERM, "%s requires the %s role", op->name,
-                                 cm__role_name(op->role));
-        goto out;
-    }
+    const cm__op *op = call.op;
+    actor = call.actor;
     /* Cacheable reads: serve a result computed since the last commit. */
     uint64_t version = 0;
     bool cacheable = (op->flags & CM__OP_CACHE) && !(op->flags & CM__OP_WRITE) &&
@@ -126,29 +147,23 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         if (n > 0 && (size_t)n + in_len <= sizeof key) {
             memcpy(key + n, json_in, in_len);
             key_len = (size_t)n + in_len;
-            if (cm__rcache_get(store, key, key_len, version, cm_now_us(), out)) {
-                rc = CM_OK;
-                goto out;
-            }
+            if (cm__rcache_get(store, key, key_len, version, cm_now_us(), out))
+                goto out; /* rc is CM_OK */
         } else {
             cacheable = false; /* long inputs are not worth caching */
         }
     }
-    exec_call call = {store, actor, op, in, NULL, NULL};
-    if (op->prepare) {
-        cm__ctx pctx = {.store = store, .actor = actor, .op = op, .now = cm_now_us()};
-        if ((rc = op->prepare(&pctx, in)))
-            goto out;
-    }
+    if ((rc = cm__call_prepare(&call)))
+        goto out;
     cm__jobs_local_wake_reset();
     if (op->flags & CM__OP_NO_TX) {
         cm__conn *conn;
         if ((rc = cm__store_acquire(&conn, store)) == CM_OK) {
-            rc = run_in_tx(conn, &call);
+            rc = cm__call_run(conn, &call);
             cm__store_release(conn);
         }
     } else {
-        rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, run_in_tx, &call);
+        rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, cm__call_run, &call);
     }
     /* Jobs the operation enqueued are committed: start them now in this
      * process rather than at the schedulers' next poll. (An operation
@@ -160,18 +175,14 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     if (rc == CM_OK) {
         if (cacheable)
             cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out);
-        *out = call.out;
-        call.out = NULL;
-    }
-    cm__free(call.out);
-    json_decref(call.result);
-    if (rc == CM_OK)
+        *out = cm__call_take_out(&call);
         cm__log(CM_LOG_DEBUG, "ops", "%s by %s #%lld ok", op->name, cm__role_name(actor->role),
                 (long long)actor->member_id);
-    else
+    } else {
         cm__log(CM_LOG_DEBUG, "ops", "%s by %s #%lld failed: %s", op->name,
                 cm__role_name(actor->role), (long long)actor->member_id, cm_status_name(rc));
+    }
 out:
-    json_decref(in);
+    cm__call_dispose(&call);
     return rc;
 }

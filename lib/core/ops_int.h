@@ -82,6 +82,27 @@ struct cm__ctx {
     int64_t target_id;
 };
 
+/* One operation call, shared by cm_exec() and cm_job_complete_exec():
+ *   cm__call_init     find, parse, validate, authorize (before any lock)
+ *   cm__call_prepare  the op's prepare hook (outside the transaction)
+ *   cm__call_run      a cm__tx_fn: handler, audit row, serialised result
+ *   cm__call_dispose  always, also after a failed init. */
+typedef struct cm__call {
+    cm_store *store;
+    const cm_actor *actor; /* never NULL after init: anonymous by default */
+    const struct cm__op *op;
+    json_t *in;
+    json_t *result;
+    char *out; /* the result serialised inside the transaction */
+} cm__call;
+int cm__call_init(cm__call *c, cm_store *store, const cm_actor *actor, const char *opname,
+                  const char *json_in, size_t len);
+int cm__call_prepare(cm__call *c);
+int cm__call_run(cm__conn *conn, void *call);
+/* The serialised result (caller frees with cm_free), or NULL. */
+char *cm__call_take_out(cm__call *c);
+void cm__call_dispose(cm__call *c);
+
 /* Find an operation by name. */
 const cm__op *cm__op_find(const char *name);
 /* Iterate all operations: returns NULL past the end. */
