@@ -19,8 +19,9 @@
  *   postgresql:///postgres?host=/tmp/sock&options=-csearch_path%3Dcmbench
  * (bench/jobs/peers/run.sh creates one). Sizes: BENCH_JOBS_N (default
  * 20000), BENCH_JOBS_SINGLE (2000), BENCH_JOBS_LAT (1000),
- * BENCH_JOBS_THREADS (4). Prints one line per measurement and a JSON
- * summary line.
+ * BENCH_JOBS_THREADS (4), BENCH_JOBS_PREFETCH (jobs claimed ahead while
+ * processing; 500, the size of graphile-worker's local queue in the peer
+ * run). Prints one line per measurement and a JSON summary line.
  */
 #include <community/community.h>
 
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
     long n = env_long("BENCH_JOBS_N", 20000), n1 = env_long("BENCH_JOBS_SINGLE", 2000);
     long nl = env_long("BENCH_JOBS_LAT", 1000);
     uint32_t threads = (uint32_t)env_long("BENCH_JOBS_THREADS", 4);
+    uint32_t prefetch = (uint32_t)env_long("BENCH_JOBS_PREFETCH", 500);
     cm_store *store, *other, *polling;
     check(cm_store_open(&store, uri, NULL), "open");
     char uri2[2048];
@@ -170,15 +172,15 @@ int main(int argc, char **argv)
     /* process everything queued with no-op handlers */
     long total = n + n1;
     t = now_s();
-    cm_scheduler *s = start(store, "bench.noop", noop, threads, 256);
+    cm_scheduler *s = start(store, "bench.noop", noop, threads, prefetch);
     while (atomic_load(&done) < total)
         sleep_us(1000);
     double process = (double)total / (now_s() - t);
     check(cm_scheduler_stop(s, 60 * INT64_C(1000000)), "stop");
     cm_scheduler_close(s, NULL, NULL);
-    printf("process         %8.0f jobs/s  (%ld jobs, %u threads, no-op handler, "
+    printf("process         %8.0f jobs/s  (%ld jobs, %u threads, prefetch %u, no-op handler, "
            "completion committed)\n",
-           process, total, threads);
+           process, total, threads, prefetch);
 
     /* enqueue-to-start latency at 500 jobs/s, from another store */
     lat = calloc((size_t)nl, sizeof *lat);
@@ -194,8 +196,9 @@ int main(int argc, char **argv)
            q50, q99, nq);
     printf("{\"enqueue_single_per_s\":%.0f,\"enqueue_batch_per_s\":%.0f,\"process_per_s\":%.0f,"
            "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_poll_p50_ms\":%.3f,"
-           "\"latency_poll_p99_ms\":%.3f,\"n\":%ld,\"latency_jobs\":%ld,\"concurrency\":%u}\n",
-           single, batch, process, p50, p99, q50, q99, n, nl, threads);
+           "\"latency_poll_p99_ms\":%.3f,\"n\":%ld,\"latency_jobs\":%ld,\"concurrency\":%u,"
+           "\"prefetch\":%u}\n",
+           single, batch, process, p50, p99, q50, q99, n, nl, threads, prefetch);
     cm_store_close(polling);
     cm_store_close(other);
     cm_store_close(store);
