@@ -970,10 +970,14 @@ void cmh_app_after_work(cmh_exchange *ex)
             cmh_log(CMH_LOG_WARN, "business metrics unavailable", "%s: %s", cm_status_name(ex->rc),
                     ex->err_msg);
         cmh_buf b = {0};
+        char *store_stats = NULL;
+        if (cm_store_stats(&store_stats, app->store) != CM_OK)
+            store_stats = NULL;
         cmh_metrics_render(app->metrics, &b, ex->rc ? NULL : ex->out,
                            cmh_router_find_op(&app->router, "jobs.stats") ? ex->jobs_out : NULL,
                            cmh_router_find_op(&app->router, "jobs.stats") != NULL,
-                           cm_version_string());
+                           cm_version_string(), store_stats);
+        cm_free(store_stats);
         size_t n;
         char *body = cmh_buf_steal(&b, &n);
         ex->resp.status = 200;

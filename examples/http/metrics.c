@@ -213,9 +213,36 @@ static void render_jobs(cmh_buf *o, const char *jobs)
     json_decref(doc);
 }
 
-void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const char *jobs,
-                        bool have_jobs, const char *version)
+/* The store's pool and result cache from cm_store_stats(). */
+static void render_store(cmh_buf *o, const char *stats)
 {
+    json_t *doc = stats ? json_loads(stats, 0, NULL) : NULL;
+    if (!doc)
+        return;
+    family(o, "community_db_pool_connections", "gauge",
+           "Database connections of the pool by state (size = configured maximum).");
+    static const char *const keys[] = {"pool_size", "open", "in_use"};
+    static const char *const states[] = {"size", "open", "in_use"};
+    for (int i = 0; i < 3; i++)
+        cmh_buf_printf(o, "community_db_pool_connections{state=\"%s\"} %lld\n", states[i],
+                       (long long)json_integer_value(json_object_get(doc, keys[i])));
+    family(o, "community_db_pool_waiting", "gauge",
+           "Library calls waiting for a free database connection.");
+    cmh_buf_printf(o, "community_db_pool_waiting %lld\n",
+                   (long long)json_integer_value(json_object_get(doc, "waiting")));
+    family(o, "community_result_cache_lookups_total", "counter",
+           "Lookups in the library's read-result cache, by outcome.");
+    cmh_buf_printf(o, "community_result_cache_lookups_total{result=\"hit\"} %lld\n",
+                   (long long)json_integer_value(json_object_get(doc, "cache_hits")));
+    cmh_buf_printf(o, "community_result_cache_lookups_total{result=\"miss\"} %lld\n",
+                   (long long)json_integer_value(json_object_get(doc, "cache_misses")));
+    json_decref(doc);
+}
+
+void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const char *jobs,
+                        bool have_jobs, const char *version, const char *store_stats)
+{
+    render_store(o, store_stats);
     family(o, "community_http_requests_total", "counter",
            "HTTP requests answered, by route template, method and status.");
     for (size_t i = 0; i < m->n; i++) {

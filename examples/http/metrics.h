@@ -43,6 +43,6 @@ cmh_gauges *cmh_metrics_gauges(cmh_metrics *m);
  * could not be read. Job gauges appear only when `have_jobs` (the library
  * has the jobs.stats operation): nothing is invented. */
 void cmh_metrics_render(cmh_metrics *m, cmh_buf *out, const char *business, const char *jobs,
-                        bool have_jobs, const char *version);
+                        bool have_jobs, const char *version, const char *store_stats);
 
 #endif /* CMH_METRICS_H */

@@ -67,6 +67,15 @@ CM_API int cm_store_migrate(cm_store *store, int32_t *applied_out);
  */
 CM_API int cm_store_schema_status(char **out, cm_store *store);
 
+/**
+ * Report the store's run-time state as JSON for metrics: {"backend",
+ * "pool_size", "open", "in_use", "waiting", "cache_hits", "cache_misses"}
+ * (connections of the pool: configured, opened, lent out, callers waiting
+ * for one; result-cache lookups). Free with cm_free(). Cheap: no database
+ * access. Thread-safe. @since 0.1
+ */
+CM_API int cm_store_stats(char **out, cm_store *store);
+
 /** The backend's name ("sqlite", "pg"). Borrowed; lives as long as the store. @since 0.1 */
 CM_API const char *cm_store_backend_name(const cm_store *store);
 

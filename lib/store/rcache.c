@@ -80,6 +80,7 @@ bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t versi
         hit = *out != NULL;
     }
     pthread_mutex_unlock(&c->lock);
+    __atomic_add_fetch(hit ? &s->cache_hits : &s->cache_misses, 1, __ATOMIC_RELAXED);
     return hit;
 }
 

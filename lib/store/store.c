@@ -6,6 +6,7 @@
 #include "store_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -216,7 +217,9 @@ int cm__store_acquire(cm__conn **out, cm_store *s)
         }
         if (s->open_conns < s->pool_size)
             break;
+        s->waiting++;
         pthread_cond_wait(&s->cond, &s->lock);
+        s->waiting--;
     }
     s->open_conns++;
     s->in_use++;
@@ -422,6 +425,24 @@ int64_t cm__q_exec0(cm__conn *c, const char *id)
     int64_t n = rc == 0 ? cm__q_changes(&q) : rc;
     cm__q_close(&q);
     return n;
+}
+
+int cm_store_stats(char **out, cm_store *s)
+{
+    if (!out || !s)
+        return cm__error_set(CM_EINVAL, "cm_store_stats: NULL argument");
+    pthread_mutex_lock(&s->lock);
+    uint32_t size = s->pool_size, open = s->open_conns, used = s->in_use, wait = s->waiting;
+    pthread_mutex_unlock(&s->lock);
+    char buf[320];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"backend\":\"%s\",\"pool_size\":%u,\"open\":%u,\"in_use\":%u,"
+                     "\"waiting\":%u,\"cache_hits\":%llu,\"cache_misses\":%llu}",
+                     s->ops->name, size, open, used, wait,
+                     (unsigned long long)__atomic_load_n(&s->cache_hits, __ATOMIC_RELAXED),
+                     (unsigned long long)__atomic_load_n(&s->cache_misses, __ATOMIC_RELAXED));
+    *out = cm__strndup(buf, n > 0 ? (size_t)n : 0);
+    return *out ? CM_OK : cm__error_set(CM_ENOMEM, "out of memory");
 }
 
 int cm__store_data_version(cm_store *s, uint64_t *out)

@@ -25,7 +25,9 @@ struct cm_store {
     uint32_t pool_size;
     uint32_t open_conns;
     uint32_t in_use;
+    uint32_t waiting;
     uint32_t busy_timeout_ms;
+    uint64_t cache_hits, cache_misses; /* atomics */
     /* result cache of read-only operations (lib/core/rcache.c), or NULL */
     struct cm__rcache *rcache;
     /* embeddings state (lib/ai/embed_state.c): created on first use, freed at

@@ -436,6 +436,10 @@ def metrics_pass_promtool(srv):
     check("/v1/members/999999" not in text, "no raw paths")
     check("community_http_request_duration_seconds_bucket" in text, "histogram")
     check("community_http_requests_in_flight" in text, "in-flight gauge")
+    sizes = [l for l in text.splitlines()
+             if l.startswith('community_db_pool_connections{state="size"}')]
+    check(sizes and int(sizes[0].split()[-1]) >= 1, "database pool gauge: %s" % sizes)
+    check('community_result_cache_lookups_total{result="hit"}' in text, "result cache counter")
     signups = [l for l in text.splitlines()
                if l.startswith('community_business_events_total{counter="signups"}')]
     check(signups and int(signups[0].split()[-1]) >= 9, "business counter: %s" % signups)
