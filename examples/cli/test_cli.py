@@ -374,6 +374,8 @@ def test_worker_runs_the_platform_jobs_once():
             "'platform.waitlist_promoted', ?, 'queued', 0, 10, 'exponential', 5000000, "
             "3600000000, 0, 0)", (payload,))
         ids.append(cur.lastrowid)
+    # embeddings a write left stale (as an HTTP embedder does) are refreshed by a sweep
+    stale_before = con.execute("UPDATE embeddings SET stale = 1").rowcount
     con.commit()
     con.close()
 
@@ -387,6 +389,13 @@ def test_worker_runs_the_platform_jobs_once():
     expect(any(e == ("completed", "platform.event_reminders", e[2]) for e in events),
            "the reminder sweep ran", res)
     expect(("completed", "platform.waitlist_promoted", ids[0]) in events, "notice sent", res)
+    expect(any(e[:2] == ("completed", "platform.embed_refresh") for e in events),
+           "the embedding refresh sweep ran", res)
+    con = sqlite3.connect(path)
+    stale_after = con.execute("SELECT count(*) FROM embeddings WHERE stale = 1").fetchone()[0]
+    con.close()
+    expect(stale_before >= 3 and stale_after == 0,
+           "stale embeddings recomputed (%d -> %d)" % (stale_before, stale_after), res)
     expect(("failed", "platform.waitlist_promoted", ids[1]) in events, "bad payload failed",
            res)
     failed = [l for l in logs if l.get("event") == "failed"][0]

@@ -13,10 +13,17 @@
  *   waitlist, enqueued by the RSVP code inside its own transaction with
  *   cm__jobs_notify_waitlist_promoted().
  *
- * Both kinds are defined by migration 0002 on queue "platform"; a
- * scheduler opened with CM_SCHEDULER_PLATFORM_JOBS runs them.
+ * - "platform.embed_refresh": a sweep every minute that computes the
+ *   embeddings marked stale by writes (with an HTTP embedder the network is
+ *   never called inside a business transaction; see include/community/ai.h).
+ *
+ * The first two kinds are defined by migration 0002 on queue "platform",
+ * the third when a scheduler registers them; a scheduler opened with
+ * CM_SCHEDULER_PLATFORM_JOBS runs them.
  */
 #include "scheduler_int.h"
+
+#include <community/ai.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -231,6 +238,18 @@ int cm__jobs_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t 
                                NULL);
 }
 
+/* Refresh up to a few hundred stale embeddings; the job retries (with
+ * backoff) when the embedding service fails. */
+static int embed_refresh_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    uint32_t done = 0;
+    int rc = cm_store_embed_refresh(job->store, 512, &done);
+    if (rc == CM_OK && done)
+        cm__log(CM_LOG_INFO, "jobs", "embed_refresh: %u embeddings computed", done);
+    return rc;
+}
+
 int cm__jobs_platform_register(cm_scheduler *s)
 {
     int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
@@ -239,9 +258,19 @@ int cm__jobs_platform_register(cm_scheduler *s)
     rc = cm_scheduler_register(s, "platform.waitlist_promoted", waitlist_handler, NULL);
     if (rc && rc != CM_EEXISTS)
         return rc;
+    cm_job_kind_options ko = CM_JOB_KIND_OPTIONS_INIT;
+    ko.queue = "platform";
+    ko.max_attempts = 5;
+    if ((rc = cm_jobs_define(s->store, "platform.embed_refresh", &ko)) ||
+        ((rc = cm_scheduler_register(s, "platform.embed_refresh", embed_refresh_handler, NULL)) &&
+         rc != CM_EEXISTS))
+        return rc;
     cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
     o.every_us = 60 * INT64_C(1000000);
     o.start_at = cm_now_us();
-    return cm_jobs_schedule(NULL, s->store, "platform.event_reminders",
-                            "platform.event_reminders", "{}", 2, &o);
+    if ((rc = cm_jobs_schedule(NULL, s->store, "platform.event_reminders",
+                               "platform.event_reminders", "{}", 2, &o)))
+        return rc;
+    return cm_jobs_schedule(NULL, s->store, "platform.embed_refresh", "platform.embed_refresh",
+                            "{}", 2, &o);
 }
