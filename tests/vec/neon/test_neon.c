@@ -300,57 +300,58 @@ static void t_i8_long_extremes(void)
     free(b);
 }
 
-/* The optional scan kernels, when NEON provides them (NULL otherwise). */
+/* The optional scan kernels, when NEON provides them (NULL otherwise): each
+ * must equal the pair kernel on every (query, row) within its tolerance. */
 static void t_scan_kernels(void)
 {
-    if (!N_->dot4_bf16 && !N_->l2sq4_bf16 && !N_->dot4x4_f32 && !N_->l2sq4x4_f32) {
+    if (!N_->dot8_bf16 && !N_->l2sq8_bf16 && !N_->dot4_i8 && !N_->dot4x6_f32 &&
+        !N_->l2sq4x6_f32) {
         cur_skip = "NEON has no optional scan kernels";
         return;
     }
     init_lengths();
     fill(1.0f);
-    for (size_t li = 0; li < n_lengths && lengths[li] <= 300; li++) {
+    int oa = 1, ob = 0; /* named in EXPECT_TOL's message */
+    for (size_t li = 0; li < n_lengths && lengths[li] <= 100; li++) {
         size_t d = lengths[li];
-        for (int oa = 0; oa < 2; oa++) {
-            int ob = 1 - oa;
-            const uint16_t *hq = D.ha + oa;
-            const uint16_t *hrows[4] = {D.hb + ob, D.hb + 300 + ob, D.ha + 600 + ob, D.hb + 901};
-            float g[16], r;
-            if (N_->dot4_bf16) {
-                N_->dot4_bf16(hq, hrows, d, g);
-                for (int j = 0; j < 4; j++) {
-                    r = S_->dot_bf16(hq, hrows[j], d);
-                    EXPECT_TOL(g[j], r,
-                               1e-5 * abs_dot_u16(hq, hrows[j], d, cm__vec_bf16_to_f32_1) + 1e-35,
-                               "dot4_bf16");
-                }
+        float g[24], r;
+        const uint16_t *hq = D.ha + 1;
+        const uint16_t *hrows[8];
+        for (int j = 0; j < 8; j++)
+            hrows[j] = D.hb + 100 * j + (j & 1);
+        if (N_->dot8_bf16) {
+            N_->dot8_bf16(hq, hrows, d, g);
+            for (int j = 0; j < 8; j++) {
+                r = S_->dot_bf16(hq, hrows[j], d);
+                EXPECT_TOL(g[j], r,
+                           1e-5 * abs_dot_u16(hq, hrows[j], d, cm__vec_bf16_to_f32_1) + 1e-35,
+                           "dot8_bf16");
             }
-            if (N_->l2sq4_bf16) {
-                N_->l2sq4_bf16(hq, hrows, d, g);
-                for (int j = 0; j < 4; j++) {
-                    r = S_->l2sq_bf16(hq, hrows[j], d);
-                    EXPECT_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq4_bf16");
-                }
+        }
+        if (N_->l2sq8_bf16) {
+            N_->l2sq8_bf16(hq, hrows, d, g);
+            for (int j = 0; j < 8; j++) {
+                r = S_->l2sq_bf16(hq, hrows[j], d);
+                EXPECT_TOL(g[j], r, 1e-5 * r + 1e-35, "l2sq8_bf16");
             }
-            const float *q[4] = {D.a + oa, D.b + 1200 + ob, D.a + 1300, D.b + 1400 + oa};
-            const float *rows[4] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900};
-            cm__vec_f32x4x4_fn tiles[2] = {N_->dot4x4_f32, N_->l2sq4x4_f32};
-            cm__vec_f32x4_fn fours[2] = {N_->dot4_f32, N_->l2sq4_f32};
-            for (int kind = 0; kind < 2; kind++) {
-                if (!tiles[kind])
-                    continue;
-                tiles[kind](q, rows, d, g);
-                for (int i = 0; i < 4; i++) {
-                    float f[4];
-                    fours[kind](q[i], rows, d, f);
-                    for (int j = 0; j < 4; j++) {
-                        /* tiles must give the 4-row kernel's exact bits */
-                        EXPECT(memcmp(&g[4 * i + j], &f[j], sizeof f[j]) == 0,
-                               "tile %d d=%zu (%d,%d): %.9g vs 4-row %.9g", kind, d, i, j,
-                               (double)g[4 * i + j], (double)f[j]);
-                    }
+        }
+        const float *q[4] = {D.a, D.b + 1200 + 1, D.a + 1300, D.b + 1400};
+        const float *rows[6];
+        for (int j = 0; j < 6; j++)
+            rows[j] = D.b + 100 * j + (j & 1);
+        cm__vec_f32x4x6_fn tiles[2] = {N_->dot4x6_f32, N_->l2sq4x6_f32};
+        cm__vec_f32_fn pairs[2] = {S_->dot_f32, S_->l2sq_f32};
+        for (int kind = 0; kind < 2; kind++) {
+            if (!tiles[kind])
+                continue;
+            tiles[kind](q, rows, d, g);
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 6; j++) {
+                    float got = j < 4 ? g[4 * i + j] : g[16 + 2 * i + (j - 4)];
+                    r = pairs[kind](q[i], rows[j], d);
+                    EXPECT_TOL(got, r, 1e-5 * (kind ? r : abs_dot_f32(q[i], rows[j], d)) + 1e-35,
+                               kind ? "l2sq4x6_f32" : "dot4x6_f32");
                 }
-            }
         }
     }
 }
@@ -558,12 +559,13 @@ static void t_no_read_past_end(void)
             N_->dot4_f32(fa, rows, d, g);
             what = "l2sq4_f32";
             N_->l2sq4_f32(fa, rows, d, g);
-            if (N_->dot4_bf16) {
-                const uint16_t *hrows[4] = {hb, hb, ha, hb};
-                what = "dot4_bf16";
-                N_->dot4_bf16(ha, hrows, d, g);
-                what = "l2sq4_bf16";
-                N_->l2sq4_bf16(ha, hrows, d, g);
+            if (N_->dot8_bf16 && N_->l2sq8_bf16) {
+                const uint16_t *hrows[8] = {hb, hb, ha, hb, hb, ha, hb, hb};
+                float g8[8];
+                what = "dot8_bf16";
+                N_->dot8_bf16(ha, hrows, d, g8);
+                what = "l2sq8_bf16";
+                N_->l2sq8_bf16(ha, hrows, d, g8);
             }
         }
     }
