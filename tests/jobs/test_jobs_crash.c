@@ -82,19 +82,22 @@ static pid_t spawn(const char *name, int slow_ms, int threads)
     snprintf(lease, sizeof lease, "%d", LEASE_MS);
     snprintf(slow, sizeof slow, "%d", slow_ms);
     snprintf(thr, sizeof thr, "%d", threads);
+    /* Block SIGTERM/SIGINT before fork so that the child has them blocked from
+     * its first instruction (a stop sent right after spawn() then waits for
+     * the worker's sigwait instead of killing the half-started child); the
+     * mask survives exec. The parent restores its own mask at once. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, &old);
     pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        /* SIGTERM stays pending until the worker waits for it (sigwait), even
-         * when it comes before the worker has started: the mask survives exec. */
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigprocmask(SIG_BLOCK, &set, NULL);
         execl(exe, exe, uri, log_path, name, lease, slow, thr, (char *)NULL);
         _exit(127);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    ck_assert_int_ge(pid, 0);
     return pid;
 }
 
