@@ -682,7 +682,7 @@ cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
     /* origin-form "/path?query"; absolute-form is accepted (RFC 9112 3.2.2). */
     const char *t = req->target;
     if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
-        t = strchr(t + 8, '/');
+        t = strchr(t + (t[4] == 's' ? 8 : 7), '/'); /* "http://" alone has 7 bytes */
         if (!t)
             t = "/";
     }
