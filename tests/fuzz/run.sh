@@ -18,10 +18,19 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 "$src/tests/fuzz/build-fuzz-http.sh" "$build" "$out/fuzz_http"
 
 cd "$out"
-echo "== fuzz_vec_load for ${secs}s"
-./fuzz_vec_load -max_len=65536 -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
-    corpus-vec 2>&1 | tail -n 3
-echo "== fuzz_http for ${secs}s"
-./fuzz_http -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
-    -dict="$src/tests/fuzz/http.dict" corpus-http "$src/tests/fuzz/corpus/http" 2>&1 | tail -n 3
+# fuzz NAME ARGS...: run one target; on a crash show the sanitizer report.
+fuzz() {
+    local name=$1
+    shift
+    echo "== $name for ${secs}s"
+    if ! "./$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 "$@" \
+            >"$name.log" 2>&1; then
+        grep -v '^#[0-9]' "$name.log" | tail -n 60
+        echo "fuzz: $name found a crash (input left in $out)"
+        return 1
+    fi
+    tail -n 1 "$name.log"
+}
+fuzz fuzz_vec_load -max_len=65536 corpus-vec
+fuzz fuzz_http -dict="$src/tests/fuzz/http.dict" corpus-http "$src/tests/fuzz/corpus/http"
 echo "fuzz: no crashes"
