@@ -14,6 +14,8 @@
  * (2000), BENCH_JOBS_LAT (1000), BENCH_JOBS_THREADS (4).
  * Prints one line per measurement and a JSON summary line.
  */
+#include "bench_common.h"
+
 #include <community/community.h>
 
 #include <stdatomic.h>
@@ -22,71 +24,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc) {
-        fprintf(stderr, "%s: %s: %s\n", what, cm_status_name(rc), cm_error_message());
-        exit(1);
-    }
-}
-
-static long env_long(const char *name, long def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : def;
-}
-
-static atomic_long done;
-static int64_t *lat;
-static atomic_long lat_n;
-
-static int noop(cm_job *job, void *payload)
-{
-    (void)job, (void)payload;
-    atomic_fetch_add(&done, 1);
-    return CM_OK;
-}
-
-static int timed(cm_job *job, void *payload)
-{
-    (void)payload;
-    int64_t t0 = 0;
-    const char *p = strstr(cm_job_payload(job, NULL), "\"t\":");
-    if (p)
-        t0 = strtoll(p + 4, NULL, 10);
-    long i = atomic_fetch_add(&lat_n, 1);
-    lat[i] = cm_now_us() - t0;
-    atomic_fetch_add(&done, 1);
-    return CM_OK;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static cm_scheduler *start(cm_store *store, const char *kind, cm_job_fn fn, uint32_t threads,
-                           uint32_t prefetch)
-{
-    cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
-    o.threads = threads;
-    o.prefetch = prefetch;
-    o.flags = CM_SCHEDULER_NO_PRUNE | CM_SCHEDULER_NO_SCHEDULES;
-    cm_scheduler *s;
-    check(cm_scheduler_open(&s, store, &o), "scheduler");
-    check(cm_scheduler_register(s, kind, fn, NULL), "register");
-    check(cm_scheduler_start(s), "start");
-    return s;
-}
 
 int main(int argc, char **argv)
 {

@@ -97,6 +97,27 @@ napi_valuetype cmn_typeof(napi_env env, napi_value v)
     return t;
 }
 
+void *cmn_unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
+                      napi_value *this_out, const napi_type_tag *tag, const char *what)
+{
+    napi_value self;
+    if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) {
+        cmn_throw_last(env);
+        return NULL;
+    }
+    bool tagged = false;
+    void *p = NULL;
+    if (cmn_typeof(env, self) != napi_object ||
+        napi_check_object_type_tag(env, self, tag, &tagged) != napi_ok || !tagged ||
+        napi_unwrap(env, self, &p) != napi_ok || !p) {
+        cmn_type_error(env, "this must be %s", what);
+        return NULL;
+    }
+    if (this_out)
+        *this_out = self;
+    return p;
+}
+
 bool cmn_is_nullish(napi_env env, napi_value v)
 {
     napi_valuetype t = cmn_typeof(env, v);

@@ -61,6 +61,11 @@ void cmn_err_capture(cmn_err *e, int rc);
 
 /* The value's type, or napi_undefined when the call fails. */
 napi_valuetype cmn_typeof(napi_env env, napi_value v);
+/* The native object behind `this` of a method call, checked against its
+ * type tag; throws TypeError("this must be <what>") and returns NULL
+ * otherwise. argc/argv as for napi_get_cb_info; this_out may be NULL. */
+void *cmn_unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
+                      napi_value *this_out, const napi_type_tag *tag, const char *what);
 bool cmn_is_nullish(napi_env env, napi_value v);
 
 /* Read a JS string into a fresh malloc'd NUL-terminated buffer. Throws a

@@ -819,22 +819,8 @@ static void sched_finalize(napi_env env, void *data, void *hint)
 static sched_wrap *sched_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
                               napi_value *self_out)
 {
-    napi_value self;
-    if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) {
-        cmn_throw_last(env);
-        return NULL;
-    }
-    bool tagged = false;
-    void *p = NULL;
-    if (cmn_typeof(env, self) != napi_object ||
-        napi_check_object_type_tag(env, self, &sched_tag, &tagged) != napi_ok || !tagged ||
-        napi_unwrap(env, self, &p) != napi_ok || !p) {
-        cmn_type_error(env, "this must be a Scheduler (from store.createScheduler())");
-        return NULL;
-    }
-    if (self_out)
-        *self_out = self;
-    return p;
+    return cmn_unwrap_this(env, info, argc, argv, self_out, &sched_tag,
+                           "a Scheduler (from store.createScheduler())");
 }
 
 /* store.createScheduler({threads, leaseMs, heartbeatMs, pollMs, prefetch,

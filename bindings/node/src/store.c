@@ -67,22 +67,8 @@ typedef struct call {
 store_wrap *cmn_store_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
                            napi_value *this_out)
 {
-    napi_value self;
-    if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) {
-        cmn_throw_last(env);
-        return NULL;
-    }
-    bool tagged = false;
-    void *p = NULL;
-    if (cmn_typeof(env, self) != napi_object ||
-        napi_check_object_type_tag(env, self, &store_tag, &tagged) != napi_ok || !tagged ||
-        napi_unwrap(env, self, &p) != napi_ok || !p) {
-        cmn_type_error(env, "this must be a Store (from open())");
-        return NULL;
-    }
-    if (this_out)
-        *this_out = self;
-    return p;
+    return cmn_unwrap_this(env, info, argc, argv, this_out, &store_tag,
+                           "a Store (from open())");
 }
 
 /* A promise already rejected with a libcommunity-style error. */
