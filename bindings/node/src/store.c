@@ -67,8 +67,7 @@ typedef struct call {
 store_wrap *cmn_store_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
                            napi_value *this_out)
 {
-    return cmn_unwrap_this(env, info, argc, argv, this_out, &store_tag,
-                           "a Store (from open())");
+    return cmn_unwrap_this(env, info, argc, argv, this_out, &store_tag, "a Store (from open())");
 }
 
 /* A promise already rejected with a libcommunity-style error. */
