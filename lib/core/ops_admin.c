@@ -79,19 +79,33 @@ static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
 }
 
 static const cm__field audit_fields[] = {
-    {"op", CM__T_STRING, 0, 1, 64, NULL, "Only this operation"},
-    {"actor_id", CM__T_ID, 0, 0, 0, NULL, "Only this actor"},
-    {"limit", CM__T_INT, 0, 1, 500, NULL, "Page size (default 50)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("op", CM__T_STRING, .min = 1, .max = 64, .doc = "Only this operation"),
+    CM__FIELD("actor_id", CM__T_ID, .doc = "Only this actor"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500, .doc = "Page size (default 50)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 const cm__op cm__admin_ops[] = {
-    {"audit.list", "The audit log of every mutation, newest first", CM_ROLE_ADMIN, 0, "GET",
-     "/v1/audit", audit_fields, op_audit_list, NULL,
-     "{items: [{id, at, actor_id, actor_role, op, target_type, target_id}], next_cursor}"},
-    {"metrics.get", "Business counters (sign-ups, events created, RSVPs, posts, ...)",
-     CM_ROLE_MODERATOR, 0, "GET", "/v1/metrics/business", NULL, op_metrics, NULL,
-     "{counters: {name: value}}"},
-    {NULL},
+    {
+        .name = "audit.list",
+        .summary = "The audit log of every mutation, newest first",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/audit",
+        .fields = audit_fields,
+        .fn = op_audit_list,
+        .result_doc =
+            "{items: [{id, at, actor_id, actor_role, op, target_type, target_id}], next_cursor}",
+    },
+    {
+        .name = "metrics.get",
+        .summary = "Business counters (sign-ups, events created, RSVPs, posts, ...)",
+        .role = CM_ROLE_MODERATOR,
+        .http_method = "GET",
+        .http_path = "/v1/metrics/business",
+        .fn = op_metrics,
+        .result_doc = "{counters: {name: value}}",
+    },
+    {.name = NULL},
 };

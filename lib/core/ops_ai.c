@@ -474,34 +474,34 @@ out:
 /* ---- the table ---- */
 
 static const cm__field search_fields[] = {
-    {"query", CM__T_STRING, 0, 1, 1000, NULL,
-     "What to look for, in words (or give query_vector)"},
-    {"query_vector", CM__T_NUMBERS, 0, 1, CM__EMBED_MAX_DIM, NULL,
-     "A query embedding of the store's model (as many numbers as its vectors)"},
-    {"types", CM__T_STRINGS, 0, 0, 3, NULL,
-     "Any of events, members, posts (default: all three)"},
-    {"upcoming_only", CM__T_BOOL, 0, 0, 0, NULL,
-     "Events: only those not yet ended (default true)"},
-    {"limit", CM__T_INT, 0, 1, MAX_LIMIT, NULL, "Results (1-50, default 10)"},
-    {NULL},
+    CM__FIELD("query", CM__T_STRING, .min = 1, .max = 1000,
+              .doc = "What to look for, in words (or give query_vector)"),
+    CM__FIELD("query_vector", CM__T_NUMBERS, .min = 1, .max = CM__EMBED_MAX_DIM,
+              .doc = "A query embedding of the store's model (as many numbers as its vectors)"),
+    CM__FIELD("types", CM__T_STRINGS, .max = 3,
+              .doc = "Any of events, members, posts (default: all three)"),
+    CM__FIELD("upcoming_only", CM__T_BOOL,
+              .doc = "Events: only those not yet ended (default true)"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = MAX_LIMIT, .doc = "Results (1-50, default 10)"),
+    {.name = NULL},
 };
 
 static const cm__field events_similar_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event to compare with"},
-    {"upcoming_only", CM__T_BOOL, 0, 0, 0, NULL, "Only events not yet ended (default true)"},
-    {"limit", CM__T_INT, 0, 1, MAX_LIMIT, NULL, "Results (1-50, default 10)"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event to compare with"),
+    CM__FIELD("upcoming_only", CM__T_BOOL, .doc = "Only events not yet ended (default true)"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = MAX_LIMIT, .doc = "Results (1-50, default 10)"),
+    {.name = NULL},
 };
 
 static const cm__field members_similar_fields[] = {
-    {"member_id", CM__T_ID, 0, 0, 0, NULL, "Member to compare with (default: yourself)"},
-    {"limit", CM__T_INT, 0, 1, MAX_LIMIT, NULL, "Results (1-50, default 10)"},
-    {NULL},
+    CM__FIELD("member_id", CM__T_ID, .doc = "Member to compare with (default: yourself)"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = MAX_LIMIT, .doc = "Results (1-50, default 10)"),
+    {.name = NULL},
 };
 
 static const cm__field recommended_fields[] = {
-    {"limit", CM__T_INT, 0, 1, MAX_LIMIT, NULL, "Results (1-50, default 10)"},
-    {NULL},
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = MAX_LIMIT, .doc = "Results (1-50, default 10)"),
+    {.name = NULL},
 };
 
 #define AI_RESULT                                                                               \
@@ -509,21 +509,52 @@ static const cm__field recommended_fields[] = {
     "name), start? and group_id? (events), headline? (members), group_id? (posts)}], model}"
 
 const cm__op cm__ai_ops[] = {
-    {"search.semantic",
-     "Search events, members and posts by meaning; only what you may see is ranked",
-     CM_ROLE_ANONYMOUS, 0, "POST", "/v1/search", search_fields, op_search, prep_search,
-     AI_RESULT},
-    {"events.similar", "Events like this one (visible to you, upcoming by default)",
-     CM_ROLE_ANONYMOUS, 0, "GET", "/v1/events/{event_id}/similar", events_similar_fields,
-     op_events_similar, prep_count, AI_RESULT},
-    {"members.similar",
-     "Members you should meet: discoverable profiles like yours (or like member_id's)",
-     CM_ROLE_MEMBER, 0, "GET", "/v1/similar/members", members_similar_fields,
-     op_members_similar, prep_count, AI_RESULT},
-    {"events.recommended",
-     "Upcoming events for you, from your profile and the events you are going to (never "
-     "full, past, cancelled or already joined ones)",
-     CM_ROLE_MEMBER, 0, "GET", "/v1/recommendations/events", recommended_fields,
-     op_recommended, prep_count, AI_RESULT " plus based_on: {profile, events_going}"},
-    {NULL},
+    {
+        .name = "search.semantic",
+        .summary = "Search events, members and posts by meaning; only what you may see is ranked",
+        .role = CM_ROLE_ANONYMOUS,
+        .http_method = "POST",
+        .http_path = "/v1/search",
+        .fields = search_fields,
+        .fn = op_search,
+        .prepare = prep_search,
+        .result_doc = AI_RESULT,
+    },
+    {
+        .name = "events.similar",
+        .summary = "Events like this one (visible to you, upcoming by default)",
+        .role = CM_ROLE_ANONYMOUS,
+        .http_method = "GET",
+        .http_path = "/v1/events/{event_id}/similar",
+        .fields = events_similar_fields,
+        .fn = op_events_similar,
+        .prepare = prep_count,
+        .result_doc = AI_RESULT,
+    },
+    {
+        .name = "members.similar",
+        .summary =
+            "Members you should meet: discoverable profiles like yours (or like member_id's)",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/similar/members",
+        .fields = members_similar_fields,
+        .fn = op_members_similar,
+        .prepare = prep_count,
+        .result_doc = AI_RESULT,
+    },
+    {
+        .name = "events.recommended",
+        .summary =
+            "Upcoming events for you, from your profile and the events you are going to (never "
+            "full, past, cancelled or already joined ones)",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/recommendations/events",
+        .fields = recommended_fields,
+        .fn = op_recommended,
+        .prepare = prep_count,
+        .result_doc = AI_RESULT " plus based_on: {profile, events_going}",
+    },
+    {.name = NULL},
 };

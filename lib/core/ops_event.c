@@ -495,71 +495,80 @@ static int op_remove_organizer(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
-#define EVENT_BODY_FIELDS                                                                      \
-    {"description", CM__T_STRING, 0, 0, 20000, NULL, "Description (at most 20000 characters)"}, \
-        {"venue", CM__T_STRING, 0, 0, 500, NULL, "Where (in-person and hybrid events)"},       \
-        {"online_url", CM__T_URL, 0, 0, 2048, NULL,                                            \
-         "http(s) link to join; required for online and hybrid events, shown only to "         \
-         "attendees going and organizers"},                                                    \
-        {"group_id", CM__T_ID, 0, 0, 0, NULL,                                                  \
-         "Group hosting the event (private groups: members only)"}
+#define EVENT_BODY_FIELDS                                                                          \
+    CM__FIELD("description", CM__T_STRING, .max = 20000,                                           \
+              .doc = "Description (at most 20000 characters)"),                                    \
+        CM__FIELD("venue", CM__T_STRING, .max = 500,                                               \
+                  .doc = "Where (in-person and hybrid events)"),                                   \
+        CM__FIELD(                                                                                 \
+            "online_url", CM__T_URL, .max = 2048,                                                  \
+            .doc = "http(s) link to join; required for online and hybrid events, shown only to "   \
+                   "attendees going and organizers"),                                              \
+        CM__FIELD("group_id", CM__T_ID,                                                            \
+                  .doc = "Group hosting the event (private groups: members only)")
 
 static const cm__field create_fields[] = {
-    {"title", CM__T_STRING, CM__REQUIRED, 1, 200, NULL, "Title (1-200 characters)"},
-    {"format", CM__T_ENUM, CM__REQUIRED, 0, 0, format_values, "in_person, online or hybrid"},
-    {"start_local", CM__T_LOCALTIME, CM__REQUIRED, 0, 0, NULL,
-     "Wall-clock start in the event's time zone, e.g. 2026-05-01T18:00"},
-    {"end_local", CM__T_LOCALTIME, CM__REQUIRED, 0, 0, NULL,
-     "Wall-clock end in the event's time zone (after the start)"},
-    {"timezone", CM__T_TIMEZONE, CM__REQUIRED, 0, 0, NULL, "IANA time zone, e.g. Europe/Berlin"},
-    {"capacity", CM__T_INT, 0, 0, CM__EVENT_MAX_CAPACITY, NULL,
-     "Seats (attendees plus guests); omit for unlimited"},
-    {"publish", CM__T_BOOL, 0, 0, 0, NULL, "Publish right away (default: create a draft)"},
+    CM__FIELD("title", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 200,
+              .doc = "Title (1-200 characters)"),
+    CM__FIELD("format", CM__T_ENUM, .flags = CM__REQUIRED, .values = format_values,
+              .doc = "in_person, online or hybrid"),
+    CM__FIELD("start_local", CM__T_LOCALTIME, .flags = CM__REQUIRED,
+              .doc = "Wall-clock start in the event's time zone, e.g. 2026-05-01T18:00"),
+    CM__FIELD("end_local", CM__T_LOCALTIME, .flags = CM__REQUIRED,
+              .doc = "Wall-clock end in the event's time zone (after the start)"),
+    CM__FIELD("timezone", CM__T_TIMEZONE, .flags = CM__REQUIRED,
+              .doc = "IANA time zone, e.g. Europe/Berlin"),
+    CM__FIELD("capacity", CM__T_INT, .max = CM__EVENT_MAX_CAPACITY,
+              .doc = "Seats (attendees plus guests); omit for unlimited"),
+    CM__FIELD("publish", CM__T_BOOL, .doc = "Publish right away (default: create a draft)"),
     EVENT_BODY_FIELDS,
-    {NULL},
+    {.name = NULL},
 };
 
 static const cm__field update_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {"version", CM__T_INT, 0, 1, 0, NULL,
-     "The version you edited; CM_ECONFLICT when the event changed since"},
-    {"title", CM__T_STRING, 0, 1, 200, NULL, "Title (1-200 characters)"},
-    {"format", CM__T_ENUM, 0, 0, 0, format_values, "in_person, online or hybrid"},
-    {"start_local", CM__T_LOCALTIME, 0, 0, 0, NULL, "Wall-clock start"},
-    {"end_local", CM__T_LOCALTIME, 0, 0, 0, NULL, "Wall-clock end"},
-    {"timezone", CM__T_TIMEZONE, 0, 0, 0, NULL, "IANA time zone"},
-    {"capacity", CM__T_INT, 0, 0, CM__EVENT_MAX_CAPACITY, NULL,
-     "Seats; null removes the limit; never below the seats already confirmed. Raising it "
-     "promotes the waitlist"},
-    {"description", CM__T_STRING, 0, 0, 20000, NULL, "Description"},
-    {"venue", CM__T_STRING, 0, 0, 500, NULL, "Venue"},
-    {"online_url", CM__T_URL, 0, 0, 2048, NULL, "http(s) link to join"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    CM__FIELD("version", CM__T_INT, .min = 1,
+              .doc = "The version you edited; CM_ECONFLICT when the event changed since"),
+    CM__FIELD("title", CM__T_STRING, .min = 1, .max = 200, .doc = "Title (1-200 characters)"),
+    CM__FIELD("format", CM__T_ENUM, .values = format_values, .doc = "in_person, online or hybrid"),
+    CM__FIELD("start_local", CM__T_LOCALTIME, .doc = "Wall-clock start"),
+    CM__FIELD("end_local", CM__T_LOCALTIME, .doc = "Wall-clock end"),
+    CM__FIELD("timezone", CM__T_TIMEZONE, .doc = "IANA time zone"),
+    CM__FIELD(
+        "capacity", CM__T_INT, .max = CM__EVENT_MAX_CAPACITY,
+        .doc = "Seats; null removes the limit; never below the seats already confirmed. Raising it "
+               "promotes the waitlist"),
+    CM__FIELD("description", CM__T_STRING, .max = 20000, .doc = "Description"),
+    CM__FIELD("venue", CM__T_STRING, .max = 500, .doc = "Venue"),
+    CM__FIELD("online_url", CM__T_URL, .max = 2048, .doc = "http(s) link to join"),
+    {.name = NULL},
 };
 
 static const cm__field event_id_field[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    {.name = NULL},
 };
 
 static const cm__field organizer_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {"member_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Member to add or remove as organizer"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    CM__FIELD("member_id", CM__T_ID, .flags = CM__REQUIRED,
+              .doc = "Member to add or remove as organizer"),
+    {.name = NULL},
 };
 
 static const cm__field list_fields[] = {
-    {"from", CM__T_INSTANT, 0, 0, 0, NULL, "Events ending after this instant (default: now)"},
-    {"to", CM__T_INSTANT, 0, 0, 0, NULL, "Events starting before this instant"},
-    {"format", CM__T_ENUM, 0, 0, 0, format_values, "Only this format"},
-    {"group_id", CM__T_ID, 0, 0, 0, NULL, "Only this group's events"},
-    {"organizer_id", CM__T_ID, 0, 0, 0, NULL, "Only events this member organizes"},
-    {"q", CM__T_STRING, 0, 1, 100, NULL, "Title contains (case-insensitive for ASCII)"},
-    {"include_drafts", CM__T_BOOL, 0, 0, 0, NULL,
-     "Also list drafts you organize (staff: all drafts)"},
-    {"limit", CM__T_INT, 0, 1, 100, NULL, "Page size (default 20)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("from", CM__T_INSTANT, .doc = "Events ending after this instant (default: now)"),
+    CM__FIELD("to", CM__T_INSTANT, .doc = "Events starting before this instant"),
+    CM__FIELD("format", CM__T_ENUM, .values = format_values, .doc = "Only this format"),
+    CM__FIELD("group_id", CM__T_ID, .doc = "Only this group's events"),
+    CM__FIELD("organizer_id", CM__T_ID, .doc = "Only events this member organizes"),
+    CM__FIELD("q", CM__T_STRING, .min = 1, .max = 100,
+              .doc = "Title contains (case-insensitive for ASCII)"),
+    CM__FIELD("include_drafts", CM__T_BOOL,
+              .doc = "Also list drafts you organize (staff: all drafts)"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 #define EVENT_RESULT                                                                           \
@@ -569,28 +578,93 @@ static const cm__field list_fields[] = {
     "published_at, cancelled_at, my_rsvp, is_organizer, organizers: [{id, name}]}"
 
 const cm__op cm__event_ops[] = {
-    {"events.create", "Create an event (a draft unless publish is true); you become its organizer",
-     CM_ROLE_ORGANIZER, CM__OP_WRITE, "POST", "/v1/events", create_fields, op_create, NULL,
-     EVENT_RESULT},
-    {"events.update", "Edit an event (its organizers and moderators)", CM_ROLE_MEMBER,
-     CM__OP_WRITE, "PATCH", "/v1/events/{event_id}", update_fields, op_update, NULL,
-     EVENT_RESULT},
-    {"events.publish", "Publish a draft event", CM_ROLE_MEMBER, CM__OP_WRITE, "POST",
-     "/v1/events/{event_id}/publish", event_id_field, op_publish, NULL, EVENT_RESULT},
-    {"events.cancel", "Cancel an event (it stays readable; attendees are notified)",
-     CM_ROLE_MEMBER, CM__OP_WRITE, "POST", "/v1/events/{event_id}/cancel", event_id_field,
-     op_cancel, NULL, EVENT_RESULT},
-    {"events.get", "An event with seat counts and your RSVP", CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET",
-     "/v1/events/{event_id}", event_id_field, op_get, NULL, EVENT_RESULT},
-    {"events.list", "Upcoming events you may see, soonest first", CM_ROLE_ANONYMOUS,
-     CM__OP_CACHE, "GET",
-     "/v1/events", list_fields, op_list, NULL,
-     "{items: [event without organizers], next_cursor}"},
-    {"events.add_organizer", "Add a co-organizer to an event", CM_ROLE_MEMBER, CM__OP_WRITE,
-     "POST", "/v1/events/{event_id}/organizers", organizer_fields, op_add_organizer, NULL,
-     EVENT_RESULT},
-    {"events.remove_organizer", "Remove a co-organizer (never the last one)", CM_ROLE_MEMBER,
-     CM__OP_WRITE, "DELETE", "/v1/events/{event_id}/organizers/{member_id}", organizer_fields,
-     op_remove_organizer, NULL, "{event_id, organizers: [{id, name}]}"},
-    {NULL},
+    {
+        .name = "events.create",
+        .summary = "Create an event (a draft unless publish is true); you become its organizer",
+        .role = CM_ROLE_ORGANIZER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/events",
+        .fields = create_fields,
+        .fn = op_create,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.update",
+        .summary = "Edit an event (its organizers and moderators)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "PATCH",
+        .http_path = "/v1/events/{event_id}",
+        .fields = update_fields,
+        .fn = op_update,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.publish",
+        .summary = "Publish a draft event",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/events/{event_id}/publish",
+        .fields = event_id_field,
+        .fn = op_publish,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.cancel",
+        .summary = "Cancel an event (it stays readable; attendees are notified)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/events/{event_id}/cancel",
+        .fields = event_id_field,
+        .fn = op_cancel,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.get",
+        .summary = "An event with seat counts and your RSVP",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/events/{event_id}",
+        .fields = event_id_field,
+        .fn = op_get,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.list",
+        .summary = "Upcoming events you may see, soonest first",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/events",
+        .fields = list_fields,
+        .fn = op_list,
+        .result_doc = "{items: [event without organizers], next_cursor}",
+    },
+    {
+        .name = "events.add_organizer",
+        .summary = "Add a co-organizer to an event",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/events/{event_id}/organizers",
+        .fields = organizer_fields,
+        .fn = op_add_organizer,
+        .result_doc = EVENT_RESULT,
+    },
+    {
+        .name = "events.remove_organizer",
+        .summary = "Remove a co-organizer (never the last one)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "DELETE",
+        .http_path = "/v1/events/{event_id}/organizers/{member_id}",
+        .fields = organizer_fields,
+        .fn = op_remove_organizer,
+        .result_doc = "{event_id, organizers: [{id, name}]}",
+    },
+    {.name = NULL},
 };

@@ -40,6 +40,16 @@ typedef struct cm__field {
     const char *doc;
 } cm__field;
 
+/* One input field: the name, the type, then designated initialisers for the
+ * rest (.doc is always given), e.g.
+ *   CM__FIELD("title", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 200,
+ *             .doc = "Title (1-200 characters)"),
+ * A field list ends with {.name = NULL}. */
+#define CM__FIELD(name_, type_, ...)                                                               \
+    {                                                                                              \
+        .name = (name_), .type = (type_), __VA_ARGS__                                              \
+    }
+
 /* Operation flags. */
 #define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
 #define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
@@ -49,6 +59,8 @@ typedef struct cm__field {
 typedef struct cm__ctx cm__ctx;
 typedef int (*cm__op_fn)(cm__ctx *ctx, json_t *in, json_t **out);
 
+/* An operation, declared with designated initialisers in its module's
+ * table (lib/core/ops_<module>.c); members left out are 0/NULL. */
 typedef struct cm__op {
     const char *name;        /* "events.create": module.verb */
     const char *summary;     /* one line for docs and --help */

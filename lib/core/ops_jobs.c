@@ -75,25 +75,27 @@ static int op_stats(cm__ctx *ctx, json_t *in, json_t **out)
 }
 
 static const cm__field list_fields[] = {
-    {"state", CM__T_ENUM, 0, 0, 0, state_values, "Only jobs in this state"},
-    {"queue", CM__T_STRING, 0, 1, 64, NULL, "Only this queue"},
-    {"kind", CM__T_STRING, 0, 1, 64, NULL, "Only this kind"},
-    {"limit", CM__T_INT, 0, 1, 500, NULL, "Page size (default 50)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("state", CM__T_ENUM, .values = state_values, .doc = "Only jobs in this state"),
+    CM__FIELD("queue", CM__T_STRING, .min = 1, .max = 64, .doc = "Only this queue"),
+    CM__FIELD("kind", CM__T_STRING, .min = 1, .max = 64, .doc = "Only this kind"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500, .doc = "Page size (default 50)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 static const cm__field id_fields[] = {
-    {"job_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "The job"},
-    {NULL},
+    CM__FIELD("job_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "The job"),
+    {.name = NULL},
 };
 
 static const cm__field redrive_fields[] = {
-    {"queue", CM__T_STRING, 0, 1, 64, NULL, "Only this queue"},
-    {"kind", CM__T_STRING, 0, 1, 64, NULL, "Only this kind"},
-    {"state", CM__T_ENUM, 0, 0, 0, failed_values, "Only failed or only dead jobs (default both)"},
-    {"limit", CM__T_INT, 0, 1, 100000, NULL, "At most this many (default 1000)"},
-    {NULL},
+    CM__FIELD("queue", CM__T_STRING, .min = 1, .max = 64, .doc = "Only this queue"),
+    CM__FIELD("kind", CM__T_STRING, .min = 1, .max = 64, .doc = "Only this kind"),
+    CM__FIELD("state", CM__T_ENUM, .values = failed_values,
+              .doc = "Only failed or only dead jobs (default both)"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100000,
+              .doc = "At most this many (default 1000)"),
+    {.name = NULL},
 };
 
 #define JOB_DOC                                                                                \
@@ -103,23 +105,71 @@ static const cm__field redrive_fields[] = {
     "finished_at}"
 
 const cm__op cm__jobs_ops[] = {
-    {"jobs.list", "Jobs, newest first, by state, queue or kind", CM_ROLE_ADMIN, 0, "GET",
-     "/v1/jobs", list_fields, op_list, NULL,
-     "{items: [job without payload and result], next_cursor}"},
-    {"jobs.get", "One job with its payload, progress, result and last error", CM_ROLE_ADMIN, 0,
-     "GET", "/v1/jobs/{job_id}", id_fields, op_get, NULL, JOB_DOC},
-    {"jobs.retry", "Run a failed, dead or cancelled job again (attempts start over)",
-     CM_ROLE_ADMIN, CM__OP_WRITE, "POST", "/v1/jobs/{job_id}/retry", id_fields, op_retry, NULL,
-     JOB_DOC},
-    {"jobs.cancel", "Cancel a waiting job, or ask a running one to stop", CM_ROLE_ADMIN,
-     CM__OP_WRITE, "POST", "/v1/jobs/{job_id}/cancel", id_fields, op_cancel, NULL,
-     "{job_id, state: cancelled|running, cancel_requested}"},
-    {"jobs.redrive", "Queue failed and dead jobs again, in bulk", CM_ROLE_ADMIN, CM__OP_WRITE,
-     "POST", "/v1/jobs/redrive", redrive_fields, op_redrive, NULL, "{requeued}"},
-    {"jobs.stats", "Queue depths, throughput, latencies and failures", CM_ROLE_ADMIN, 0, "GET",
-     "/v1/metrics/jobs", NULL, op_stats, NULL,
-     "{at, window_s, queues: {name: {delayed, queued, running, oldest_queued_age_ms, "
-     "finished: {completed, failed, dead, cancelled}, throughput_per_s, wait_ms: {p50, p99}, "
-     "run_ms: {p50, p99}}}}"},
-    {NULL},
+    {
+        .name = "jobs.list",
+        .summary = "Jobs, newest first, by state, queue or kind",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/jobs",
+        .fields = list_fields,
+        .fn = op_list,
+        .result_doc = "{items: [job without payload and result], next_cursor}",
+    },
+    {
+        .name = "jobs.get",
+        .summary = "One job with its payload, progress, result and last error",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/jobs/{job_id}",
+        .fields = id_fields,
+        .fn = op_get,
+        .result_doc = JOB_DOC,
+    },
+    {
+        .name = "jobs.retry",
+        .summary = "Run a failed, dead or cancelled job again (attempts start over)",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/jobs/{job_id}/retry",
+        .fields = id_fields,
+        .fn = op_retry,
+        .result_doc = JOB_DOC,
+    },
+    {
+        .name = "jobs.cancel",
+        .summary = "Cancel a waiting job, or ask a running one to stop",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/jobs/{job_id}/cancel",
+        .fields = id_fields,
+        .fn = op_cancel,
+        .result_doc = "{job_id, state: cancelled|running, cancel_requested}",
+    },
+    {
+        .name = "jobs.redrive",
+        .summary = "Queue failed and dead jobs again, in bulk",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/jobs/redrive",
+        .fields = redrive_fields,
+        .fn = op_redrive,
+        .result_doc = "{requeued}",
+    },
+    {
+        .name = "jobs.stats",
+        .summary = "Queue depths, throughput, latencies and failures",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/metrics/jobs",
+        .fn = op_stats,
+        .result_doc =
+            "{at, window_s, queues: {name: {delayed, queued, running, oldest_queued_age_ms, "
+            "finished: {completed, failed, dead, cancelled}, throughput_per_s, wait_ms: {p50, "
+            "p99}, "
+            "run_ms: {p50, p99}}}}",
+    },
+    {.name = NULL},
 };

@@ -240,76 +240,136 @@ static int op_set_status(cm__ctx *ctx, json_t *in, json_t **out)
     return rc;
 }
 
-#define PROFILE_FIELDS                                                                          \
-    {"headline", CM__T_STRING, 0, 0, 160, NULL, "One-line professional headline"},             \
-        {"bio", CM__T_STRING, 0, 0, 4000, NULL, "Free-text biography"},                        \
-        {"interests", CM__T_STRINGS, 0, 0, 32, NULL, "Interest tags (at most 32)"},            \
-        {"timezone", CM__T_TIMEZONE, 0, 0, 0, NULL, "IANA time zone, e.g. Europe/Berlin"},     \
-        {"visibility", CM__T_ENUM, 0, 0, 0, visibility_values,                                 \
-         "Who can see the profile: public, members (signed in) or private"},                   \
-    {                                                                                          \
-        "discoverable", CM__T_BOOL, 0, 0, 0, NULL,                                             \
-            "Opt in to appear in 'members you should meet'"                                    \
-    }
+#define PROFILE_FIELDS                                                                             \
+    CM__FIELD("headline", CM__T_STRING, .max = 160, .doc = "One-line professional headline"),      \
+        CM__FIELD("bio", CM__T_STRING, .max = 4000, .doc = "Free-text biography"),                 \
+        CM__FIELD("interests", CM__T_STRINGS, .max = 32, .doc = "Interest tags (at most 32)"),     \
+        CM__FIELD("timezone", CM__T_TIMEZONE, .doc = "IANA time zone, e.g. Europe/Berlin"),        \
+        CM__FIELD("visibility", CM__T_ENUM, .values = visibility_values,                           \
+                  .doc = "Who can see the profile: public, members (signed in) or private"),       \
+        CM__FIELD("discoverable", CM__T_BOOL,                                                      \
+                  .doc = "Opt in to appear in 'members you should meet'")
 
 static const cm__field signup_fields[] = {
-    {"email", CM__T_EMAIL, CM__REQUIRED, 3, 254, NULL, "E-mail address, unique ignoring case"},
-    {"name", CM__T_STRING, CM__REQUIRED, 1, 100, NULL, "Display name"},
-    {"password", CM__T_SECRET, 0, 8, 256, NULL,
-     "Password (8-256 characters); omit for a magic-link-only account"},
+    CM__FIELD("email", CM__T_EMAIL, .flags = CM__REQUIRED, .min = 3, .max = 254,
+              .doc = "E-mail address, unique ignoring case"),
+    CM__FIELD("name", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 100,
+              .doc = "Display name"),
+    CM__FIELD("password", CM__T_SECRET, .min = 8, .max = 256,
+              .doc = "Password (8-256 characters); omit for a magic-link-only account"),
     PROFILE_FIELDS,
-    {NULL},
+    {.name = NULL},
 };
 
 static const cm__field update_fields[] = {
-    {"member_id", CM__T_ID, 0, 0, 0, NULL, "Member to edit (admins only; default: yourself)"},
-    {"name", CM__T_STRING, 0, 1, 100, NULL, "Display name"},
+    CM__FIELD("member_id", CM__T_ID, .doc = "Member to edit (admins only; default: yourself)"),
+    CM__FIELD("name", CM__T_STRING, .min = 1, .max = 100, .doc = "Display name"),
     PROFILE_FIELDS,
-    {NULL},
+    {.name = NULL},
 };
 
 static const cm__field member_id_field[] = {
-    {"member_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Member id"},
-    {NULL},
+    CM__FIELD("member_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Member id"),
+    {.name = NULL},
 };
 
 static const cm__field list_fields[] = {
-    {"q", CM__T_STRING, 0, 1, 100, NULL, "Name contains"},
-    {"limit", CM__T_INT, 0, 1, 100, NULL, "Page size (default 20)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("q", CM__T_STRING, .min = 1, .max = 100, .doc = "Name contains"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 static const cm__field role_fields[] = {
-    {"member_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Member id"},
-    {"role", CM__T_ENUM, CM__REQUIRED, 0, 0, role_values, "New platform role"},
-    {NULL},
+    CM__FIELD("member_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Member id"),
+    CM__FIELD("role", CM__T_ENUM, .flags = CM__REQUIRED, .values = role_values,
+              .doc = "New platform role"),
+    {.name = NULL},
 };
 
 static const cm__field status_fields[] = {
-    {"member_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Member id"},
-    {"status", CM__T_ENUM, CM__REQUIRED, 0, 0, status_values,
-     "active, or suspended (also revokes every session)"},
-    {NULL},
+    CM__FIELD("member_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Member id"),
+    CM__FIELD("status", CM__T_ENUM, .flags = CM__REQUIRED, .values = status_values,
+              .doc = "active, or suspended (also revokes every session)"),
+    {.name = NULL},
 };
 
 const cm__op cm__member_ops[] = {
-    {"members.signup", "Create a member account (and a session when a password is given)",
-     CM_ROLE_ANONYMOUS, CM__OP_WRITE, "POST", "/v1/members", signup_fields, op_signup,
-     cm__password_hash_prepare, "{member, session?: {token, expires_at}}"},
-    {"members.me", "The signed-in member's own profile", CM_ROLE_MEMBER, 0, "GET", "/v1/me",
-     NULL, op_me, NULL, "member"},
-    {"members.get", "A member's profile, as its visibility allows", CM_ROLE_ANONYMOUS,
-     CM__OP_CACHE, "GET",
-     "/v1/members/{member_id}", member_id_field, op_get, NULL, "member"},
-    {"members.list", "The member directory (profiles the caller may see)", CM_ROLE_ANONYMOUS,
-     CM__OP_CACHE,
-     "GET", "/v1/members", list_fields, op_list, NULL, "{items: [member], next_cursor}"},
-    {"members.update", "Edit a profile (your own; admins: anyone's)", CM_ROLE_MEMBER,
-     CM__OP_WRITE, "PATCH", "/v1/me", update_fields, op_update, NULL, "member"},
-    {"members.set_role", "Change a member's platform role", CM_ROLE_ADMIN, CM__OP_WRITE, "PUT",
-     "/v1/members/{member_id}/role", role_fields, op_set_role, NULL, "member"},
-    {"members.set_status", "Suspend or reactivate a member", CM_ROLE_MODERATOR, CM__OP_WRITE,
-     "PUT", "/v1/members/{member_id}/status", status_fields, op_set_status, NULL, "member"},
-    {NULL},
+    {
+        .name = "members.signup",
+        .summary = "Create a member account (and a session when a password is given)",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/members",
+        .fields = signup_fields,
+        .fn = op_signup,
+        .prepare = cm__password_hash_prepare,
+        .result_doc = "{member, session?: {token, expires_at}}",
+    },
+    {
+        .name = "members.me",
+        .summary = "The signed-in member's own profile",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/me",
+        .fn = op_me,
+        .result_doc = "member",
+    },
+    {
+        .name = "members.get",
+        .summary = "A member's profile, as its visibility allows",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/members/{member_id}",
+        .fields = member_id_field,
+        .fn = op_get,
+        .result_doc = "member",
+    },
+    {
+        .name = "members.list",
+        .summary = "The member directory (profiles the caller may see)",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/members",
+        .fields = list_fields,
+        .fn = op_list,
+        .result_doc = "{items: [member], next_cursor}",
+    },
+    {
+        .name = "members.update",
+        .summary = "Edit a profile (your own; admins: anyone's)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "PATCH",
+        .http_path = "/v1/me",
+        .fields = update_fields,
+        .fn = op_update,
+        .result_doc = "member",
+    },
+    {
+        .name = "members.set_role",
+        .summary = "Change a member's platform role",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "PUT",
+        .http_path = "/v1/members/{member_id}/role",
+        .fields = role_fields,
+        .fn = op_set_role,
+        .result_doc = "member",
+    },
+    {
+        .name = "members.set_status",
+        .summary = "Suspend or reactivate a member",
+        .role = CM_ROLE_MODERATOR,
+        .flags = CM__OP_WRITE,
+        .http_method = "PUT",
+        .http_path = "/v1/members/{member_id}/status",
+        .fields = status_fields,
+        .fn = op_set_status,
+        .result_doc = "member",
+    },
+    {.name = NULL},
 };

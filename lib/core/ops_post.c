@@ -606,67 +606,76 @@ static int op_react_remove(cm__ctx *ctx, json_t *in, json_t **out)
 }
 
 static const cm__field create_fields[] = {
-    {"group_id", CM__T_ID, 0, 0, 0, NULL,
-     "Group to post in (you must be an active member); omit for a platform-wide post"},
-    {"kind", CM__T_ENUM, 0, 0, 0, post_kinds,
-     "discussion (default), question or announcement (group moderators+, or platform "
-     "organizers+ outside groups)"},
-    {"title", CM__T_STRING, CM__REQUIRED, 1, 200, NULL, "Title (1-200 characters)"},
-    {"body", CM__T_STRING, CM__REQUIRED, 1, 20000, NULL, "Text (1-20000 characters)"},
+    CM__FIELD("group_id", CM__T_ID,
+              .doc =
+                  "Group to post in (you must be an active member); omit for a platform-wide post"),
+    CM__FIELD("kind", CM__T_ENUM, .values = post_kinds,
+              .doc =
+                  "discussion (default), question or announcement (group moderators+, or platform "
+                  "organizers+ outside groups)"),
+    CM__FIELD("title", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 200,
+              .doc = "Title (1-200 characters)"),
+    CM__FIELD("body", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 20000,
+              .doc = "Text (1-20000 characters)"),
     {.name = NULL},
 };
 
 static const cm__field post_id_field[] = {
-    {"post_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Post id"},
+    CM__FIELD("post_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Post id"),
     {.name = NULL},
 };
 
 static const cm__field list_fields[] = {
-    {"group_id", CM__T_ID, 0, 0, 0, NULL, "Only this group's posts"},
-    {"scope", CM__T_ENUM, 0, 0, 0, scope_values,
-     "Without group_id: all (default: platform-wide posts and posts of groups you may read) "
-     "or platform (platform-wide posts only)"},
-    {"kind", CM__T_ENUM, 0, 0, 0, post_kinds, "Only posts of this kind"},
-    {"author_id", CM__T_ID, 0, 0, 0, NULL, "Only posts by this member"},
-    {"q", CM__T_STRING, 0, 1, 100, NULL, "Title or text contains"},
-    {"limit", CM__T_INT, 0, 1, 100, NULL, "Page size (default 20)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
+    CM__FIELD("group_id", CM__T_ID, .doc = "Only this group's posts"),
+    CM__FIELD(
+        "scope", CM__T_ENUM, .values = scope_values,
+        .doc =
+            "Without group_id: all (default: platform-wide posts and posts of groups you may read) "
+            "or platform (platform-wide posts only)"),
+    CM__FIELD("kind", CM__T_ENUM, .values = post_kinds, .doc = "Only posts of this kind"),
+    CM__FIELD("author_id", CM__T_ID, .doc = "Only posts by this member"),
+    CM__FIELD("q", CM__T_STRING, .min = 1, .max = 100, .doc = "Title or text contains"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
     {.name = NULL},
 };
 
 static const cm__field update_fields[] = {
-    {"post_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Post id"},
-    {"kind", CM__T_ENUM, 0, 0, 0, post_kinds, "discussion, question or announcement"},
-    {"title", CM__T_STRING, 0, 1, 200, NULL, "Title (1-200 characters)"},
-    {"body", CM__T_STRING, 0, 1, 20000, NULL, "Text (1-20000 characters)"},
+    CM__FIELD("post_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Post id"),
+    CM__FIELD("kind", CM__T_ENUM, .values = post_kinds,
+              .doc = "discussion, question or announcement"),
+    CM__FIELD("title", CM__T_STRING, .min = 1, .max = 200, .doc = "Title (1-200 characters)"),
+    CM__FIELD("body", CM__T_STRING, .min = 1, .max = 20000, .doc = "Text (1-20000 characters)"),
     {.name = NULL},
 };
 
 static const cm__field comment_add_fields[] = {
-    {"post_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Post id"},
-    {"parent_id", CM__T_ID, 0, 0, 0, NULL,
-     "Comment replied to (same post; threads nest at most 16 replies deep)"},
-    {"body", CM__T_STRING, CM__REQUIRED, 1, 10000, NULL, "Text (1-10000 characters)"},
+    CM__FIELD("post_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Post id"),
+    CM__FIELD("parent_id", CM__T_ID,
+              .doc = "Comment replied to (same post; threads nest at most 16 replies deep)"),
+    CM__FIELD("body", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 10000,
+              .doc = "Text (1-10000 characters)"),
     {.name = NULL},
 };
 
 static const cm__field comment_list_fields[] = {
-    {"post_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Post id"},
-    {"limit", CM__T_INT, 0, 1, 200, NULL, "Page size (default 50)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
+    CM__FIELD("post_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Post id"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 200, .doc = "Page size (default 50)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
     {.name = NULL},
 };
 
 static const cm__field comment_id_field[] = {
-    {"comment_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Comment id"},
+    CM__FIELD("comment_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Comment id"),
     {.name = NULL},
 };
 
 static const cm__field reaction_fields[] = {
-    {"target_type", CM__T_ENUM, CM__REQUIRED, 0, 0, target_types, "post or comment"},
-    {"target_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Id of the post or comment"},
-    {"kind", CM__T_ENUM, CM__REQUIRED, 0, 0, cm__reaction_kinds,
-     "like, love, insightful, celebrate or curious"},
+    CM__FIELD("target_type", CM__T_ENUM, .flags = CM__REQUIRED, .values = target_types,
+              .doc = "post or comment"),
+    CM__FIELD("target_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Id of the post or comment"),
+    CM__FIELD("kind", CM__T_ENUM, .flags = CM__REQUIRED, .values = cm__reaction_kinds,
+              .doc = "like, love, insightful, celebrate or curious"),
     {.name = NULL},
 };
 
@@ -680,34 +689,116 @@ static const cm__field reaction_fields[] = {
 #define REACTION_DOC "{target_type, target_id, reactions: {kind: count}, my_reactions: [kind]}"
 
 const cm__op cm__post_ops[] = {
-    {"posts.create", "Write a post, platform-wide or in a group you belong to", CM_ROLE_MEMBER,
-     CM__OP_WRITE, "POST", "/v1/posts", create_fields, op_create, NULL, POST_DOC},
-    {"posts.get", "A post with its comment and reaction counts", CM_ROLE_ANONYMOUS,
-     CM__OP_CACHE, "GET",
-     "/v1/posts/{post_id}", post_id_field, op_get, NULL, POST_DOC},
-    {"posts.list", "The feed, newest first: platform-wide, everything readable, or a group's",
-     CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET", "/v1/posts", list_fields, op_list, NULL,
-     "{items: [post], next_cursor}"},
-    {"posts.update", "Edit your post", CM_ROLE_MEMBER, CM__OP_WRITE, "PATCH",
-     "/v1/posts/{post_id}", update_fields, op_update, NULL, POST_DOC},
-    {"posts.delete", "Delete a post (author, group moderators+, platform moderators+)",
-     CM_ROLE_MEMBER, CM__OP_WRITE, "DELETE", "/v1/posts/{post_id}", post_id_field, op_delete,
-     NULL, "{post_id, deleted}"},
-    {"comments.add", "Comment on a post, or reply to a comment", CM_ROLE_MEMBER, CM__OP_WRITE,
-     "POST", "/v1/posts/{post_id}/comments", comment_add_fields, op_comment_add, NULL,
-     COMMENT_DOC},
-    {"comments.list",
-     "A post's comments in thread order (depth-first; parent_id and depth on each item)",
-     CM_ROLE_ANONYMOUS, CM__OP_CACHE, "GET", "/v1/posts/{post_id}/comments", comment_list_fields,
-     op_comment_list, NULL, "{items: [comment], next_cursor}"},
-    {"comments.delete", "Delete a comment (author, group moderators+, platform moderators+)",
-     CM_ROLE_MEMBER, CM__OP_WRITE, "DELETE", "/v1/comments/{comment_id}", comment_id_field,
-     op_comment_delete, NULL, "{comment_id, deleted}"},
-    {"reactions.add", "React to a post or comment (idempotent)", CM_ROLE_MEMBER, CM__OP_WRITE,
-     "PUT", "/v1/reactions/{target_type}/{target_id}/{kind}", reaction_fields, op_react_add,
-     NULL, REACTION_DOC},
-    {"reactions.remove", "Take back a reaction (idempotent)", CM_ROLE_MEMBER, CM__OP_WRITE,
-     "DELETE", "/v1/reactions/{target_type}/{target_id}/{kind}", reaction_fields,
-     op_react_remove, NULL, REACTION_DOC},
+    {
+        .name = "posts.create",
+        .summary = "Write a post, platform-wide or in a group you belong to",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/posts",
+        .fields = create_fields,
+        .fn = op_create,
+        .result_doc = POST_DOC,
+    },
+    {
+        .name = "posts.get",
+        .summary = "A post with its comment and reaction counts",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/posts/{post_id}",
+        .fields = post_id_field,
+        .fn = op_get,
+        .result_doc = POST_DOC,
+    },
+    {
+        .name = "posts.list",
+        .summary = "The feed, newest first: platform-wide, everything readable, or a group's",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/posts",
+        .fields = list_fields,
+        .fn = op_list,
+        .result_doc = "{items: [post], next_cursor}",
+    },
+    {
+        .name = "posts.update",
+        .summary = "Edit your post",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "PATCH",
+        .http_path = "/v1/posts/{post_id}",
+        .fields = update_fields,
+        .fn = op_update,
+        .result_doc = POST_DOC,
+    },
+    {
+        .name = "posts.delete",
+        .summary = "Delete a post (author, group moderators+, platform moderators+)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "DELETE",
+        .http_path = "/v1/posts/{post_id}",
+        .fields = post_id_field,
+        .fn = op_delete,
+        .result_doc = "{post_id, deleted}",
+    },
+    {
+        .name = "comments.add",
+        .summary = "Comment on a post, or reply to a comment",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/posts/{post_id}/comments",
+        .fields = comment_add_fields,
+        .fn = op_comment_add,
+        .result_doc = COMMENT_DOC,
+    },
+    {
+        .name = "comments.list",
+        .summary =
+            "A post's comments in thread order (depth-first; parent_id and depth on each item)",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_CACHE,
+        .http_method = "GET",
+        .http_path = "/v1/posts/{post_id}/comments",
+        .fields = comment_list_fields,
+        .fn = op_comment_list,
+        .result_doc = "{items: [comment], next_cursor}",
+    },
+    {
+        .name = "comments.delete",
+        .summary = "Delete a comment (author, group moderators+, platform moderators+)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "DELETE",
+        .http_path = "/v1/comments/{comment_id}",
+        .fields = comment_id_field,
+        .fn = op_comment_delete,
+        .result_doc = "{comment_id, deleted}",
+    },
+    {
+        .name = "reactions.add",
+        .summary = "React to a post or comment (idempotent)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "PUT",
+        .http_path = "/v1/reactions/{target_type}/{target_id}/{kind}",
+        .fields = reaction_fields,
+        .fn = op_react_add,
+        .result_doc = REACTION_DOC,
+    },
+    {
+        .name = "reactions.remove",
+        .summary = "Take back a reaction (idempotent)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "DELETE",
+        .http_path = "/v1/reactions/{target_type}/{target_id}/{kind}",
+        .fields = reaction_fields,
+        .fn = op_react_remove,
+        .result_doc = REACTION_DOC,
+    },
     {.name = NULL},
 };

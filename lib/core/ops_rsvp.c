@@ -520,33 +520,34 @@ static int op_mine(cm__ctx *ctx, json_t *in, json_t **out)
 }
 
 static const cm__field add_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {"guests", CM__T_INT, 0, 0, CM__RSVP_MAX_GUESTS, NULL,
-     "Guests you bring (0-10, default 0); each takes a seat"},
-    {"status", CM__T_ENUM, 0, 0, 0, add_status_values, "going (default) or not_going"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    CM__FIELD("guests", CM__T_INT, .max = CM__RSVP_MAX_GUESTS,
+              .doc = "Guests you bring (0-10, default 0); each takes a seat"),
+    CM__FIELD("status", CM__T_ENUM, .values = add_status_values,
+              .doc = "going (default) or not_going"),
+    {.name = NULL},
 };
 
 static const cm__field cancel_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {"member_id", CM__T_ID, 0, 0, 0, NULL,
-     "Whose RSVP (the event's organizers and moderators; default: yours)"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    CM__FIELD("member_id", CM__T_ID,
+              .doc = "Whose RSVP (the event's organizers and moderators; default: yours)"),
+    {.name = NULL},
 };
 
 static const cm__field list_fields[] = {
-    {"event_id", CM__T_ID, CM__REQUIRED, 0, 0, NULL, "Event id"},
-    {"status", CM__T_ENUM, 0, 0, 0, status_values, "Only RSVPs with this status"},
-    {"limit", CM__T_INT, 0, 1, 100, NULL, "Page size (default 50)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("event_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Event id"),
+    CM__FIELD("status", CM__T_ENUM, .values = status_values, .doc = "Only RSVPs with this status"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 50)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 static const cm__field mine_fields[] = {
-    {"status", CM__T_ENUM, 0, 0, 0, status_values, "Only RSVPs with this status"},
-    {"limit", CM__T_INT, 0, 1, 100, NULL, "Page size (default 20)"},
-    {"cursor", CM__T_CURSOR, 0, 0, 0, NULL, "next_cursor of the previous page"},
-    {NULL},
+    CM__FIELD("status", CM__T_ENUM, .values = status_values, .doc = "Only RSVPs with this status"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
 };
 
 #define RSVP_RESULT                                                                            \
@@ -554,21 +555,53 @@ static const cm__field mine_fields[] = {
     "seats, waitlist_position, created_at, updated_at}"
 
 const cm__op cm__rsvp_ops[] = {
-    {"rsvps.add",
-     "RSVP to a published event, or change your RSVP; waitlisted when the seats do not fit",
-     CM_ROLE_MEMBER, CM__OP_WRITE, "PUT", "/v1/events/{event_id}/rsvp", add_fields, op_add,
-     NULL, RSVP_RESULT},
-    {"rsvps.cancel", "Cancel an RSVP (frees its seats and promotes the waitlist)",
-     CM_ROLE_MEMBER, CM__OP_WRITE, "DELETE", "/v1/events/{event_id}/rsvp", cancel_fields,
-     op_cancel, NULL, RSVP_RESULT},
-    {"rsvps.list", "An event's RSVPs: going, then the waitlist in order (organizers)",
-     CM_ROLE_MEMBER, 0, "GET", "/v1/events/{event_id}/rsvps", list_fields, op_list, NULL,
-     "{event_id, items: [{id, member: {id, name}, status, guests, seats, waitlist_position, "
-     "created_at, updated_at}], next_cursor}"},
-    {"rsvps.mine", "Your RSVPs with their events, upcoming first", CM_ROLE_MEMBER, 0, "GET",
-     "/v1/me/rsvps", mine_fields, op_mine, NULL,
-     "{items: [{id, event_id, status, guests, seats, created_at, updated_at, event: {id, "
-     "title, status, format, timezone, start_local, end_local, start, end, online_url?}}], "
-     "next_cursor}"},
-    {NULL},
+    {
+        .name = "rsvps.add",
+        .summary =
+            "RSVP to a published event, or change your RSVP; waitlisted when the seats do not fit",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "PUT",
+        .http_path = "/v1/events/{event_id}/rsvp",
+        .fields = add_fields,
+        .fn = op_add,
+        .result_doc = RSVP_RESULT,
+    },
+    {
+        .name = "rsvps.cancel",
+        .summary = "Cancel an RSVP (frees its seats and promotes the waitlist)",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "DELETE",
+        .http_path = "/v1/events/{event_id}/rsvp",
+        .fields = cancel_fields,
+        .fn = op_cancel,
+        .result_doc = RSVP_RESULT,
+    },
+    {
+        .name = "rsvps.list",
+        .summary = "An event's RSVPs: going, then the waitlist in order (organizers)",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/events/{event_id}/rsvps",
+        .fields = list_fields,
+        .fn = op_list,
+        .result_doc =
+            "{event_id, items: [{id, member: {id, name}, status, guests, seats, waitlist_position, "
+            "created_at, updated_at}], next_cursor}",
+    },
+    {
+        .name = "rsvps.mine",
+        .summary = "Your RSVPs with their events, upcoming first",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/me/rsvps",
+        .fields = mine_fields,
+        .fn = op_mine,
+        .result_doc =
+            "{items: [{id, event_id, status, guests, seats, created_at, updated_at, event: {id, "
+            "title, status, format, timezone, start_local, end_local, start, end, online_url?}}], "
+            "next_cursor}",
+    },
+    {.name = NULL},
 };
