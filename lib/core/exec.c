@@ -43,6 +43,9 @@ int cm__call_init(cm__call *c, cm_store *store, const cm_actor *actor, const cha
     memset(c, 0, sizeof *c);
     c->store = store;
     c->actor = actor ? actor : &anonymous;
+    int rc = cm__ops_ready();
+    if (rc)
+        return rc;
     c->op = cm__op_find(opname);
     if (!c->op)
         return cm__error_set(CM_EUNKNOWNOP, "unknown operation '%.64s' (see cm_ops_describe)",
@@ -58,7 +61,7 @@ int cm__call_init(cm__call *c, cm_store *store, const cm_actor *actor, const cha
     }
     if (!json_is_object(c->in))
         return cm__error_set(CM_EINVAL, "input must be a JSON object");
-    int rc = cm__validate(c->op, c->in);
+    rc = cm__validate(c->op, c->in);
     if (rc)
         return rc;
     if (c->actor->role < c->op->role)

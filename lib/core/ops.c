@@ -5,6 +5,7 @@
 #include "ops_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +26,12 @@ static const cm__op *const modules[] = {
     cm__ai_ops,
 };
 
+/* Room in the index; more operations than this make cm__ops_ready() fail. */
 #define MAX_OPS 256
 static const cm__op *sorted[MAX_OPS];
 static size_t n_ops;
+static int index_rc;
+static char index_msg[256]; /* why the index is broken */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int cmp_op(const void *a, const void *b)
@@ -35,12 +39,42 @@ static int cmp_op(const void *a, const void *b)
     return strcmp((*(const cm__op *const *)a)->name, (*(const cm__op *const *)b)->name);
 }
 
+int cm__ops_index(const cm__op **dst, size_t cap, size_t *n, const cm__op *const *mods,
+                  size_t n_modules)
+{
+    size_t total = 0;
+    for (size_t m = 0; m < n_modules; m++)
+        for (const cm__op *op = mods[m]; op->name; op++, total++)
+            if (total < cap)
+                dst[total] = op;
+    *n = 0;
+    if (total > cap)
+        return cm__error_set(CM_ERROR,
+                             "the operation tables declare %zu operations, more than the %zu "
+                             "the index holds (MAX_OPS in lib/core/ops.c)",
+                             total, cap);
+    qsort(dst, total, sizeof dst[0], cmp_op);
+    for (size_t i = 1; i < total; i++)
+        if (strcmp(dst[i - 1]->name, dst[i]->name) == 0)
+            return cm__error_set(CM_ERROR, "operation '%s' is declared twice", dst[i]->name);
+    *n = total;
+    return CM_OK;
+}
+
 static void build_index(void)
 {
-    for (size_t m = 0; m < sizeof modules / sizeof modules[0]; m++)
-        for (const cm__op *op = modules[m]; op->name && n_ops < MAX_OPS; op++)
-            sorted[n_ops++] = op;
-    qsort(sorted, n_ops, sizeof sorted[0], cmp_op);
+    index_rc = cm__ops_index(sorted, MAX_OPS, &n_ops, modules, sizeof modules / sizeof modules[0]);
+    if (index_rc) {
+        /* The detail is per thread: keep it for every caller of cm__ops_ready. */
+        snprintf(index_msg, sizeof index_msg, "%s", cm_error_message());
+        cm_error_clear();
+    }
+}
+
+int cm__ops_ready(void)
+{
+    pthread_once(&once, build_index);
+    return index_rc ? cm__error_set(index_rc, "%s", index_msg) : CM_OK;
 }
 
 const cm__op *cm__op_find(const char *name)
@@ -82,28 +116,37 @@ int cm__role_parse(const char *name)
     return -1;
 }
 
-/* The JSON Schema of one input field. */
+/* minLength/maxLength (or another pair of keywords) from the bounds, 0 = none. */
+static void set_bounds(json_t *s, const char *kmin, int64_t min, const char *kmax, int64_t max)
+{
+    if (min)
+        json_object_set_new(s, kmin, json_integer(min));
+    if (max)
+        json_object_set_new(s, kmax, json_integer(max));
+}
+
+/* The JSON Schema of one input field: the bounds come from cm__field_bounds,
+ * as the validator's do. */
 static json_t *field_schema(const cm__field *f)
 {
     json_t *s = json_object();
+    int64_t min, max;
+    cm__field_bounds(f, &min, &max);
     switch (f->type) {
         case CM__T_STRING:
         case CM__T_SECRET:
         case CM__T_CURSOR:
             json_object_set_new(s, "type", json_string("string"));
-            if (f->min)
-                json_object_set_new(s, "minLength", json_integer(f->min));
-            if (f->max)
-                json_object_set_new(s, "maxLength", json_integer(f->max));
+            set_bounds(s, "minLength", min, "maxLength", max);
             if (f->type == CM__T_SECRET)
                 json_object_set_new(s, "writeOnly", json_true());
             break;
         case CM__T_INT:
         case CM__T_ID:
             json_object_set_new(s, "type", json_string("integer"));
-            json_object_set_new(s, "minimum", json_integer(f->type == CM__T_ID ? 1 : f->min));
-            if (f->max)
-                json_object_set_new(s, "maximum", json_integer(f->max));
+            json_object_set_new(s, "minimum", json_integer(min));
+            if (max)
+                json_object_set_new(s, "maximum", json_integer(max));
             break;
         case CM__T_BOOL:
             json_object_set_new(s, "type", json_string("boolean"));
@@ -119,7 +162,7 @@ static json_t *field_schema(const cm__field *f)
         case CM__T_EMAIL:
             json_object_set_new(s, "type", json_string("string"));
             json_object_set_new(s, "format", json_string("email"));
-            json_object_set_new(s, "maxLength", json_integer(254));
+            set_bounds(s, "minLength", min, "maxLength", max);
             break;
         case CM__T_INSTANT:
             json_object_set_new(s, "type", json_string("string"));
@@ -137,16 +180,16 @@ static json_t *field_schema(const cm__field *f)
         case CM__T_URL:
             json_object_set_new(s, "type", json_string("string"));
             json_object_set_new(s, "format", json_string("uri"));
-            json_object_set_new(s, "maxLength", json_integer(f->max ? f->max : 2048));
+            set_bounds(s, "minLength", min, "maxLength", max);
             break;
         case CM__T_STRINGS: {
+            const cm__type_limits *l = &cm__type_limits_of[CM__T_STRINGS];
             json_t *items = json_object();
             json_object_set_new(items, "type", json_string("string"));
-            json_object_set_new(items, "maxLength", json_integer(64));
+            set_bounds(items, "minLength", l->item_min, "maxLength", l->item_max);
             json_object_set_new(s, "type", json_string("array"));
             json_object_set_new(s, "items", items);
-            if (f->max)
-                json_object_set_new(s, "maxItems", json_integer(f->max));
+            set_bounds(s, "minItems", min, "maxItems", max);
             break;
         }
         case CM__T_NUMBERS: {
@@ -154,10 +197,7 @@ static json_t *field_schema(const cm__field *f)
             json_object_set_new(items, "type", json_string("number"));
             json_object_set_new(s, "type", json_string("array"));
             json_object_set_new(s, "items", items);
-            if (f->min)
-                json_object_set_new(s, "minItems", json_integer(f->min));
-            if (f->max)
-                json_object_set_new(s, "maxItems", json_integer(f->max));
+            set_bounds(s, "minItems", min, "maxItems", max);
             break;
         }
     }
@@ -171,6 +211,9 @@ int cm_ops_describe(char **out)
     if (!out)
         return cm__error_set(CM_EINVAL, "cm_ops_describe: out is NULL");
     *out = NULL;
+    int rc = cm__ops_ready();
+    if (rc)
+        return rc;
     json_t *ops = json_array();
     const cm__op *op;
     for (size_t i = 0; (op = cm__op_at(i)); i++) {
@@ -201,7 +244,7 @@ int cm_ops_describe(char **out)
     json_t *doc = json_object();
     json_object_set_new(doc, "library", json_string(cm_version_string()));
     json_object_set_new(doc, "operations", ops);
-    int rc = cm__json_dump(out, doc);
+    rc = cm__json_dump(out, doc);
     json_decref(doc);
     return rc;
 }

@@ -31,6 +31,15 @@ typedef enum cm__ftype {
 
 #define CM__REQUIRED 0x1u
 
+/* The default bounds of each field type, for a field that leaves min or max
+ * at 0. The validator (validate.c) and the JSON Schema of cm_ops_describe
+ * (ops.c) both read them, so the two never disagree. */
+typedef struct cm__type_limits {
+    int64_t min, max;           /* length in code points, value or item count; max 0 = none */
+    int64_t item_min, item_max; /* CM__T_STRINGS: the length of each item */
+} cm__type_limits;
+extern const cm__type_limits cm__type_limits_of[]; /* indexed by cm__ftype */
+
 typedef struct cm__field {
     const char *name;
     cm__ftype type;
@@ -55,6 +64,9 @@ typedef struct cm__field {
 #define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
 #define CM__OP_CACHE 0x4u    /* read-only and cacheable: its result depends only on the
                               * input, the actor and the data (and "now" within 1 s) */
+
+/* The bounds that apply to f: its own min and max where not 0, else its type's. */
+void cm__field_bounds(const cm__field *f, int64_t *min, int64_t *max);
 
 typedef struct cm__ctx cm__ctx;
 typedef int (*cm__op_fn)(cm__ctx *ctx, json_t *in, json_t **out);
@@ -115,14 +127,26 @@ int cm__call_run(cm__conn *conn, void *call);
 char *cm__call_take_out(cm__call *c);
 void cm__call_dispose(cm__call *c);
 
-/* Find an operation by name. */
+/* The operation index, built on first use from the module tables: CM_OK, or
+ * CM_ERROR (with the detail set) when the tables hold more operations than
+ * the index has room for or declare a name twice. Nothing is cut: a broken
+ * table fails every call to cm_exec and cm_ops_describe. */
+int cm__ops_ready(void);
+/* Find an operation by name (NULL if absent or the index is broken). */
 const cm__op *cm__op_find(const char *name);
 /* Iterate all operations: returns NULL past the end. */
 const cm__op *cm__op_at(size_t i);
+/* Build a sorted index of the n_modules tables (each ended by name == NULL)
+ * into dst (room for cap entries); *n gets the count. CM_ERROR when they hold
+ * more than cap operations or a name twice. */
+int cm__ops_index(const cm__op **dst, size_t cap, size_t *n, const cm__op *const *modules,
+                  size_t n_modules);
 
 /* Validate `in` against the op's schema (types, bounds, required fields,
  * unknown fields, UTF-8). CM_EINVAL with the field on failure. */
 int cm__validate(const cm__op *op, json_t *in);
+/* Validate one present, non-null value of field f (as cm__validate does). */
+int cm__validate_field(const cm__field *f, json_t *v);
 
 /* Role names ("member", ...) and parsing. */
 const char *cm__role_name(int role);

@@ -9,13 +9,38 @@
 #include <math.h>
 #include <string.h>
 
+const cm__type_limits cm__type_limits_of[] = {
+    [CM__T_STRING] = {.max = 10000},
+    [CM__T_INT] = {0},
+    [CM__T_BOOL] = {0},
+    [CM__T_ENUM] = {0},
+    [CM__T_EMAIL] = {.max = 254},
+    [CM__T_INSTANT] = {0},
+    [CM__T_LOCALTIME] = {0},
+    [CM__T_TIMEZONE] = {0},
+    [CM__T_ID] = {.min = 1},
+    [CM__T_STRINGS] = {.item_min = 1, .item_max = 64},
+    [CM__T_URL] = {.max = 2048},
+    [CM__T_SECRET] = {.max = 512},
+    [CM__T_CURSOR] = {.max = 64}, /* cm__cursor_encode writes at most 47 */
+    [CM__T_NUMBERS] = {0},
+};
+
+void cm__field_bounds(const cm__field *f, int64_t *min, int64_t *max)
+{
+    const cm__type_limits *l = &cm__type_limits_of[f->type];
+    *min = f->min ? f->min : l->min;
+    *max = f->max ? f->max : l->max;
+}
+
 /* "<field>: <what>" as a CM_EINVAL naming the field. */
 static int bad(const cm__field *f, const char *what)
 {
     return cm__error_set_field(CM_EINVAL, f->name, "%s: %s", f->name, what);
 }
 
-static int check_string(const cm__field *f, json_t *v, int64_t def_max)
+/* A string of min..max code points (0 = no bound), valid UTF-8 without NUL. */
+static int check_string(const cm__field *f, json_t *v, int64_t min, int64_t max)
 {
     if (!json_is_string(v))
         return bad(f, "expected a string");
@@ -24,10 +49,9 @@ static int check_string(const cm__field *f, json_t *v, int64_t def_max)
     if (!cm__utf8_valid(s, len))
         return bad(f, "is not valid UTF-8 (or contains NUL)");
     size_t cps = cm__utf8_len(s, len);
-    int64_t max = f->max ? f->max : def_max;
-    if (f->min && (int64_t)cps < f->min)
+    if (min && (int64_t)cps < min)
         return cm__error_set_field(CM_EINVAL, f->name, "%s: must be at least %lld characters",
-                                   f->name, (long long)f->min);
+                                   f->name, (long long)min);
     if (max && (int64_t)cps > max)
         return cm__error_set_field(CM_EINVAL, f->name, "%s: must be at most %lld characters",
                                    f->name, (long long)max);
@@ -49,25 +73,24 @@ static bool email_ok(const char *s)
     return true;
 }
 
-static int check_field(const cm__field *f, json_t *v)
+int cm__validate_field(const cm__field *f, json_t *v)
 {
+    int64_t min, max;
+    cm__field_bounds(f, &min, &max);
     switch (f->type) {
         case CM__T_STRING:
-            return check_string(f, v, 10000);
         case CM__T_SECRET:
         case CM__T_CURSOR:
-            return check_string(f, v, f->max ? f->max : 512);
+            return check_string(f, v, min, max);
         case CM__T_INT:
         case CM__T_ID: {
             if (!json_is_integer(v))
                 return bad(f, "expected an integer");
             int64_t x = (int64_t)json_integer_value(v);
-            int64_t lo = f->type == CM__T_ID ? 1 : f->min;
-            if (x < lo || (f->max && x > f->max))
-                return cm__error_set_field(CM_EINVAL, f->name,
-                                           "%s: %lld is out of range [%lld, %lld]", f->name,
-                                           (long long)x, (long long)lo,
-                                           (long long)(f->max ? f->max : INT64_MAX));
+            if (x < min || (max && x > max))
+                return cm__error_set_field(
+                    CM_EINVAL, f->name, "%s: %lld is out of range [%lld, %lld]", f->name,
+                    (long long)x, (long long)min, (long long)(max ? max : INT64_MAX));
             return CM_OK;
         }
         case CM__T_BOOL:
@@ -82,7 +105,7 @@ static int check_field(const cm__field *f, json_t *v)
                                        f->name, json_string_value(v));
         }
         case CM__T_EMAIL: {
-            int rc = check_string(f, v, 254);
+            int rc = check_string(f, v, min, max);
             if (rc)
                 return rc;
             return email_ok(json_string_value(v)) ? CM_OK
@@ -109,7 +132,7 @@ static int check_field(const cm__field *f, json_t *v)
                                            f->name);
             return CM_OK;
         case CM__T_URL: {
-            int rc = check_string(f, v, 2048);
+            int rc = check_string(f, v, min, max);
             if (rc)
                 return rc;
             const char *s = json_string_value(v);
@@ -121,17 +144,18 @@ static int check_field(const cm__field *f, json_t *v)
             return CM_OK;
         }
         case CM__T_STRINGS: {
+            const cm__type_limits *l = &cm__type_limits_of[CM__T_STRINGS];
             if (!json_is_array(v))
                 return bad(f, "expected an array of strings");
-            if (f->max && (int64_t)json_array_size(v) > f->max)
-                return cm__error_set_field(CM_EINVAL, f->name, "%s: at most %lld items",
-                                           f->name, (long long)f->max);
+            size_t n = json_array_size(v);
+            if ((min && (int64_t)n < min) || (max && (int64_t)n > max))
+                return cm__error_set_field(CM_EINVAL, f->name, "%s: %lld to %lld items", f->name,
+                                           (long long)min, (long long)(max ? max : INT64_MAX));
             size_t i;
             json_t *item;
             json_array_foreach(v, i, item)
             {
-                cm__field sub = {f->name, CM__T_STRING, 0, 1, 64, NULL, NULL};
-                int rc = check_string(&sub, item, 64);
+                int rc = check_string(f, item, l->item_min, l->item_max);
                 if (rc)
                     return rc;
             }
@@ -141,7 +165,7 @@ static int check_field(const cm__field *f, json_t *v)
             if (!json_is_array(v))
                 return bad(f, "expected an array of numbers");
             size_t n = json_array_size(v);
-            if ((f->min && (int64_t)n < f->min) || (f->max && (int64_t)n > f->max))
+            if ((min && (int64_t)n < min) || (max && (int64_t)n > max))
                 return cm__error_set_field(CM_EINVAL, f->name, "%s: wrong number of items (%zu)",
                                            f->name, n);
             size_t i;
@@ -177,7 +201,7 @@ int cm__validate(const cm__op *op, json_t *in)
                 return cm__error_set_field(CM_EINVAL, f->name, "%s: required", f->name);
             continue;
         }
-        int rc = check_field(f, v);
+        int rc = cm__validate_field(f, v);
         if (rc)
             return rc;
     }
