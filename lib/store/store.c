@@ -361,6 +361,8 @@ int cm__q_open(cm__q *q, cm__conn *c, const char *id)
     q->conn = c;
     q->st = NULL;
     q->id = id;
+    q->bind_err = CM_OK;
+    q->bind_idx = 0;
     size_t i;
     const cm__sql_entry *e = find_sql(c->store, id, &i);
     if (!e)
@@ -380,25 +382,65 @@ void cm__q_close(cm__q *q)
     if (q->st)
         q->conn->store->ops->reset(q->st);
     q->st = NULL;
+    q->bind_err = CM_OK;
 }
 
 #define OPS(q) ((q)->conn->store->ops)
-int cm__q_int64(cm__q *q, int idx, int64_t v) { return OPS(q)->bind_int64(q->st, idx, v); }
-int cm__q_double(cm__q *q, int idx, double v) { return OPS(q)->bind_double(q->st, idx, v); }
+
+/* Keep the first bind failure of q (see cm__q), its detail naming the
+ * statement and parameter; later binds are skipped so that it stays. */
+static int bound(cm__q *q, int idx, int rc)
+{
+    if (rc && !q->bind_err) {
+        q->bind_err = rc;
+        q->bind_idx = idx;
+        char msg[256], native[16];
+        (void)snprintf(msg, sizeof msg, "%s", cm_error_message());
+        (void)snprintf(native, sizeof native, "%s", cm_error_backend_code());
+        cm__error_set(rc, "%s: parameter %d: %s", q->id, idx, msg);
+        cm__error_set_backend_code(native);
+    }
+    return rc;
+}
+
+int cm__q_int64(cm__q *q, int idx, int64_t v)
+{
+    return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_int64(q->st, idx, v));
+}
+int cm__q_double(cm__q *q, int idx, double v)
+{
+    return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_double(q->st, idx, v));
+}
 int cm__q_textn(cm__q *q, int idx, const char *s, size_t len)
 {
-    return OPS(q)->bind_text(q->st, idx, s, len);
+    return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_text(q->st, idx, s, len));
 }
 int cm__q_text(cm__q *q, int idx, const char *s)
 {
-    return s ? OPS(q)->bind_text(q->st, idx, s, strlen(s)) : OPS(q)->bind_null(q->st, idx);
+    if (q->bind_err)
+        return q->bind_err;
+    return bound(q, idx,
+                 s ? OPS(q)->bind_text(q->st, idx, s, strlen(s)) : OPS(q)->bind_null(q->st, idx));
 }
 int cm__q_blob(cm__q *q, int idx, const void *p, size_t len)
 {
-    return OPS(q)->bind_blob(q->st, idx, p, len);
+    return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_blob(q->st, idx, p, len));
 }
-int cm__q_null(cm__q *q, int idx) { return OPS(q)->bind_null(q->st, idx); }
-int cm__q_step(cm__q *q) { return OPS(q)->step(q->st); }
+int cm__q_null(cm__q *q, int idx)
+{
+    return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_null(q->st, idx));
+}
+int cm__q_step(cm__q *q)
+{
+    if (q->bind_err) {
+        /* The bind's own detail, unless something failed since. */
+        if (cm_error_code() != q->bind_err)
+            cm__error_set(q->bind_err, "%s: binding parameter %d failed (%s)", q->id, q->bind_idx,
+                          cm_status_name(q->bind_err));
+        return q->bind_err;
+    }
+    return OPS(q)->step(q->st);
+}
 bool cm__q_is_null(cm__q *q, int col) { return OPS(q)->column_is_null(q->st, col); }
 int64_t cm__q_col_int64(cm__q *q, int col) { return OPS(q)->column_int64(q->st, col); }
 double cm__q_col_double(cm__q *q, int col) { return OPS(q)->column_double(q->st, col); }

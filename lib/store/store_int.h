@@ -36,11 +36,16 @@ struct cm_store {
     void (*embed_free)(struct cm__embed_state *embed);
 };
 
-/* A statement handle as domain code sees it. */
+/* A statement handle as domain code sees it. The first failed bind is
+ * sticky: later binds do nothing and cm__q_step returns that error without
+ * running the statement, so a caller that ignores a bind's result can never
+ * run it with a parameter missing (NULL). */
 typedef struct cm__q {
     cm__conn *conn;
     cm__stmt *st;
     const char *id;
+    int bind_err; /* the first bind failure, or CM_OK */
+    int bind_idx; /* its parameter number */
 } cm__q;
 
 /* The backend registered for the URI's scheme, or NULL. */
@@ -71,6 +76,8 @@ int cm__store_run_tx(cm_store *store, bool write, cm__tx_fn fn, void *payload);
 int cm__q_open(cm__q *q, cm__conn *conn, const char *id);
 /* Reset after use (always call it, also after errors). */
 void cm__q_close(cm__q *q);
+/* The binds return CM_OK or the error (detail set), and a failure sticks
+ * (see cm__q): checking each result is optional, cm__q_step reports it. */
 int cm__q_int64(cm__q *q, int idx, int64_t v);
 int cm__q_double(cm__q *q, int idx, double v);
 /* s may be NULL (binds NULL). */
@@ -78,7 +85,8 @@ int cm__q_text(cm__q *q, int idx, const char *s);
 int cm__q_textn(cm__q *q, int idx, const char *s, size_t len);
 int cm__q_blob(cm__q *q, int idx, const void *p, size_t len);
 int cm__q_null(cm__q *q, int idx);
-/* 1 row, 0 done, < 0 error. */
+/* 1 row, 0 done, < 0 error; the first bind error when a bind failed (the
+ * statement did not run). */
 int cm__q_step(cm__q *q);
 bool cm__q_is_null(cm__q *q, int col);
 int64_t cm__q_col_int64(cm__q *q, int col);

@@ -1,14 +1,49 @@
 /*
  * test_store.c - store URIs, migrations (applied once, checksummed,
- * refused when modified), schema status, ping, pool under threads.
+ * refused when modified), schema status, ping, pool under threads, and
+ * statements whose binds fail (a counting allocator installed first thing
+ * in main() can fail the Nth allocation).
  */
 #include "fixtures.h"
+#include "store/store_int.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- a counting allocator that can fail the Nth allocation ---- */
+
+static atomic_long alloc_seen;    /* allocations since arming */
+static atomic_long alloc_fail_at; /* 0: never fail */
+static atomic_long alloc_failed;  /* failures injected */
+
+static bool inject(void)
+{
+    long at = atomic_load(&alloc_fail_at);
+    if (!at || atomic_fetch_add(&alloc_seen, 1) + 1 != at)
+        return false;
+    atomic_fetch_add(&alloc_failed, 1);
+    return true;
+}
+static void *t_malloc(size_t n, void *p)
+{
+    (void)p;
+    return inject() ? NULL : malloc(n);
+}
+static void *t_realloc(void *ptr, size_t n, void *p)
+{
+    (void)p;
+    return inject() ? NULL : realloc(ptr, n);
+}
+static void t_free(void *ptr, void *p)
+{
+    (void)p;
+    free(ptr);
+}
 
 START_TEST(open_rejects_bad_uris)
 {
@@ -179,8 +214,116 @@ START_TEST(cached_reads_see_commits_from_any_connection)
 }
 END_TEST
 
+/* One audit row written the way domain code writes (bind results ignored),
+ * with one bind made to fail: ?5 gets `target_type` (length n), and
+ * bad_idx > 0 adds a bind of a parameter the statement does not have. */
+typedef struct bind_case {
+    const char *target_type;
+    size_t n;
+    int bad_idx;
+} bind_case;
+
+static int insert_audit(cm__conn *c, void *payload)
+{
+    const bind_case *bc = payload;
+    cm__q q;
+    int rc = cm__q_open(&q, c, "audit.insert");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, 12345);
+    cm__q_int64(&q, 2, 77);
+    cm__q_text(&q, 3, "system");
+    cm__q_text(&q, 4, "bind.test");
+    cm__q_textn(&q, 5, bc->target_type, bc->n);
+    if (bc->bad_idx)
+        cm__q_int64(&q, bc->bad_idx, 1);
+    cm__q_int64(&q, 6, 88);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    return rc < 0 ? rc : CM_OK;
+}
+
+static long long bind_test_rows(void)
+{
+    return fx_count("SELECT count(*) FROM audit_log WHERE op = 'bind.test'");
+}
+
+START_TEST(a_failed_bind_is_returned_by_step_and_nothing_is_written)
+{
+    bind_case bc = {"member", 6, 99};
+    ck_assert_int_eq(cm__store_run_tx(FX.store, true, insert_audit, &bc), CM_ERANGE);
+    ck_assert_msg(strstr(cm_error_message(), "99") != NULL, "names the parameter: %s",
+                  cm_error_message());
+    ck_assert_int_eq(bind_test_rows(), 0);
+    if (fx_is_pg()) { /* PostgreSQL refuses text with a NUL byte at bind */
+        bind_case nul = {"mem\0ber", 7, 0};
+        ck_assert_int_eq(cm__store_run_tx(FX.store, true, insert_audit, &nul), CM_EINVAL);
+        ck_assert_int_eq(bind_test_rows(), 0);
+    }
+    bind_case ok = {"member", 6, 0};
+    ck_assert_ok(cm__store_run_tx(FX.store, true, insert_audit, &ok));
+    ck_assert_int_eq(bind_test_rows(), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'bind.test' AND "
+                              "actor_id = 77 AND target_type = 'member' AND target_id = 88"),
+                     1);
+}
+END_TEST
+
+/* A bind that runs out of memory (PostgreSQL copies every bound value, here
+ * a longer one than the statement has held, through the library's
+ * allocator; SQLite copies with its own): CM_ENOMEM and nothing written,
+ * never the row with NULL where the value was meant. */
+static int insert_audit_oom(cm__conn *c, void *payload)
+{
+    long *injected = payload;
+    static char big[100000];
+    memset(big, 'x', sizeof big - 1);
+    cm__q q;
+    int rc = cm__q_open(&q, c, "audit.insert");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, 12345);
+    cm__q_int64(&q, 2, 77);
+    cm__q_text(&q, 3, "system");
+    cm__q_text(&q, 4, "bind.test");
+    atomic_store(&alloc_seen, 0);
+    atomic_store(&alloc_failed, 0);
+    atomic_store(&alloc_fail_at, 1);
+    cm__q_text(&q, 5, big);
+    atomic_store(&alloc_fail_at, 0);
+    *injected = atomic_load(&alloc_failed);
+    cm__q_int64(&q, 6, 88);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    return rc < 0 ? rc : CM_OK;
+}
+
+START_TEST(a_bind_out_of_memory_writes_nothing)
+{
+    long injected = 0;
+    int rc = cm__store_run_tx(FX.store, true, insert_audit_oom, &injected);
+    if (fx_is_pg())
+        ck_assert_int_eq(injected, 1);
+    if (injected) {
+        ck_assert_msg(rc == CM_ENOMEM, "%s %s", cm_status_name(rc), cm_error_message());
+        ck_assert_int_eq(bind_test_rows(), 0);
+    } else {
+        ck_assert_ok(rc);
+        ck_assert_int_eq(bind_test_rows(), 1);
+    }
+}
+END_TEST
+
 int main(void)
 {
+    /* Before anything else allocates. */
+    cm_allocator alloc = CM_ALLOCATOR_INIT;
+    alloc.malloc = t_malloc;
+    alloc.realloc = t_realloc;
+    alloc.free = t_free;
+    if (cm_set_allocator(&alloc) != CM_OK)
+        return EXIT_FAILURE;
+
     Suite *s = suite_create("store");
     TCase *plain = tcase_create("open");
     tcase_add_test(plain, open_rejects_bad_uris);
@@ -200,5 +343,10 @@ int main(void)
     tcase_add_test(pool, pool_serves_many_threads);
     tcase_add_test(pool, cached_reads_see_commits_from_any_connection);
     suite_add_tcase(s, pool);
+    TCase *bind = tcase_create("bind");
+    tcase_add_checked_fixture(bind, fx_setup, fx_teardown);
+    tcase_add_test(bind, a_failed_bind_is_returned_by_step_and_nothing_is_written);
+    tcase_add_test(bind, a_bind_out_of_memory_writes_nothing);
+    suite_add_tcase(s, bind);
     return fx_run(s);
 }

@@ -70,6 +70,10 @@ static int map_rc(int rc, sqlite3 *db, const char *what)
         case SQLITE_INTERRUPT:
             code = CM_ECANCELED;
             break;
+        case SQLITE_RANGE:
+        case SQLITE_TOOBIG:
+            code = CM_ERANGE;
+            break;
         default:
             code = CM_EBACKEND;
     }
