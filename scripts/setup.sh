@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(meson ninja-build pkg-config gcc clang check libjansson-dev libuv1-dev
           libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev python3
           postgresql-15 node-llhttp prometheus libclang-rt-14-dev valgrind
-          yamllint shellcheck docker-compose wrk
+          yamllint shellcheck docker-compose wrk python3-aiosmtpd
           gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 missing=()
