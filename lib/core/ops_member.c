@@ -3,6 +3,7 @@
  * and suspension. Authentication (sessions, passwords, single-use tokens)
  * is in ops_auth.c.
  */
+#include "group_int.h"
 #include "member_int.h"
 
 #include <ctype.h>
@@ -113,12 +114,18 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     if (cursor && (rc = cm__cursor_decode(&after, &unused, cursor)))
         return rc;
     int64_t limit = cm__json_int(in, "limit", 20);
+    bool oom;
+    char *like = cm__like_pattern(cm__json_str(in, "q"), &oom);
+    if (oom)
+        return cm__error_set(CM_ENOMEM, "out of memory");
     cm__q q;
-    if ((rc = cm__q_open(&q, ctx->conn, "member.list")))
+    if ((rc = cm__q_open(&q, ctx->conn, "member.list"))) {
+        cm__free(like);
         return rc;
+    }
     cm__q_int64(&q, 1, after);
     cm__q_int64(&q, 2, ctx->actor->role);
-    cm__q_text(&q, 3, cm__json_str(in, "q"));
+    cm__q_text(&q, 3, like);
     cm__q_int64(&q, 4, limit + 1);
     json_t *items = json_array();
     int64_t last = 0;
@@ -133,6 +140,7 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         json_array_append_new(items, cm__member_json(&q, staff || last == ctx->actor->member_id));
     }
     cm__q_close(&q);
+    cm__free(like);
     if (rc < 0) {
         json_decref(items);
         return rc;

@@ -266,6 +266,42 @@ START_TEST(suspension_revokes_sessions)
 }
 END_TEST
 
+/* The names of members.list's items for q, joined by '|'. */
+static const char *names_for(const char *q)
+{
+    static char buf[400];
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, FX.sys, "members.list", "{s:s}", "q", q));
+    buf[0] = '\0';
+    json_t *items = json_object_get(r, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        size_t w = strlen(buf);
+        snprintf(buf + w, sizeof buf - w, "%s%s", i ? "|" : "",
+                 json_string_value(json_object_get(json_array_get(items, i), "name")));
+    }
+    json_decref(r);
+    return buf;
+}
+
+START_TEST(list_q_matches_percent_and_underscore_literally)
+{
+    static const char *const names[] = {"100% Pure", "a_b", "axb", "back\\slash", "Plain"};
+    for (int i = 0; i < 5; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "n%d@example.org", i);
+        ck_assert_ok(
+            fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", email, "name", names[i]));
+    }
+    ck_assert_str_eq(names_for("%"), "100% Pure");
+    ck_assert_str_eq(names_for("_"), "a_b");
+    ck_assert_str_eq(names_for("a_b"), "a_b");
+    ck_assert_str_eq(names_for("\\"), "back\\slash");
+    ck_assert_str_eq(names_for("0%"), "100% Pure");
+    ck_assert_str_eq(names_for("pure"), "100% Pure"); /* still ignores case */
+    ck_assert_str_eq(names_for("x"), "axb");
+}
+END_TEST
+
 START_TEST(metrics_count_signups)
 {
     cm_actor *admin = fx_member("root@example.org", "admin");
@@ -300,6 +336,7 @@ int main(void)
     tcase_add_test(tc, magic_link_signs_in_once_and_expires);
     tcase_add_test(tc, suspension_revokes_sessions);
     tcase_add_test(tc, metrics_count_signups);
+    tcase_add_test(tc, list_q_matches_percent_and_underscore_literally);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

@@ -23,32 +23,28 @@ const cm__sql_entry cm__sqlite_sql_member[] = {
      "discoverable = coalesce(?8, discoverable), updated_at = ?9 WHERE id = ?1"},
     {"member.set_role", "UPDATE members SET role = ?2, updated_at = ?3 WHERE id = ?1"},
     {"member.set_status", "UPDATE members SET status = ?2, updated_at = ?3 WHERE id = ?1"},
-    {"member.set_password",
-     "UPDATE members SET password_hash = ?2, updated_at = ?3 WHERE id = ?1"},
+    {"member.set_password", "UPDATE members SET password_hash = ?2, updated_at = ?3 WHERE id = ?1"},
+    /* ?3: a LIKE pattern, \, % and _ escaped by '\' (cm__like_pattern) */
     {"member.list",
      "SELECT " MEMBER_COLS " FROM members WHERE id > ?1 AND status = 'active' "
      "AND (visibility = 'public' OR (visibility = 'members' AND ?2 >= 1) OR ?2 >= 3) "
-     "AND (?3 IS NULL OR name LIKE '%' || ?3 || '%' ESCAPE '\\') ORDER BY id LIMIT ?4"},
-    {"session.insert",
-     "INSERT INTO sessions (member_id, token_hash, created_at, expires_at) "
-     "VALUES (?1, ?2, ?3, ?4)"},
-    {"session.actor",
-     "SELECT m.id, m.role FROM sessions s JOIN members m ON m.id = s.member_id "
-     "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 "
-     "AND m.status = 'active'"},
+     "AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4"},
+    {"session.insert", "INSERT INTO sessions (member_id, token_hash, created_at, expires_at) "
+                       "VALUES (?1, ?2, ?3, ?4)"},
+    {"session.actor", "SELECT m.id, m.role FROM sessions s JOIN members m ON m.id = s.member_id "
+                      "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2 "
+                      "AND m.status = 'active'"},
     {"session.revoke",
      "UPDATE sessions SET revoked_at = ?3 WHERE token_hash = ?1 AND member_id = ?2 "
      "AND revoked_at IS NULL"},
     {"session.revoke_all",
      "UPDATE sessions SET revoked_at = ?2 WHERE member_id = ?1 AND revoked_at IS NULL"},
-    {"session.list",
-     "SELECT id, created_at, expires_at FROM sessions WHERE member_id = ?1 "
-     "AND revoked_at IS NULL AND expires_at > ?2 ORDER BY id"},
+    {"session.list", "SELECT id, created_at, expires_at FROM sessions WHERE member_id = ?1 "
+                     "AND revoked_at IS NULL AND expires_at > ?2 ORDER BY id"},
     {"token.insert",
      "INSERT INTO auth_tokens (member_id, kind, token_hash, created_at, expires_at) "
      "VALUES (?1, ?2, ?3, ?4, ?5)"},
-    {"token.consume",
-     "UPDATE auth_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 "
-     "AND used_at IS NULL AND expires_at > ?3 RETURNING member_id"},
+    {"token.consume", "UPDATE auth_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 "
+                      "AND used_at IS NULL AND expires_at > ?3 RETURNING member_id"},
     {NULL, NULL},
 };
