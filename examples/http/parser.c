@@ -24,6 +24,8 @@ struct cmh_parser {
     bool in_message;
     bool want_continue;
     bool failed;
+    bool in_trailers; /* after the header section: fields are trailers */
+    int n_trailers;
     uint64_t started;
 };
 
@@ -88,6 +90,8 @@ static int on_message_begin(llhttp_t *ll)
     p->header_bytes = 0;
     p->url.len = p->field.len = p->value.len = 0;
     p->in_message = true;
+    p->in_trailers = false;
+    p->n_trailers = 0;
     return 0;
 }
 
@@ -116,6 +120,15 @@ static int on_header_value_complete(llhttp_t *ll)
 {
     cmh_parser *p = P(ll);
     cmh_request *r = p->cur;
+    if (p->in_trailers) {
+        /* A trailer field of a chunked body: counted against the limits,
+         * then dropped. Trailers never become request headers (a proxy
+         * checks headers, not trailers). */
+        p->field.len = p->value.len = 0;
+        if (++p->n_trailers > p->lim.max_headers)
+            return fail(p, 431, "too many trailer fields");
+        return 0;
+    }
     if (r->n_headers >= p->lim.max_headers)
         return fail(p, 431, "too many header fields");
     if (memchr(p->value.p ? p->value.p : "", '\0', p->value.len))
@@ -135,6 +148,44 @@ static int on_header_value_complete(llhttp_t *ll)
     return 0;
 }
 
+/*
+ * Transfer-Encoding, if sent, must be exactly "chunked" once, on HTTP/1.1:
+ * a proxy in front may frame "gzip, chunked", "chunked, chunked" or a
+ * chunked HTTP/1.0 message differently than llhttp does (request
+ * smuggling). Returns 0, 400 (malformed or HTTP/1.0) or 501 (a coding
+ * other than chunked).
+ */
+static int check_transfer_encoding(const cmh_request *r)
+{
+    int codings = 0;
+    bool other = false;
+    for (int i = 0; i < r->n_headers; i++) {
+        if (strcmp(r->headers[i].name, "transfer-encoding") != 0)
+            continue;
+        const char *v = r->headers[i].value;
+        for (;;) {
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t n = strcspn(v, ",");
+            size_t t = n;
+            while (t && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+                t--;
+            if (t == 0)
+                return 400; /* empty list element */
+            codings++;
+            other |= !(t == 7 && cmh_strnieq(v, "chunked", 7));
+            if (!v[n])
+                break;
+            v += n + 1;
+        }
+    }
+    if (codings == 0)
+        return 0;
+    if (other)
+        return 501;
+    return codings == 1 && r->http_minor >= 1 ? 0 : 400;
+}
+
 static int on_headers_complete(llhttp_t *ll)
 {
     cmh_parser *p = P(ll);
@@ -148,6 +199,15 @@ static int on_headers_complete(llhttp_t *ll)
     r->http_minor = llhttp_get_http_minor(ll);
     if (r->http_major != 1)
         return fail(p, 505, "only HTTP/1.x is supported");
+    /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
+    int hosts = cmh_req_header_count(r, "host");
+    if (hosts > 1 || (hosts == 0 && r->http_minor >= 1))
+        return fail(p, 400, hosts ? "more than one Host header" : "no Host header");
+    int status = check_transfer_encoding(r);
+    if (status == 501)
+        return fail(p, 501, "unsupported transfer coding (only chunked is accepted)");
+    if (status)
+        return fail(p, 400, "malformed Transfer-Encoding");
     r->keep_alive = llhttp_should_keep_alive(ll) != 0;
     r->upgrade = llhttp_get_upgrade(ll) != 0;
     if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->lim.max_body)
@@ -158,6 +218,18 @@ static int on_headers_complete(llhttp_t *ll)
             return fail(p, 417, "unsupported Expect header");
         p->want_continue = true;
     }
+    p->in_trailers = true;
+    return 0;
+}
+
+/* The chunk-size line is parsed (its size is in ll->content_length): a
+ * chunk that would take the body over the limit is refused before any of
+ * its bytes are awaited. */
+static int on_chunk_header(llhttp_t *ll)
+{
+    cmh_parser *p = P(ll);
+    if (ll->content_length > p->lim.max_body - p->cur->body_len)
+        return fail(p, 413, "request body is too large");
     return 0;
 }
 
@@ -197,6 +269,7 @@ cmh_parser *cmh_parser_new(const cmh_limits *lim)
     p->settings.on_header_value_complete = on_header_value_complete;
     p->settings.on_headers_complete = on_headers_complete;
     p->settings.on_body = on_body;
+    p->settings.on_chunk_header = on_chunk_header;
     p->settings.on_message_complete = on_message_complete;
     llhttp_init(&p->ll, HTTP_REQUEST, &p->settings);
     p->ll.data = p;

@@ -22,7 +22,7 @@ common="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for f in llhttp api http; do
-    $cc $common -fsanitize=fuzzer-no-link,address,undefined -w -I/usr/share/include/llhttp \
+    $cc $common -fsanitize=fuzzer-no-link,address,undefined -w -DLLHTTP_STRICT_MODE=1 -I/usr/share/include/llhttp \
         -c "$llhttp/$f.c" -o "$tmp/llhttp_$f.o"
 done
 h="$src/examples/http"

@@ -1,6 +1,7 @@
 """test_protocol.py - community-server's HTTP/1.1 handling over raw sockets:
 keep-alive, pipelining, malformed requests, size limits (413, 431),
-Expect: 100-continue, HTTP/1.0, read/idle timeouts, rate limiting (429)."""
+Expect: 100-continue, HTTP/1.0, strict framing (smuggling shapes, trailers),
+read/idle timeouts, rate limiting (429)."""
 import json
 import os
 import socket
@@ -132,6 +133,114 @@ def oversize_body_is_413(srv):
     st, _, _, _ = srv.request("POST", "/v1/members", {"email": "ok@example.test", "name": "Ok",
                                                       "bio": "x" * 3000})
     eq(st, 201, "under the limit")
+
+
+def chunked(method, path, body, headers="", trailers="", version="1.1"):
+    """A chunked request: body as one chunk, then the last chunk and trailers."""
+    return (("%s %s HTTP/%s\r\n%sTransfer-Encoding: chunked\r\n\r\n" %
+             (method, path, version, headers)).encode() +
+            (b"%x\r\n" % len(body) + body + b"\r\n" if body else b"") +
+            b"0\r\n" + trailers.encode() + b"\r\n")
+
+
+def signup_token(srv, email):
+    st, _, _, js = srv.request("POST", "/v1/members", {"email": email, "name": "T",
+                                                       "password": "correct horse 1"})
+    eq(st, 201, "signup")
+    return js["session"]["token"]
+
+
+@test
+def trailer_fields_are_not_headers(srv):
+    tok = signup_token(srv, "trailer@example.test")
+    eq(srv.request("GET", "/v1/me", token=tok)[0], 200, "the token works as a header")
+    data = srv.raw(chunked("GET", "/v1/me", b"", "Host: t\r\nConnection: close\r\n",
+                           "Authorization: Bearer %s\r\n" % tok))
+    (st, hd, body), = parse_responses(data)
+    eq(st, 401, "an Authorization trailer authenticates nobody (body %r)" % body[:200])
+    # the body still arrives when trailers follow it
+    body = json.dumps({"email": "trailer2@example.test", "name": "T2"}).encode()
+    data = srv.raw(chunked("POST", "/v1/members", body,
+                           "Host: t\r\nContent-Type: application/json\r\n"
+                           "Connection: close\r\n", "X-Checksum: abc\r\n"))
+    eq(parse_responses(data)[0][0], 201, "chunked body with a trailer")
+
+
+@test
+def trailer_does_not_override_forwarded_for(srv):
+    prx = Server(args=["--rate-limit", "0", "--trust-proxy"])
+    try:
+        data = prx.raw(chunked("GET", "/healthz", b"",
+                               "Host: t\r\nX-Request-Id: xff-trailer\r\n"
+                               "X-Forwarded-For: 198.51.100.7\r\nConnection: close\r\n",
+                               "X-Forwarded-For: 203.0.113.66\r\n"))
+        eq(parse_responses(data)[0][0], 200, "status")
+        prx.check_clean_exit()
+        logs = [o for o in prx.log_objects() if o.get("request_id") == "xff-trailer"]
+        eq([o["client"] for o in logs], ["198.51.100.7"], "client from the proxy's header")
+    finally:
+        prx.close()
+
+
+@test
+def smuggling_shapes_are_refused(srv):
+    before = members_count(srv)
+    body = b'{"email":"smuggle@example.test","name":"S"}'
+    pre = (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n")
+    cases = [
+        # chunk data not followed by CRLF
+        (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", (400,)),
+        # a transfer coding other than chunked alone
+        (pre + b"Transfer-Encoding: gzip, chunked\r\n\r\n" +
+         b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n", (501,)),
+        (pre + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n", (501,)),
+        (pre + b"Transfer-Encoding: chunked, chunked\r\n\r\n" +
+         b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n", (400, 501)),
+        # chunked on HTTP/1.0
+        (chunked("POST", "/v1/members", body, "Host: t\r\nContent-Type: application/json\r\n",
+                 version="1.0"), (400,)),
+        # no Host, two Hosts (HTTP/1.1)
+        (b"POST /v1/members HTTP/1.1\r\nContent-Type: application/json\r\n"
+         b"Content-Length: %d\r\n\r\n" % len(body) + body, (400,)),
+        (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nHost: u\r\n"
+         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+         (400,)),
+        # white space in or after a header name
+        (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         b"Content-Length : %d\r\n\r\n" % len(body) + body, (400,)),
+        (b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+         b"Content Length: %d\r\n\r\n" % len(body) + body, (400,)),
+        # bare LF line ends
+        (b"POST /v1/members HTTP/1.1\nHost: t\nContent-Type: application/json\n"
+         b"Content-Length: %d\n\n" % len(body) + body, (400,)),
+    ]
+    for raw, want in cases:
+        got = parse_responses(srv.raw(raw))
+        check(got, "an answer to %r" % raw[:120])
+        st, hd, _ = got[0]
+        check(st in want, "status %d for %r (want %s)" % (st, raw[:120], want))
+        eq(hd["connection"], "close", "closes after %r" % raw[:60])
+        eq(len(got), 1, "nothing more answered for %r" % raw[:60])
+    eq(members_count(srv), before, "nothing created")
+    # HTTP/1.0 without Host is fine
+    eq(parse_responses(srv.raw(b"GET /healthz HTTP/1.0\r\n\r\n"))[0][0], 200, "1.0, no Host")
+
+
+@test
+def oversize_chunk_is_413_at_its_size_line(srv):
+    # the chunk-size line alone announces more than --max-body: refused at
+    # once with 413 (the body never comes; waiting for it would end in 408)
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    try:
+        s.sendall(b"POST /v1/members HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n100000\r\n")
+        (st, hd, body), = recv_n_responses(s, 1)
+        eq(st, 413, "status (body %r)" % body[:200])
+        eq(hd["connection"], "close", "closes")
+    finally:
+        s.close()
 
 
 @test
