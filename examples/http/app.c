@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <ctype.h>
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,10 +39,34 @@ struct cmh_app {
 
 static const char *const host_query_params[] = {"cookie", NULL};
 
+static bool is_host_query_param(const char *k)
+{
+    for (const char *const *p = host_query_params; *p; p++)
+        if (strcmp(*p, k) == 0)
+            return true;
+    return false;
+}
+
+/* The origin-form part ("/path?query") of a request-target; absolute-form
+ * is accepted (RFC 9112 3.2.2). */
+static const char *origin_form(const char *t)
+{
+    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+        t = strchr(t + (t[4] == 's' ? 8 : 7), '/'); /* "http://" alone has 7 bytes */
+        if (!t)
+            t = "/";
+    }
+    return t;
+}
+
 /* ---- construction ---------------------------------------------------- */
 
 cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t errlen)
 {
+    if (sodium_init() < 0) {
+        (void)snprintf(err, errlen, "libsodium failed to initialise");
+        return NULL;
+    }
     cmh_app *app = cmh_xcalloc(1, sizeof *app);
     app->cfg = cfg;
     app->store = store;
@@ -382,7 +407,23 @@ static bool origin_acceptable(const cmh_exchange *ex)
         return true; /* not a browser cross-site request, or an old browser: token decides */
     if (strcmp(origin, "null") == 0)
         return false;
-    return same_origin(ex->req, origin) || cmh_config_origin_allowed(ex->app->cfg, origin);
+    /* "*" in --cors-origins lets any origin read, never use the cookies */
+    return same_origin(ex->req, origin) || cmh_config_origin_listed(ex->app->cfg, origin);
+}
+
+/* The session's CSRF token: hex HMAC-SHA256 keyed by the session token
+ * (out: 65 bytes). The same for the session's whole life, on every host. */
+static void csrf_token(char out[65], const char *session_token)
+{
+    static const char label[] = "cm_csrf/v1";
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)session_token, strlen(session_token));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, sizeof label - 1);
+    crypto_auth_hmacsha256_final(&st, mac);
+    cmh_hex(out, mac, sizeof mac);
+    sodium_memzero(mac, sizeof mac);
+    sodium_memzero(&st, sizeof st);
 }
 
 static bool token_chars_ok(const char *t)
@@ -531,19 +572,25 @@ static bool credentials(cmh_exchange *ex)
 
 /*
  * CSRF for cookie-authenticated unsafe requests: the X-CSRF-Token header
- * must equal the cm_csrf cookie (double submit: a cross-site page can
- * neither read the cookie nor set a custom header without a CORS
- * preflight), and an Origin header, when sent, must be this site or a
- * configured origin.
+ * must equal the session's CSRF token, HMAC-SHA256(key = the session
+ * token, "cm_csrf/v1") in hex, compared in constant time. Only a page that
+ * was given the token at sign-in (in the X-CSRF-Token response header and
+ * the readable cm_csrf cookie) can send it: a cross-site page can neither
+ * read it nor compute it, and a cm_csrf cookie planted by an attacker is
+ * ignored. An Origin header, when sent, must be this site or a listed
+ * origin.
  */
 static bool csrf_ok(cmh_exchange *ex)
 {
     if (!origin_acceptable(ex))
         return false;
     const char *hdr = cmh_req_header(ex->req, "x-csrf-token");
-    char *cookie = cookie_get(ex->req, CSRF_COOKIE);
-    bool ok = hdr && cookie && strlen(cookie) >= 16 && cmh_ct_streq(hdr, cookie);
-    free(cookie);
+    if (!hdr || cmh_req_header_count(ex->req, "x-csrf-token") != 1)
+        return false;
+    char want[65];
+    csrf_token(want, ex->token);
+    bool ok = cmh_ct_streq(hdr, want);
+    sodium_memzero(want, sizeof want);
     return ok;
 }
 
@@ -679,13 +726,7 @@ cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
     const char *origin = cmh_req_header(req, "origin");
     ex->cors = origin && cmh_config_origin_allowed(app->cfg, origin);
 
-    /* origin-form "/path?query"; absolute-form is accepted (RFC 9112 3.2.2). */
-    const char *t = req->target;
-    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
-        t = strchr(t + (t[4] == 's' ? 8 : 7), '/'); /* "http://" alone has 7 bytes */
-        if (!t)
-            t = "/";
-    }
+    const char *t = origin_form(req->target);
     size_t path_len = strcspn(t, "?#");
     const char *query = t[path_len] == '?' ? t + path_len + 1 : "";
     char *qcopy = cmh_xstrndup(query, strcspn(query, "#"));
@@ -817,10 +858,8 @@ static void set_cookies(cmh_exchange *ex, const char *token, long long max_age)
     char age[40] = "";
     if (max_age >= 0)
         (void)snprintf(age, sizeof age, "; Max-Age=%lld", max_age);
-    unsigned char r[32];
     char csrf[65];
-    cmh_random(r, sizeof r);
-    cmh_hex(csrf, r, sizeof r);
+    csrf_token(csrf, token);
     cmh_buf v = {0};
     cmh_buf_printf(&v, SESSION_COOKIE "=%s; Path=/%s; HttpOnly%s; SameSite=Lax", token, age,
                    secure);
@@ -843,39 +882,57 @@ static void clear_cookies(cmh_exchange *ex)
     header(&ex->resp, "Set-Cookie", v);
 }
 
-/* Link: <path?...&cursor=next>; rel="next" for paginated GET results. */
+/*
+ * Link: <path?...&cursor=next>; rel="next" for paginated GET results. The
+ * link is rebuilt from decoded values, each percent-encoded again: no raw
+ * request text reaches the header. The host's own query parameters and
+ * the old cursor are left out.
+ */
 static void link_next(cmh_exchange *ex, const char *cursor)
 {
-    const char *t = ex->req->target;
+    const char *t = origin_form(ex->req->target);
     size_t pl = strcspn(t, "?#");
     cmh_buf b = {0};
+    bool ok = true;
     cmh_buf_puts(&b, "<");
-    cmh_buf_put(&b, t, pl);
+    for (size_t i = 0; ok && i < pl && t[i] == '/';) {
+        size_t n = strcspn(t + i + 1, "/?#");
+        char *seg = cmh_url_decode(t + i + 1, n, false);
+        ok = seg != NULL;
+        cmh_buf_putc(&b, '/');
+        if (seg)
+            cmh_buf_pct(&b, seg);
+        free(seg);
+        i += n + 1;
+    }
     char sep = '?';
     const char *q = t[pl] == '?' ? t + pl + 1 : NULL;
-    while (q && *q && *q != '#') {
+    while (ok && q && *q && *q != '#') {
         size_t n = strcspn(q, "&#");
-        if (!(n >= 6 && strncmp(q, "cursor", 6) == 0 && (n == 6 || q[6] == '='))) {
+        const char *eq = memchr(q, '=', n);
+        size_t kn = eq ? (size_t)(eq - q) : n;
+        char *k = n ? cmh_url_decode(q, kn, true) : NULL;
+        char *v = k && eq ? cmh_url_decode(eq + 1, n - kn - 1, true) : cmh_xstrdup("");
+        if (n && (!k || !v)) {
+            ok = false;
+        } else if (k && *k && strcmp(k, "cursor") != 0 && !is_host_query_param(k)) {
             cmh_buf_putc(&b, sep);
-            cmh_buf_put(&b, q, n);
+            cmh_buf_pct(&b, k);
+            cmh_buf_putc(&b, '=');
+            cmh_buf_pct(&b, v);
             sep = '&';
         }
+        free(k);
+        free(v);
         q += n;
         if (*q == '&')
             q++;
     }
     cmh_buf_putc(&b, sep);
     cmh_buf_puts(&b, "cursor=");
-    for (const char *c = cursor; *c; c++) {
-        unsigned char ch = (unsigned char)*c;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~')
-            cmh_buf_putc(&b, (char)ch);
-        else
-            cmh_buf_printf(&b, "%%%02X", ch);
-    }
+    cmh_buf_pct(&b, cursor);
     cmh_buf_puts(&b, ">; rel=\"next\"");
-    if (!strpbrk(b.p, "\r\n"))
+    if (ok)
         header(&ex->resp, "Link", b.p);
     cmh_buf_free(&b);
 }
@@ -1076,10 +1133,7 @@ void cmh_app_write_head(const cmh_exchange *ex, cmh_buf *out)
         /* A listed origin is echoed and may send credentials; "*" alone
          * allows any origin without credentials. */
         const char *origin = cmh_req_header(ex->req, "origin");
-        bool listed = false;
-        for (char **o = ex->app->cfg->cors_origins; o && *o; o++)
-            listed |= cmh_strieq(*o, origin);
-        if (listed) {
+        if (cmh_config_origin_listed(ex->app->cfg, origin)) {
             cmh_buf_printf(out,
                            "Access-Control-Allow-Origin: %s\r\n"
                            "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n",

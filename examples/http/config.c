@@ -198,6 +198,14 @@ bool cmh_config_origin_allowed(const cmh_config *c, const char *origin)
     return false;
 }
 
+bool cmh_config_origin_listed(const cmh_config *c, const char *origin)
+{
+    for (char **o = c->cors_origins; o && *o; o++)
+        if (strcmp(*o, "*") != 0 && cmh_strieq(*o, origin))
+            return true;
+    return false;
+}
+
 static char *db_uri(const char *v)
 {
     if (strstr(v, "://") || strncmp(v, "sqlite:", 7) == 0)

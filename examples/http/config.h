@@ -40,8 +40,12 @@ int cmh_config_load(cmh_config *c, int argc, char **argv);
 void cmh_config_free(cmh_config *c);
 /* "host:port" or "[v6]:port" into c->host/c->port. */
 int cmh_config_listen(cmh_config *c, const char *s);
-/* Is `origin` in the CORS list? */
+/* Is `origin` in the CORS list, or is "*" there? (CORS headers without
+ * credentials.) */
 bool cmh_config_origin_allowed(const cmh_config *c, const char *origin);
+/* Is `origin` listed by name? Only such origins may use cookies and get
+ * Access-Control-Allow-Credentials: "*" never counts. */
+bool cmh_config_origin_listed(const cmh_config *c, const char *origin);
 /* Defaults only (tests, fuzzing). */
 void cmh_config_defaults(cmh_config *c);
 

@@ -349,6 +349,10 @@ static int bad(cmh_input_err *err, const char *field, const char *fmt, ...)
 static json_t *convert(int type, const char *name, const char *v, cmh_input_err *err)
 {
     char *end;
+    if (!cmh_utf8_valid(v)) {
+        bad(err, name, "%s: is not valid UTF-8", name);
+        return NULL;
+    }
     switch (type) {
         case CMH_PT_INTEGER: {
             errno = 0;
@@ -431,6 +435,8 @@ static int parse_query(const cmh_route *rt, const char *q, const char *const *ho
             int rc = 0;
             if (!k || !v || !*k)
                 rc = bad(err, "", "%s", "malformed query string");
+            else if (!cmh_utf8_valid(k))
+                rc = bad(err, "", "%s", "a query parameter name is not valid UTF-8");
             else if (is_host_param(host_params, k))
                 rc = 0;
             else if (!allowed)

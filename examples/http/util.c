@@ -175,6 +175,29 @@ void cmh_buf_json_str(cmh_buf *b, const char *s)
     cmh_buf_putc(b, '"');
 }
 
+bool cmh_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+void cmh_buf_pct(cmh_buf *b, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~')
+            cmh_buf_putc(b, (char)*c);
+        else
+            cmh_buf_printf(b, "%%%02X", *c);
+    }
+}
+
 char *cmh_buf_steal(cmh_buf *b, size_t *len)
 {
     char *p = b->p ? b->p : cmh_xstrdup("");

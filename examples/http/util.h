@@ -63,6 +63,12 @@ bool cmh_ct_streq(const char *a, const char *b);
 /* Decode %XX escapes (and '+' as space when `plus` is set) of src[0..n)
  * into a new string. NULL when an escape is malformed or decodes to NUL. */
 char *cmh_url_decode(const char *src, size_t n, bool plus);
+/* Is s (NUL-terminated) valid UTF-8 (no overlongs, surrogates or code
+ * points above U+10FFFF)? */
+bool cmh_utf8_valid(const char *s);
+/* Append s percent-encoded: every byte but ALPHA / DIGIT / "-._~" becomes
+ * %XX, so the result is safe in any URI component and in a header. */
+void cmh_buf_pct(cmh_buf *b, const char *s);
 /* ASCII case-insensitive comparisons. */
 bool cmh_strieq(const char *a, const char *b);
 bool cmh_strnieq(const char *a, const char *b, size_t n);

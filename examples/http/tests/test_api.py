@@ -310,6 +310,38 @@ def cursor_pagination(srv):
     check(len(seen) >= 7 and pages >= 4, "all members paged: %d in %d pages" % (len(seen), pages))
 
 
+@test
+def invalid_utf8_is_400_with_the_field(srv):
+    problem(srv.request("GET", "/v1/events?q=%FF"), 400, "CM_EINVAL", "q")
+    problem(srv.request("GET", "/v1/events?q=ok%C3"), 400, "CM_EINVAL", "q")
+    before = audit_count(srv)
+    problem(srv.request("DELETE", "/v1/reactions/%FF/1/like", token=S["ann_token"]), 400,
+            "CM_EINVAL", "target_type")
+    unchanged(srv, before, "invalid UTF-8 in a path segment")
+    st, _, _, _ = srv.request("GET", "/v1/events?q=%C3%A9t%C3%A9")
+    eq(st, 200, "valid UTF-8 still works")
+
+
+@test
+def link_header_is_built_from_parsed_values(srv):
+    # the host's own cookie parameter is not an operation input: its raw text
+    # must not reach the Link header
+    evil = "/v1/members?limit=1&cookie=0%3E;rel=x&cookie=a>,<https://evil.test/>;rel=preload"
+    st, hd, _, js = srv.request("GET", evil, token=S["admin_token"])
+    eq(st, 200, "list")
+    link = hd.get("link", "")
+    check(js["next_cursor"] and link, "a next page")
+    check("evil" not in link and "preload" not in link and "cookie" not in link,
+          "no injected text: %r" % link)
+    eq(link.count("<"), 1, "one link: %r" % link)
+    eq(link.count(">"), 1, "one link: %r" % link)
+    check(link.startswith("</v1/members?limit=1&cursor=") and link.endswith('>; rel="next"'),
+          "rebuilt link: %r" % link)
+    # values are re-encoded from their decoded form
+    st, hd, _, js = srv.request("GET", "/v1/members?limit=%31", token=S["admin_token"])
+    check(hd.get("link", "").startswith("</v1/members?limit=1&cursor="), hd.get("link"))
+
+
 # -- cookies and CSRF --------------------------------------------------------------
 
 
@@ -347,6 +379,18 @@ def cookie_login_and_csrf(srv):
     st, _, _, me = srv.request("PATCH", "/v1/me", {"headline": "via cookie"},
                                headers={"Cookie": jar, "X-CSRF-Token": csrf, "Origin": ORIGIN})
     eq((st, me["headline"]), (200, "via cookie"), "cookie PATCH with CSRF token")
+    # the token is bound to the session: a cm_csrf cookie planted by an
+    # attacker (e.g. from a sibling subdomain) with a matching header fails
+    planted = "cm_session=%s; cm_csrf=%s" % (sess, "a" * 64)
+    before = audit_count(srv)
+    problem(srv.request("PATCH", "/v1/me", {"headline": "planted"},
+                        headers={"Cookie": planted, "X-CSRF-Token": "a" * 64}),
+            403, "HTTP_CSRF_FAILED")
+    unchanged(srv, before, "planted CSRF cookie")
+    # and it stays the same for the session (another sign-in gives another)
+    st, hd2, _, _ = srv.request("POST", "/v1/sessions?cookie=1",
+                                {"email": "ann@example.test", "password": PASSWORD})
+    check(hd2.get("x-csrf-token") not in (None, csrf), "per-session CSRF token")
     # a bearer request needs no CSRF token even with stray cookies
     st, _, _, _ = srv.request("PATCH", "/v1/me", {"headline": "bearer"}, token=S["ann_token"],
                               headers={"Cookie": "cm_csrf=zzz"})
@@ -419,6 +463,37 @@ def cors(srv):
     check("access-control-allow-origin" not in hd, "no CORS for other origins")
     st, hd, _, _ = srv.request("GET", "/healthz", headers={"Origin": "https://evil.test"})
     check("access-control-allow-origin" not in hd, "no CORS on simple requests either")
+
+
+@test
+def cors_wildcard_never_allows_credentials(srv):
+    wild = Server(args=["--rate-limit", "0", "--cors-origins", "*"])
+    try:
+        st, _, _, _ = wild.request("POST", "/v1/members", {"email": "w@example.test",
+                                                           "name": "W", "password": PASSWORD})
+        eq(st, 201, "signup")
+        st, hd, _, _ = wild.request("GET", "/healthz", headers={"Origin": "https://evil.test"})
+        eq(hd.get("access-control-allow-origin"), "*", "any origin may read")
+        check("access-control-allow-credentials" not in hd, "without credentials")
+        # no cookie sign-in from an origin that is only covered by '*'
+        r = wild.request("POST", "/v1/sessions?cookie=1",
+                         {"email": "w@example.test", "password": PASSWORD},
+                         headers={"Origin": "https://evil.test"})
+        problem(r, 403, "HTTP_CSRF_FAILED")
+        check("set-cookie" not in r[1], "no cookie set")
+        # nor a cookie-authenticated write, even with the right CSRF token
+        st, hd, _, js = wild.request("POST", "/v1/sessions?cookie=1",
+                                     {"email": "w@example.test", "password": PASSWORD})
+        eq(st, 200, "same-site cookie sign-in")
+        sess, _ = cookie_value(cookies_of(hd), "cm_session")
+        csrf = hd.get("x-csrf-token")
+        problem(wild.request("PATCH", "/v1/me", {"headline": "x"},
+                             headers={"Cookie": "cm_session=%s; cm_csrf=%s" % (sess, csrf),
+                                      "X-CSRF-Token": csrf, "Origin": "https://evil.test"}),
+                403, "HTTP_CSRF_FAILED")
+        wild.check_clean_exit()
+    finally:
+        wild.close()
 
 
 # -- metrics and logs ------------------------------------------------------------------
