@@ -291,6 +291,17 @@ static int consume_token(cm__ctx *ctx, json_t *in, const char *kind, int64_t *me
     if (rc == 0)
         return cm__error_set_field(CM_EAUTH, "token",
                                    "token: invalid, expired or already used");
+    if (rc < 0)
+        return rc;
+    /* A token issued before a suspension does not let the member back in
+     * (the failed call rolls back: the token stays as it was). */
+    if ((rc = cm__q_open(&q, ctx->conn, "member.role")))
+        return rc;
+    cm__q_int64(&q, 1, *member_id);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    if (rc == 0)
+        return cm__error_set_field(CM_EAUTH, "token", "token: the account is suspended");
     return cm__ok(rc);
 }
 

@@ -298,7 +298,8 @@ static const cm__field role_fields[] = {
 static const cm__field status_fields[] = {
     CM__FIELD("member_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "Member id"),
     CM__FIELD("status", CM__T_ENUM, .flags = CM__REQUIRED, .values = status_values,
-              .doc = "active, or suspended (also revokes every session)"),
+              .doc = "active, or suspended (ends every session; earlier magic-link and reset "
+                     "tokens are refused)"),
     {.name = NULL},
 };
 

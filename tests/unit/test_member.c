@@ -302,6 +302,46 @@ START_TEST(list_q_matches_percent_and_underscore_literally)
 }
 END_TEST
 
+/* Tokens issued before a suspension do not let the member back in. */
+START_TEST(suspended_members_cannot_use_earlier_tokens)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "h@example.org",
+                         "name", "H", "password", "password123"));
+    json_int_t id = json_integer_value(json_object_get(json_object_get(r, "member"), "id"));
+    json_decref(r);
+    char magic[80], reset[80];
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email", "h@example.org"));
+    snprintf(magic, sizeof magic, "%s", json_string_value(json_object_get(r, "token")));
+    json_decref(r);
+    ck_assert_ok(
+        fx_exec(&r, FX.sys, "auth.password_reset_request", "{s:s}", "email", "h@example.org"));
+    snprintf(reset, sizeof reset, "%s", json_string_value(json_object_get(r, "token")));
+    json_decref(r);
+    cm_actor *mod = fx_member("mod@example.org", "moderator");
+    ck_assert_ok(fx_exec(NULL, mod, "members.set_status", "{s:I,s:s}", "member_id", id, "status",
+                         "suspended"));
+    long long sessions = fx_count("SELECT count(*) FROM sessions");
+
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", magic),
+                     CM_EAUTH);
+    ck_assert_msg(strstr(cm_error_message(), "suspended"), "says why: %s", cm_error_message());
+    ck_assert_str_eq(cm_error_field(), "token");
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.password_reset", "{s:s,s:s}", "token", reset,
+                             "new_password", "new password"),
+                     CM_EAUTH);
+    ck_assert_msg(strstr(cm_error_message(), "suspended"), "says why: %s", cm_error_message());
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM sessions"), sessions);
+
+    /* Nothing changed: once reactivated, the old password still works. */
+    ck_assert_ok(
+        fx_exec(NULL, mod, "members.set_status", "{s:I,s:s}", "member_id", id, "status", "active"));
+    ck_assert_ok(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "h@example.org",
+                         "password", "password123"));
+    cm_actor_free(mod);
+}
+END_TEST
+
 START_TEST(metrics_count_signups)
 {
     cm_actor *admin = fx_member("root@example.org", "admin");
@@ -336,6 +376,7 @@ int main(void)
     tcase_add_test(tc, magic_link_signs_in_once_and_expires);
     tcase_add_test(tc, suspension_revokes_sessions);
     tcase_add_test(tc, metrics_count_signups);
+    tcase_add_test(tc, suspended_members_cannot_use_earlier_tokens);
     tcase_add_test(tc, list_q_matches_percent_and_underscore_literally);
     suite_add_tcase(s, tc);
     return fx_run(s);
