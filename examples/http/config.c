@@ -36,6 +36,9 @@ static const char usage[] =
     "  --max-headers N           COMMUNITY_MAX_HEADERS     header fields limit (default 64) -> "
     "431\n"
     "  --max-connections N       COMMUNITY_MAX_CONNECTIONS open connections (default 4096)\n"
+    "  --max-connections-per-client N  COMMUNITY_MAX_CONNECTIONS_PER_CLIENT open connections\n"
+    "                            from one peer address (IPv6: one /64); default 256, or 0 (no\n"
+    "                            cap) with --trust-proxy, where the peers are the proxy's nodes\n"
     "  --read-timeout MS         COMMUNITY_READ_TIMEOUT_MS whole request once begun (default "
     "30000) -> 408\n"
     "  --idle-timeout MS         COMMUNITY_IDLE_TIMEOUT_MS keep-alive idle close (default 65000; "
@@ -80,6 +83,7 @@ void cmh_config_defaults(cmh_config *c)
     c->max_header = 16 * 1024;
     c->max_headers = 64;
     c->max_connections = 4096;
+    c->max_conn_per_client = -1; /* resolved after the flags: see cmh_config_load */
     c->read_timeout_ms = 30000;
     c->idle_timeout_ms = 65000;
     c->write_timeout_ms = 30000;
@@ -253,6 +257,10 @@ static int apply(cmh_config *c, const char *name, const char *v)
         if (parse_long(name, v, 1, 1000000, &x))
             return -1;
         c->max_connections = (int)x;
+    } else if (strcmp(name, "max-connections-per-client") == 0) {
+        if (parse_long(name, v, 0, 1000000, &x))
+            return -1;
+        c->max_conn_per_client = (int)x;
     } else if (strcmp(name, "read-timeout") == 0) {
         if (parse_long(name, v, 1, INT_MAX, &x))
             return -1;
@@ -317,6 +325,7 @@ static const struct {
     {"COMMUNITY_MAX_HEADER", "max-header"},
     {"COMMUNITY_MAX_HEADERS", "max-headers"},
     {"COMMUNITY_MAX_CONNECTIONS", "max-connections"},
+    {"COMMUNITY_MAX_CONNECTIONS_PER_CLIENT", "max-connections-per-client"},
     {"COMMUNITY_READ_TIMEOUT_MS", "read-timeout"},
     {"COMMUNITY_IDLE_TIMEOUT_MS", "idle-timeout"},
     {"COMMUNITY_WRITE_TIMEOUT_MS", "write-timeout"},
@@ -383,5 +392,10 @@ int cmh_config_load(cmh_config *c, int argc, char **argv)
         c->burst = c->rate * 2 < 1 ? 1 : c->rate * 2;
     if (c->pool_size == 0)
         c->pool_size = c->workers;
+    /* The cap counts TCP peers. Behind a proxy every connection comes from
+     * one of its nodes, so by default there is no cap there (X-Forwarded-For
+     * cannot be used: connections carry many clients' requests). */
+    if (c->max_conn_per_client < 0)
+        c->max_conn_per_client = c->trust_proxy ? 0 : 256;
     return 0;
 }

@@ -17,6 +17,7 @@ typedef struct cmh_config {
     size_t max_header; /* bytes of request line + headers */
     int max_headers;   /* header fields */
     int max_connections;
+    int max_conn_per_client; /* per TCP peer address (IPv6: per /64); 0 = no cap */
     int read_timeout_ms;     /* whole request (headers + body) once started */
     int idle_timeout_ms;     /* keep-alive connection without a request */
     int write_timeout_ms;    /* client must take the response within this */

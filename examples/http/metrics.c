@@ -287,6 +287,13 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const 
            "Client connections accepted since start.");
     cmh_buf_printf(o, "community_http_connections_accepted_total %lld\n",
                    (long long)m->g.connections_total);
+    family(o, "community_http_connections_refused_total", "counter",
+           "Client connections closed at once: over --max-connections (reason=\"total\") or "
+           "over --max-connections-per-client (reason=\"per_client\").");
+    cmh_buf_printf(o, "community_http_connections_refused_total{reason=\"total\"} %lld\n",
+                   (long long)m->g.refused_total[0]);
+    cmh_buf_printf(o, "community_http_connections_refused_total{reason=\"per_client\"} %lld\n",
+                   (long long)m->g.refused_total[1]);
     family(o, "community_http_rate_limited_total", "counter",
            "Requests refused with 429 by the per-client rate limit.");
     cmh_buf_printf(o, "community_http_rate_limited_total %lld\n",

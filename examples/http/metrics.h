@@ -31,6 +31,7 @@ typedef struct cmh_gauges {
     int64_t connections;   /* open */
     int64_t conn_state[5]; /* idle, reading, working, writing, closing */
     int64_t connections_total;
+    int64_t refused_total[2]; /* over --max-connections, over the per-client cap */
     int64_t rate_limited_total;
     int64_t idempotent_replays_total;
     int64_t parse_errors_total;

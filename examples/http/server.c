@@ -32,6 +32,15 @@ enum { C_IDLE, C_READING, C_WORKING, C_WRITING, C_LINGER };
 
 typedef struct server server;
 
+/* Open connections of one peer address (the per-client cap). */
+typedef struct peer_count {
+    struct peer_count *next;
+    int n;
+    char key[INET6_ADDRSTRLEN + 4];
+} peer_count;
+
+#define PEER_BUCKETS 1024
+
 typedef struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -49,6 +58,7 @@ typedef struct conn {
     int handles; /* open libuv handles (tcp, timer) */
     bool reading, closing, work_pending, close_after;
     char peer[64];
+    peer_count *pc; /* this connection's entry in server.peers */
     struct conn *prev, *next;
 } conn;
 
@@ -62,6 +72,7 @@ struct server {
     cmh_limits limits;
     conn *conns;
     int n_conns;
+    peer_count *peers[PEER_BUCKETS];
     int pending_work;
     bool draining, stopped;
     char rbuf[READ_CHUNK];
@@ -129,6 +140,61 @@ static void stop_reading(conn *c)
 
 static void check_drained(server *srv);
 
+/* The per-client key of a peer: the IPv4 address, or the IPv6 address's
+ * /64 (one host usually holds a whole /64). */
+static void peer_key(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        (void)uv_ip4_name((const struct sockaddr_in *)ss, out, cap);
+    } else if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 a = *(const struct sockaddr_in6 *)ss;
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        bool mapped = memcmp(a.sin6_addr.s6_addr, v4mapped, sizeof v4mapped) == 0;
+        if (!mapped)
+            memset(a.sin6_addr.s6_addr + 8, 0, 8);
+        (void)uv_ip6_name(&a, out, cap - 4);
+        if (!mapped)
+            strcat(out, "/64");
+    }
+}
+
+static unsigned peer_bucket(const char *key)
+{
+    return (unsigned)(cmh_fnv1a(CMH_FNV_SEED, key, strlen(key)) % PEER_BUCKETS);
+}
+
+/* Count one more connection for `key`; NULL when the peer is at `cap`
+ * (0 = no cap). */
+static peer_count *peer_take(server *srv, const char *key, int cap)
+{
+    peer_count **head = &srv->peers[peer_bucket(key)], *pc = *head;
+    while (pc && strcmp(pc->key, key) != 0)
+        pc = pc->next;
+    if (pc && cap > 0 && pc->n >= cap)
+        return NULL;
+    if (!pc) {
+        pc = cmh_xcalloc(1, sizeof *pc);
+        (void)snprintf(pc->key, sizeof pc->key, "%s", key);
+        pc->next = *head;
+        *head = pc;
+    }
+    pc->n++;
+    return pc;
+}
+
+static void peer_release(server *srv, peer_count *pc)
+{
+    if (!pc || --pc->n > 0)
+        return;
+    for (peer_count **pp = &srv->peers[peer_bucket(pc->key)]; *pp; pp = &(*pp)->next)
+        if (*pp == pc) {
+            *pp = pc->next;
+            break;
+        }
+    free(pc);
+}
+
 static void maybe_free(conn *c)
 {
     if (c->handles > 0 || c->work_pending)
@@ -141,6 +207,7 @@ static void maybe_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->n_conns--;
+    peer_release(srv, c->pc);
     cmh_app_gauges(srv->app)->connections--;
     cmh_app_gauges(srv->app)->conn_state[c->state]--;
     cmh_parser_free(c->parser);
@@ -410,9 +477,28 @@ static void on_connection(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->tcp, free_handle);
         return;
     }
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char key[INET6_ADDRSTRLEN + 4] = "";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6)
+            (void)uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+        else
+            (void)uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+        peer_key(&ss, key, sizeof key);
+    }
+    /* Over a limit: refuse by closing (the tcp handle is the first member,
+     * so free_handle frees the conn). The per-client cap keeps one client
+     * from holding every slot of --max-connections. */
+    cmh_gauges *g = cmh_app_gauges(srv->app);
     if (srv->draining || srv->n_conns >= srv->cfg->max_connections) {
-        /* over the limit: refuse by closing (the tcp handle is the first
-         * member, so free_handle frees the conn) */
+        g->refused_total[0] += !srv->draining;
+        uv_close((uv_handle_t *)&c->tcp, free_handle);
+        return;
+    }
+    c->pc = peer_take(srv, key, srv->cfg->max_conn_per_client);
+    if (!c->pc) {
+        g->refused_total[1]++;
         uv_close((uv_handle_t *)&c->tcp, free_handle);
         return;
     }
@@ -420,21 +506,12 @@ static void on_connection(uv_stream_t *l, int status)
     (void)uv_timer_init(srv->loop, &c->timer);
     c->timer.data = c;
     c->handles = 2;
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET6)
-            (void)uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
-        else
-            (void)uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
-    }
     c->parser = cmh_parser_new(&srv->limits);
     c->next = srv->conns;
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
     srv->n_conns++;
-    cmh_gauges *g = cmh_app_gauges(srv->app);
     g->connections++;
     g->connections_total++;
     c->state = C_IDLE;

@@ -24,8 +24,9 @@ def setup():
 
 def teardown(srv):
     srv.close()
-    if "limited" in S:
-        S["limited"].close()
+    for k in ("limited", "cap"):
+        if k in S:
+            S[k].close()
 
 
 def get(path, extra=""):
@@ -346,6 +347,59 @@ def rate_limit_is_429(srv):
     problem(lim.request("GET", "/v1/members"), 429, "HTTP_RATE_LIMITED")
     eq(lim.request("GET", "/healthz")[0], 200, "health checks are not limited")
     lim.check_clean_exit()
+
+
+def refused(host, port, source):
+    """Connect from `source`; True when the server closes the connection
+    without answering a request."""
+    s = socket.create_connection((host, port), timeout=10, source_address=(source, 0))
+    try:
+        s.sendall(get("/healthz"))
+        return s.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+    finally:
+        s.close()
+
+
+@test
+def per_client_connection_cap(srv):
+    cap = Server(args=["--rate-limit", "0", "--max-connections-per-client", "3"])
+    S["cap"] = cap
+    held = []
+    try:
+        for i in range(3):
+            s = socket.create_connection((cap.host, cap.port), timeout=10,
+                                         source_address=("127.0.0.1", 0))
+            s.sendall(get("/healthz"))
+            eq(recv_n_responses(s, 1)[0][0], 200, "connection %d served" % i)
+            held.append(s)
+        check(refused(cap.host, cap.port, "127.0.0.1"), "a 4th connection from the same peer")
+        # another peer address is not affected by the first one's cap
+        s = socket.create_connection((cap.host, cap.port), timeout=10,
+                                     source_address=("127.0.0.2", 0))
+        s.sendall(get("/healthz", "Connection: close\r\n"))
+        eq(recv_n_responses(s, 1)[0][0], 200, "another peer")
+        s.close()
+        # a slot comes back when one of the peer's connections ends
+        held.pop().close()
+        for _ in range(100):  # the server notices the close asynchronously
+            if not refused(cap.host, cap.port, "127.0.0.1"):
+                break
+        else:
+            raise AssertionError("the peer's slot never came back")
+    finally:
+        for s in held:
+            s.close()
+    c = socket.create_connection((cap.host, cap.port), timeout=10, source_address=("127.0.0.2", 0))
+    c.sendall(get("/metrics", "Connection: close\r\n"))
+    (st, _, body), = recv_n_responses(c, 1)
+    c.close()
+    check(b'community_http_connections_refused_total{reason="per_client"} ' in body, "metric")
+    n = [l for l in body.decode().splitlines()
+         if l.startswith('community_http_connections_refused_total{reason="per_client"}')]
+    check(int(n[0].split()[-1]) >= 1, "refusals counted: %s" % n)
+    cap.check_clean_exit()
 
 
 @test
