@@ -4,8 +4,9 @@
  * Each backend carries its migrations (version, name, SQL). Applied ones are
  * recorded in cm_migrations with the SHA-256 of their SQL. On open the
  * recorded checksums are compared with the compiled-in ones: a mismatch, or
- * a database newer than the library, is refused with CM_ESCHEMA. Pending
- * migrations are applied one per transaction, in order, under the backend's
+ * a database newer than the library, is refused with CM_ESCHEMA. That
+ * check runs first in a read transaction; only when a migration is pending
+ * are they applied, one per transaction, in order, under the backend's
  * migration lock, so concurrent openers never apply one twice.
  */
 #include "store_int.h"
@@ -79,11 +80,42 @@ static int apply_one(cm__conn *c, const cm__migration *m)
     return rc < 0 ? rc : CM_OK;
 }
 
+/* The check of an up-to-date database, in a read transaction: CM_OK when
+ * every migration is applied (nothing to write), CM_ESCHEMA when the schema
+ * is refused, 1 when a migration is pending or the check could not tell
+ * (no bookkeeping table yet, busy): the caller then takes the migration
+ * lock. Opening a migrated SQLite database thus never waits for the write
+ * lock, which a busy writer may hold for long. */
+static int up_to_date(cm_store *s)
+{
+    cm__conn *c;
+    int rc = cm__store_acquire(&c, s);
+    if (rc)
+        return rc;
+    int32_t current = 0;
+    if ((rc = cm__tx_begin(c, false)) == CM_OK) {
+        rc = verify(c, &current);
+        cm__tx_rollback(c);
+    }
+    cm__store_release(c);
+    if (rc == CM_ESCHEMA)
+        return rc;
+    if (rc == CM_OK && (size_t)current == s->n_migrations)
+        return CM_OK;
+    cm_error_clear();
+    return 1;
+}
+
 int cm__migrate(cm_store *s, bool apply, int32_t *applied_out)
 {
     const cm__store_ops *ops = s->ops;
     if (applied_out)
         *applied_out = 0;
+    if (apply) {
+        int rc = up_to_date(s);
+        if (rc <= 0)
+            return rc;
+    }
     for (;;) {
         cm__conn *c;
         int rc = cm__store_acquire(&c, s);

@@ -150,6 +150,57 @@ START_TEST(wal_mode_is_on)
 }
 END_TEST
 
+static void *open_and_read(void *p)
+{
+    (void)p;
+    cm_store_options o = CM_STORE_OPTIONS_INIT;
+    o.busy_timeout_ms = 50; /* the writer below holds its lock much longer */
+    cm_store *s = NULL;
+    int rc = cm_store_open(&s, FX.uri, &o);
+    if (rc == CM_OK) {
+        char *out = NULL;
+        rc = cm_exec(&out, s, FX.sys, "members.list", "{}", 2);
+        cm_free(out);
+    }
+    cm_store_close(s);
+    return (void *)(long)rc;
+}
+
+/* SQLite: opening an up-to-date database only reads, so many openers (each
+ * its own cm_store, as separate processes would be) succeed while another
+ * connection holds the write lock throughout. */
+START_TEST(opens_of_a_migrated_database_do_not_wait_for_the_writer)
+{
+    if (fx_is_pg())
+        return;
+    sqlite3 *w;
+    ck_assert_int_eq(sqlite3_open(FX.path, &w), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(w,
+                                  "BEGIN IMMEDIATE; INSERT INTO metric_counters (name, "
+                                  "value) VALUES ('writer', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    enum { N = 32 };
+    pthread_t th[N];
+    for (long i = 0; i < N; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, open_and_read, NULL), 0);
+    int failed = 0, first = 0;
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        if ((int)(long)r) {
+            failed++;
+            first = first ? first : (int)(long)r;
+        }
+    }
+    ck_assert_int_eq(sqlite3_exec(w, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(w);
+    ck_assert_msg(failed == 0, "%d of %d opens failed, first with %s", failed, N,
+                  cm_status_name(first));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM metric_counters WHERE name = 'writer'"), 1);
+}
+END_TEST
+
 static void *signup_many(void *p)
 {
     long t = (long)p;
@@ -342,6 +393,7 @@ int main(void)
     tcase_set_timeout(pool, 120);
     tcase_add_test(pool, pool_serves_many_threads);
     tcase_add_test(pool, cached_reads_see_commits_from_any_connection);
+    tcase_add_test(pool, opens_of_a_migrated_database_do_not_wait_for_the_writer);
     suite_add_tcase(s, pool);
     TCase *bind = tcase_create("bind");
     tcase_add_checked_fixture(bind, fx_setup, fx_teardown);
