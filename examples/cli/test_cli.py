@@ -434,8 +434,8 @@ def test_worker_options():
     db, _ = worker_db("worker-opts.db")
     res = run("worker", "--help", db=db)
     expect_rc(res, 0)
-    for s in ("--queues LIST", "--concurrency N", "--poll-ms N", "--once", "--json-logs",
-              "SIGTERM"):
+    for s in ("--queues LIST", "--concurrency N", "--poll-ms N", "--lease MS", "--heartbeat MS",
+              "--once", "--json-logs", "SIGTERM"):
         expect(s in res[1], "worker help mentions %s" % s, res)
     expect("worker" in run("--help")[1], "top help lists worker")
     for args in (["--concurrency", "0"], ["--concurrency", "x"], ["--poll-ms"],
@@ -448,6 +448,38 @@ def test_worker_options():
     res = run("worker", "--once", "--queues", "platform:1", "--json-logs", db=db)
     expect_rc(res, 0)
     expect(json_lines(res[2])[1]["queues"] == "platform:1", "per-queue concurrency", res)
+    for args in (["--lease", "99"], ["--lease", "x"], ["--heartbeat", "0"],
+                 ["--heartbeat", "30000"], ["--lease", "1000", "--heartbeat", "1000"]):
+        res = run("worker", "--once", *args, db=db)
+        expect_rc(res, 2)
+    res = run("worker", "--once", "--lease", "2000", "--heartbeat", "500", "--json-logs", db=db)
+    expect_rc(res, 0)
+    started = json_lines(res[2])[1]
+    expect(started["lease_ms"] == 2000 and started["heartbeat_ms"] == 500,
+           "lease and heartbeat logged", res)
+
+
+def test_worker_takes_over_the_jobs_of_a_dead_worker():
+    import sqlite3
+    db, path = worker_db("worker-dead.db")
+    expect_rc(run("migrate", db=db), 0)
+    con = sqlite3.connect(path)
+    # running, leased to a worker that died long ago
+    job = con.execute(
+        "INSERT INTO jobs (queue, kind, payload, state, run_at, attempts, max_attempts, backoff, "
+        "backoff_us, backoff_max_us, lease_token, lease_owner, lease_expires_at, started_at, "
+        "created_at, updated_at) VALUES ('platform', 'platform.waitlist_promoted', '{}', "
+        "'running', 0, 1, 5, 'fixed', 3600000000, 3600000000, 1, 'dead', 1, 0, 0, 0)").lastrowid
+    con.commit()
+    con.close()
+    res = run("worker", "--once", "--json-logs", "--poll-ms", "50", "--lease", "1000", db=db)
+    expect_rc(res, 0)
+    events = [(l.get("event"), l.get("job_id")) for l in json_lines(res[2])]
+    expect(("recovered", job) in events, "the lapsed lease is recovered", res)
+    # queued again at once (not after the kind's hour of backoff) and run: its payload is bad
+    expect(("failed", job) in events, "the job ran again", res)
+    got = rjson("jobs", "get", "--job-id", str(job), db=db)
+    expect(got["attempts"] == 2 and got["state"] == "failed", "second attempt recorded", got)
 
 
 def test_worker_stops_gracefully_on_signals():

@@ -27,7 +27,8 @@
 
 static const char worker_help[] =
     "usage: community [--db URI] worker [--queues LIST] [--concurrency N] [--poll-ms N]\n"
-    "                 [--drain-ms N] [--worker-id NAME] [--once] [--json-logs]\n\n"
+    "                 [--lease MS] [--heartbeat MS] [--drain-ms N] [--worker-id NAME]\n"
+    "                 [--once] [--json-logs]\n\n"
     "Run the platform's own jobs: event reminders (a sweep every minute) and\n"
     "waitlist-promotion notices, on queue \"platform\". Any number of workers, in any\n"
     "number of processes, may run on one database; each job runs on one of them\n"
@@ -39,6 +40,12 @@ static const char worker_help[] =
     "  --concurrency N   worker threads, 1..256 (default 4)\n"
     "  --poll-ms N       look for new jobs every N ms (default 200); jobs enqueued in\n"
     "                    other processes start within this time\n"
+    "  --lease MS        lease of each claimed job, 100..86400000 ms (default 30000):\n"
+    "                    if this worker dies, its jobs are queued again at most\n"
+    "                    MS + 1000 ms later; a worker stalled longer than MS (a\n"
+    "                    slow database, a paused process) loses its jobs\n"
+    "  --heartbeat MS    renew the leases every MS ms, below --lease (default a third\n"
+    "                    of it)\n"
     "  --drain-ms N      on SIGTERM/SIGINT, wait up to N ms for running jobs\n"
     "                    (default 30000), then release them to other workers\n"
     "  --worker-id NAME  name of this worker in leases and logs (default host:pid:random)\n"
@@ -152,7 +159,7 @@ typedef struct worker_opts {
     char queues[MAX_QUEUES][65];
     uint32_t queue_conc[MAX_QUEUES]; /* 0: the default */
     size_t n_queues;
-    uint32_t concurrency, poll_ms, drain_ms;
+    uint32_t concurrency, poll_ms, drain_ms, lease_ms, heartbeat_ms; /* heartbeat 0: default */
     const char *worker_id;
     int once;
 } worker_opts;
@@ -208,8 +215,9 @@ static int parse_queues(worker_opts *o, const char *list)
 
 static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
 {
-    static const char *const valued[] = {"--queues",   "--concurrency", "--poll-ms",
-                                         "--drain-ms", "--worker-id",   NULL};
+    static const char *const valued[] = {
+        "--queues",    "--concurrency", "--poll-ms",   "--drain-ms",
+        "--worker-id", "--lease",       "--heartbeat", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -248,8 +256,14 @@ static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
                 case 3:
                     rc = parse_u32(&o->drain_ms, valued[k], v, 0, 86400000);
                     break;
-                default:
+                case 4:
                     o->worker_id = v;
+                    break;
+                case 5:
+                    rc = parse_u32(&o->lease_ms, valued[k], v, 100, 86400000);
+                    break;
+                default:
+                    rc = parse_u32(&o->heartbeat_ms, valued[k], v, 1, 86400000);
             }
             if (rc)
                 return rc;
@@ -263,6 +277,9 @@ static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
         return cli_fail(CLI_EXIT_USAGE, "worker: unknown option '%s' (see community worker --help)",
                         a);
     }
+    if (o->heartbeat_ms && o->heartbeat_ms >= o->lease_ms)
+        return cli_fail(CLI_EXIT_USAGE, "--heartbeat: %u ms is not shorter than the lease (%u ms)",
+                        o->heartbeat_ms, o->lease_ms);
     return CLI_EXIT_OK;
 }
 
@@ -338,7 +355,7 @@ static int64_t mono_ms(void)
 
 int cli_worker(cli *c, int argc, char **argv)
 {
-    worker_opts o = {.concurrency = 4, .poll_ms = 200, .drain_ms = 30000};
+    worker_opts o = {.concurrency = 4, .poll_ms = 200, .drain_ms = 30000, .lease_ms = 30000};
     int help = 0, rc = parse_args(&o, c, argc, argv, &help);
     if (rc || help) {
         if (help)
@@ -360,11 +377,19 @@ int cli_worker(cli *c, int argc, char **argv)
     so.threads = o.concurrency;
     so.poll_ms = o.poll_ms;
     so.drain_ms = o.drain_ms;
+    so.lease_ms = o.lease_ms;
+    so.heartbeat_ms = o.heartbeat_ms;
     so.worker_id = o.worker_id;
     so.on_event = on_event;
     so.flags = CM_SCHEDULER_PLATFORM_JOBS | (o.n_queues ? CM_SCHEDULER_ONLY_LISTED_QUEUES : 0);
-    if (o.once) /* the first heartbeat fires due schedules and recovers lapsed leases */
-        so.heartbeat_ms = o.poll_ms < 1000 ? o.poll_ms : 1000;
+    /* The scheduler recovers lapsed leases as it starts; due schedules are
+     * fired by its maintenance timer, every second or every heartbeat when
+     * that is shorter: --once makes it short, unless --heartbeat was given. */
+    uint32_t quick = o.poll_ms < 1000 ? o.poll_ms : 1000;
+    if (o.once && !o.heartbeat_ms && quick < o.lease_ms)
+        so.heartbeat_ms = quick;
+    uint32_t heartbeat = so.heartbeat_ms ? so.heartbeat_ms : o.lease_ms / 3;
+    uint32_t maintain = heartbeat < 1000 ? heartbeat : 1000;
     cm_scheduler *s = NULL;
     int st = cm_scheduler_open(&s, c->store, &so);
     for (size_t i = 0; st == CM_OK && i < o.n_queues; i++)
@@ -392,21 +417,25 @@ int cli_worker(cli *c, int argc, char **argv)
     }
     char msg[600];
     const char *wid = json_string_value(json_object_get(st0, "worker_id"));
-    snprintf(msg, sizeof msg, "worker %s started on %s: %u threads, queues %s, poll %u ms%s",
+    snprintf(msg, sizeof msg,
+             "worker %s started on %s: %u threads, queues %s, poll %u ms, lease %u ms, "
+             "heartbeat %u ms%s",
              wid ? wid : "?", cm_store_backend_name(c->store), o.concurrency, served, o.poll_ms,
-             o.once ? ", once" : "");
+             o.lease_ms, heartbeat, o.once ? ", once" : "");
     emit("info", msg,
-         json_pack("{s:s,s:O?,s:i,s:s,s:b}", "event", "worker_started", "worker_id",
+         json_pack("{s:s,s:O?,s:i,s:s,s:i,s:i,s:b}", "event", "worker_started", "worker_id",
                    json_object_get(st0, "worker_id"), "threads", (int)o.concurrency, "queues",
-                   served, "once", o.once));
+                   served, "lease_ms", (int)o.lease_ms, "heartbeat_ms", (int)heartbeat, "once",
+                   o.once));
     json_decref(st0);
 
     /* Wait for a signal, or (--once) for the due work to be done: idle on two
-     * checks a poll apart, after the first heartbeat has fired the schedules.
+     * checks a poll apart, after the first maintenance tick has fired the
+     * schedules.
      * The main thread only ever waits in sigtimedwait(), so a signal is
      * taken within one tick. */
     uint32_t tick = o.once ? (o.poll_ms < 50 ? o.poll_ms : 50) : 1000;
-    int64_t next_check = mono_ms() + 2 * (int64_t)so.heartbeat_ms;
+    int64_t next_check = mono_ms() + 2 * (int64_t)maintain;
     int idle_checks = 0, sig = 0;
     for (;;) {
         struct timespec to = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};

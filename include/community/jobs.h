@@ -7,11 +7,16 @@
  * business write that caused it, and any process opening the same store
  * can run them. A worker leases each job it claims; the lease is renewed by
  * a heartbeat and, when a worker dies, lapses so that another worker takes
- * the job over. Every claim increments the job's lease token (a fencing
- * token): a worker whose lease lapsed can no longer report progress on,
- * complete or fail the job (CM_ELEASE). Delivery is at least once; a
- * handler that completes its job inside its own transaction
- * (cm_job_complete_exec) makes its effect happen exactly once.
+ * the job over: every running scheduler looks for lapsed leases as it
+ * starts and then every second, and queues their jobs again at once (the
+ * attempt counts, the kind's backoff does not apply), so a dead worker's
+ * job can run again within lease_ms plus a second.
+ *
+ * Every claim increments the job's lease token (a fencing token): a worker
+ * whose lease lapsed can no longer report progress on, complete or fail
+ * the job (CM_ELEASE). Delivery is at least once; a handler that completes
+ * its job inside its own transaction (cm_job_complete_exec) makes its
+ * effect happen exactly once.
  *
  * Job states: "delayed" (waiting for its run time), "queued" (due),
  * "running" (leased), then one of "completed", "failed" (the handler asked
@@ -382,8 +387,10 @@ typedef void (*cm_job_event_fn)(int32_t event, int64_t job_id, const char *queue
 typedef struct cm_scheduler_options {
     uint32_t size;            /**< sizeof(cm_scheduler_options) */
     uint32_t threads;         /**< worker threads, 1..256; default 4 */
-    uint32_t lease_ms;        /**< lease length, >= 100; default 30000 */
-    uint32_t heartbeat_ms;    /**< lease renewal interval; 0 = lease_ms / 3 */
+    uint32_t lease_ms;        /**< lease length, >= 100; default 30000. A dead worker's
+                                   jobs wait this long (plus up to a second) */
+    uint32_t heartbeat_ms;    /**< lease renewal interval, < lease_ms; 0 = lease_ms / 3.
+                                   Also the recovery interval when under 1000 */
     uint32_t poll_ms;         /**< idle poll interval; default 200 */
     uint32_t prefetch;        /**< jobs claimed ahead of free threads; default 0 */
     uint32_t drain_ms;        /**< cm_scheduler_close() drain deadline; default 30000 */
@@ -462,7 +469,10 @@ CM_API int cm_scheduler_set_concurrency(cm_scheduler *s, const char *queue,
 
 /**
  * Start the worker threads and the scheduler's own thread (claims, lease
- * heartbeat, recovery of lapsed leases, schedules, pruning).
+ * heartbeat, recovery of lapsed leases, schedules, pruning). Lapsed leases
+ * of other workers are recovered first, before the first claim, then every
+ * second (every heartbeat_ms when shorter), as are due schedules and
+ * pruning.
  * @return CM_OK; CM_EINVAL (no handler registered); CM_EMISUSE (started
  *         twice); CM_ERROR (threads); store errors. @since 0.1
  */

@@ -549,13 +549,19 @@ static int recover_fn(cm__conn *conn, void *p)
         return rc;
     for (size_t i = 0; i < n; i++) {
         expired_row *r = &c->rows[i];
+        /* The attempt counts (a job that kills its worker every time ends
+         * dead), but the next one may start at once: the lease that had to
+         * lapse was the wait, and the worker may well have died of
+         * something else (a deploy, a lost machine). */
         cm_job j = {.id = r->id,
                     .lease_token = r->token,
                     .attempt = r->attempts,
                     .max_attempts = r->max_attempts,
                     .backoff = r->backoff,
                     .backoff_us = r->backoff_us,
-                    .backoff_max_us = r->backoff_max_us};
+                    .backoff_max_us = r->backoff_max_us,
+                    .retry_set = true,
+                    .retry_delay = 0};
         char err[160];
         (void)snprintf(err, sizeof err, "lease expired: worker %s stopped renewing it",
                        r->owner);
@@ -569,12 +575,34 @@ static int recover_fn(cm__conn *conn, void *p)
     return CM_OK;
 }
 
+/* Is any lease lapsed? (a read: the scheduler asks every second) */
+static int any_expired_fn(cm__conn *conn, void *p)
+{
+    recover_call *c = p;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "jobs.expired");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, c->now);
+    cm__q_int64(&q, 2, 1);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    c->n = (size_t)rc;
+    return CM_OK;
+}
+
 int cm__jobs_recover(size_t *n_out, int64_t *ids_out, cm_store *store, int64_t now, size_t max)
 {
     if (n_out)
         *n_out = 0;
     if (max == 0)
         return CM_OK;
+    recover_call probe = {now, 1, 0, NULL, NULL};
+    int prc = cm__store_run_tx(store, false, any_expired_fn, &probe);
+    if (prc || probe.n == 0)
+        return prc;
     recover_call c = {now, max, 0, cm__calloc(max, sizeof(expired_row)), ids_out};
     if (!c.rows)
         return cm__error_set(CM_ENOMEM, "out of memory");

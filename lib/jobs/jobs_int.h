@@ -129,9 +129,10 @@ int cm__job_finish(cm_job *job, int status, const char *error);
 /* Put jobs back to 'queued' (or 'cancelled' when cancellation was
  * requested); uncount: the attempt did not start and is not counted. */
 int cm__jobs_release(cm_store *store, const cm__lease_ref *refs, size_t n, bool uncount);
-/* Recover lapsed leases (lease_expires_at < now): retry, dead or cancelled,
- * at most `max` per call. *n_out: how many; ids_out (may be NULL) receives
- * up to `max` recovered ids. */
+/* Recover lapsed leases (lease_expires_at < now): queued again at once
+ * (the attempt counts; no backoff), dead when attempts are exhausted, or
+ * cancelled when that was requested; at most `max` per call. *n_out: how many; ids_out (may be
+ * NULL) receives up to `max` recovered ids. */
 int cm__jobs_recover(size_t *n_out, int64_t *ids_out, cm_store *store, int64_t now, size_t max);
 /* Run fn(conn, payload), then complete the job, in one write transaction.
  * CM_ELEASE (and nothing committed) when the lease is no longer held. */

@@ -8,6 +8,15 @@
  * another one on the listening connection of listen.c, a finished job) and
  * at every poll_ms otherwise.
  *
+ * Three timers: the poll (claims), the heartbeat (renews the leases this
+ * scheduler holds, every heartbeat_ms) and the maintenance timer, every
+ * second or every heartbeat_ms when that is shorter, which recovers lapsed
+ * leases of dead workers, fires due schedules and prunes. Recovery also
+ * runs once as the thread starts, before any claim, so that a worker that
+ * keeps crashing and restarting still hands back its predecessors' jobs,
+ * and a dead worker's job is queued again within a second of its lease
+ * lapsing.
+ *
  * The scheduler thread never holds the scheduler lock across a database
  * call: it copies what it needs (lease references) under the lock, works
  * on the copies, and re-finds jobs by id to apply the results.
@@ -20,6 +29,7 @@
 #include <unistd.h>
 
 #define RECOVER_MAX 64
+#define MAINTAIN_EVERY_MS 1000u
 #define SCHEDULES_EVERY_US INT64_C(1000000)
 #define PRUNE_EVERY_US INT64_C(60000000)
 
@@ -548,24 +558,31 @@ out:
     cm__free(tmo_p);
 }
 
+/* Recover lapsed leases, in batches until none is left (at most 16). */
 static void recover(cm_scheduler *s, int64_t now)
 {
     int64_t ids[RECOVER_MAX];
-    size_t n = 0;
-    int rc = cm__jobs_recover(&n, ids, s->store, now, RECOVER_MAX);
-    if (rc) {
-        cm__log(CM_LOG_WARN, "jobs", "worker %s: lease recovery failed: %s", s->worker_id,
-                cm_error_message());
-        return;
+    size_t total = 0;
+    for (int round = 0; round < 16; round++) {
+        size_t n = 0;
+        int rc = cm__jobs_recover(&n, ids, s->store, now, RECOVER_MAX);
+        if (rc) {
+            cm__log(CM_LOG_WARN, "jobs", "worker %s: lease recovery failed: %s", s->worker_id,
+                    cm_error_message());
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            cm_job info = {.id = ids[i]};
+            atomic_fetch_add(&s->n_recovered, 1);
+            cm__sched_event(s, CM_JOB_EVENT_RECOVERED, &info, CM_OK, 0);
+        }
+        total += n;
+        if (n < RECOVER_MAX)
+            break;
     }
-    for (size_t i = 0; i < n; i++) {
-        cm_job info = {.id = ids[i]};
-        atomic_fetch_add(&s->n_recovered, 1);
-        cm__sched_event(s, CM_JOB_EVENT_RECOVERED, &info, CM_OK, 0);
-    }
-    if (n) {
+    if (total) {
         cm__log(CM_LOG_INFO, "jobs", "worker %s: recovered %zu jobs with lapsed leases",
-                s->worker_id, n);
+                s->worker_id, total);
         s->claim_again = true;
     }
 }
@@ -573,10 +590,16 @@ static void recover(cm_scheduler *s, int64_t now)
 static void on_heartbeat(uv_timer_t *t)
 {
     cm_scheduler *s = t->data;
-    int64_t now = cm_now_us();
-    heartbeat(s, now);
+    heartbeat(s, cm_now_us());
+}
+
+/* Recovery, schedules, pruning (every maint_ms, on the scheduler thread). */
+static void on_maintain(uv_timer_t *t)
+{
+    cm_scheduler *s = t->data;
     if (s->drain_started)
         return;
+    int64_t now = cm_now_us();
     cm__sched_listen_tick(s, now);
     recover(s, now);
     if (!(s->opts.flags & CM_SCHEDULER_NO_SCHEDULES) && now >= s->next_schedules) {
@@ -640,6 +663,7 @@ static void begin_drain(cm_scheduler *s)
 {
     s->drain_started = true;
     uv_timer_stop(&s->poll_timer);
+    uv_timer_stop(&s->maint_timer);
     cm__sched_listen_close(s);
     /* Jobs claimed but not started go back without counting the attempt. */
     uv_mutex_lock(&s->lock);
@@ -685,6 +709,7 @@ static void check_drained(cm_scheduler *s)
     uv_close((uv_handle_t *)&s->wake, on_closed);
     uv_close((uv_handle_t *)&s->poll_timer, on_closed);
     uv_close((uv_handle_t *)&s->hb_timer, on_closed);
+    uv_close((uv_handle_t *)&s->maint_timer, on_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_closed);
 }
 
@@ -705,6 +730,9 @@ static void on_wake(uv_async_t *a)
 static void control_main(void *arg)
 {
     cm_scheduler *s = arg;
+    /* Before the first claim and whatever comes next (even a stop). */
+    recover(s, cm_now_us());
+    s->claim_again = false; /* the poll claims at once anyway */
     (void)uv_run(&s->loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&s->loop);
     for (uint32_t i = 0; i < s->n_threads; i++)
@@ -787,13 +815,18 @@ int cm_scheduler_start(cm_scheduler *s)
     uv_async_init(&s->loop, &s->wake, on_wake);
     uv_timer_init(&s->loop, &s->poll_timer);
     uv_timer_init(&s->loop, &s->hb_timer);
+    uv_timer_init(&s->loop, &s->maint_timer);
     uv_timer_init(&s->loop, &s->drain_timer);
-    s->wake.data = s->poll_timer.data = s->hb_timer.data = s->drain_timer.data = s;
+    s->wake.data = s->poll_timer.data = s->hb_timer.data = s->maint_timer.data =
+        s->drain_timer.data = s;
     /* Listen before the first claim: nothing enqueued after it is missed. */
     s->listen_wanted = !(s->opts.flags & CM_SCHEDULER_NO_LISTEN);
     (void)cm__sched_listen_start(s);
     uv_timer_start(&s->poll_timer, on_poll, 0, s->opts.poll_ms);
     uv_timer_start(&s->hb_timer, on_heartbeat, s->opts.heartbeat_ms, s->opts.heartbeat_ms);
+    s->maint_ms =
+        s->opts.heartbeat_ms < MAINTAIN_EVERY_MS ? s->opts.heartbeat_ms : MAINTAIN_EVERY_MS;
+    uv_timer_start(&s->maint_timer, on_maintain, s->maint_ms, s->maint_ms);
 
     s->state = SCHED_RUNNING;
     for (uint32_t i = 0; i < s->opts.threads; i++) {
@@ -815,6 +848,7 @@ int cm_scheduler_start(cm_scheduler *s)
         uv_close((uv_handle_t *)&s->wake, on_closed);
         uv_close((uv_handle_t *)&s->poll_timer, on_closed);
         uv_close((uv_handle_t *)&s->hb_timer, on_closed);
+        uv_close((uv_handle_t *)&s->maint_timer, on_closed);
         uv_close((uv_handle_t *)&s->drain_timer, on_closed);
         (void)uv_run(&s->loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&s->loop);

@@ -61,7 +61,8 @@ struct cm_scheduler {
     bool control_started;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t poll_timer, hb_timer, drain_timer;
+    uv_timer_t poll_timer, hb_timer, maint_timer, drain_timer;
+    uint32_t maint_ms; /* recovery, schedules, pruning: every maint_ms */
     bool drain_started, drain_expired;
     int64_t drain_timeout_us;
     int stop_rc;
@@ -74,7 +75,7 @@ struct cm_scheduler {
     bool listen_wanted;            /* the backend may offer it, flags allow it */
     int64_t listen_retry_at, listen_backoff_us;
 
-    int64_t next_recover, next_schedules, next_prune; /* scheduler thread */
+    int64_t next_schedules, next_prune;               /* scheduler thread */
     bool claim_again;                                 /* scheduler thread */
     size_t claim_rr;                                  /* scheduler thread */
 

@@ -562,6 +562,78 @@ START_TEST(repeatable_schedules_and_platform_jobs_run_from_a_scheduler)
 }
 END_TEST
 
+static int count_handler(cm_job *job, void *payload)
+{
+    (void)job;
+    atomic_fetch_add(&((tally *)payload)->runs, 1);
+    return CM_OK;
+}
+
+/* A job claimed by a worker that then died (it never renews its lease) is
+ * run again by a live scheduler once the lease lapses on the settable
+ * clock. The scheduler's own recovery timer finds it: its heartbeat
+ * (lease_ms / 3, 200 s here) would not come within the 30 s this test
+ * waits. And the attempt is retried at once: the kind's backoff (an hour)
+ * does not apply to a lapsed lease, whose wait was the lease itself. */
+START_TEST(a_dead_workers_job_runs_again_as_soon_as_its_lease_lapses)
+{
+    fx_clock_set(JT0);
+    jx_define("t.ok", "t", 5, CM_JOB_BACKOFF_FIXED, 3600 * SEC);
+    int64_t id = jx_enqueue("t.ok", "{}", NULL);
+    jx_free(jx_claim_as("dead", "t", 1, 600 * SEC)); /* claims it, then dies */
+    tally t = {0};
+    cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
+    o.threads = 1;
+    o.lease_ms = 600000;
+    o.poll_ms = 20;
+    o.on_event = on_event;
+    o.event_payload = &t;
+    cm_scheduler *s;
+    ck_assert_ok(cm_scheduler_open(&s, FX.store, &o));
+    ck_assert_ok(cm_scheduler_register(s, "t.ok", count_handler, &t));
+    ck_assert_ok(cm_scheduler_start(s));
+    ck_assert_str_eq(jx_text("SELECT state || '/' || lease_owner FROM jobs"), "running/dead");
+    fx_clock_advance(600 * SEC + 1);
+    wait_count(1, "SELECT count(*) FROM jobs WHERE state = 'completed'");
+    ck_assert_ok(cm_scheduler_stop(s, 5 * SEC));
+    cm_scheduler_close(s, NULL, NULL);
+    ck_assert_int_eq(atomic_load(&t.runs), 1);
+    ck_assert_int_eq(atomic_load(&t.events[CM_JOB_EVENT_RECOVERED]), 1);
+    ck_assert_int_eq(jx_int("SELECT attempts FROM jobs WHERE id = %lld", (long long)id), 2);
+}
+END_TEST
+
+/* A worker that keeps crashing and coming back, each time sooner than any
+ * heartbeat, still recovers the leases its predecessors left: a scheduler
+ * recovers lapsed leases as it starts. The job is on a queue this
+ * scheduler does not serve, so after each short run it must be back in
+ * the queue, its attempt counted. */
+START_TEST(a_scheduler_restarted_again_and_again_still_recovers_lapsed_leases)
+{
+    fx_clock_set(JT0);
+    jx_define("t.ok", "t", 3, CM_JOB_BACKOFF_FIXED, 0);
+    jx_define("t.crash", "c", 10, CM_JOB_BACKOFF_FIXED, 3600 * SEC);
+    int64_t id = jx_enqueue("t.crash", "{}", NULL);
+    for (int round = 1; round <= 3; round++) {
+        cm_job *j = jx_claim_as("dead", "c", 1, 30 * SEC); /* claims it, then dies */
+        ck_assert_ptr_nonnull(j);
+        ck_assert_int_eq(j->id, id);
+        ck_assert_int_eq(j->attempt, round);
+        jx_free(j);
+        fx_clock_advance(30 * SEC + 1);
+        cm_scheduler *s = open_sched(1, 600000, NULL, NULL);
+        ck_assert_ok(cm_scheduler_register(s, "t.ok", ok_handler, NULL));
+        ck_assert_ok(cm_scheduler_start(s));
+        ck_assert_ok(cm_scheduler_stop(s, 5 * SEC));
+        cm_scheduler_close(s, NULL, NULL);
+        ck_assert_str_eq(jx_text("SELECT state || '/' || attempts || '/' || last_error FROM jobs"),
+                         round == 1   ? "queued/1/lease expired: worker dead stopped renewing it"
+                         : round == 2 ? "queued/2/lease expired: worker dead stopped renewing it"
+                                      : "queued/3/lease expired: worker dead stopped renewing it");
+    }
+}
+END_TEST
+
 START_TEST(misuse_is_refused)
 {
     cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
@@ -612,6 +684,8 @@ int main(void)
     tcase_add_test(tc, async_close_drains_then_calls_back);
     tcase_add_test(tc, a_local_enqueue_wakes_an_idle_scheduler);
     tcase_add_test(tc, repeatable_schedules_and_platform_jobs_run_from_a_scheduler);
+    tcase_add_test(tc, a_dead_workers_job_runs_again_as_soon_as_its_lease_lapses);
+    tcase_add_test(tc, a_scheduler_restarted_again_and_again_still_recovers_lapsed_leases);
     tcase_add_test(tc, misuse_is_refused);
     suite_add_tcase(s, tc);
     if (fx_is_pg()) {
