@@ -33,6 +33,7 @@ int cli_exit_code(int status)
         case CM_EBACKEND:
         case CM_ESCHEMA:
         case CM_EIO:
+        case CM_EUNAVAILABLE:
         case CM_EBUSY:
         case CM_ECORRUPT:
         case CM_ETIMEOUT:

@@ -41,14 +41,15 @@ CM_BEGIN_DECLS
     XX(ELEASE, -19, "lease lost")                                              \
     XX(EIO, -20, "input/output error")                                         \
     XX(ERANGE, -21, "value out of range")                                      \
-    XX(EUNKNOWNOP, -22, "unknown operation")
+    XX(EUNKNOWNOP, -22, "unknown operation")                                   \
+    XX(EUNAVAILABLE, -23, "storage cannot take writes now")
 
 /** Status codes. @since 0.1 */
 typedef enum cm_status {
 #define CM__STATUS_ENUM(name, value, msg) CM_##name = value,
     CM_STATUS_MAP(CM__STATUS_ENUM)
 #undef CM__STATUS_ENUM
-    CM_STATUS_MIN_ = -22
+    CM_STATUS_MIN_ = -23
 } cm_status;
 
 /**

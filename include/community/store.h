@@ -86,6 +86,25 @@ CM_API const char *cm_store_backend_name(const cm_store *store);
 CM_API int cm_store_ping(cm_store *store);
 
 /**
+ * cm_store_ping(), then check that the database can take a write now (for
+ * readiness probes of hosts that write): a write transaction with the
+ * smallest change its commit must write to storage, committed through the
+ * pool. SQLite rewrites the database header's user_version with its own
+ * value (one page appended to the WAL and synced); PostgreSQL assigns a
+ * transaction id (a WAL record). No data the library reads changes. Cost:
+ * one small synced write per call.
+ *
+ * A full disk can still leave room for this one page (SQLite reuses WAL
+ * space after a checkpoint) while larger writes fail: those fail with
+ * CM_EUNAVAILABLE too.
+ *
+ * @return CM_OK; CM_EUNAVAILABLE when the storage cannot take writes (disk
+ * full, read-only file or file system, a read-only PostgreSQL server or
+ * transaction); CM_EBUSY, CM_EBACKEND, CM_ESCHEMA. Thread-safe. @since 0.1
+ */
+CM_API int cm_store_ping_write(cm_store *store);
+
+/**
  * Write a consistent backup of the whole database to a new file (method of
  * cm_store). The store stays usable; writers carry on while it runs.
  *

@@ -167,6 +167,14 @@ typedef struct cm__store_ops {
      * store (the caller searches its in-memory index), < 0 on error. */
     int (*vector_search_pushdown)(cm__conn *conn, const struct cm__vec_search_req *req,
                                   int64_t *ids, float *scores, size_t *n);
+
+    /* Optional, called only by cm_store_ping_write(): inside conn's open
+     * write transaction, make the smallest change that its commit must
+     * write to storage, without changing anything the library reads
+     * (SQLite: rewrite the header's user_version with its own value;
+     * PostgreSQL: assign a transaction id). NULL: the empty write
+     * transaction alone is the probe. */
+    int (*write_probe)(cm__conn *conn);
 } cm__store_ops;
 
 /* A filtered nearest-neighbour search pushed down to the database. */

@@ -501,6 +501,26 @@ int cm_store_ping(cm_store *s)
     return cm__migrate(s, false, NULL);
 }
 
+static int write_probe(cm__conn *c, void *payload)
+{
+    (void)payload;
+    const cm__store_ops *ops = c->store->ops;
+    if (ops->size >= offsetof(cm__store_ops, write_probe) + sizeof ops->write_probe &&
+        ops->write_probe)
+        return ops->write_probe(c);
+    return CM_OK;
+}
+
+int cm_store_ping_write(cm_store *s)
+{
+    if (!s)
+        return cm__error_set(CM_EINVAL, "cm_store_ping_write: store is NULL");
+    int rc = cm__migrate(s, false, NULL);
+    if (rc)
+        return rc;
+    return cm__store_run_tx(s, true, write_probe, NULL);
+}
+
 int cm_store_migrate(cm_store *s, int32_t *applied_out)
 {
     if (!s)

@@ -634,6 +634,41 @@ START_TEST(concurrent_claims_skip_locked_jobs)
 }
 END_TEST
 
+/* A read-only server or transaction (a hot standby; here a session whose
+ * transactions default to READ ONLY) cannot take writes: CM_EUNAVAILABLE
+ * with SQLSTATE 25006, from a write and from cm_store_ping_write(). */
+START_TEST(read_only_transactions_are_unavailable)
+{
+    cm_store *s = open_with("", 1);
+    ck_assert_ok(cm_store_ping_write(s));
+    cm__conn *c;
+    ck_assert_ok(cm__store_acquire(&c, s));
+    ck_assert_ok(script(c, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"));
+    expect_error(c, "INSERT INTO metric_counters (name, value) VALUES ('ro', 1)", CM_EUNAVAILABLE,
+                 "25006");
+    cm__store_release(c);
+    int rc = cm_store_ping_write(s);
+    ck_assert_msg(rc == CM_EUNAVAILABLE, "%s: %s", cm_status_name(rc), cm_error_message());
+    ck_assert_str_eq(cm_error_backend_code(), "25006");
+    cm_actor *sys;
+    ck_assert_ok(cm_actor_system(&sys));
+    char *out = NULL;
+    ck_assert_ok(cm_exec(&out, s, sys, "members.list", "{}", 2)); /* reads still work */
+    cm_free(out);
+    out = NULL;
+    const char *in = "{\"email\":\"ro@example.org\",\"name\":\"R\"}";
+    ck_assert_int_eq(cm_exec(&out, s, sys, "members.signup", in, strlen(in)), CM_EUNAVAILABLE);
+    ck_assert_ok(cm__store_acquire(&c, s));
+    ck_assert_ok(script(c, "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"));
+    cm__store_release(c);
+    ck_assert_ok(cm_store_ping_write(s));
+    ck_assert_ok(cm_exec(&out, s, sys, "members.signup", in, strlen(in)));
+    cm_free(out);
+    cm_actor_free(sys);
+    cm_store_close(s);
+}
+END_TEST
+
 /* ---- dropped connections ---- */
 
 static void terminate_app(const char *app)
@@ -899,6 +934,7 @@ int main(void)
         tcase_add_test(p, deadlock_is_reported_busy);
         tcase_add_test(p, concurrent_claims_skip_locked_jobs);
         tcase_add_test(p, dropped_connections_are_replaced);
+        tcase_add_test(p, read_only_transactions_are_unavailable);
         tcase_add_test(p, concurrent_openers_migrate_once);
         tcase_add_test(p, modified_or_newer_schema_is_refused);
         tcase_add_test(p, pool_serves_many_threads);

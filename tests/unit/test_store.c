@@ -201,6 +201,55 @@ START_TEST(opens_of_a_migrated_database_do_not_wait_for_the_writer)
 }
 END_TEST
 
+/* A database that cannot take writes says so with CM_EUNAVAILABLE (and the
+ * native code), not a generic I/O error: SQLite at its page limit returns
+ * SQLITE_FULL as on a full disk; a connection that turned read-only returns
+ * SQLITE_READONLY. cm_store_ping_write() probes it. (A real full file
+ * system is tested through the HTTP host: examples/http/tests/test_storage.py.) */
+START_TEST(full_or_read_only_database_is_unavailable)
+{
+    if (fx_is_pg())
+        return;
+    cm_store_options o = CM_STORE_OPTIONS_INIT;
+    o.pool_size = 1; /* one connection: the PRAGMAs below apply to every call */
+    cm_store *s;
+    ck_assert_ok(cm_store_open(&s, FX.uri, &o));
+    ck_assert_ok(cm_store_ping_write(s));
+    cm__conn *c;
+    ck_assert_ok(cm__store_acquire(&c, s));
+    ck_assert_ok(s->ops->exec_script(c, "PRAGMA max_page_count = 1")); /* = current size */
+    cm__store_release(c);
+    char bio[4001];
+    memset(bio, 'b', 4000);
+    bio[4000] = '\0';
+    int rc = CM_OK;
+    for (int i = 0; i < 50 && rc == CM_OK; i++) {
+        char in[4200], *out = NULL;
+        snprintf(in, sizeof in, "{\"email\":\"full%d@example.org\",\"name\":\"F\",\"bio\":\"%s\"}",
+                 i, bio);
+        rc = cm_exec(&out, s, FX.sys, "members.signup", in, strlen(in));
+        cm_free(out);
+    }
+    ck_assert_msg(rc == CM_EUNAVAILABLE, "%s: %s", cm_status_name(rc), cm_error_message());
+    ck_assert_str_eq(cm_error_backend_code(), "13"); /* SQLITE_FULL */
+    ck_assert_ok(cm__store_acquire(&c, s));
+    ck_assert_ok(s->ops->exec_script(c, "PRAGMA max_page_count = 1000000000"));
+    ck_assert_ok(s->ops->exec_script(c, "PRAGMA query_only = 1"));
+    cm__store_release(c);
+    rc = cm_store_ping_write(s);
+    ck_assert_msg(rc == CM_EUNAVAILABLE, "%s: %s", cm_status_name(rc), cm_error_message());
+    ck_assert_str_eq(cm_error_backend_code(), "8"); /* SQLITE_READONLY */
+    /* reads still work */
+    ck_assert_ok(cm_store_ping(s));
+    ck_assert_ok(cm__store_acquire(&c, s));
+    ck_assert_ok(s->ops->exec_script(c, "PRAGMA query_only = 0"));
+    cm__store_release(c);
+    ck_assert_ok(cm_store_ping_write(s));
+    ck_assert_int_eq(cm_store_ping_write(NULL), CM_EINVAL);
+    cm_store_close(s);
+}
+END_TEST
+
 static void *signup_many(void *p)
 {
     long t = (long)p;
@@ -387,6 +436,7 @@ int main(void)
     tcase_add_test(tc, newer_schema_is_refused);
     tcase_add_test(tc, no_migrate_flag_refuses_pending_schema);
     tcase_add_test(tc, wal_mode_is_on);
+    tcase_add_test(tc, full_or_read_only_database_is_unavailable);
     suite_add_tcase(s, tc);
     TCase *pool = tcase_create("pool");
     tcase_add_checked_fixture(pool, fx_setup, fx_teardown);

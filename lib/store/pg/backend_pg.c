@@ -137,7 +137,11 @@ static int code_for_sqlstate(const char *s)
         return CM_ETIMEOUT;
     if (strcmp(s, "53200") == 0)
         return CM_ENOMEM;
-    if (strcmp(s, "53100") == 0 || strncmp(s, "58", 2) == 0)
+    /* disk_full; read_only_sql_transaction (a hot standby, or
+     * default_transaction_read_only): the server cannot take writes now */
+    if (strcmp(s, "53100") == 0 || strcmp(s, "25006") == 0)
+        return CM_EUNAVAILABLE;
+    if (strncmp(s, "58", 2) == 0)
         return CM_EIO;
     if (strncmp(s, "53", 2) == 0)
         return CM_EBUSY;
@@ -203,6 +207,14 @@ static int exec_simple(pg_conn *c, const char *sql, const char *what)
     int rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? CM_OK : map_error(c, r, what);
     PQclear(r);
     return rc;
+}
+
+/* The readiness write probe: a transaction id is assigned, so the commit
+ * writes a WAL record. A read-only transaction (hot standby,
+ * default_transaction_read_only) refuses it with SQLSTATE 25006. */
+static int pg_write_probe(cm__conn *conn)
+{
+    return exec_simple((pg_conn *)conn, "SELECT txid_current()", "write probe");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1329,4 +1341,5 @@ const cm__store_ops cm__pg_ops = {
     .listen_open = pg_listen_open,
     .listen_read = pg_listen_read,
     .listen_close = pg_listen_close,
+    .write_probe = pg_write_probe,
 };

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -60,10 +61,18 @@ static int map_rc(int rc, sqlite3 *db, const char *what)
         case SQLITE_NOTADB:
             code = CM_ECORRUPT;
             break;
-        case SQLITE_IOERR:
+        case SQLITE_FULL:     /* disk full, or max_page_count reached */
+        case SQLITE_READONLY: /* read-only file, file system or connection */
+            code = CM_EUNAVAILABLE;
+            break;
+        case SQLITE_IOERR: {
+            /* an I/O error whose cause is a full or read-only file system
+             * (e.g. growing the -shm file) is the same condition */
+            int sys = db ? sqlite3_system_errno(db) : 0;
+            code = sys == ENOSPC || sys == EDQUOT || sys == EROFS ? CM_EUNAVAILABLE : CM_EIO;
+            break;
+        }
         case SQLITE_CANTOPEN:
-        case SQLITE_FULL:
-        case SQLITE_READONLY:
         case SQLITE_PERM:
             code = CM_EIO;
             break;
@@ -206,6 +215,29 @@ static int sq_begin(cm__conn *conn, bool write)
     if ((rc = exec(c->db, "BEGIN IMMEDIATE")))
         unlock_writer(c);
     return rc;
+}
+
+static int int_cb(void *out, int n, char **vals, char **names)
+{
+    (void)names;
+    if (n > 0 && vals[0])
+        *(long *)out = strtol(vals[0], NULL, 10);
+    return 0;
+}
+
+/* The readiness write probe: page 1 is rewritten (user_version set to its
+ * own value, which the library does not use), so the commit appends a
+ * frame to the WAL and syncs it, as any write does. */
+static int sq_write_probe(cm__conn *conn)
+{
+    sqlite_conn *c = (sqlite_conn *)conn;
+    long v = 0;
+    int rc = sqlite3_exec(c->db, "PRAGMA user_version", int_cb, &v, NULL);
+    if (rc != SQLITE_OK)
+        return map_rc(rc, c->db, "write probe");
+    char sql[48];
+    (void)snprintf(sql, sizeof sql, "PRAGMA user_version=%ld", v);
+    return exec(c->db, sql);
 }
 
 /* On failure the core rolls back, which releases the writer lock. */
@@ -410,4 +442,5 @@ const cm__store_ops cm__sqlite_ops = {
     .check_backup = cm__sqlite_check_backup,
     .restore = cm__sqlite_restore,
     .data_version = sq_data_version,
+    .write_probe = sq_write_probe,
 };
