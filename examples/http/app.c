@@ -35,6 +35,9 @@ struct cmh_app {
 #define SESSION_COOKIE "cm_session"
 #define CSRF_COOKIE "cm_csrf"
 #define PROBLEM_JSON "application/problem+json"
+/* Retry-After (s) when the storage cannot take writes: not a matter of a
+ * busy second, someone must free space or fail over. */
+#define UNAVAILABLE_RETRY "30"
 #define JSON "application/json"
 
 static const char *const host_query_params[] = {"cookie", NULL};
@@ -165,6 +168,7 @@ int cmh_status_for(int code, const char *field)
         case CM_ECONSTRAINT:
             return 409;
         case CM_EBUSY:
+        case CM_EUNAVAILABLE:
             return 503;
         case CM_ETIMEOUT:
             return 504;
@@ -285,7 +289,13 @@ static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const
 {
     int status = cmh_status_for(code, field);
     const char *detail = msg && *msg ? msg : cm_strerror(code);
-    if (status >= 500 && status != 503 && status != 504) {
+    if (code == CM_EUNAVAILABLE) {
+        /* disk full, read-only database: the operator must act; the
+         * client may retry later */
+        cmh_log(CMH_LOG_ERROR, "storage cannot take writes", "request_id=%s: %s", ex->request_id,
+                detail);
+        detail = "the database cannot take writes now (disk full or read-only); retry later";
+    } else if (status >= 500 && status != 503 && status != 504) {
         cmh_log(CMH_LOG_ERROR, "library error", "request_id=%s code=%s: %s", ex->request_id,
                 cm_status_name(code), detail);
         detail = "internal error; the request id identifies it in the server log";
@@ -296,7 +306,7 @@ static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const
                ex->token ? "Bearer realm=\"community\", error=\"invalid_token\""
                          : "Bearer realm=\"community\"");
     } else if (status == 503) {
-        header(&ex->resp, "Retry-After", "1");
+        header(&ex->resp, "Retry-After", code == CM_EUNAVAILABLE ? UNAVAILABLE_RETRY : "1");
     }
 }
 
@@ -780,7 +790,7 @@ void cmh_app_work(cmh_exchange *ex)
 {
     cmh_app *app = ex->app;
     if (ex->kind == CMH_K_READYZ) {
-        int rc = cm_store_ping(app->store);
+        int rc = cm_store_ping_write(app->store);
         if (rc)
             capture_error(ex, rc);
         return;
@@ -1016,6 +1026,7 @@ void cmh_app_after_work(cmh_exchange *ex)
             cmh_buf_putc(&b, '}');
             json_response(ex, 503, b.p);
             cmh_buf_free(&b);
+            header(&ex->resp, "Retry-After", ex->rc == CM_EUNAVAILABLE ? UNAVAILABLE_RETRY : "1");
             cmh_log(CMH_LOG_WARN, "not ready", "%s: %s", cm_status_name(ex->rc), ex->err_msg);
         } else {
             json_response(ex, 200, "{\"status\":\"ready\"}");
