@@ -411,7 +411,8 @@ static int cmd_backup(cli *c, int argc, char **argv)
             fputs("usage: community [--db URI] backup FILE\n\nWrite a consistent backup of "
                   "the database to FILE, which must not exist (cm_store_backup: SQLite: a\n"
                   "copy of the database file; PostgreSQL: a pg_dump archive of the store's "
-                  "schema).\n",
+                  "schema),\nand its SHA-256 to FILE.sha256: keep the two together, restore "
+                  "needs both.\n",
                   help ? stdout : stderr);
         return rc ? rc : help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }

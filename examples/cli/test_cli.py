@@ -306,6 +306,7 @@ def test_backup_restore():
     res = run("backup", bk, db=src)
     expect_rc(res, 0)
     expect(("backup: " + bk) in res[1] and os.path.exists(bk), "backup written", res)
+    expect(os.path.exists(bk + ".sha256"), "checksum file written beside it", res)
     expect_rc(run("backup", bk, db=src), 6)  # exists
     expect_rc(run("backup", db=src), 2)
     res = run("backup", os.path.join(TMP, "x.backup"),

@@ -108,7 +108,8 @@ CM_API int cm_store_ping_write(cm_store *store);
  * Write a consistent backup of the whole database to a new file (method of
  * cm_store). The store stays usable; writers carry on while it runs.
  *
- * - SQLite: the online backup API copies the database into a single
+ * - SQLite: the backup API copies the database, as one snapshot (one read
+ *   transaction, so writers never make it start over), into a single
  *   self-contained SQLite file (not in WAL mode), which is then checked
  *   with `PRAGMA quick_check`.
  * - PostgreSQL: `pg_dump --format=custom` of the store's schema (the first
@@ -119,13 +120,18 @@ CM_API int cm_store_ping_write(cm_store *store);
  *   least the server's. The archive is then read back with
  *   `pg_restore --list`. Extensions, roles and other schemas are not in it.
  *
- * The backup is written to a temporary file beside `dest_path` (mode 0600)
- * and gets its name only when complete and synced, so a failed backup
- * leaves nothing behind.
+ * The backup is written to a temporary file beside `dest_path` (mode 0600,
+ * named `dest_path.cm-backup-tmp-XXXXXX`) and gets its name only when
+ * complete and synced, so a failed backup leaves nothing behind; the
+ * temporary files that a killed backup left in that directory are removed
+ * by the next backup there. Beside the backup, `dest_path.sha256` receives
+ * its SHA-256 in the format of `sha256sum` (`sha256sum -c` checks it):
+ * keep and copy the two files together; cm_store_restore() needs both.
  *
  * @param store      the store to back up.
  * @param dest_path  the backup file to create (copied); must not exist.
- * @return CM_OK; CM_EINVAL (NULL arguments); CM_EEXISTS (dest_path exists);
+ * @return CM_OK; CM_EINVAL (NULL arguments); CM_EEXISTS (dest_path or
+ *         dest_path.sha256 exists);
  *         CM_ENOTFOUND (the database file or schema is gone, or the
  *         destination directory does not exist, or pg_dump is not found);
  *         CM_ECORRUPT (the database is damaged: the copy does not pass the
@@ -143,10 +149,13 @@ CM_API int cm_store_backup(cm_store *store, const char *dest_path);
  * Restore a backup made by cm_store_backup() into the database named by
  * `uri` (a function of its own: no store is open on the target).
  *
- * The file is checked first (an SQLite file must pass `PRAGMA quick_check`
- * and hold the libcommunity schema; a PostgreSQL archive must be readable
- * by `pg_restore --list`); a file that is not a backup fails with
- * CM_ECORRUPT and the target is not touched. Then:
+ * The file is checked first: its bytes must match the SHA-256 in
+ * `src_path.sha256` written with it (a flipped byte or a truncation is
+ * found there), then an SQLite file must pass `PRAGMA quick_check` and
+ * hold the libcommunity schema, a PostgreSQL archive must be readable by
+ * `pg_restore --list`. A file that is not an intact backup, or has no
+ * checksum file, fails with CM_ECORRUPT and the target is not touched.
+ * Then:
  *
  * - SQLite: refuses (CM_EEXISTS) a target file that already holds tables
  *   and (CM_EBUSY) one that another connection or process has open (seen
@@ -169,7 +178,8 @@ CM_API int cm_store_backup(cm_store *store, const char *dest_path);
  * @param flags     0 or CM_RESTORE_FORCE.
  * @return CM_OK; CM_EINVAL (bad arguments, a backup of the other backend,
  *         wrong search_path); CM_ENOTFOUND (no such file, or pg_restore
- *         not found); CM_ECORRUPT (not a usable backup); CM_ESCHEMA (SQLite:
+ *         not found); CM_ECORRUPT (not a usable backup: damaged, truncated,
+ *         no or another checksum); CM_ESCHEMA (SQLite:
  *         the backup comes from a newer library; on PostgreSQL the next
  *         open says so); CM_EEXISTS; CM_EBUSY;
  *         CM_ENOTSUP (unknown scheme); CM_EIO; CM_EBACKEND (pg_restore

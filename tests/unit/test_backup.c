@@ -6,14 +6,23 @@
  * missing source fails cleanly and leaves no file; a file that is not a
  * backup is refused with CM_ECORRUPT and the target stays as it was; a
  * target that holds tables (or, on SQLite, is open) is refused unless
- * forced.
+ * forced; a backup whose bytes differ from its checksum file (a flipped
+ * byte, a truncation), or that has none, is refused with CM_ECORRUPT before
+ * the target is touched; a SQLite backup finishes while another connection
+ * keeps writing; what a killed backup left is removed by the next one.
  */
 #include "fixtures.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,7 +131,7 @@ static void assert_no_leftovers(void)
     ck_assert_ptr_nonnull(d);
     struct dirent *e;
     while ((e = readdir(d)))
-        ck_assert_msg(!strstr(e->d_name, ".tmp-"), "leftover %s", e->d_name);
+        ck_assert_msg(!strstr(e->d_name, "-tmp-"), "leftover %s", e->d_name);
     closedir(d);
 }
 
@@ -152,6 +161,30 @@ static void write_file(const char *path, const void *data, size_t n)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, n, f), n);
     ck_assert_int_eq(fclose(f), 0);
+}
+
+static void read_file(const char *path, char **data, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long len = ftell(f);
+    ck_assert_int_gt(len, 0);
+    rewind(f);
+    *data = malloc((size_t)len);
+    ck_assert_ptr_nonnull(*data);
+    ck_assert_uint_eq(fread(*data, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *data;
+    size_t n;
+    read_file(from, &data, &n);
+    write_file(to, data, n);
+    free(data);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -306,8 +339,18 @@ START_TEST(restore_of_garbage_leaves_target_untouched)
     backup_path(truncated, sizeof truncated, "truncated.backup");
     write_file(truncated, data, n / 2);
     int rc = cm_store_restore(FX.uri, truncated, CM_RESTORE_FORCE);
-    ck_assert_msg(rc == CM_ECORRUPT || rc == CM_EBACKEND, "truncated backup: %s %s",
-                  cm_status_name(rc), cm_error_message());
+    ck_assert_msg(rc == CM_ECORRUPT, "truncated backup: %s %s", cm_status_name(rc),
+                  cm_error_message());
+    snapshot(after, sizeof after);
+    ck_assert_str_eq(after, before);
+    /* ... also with the checksum file of the whole one beside it */
+    char good_sum[420], truncated_sum[420];
+    snprintf(good_sum, sizeof good_sum, "%s.sha256", good);
+    snprintf(truncated_sum, sizeof truncated_sum, "%s.sha256", truncated);
+    copy_file(good_sum, truncated_sum);
+    rc = cm_store_restore(FX.uri, truncated, CM_RESTORE_FORCE);
+    ck_assert_msg(rc == CM_ECORRUPT, "truncated backup: %s %s", cm_status_name(rc),
+                  cm_error_message());
     snapshot(after, sizeof after);
     ck_assert_str_eq(after, before);
 
@@ -331,7 +374,9 @@ START_TEST(restore_of_garbage_leaves_target_untouched)
                          "name", "Late"));
     unlink(garbage);
     unlink(truncated);
+    unlink(truncated_sum);
     unlink(good);
+    unlink(good_sum);
 }
 END_TEST
 
@@ -520,6 +565,186 @@ START_TEST(pg_dump_gets_secrets_by_environment)
 }
 END_TEST
 
+/* ---- bounded backups, stale temporaries, checksums ---- */
+
+static atomic_bool writer_stop;
+static atomic_long writer_commits;
+
+/* Another connection committing one small change after another until told
+ * to stop (as another process would). */
+static void *writer(void *arg)
+{
+    (void)arg;
+    sqlite3 *db;
+    if (sqlite3_open(FX.path, &db) != SQLITE_OK)
+        return (void *)1L;
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_exec(db, "PRAGMA synchronous=OFF", NULL, NULL, NULL); /* commit often */
+    long rc = 0;
+    while (!atomic_load(&writer_stop)) {
+        if (sqlite3_exec(db,
+                         "INSERT INTO metric_counters (name, value) VALUES ('writer', 1) "
+                         "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                         NULL, NULL, NULL) != SQLITE_OK) {
+            rc = 2;
+            break;
+        }
+        atomic_fetch_add(&writer_commits, 1);
+    }
+    sqlite3_close(db);
+    return (void *)rc;
+}
+
+/* SQLite: a backup finishes while another connection keeps committing
+ * (copied as one snapshot; in slices it started over after every commit). */
+START_TEST(backup_finishes_while_another_connection_writes)
+{
+    if (fx_is_pg())
+        return;
+    make_data();
+    /* 4 MB, so that a copy takes many slices of pages. */
+    fx_sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000) "
+           "INSERT INTO metric_counters (name, value) SELECT printf('pad-%05d-%0900d', i, i), i "
+           "FROM n");
+    atomic_store(&writer_stop, false);
+    atomic_store(&writer_commits, 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, writer, NULL), 0);
+    while (atomic_load(&writer_commits) < 3)
+        sched_yield();
+    char file[400], other[400];
+    backup_path(file, sizeof file, "busy.backup");
+    int rc = cm_store_backup(FX.store, file);
+    long during = atomic_load(&writer_commits);
+    atomic_store(&writer_stop, true);
+    void *wr;
+    pthread_join(th, &wr);
+    ck_assert_int_eq((int)(long)wr, 0);
+    ck_assert_msg(rc == CM_OK, "backup: %s %s", cm_status_name(rc), cm_error_message());
+    ck_assert_int_ge(during, 3);
+    assert_no_leftovers();
+
+    fx_new_uri(other, sizeof other, "copy");
+    ck_assert_ok(cm_store_restore(other, file, 0));
+    cm_store *copy;
+    ck_assert_ok(cm_store_open(&copy, other, NULL));
+    cm_store_close(copy);
+    char path[400];
+    snprintf(path, sizeof path, "%s/copy.db", FX.dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM metric_counters WHERE name LIKE "
+                                        "'pad-%'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 4000);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* What a killed backup leaves (its temporary file, with SQLite's journal
+ * beside it) is removed by the next backup into that directory; the
+ * temporary file of a backup still running (locked) and other files stay. */
+START_TEST(next_backup_removes_what_a_killed_one_left)
+{
+    char stale[400], journal[400], live[400], other[400], file[400];
+    backup_path(stale, sizeof stale, "old.backup.cm-backup-tmp-Ab3dE9");
+    backup_path(journal, sizeof journal, "old.backup.cm-backup-tmp-Ab3dE9-journal");
+    backup_path(live, sizeof live, "run.backup.cm-backup-tmp-Zz9yX8");
+    backup_path(other, sizeof other, "notes.tmp-123456");
+    static char page[8192];
+    memset(page, 'x', sizeof page);
+    write_file(stale, page, sizeof page);
+    write_file(journal, page, 512);
+    write_file(live, page, sizeof page);
+    write_file(other, page, 10);
+    int fd = open(live, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+
+    backup_path(file, sizeof file, "next.backup");
+    ck_assert_ok(cm_store_backup(FX.store, file));
+    ck_assert_msg(!exists(stale), "stale temporary file removed");
+    ck_assert_msg(!exists(journal), "its journal removed");
+    ck_assert_msg(exists(live), "a running backup's file stays");
+    ck_assert_msg(exists(other), "other files stay");
+    close(fd);
+    unlink(live);
+    unlink(other);
+    assert_no_leftovers();
+}
+END_TEST
+
+/* Every backup has a checksum file beside it; a backup whose bytes differ
+ * from it (a flipped byte inside a row, which the file's own structure
+ * does not reveal), or that has none, is refused with CM_ECORRUPT before
+ * the target is touched. */
+START_TEST(damaged_backup_is_refused_before_the_target_is_touched)
+{
+    make_data();
+    char before[4096], after[4096], file[400], sum[420], bad[400], bad_sum[420], other[400];
+    snapshot(before, sizeof before);
+    backup_path(file, sizeof file, "good.backup");
+    ck_assert_ok(cm_store_backup(FX.store, file));
+    snprintf(sum, sizeof sum, "%s.sha256", file);
+    ck_assert_msg(exists(sum), "checksum file written");
+    char *data;
+    size_t n;
+    read_file(sum, &data, &n);
+    ck_assert_uint_eq(n, 64 + 2 + strlen("good.backup") + 1);
+    ck_assert(memcmp(data + 64, "  good.backup\n", 14) == 0);
+    free(data);
+
+    /* One byte flipped: inside a row's text where the file shows it
+     * (SQLite), else in the middle of the file (compressed archive). */
+    read_file(file, &data, &n);
+    size_t at = n / 2;
+    for (size_t i = 0; i + 10 <= n; i++)
+        if (memcmp(data + i, "First post", 10) == 0) {
+            at = i + 6;
+            break;
+        }
+    data[at] ^= 0x01;
+    backup_path(bad, sizeof bad, "flipped.backup");
+    snprintf(bad_sum, sizeof bad_sum, "%s.sha256", bad);
+    write_file(bad, data, n);
+    copy_file(sum, bad_sum);
+    free(data);
+
+    ck_assert_int_eq(cm_store_restore(FX.uri, bad, CM_RESTORE_FORCE), CM_ECORRUPT);
+    ck_assert_msg(strstr(cm_error_message(), "checksum"), "says why: %s", cm_error_message());
+    snapshot(after, sizeof after);
+    ck_assert_str_eq(after, before);
+    fx_new_uri(other, sizeof other, "fresh");
+    ck_assert_int_eq(cm_store_restore(other, bad, 0), CM_ECORRUPT);
+    if (!fx_is_pg()) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/fresh.db", FX.dir);
+        ck_assert(!exists(p));
+    }
+
+    /* Without its checksum file: refused as well. */
+    unlink(bad_sum);
+    copy_file(file, bad);
+    ck_assert_int_eq(cm_store_restore(FX.uri, bad, CM_RESTORE_FORCE), CM_ECORRUPT);
+    ck_assert_msg(strstr(cm_error_message(), ".sha256"), "names it: %s", cm_error_message());
+    snapshot(after, sizeof after);
+    ck_assert_str_eq(after, before);
+
+    /* The intact backup with its checksum restores. */
+    ck_assert_ok(cm_store_restore(FX.uri, file, CM_RESTORE_FORCE));
+    /* A backup does not overwrite an existing checksum file either. */
+    unlink(file);
+    ck_assert_int_eq(cm_store_backup(FX.store, file), CM_EEXISTS);
+    unlink(sum);
+    unlink(bad);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backup");
@@ -535,6 +760,9 @@ int main(void)
     tcase_add_test(tc, restore_into_new_database);
     tcase_add_test(tc, restore_argument_errors);
     tcase_add_test(tc, pg_dump_gets_secrets_by_environment);
+    tcase_add_test(tc, backup_finishes_while_another_connection_writes);
+    tcase_add_test(tc, next_backup_removes_what_a_killed_one_left);
+    tcase_add_test(tc, damaged_backup_is_refused_before_the_target_is_touched);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

@@ -340,7 +340,8 @@ static int sq_migration_lock(cm__conn *conn)
                 "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)");
 }
 
-/* Online backup of the whole database into dest (a new SQLite file). */
+/* Backup of the whole database into dest (a new SQLite file), as one
+ * snapshot. */
 static int sq_backup(cm__conn *conn, const char *dest)
 {
     sqlite3 *src = ((sqlite_conn *)conn)->db, *dst = NULL;
@@ -361,11 +362,18 @@ static int sq_backup(cm__conn *conn, const char *dest)
         sqlite3_close(dst);
         return rc;
     }
-    do {
-        rc = sqlite3_backup_step(b, 256);
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sqlite3_sleep(5);
-    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    /* Every page in one step, that is in one read transaction of the
+     * source: a snapshot that writers (WAL) do not disturb. Copied in
+     * slices instead, the backup would start over after every commit of
+     * another connection and never finish while they keep writing. */
+    uint32_t waited = 0, limit = conn->store->busy_timeout_ms;
+    for (;;) {
+        rc = sqlite3_backup_step(b, -1);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= limit)
+            break;
+        sqlite3_sleep(10);
+        waited += 10;
+    }
     sqlite3_backup_finish(b);
     rc = rc == SQLITE_DONE ? CM_OK : map_rc(rc, dst, "backup step");
     sqlite3_close(dst);
