@@ -6,11 +6,9 @@
  * Times: organizers give wall-clock start_local/end_local plus an IANA
  * zone; the UTC instants are computed once and stored beside them. A wall
  * time that falls in a DST gap (it does not exist, e.g. 02:30 on the
- * spring-forward night in Europe) is read with the offset in force before
- * the gap, as RFC 5545 does, so it moves forward by the gap's length; the
- * stored start_local/end_local are the wall-clock times the instants really
- * have (here 03:30). A repeated wall time (fall back) means its first
- * occurrence.
+ * spring-forward night in Europe) is refused with CM_EINVAL naming the
+ * field, rather than moved to a time the organizer did not choose. A
+ * repeated wall time (fall back) means its first occurrence.
  */
 #include "event_int.h"
 
@@ -33,6 +31,9 @@ static int local_time(int64_t *at, char norm[32], const char *tz, const char *lo
                                    "timezone: unknown time zone '%.64s' (use an IANA name "
                                    "such as Europe/Berlin)",
                                    tz);
+    if (!cm__time_local_exists(tz, y, mo, d, h, mi, s))
+        return cm__error_set_field(CM_EINVAL, field, "%s: %.32s does not exist in %.64s (DST gap)",
+                                   field, local, tz);
     return CM_OK;
 }
 

@@ -384,6 +384,16 @@ int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, in
     return CM_OK;
 }
 
+bool cm__time_local_exists(const char *tz, int y, int mo, int d, int h, int mi, int s)
+{
+    int64_t us;
+    char back[32], want[32];
+    if (cm__time_local_to_utc(&us, tz, y, mo, d, h, mi, s) || cm__time_utc_to_local(back, tz, us))
+        return false;
+    (void)snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, s);
+    return strcmp(back, want) == 0;
+}
+
 int cm__time_utc_to_local(char *buf, const char *tz, int64_t us)
 {
     const tz_zone *z;

@@ -71,6 +71,10 @@ int cm__time_parse_local(int *y, int *mo, int *d, int *h, int *mi, int *s, const
  * CM_EINVAL for an unknown zone ("field" is set by the caller). */
 int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi,
                           int s);
+/* false when the wall-clock time does not exist in tz (skipped by a DST
+ * change or another forward jump of its UT offset), or tz is unknown. A
+ * repeated time (fall back) exists. The detail is not set. */
+bool cm__time_local_exists(const char *tz, int y, int mo, int d, int h, int mi, int s);
 /* Format a UTC instant as wall-clock "YYYY-MM-DDTHH:MM:SS" in tz; buf >= 32. */
 int cm__time_utc_to_local(char *buf, const char *tz, int64_t us);
 /* true when tz names a zone in the system's IANA database. */

@@ -270,28 +270,40 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
 }
 END_TEST
 
-START_TEST(dst_gap_moves_forward_and_overlap_takes_the_first)
+START_TEST(dst_gap_is_refused_and_overlap_takes_the_first)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
     json_t *r;
     /* Europe/Berlin springs forward on 2026-03-29 at 02:00 -> 03:00: 02:30 does not
-     * exist. It is read with the offset before the gap (+01:00), i.e. 01:30Z, which
-     * is 03:30 CEST; the stored wall clock says so. */
-    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "gap",
-                         "format", "in_person", "start_local", "2026-03-29T02:30",
-                         "end_local", "2026-03-29T04:00", "timezone", "Europe/Berlin"));
-    ck_assert_str_eq(S(r, "start"), "2026-03-29T01:30:00Z");
-    ck_assert_str_eq(S(r, "start_local"), "2026-03-29T03:30:00");
-    ck_assert_str_eq(S(r, "end"), "2026-03-29T02:00:00Z");
-    ck_assert_str_eq(S(r, "end_local"), "2026-03-29T04:00:00");
-    json_decref(r);
-    /* The wall clock says 02:30 -> 03:15, but 03:15 CEST (01:15Z) is before 03:30 CEST:
-     * the end check is on the real instants. */
+     * exist. It is refused, naming the field, rather than moved. */
     ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "gap",
                              "format", "in_person", "start_local", "2026-03-29T02:30",
                              "end_local", "2026-03-29T03:15", "timezone", "Europe/Berlin"),
                      CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "start_local");
+    ck_assert_str_eq(cm_error_message(),
+                     "start_local: 2026-03-29T02:30 does not exist in Europe/Berlin (DST gap)");
+    ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "gap",
+                             "format", "in_person", "start_local", "2027-03-14T01:00", "end_local",
+                             "2027-03-14T02:59:59", "timezone", "America/New_York"),
+                     CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "end_local");
+    ck_assert_str_eq(cm_error_message(), "end_local: 2027-03-14T02:59:59 does not exist in "
+                                         "America/New_York (DST gap)");
+    /* The first minute after the gap exists. */
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "after",
+                         "format", "in_person", "start_local", "2026-03-29T03:00", "end_local",
+                         "2026-03-29T04:00", "timezone", "Europe/Berlin"));
+    ck_assert_str_eq(S(r, "start"), "2026-03-29T01:00:00Z");
+    ck_assert_str_eq(S(r, "start_local"), "2026-03-29T03:00:00");
+    json_decref(r);
+    /* 02:30 on 2027-03-14 exists in Berlin but not in New York (spring forward there):
+     * moving the event by changing its zone is refused too. */
+    json_int_t id = mk_event(org, "moved", "2027-03-14T02:30", "2027-03-14T04:00", 10, 1);
+    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, "timezone",
+                             "America/New_York"),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "start_local");
     /* Falls back on 2026-10-25 at 03:00 -> 02:00: 02:30 happens twice; the first
      * (CEST, 00:30Z) is meant. The end at 03:30 CET is 02:30Z: a 2-hour event. */
     ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "overlap",
@@ -308,7 +320,7 @@ START_TEST(dst_gap_moves_forward_and_overlap_takes_the_first)
     ck_assert_str_eq(S(r, "start"), "2026-01-10T11:00:00Z"); /* AEDT = UTC+11 */
     ck_assert_str_eq(S(r, "end"), "2026-01-10T15:00:00Z");
     json_decref(r);
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM events"), 3);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM events"), 4);
     cm_actor_free(org);
 }
 END_TEST
@@ -818,7 +830,7 @@ int main(void)
     tcase_add_test(tc, create_happy_path);
     tcase_add_test(tc, create_needs_the_organizer_role);
     tcase_add_test(tc, bad_create_input_is_rejected_and_changes_nothing);
-    tcase_add_test(tc, dst_gap_moves_forward_and_overlap_takes_the_first);
+    tcase_add_test(tc, dst_gap_is_refused_and_overlap_takes_the_first);
     tcase_add_test(tc, drafts_are_visible_to_organizers_and_staff_only);
     tcase_add_test(tc, online_url_is_for_attendees_and_organizers);
     tcase_add_test(tc, update_checks_version_permissions_and_values);
