@@ -26,7 +26,8 @@ static const char exit_codes_text[] =
 
 static const char global_options_text[] =
     "Global options (before the command; after it too, unless an input field has the name):\n"
-    "  --db URI        database: sqlite://file.db, sqlite:///abs/path.db, postgresql://...\n"
+    "  --db URI        database: sqlite://file.db, sqlite:///abs/path.db, postgresql://...,\n"
+    "                  or a file path (an SQLite file)\n"
     "                  (default: $COMMUNITY_DB, else " DEFAULT_DB ")\n"
     "  --as EMAIL      act as that member (trusted: the CLI is an operator tool)\n"
     "  --token TOKEN   act as the member of a session token (from auth login)\n"
@@ -416,10 +417,15 @@ static int cmd_backup(cli *c, int argc, char **argv)
                   help ? stdout : stderr);
         return rc ? rc : help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    /* Opening a missing SQLite file would create an empty database. */
-    const char *file = !strncmp(c->db, "sqlite://", 9) ? c->db + 9
-                       : !strncmp(c->db, "sqlite:", 7) ? c->db + 7
-                                                       : NULL;
+    /* Opening a missing SQLite file would create an empty database. The file
+     * of a sqlite: URI, or the whole string when it has no scheme (the
+     * library's rule: see cm_store_open). */
+    size_t scheme =
+        strspn(c->db, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    const char *file = !strncmp(c->db, "sqlite://", 9)    ? c->db + 9
+                       : !strncmp(c->db, "sqlite:", 7)    ? c->db + 7
+                       : (scheme && c->db[scheme] == ':') ? NULL
+                                                          : c->db;
     if (file && strcmp(file, ":memory:") != 0 && access(file, F_OK) != 0)
         return cli_fail(CLI_EXIT_NOTFOUND, "backup: no database at %s", file);
     if ((rc = cli_open_store(c)))

@@ -21,11 +21,11 @@ TMP = tempfile.mkdtemp(prefix="cm-cli-test-")
 DB = "sqlite://" + os.path.join(TMP, "t.db")
 
 
-def run(*args, stdin=None, db=DB):
+def run(*args, stdin=None, db=DB, cwd=None):
     env = dict(os.environ)
     env["COMMUNITY_DB"] = db
     p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, env=env,
-                       timeout=120)
+                       timeout=120, cwd=cwd)
     res = (p.returncode, p.stdout, p.stderr)
     expect("Sanitizer" not in p.stderr and "runtime error:" not in p.stderr,
            "no sanitizer report", res)
@@ -289,6 +289,26 @@ def test_database_errors():
     res = run("migrate", db="sqlite://" + os.path.join(TMP, "no", "such", "dir", "x.db"))
     expect_rc(res, 7)
     expect(res[2].startswith("error: cannot open"), "open error reported", res)
+
+
+def test_db_plain_path():
+    # a plain path names an SQLite file, as for the server: relative or absolute
+    d = os.path.join(TMP, "plain")
+    os.mkdir(d)
+    res = run("--db", "plain.db", "members", "signup", "--email", "pp@example.org", "--name",
+              "PP", cwd=d)
+    expect_rc(res, 0)
+    expect(os.path.exists(os.path.join(d, "plain.db")), "the file is created", res)
+    for db in (os.path.join(d, "plain.db"), "sqlite://" + os.path.join(d, "plain.db")):
+        out = rjson("members", "list", db=db)
+        expect([m["email"] for m in out["items"]] == ["pp@example.org"], "same database " + db,
+               out)
+    res = run("backup", os.path.join(TMP, "p.backup"), db=os.path.join(d, "missing.db"))
+    expect_rc(res, 5)
+    expect(not os.path.exists(os.path.join(d, "missing.db")), "no database created", res)
+    res = run("--db", "mysql://x/y", "members", "list")
+    expect_rc(res, 1)
+    expect("CM_ENOTSUP" in res[2], "unknown scheme refused", res)
 
 
 def test_demo_seed():

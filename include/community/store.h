@@ -3,8 +3,9 @@
  *
  * A store is opened from a URI: "sqlite:///abs/path.db", "sqlite://rel.db",
  * "sqlite::memory:" (SQLite) or "postgresql://..." (PostgreSQL, when built
- * with it). It is thread-safe: it owns a connection pool and any thread may
- * call any operation on it concurrently.
+ * with it). A string without a URI scheme ("community.db", "/srv/c.db",
+ * "./x:y.db") is the path of an SQLite file. It is thread-safe: it owns a connection pool and any
+ * thread may call any operation on it concurrently.
  */
 #ifndef COMMUNITY_STORE_H
 #define COMMUNITY_STORE_H

@@ -380,8 +380,8 @@ int cm_store_restore(const char *uri, const char *src_path, uint32_t flags)
     const cm__store_ops *ops = cm__store_ops_for_uri(uri);
     if (!ops)
         return cm__error_set_field(CM_ENOTSUP, "uri",
-                                   "unsupported database URI scheme (use sqlite:// or "
-                                   "postgresql://)");
+                                   "unsupported database URI scheme (use sqlite://, "
+                                   "postgresql:// or a file path)");
     if (!HAS_HOOK(ops, restore) || !HAS_HOOK(ops, check_backup))
         return cm__error_set(CM_ENOTSUP, "the %s backend cannot restore backups", ops->name);
     struct stat sb;

@@ -81,8 +81,28 @@ static char *redact_uri(const char *uri)
     return r;
 }
 
+/* true when uri begins with an RFC 3986 scheme ("name:"). */
+static bool has_scheme(const char *uri)
+{
+    size_t n = strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    return n > 0 && uri[n] == ':' &&
+           ((uri[0] >= 'a' && uri[0] <= 'z') || (uri[0] >= 'A' && uri[0] <= 'Z'));
+}
+
+const char *cm__sqlite_uri_path(const char *uri)
+{
+    if (!has_scheme(uri))
+        return uri;
+    const char *p = uri + strlen("sqlite:");
+    if (strcmp(p, ":memory:") == 0)
+        return p;
+    return strncmp(p, "//", 2) == 0 ? p + 2 : p;
+}
+
 const cm__store_ops *cm__store_ops_for_uri(const char *uri)
 {
+    if (!has_scheme(uri))
+        return &cm__sqlite_ops;
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
         if (strncmp(uri, registry[i].scheme, strlen(registry[i].scheme)) == 0)
             return registry[i].ops;
@@ -106,8 +126,8 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
     const cm__store_ops *ops = cm__store_ops_for_uri(uri);
     if (!ops)
         return cm__error_set_field(CM_ENOTSUP, "uri",
-                                   "unsupported database URI scheme (use sqlite:// or "
-                                   "postgresql://)");
+                                   "unsupported database URI scheme (use sqlite://, "
+                                   "postgresql:// or a file path)");
     cm_store *s = cm__calloc(1, sizeof *s);
     if (!s)
         return cm__error_set(CM_ENOMEM, "out of memory");

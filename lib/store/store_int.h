@@ -48,8 +48,14 @@ typedef struct cm__q {
     int bind_idx; /* its parameter number */
 } cm__q;
 
-/* The backend registered for the URI's scheme, or NULL. */
+/* The backend registered for the URI's scheme, or NULL. A string with no
+ * scheme (RFC 3986: a letter, then letters, digits, "+", "-" or ".", then
+ * ":") is a file path and names an SQLite database. */
 const cm__store_ops *cm__store_ops_for_uri(const char *uri);
+/* The SQLite file of a sqlite: URI or plain path ("sqlite:///abs" -> "/abs",
+ * "sqlite://rel" -> "rel", "sqlite:x" -> "x", "path" -> "path"), or
+ * ":memory:". Borrowed from uri. */
+const char *cm__sqlite_uri_path(const char *uri);
 
 /* ---- pool ---- */
 /* Borrow a connection (blocks while all are in use). */

@@ -59,6 +59,39 @@ START_TEST(open_rejects_bad_uris)
 }
 END_TEST
 
+START_TEST(plain_path_is_an_sqlite_file)
+{
+    /* A string without a URI scheme is the path of an SQLite file, relative to
+     * the working directory or absolute; a scheme the library does not know is
+     * still refused. */
+    cm_store *s = NULL;
+    char *out = NULL;
+    static const char in[] = "{\"email\":\"p@example.org\",\"name\":\"P\"}";
+    if (fx_is_pg())
+        return; /* about SQLite files */
+    ck_assert_int_eq(chdir(FX.dir), 0);
+    ck_assert_ok(cm_store_open(&s, "plain.db", NULL));
+    ck_assert_str_eq(cm_store_backend_name(s), "sqlite");
+    ck_assert_ok(cm_exec(&out, s, FX.sys, "members.signup", in, strlen(in)));
+    cm_free(out);
+    cm_store_close(s);
+    char uri[420], abs[400];
+    snprintf(abs, sizeof abs, "%s/plain.db", FX.dir);
+    snprintf(uri, sizeof uri, "sqlite://%s", abs);
+    ck_assert_int_eq(access(abs, F_OK), 0);
+    const char *const same[] = {uri, abs, "./plain.db"};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_ok(cm_store_open(&s, same[i], NULL));
+        ck_assert_ok(cm_exec(&out, s, FX.sys, "members.list", "{}", 2));
+        ck_assert_msg(strstr(out, "p@example.org") != NULL, "%s: %s", same[i], out);
+        cm_free(out);
+        cm_store_close(s);
+    }
+    ck_assert_int_eq(cm_store_open(&s, "mysql:plain.db", NULL), CM_ENOTSUP);
+    ck_assert_int_eq(chdir("/"), 0);
+}
+END_TEST
+
 START_TEST(memory_store_works)
 {
     cm_store *s;
@@ -437,6 +470,7 @@ int main(void)
     tcase_add_test(tc, no_migrate_flag_refuses_pending_schema);
     tcase_add_test(tc, wal_mode_is_on);
     tcase_add_test(tc, full_or_read_only_database_is_unavailable);
+    tcase_add_test(tc, plain_path_is_an_sqlite_file);
     suite_add_tcase(s, tc);
     TCase *pool = tcase_create("pool");
     tcase_add_checked_fixture(pool, fx_setup, fx_teardown);

@@ -95,16 +95,12 @@ static int map_rc(int rc, sqlite3 *db, const char *what)
 
 static int sq_init(void **state, const char *uri, const cm_store_options *opts)
 {
-    const char *p = uri + strlen("sqlite:");
+    const char *p = cm__sqlite_uri_path(uri);
     sqlite_state *st = cm__calloc(1, sizeof *st);
     if (!st)
         return cm__error_set(CM_ENOMEM, "out of memory");
-    if (strcmp(p, ":memory:") == 0) {
+    if (strcmp(p, ":memory:") == 0)
         st->memory = true;
-        p = ":memory:";
-    } else if (strncmp(p, "//", 2) == 0) {
-        p += 2; /* sqlite:///abs -> /abs ; sqlite://rel -> rel */
-    }
     if (!*p) {
         cm__free(st);
         return cm__error_set_field(CM_EINVAL, "uri", "sqlite URI has no path");

@@ -126,13 +126,11 @@ out:
     return rc;
 }
 
-/* The file of an sqlite: URI, read as sq_init reads it; NULL for :memory:. */
+/* The file of an sqlite: URI or path, read as sq_init reads it; NULL for :memory:. */
 static const char *uri_path(const char *uri)
 {
-    const char *p = uri + strlen("sqlite:");
-    if (strcmp(p, ":memory:") == 0)
-        return NULL;
-    return strncmp(p, "//", 2) == 0 ? p + 2 : p;
+    const char *p = cm__sqlite_uri_path(uri);
+    return strcmp(p, ":memory:") == 0 ? NULL : p;
 }
 
 /* Remove what a failed restore created where there was no database. */
