@@ -239,8 +239,15 @@ static int parse_list(json_t **arr, const char *field, const json_t *prop, const
 /* Convert one flag value according to its property schema into flags[name]. */
 static int set_flag(json_t *flags, const char *name, const json_t *prop, const char *value)
 {
-    json_t *v = NULL;
+    json_t *v = json_string(value); /* NULL when value is not UTF-8 */
     int rc = CLI_EXIT_OK;
+    if (!v) {
+        char fb[128];
+        return bad_value(name, "the value of %s is not valid UTF-8",
+                         cli_flag_name(fb, sizeof fb, name));
+    }
+    json_decref(v);
+    v = NULL;
     if (is_type(prop, "integer")) {
         rc = parse_int(&v, name, prop, value);
     } else if (is_type(prop, "boolean")) {
@@ -332,12 +339,10 @@ int cli_build_input(json_t **out, cli *c, const json_t *op, int argc, char **arg
                        : cli_fail(CLI_EXIT_USAGE, "--json-input needs a JSON object");
             } else if (!strncmp(a, "--input", len + 2) && len == 5) {
                 const char *path = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-                char *text = path ? cli_read_file(path, NULL) : NULL;
+                char *text = NULL;
                 if (!path)
                     rc = cli_fail(CLI_EXIT_USAGE, "--input needs a file name or -");
-                else if (!text)
-                    rc = cli_fail(CLI_EXIT_ERROR, "--input: cannot read '%s'", path);
-                else
+                else if ((rc = cli_read_input(&text, path, "--input")) == CLI_EXIT_OK)
                     rc = load_base(&base, text, path);
                 free(text);
             } else if ((g = cli_global_option(c, argc, argv, &i)) != 0) {

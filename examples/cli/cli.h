@@ -87,8 +87,13 @@ int cli_fail(int exit_code, const char *fmt, ...)
 void cli_table_config(const char *columns, int width);
 /* Print a result: raw JSON with --json, else a table or key/value lines. */
 void cli_print_result(FILE *f, const char *json, int raw);
-/* Read a whole file ("-" = stdin) into a NUL-terminated malloc'd buffer. */
-char *cli_read_file(const char *path, size_t *len_out);
+/* The largest file --input and seed read (documented in docs/cli.md). */
+#define CLI_FILE_MAX ((size_t)16 << 20)
+#define CLI_FILE_MAX_TEXT "16 MiB"
+/* Read a whole file ("-" = stdin) of at most CLI_FILE_MAX bytes into a
+ * NUL-terminated malloc'd *out. Returns an exit code after printing why it
+ * failed ("what: ..."): CLI_EXIT_INVALID when the file is larger. */
+int cli_read_input(char **out, const char *path, const char *what);
 
 /* seed.c */
 /* Run a seed file: a JSON array of {"op", "as", "input"} steps. Exit code. */

@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,49 +69,68 @@ int cli_fail(int exit_code, const char *fmt, ...)
     return exit_code;
 }
 
-char *cli_read_file(const char *path, size_t *len_out)
+int cli_read_input(char **out, const char *path, const char *what)
 {
+    *out = NULL;
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
-        return NULL;
+        return cli_fail(CLI_EXIT_ERROR, "%s: cannot read '%s': %s", what, path, strerror(errno));
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    int rc = buf ? CLI_EXIT_OK : cli_fail(CLI_EXIT_ERROR, "out of memory");
+    while (rc == CLI_EXIT_OK) {
         size_t n = fread(buf + len, 1, cap - len - 1, f);
         len += n;
-        if (n == 0)
+        if (len > CLI_FILE_MAX) {
+            rc = cli_fail(CLI_EXIT_INVALID,
+                          "%s: '%s' is larger than the limit of " CLI_FILE_MAX_TEXT, what, path);
+        } else if (n == 0) {
+            if (ferror(f))
+                rc = cli_fail(CLI_EXIT_ERROR, "%s: cannot read '%s': %s", what, path,
+                              strerror(errno));
             break;
-        if (cap - len - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
+        } else if (cap - len - 1 == 0) {
+            /* one byte past the limit is enough to tell */
+            size_t ncap = cap * 2 > CLI_FILE_MAX + 2 ? CLI_FILE_MAX + 2 : cap * 2;
+            char *nb = realloc(buf, ncap);
+            if (!nb)
+                rc = cli_fail(CLI_EXIT_ERROR, "out of memory");
+            else
+                buf = nb, cap = ncap;
         }
     }
-    int err = ferror(f);
     if (f != stdin)
         fclose(f);
-    if (!buf || err) {
+    if (rc) {
         free(buf);
-        return NULL;
+        return rc;
     }
     buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
+    *out = buf;
+    return CLI_EXIT_OK;
 }
 
-/* The text of a scalar (a string is shown as is). Returns a malloc'd string. */
+/* The text of a scalar (a string is shown as is; a real number, such as a
+ * search score, with at most 3 decimals). Returns a malloc'd string. */
 static char *scalar_text(const json_t *v)
 {
     if (json_is_string(v))
         return strdup(json_string_value(v));
     if (json_is_null(v))
         return strdup("-");
+    if (json_is_real(v)) {
+        char b[64];
+        double x = json_real_value(v);
+        snprintf(b, sizeof b, x != 0 && x > -0.001 && x < 0.001 ? "%.3g" : "%.3f", x);
+        if (strchr(b, '.') && !strchr(b, 'e')) {
+            size_t n = strlen(b);
+            while (b[n - 1] == '0')
+                b[--n] = '\0';
+            if (b[n - 1] == '.')
+                b[--n] = '\0';
+        }
+        return strdup(b);
+    }
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
@@ -217,6 +237,93 @@ static size_t pick_columns(size_t *show, char **cols, size_t ncols, const int *n
     return n;
 }
 
+/* How much a column matters when a terminal is too narrow for all of them:
+ * 0 what identifies and schedules a row, 1 what describes it briefly, 2
+ * anything else, 3 long text, bookkeeping and duplicates (the UTC instants
+ * beside the wall clock, timestamps, versions). */
+static int column_rank(const char *name)
+{
+    static const char *const rank0[] = {
+        "id",    "title", "name",        "type",     "kind",
+        "score", "email", "start_local", "timezone", "counts.seats_left",
+        "state", NULL};
+    static const char *const rank1[] = {"status",
+                                        "role",
+                                        "format",
+                                        "summary",
+                                        "venue",
+                                        "my_rsvp",
+                                        "position",
+                                        "queue",
+                                        "run_at",
+                                        "counts.going_seats",
+                                        "counts.waitlisted",
+                                        "capacity",
+                                        "attempts",
+                                        NULL};
+    static const char *const rank3[] = {
+        "description", "body",       "bio",     "headline",   "online_url",
+        "start",       "end",        "version", "created_by", "counts.capacity",
+        "payload",     "last_error", NULL};
+    for (size_t i = 0; rank0[i]; i++)
+        if (!strcmp(name, rank0[i]))
+            return 0;
+    for (size_t i = 0; rank1[i]; i++)
+        if (!strcmp(name, rank1[i]))
+            return 1;
+    size_t n = strlen(name);
+    if ((n > 3 && !strcmp(name + n - 3, "_at")) || !strncmp(name, "is_", 3))
+        return 3;
+    for (size_t i = 0; rank3[i]; i++)
+        if (!strcmp(name, rank3[i]))
+            return 3;
+    return 2;
+}
+
+#define MIN_SHRUNK 16 /* a long text column is cut to no less than this */
+
+/* On a terminal of `term` columns: choose which of show[0..nshow) to print.
+ * Columns are taken by rank (then in their order) while they fit; a rank-0
+ * column that does not fit is made room for by narrowing the widest chosen
+ * column (to MIN_SHRUNK at least). The chosen ones stay in their order at
+ * the front of `show`, the others follow; returns how many were chosen. */
+static size_t fit_columns(size_t *show, size_t nshow, char **cols, size_t *width, size_t term)
+{
+    int chosen[MAX_COLS] = {0};
+    size_t used = 0;
+    for (int rank = 0; rank <= 3; rank++)
+        for (size_t k = 0; k < nshow; k++) {
+            size_t c = show[k], sep = used ? 2 : 0;
+            if (chosen[k] || column_rank(cols[c]) != rank)
+                continue;
+            if (used == 0 || used + sep + width[c] <= term) {
+                chosen[k] = 1;
+                used += sep + width[c];
+                continue;
+            }
+            if (rank != 0)
+                continue;
+            size_t need = used + sep + width[c] - term, widest = 0, wk = nshow;
+            for (size_t j = 0; j < nshow; j++)
+                if (chosen[j] && width[show[j]] > widest)
+                    widest = width[show[j]], wk = j;
+            if (wk < nshow && widest >= MIN_SHRUNK + need &&
+                u8len(cols[show[wk]]) <= widest - need) {
+                width[show[wk]] -= need;
+                chosen[k] = 1;
+                used = term;
+            }
+        }
+    size_t fit = 0, drop = 0, order[MAX_COLS];
+    for (size_t k = 0; k < nshow; k++)
+        if (chosen[k])
+            show[fit++] = show[k];
+        else
+            order[drop++] = show[k];
+    memcpy(show + fit, order, drop * sizeof *order);
+    return fit;
+}
+
 static void print_table(FILE *f, const json_t *items)
 {
     size_t n = json_array_size(items), ncols = 0;
@@ -249,33 +356,14 @@ static void print_table(FILE *f, const json_t *items)
         }
     }
     size_t nshow = pick_columns(show, cols, ncols, nonempty), fit = nshow;
-    if (table_width > 0 && !table_columns) {
-        /* A terminal: keep the columns that fit, in their order, preferring
-         * short ones (pass 0) to cut long text (pass 1). */
-        int chosen[MAX_COLS] = {0};
-        size_t used = 0, drop = 0, order[MAX_COLS];
-        for (int pass = 0; pass < 2; pass++)
-            for (size_t k = 0; k < nshow; k++) {
-                size_t w = width[show[k]] + (used ? 2 : 0);
-                if (chosen[k] || (pass == 0 && width[show[k]] >= CELL_MAX))
-                    continue;
-                if (used == 0 || used + w <= (size_t)table_width) {
-                    chosen[k] = 1;
-                    used += w;
-                }
-            }
-        fit = 0;
-        for (size_t k = 0; k < nshow; k++)
-            if (chosen[k])
-                show[fit++] = show[k];
-            else
-                order[drop++] = show[k];
-        memcpy(show + fit, order, drop * sizeof *order);
-    }
+    if (table_width > 0 && !table_columns)
+        fit = fit_columns(show, nshow, cols, width, (size_t)table_width);
     for (int r = -1; r < (int)n; r++) {
         for (size_t k = 0; k < fit; k++) {
             size_t c = show[k];
-            const char *s = r < 0 ? cols[c] : cells[(size_t)r * ncols + c];
+            char *s = r < 0 ? cols[c] : cells[(size_t)r * ncols + c];
+            if (s && r >= 0)
+                cell_fit(s, width[c]); /* a column narrowed to fit the terminal */
             s = s ? s : "";
             fprintf(f, "%s%s", k ? "  " : "", s);
             if (k + 1 < fit)

@@ -248,9 +248,10 @@ static int run_step(cli *c, const json_t *steps, json_t *results, size_t i)
 
 int cli_seed(cli *c, const char *path)
 {
-    char *text = cli_read_file(path, NULL);
-    if (!text)
-        return cli_fail(CLI_EXIT_ERROR, "seed: cannot read '%s'", path);
+    char *text = NULL;
+    int rc = cli_read_input(&text, path, "seed");
+    if (rc)
+        return rc;
     json_error_t err;
     json_t *steps = json_loads(text, 0, &err);
     free(text);
@@ -259,7 +260,7 @@ int cli_seed(cli *c, const char *path)
         return cli_fail(CLI_EXIT_INVALID, "CM_EINVAL: seed: %s: %s (line %d)", path,
                         steps ? "expected a JSON array of steps" : err.text, err.line);
     }
-    int rc = cli_open_store(c);
+    rc = cli_open_store(c);
     json_t *results = json_array();
     size_t i;
     json_t *step;

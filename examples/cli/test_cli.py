@@ -311,6 +311,80 @@ def test_db_plain_path():
     expect("CM_ENOTSUP" in res[2], "unknown scheme refused", res)
 
 
+def test_invalid_utf8_and_input_limits():
+    # a flag value that is not UTF-8 is named, not reported as missing
+    for args, flag in ((("--name", "bad\udcffname"), "--name"),
+                       (("--name", "X", "--interests", "ok,bad\udcff"), "--interests")):
+        res = run("members", "signup", "--email", "u8@example.org", *args)
+        expect_rc(res, 3)
+        expect(flag in res[2] and "UTF-8" in res[2] and "required" not in res[2],
+               "invalid UTF-8 named for %s" % flag, res)
+    # files are read up to a documented limit
+    res = run("members", "signup", "--input", "/dev/zero")
+    expect_rc(res, 3)
+    expect("--input" in res[2] and "16 MiB" in res[2], "--input size limit", res)
+    res = run("seed", "/dev/zero")
+    expect_rc(res, 3)
+    expect("seed" in res[2] and "16 MiB" in res[2], "seed size limit", res)
+
+
+def run_tty(*args, db, cols):
+    """Run with stdout on a pseudo-terminal of `cols` columns."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+    env = dict(os.environ)
+    env["COMMUNITY_DB"] = db
+    p = subprocess.Popen([BIN, *args], stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    err = p.stderr.read()
+    p.wait(timeout=120)
+    os.close(master)
+    return p.returncode, out.decode().replace("\r\n", "\n"), err.decode()
+
+
+def test_terminal_tables_keep_important_columns():
+    db = "sqlite://" + os.path.join(TMP, "tty.db")
+    expect_rc(run("seed", DEMO, db=db), 0)
+    for cols in (80, 120):
+        res = run_tty("events", "list", db=db, cols=cols)
+        expect_rc(res, 0)
+        lines = res[1].splitlines()
+        head = lines[0].split()
+        for c in ("id", "title", "start_local", "timezone", "counts.seats_left"):
+            expect(c in head, "%d columns: %s shown" % (cols, c), res)
+        expect("description" not in head and "created_at" not in head,
+               "%d columns: long or minor columns left out" % cols, res)
+        expect(all(len(l) <= cols for l in lines if not l.startswith("(")),
+               "fits in %d columns" % cols, res)
+        expect(re.search(r"^\(\d+ more columns: .*description", res[1], re.M),
+               "the others are named", res)
+    # scores: rounded in tables, no float noise in JSON
+    res = run("search", "semantic", "--query", "rust systems", db=db)
+    expect_rc(res, 0)
+    lines = res[1].splitlines()
+    k = lines[0].split().index("score")
+    scores = [l.split()[k] for l in lines[1:] if l and not l.startswith("model")]
+    expect(scores and all(re.fullmatch(r"-?\d(\.\d{1,3})?", s) for s in scores),
+           "scores shown with 3 decimals", res)
+    res = run("--json", "search", "semantic", "--query", "rust systems", db=db)
+    expect_rc(res, 0)
+    expect(not re.search(r"\d\.\d{10,}", res[1]), "no float noise in JSON", res)
+    expect(json.loads(res[1])["items"][0]["score"] > 0, "scores kept", res)
+
+
 def test_demo_seed():
     db = "sqlite://" + os.path.join(TMP, "demo.db")
     res = run("seed", DEMO, db=db)
