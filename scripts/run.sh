@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh - build libcommunity (release, build-run), create community.db with
+# run.sh - build libcommunity, the `community` CLI and the HTTP server
+# (release, build-run; no tests or benchmarks), create community.db with
 # the demo data when it is absent, then show the upcoming events and make an
 # RSVP round trip with the `community` CLI, and start the HTTP API server
 # (community-server) on that database, printing its URL. Ctrl-C stops it.
@@ -8,11 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh
+bash scripts/setup.sh run
 if [ ! -d build-run/meson-private ]; then
-    meson setup build-run -Dbuildtype=release
+    meson setup build-run -Dbuildtype=release -Dtests=disabled -Ddocs=disabled
 fi
-ninja -C build-run -j"${JOBS:-2}"
+# Only what running needs (the library comes with them); scripts/test.sh builds the rest.
+RUN_TARGETS=(examples/cli/community examples/http/community-server)
+ninja -C build-run -j"${JOBS:-2}" "${RUN_TARGETS[@]}"
 
 cli=build-run/examples/cli/community
 DB_FILE=${DB_FILE:-community.db}

@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# setup.sh - install the build dependencies of libcommunity on Debian/Ubuntu.
+# setup.sh - install the dependencies of libcommunity on Debian/Ubuntu.
+#
+#   setup.sh run    what building and running the library, the `community` CLI
+#                   and the HTTP server need (scripts/run.sh uses this)
+#   setup.sh [test] the above plus what the test suites, benchmarks and
+#                   linters need: Check, clang, PostgreSQL, valgrind, the
+#                   aarch64 cross compiler and qemu, prometheus (promtool), ...
+#                   (scripts/test.sh and CI use this)
+#   setup.sh --list run|test   print the packages, one a line, and exit
+#
 # Idempotent: when every package is already installed, apt is not touched.
 # Uses sudo only when not running as root.
 set -euo pipefail
 
-PACKAGES=(meson ninja-build pkg-config gcc clang check libjansson-dev libuv1-dev
-          libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev python3
-          postgresql-15 node-llhttp prometheus libclang-rt-14-dev valgrind
-          yamllint shellcheck docker-compose wrk python3-aiosmtpd
-          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
+              libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev python3
+              node-llhttp)
+TEST_PACKAGES=(clang check postgresql-15 prometheus libclang-rt-14-dev valgrind
+               yamllint shellcheck docker-compose wrk python3-aiosmtpd
+               gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+
+list=
+if [ "${1:-}" = --list ]; then
+    list=1
+    shift
+fi
+case "${1:-test}" in
+    run) PACKAGES=("${RUN_PACKAGES[@]}") ;;
+    test) PACKAGES=("${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+    *) echo "usage: setup.sh [--list] [run|test]" >&2; exit 2 ;;
+esac
+if [ -n "$list" ]; then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -18,7 +43,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup: all build dependencies are installed"
+    echo "setup: all ${1:-test} dependencies are installed"
     exit 0
 fi
 
