@@ -81,7 +81,7 @@ res="$here/results/http-$(date -u +%Y%m%dT%H%M%SZ).md"
     echo "wrk -t$THREADS -c$CONN -d$DUR on loopback; $(nproc) cores shared by wrk and the server;"
     echo "community-server $("$server" --version | sed 's/.*(//;s/)//'), $WORKERS workers; Node $(node --version),"
     echo "better-sqlite3 $(node -p "require('$here/node/node_modules/better-sqlite3/package.json').version"), one process."
-    echo "Same SQLite file (WAL, synchronous=FULL), seeded with ${EVENTS:-200} events and ${MEMBERS:-64} members."
+    echo "Same SQLite file (WAL; every commit synced before it returns: Node synchronous=FULL, libcommunity one fdatasync per group of concurrent commits), seeded with ${EVENTS:-200} events and ${MEMBERS:-64} members."
     echo
     echo "| scenario | server | req/s | p50 | p99 | non-2xx |"
     echo "| --- | --- | ---: | ---: | ---: | --- |"

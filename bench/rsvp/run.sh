@@ -13,7 +13,7 @@
 # and bench_rsvp against it; starts a throwaway PostgreSQL server with durable
 # settings (fsync=on, synchronous_commit=on, full_page_writes=on, unix socket
 # only, in a mktemp directory under /var/tmp) and creates a SQLite file beside
-# it (the library's defaults: WAL, synchronous=FULL); loads the same data set
+# it (the library's defaults: WAL, every commit synced before it returns); loads the same data set
 # into both, then runs each client count for SECONDS_PER_POINT against each
 # backend (pool_size = clients), verifying the seat invariants after every
 # point. On PostgreSQL the server-side rollbacks and deadlocks during each
@@ -96,7 +96,7 @@ sqlver=$(sqlite3 --version 2>/dev/null | awk '{ print $1 }' || echo "?")
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "cpus: $(nproc), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "4 KiB O_DSYNC write: ${dsync} ms"
-    echo "PostgreSQL $pgver (fsync, synchronous_commit, full_page_writes on), SQLite $sqlver (WAL, synchronous=FULL)"
+    echo "PostgreSQL $pgver (fsync, synchronous_commit, full_page_writes on), SQLite $sqlver (WAL, commits synced before they return, one fdatasync per group)"
 } | tee "$work/machine.txt" >&2
 
 # ---- data sets ----

@@ -213,5 +213,9 @@ extern const cm__store_ops cm__sqlite_ops;
 /* The SQLite backend's backup-file hooks (sqlite/backup_sqlite.c). */
 int cm__sqlite_check_backup(const char *path, bool fresh);
 int cm__sqlite_restore(const char *uri, const char *src, uint32_t flags);
+/* Group fsync counters of a SQLite store (tests): commits that wrote WAL
+ * frames, how many of them are known durable, fdatasync calls made. */
+void cm__sqlite_sync_counts(struct cm_store *store, uint64_t *committed, uint64_t *synced,
+                            uint64_t *syncs);
 
 #endif /* CM_STORE_BACKEND_H */

@@ -311,6 +311,56 @@ START_TEST(pool_serves_many_threads)
 }
 END_TEST
 
+/* SQLite: every commit is durable (its WAL synced) before the call that
+ * made it returns, and concurrent writers share the syncs. */
+static void *signup_durably(void *p)
+{
+    long t = (long)p;
+    for (int i = 0; i < 20; i++) {
+        uint64_t committed, synced, syncs, c2;
+        cm__sqlite_sync_counts(FX.store, &committed, &synced, &syncs);
+        char in[200], *out = NULL;
+        snprintf(in, sizeof in, "{\"email\":\"d%ld-%d@example.org\",\"name\":\"D\"}", t, i);
+        int rc = cm_exec(&out, FX.store, FX.sys, "members.signup", in, strlen(in));
+        cm_free(out);
+        if (rc)
+            return (void *)(long)rc;
+        cm__sqlite_sync_counts(FX.store, &c2, &synced, &syncs);
+        if (synced < committed + 1) /* this call's commit is numbered > committed */
+            return (void *)(long)CM_ERROR;
+    }
+    return NULL;
+}
+
+START_TEST(commits_are_synced_before_they_return_and_writers_share_the_syncs)
+{
+    if (fx_is_pg())
+        return;
+    uint64_t c0, s0, n0, c1, s1, n1;
+    cm__sqlite_sync_counts(FX.store, &c0, &s0, &n0);
+    ck_assert_ptr_null(signup_durably((void *)100));
+    cm__sqlite_sync_counts(FX.store, &c1, &s1, &n1);
+    ck_assert_uint_eq(c1, c0 + 20); /* each signup is one commit */
+    ck_assert_uint_eq(s1, c1);
+    enum { N = 12 };
+    pthread_t th[N];
+    for (long i = 0; i < N; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, signup_durably, (void *)i), 0);
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_int_eq((int)(long)r, 0);
+    }
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM members WHERE email LIKE 'd%'"), 20 * (N + 1));
+    uint64_t c2, s2, n2;
+    cm__sqlite_sync_counts(FX.store, &c2, &s2, &n2);
+    ck_assert_uint_eq(c2, c1 + 20 * N);
+    ck_assert_uint_eq(s2, c2);
+    ck_assert_msg(n2 - n1 < c2 - c1, "%llu syncs for %llu concurrent commits",
+                  (unsigned long long)(n2 - n1), (unsigned long long)(c2 - c1));
+}
+END_TEST
+
 static const char *headline_of(cm_store *st, const cm_actor *viewer, json_int_t id)
 {
     static char buf[128];
@@ -478,6 +528,7 @@ int main(void)
     tcase_add_test(pool, pool_serves_many_threads);
     tcase_add_test(pool, cached_reads_see_commits_from_any_connection);
     tcase_add_test(pool, opens_of_a_migrated_database_do_not_wait_for_the_writer);
+    tcase_add_test(pool, commits_are_synced_before_they_return_and_writers_share_the_syncs);
     suite_add_tcase(s, pool);
     TCase *bind = tcase_create("bind");
     tcase_add_checked_fixture(bind, fx_setup, fx_teardown);

@@ -1,7 +1,8 @@
 // server.mjs - the Node.js baseline for bench/http: node:http + better-sqlite3
 // on the SAME SQLite file community-server uses, doing the same work for the
 // three benchmarked routes with the same SQL as libcommunity's catalogue
-// (lib/store/sqlite/sql_*.c) and the same pragmas (WAL, synchronous=FULL):
+// (lib/store/sqlite/sql_*.c) and pragmas of the same durability (WAL, synchronous=FULL;
+// the library syncs once per group of concurrent commits instead):
 //   GET /healthz                    constant JSON
 //   GET /v1/events?limit=N          event.list as an anonymous caller
 //   PUT /v1/events/:id/rsvp         session lookup + rsvps.add (going, no guests)

@@ -2,10 +2,27 @@
  * backend_sqlite.c - the SQLite backend: connections in WAL mode with a
  * busy timeout, BEGIN IMMEDIATE for writers, cached prepared statements,
  * and SQLite result codes mapped to CM_E* at this boundary.
+ *
+ * Group fsync. In WAL mode a commit is durable once the WAL file holding
+ * its frames is synced. Rather than one fsync per commit inside the write
+ * lock (synchronous=FULL), connections run with synchronous=NORMAL (SQLite
+ * still syncs the WAL before every checkpoint) and each commit that wrote
+ * frames waits, after releasing the write lock, until an fdatasync() of the
+ * WAL started after its COMMIT has completed. One waiter syncs for all the
+ * commits made so far; the others wait for it. So every commit is synced
+ * before its caller hears of it, as with FULL, but concurrent writers share
+ * fsyncs and nobody holds the write lock while the disk works. A failed
+ * sync fails every commit it was to cover (CM_EIO, or CM_EUNAVAILABLE for
+ * a full or read-only file system: committed, durability unknown).
+ * Difference to FULL: other connections may read a commit during
+ * the moment before its sync completes (a power loss then could undo what
+ * they read; a crash of the process cannot). Without WAL (in-memory
+ * databases, file systems without shared memory) FULL stays.
  */
 #include "../store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <time.h>
@@ -13,6 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* The WAL size (frames) past which a commit checkpoints, as SQLite's own
+ * default hook does; ours replaces it. */
+#define WAL_AUTOCHECKPOINT 1000
 
 typedef struct sqlite_state {
     char *path;
@@ -23,6 +45,16 @@ typedef struct sqlite_state {
      * SQLite's busy handler back-off; other processes still meet the
      * busy timeout. Held from BEGIN IMMEDIATE to COMMIT/ROLLBACK. */
     pthread_mutex_t writer;
+    /* Group fsync (see the top of the file), under sync_lock: commits that
+     * wrote WAL frames are numbered (under the writer lock, so in WAL
+     * order); synced: all up to this number are durable; failed: a sync
+     * covering up to this number failed. */
+    pthread_mutex_t sync_lock;
+    pthread_cond_t sync_cond;
+    uint64_t committed, synced, failed;
+    bool syncing;
+    int wal_fd; /* our own descriptor of the WAL file, -1 until needed */
+    uint64_t n_syncs;
     /* A read-only watcher connection for data_version (opened lazily). */
     pthread_mutex_t watch_lock;
     sqlite3 *watch_db;
@@ -34,6 +66,8 @@ typedef struct sqlite_conn {
     sqlite3 *db;
     sqlite_state *st;
     bool holds_writer;
+    bool wal;         /* in WAL mode: commits are group-synced */
+    bool wal_written; /* the last COMMIT wrote WAL frames (wal hook) */
 } sqlite_conn;
 
 extern const cm__migration cm__sqlite_migrations[];
@@ -108,6 +142,9 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     st->path = cm__strdup(p);
     st->busy_timeout_ms = opts->busy_timeout_ms ? opts->busy_timeout_ms : 5000;
     pthread_mutex_init(&st->writer, NULL);
+    pthread_mutex_init(&st->sync_lock, NULL);
+    pthread_cond_init(&st->sync_cond, NULL);
+    st->wal_fd = -1;
     pthread_mutex_init(&st->watch_lock, NULL);
     if (!st->path) {
         cm__free(st);
@@ -121,6 +158,10 @@ static void sq_release(void *state)
 {
     sqlite_state *st = state;
     pthread_mutex_destroy(&st->writer);
+    pthread_mutex_destroy(&st->sync_lock);
+    pthread_cond_destroy(&st->sync_cond);
+    if (st->wal_fd >= 0)
+        (void)close(st->wal_fd);
     sqlite3_finalize(st->watch_st);
     sqlite3_close(st->watch_db);
     pthread_mutex_destroy(&st->watch_lock);
@@ -137,6 +178,28 @@ static int exec(sqlite3 *db, const char *sql)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? CM_OK : map_rc(rc, db, sql);
+}
+
+/* After a commit on a connection in WAL mode: note that it wrote frames,
+ * and checkpoint past WAL_AUTOCHECKPOINT frames as the default hook would. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    ((sqlite_conn *)arg)->wal_written = true;
+    if (frames >= WAL_AUTOCHECKPOINT)
+        (void)sqlite3_wal_checkpoint(db, name);
+    return SQLITE_OK;
+}
+
+/* The journal mode the connection ended up in is WAL. */
+static bool in_wal_mode(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    bool wal = false;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        wal = sqlite3_stricmp((const char *)sqlite3_column_text(q, 0), "wal") == 0;
+    sqlite3_finalize(q);
+    return wal;
 }
 
 static int sq_connect(cm__conn *conn, void *state)
@@ -158,12 +221,20 @@ static int sq_connect(cm__conn *conn, void *state)
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, (int)st->busy_timeout_ms);
     if ((rc = exec(c->db, "PRAGMA foreign_keys=ON")) ||
-        (!st->memory && (rc = exec(c->db, "PRAGMA journal_mode=WAL"))) ||
-        (rc = exec(c->db, "PRAGMA synchronous=FULL"))) {
+        (!st->memory && (rc = exec(c->db, "PRAGMA journal_mode=WAL")))) {
         sqlite3_close(c->db);
         c->db = NULL;
         return rc;
     }
+    /* WAL: NORMAL, and every commit waits for a group fsync (sq_commit). */
+    c->wal = !st->memory && in_wal_mode(c->db);
+    if ((rc = exec(c->db, c->wal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL"))) {
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    if (c->wal)
+        (void)sqlite3_wal_hook(c->db, wal_hook, c);
     return CM_OK;
 }
 
@@ -236,14 +307,91 @@ static int sq_write_probe(cm__conn *conn)
     return exec(c->db, sql);
 }
 
+/* fdatasync the WAL file through our own descriptor (fsync applies to the
+ * file, not the descriptor), reopened when the WAL was replaced. A WAL
+ * that is gone was checkpointed (and synced) and removed: nothing to do.
+ * Returns 0 or an errno. Called by one thread at a time (st->syncing). */
+static int sync_wal(sqlite_state *st, const char *wal_path)
+{
+    struct stat now, ours;
+    if (stat(wal_path, &now) != 0)
+        return errno == ENOENT ? 0 : errno;
+    if (st->wal_fd >= 0 &&
+        (fstat(st->wal_fd, &ours) != 0 || ours.st_ino != now.st_ino || ours.st_dev != now.st_dev)) {
+        (void)close(st->wal_fd);
+        st->wal_fd = -1;
+    }
+    if (st->wal_fd < 0 && (st->wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : errno;
+    return fdatasync(st->wal_fd) == 0 ? 0 : errno;
+}
+
+/* Wait until commit number `seq` is durable: sync the WAL for everyone
+ * committed so far unless another thread is doing so already. */
+static int wait_durable(sqlite_conn *c, uint64_t seq)
+{
+    sqlite_state *st = c->st;
+    const char *wal_path = sqlite3_filename_wal(sqlite3_db_filename(c->db, "main"));
+    int err = 0;
+    pthread_mutex_lock(&st->sync_lock);
+    while (st->synced < seq && st->failed < seq) {
+        if (st->syncing) {
+            pthread_cond_wait(&st->sync_cond, &st->sync_lock);
+            continue;
+        }
+        st->syncing = true;
+        uint64_t upto = st->committed; /* all of these are written to the WAL */
+        pthread_mutex_unlock(&st->sync_lock);
+        err = sync_wal(st, wal_path);
+        pthread_mutex_lock(&st->sync_lock);
+        st->syncing = false;
+        st->n_syncs++;
+        if (err == 0 && upto > st->synced)
+            st->synced = upto;
+        else if (err && upto > st->failed)
+            st->failed = upto;
+        pthread_cond_broadcast(&st->sync_cond);
+    }
+    bool ok = st->synced >= seq;
+    pthread_mutex_unlock(&st->sync_lock);
+    if (ok)
+        return CM_OK;
+    /* a full or read-only file system is CM_EUNAVAILABLE, as in map_rc() */
+    int code = err == ENOSPC || err == EDQUOT || err == EROFS ? CM_EUNAVAILABLE : CM_EIO;
+    cm__error_set(code,
+                  "sqlite: committed, but syncing the WAL failed (%s): the commit may "
+                  "not survive a power loss",
+                  strerror(err ? err : EIO));
+    cm__error_set_backend_code("fdatasync");
+    return code;
+}
+
 /* On failure the core rolls back, which releases the writer lock. */
 static int sq_commit(cm__conn *conn)
 {
     sqlite_conn *c = (sqlite_conn *)conn;
+    c->wal_written = false;
     int rc = exec(c->db, "COMMIT");
-    if (rc == CM_OK)
-        unlock_writer(c);
-    return rc;
+    if (rc)
+        return rc;
+    uint64_t seq = 0;
+    if (c->wal && c->wal_written) {
+        pthread_mutex_lock(&c->st->sync_lock);
+        seq = ++c->st->committed; /* under the writer lock: WAL order */
+        pthread_mutex_unlock(&c->st->sync_lock);
+    }
+    unlock_writer(c);
+    return seq ? wait_durable(c, seq) : CM_OK;
+}
+
+void cm__sqlite_sync_counts(cm_store *store, uint64_t *committed, uint64_t *synced, uint64_t *syncs)
+{
+    sqlite_state *st = store->state;
+    pthread_mutex_lock(&st->sync_lock);
+    *committed = st->committed;
+    *synced = st->synced;
+    *syncs = st->n_syncs;
+    pthread_mutex_unlock(&st->sync_lock);
 }
 
 static int sq_rollback(cm__conn *conn)
