@@ -28,7 +28,9 @@
 static const char worker_help[] =
     "usage: community [--db URI] worker [--queues LIST] [--concurrency N] [--poll-ms N]\n"
     "                 [--lease MS] [--heartbeat MS] [--drain-ms N] [--worker-id NAME]\n"
-    "                 [--once] [--json-logs]\n\n"
+    "                 [--once] [--json-logs]\n"
+    "                 [--smtp URI --mail-from ADDR [--public-url URL] [--site-name NAME]\n"
+    "                  [--mail-rate N] [--mail-lease-ms N]]\n\n"
     "Run the platform's own jobs: event reminders (a sweep every minute) and\n"
     "waitlist-promotion notices, on queue \"platform\". Any number of workers, in any\n"
     "number of processes, may run on one database; each job runs on one of them\n"
@@ -52,6 +54,18 @@ static const char worker_help[] =
     "  --once            run the jobs that are due (and due repeatable schedules), then\n"
     "                    exit 0; for tests and cron\n"
     "  --json-logs       log JSON lines instead of text\n\n"
+    "Mail (docs/email.md): with an SMTP server the worker also delivers the outbox\n"
+    "(password resets, sign-in links, notices, reminders), each mail once:\n"
+    "  --smtp URI        smtp://user:pass@host:587/?tls=require or smtps://...\n"
+    "                    (env COMMUNITY_SMTP); the password is never logged\n"
+    "  --mail-from ADDR  sender, \"Name <addr>\" or addr (env COMMUNITY_MAIL_FROM)\n"
+    "  --public-url URL  base of the links in mails (env COMMUNITY_PUBLIC_URL,\n"
+    "                    default http://localhost:3000)\n"
+    "  --site-name NAME  shown in subjects (env COMMUNITY_SITE_NAME, default Community)\n"
+    "  --mail-rate N     messages per second shared by all workers, 0 = no limit\n"
+    "                    (env COMMUNITY_MAIL_RATE, default 0)\n"
+    "  --mail-lease-ms N how long a claim holds its mails (default 120000); a dead\n"
+    "                    worker's mails are sent by another worker after this\n\n"
     "Logs go to stderr, one line per job event (started, completed, retry, failed,\n"
     "dead, cancelled, lease_lost, timeout, recovered) and per library message.\n"
     "SIGTERM or SIGINT: stop claiming, finish running jobs (--drain-ms), exit 0; a\n"
@@ -162,6 +176,8 @@ typedef struct worker_opts {
     uint32_t concurrency, poll_ms, drain_ms, lease_ms, heartbeat_ms; /* heartbeat 0: default */
     const char *worker_id;
     int once;
+    const char *smtp, *mail_from, *public_url, *site_name;
+    uint32_t mail_rate, mail_lease_ms;
 } worker_opts;
 
 static int parse_u32(uint32_t *out, const char *flag, const char *v, uint32_t min, uint32_t max)
@@ -216,8 +232,9 @@ static int parse_queues(worker_opts *o, const char *list)
 static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
 {
     static const char *const valued[] = {
-        "--queues",    "--concurrency", "--poll-ms",   "--drain-ms",
-        "--worker-id", "--lease",       "--heartbeat", NULL};
+        "--queues",    "--concurrency", "--poll-ms",    "--drain-ms",  "--worker-id",
+        "--lease",     "--heartbeat",   "--smtp",       "--mail-from", "--public-url",
+        "--site-name", "--mail-rate",   "--mail-lease-ms", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -262,8 +279,26 @@ static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
                 case 5:
                     rc = parse_u32(&o->lease_ms, valued[k], v, 100, 86400000);
                     break;
-                default:
+                case 6:
                     rc = parse_u32(&o->heartbeat_ms, valued[k], v, 1, 86400000);
+                    break;
+                case 7:
+                    o->smtp = v;
+                    break;
+                case 8:
+                    o->mail_from = v;
+                    break;
+                case 9:
+                    o->public_url = v;
+                    break;
+                case 10:
+                    o->site_name = v;
+                    break;
+                case 11:
+                    rc = parse_u32(&o->mail_rate, valued[k], v, 0, 100000);
+                    break;
+                default:
+                    rc = parse_u32(&o->mail_lease_ms, valued[k], v, 1000, 86400000);
             }
             if (rc)
                 return rc;
@@ -369,6 +404,20 @@ int cli_worker(cli *c, int argc, char **argv)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    if (!o.smtp && getenv("COMMUNITY_SMTP") && *getenv("COMMUNITY_SMTP"))
+        o.smtp = getenv("COMMUNITY_SMTP");
+    if (!o.mail_from)
+        o.mail_from = getenv("COMMUNITY_MAIL_FROM");
+    if (!o.public_url)
+        o.public_url = getenv("COMMUNITY_PUBLIC_URL");
+    if (!o.site_name)
+        o.site_name = getenv("COMMUNITY_SITE_NAME");
+    if (!o.mail_rate && getenv("COMMUNITY_MAIL_RATE") &&
+        (rc = parse_u32(&o.mail_rate, "COMMUNITY_MAIL_RATE", getenv("COMMUNITY_MAIL_RATE"), 0,
+                        100000)))
+        return rc;
+    if (o.smtp && (!o.mail_from || !*o.mail_from))
+        return cli_fail(CLI_EXIT_USAGE, "--smtp needs --mail-from (or COMMUNITY_MAIL_FROM)");
     if ((rc = cli_open_store(c)))
         return rc;
     cm_set_log_callback(on_log, CM_LOG_INFO, NULL);
@@ -391,7 +440,21 @@ int cli_worker(cli *c, int argc, char **argv)
     uint32_t heartbeat = so.heartbeat_ms ? so.heartbeat_ms : o.lease_ms / 3;
     uint32_t maintain = heartbeat < 1000 ? heartbeat : 1000;
     cm_scheduler *s = NULL;
+    cm_mailer *mailer = NULL;
     int st = cm_scheduler_open(&s, c->store, &so);
+    if (st == CM_OK && o.smtp) {
+        cm_mailer_options mo = CM_MAILER_OPTIONS_INIT;
+        mo.smtp_uri = o.smtp;
+        mo.from = o.mail_from;
+        mo.public_url = o.public_url && *o.public_url ? o.public_url : NULL;
+        mo.site_name = o.site_name && *o.site_name ? o.site_name : NULL;
+        mo.rate_per_s = o.mail_rate;
+        mo.lease_ms = o.mail_lease_ms;
+        mo.flags = o.once ? CM_MAILER_NO_WATCH : 0;
+        st = cm_mailer_open(&mailer, c->store, &mo);
+        if (st == CM_OK)
+            st = cm_mailer_attach(mailer, s);
+    }
     for (size_t i = 0; st == CM_OK && i < o.n_queues; i++)
         st = cm_scheduler_set_concurrency(s, o.queues[i],
                                           o.queue_conc[i] ? o.queue_conc[i] : o.concurrency);
@@ -402,6 +465,7 @@ int cli_worker(cli *c, int argc, char **argv)
         if (st == CM_EINVAL && !strcmp(cm_error_field(), "queue"))
             rc = CLI_EXIT_USAGE; /* a --queues entry this worker has no job kind for */
         cm_scheduler_close(s, NULL, NULL);
+        cm_mailer_close(mailer);
         cm_set_log_callback(NULL, 0, NULL);
         return rc;
     }
@@ -415,13 +479,21 @@ int cli_worker(cli *c, int argc, char **argv)
         snprintf(served + n, sizeof served - n, "%s%s:%lld", n ? "," : "", qname,
                  (long long)json_integer_value(json_object_get(qv, "concurrency")));
     }
-    char msg[600];
+    char msg[1200];
     const char *wid = json_string_value(json_object_get(st0, "worker_id"));
+    char mailvia[300] = "";
+    if (o.smtp) { /* scheme://host[:port] only: never the user or password */
+        const char *h = strstr(o.smtp, "://");
+        const char *at = h ? strchr(h + 3, '@') : NULL;
+        const char *host = at && at < h + 3 + strcspn(h + 3, "/?") ? at + 1 : h ? h + 3 : o.smtp;
+        snprintf(mailvia, sizeof mailvia, ", mail via %.*s://%.*s", h ? (int)(h - o.smtp) : 0,
+                 o.smtp, (int)strcspn(host, "/?"), host);
+    }
     snprintf(msg, sizeof msg,
              "worker %s started on %s: %u threads, queues %s, poll %u ms, lease %u ms, "
-             "heartbeat %u ms%s",
+             "heartbeat %u ms%s%s",
              wid ? wid : "?", cm_store_backend_name(c->store), o.concurrency, served, o.poll_ms,
-             o.lease_ms, heartbeat, o.once ? ", once" : "");
+             o.lease_ms, heartbeat, o.once ? ", once" : "", mailvia);
     emit("info", msg,
          json_pack("{s:s,s:O?,s:i,s:s,s:i,s:i,s:b}", "event", "worker_started", "worker_id",
                    json_object_get(st0, "worker_id"), "threads", (int)o.concurrency, "queues",
@@ -474,6 +546,7 @@ int cli_worker(cli *c, int argc, char **argv)
         emit("error", cm_error_message(), json_pack("{s:s}", "event", "stop_failed"));
     log_summary(s, sig > 0 ? " after a signal" : o.once ? " (once: nothing due)" : "");
     cm_scheduler_close(s, NULL, NULL);
+    cm_mailer_close(mailer);
     cm_set_log_callback(NULL, 0, NULL);
     return st && st != CM_ETIMEOUT ? cli_exit_code(st) : CLI_EXIT_OK;
 }

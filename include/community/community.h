@@ -15,5 +15,6 @@
 #include <community/vec.h>
 #include <community/jobs.h>
 #include <community/ai.h>
+#include <community/mail.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

@@ -122,6 +122,8 @@ typedef struct cm__mail_sender cm__mail_sender;
  * malformed URI; the password never appears in an error or log message. */
 int cm__mail_sender_open(cm__mail_sender **out, const char *uri);
 void cm__mail_sender_close(cm__mail_sender *s);
+/* The per-message timeout of a sender (timeout_ms in its URI). */
+int64_t cm__mail_sender_timeout_ms(const cm__mail_sender *s);
 
 /* Send one rendered message to the envelope recipients. The connection is
  * kept for the next call when the server allows it. CM_OK when the server

@@ -239,6 +239,11 @@ void cm__mail_sender_close(cm__mail_sender *s)
     cm__free(s);
 }
 
+int64_t cm__mail_sender_timeout_ms(const cm__mail_sender *s)
+{
+    return s->timeout_ms;
+}
+
 typedef struct upload {
     const char *p;
     size_t left;

@@ -131,3 +131,45 @@ size_t sink_count(const sink *s)
     closedir(dir);
     return n;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+json_t *sink_envelopes(const sink *s)
+{
+    char d[300];
+    snprintf(d, sizeof d, "%s/msgs", s->dir);
+    json_t *out = json_array();
+    DIR *dir = opendir(d);
+    if (!dir)
+        return out;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 5 || strcmp(e->d_name + l - 5, ".json") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            names = realloc(names, cap * sizeof *names);
+            ck_assert(names != NULL);
+        }
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(dir);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", d, names[i]);
+        json_error_t err;
+        json_t *j = json_load_file(path, 0, &err);
+        ck_assert_msg(j != NULL, "%s: %s", path, err.text);
+        json_array_append_new(out, j);
+        free(names[i]);
+    }
+    free(names);
+    return out;
+}

@@ -27,6 +27,9 @@ void sink_stop(sink *s);
 json_t *sink_messages(const sink *s);
 /* Parse one message file (same item layout). */
 json_t *sink_parse_file(const char *path);
+/* The envelopes only (the sink's .json records, oldest first), without
+ * parsing the messages: fast for thousands. json_decref it. */
+json_t *sink_envelopes(const sink *s);
 /* Number of messages received so far. */
 size_t sink_count(const sink *s);
 

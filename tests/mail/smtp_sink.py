@@ -3,7 +3,8 @@
 
 Listens on 127.0.0.1 (a free port), writes DIR/port when ready, and stores
 every accepted message as DIR/msgs/<seq>.eml with its envelope in
-DIR/msgs/<seq>.json (mail_from, rcpt_tos, peer_port, tls, auth). Each file
+DIR/msgs/<seq>.json (mail_from, rcpt_tos, peer_port, received_at
+in microseconds, message_id, tls, auth). Each file
 is complete before the server answers 250, so whatever the client saw
 accepted is on disk.
 
@@ -23,6 +24,8 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
+from email.parser import BytesHeaderParser
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -51,6 +54,9 @@ class Handler:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "peer_port": session.peer[1],
+            "received_at": int(time.time() * 1e6),
+            "message_id": BytesHeaderParser().parsebytes(
+                envelope.original_content or envelope.content).get("Message-ID"),
             "tls": session.ssl is not None,
             "auth": session.auth_data.login.decode()
             if session.authenticated and hasattr(session.auth_data, "login") else None,

@@ -106,6 +106,16 @@ static const char *const jobs_queue_get_patch[] = {
     NULL,
 };
 
+/* Mail claims from several workers at once, in the jobs.claim form: skip
+ * the rows another claimer holds, lock and re-check the candidates. */
+static const char *const mail_claim_patch[] = {
+    "WHERE id IN (SELECT id FROM email_outbox WHERE status",
+    "WHERE id = ANY (ARRAY(SELECT id FROM email_outbox WHERE status",
+    "LIMIT ?3) RETURNING",
+    "LIMIT ?3 FOR UPDATE SKIP LOCKED)) RETURNING",
+    NULL,
+};
+
 const cm__pg_override cm__pg_overrides[] = {
     {"comment.list", NULL, NULL, comment_list_patch},
     {"jobs.claim", NULL, NULL, jobs_claim_patch},
@@ -115,6 +125,8 @@ const cm__pg_override cm__pg_overrides[] = {
     {"jobs.queue_get", NULL, NULL, jobs_queue_get_patch},
     {"jobs.release", NULL, NULL, jobs_release_patch},
     {"jobs.retry", NULL, NULL, jobs_retry_patch},
+    {"mail.claim", NULL, NULL, mail_claim_patch},
+    {"mail.claim_lapsed", NULL, NULL, mail_claim_patch},
     {"metric.add", NULL, NULL, metric_add_patch},
     {NULL, NULL, NULL, NULL},
 };

@@ -28,6 +28,7 @@ extern const cm__sql_entry cm__sqlite_sql_event[];
 extern const cm__sql_entry cm__sqlite_sql_group[];
 extern const cm__sql_entry cm__sqlite_sql_jobs[];
 extern const cm__sql_entry cm__sqlite_sql_embed[];
+extern const cm__sql_entry cm__sqlite_sql_mail[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -36,5 +37,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_group,
     cm__sqlite_sql_jobs,
     cm__sqlite_sql_embed,
+    cm__sqlite_sql_mail,
     NULL,
 };

@@ -1,0 +1,57 @@
+/*
+ * sql_mail.c - SQLite statements of mail delivery (lib/core/mail_deliver.c):
+ * claiming outbox rows with a lease, finishing them under the lease token,
+ * the shared send-rate limit, and what templates read. See migration
+ * 0004_mail for the states.
+ */
+#include "../backend.h"
+
+#define MAIL_ROW                                                                                   \
+    "RETURNING id, lease_token, member_id, to_addr, template, payload, created_at, attempts"
+
+const cm__sql_entry cm__sqlite_sql_mail[] = {
+    /* ?1 now, ?2 lease until, ?3 limit: due pending rows, oldest first */
+    {"mail.claim", "UPDATE email_outbox SET status = 'sending', lease_until = ?2, "
+                   "lease_token = lease_token + 1, attempts = attempts + 1 "
+                   "WHERE id IN (SELECT id FROM email_outbox WHERE status = 'pending' "
+                   "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3) " MAIL_ROW},
+    /* the same for rows whose worker died while sending */
+    {"mail.claim_lapsed", "UPDATE email_outbox SET status = 'sending', lease_until = ?2, "
+                          "lease_token = lease_token + 1, attempts = attempts + 1 "
+                          "WHERE id IN (SELECT id FROM email_outbox WHERE status = 'sending' "
+                          "AND lease_until <= ?1 ORDER BY lease_until LIMIT ?3) " MAIL_ROW},
+    /* ?1 id, ?2 token, ?3 now, ?4 smtp code, ?5 message id */
+    {"mail.sent", "UPDATE email_outbox SET status = 'sent', sent_at = ?3, lease_until = NULL, "
+                  "smtp_code = ?4, message_id = ?5, last_error = NULL "
+                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'sending'"},
+    /* ?1 id, ?2 token, ?3 next attempt, ?4 error, ?5 smtp code (may be NULL) */
+    {"mail.retry",
+     "UPDATE email_outbox SET status = 'pending', next_attempt_at = ?3, lease_until = NULL, "
+     "last_error = ?4, smtp_code = ?5 "
+     "WHERE id = ?1 AND lease_token = ?2 AND status = 'sending'"},
+    /* ?1 id, ?2 token, ?3 'failed' or 'suppressed', ?4 error, ?5 smtp code */
+    {"mail.finish", "UPDATE email_outbox SET status = ?3, lease_until = NULL, last_error = ?4, "
+                    "smtp_code = ?5 WHERE id = ?1 AND lease_token = ?2 AND status = 'sending'"},
+    /* ?1 id, ?2 token: give a claimed row back untried (the claim's lease
+     * would lapse before it could be sent) */
+    {"mail.release",
+     "UPDATE email_outbox SET status = 'pending', lease_until = NULL, attempts = attempts - 1 "
+     "WHERE id = ?1 AND lease_token = ?2 AND status = 'sending'"},
+    /* ?1 now, ?2 limit: how many rows a claim would find (capped) */
+    {"mail.due_count",
+     "SELECT (SELECT count(*) FROM (SELECT 1 FROM email_outbox WHERE status = 'pending' "
+     "AND next_attempt_at <= ?1 LIMIT ?2) a) + (SELECT count(*) FROM (SELECT 1 FROM "
+     "email_outbox WHERE status = 'sending' AND lease_until <= ?1 LIMIT ?2) b)"},
+    {"mail.stats", "SELECT status, count(*) FROM email_outbox GROUP BY status ORDER BY status"},
+    {"mail.event_info",
+     "SELECT title, start_local, timezone, start_at, end_at, coalesce(venue, ''), "
+     "coalesce(online_url, ''), status FROM events WHERE id = ?1"},
+    {"mail.member_info", "SELECT name, status FROM members WHERE id = ?1"},
+    {"mail.rate_init",
+     "INSERT INTO mail_rate (name, tat) VALUES (?1, 0) ON CONFLICT (name) DO NOTHING"},
+    /* ?1 name, ?2 now, ?3 spacing of messages (us): reserve the next send
+     * slot; returns when it starts */
+    {"mail.rate_take",
+     "UPDATE mail_rate SET tat = max(tat, ?2) + ?3 WHERE name = ?1 RETURNING tat - ?3"},
+    {NULL, NULL},
+};
