@@ -386,7 +386,7 @@ int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, in
 
 bool cm__time_local_exists(const char *tz, int y, int mo, int d, int h, int mi, int s)
 {
-    int64_t us;
+    int64_t us = 0;
     char back[32], want[32];
     if (cm__time_local_to_utc(&us, tz, y, mo, d, h, mi, s) || cm__time_utc_to_local(back, tz, us))
         return false;
