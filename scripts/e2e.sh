@@ -59,6 +59,8 @@ log "npm ci in examples/nextjs"
 npm ci --include=dev --no-audit --no-fund
 log "installing the addon into the app"
 npm install --no-save --install-links --include=dev --no-audit --no-fund "$PKG"
+log "unit tests of lib/safety.ts"
+node --test --test-reporter=spec e2e/safety.test.mjs
 log "next build"
 node node_modules/next/dist/bin/next build
 

@@ -4,35 +4,76 @@
  * create an event. Each one passes the caller's session to the library,
  * which does every check (input schema, role, per-event permissions).
  */
-import { cookies } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
 import type { EventsCreateInput } from '@libcommunity/node';
 import { getStore, isCommunityError, sessionActor, SESSION_COOKIE } from '@/lib/community';
+import { safeNextPath, secureCookieProblem } from '@/lib/safety';
 
-export type FormState = { error?: string; field?: string; ok?: string };
+/** What a form action returns: an error (and its field), a success note, the
+ * submitted values (so a failed submission keeps what was typed; never the
+ * password) and, after an RSVP, the waitlist position. */
+export type FormState = {
+  error?: string;
+  field?: string;
+  ok?: string;
+  values?: Record<string, string>;
+  position?: number | null;
+};
 
 const str = (fd: FormData, k: string) => {
   const v = fd.get(k);
   return typeof v === 'string' ? v.trim() : '';
 };
 
-function failure(e: unknown): FormState {
+/** The submitted text fields, without secrets, to refill the form. */
+function kept(fd: FormData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of fd.entries())
+    if (typeof v === 'string' && k !== 'password' && !k.startsWith('$'))
+      out[k] = v;
+  return out;
+}
+
+/** A library error as a form message. The library's message starts with the
+ * field name ("end_local: ..."); the form names the field itself, so that
+ * prefix is dropped. `context` picks the wording of CM_EAUTH. */
+function failure(e: unknown, fd: FormData | null, context: 'login' | 'session' = 'session'): FormState {
   if (isCommunityError(e)) {
     const messages: Record<string, string> = {
       CM_EEXISTS: 'An account with this e-mail address already exists.',
-      CM_EAUTH: 'Wrong e-mail address or password, or your session has expired.',
+      CM_EAUTH: context === 'login'
+        ? 'Wrong e-mail address or password.'
+        : 'Your session has expired. Log in again.',
       CM_EPERM: 'You are not allowed to do this.',
     };
-    return { error: messages[e.code] ?? e.message, field: e.field };
+    let message = messages[e.code] ?? e.message;
+    if (e.field && message.startsWith(`${e.field}: `))
+      message = message.slice(e.field.length + 2);
+    return { error: message, field: e.field || undefined, values: fd ? kept(fd) : undefined };
   }
   throw e;
 }
 
+/** Whether the session cookie is marked Secure: COOKIE_SECURE=1|0, else in production. */
 function secureCookies(): boolean {
   if (process.env.COOKIE_SECURE !== undefined)
     return process.env.COOKIE_SECURE === '1';
   return process.env.NODE_ENV === 'production';
+}
+
+/** Before signing in: a Secure cookie sent over plain HTTP to a host other
+ * than localhost is dropped by the browser, so the sign-in would seem to work
+ * and then be lost. Refuse it with an explanation instead. */
+async function cookieProblem(fd: FormData): Promise<FormState | null> {
+  if (!secureCookies())
+    return null;
+  const h = await headers();
+  const problem = secureCookieProblem({
+    host: h.get('host'), origin: h.get('origin'), forwardedProto: h.get('x-forwarded-proto'),
+  });
+  return problem ? { error: problem, values: kept(fd) } : null;
 }
 
 async function startSession(session: { token: string; expires_at: string }) {
@@ -45,13 +86,15 @@ async function startSession(session: { token: string; expires_at: string }) {
   });
 }
 
-/** Where to go after signing in: a local path only. */
+/** Where to go after signing in: a same-origin relative path only. */
 function nextPath(fd: FormData): string {
-  const next = str(fd, 'next');
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  return safeNextPath(str(fd, 'next'));
 }
 
 export async function signup(_prev: FormState, fd: FormData): Promise<FormState> {
+  const refused = await cookieProblem(fd);
+  if (refused)
+    return refused;
   try {
     const store = await getStore();
     const r = await store.members.signup({
@@ -59,12 +102,15 @@ export async function signup(_prev: FormState, fd: FormData): Promise<FormState>
     });
     await startSession(r.session);
   } catch (e) {
-    return failure(e);
+    return failure(e, fd);
   }
   redirect(nextPath(fd));
 }
 
 export async function login(_prev: FormState, fd: FormData): Promise<FormState> {
+  const refused = await cookieProblem(fd);
+  if (refused)
+    return refused;
   try {
     const store = await getStore();
     const r = await store.auth.login({
@@ -72,7 +118,7 @@ export async function login(_prev: FormState, fd: FormData): Promise<FormState> 
     });
     await startSession(r.session);
   } catch (e) {
-    return failure(e);
+    return failure(e, fd, 'login');
   }
   redirect(nextPath(fd));
 }
@@ -91,11 +137,15 @@ export async function logout(): Promise<void> {
 export async function rsvp(eventId: number, _prev: FormState, _fd: FormData): Promise<FormState> {
   try {
     const store = await getStore();
-    const r = await store.rsvps.add({ event_id: eventId }, await sessionActor());
+    const r = await store.rsvps.add({ event_id: eventId }, await sessionActor()) as {
+      status: string; waitlist_position?: number | null;
+    };
     revalidatePath(`/events/${eventId}`);
-    return { ok: r.status === 'waitlisted' ? 'You are on the waitlist.' : 'You are going.' };
+    return r.status === 'waitlisted'
+      ? { ok: 'You are on the waitlist.', position: r.waitlist_position ?? null }
+      : { ok: 'You are going.' };
   } catch (e) {
-    return failure(e);
+    return failure(e, null);
   }
 }
 
@@ -106,7 +156,7 @@ export async function cancelRsvp(eventId: number, _prev: FormState, _fd: FormDat
     revalidatePath(`/events/${eventId}`);
     return { ok: 'Your RSVP is cancelled.' };
   } catch (e) {
-    return failure(e);
+    return failure(e, null);
   }
 }
 
@@ -133,7 +183,7 @@ export async function createEvent(_prev: FormState, fd: FormData): Promise<FormS
     const ev = await store.events.create(input, await sessionActor());
     id = ev.id;
   } catch (e) {
-    return failure(e);
+    return failure(e, fd);
   }
   revalidatePath('/');
   redirect(`/events/${id}`);

@@ -3,8 +3,13 @@
  * by playwright-core (no downloaded browser): an organizer (seeded with
  * the addon and the system actor) creates an event with 2 seats, three
  * members sign up and RSVP, the third lands on the waitlist, one cancels,
- * the third is promoted, and search finds the event. Screenshots go to
- * E2E_ARTIFACTS (default test-results/e2e).
+ * the third is promoted, and search finds the event. Along the way: a
+ * redirect target that leaves the site is ignored, a wrong password and a
+ * bad event keep the form filled with a readable error, a full event offers
+ * "Join waitlist" and the position, cancelling asks first, a moderator may
+ * organize, and signing in over plain HTTP away from localhost is refused
+ * with an explanation (the Secure cookie would be dropped). Screenshots go
+ * to E2E_ARTIFACTS (default test-results/e2e).
  *
  * Needs a production build (`next build`) of the app and the addon
  * installed in node_modules; scripts/e2e.sh at the top of the repository
@@ -71,6 +76,10 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     '--email', 'olga@example.org', '--name', 'Olga Organizer', '--password', 'organizer-pass',
     '--role', 'organizer'], { cwd: appDir, env, encoding: 'utf8' }));
   assert.equal(seeded.role, 'organizer');
+  const moderator = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
+    '--email', 'mo@example.org', '--name', 'Mo Moderator', '--password', 'moderator-pass',
+    '--role', 'moderator'], { cwd: appDir, env, encoding: 'utf8' }));
+  assert.equal(moderator.role, 'moderator');
 
   const port = await freePort();
   const base = `http://localhost:${port}`;
@@ -84,7 +93,9 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     executablePath: chromiumPath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      /* a host name that is not localhost, for the plain-HTTP cookie check */
+      '--host-resolver-rules=MAP community.test localhost'],
   });
   t.after(async () => {
     await browser.close().catch(() => undefined);
@@ -104,21 +115,51 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     const waitText = (page, testid, hasText) =>
       page.getByTestId(testid).filter({ hasText }).waitFor({ timeout: 20000 });
 
-    /* 1. The organizer logs in and creates an event with 2 seats. */
+    /* 0. Over plain HTTP on a host that is not localhost, signing in is refused
+     * with an explanation rather than "working" and losing the Secure cookie. */
+    const plain = await (await browser.newContext()).newPage();
+    const plainBase = `http://community.test:${new URL(base).port}`;
+    await plain.goto(`${plainBase}/login`);
+    await plain.fill('input[name=email]', 'olga@example.org');
+    await plain.fill('input[name=password]', 'organizer-pass');
+    await plain.getByRole('button', { name: 'Log in' }).click();
+    await plain.getByTestId('form-error').filter({ hasText: 'plain HTTP' }).waitFor({ timeout: 20000 });
+    assert.match(await text(plain, 'form-error'), /HTTPS.*COOKIE_SECURE=0/s);
+    assert.equal(await plain.inputValue('input[name=email]'), 'olga@example.org');
+    await shot(plain, 'plain-http-refused');
+
+    /* 1. The organizer logs in (a wrong password first; a redirect target that
+     * would leave the site is ignored) and creates an event with 2 seats (an
+     * end before the start first). */
     const orgPage = await (await browser.newContext()).newPage();
-    await orgPage.goto(`${base}/login`);
+    await orgPage.goto(`${base}/login?next=${encodeURIComponent('/\\evil.example')}`);
     await orgPage.fill('input[name=email]', 'olga@example.org');
+    await orgPage.fill('input[name=password]', 'wrong-password');
+    await orgPage.getByRole('button', { name: 'Log in' }).click();
+    await waitText(orgPage, 'form-error', 'Wrong e-mail address or password.');
+    assert.doesNotMatch(await text(orgPage, 'form-error'), /session/);
+    assert.equal(await orgPage.inputValue('input[name=email]'), 'olga@example.org');
+    assert.equal(await orgPage.inputValue('input[name=password]'), '');
     await orgPage.fill('input[name=password]', 'organizer-pass');
     await orgPage.getByRole('button', { name: 'Log in' }).click();
     await waitText(orgPage, 'whoami', 'Olga Organizer');
+    assert.equal(orgPage.url(), `${base}/`, 'the redirect stays on the site');
     await orgPage.goto(`${base}/organize`);
     const day = new Date(Date.now() + 10 * 86400e3).toISOString().slice(0, 10);
     await orgPage.fill('input[name=title]', 'Rust and Coffee Morning');
     await orgPage.fill('textarea[name=description]', 'Pair programming over coffee by the river.');
     await orgPage.fill('input[name=venue]', 'Cafe Lumen');
     await orgPage.fill('input[name=start_local]', `${day}T09:30`);
-    await orgPage.fill('input[name=end_local]', `${day}T11:30`);
+    await orgPage.fill('input[name=end_local]', `${day}T08:30`);
     await orgPage.fill('input[name=capacity]', '2');
+    await orgPage.getByRole('button', { name: 'Create and publish' }).click();
+    await orgPage.getByTestId('form-error').waitFor({ timeout: 20000 });
+    assert.equal(await text(orgPage, 'form-error'), 'Ends: the event must end after it starts');
+    assert.equal(await orgPage.inputValue('input[name=title]'), 'Rust and Coffee Morning');
+    assert.equal(await orgPage.inputValue('input[name=venue]'), 'Cafe Lumen');
+    assert.equal(await orgPage.inputValue('input[name=capacity]'), '2');
+    await shot(orgPage, 'organizer-form-error');
+    await orgPage.fill('input[name=end_local]', `${day}T11:30`);
     await shot(orgPage, 'organizer-new-event');
     await orgPage.getByRole('button', { name: 'Create and publish' }).click();
     await orgPage.waitForURL(/\/events\/\d+$/, { timeout: 20000 });
@@ -138,9 +179,12 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
       await page.getByRole('button', { name: 'Sign up' }).click();
       await page.waitForURL(`${base}${eventPath}`, { timeout: 20000 });
       await waitText(page, 'whoami', name);
-      await page.getByRole('button', { name: 'RSVP' }).click();
+      /* The third finds the event full: the button says what it does. */
+      await page.getByRole('button', { name: i < 2 ? 'RSVP' : 'Join waitlist', exact: true }).click();
       const expected = i < 2 ? 'You are going.' : 'You are on the waitlist.';
       await waitText(page, 'my-rsvp', expected);
+      if (i === 2)
+        assert.equal(await text(page, 'waitlist-position'), 'You are number 1 on the waitlist.');
       await shot(page, `rsvp-${name.toLowerCase()}`);
       members.push(page);
     }
@@ -151,8 +195,13 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     assert.match(await text(chen, 'seats-left'), /^0/);
     assert.equal(await text(chen, 'my-rsvp'), 'You are on the waitlist.');
 
-    /* 3. Ada cancels; Chen is promoted from the waitlist. */
+    /* 3. Ada cancels (asked first; "keep" keeps it); Chen is promoted. */
     await ada.getByRole('button', { name: 'Cancel my RSVP' }).click();
+    await ada.getByRole('button', { name: 'Keep my RSVP' }).click();
+    assert.equal(await text(ada, 'my-rsvp'), 'You are going.');
+    await ada.getByRole('button', { name: 'Cancel my RSVP' }).click();
+    await shot(ada, 'ada-confirm-cancel');
+    await ada.getByRole('button', { name: 'Yes, cancel it' }).click();
     await waitText(ada, 'my-rsvp', 'You have not RSVPed.');
     await shot(ada, 'ada-cancelled');
     await chen.reload();
@@ -169,6 +218,15 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     await waitText(chen, 'search-results', 'Rust and Coffee Morning');
     await shot(chen, 'search');
     assert.match(await text(chen, 'upcoming'), /Rust and Coffee Morning/);
+
+    /* 5. A moderator may create events too (events.create admits organizer and above). */
+    const modPage = await (await browser.newContext()).newPage();
+    await modPage.goto(`${base}/login?next=/organize`);
+    await modPage.fill('input[name=email]', 'mo@example.org');
+    await modPage.fill('input[name=password]', 'moderator-pass');
+    await modPage.getByRole('button', { name: 'Log in' }).click();
+    await modPage.waitForURL(`${base}/organize`, { timeout: 20000 });
+    await modPage.getByRole('button', { name: 'Create and publish' }).waitFor({ timeout: 20000 });
 
     /* The route handler serves the same data as JSON. */
     const api = await (await fetch(`${base}/api/events?q=coffee`)).json();

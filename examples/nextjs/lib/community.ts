@@ -94,8 +94,24 @@ export async function currentMember(): Promise<Member | null> {
   }
 }
 
-export const canOrganize = (m: Member | null) =>
-  !!m && (m.role === 'organizer' || m.role === 'admin');
+/* Roles from least to most trusted; an operation's role admits every role at or above it. */
+const ROLE_ORDER = ['anonymous', 'member', 'organizer', 'moderator', 'admin'];
+
+/** The roles that may create events, from events.create's declared role. */
+export const organizerRoles: string[] = (() => {
+  const op = describe().operations.find((o) => o.name === 'events.create');
+  const from = ROLE_ORDER.indexOf(op?.role ?? 'organizer');
+  return ROLE_ORDER.slice(from < 0 ? 2 : from);
+})();
+
+/** "organizers, moderators and admins" for messages. */
+export function rolesText(roles: string[]): string {
+  const plural = roles.map((r) => (r === 'admin' ? 'administrators' : `${r}s`));
+  return plural.length < 2 ? plural.join('')
+    : `${plural.slice(0, -1).join(', ')} and ${plural[plural.length - 1]}`;
+}
+
+export const canOrganize = (m: Member | null) => !!m && organizerRoles.includes(m.role);
 
 /* ---------------------------------------------------------------------- */
 /* Optional operations, discovered from the operation table.              */

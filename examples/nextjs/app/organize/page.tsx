@@ -1,9 +1,10 @@
 /*
- * app/organize/page.tsx - organizers create events here. The page only
- * hides the form from others; events.create itself checks the role.
+ * app/organize/page.tsx - organizers (and every role above: the roles come
+ * from events.create's declaration) create events here. The page only hides
+ * the form from others; events.create itself checks the role.
  */
 import Link from 'next/link';
-import { canOrganize, currentMember } from '@/lib/community';
+import { canOrganize, currentMember, organizerRoles, rolesText } from '@/lib/community';
 import { CreateEventForm } from './create-event-form';
 
 export default async function OrganizePage() {
@@ -11,7 +12,10 @@ export default async function OrganizePage() {
   if (!me)
     return <p><Link href="/login?next=/organize">Log in</Link> to organize events.</p>;
   if (!canOrganize(me))
-    return <p>Only organizers can create events. Ask an administrator for the organizer role.</p>;
+    return (
+      <p>Only {rolesText(organizerRoles)} can create events. Ask an administrator for the
+        organizer role.</p>
+    );
   return (
     <>
       <h1>New event</h1>

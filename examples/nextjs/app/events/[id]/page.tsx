@@ -1,6 +1,7 @@
 /*
  * app/events/[id]/page.tsx - one event: when, where, going and waitlist
- * counts, the caller's RSVP with RSVP / cancel buttons.
+ * counts, the caller's RSVP with RSVP (or "Join waitlist" when full) / cancel
+ * buttons.
  */
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
@@ -41,7 +42,8 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
       )}
       {ev.online_url && <p>Join online: <a href={ev.online_url}>{ev.online_url}</a></p>}
       {me ? (
-        <RsvpButtons eventId={ev.id} status={ev.my_rsvp ?? null} />
+        <RsvpButtons eventId={ev.id} status={ev.my_rsvp ?? null}
+          full={c != null && c.seats_left != null && c.seats_left <= 0} />
       ) : (
         <p><Link href={`/login?next=/events/${ev.id}`}>Log in</Link> or{' '}
           <Link href={`/signup?next=/events/${ev.id}`}>sign up</Link> to RSVP.</p>
