@@ -118,8 +118,9 @@ CM_API int cm_store_ping_write(cm_store *store);
  *   connection settings and password reach it through PG* environment
  *   variables, never its command line. pg_dump comes from the directory in
  *   `$CM_PG_BINDIR`, else from `PATH`, and its major version must be at
- *   least the server's. The archive is then read back with
- *   `pg_restore --list`. Extensions, roles and other schemas are not in it.
+ *   least the server's. The archive is then read back whole (its listing,
+ *   then every data block, as `pg_restore` would restore it). Extensions,
+ *   roles and other schemas are not in it.
  *
  * The backup is written to a temporary file beside `dest_path` (mode 0600,
  * named `dest_path.cm-backup-tmp-XXXXXX`) and gets its name only when
@@ -153,8 +154,9 @@ CM_API int cm_store_backup(cm_store *store, const char *dest_path);
  * The file is checked first: its bytes must match the SHA-256 in
  * `src_path.sha256` written with it (a flipped byte or a truncation is
  * found there), then an SQLite file must pass `PRAGMA quick_check` and
- * hold the libcommunity schema, a PostgreSQL archive must be readable by
- * `pg_restore --list`. A file that is not an intact backup, or has no
+ * hold the libcommunity schema, a PostgreSQL archive must read completely
+ * (`pg_restore --list`, then every data block). A file that is not an
+ * intact backup, or has no
  * checksum file, fails with CM_ECORRUPT and the target is not touched.
  * Then:
  *

@@ -745,6 +745,42 @@ START_TEST(damaged_backup_is_refused_before_the_target_is_touched)
 }
 END_TEST
 
+/* PostgreSQL: an archive cut short keeps a readable table of contents
+ * (pg_restore --list accepts it); the whole archive is read before the
+ * target is touched, so it fails with CM_ECORRUPT even when its checksum
+ * file was rewritten to match, not half way through pg_restore. */
+START_TEST(pg_truncated_archive_is_refused_before_the_target_is_touched)
+{
+    if (!fx_is_pg())
+        return;
+    make_data();
+    char before[4096], after[4096], file[400], cut[400], sum[420];
+    snapshot(before, sizeof before);
+    backup_path(file, sizeof file, "whole.backup");
+    ck_assert_ok(cm_store_backup(FX.store, file));
+    char *data;
+    size_t n;
+    read_file(file, &data, &n);
+    backup_path(cut, sizeof cut, "cut.backup");
+    write_file(cut, data, n - n / 100 - 1);
+    free(data);
+    char cmd[1000];
+    snprintf(cmd, sizeof cmd, "cd '%s' && sha256sum cut.backup > cut.backup.sha256", FX.dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "pg_restore --list '%s' > /dev/null 2>&1", cut);
+    ck_assert_msg(system(cmd) == 0, "the listing of the cut archive still reads");
+
+    ck_assert_int_eq(cm_store_restore(FX.uri, cut, CM_RESTORE_FORCE), CM_ECORRUPT);
+    ck_assert_msg(strstr(cm_error_message(), "damaged or incomplete"), "says why: %s",
+                  cm_error_message());
+    snapshot(after, sizeof after);
+    ck_assert_str_eq(after, before);
+    unlink(cut);
+    snprintf(sum, sizeof sum, "%s.sha256", cut);
+    unlink(sum);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backup");
@@ -763,6 +799,7 @@ int main(void)
     tcase_add_test(tc, backup_finishes_while_another_connection_writes);
     tcase_add_test(tc, next_backup_removes_what_a_killed_one_left);
     tcase_add_test(tc, damaged_backup_is_refused_before_the_target_is_touched);
+    tcase_add_test(tc, pg_truncated_archive_is_refused_before_the_target_is_touched);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

@@ -1,7 +1,8 @@
 /*
  * backup_pg.c - PostgreSQL backup files through the PostgreSQL client
  * tools: pg_dump --format=custom of the store's schema, pg_restore --list
- * to check an archive, pg_restore --single-transaction to restore one.
+ * and a full read (pg_restore --file=/dev/null) to check an archive,
+ * pg_restore --single-transaction to restore one.
  *
  * The tools run through posix_spawn (no shell). They connect with the
  * store's own settings, read back from libpq (PQconninfo) and handed over
@@ -353,6 +354,25 @@ static int list_archive(char **out, const char *path)
     return CM_OK;
 }
 
+/* Read the whole archive as pg_restore would when restoring it (every data
+ * block decompressed, the script written to /dev/null): a truncated or
+ * damaged one fails here, before any target is touched, rather than half
+ * way through a restore. */
+static int read_archive(const char *path)
+{
+    char bin[4096];
+    tool_path(bin, sizeof bin, "pg_restore");
+    char *argv[] = {bin, (char *)"--file=/dev/null", (char *)path, NULL};
+    tool_run r;
+    int rc = run_tool(&r, argv, environ, false);
+    if (rc)
+        return rc;
+    if (r.status != 0)
+        return cm__error_set(CM_ECORRUPT, "%s is damaged or incomplete (%s)", path,
+                             r.err[0] ? r.err : "pg_restore could not read it all");
+    return CM_OK;
+}
+
 int cm__pg_check_backup(const char *path, bool fresh)
 {
     (void)fresh; /* custom archives are single files already */
@@ -367,7 +387,7 @@ int cm__pg_check_backup(const char *path, bool fresh)
                            "cm_migrations table)",
                            path);
     cm__free(list);
-    return rc;
+    return rc ? rc : read_archive(path);
 }
 
 /* ------------------------------------------------------------------ */
