@@ -391,8 +391,11 @@ void cli_op_help(FILE *f, const json_t *op)
     fprintf(f, "  role:     %s or above\n", str(op, "role"));
     fprintf(f, "  mutates:  %s\n", json_is_true(json_object_get(op, "mutates")) ? "yes" : "no");
     fprintf(f, "  http:     %s %s\n", str(http, "method"), str(http, "path"));
-    if (*str(op, "result"))
-        fprintf(f, "  result:   %s\n", str(op, "result"));
+    if (json_object_get(op, "result")) {
+        char rb[4096];
+        fprintf(f, "  result:   %s\n",
+                cli_schema_brief(rb, sizeof rb, json_object_get(op, "result")));
+    }
     const json_t *props = json_object_get(json_object_get(op, "input"), "properties");
     fputs("\nFlags:\n", f);
     if (json_object_size(props) == 0)

@@ -69,6 +69,8 @@ const char *cli_flag_name(char *buf, size_t cap, const char *field);
 /* Human descriptions of a property schema, shared with the Markdown doc. */
 const char *cli_schema_type(char *buf, size_t cap, const json_t *prop);
 const char *cli_schema_bounds(char *buf, size_t cap, const json_t *prop);
+/* A one-line rendering of a result schema ("{items: [Event], next_cursor: string | null}"). */
+const char *cli_schema_brief(char *buf, size_t cap, const json_t *schema);
 
 /* output.c */
 /* Map a CM_* status to a CLI exit code. */

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Markdown table cell: escape '|' and flatten newlines. */
@@ -46,6 +47,100 @@ static int is_required(const json_t *op, const char *field)
     return 0;
 }
 
+/* Append to a bounded buffer (truncates, never overflows). */
+typedef struct sbuf {
+    char *p;
+    size_t cap, len;
+} sbuf;
+
+static void put(sbuf *b, const char *s)
+{
+    for (; *s && b->len + 1 < b->cap; s++)
+        b->p[b->len++] = *s;
+    b->p[b->len] = '\0';
+}
+
+static void brief(sbuf *b, const json_t *s);
+
+/* A one-line rendering of a result schema: Member, [Post], {a, b?: Session},
+ * string | null, {[key]: integer}. Named definitions appear by name. */
+static void brief(sbuf *b, const json_t *s)
+{
+    const char *ref = str(s, "$ref");
+    if (*ref) {
+        const char *slash = strrchr(ref, '/');
+        put(b, slash ? slash + 1 : ref);
+        return;
+    }
+    const json_t *any = json_object_get(s, "anyOf");
+    if (any) {
+        size_t i;
+        json_t *alt;
+        json_array_foreach(any, i, alt)
+        {
+            if (i)
+                put(b, " | ");
+            brief(b, alt);
+        }
+        return;
+    }
+    const json_t *type = json_object_get(s, "type");
+    const char *t =
+        json_is_string(type) ? json_string_value(type) : json_string_value(json_array_get(type, 0));
+    if (!t) {
+        put(b, "any");
+    } else if (json_object_get(s, "enum")) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(s, "enum"), i, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            if (i)
+                put(b, "|");
+            put(b, json_string_value(v));
+        }
+    } else if (!strcmp(t, "array")) {
+        put(b, "[");
+        brief(b, json_object_get(s, "items"));
+        put(b, "]");
+    } else if (!strcmp(t, "object") && json_object_get(s, "properties")) {
+        put(b, "{");
+        const char *key;
+        json_t *v;
+        int n = 0;
+        json_object_foreach(json_object_get(s, "properties"), key, v)
+        {
+            bool req = false;
+            size_t i;
+            json_t *r;
+            json_array_foreach(json_object_get(s, "required"), i, r) req =
+                req || !strcmp(json_string_value(r), key);
+            put(b, n++ ? ", " : "");
+            put(b, key);
+            put(b, req ? ": " : "?: ");
+            brief(b, v);
+        }
+        put(b, "}");
+    } else if (!strcmp(t, "object")) {
+        put(b, "{[key]: ");
+        brief(b, json_object_get(s, "additionalProperties"));
+        put(b, "}");
+    } else {
+        put(b, !strcmp(str(s, "format"), "date-time") ? "time" : t);
+    }
+    if (json_is_array(type) && json_array_size(type) == 2)
+        put(b, " | null");
+}
+
+const char *cli_schema_brief(char *buf, size_t cap, const json_t *schema)
+{
+    sbuf b = {buf, cap, 0};
+    buf[0] = '\0';
+    brief(&b, schema);
+    return buf;
+}
+
 static void op_section(FILE *f, const json_t *op)
 {
     const char *name = str(op, "name");
@@ -84,11 +179,45 @@ static void op_section(FILE *f, const json_t *op)
         }
         fputc('\n', f);
     }
-    if (*str(op, "result")) {
-        fputs("Result: `", f);
-        fputs(str(op, "result"), f);
-        fputs("`\n\n", f);
+    const json_t *result = json_object_get(op, "result");
+    if (result) {
+        char rb[4096];
+        cli_schema_brief(rb, sizeof rb, result);
+        if (*str(result, "$ref")) { /* a named type: link its section */
+            fprintf(f, "Result: [`%s`](#", rb);
+            for (const char *p = rb; *p; p++)
+                fputc(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p, f);
+            fputs(")\n\n", f);
+        } else {
+            fprintf(f, "Result: `%s`\n\n", rb);
+        }
     }
+}
+
+/* One named result type: a table of its keys. */
+static void def_section(FILE *f, const char *name, const json_t *def)
+{
+    fprintf(f, "### %s\n\n", name);
+    if (*str(def, "description"))
+        fprintf(f, "%s.\n\n", str(def, "description"));
+    fputs("| Key | Type | Always there | Description |\n| --- | --- | --- | --- |\n", f);
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(def, "properties"), key, v)
+    {
+        char tb[2048];
+        bool req = false;
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(def, "required"), i, r) req =
+            req || !strcmp(json_string_value(r), key);
+        fprintf(f, "| `%s` | `", key);
+        cell(f, cli_schema_brief(tb, sizeof tb, v));
+        fprintf(f, "` | %s | ", req ? "yes" : "no");
+        cell(f, str(v, "description"));
+        fputs(" |\n", f);
+    }
+    fputc('\n', f);
 }
 
 void cli_ops_markdown(FILE *f, const json_t *describe)
@@ -132,4 +261,12 @@ void cli_ops_markdown(FILE *f, const json_t *describe)
         }
         op_section(f, op);
     }
+    fputs("## Result types\n\n"
+          "The objects several operations return. Every key listed as always there is present;\n"
+          "the others appear only where the description says. `T | null` may be null, `time` is\n"
+          "an RFC 3339 instant. No other keys appear.\n\n",
+          f);
+    const char *dname;
+    json_t *def;
+    json_object_foreach(json_object_get(describe, "$defs"), dname, def) def_section(f, dname, def);
 }

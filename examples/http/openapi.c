@@ -79,9 +79,48 @@ static const char components_json[] =
     "\"description\":\"Echoed in the response and the logs; generated if absent.\","
     "\"schema\":{\"type\":\"string\",\"maxLength\":128}}}}";
 
-static json_t *components(void)
+/* Point the library's "#/$defs/X" references at "#/components/schemas/X",
+ * in place. */
+static void rebase_refs(json_t *s)
 {
-    return json_loads(components_json, 0, NULL);
+    const char *key;
+    json_t *v;
+    size_t i;
+    if (json_is_array(s)) {
+        json_array_foreach(s, i, v) rebase_refs(v);
+        return;
+    }
+    json_object_foreach(s, key, v)
+    {
+        const char *r = json_string_value(v);
+        if (strcmp(key, "$ref") == 0 && r && strncmp(r, "#/$defs/", 8) == 0) {
+            char buf[160];
+            (void)snprintf(buf, sizeof buf, "#/components/schemas/%s", r + 8);
+            json_object_set_new(s, key, json_string(buf));
+        } else {
+            rebase_refs(v);
+        }
+    }
+}
+
+/* A copy of one of the library's schemas, fit for this document. */
+static json_t *schema_copy(const json_t *s)
+{
+    json_t *c = json_deep_copy(s);
+    rebase_refs(c);
+    return c;
+}
+
+/* The static components plus the library's named result types. */
+static json_t *components(const cmh_router *r)
+{
+    json_t *c = json_loads(components_json, 0, NULL);
+    json_t *schemas = json_object_get(c, "schemas");
+    const char *name;
+    json_t *def;
+    json_object_foreach(json_object_get(r->doc, "$defs"), name, def)
+        json_object_set_new(schemas, name, schema_copy(def));
+    return c;
 }
 
 static bool in_path(const cmh_route *rt, const char *name)
@@ -150,7 +189,8 @@ static json_t *operation(const cmh_route *rt)
         json_array_append_new(params, ref("#/components/parameters/CsrfToken"));
     }
     json_array_append_new(params, ref("#/components/parameters/RequestId"));
-    bool session_result = rt->result && strstr(rt->result, "session");
+    bool session_result =
+        json_object_get(json_object_get(rt->result, "properties"), "session") != NULL;
     if (body && session_result)
         json_array_append_new(params,
                               json_pack("{s:s,s:s,s:b,s:s,s:{s:s,s:[s,s]}}", "name", "cookie", "in",
@@ -161,18 +201,18 @@ static json_t *operation(const cmh_route *rt)
     char status[8];
     (void)snprintf(status, sizeof status, "%d", rt->success_status);
     json_t *responses = json_object();
+    json_t *rs = rt->result ? schema_copy(rt->result) : json_pack("{s:s}", "type", "object");
+    const char *rdesc = json_string_value(json_object_get(rt->result, "description"));
     json_object_set_new(responses, status,
-                        json_pack("{s:s,s:{s:{s:{s:s}}}}", "description",
-                                  rt->result ? rt->result : "result", "content", "application/json",
-                                  "schema", "type", "object"));
+                        json_pack("{s:s,s:{s:{s:o}}}", "description", rdesc ? rdesc : "The result",
+                                  "content", "application/json", "schema", rs));
     add_error_refs(responses, rt, body);
 
     const char *dot = strchr(rt->op, '.');
-    json_t *o = json_pack("{s:s,s:s,s:s,s:[s#],s:o,s:o,s:s,s:b}", "operationId", rt->op, "summary",
-                          rt->summary, "description", rt->result ? rt->result : "", "tags", rt->op,
-                          dot ? (int)(dot - rt->op) : (int)strlen(rt->op), "parameters", params,
-                          "responses", responses, "x-community-role", rt->role,
-                          "x-community-mutates", rt->mutates);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:[s#],s:o,s:o,s:s,s:b}", "operationId", rt->op, "summary", rt->summary, "tags",
+        rt->op, dot ? (int)(dot - rt->op) : (int)strlen(rt->op), "parameters", params, "responses",
+        responses, "x-community-role", rt->role, "x-community-mutates", rt->mutates);
     if (body) {
         json_t *s = json_deep_copy(rt->input);
         json_t *sp = json_object_get(s, "properties");
@@ -251,7 +291,7 @@ char *openapi_build(const cmh_router *r, const char *version, size_t *len)
         "are RFC 9457 problem details (application/problem+json). List results paginate with "
         "an opaque next_cursor (pass it back as ?cursor=; a Link rel=next header carries it "
         "too).",
-        "paths", paths, "components", components());
+        "paths", paths, "components", components(r));
     char *s = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     *len = strlen(s);

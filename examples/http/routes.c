@@ -121,7 +121,7 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->path = path;
         rt->summary = json_string_value(json_object_get(o, "summary"));
         rt->role = json_string_value(json_object_get(o, "role"));
-        rt->result = json_string_value(json_object_get(o, "result"));
+        rt->result = json_object_get(o, "result");
         rt->input = json_object_get(o, "input");
         rt->mutates = json_is_true(json_object_get(o, "mutates"));
         json_int_t st = json_integer_value(json_object_get(http, "status"));

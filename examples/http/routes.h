@@ -33,7 +33,7 @@ typedef struct cmh_route {
     const char *path;   /* "/v1/members/{member_id}" */
     const char *summary;
     const char *role;   /* minimal role name */
-    const char *result; /* result description, may be NULL */
+    json_t *result;     /* the result JSON Schema (borrowed), may be NULL */
     json_t *input;      /* the input JSON Schema (borrowed) */
     bool mutates;
     int success_status; /* http.status, else 201 for a mutating POST to a

@@ -46,7 +46,9 @@ CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const cha
 
 /**
  * Describe every operation as JSON: {"operations":[{"name","summary","role",
- * "mutates","http":{"method","path"},"input": <JSON Schema>}, ...]}.
+ * "mutates","http":{"method","path"},"input": <JSON Schema>,"result": <JSON
+ * Schema>}, ...], "$defs": {"Member": <JSON Schema>, ...}}. Result schemas
+ * refer to the shared result types with "$ref": "#/$defs/<Name>".
  * Free with cm_free(). Thread-safe. @since 0.1
  */
 CM_API int cm_ops_describe(char **out);

@@ -206,6 +206,110 @@ static json_t *field_schema(const cm__field *f)
     return s;
 }
 
+/* ---- result schemas ---- */
+
+static json_t *shape_use(const cm__shape *sh, json_t *defs);
+
+static json_t *scalar_schema(cm__rtype t, const char *const *values)
+{
+    switch (t) {
+        case CM__R_STRING:
+            return json_pack("{s:s}", "type", "string");
+        case CM__R_INT:
+            return json_pack("{s:s}", "type", "integer");
+        case CM__R_NUMBER:
+            return json_pack("{s:s}", "type", "number");
+        case CM__R_BOOL:
+            return json_pack("{s:s}", "type", "boolean");
+        case CM__R_TIME:
+            return json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+        case CM__R_ENUM: {
+            json_t *e = json_array();
+            for (const char *const *v = values; v && *v; v++)
+                json_array_append_new(e, json_string(*v));
+            return json_pack("{s:s,s:o}", "type", "string", "enum", e);
+        }
+        default: /* CM__R_ANY; containers are handled by the caller */
+            return json_object();
+    }
+}
+
+/* Items of an array or values of a map: a shape or a scalar type. */
+static json_t *items_schema(const cm__rfield *f, json_t *defs)
+{
+    return f->shape ? shape_use(f->shape, defs) : scalar_schema(f->items, f->values);
+}
+
+/* s, which may also be null. */
+static json_t *nullable(json_t *s)
+{
+    json_t *t = json_object_get(s, "type");
+    if (json_object_get(s, "$ref"))
+        return json_pack("{s:[o,{s:s}]}", "anyOf", s, "type", "null");
+    if (json_is_string(t)) {
+        json_object_set_new(s, "type", json_pack("[s,s]", json_string_value(t), "null"));
+        json_t *e = json_object_get(s, "enum");
+        if (e)
+            json_array_append_new(e, json_null());
+    }
+    return s;
+}
+
+static json_t *rfield_schema(const cm__rfield *f, json_t *defs)
+{
+    json_t *s;
+    switch (f->type) {
+        case CM__R_OBJECT:
+            s = shape_use(f->shape, defs);
+            break;
+        case CM__R_ARRAY:
+            s = json_pack("{s:s,s:o}", "type", "array", "items", items_schema(f, defs));
+            break;
+        case CM__R_MAP:
+            s = json_pack("{s:s,s:o}", "type", "object", "additionalProperties",
+                          items_schema(f, defs));
+            break;
+        default:
+            s = scalar_schema(f->type, f->values);
+    }
+    if (f->flags & CM__R_NULL)
+        s = nullable(s);
+    if (f->doc)
+        json_object_set_new(s, "description", json_string(f->doc));
+    return s;
+}
+
+/* The JSON Schema of an object shape: every key declared, none other. */
+static json_t *shape_schema(const cm__shape *sh, json_t *defs)
+{
+    json_t *props = json_object(), *req = json_array();
+    for (const cm__rfield *f = sh->fields; f->name; f++) {
+        json_object_set_new(props, f->name, rfield_schema(f, defs));
+        if (!(f->flags & CM__R_OPT))
+            json_array_append_new(req, json_string(f->name));
+    }
+    json_t *s = json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required",
+                          req, "additionalProperties", 0);
+    if (sh->doc)
+        json_object_set_new(s, "description", json_string(sh->doc));
+    return s;
+}
+
+/* A named shape becomes a "$ref" to its one definition in defs; an
+ * unnamed one is written in place. */
+static json_t *shape_use(const cm__shape *sh, json_t *defs)
+{
+    if (!sh->name)
+        return shape_schema(sh, defs);
+    if (!json_object_get(defs, sh->name)) {
+        json_object_set_new(defs, sh->name, json_object()); /* a shape may contain itself */
+        json_object_set_new(defs, sh->name, shape_schema(sh, defs));
+    }
+    char ref[128];
+    snprintf(ref, sizeof ref, "#/$defs/%s", sh->name);
+    return json_pack("{s:s}", "$ref", ref);
+}
+
 int cm_ops_describe(char **out)
 {
     if (!out)
@@ -214,7 +318,7 @@ int cm_ops_describe(char **out)
     int rc = cm__ops_ready();
     if (rc)
         return rc;
-    json_t *ops = json_array();
+    json_t *ops = json_array(), *defs = json_object();
     const cm__op *op;
     for (size_t i = 0; (op = cm__op_at(i)); i++) {
         json_t *props = json_object(), *req = json_array(), *input = json_object();
@@ -237,13 +341,14 @@ int cm_ops_describe(char **out)
         json_object_set_new(o, "mutates", json_boolean(op->flags & CM__OP_WRITE));
         json_object_set_new(o, "http", http);
         json_object_set_new(o, "input", input);
-        if (op->result_doc)
-            json_object_set_new(o, "result", json_string(op->result_doc));
+        if (op->result)
+            json_object_set_new(o, "result", shape_use(op->result, defs));
         json_array_append_new(ops, o);
     }
     json_t *doc = json_object();
     json_object_set_new(doc, "library", json_string(cm_version_string()));
     json_object_set_new(doc, "operations", ops);
+    json_object_set_new(doc, "$defs", defs);
     rc = cm__json_dump(out, doc);
     json_decref(doc);
     return rc;

@@ -86,6 +86,25 @@ static const cm__field audit_fields[] = {
     {.name = NULL},
 };
 
+static const cm__rfield audit_entry_fields[] = {
+    {"id", CM__R_INT},
+    {"at", CM__R_TIME},
+    {"actor_id", CM__R_INT, .flags = CM__R_NULL, .doc = "null: anonymous or system"},
+    {"actor_role", CM__R_STRING},
+    {"op", CM__R_STRING},
+    {"target_type", CM__R_STRING, .doc = "\"\" when the operation names none"},
+    {"target_id", CM__R_INT, .flags = CM__R_NULL},
+    {NULL},
+};
+static const cm__shape audit_entry = {
+    .name = "AuditEntry", .doc = "One audited mutation", .fields = audit_entry_fields};
+CM__PAGE(audit_page, audit_entry);
+static const cm__rfield metrics_fields[] = {
+    {"counters", CM__R_MAP, .items = CM__R_INT, .doc = "Counter name to value"},
+    {NULL},
+};
+static const cm__shape metrics_result = {.fields = metrics_fields};
+
 const cm__op cm__admin_ops[] = {
     {
         .name = "audit.list",
@@ -95,8 +114,7 @@ const cm__op cm__admin_ops[] = {
         .http_path = "/v1/audit",
         .fields = audit_fields,
         .fn = op_audit_list,
-        .result_doc =
-            "{items: [{id, at, actor_id, actor_role, op, target_type, target_id}], next_cursor}",
+        .result = &audit_page,
     },
     {
         .name = "metrics.get",
@@ -105,7 +123,7 @@ const cm__op cm__admin_ops[] = {
         .http_method = "GET",
         .http_path = "/v1/metrics/business",
         .fn = op_metrics,
-        .result_doc = "{counters: {name: value}}",
+        .result = &metrics_result,
     },
     {.name = NULL},
 };

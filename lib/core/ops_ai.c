@@ -504,9 +504,25 @@ static const cm__field recommended_fields[] = {
     {.name = NULL},
 };
 
-#define AI_RESULT                                                                               \
-    "{items: [{type: event|member|post, id, score (cosine similarity), summary (title or "     \
-    "name), start? and group_id? (events), headline? (members), group_id? (posts)}], model}"
+static const cm__rfield hits_fields[] = {
+    {"items", CM__R_ARRAY, .shape = &cm__shape_search_hit, .doc = "Best first"},
+    {"model", CM__R_STRING, .doc = "The embedding model that ranked them"},
+    {NULL},
+};
+static const cm__shape hits_result = {.fields = hits_fields};
+static const cm__rfield based_on_fields[] = {
+    {"profile", CM__R_BOOL, .doc = "Your profile text was used"},
+    {"events_going", CM__R_INT, .doc = "How many of your events were used"},
+    {NULL},
+};
+static const cm__shape based_on = {.fields = based_on_fields};
+static const cm__rfield recommended_result_fields[] = {
+    {"items", CM__R_ARRAY, .shape = &cm__shape_search_hit, .doc = "Best first"},
+    {"model", CM__R_STRING, .doc = "The embedding model that ranked them"},
+    {"based_on", CM__R_OBJECT, .shape = &based_on},
+    {NULL},
+};
+static const cm__shape recommended_result = {.fields = recommended_result_fields};
 
 const cm__op cm__ai_ops[] = {
     {
@@ -518,7 +534,7 @@ const cm__op cm__ai_ops[] = {
         .fields = search_fields,
         .fn = op_search,
         .prepare = prep_search,
-        .result_doc = AI_RESULT,
+        .result = &hits_result,
     },
     {
         .name = "events.similar",
@@ -529,7 +545,7 @@ const cm__op cm__ai_ops[] = {
         .fields = events_similar_fields,
         .fn = op_events_similar,
         .prepare = prep_count,
-        .result_doc = AI_RESULT,
+        .result = &hits_result,
     },
     {
         .name = "members.similar",
@@ -541,7 +557,7 @@ const cm__op cm__ai_ops[] = {
         .fields = members_similar_fields,
         .fn = op_members_similar,
         .prepare = prep_count,
-        .result_doc = AI_RESULT,
+        .result = &hits_result,
     },
     {
         .name = "events.recommended",
@@ -554,7 +570,7 @@ const cm__op cm__ai_ops[] = {
         .fields = recommended_fields,
         .fn = op_recommended,
         .prepare = prep_count,
-        .result_doc = AI_RESULT " plus based_on: {profile, events_going}",
+        .result = &recommended_result,
     },
     {.name = NULL},
 };

@@ -435,6 +435,34 @@ static const cm__field revoke_fields[] = {
     {.name = NULL},
 };
 
+static const cm__rfield signin_fields[] = {
+    {"member", CM__R_OBJECT, .shape = &cm__shape_member},
+    {"session", CM__R_OBJECT, .shape = &cm__shape_session},
+    {NULL},
+};
+static const cm__shape signin_result = {.fields = signin_fields};
+static const cm__rfield session_fields[] = {
+    {"session", CM__R_OBJECT, .shape = &cm__shape_session},
+    {NULL},
+};
+static const cm__shape session_result = {.fields = session_fields};
+static const cm__rfield logout_fields[] = {{"revoked", CM__R_BOOL}, {NULL}};
+static const cm__shape logout_result = {.fields = logout_fields};
+static const cm__rfield revoke_result_fields[] = {
+    {"revoked", CM__R_INT, .doc = "Sessions ended"},
+    {NULL},
+};
+static const cm__shape revoke_result = {.fields = revoke_result_fields};
+static const cm__rfield requested_fields[] = {
+    {"requested", CM__R_BOOL, .doc = "Always true: whether the address exists is not revealed"},
+    {"token", CM__R_STRING, .flags = CM__R_OPT,
+     .doc = "Only for the system actor, which delivers the token itself"},
+    {NULL},
+};
+static const cm__shape requested_result = {.fields = requested_fields};
+static const cm__rfield reset_result_fields[] = {{"reset", CM__R_BOOL}, {NULL}};
+static const cm__shape reset_result = {.fields = reset_result_fields};
+
 const cm__op cm__auth_ops[] = {
     {
         .name = "auth.login",
@@ -446,7 +474,7 @@ const cm__op cm__auth_ops[] = {
         .fields = login_fields,
         .fn = op_login,
         .prepare = login_prepare,
-        .result_doc = "{member, session: {token, expires_at}}",
+        .result = &signin_result,
     },
     {
         .name = "auth.logout",
@@ -457,7 +485,7 @@ const cm__op cm__auth_ops[] = {
         .http_path = "/v1/sessions/logout",
         .fields = token_fields,
         .fn = op_logout,
-        .result_doc = "{revoked}",
+        .result = &logout_result,
     },
     {
         .name = "auth.revoke_sessions",
@@ -468,7 +496,7 @@ const cm__op cm__auth_ops[] = {
         .http_path = "/v1/sessions/revoke",
         .fields = revoke_fields,
         .fn = op_revoke_sessions,
-        .result_doc = "{revoked: count}",
+        .result = &revoke_result,
     },
     {
         .name = "auth.change_password",
@@ -480,7 +508,7 @@ const cm__op cm__auth_ops[] = {
         .fields = change_fields,
         .fn = op_change_password,
         .prepare = change_prepare,
-        .result_doc = "{session}",
+        .result = &session_result,
     },
     {
         .name = "auth.password_reset_request",
@@ -491,7 +519,7 @@ const cm__op cm__auth_ops[] = {
         .http_path = "/v1/password-resets",
         .fields = email_fields,
         .fn = op_reset_request,
-        .result_doc = "{requested}",
+        .result = &requested_result,
     },
     {
         .name = "auth.password_reset",
@@ -503,7 +531,7 @@ const cm__op cm__auth_ops[] = {
         .fields = reset_fields,
         .fn = op_reset,
         .prepare = cm__password_hash_prepare,
-        .result_doc = "{reset}",
+        .result = &reset_result,
     },
     {
         .name = "auth.magic_link_request",
@@ -514,7 +542,7 @@ const cm__op cm__auth_ops[] = {
         .http_path = "/v1/magic-links",
         .fields = email_fields,
         .fn = op_magic_request,
-        .result_doc = "{requested}",
+        .result = &requested_result,
     },
     {
         .name = "auth.magic_link_login",
@@ -525,7 +553,7 @@ const cm__op cm__auth_ops[] = {
         .http_path = "/v1/magic-links/confirm",
         .fields = token_fields,
         .fn = op_magic_login,
-        .result_doc = "{member, session}",
+        .result = &signin_result,
     },
     {.name = NULL},
 };

@@ -572,11 +572,13 @@ static const cm__field list_fields[] = {
     {.name = NULL},
 };
 
-#define EVENT_RESULT                                                                           \
-    "event: {id, title, description, status, format, venue, online_url?, timezone, "           \
-    "start_local, end_local, start, end, capacity, counts: {capacity, going_seats, "           \
-    "waitlisted, seats_left}, group_id, created_by, version, created_at, updated_at, "         \
-    "published_at, cancelled_at, my_rsvp, is_organizer, organizers: [{id, name}]}"
+CM__PAGE(event_page, cm__shape_event);
+static const cm__rfield organizers_fields[] = {
+    {"event_id", CM__R_INT},
+    {"organizers", CM__R_ARRAY, .shape = &cm__shape_member_ref},
+    {NULL},
+};
+static const cm__shape organizers_result = {.fields = organizers_fields};
 
 const cm__op cm__event_ops[] = {
     {
@@ -588,7 +590,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events",
         .fields = create_fields,
         .fn = op_create,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.update",
@@ -599,7 +601,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}",
         .fields = update_fields,
         .fn = op_update,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.publish",
@@ -610,7 +612,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}/publish",
         .fields = event_id_field,
         .fn = op_publish,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.cancel",
@@ -621,7 +623,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}/cancel",
         .fields = event_id_field,
         .fn = op_cancel,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.get",
@@ -632,7 +634,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}",
         .fields = event_id_field,
         .fn = op_get,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.list",
@@ -643,7 +645,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc = "{items: [event without organizers], next_cursor}",
+        .result = &event_page,
     },
     {
         .name = "events.add_organizer",
@@ -654,7 +656,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}/organizers",
         .fields = organizer_fields,
         .fn = op_add_organizer,
-        .result_doc = EVENT_RESULT,
+        .result = &cm__shape_event,
     },
     {
         .name = "events.remove_organizer",
@@ -665,7 +667,7 @@ const cm__op cm__event_ops[] = {
         .http_path = "/v1/events/{event_id}/organizers/{member_id}",
         .fields = organizer_fields,
         .fn = op_remove_organizer,
-        .result_doc = "{event_id, organizers: [{id, name}]}",
+        .result = &organizers_result,
     },
     {.name = NULL},
 };

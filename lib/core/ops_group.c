@@ -715,12 +715,17 @@ static const cm__field members_fields[] = {
     {.name = NULL},
 };
 
-#define GROUP_DOC                                                                              \
-    "group: {id, slug, name, description, kind, join_policy, visibility, invitation, "         \
-    "created_by, created_at, updated_at, member_count, membership: {role, status} | null} "    \
-    "(an invitation shows only id, slug, name, description, kind, join_policy, visibility, "  \
-    "invitation, membership)"
-#define MEMBERSHIP_DOC "{group_id, member_id, role, status}"
+CM__PAGE(group_page, cm__shape_group);
+CM__PAGE(members_page, cm__shape_group_member);
+static const cm__rfield left_fields[] = {
+    {"group_id", CM__R_INT}, {"member_id", CM__R_INT}, {"left", CM__R_BOOL}, {NULL}};
+static const cm__shape left_result = {.fields = left_fields};
+static const cm__rfield rejected_fields[] = {
+    {"group_id", CM__R_INT}, {"member_id", CM__R_INT}, {"rejected", CM__R_BOOL}, {NULL}};
+static const cm__shape rejected_result = {.fields = rejected_fields};
+static const cm__rfield unbanned_fields[] = {
+    {"group_id", CM__R_INT}, {"member_id", CM__R_INT}, {"unbanned", CM__R_BOOL}, {NULL}};
+static const cm__shape unbanned_result = {.fields = unbanned_fields};
 
 const cm__op cm__group_ops[] = {
     {
@@ -732,7 +737,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups",
         .fields = create_fields,
         .fn = op_create,
-        .result_doc = GROUP_DOC,
+        .result = &cm__shape_group,
     },
     {
         .name = "groups.get",
@@ -743,7 +748,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}",
         .fields = group_id_field,
         .fn = op_get,
-        .result_doc = GROUP_DOC,
+        .result = &cm__shape_group,
     },
     {
         .name = "groups.list",
@@ -754,7 +759,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc = "{items: [group], next_cursor}",
+        .result = &group_page,
     },
     {
         .name = "groups.update",
@@ -765,7 +770,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}",
         .fields = update_fields,
         .fn = op_update,
-        .result_doc = GROUP_DOC,
+        .result = &cm__shape_group,
     },
     {
         .name = "groups.join",
@@ -777,7 +782,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/join",
         .fields = group_id_field,
         .fn = op_join,
-        .result_doc = MEMBERSHIP_DOC,
+        .result = &cm__shape_membership,
     },
     {
         .name = "groups.leave",
@@ -789,7 +794,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/leave",
         .fields = group_id_field,
         .fn = op_leave,
-        .result_doc = "{group_id, member_id, left}",
+        .result = &left_result,
     },
     {
         .name = "groups.approve",
@@ -800,7 +805,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/requests/{member_id}/approve",
         .fields = member_fields,
         .fn = op_approve,
-        .result_doc = MEMBERSHIP_DOC,
+        .result = &cm__shape_membership,
     },
     {
         .name = "groups.reject",
@@ -811,7 +816,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/requests/{member_id}/reject",
         .fields = member_fields,
         .fn = op_reject,
-        .result_doc = "{group_id, member_id, rejected}",
+        .result = &rejected_result,
     },
     {
         .name = "groups.invite",
@@ -822,7 +827,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/invitations",
         .fields = member_fields,
         .fn = op_invite,
-        .result_doc = MEMBERSHIP_DOC,
+        .result = &cm__shape_membership,
     },
     {
         .name = "groups.set_role",
@@ -833,7 +838,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/members/{member_id}/role",
         .fields = role_fields,
         .fn = op_set_role,
-        .result_doc = MEMBERSHIP_DOC,
+        .result = &cm__shape_membership,
     },
     {
         .name = "groups.ban",
@@ -844,7 +849,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/bans",
         .fields = member_fields,
         .fn = op_ban,
-        .result_doc = MEMBERSHIP_DOC,
+        .result = &cm__shape_membership,
     },
     {
         .name = "groups.unban",
@@ -855,7 +860,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/bans/{member_id}",
         .fields = member_fields,
         .fn = op_unban,
-        .result_doc = "{group_id, member_id, unbanned}",
+        .result = &unbanned_result,
     },
     {
         .name = "groups.members",
@@ -865,7 +870,7 @@ const cm__op cm__group_ops[] = {
         .http_path = "/v1/groups/{group_id}/members",
         .fields = members_fields,
         .fn = op_members,
-        .result_doc = "{items: [{member_id, name, role, status, since, updated_at}], next_cursor}",
+        .result = &members_page,
     },
     {.name = NULL},
 };

@@ -59,6 +59,67 @@ typedef struct cm__field {
         .name = (name_), .type = (type_), __VA_ARGS__                                              \
     }
 
+/* ---- What an operation returns ----
+ * A result is a JSON object declared as a shape: a list of result fields.
+ * Named shapes (Member, Event, ...) are declared once in results.c and
+ * referenced by every operation that returns them; cm_ops_describe() emits
+ * them under "$defs" and each operation's "result" as JSON Schema, from
+ * which the OpenAPI responses, the TypeScript result types and the
+ * operations reference are derived. The test fixtures check every result
+ * of every operation the suites run against its declaration. */
+typedef enum cm__rtype {
+    CM__R_STRING = 1,
+    CM__R_INT,
+    CM__R_NUMBER,
+    CM__R_BOOL,
+    CM__R_TIME,   /* RFC 3339 string */
+    CM__R_ENUM,   /* string from `values` */
+    CM__R_OBJECT, /* `shape` */
+    CM__R_ARRAY,  /* of `shape`, or of `items` (with `values` for CM__R_ENUM) */
+    CM__R_MAP,    /* an object with any keys, values as for CM__R_ARRAY */
+    CM__R_ANY,    /* any JSON value (job payloads and results) */
+} cm__rtype;
+
+#define CM__R_NULL 0x1u /* the value may be null */
+#define CM__R_OPT 0x2u  /* the key may be absent */
+
+typedef struct cm__shape cm__shape;
+
+/* One key of a result object, written {"name", CM__R_TYPE, .flags = ..., ...}. */
+typedef struct cm__rfield {
+    const char *name;
+    cm__rtype type;
+    uint32_t flags;            /* CM__R_* */
+    const cm__shape *shape;    /* CM__R_OBJECT; items of CM__R_ARRAY / CM__R_MAP */
+    cm__rtype items;           /* scalar items of CM__R_ARRAY / CM__R_MAP */
+    const char *const *values; /* CM__R_ENUM (or enum items): NULL-terminated */
+    const char *doc;
+} cm__rfield;
+
+struct cm__shape {
+    const char *name; /* "Member": a named, shared definition; NULL: inline */
+    const char *doc;
+    const cm__rfield *fields; /* terminated by {NULL} */
+};
+
+/* The shared shapes (results.c). */
+extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session, cm__shape_event,
+    cm__shape_rsvp, cm__shape_group, cm__shape_group_ref, cm__shape_membership, cm__shape_post,
+    cm__shape_comment, cm__shape_reactions, cm__shape_job, cm__shape_search_hit,
+    cm__shape_rsvp_entry, cm__shape_my_rsvp, cm__shape_group_member;
+
+/* A page of a listing (see cm__page): {items: [item], next_cursor}. Declares
+ * the static shape `var`. */
+#define CM__PAGE_FIELDS(item_shape)                                                                \
+    {"items", CM__R_ARRAY, .shape = &(item_shape)},                                                \
+    {                                                                                              \
+        "next_cursor", CM__R_STRING,                                                               \
+            .flags = CM__R_NULL, .doc = "Pass as cursor for the next page; null on the last page"  \
+    }
+#define CM__PAGE(var, item_shape)                                                                  \
+    static const cm__rfield var##_fields[] = {CM__PAGE_FIELDS(item_shape), {NULL}};                \
+    static const cm__shape var = {.fields = var##_fields}
+
 /* Operation flags. */
 #define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
 #define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
@@ -86,7 +147,7 @@ typedef struct cm__op {
      * work such as password hashing. It may add "_"-prefixed keys to `in`
      * (clients cannot send those: validation rejects unknown fields). */
     int (*prepare)(cm__ctx *ctx, json_t *in);
-    const char *result_doc;  /* what the result object holds */
+    const cm__shape *result; /* what the result object holds */
 } cm__op;
 
 struct cm_actor {

@@ -12,6 +12,7 @@
 static const char *const state_values[] = {"delayed", "queued",    "running", "completed",
                                            "failed",  "dead", "cancelled", NULL};
 static const char *const failed_values[] = {"failed", "dead", NULL};
+static const char *const cancel_states[] = {"cancelled", "running", NULL};
 
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
@@ -98,11 +99,56 @@ static const cm__field redrive_fields[] = {
     {.name = NULL},
 };
 
-#define JOB_DOC                                                                                \
-    "{id, queue, kind, payload, priority, state, run_at, attempts, max_attempts, backoff, "   \
-    "timeout_us, lease: {token, owner, expires_at}, cancel_requested, dedupe_key, "           \
-    "schedule_id, progress, result, last_error, created_at, updated_at, started_at, "         \
-    "finished_at}"
+CM__PAGE(job_page, cm__shape_job);
+static const cm__rfield cancel_result_fields[] = {
+    {"job_id", CM__R_INT},
+    {"state", CM__R_ENUM, .values = cancel_states,
+     .doc = "running: the job was asked to stop and is still running"},
+    {"cancel_requested", CM__R_BOOL},
+    {NULL},
+};
+static const cm__shape cancel_result = {.fields = cancel_result_fields};
+static const cm__rfield redrive_result_fields[] = {
+    {"requeued", CM__R_INT, .doc = "Jobs queued again"},
+    {NULL},
+};
+static const cm__shape redrive_result = {.fields = redrive_result_fields};
+static const cm__rfield finished_fields[] = {
+    {"completed", CM__R_INT},
+    {"failed", CM__R_INT},
+    {"dead", CM__R_INT},
+    {"cancelled", CM__R_INT},
+    {NULL},
+};
+static const cm__shape finished_shape = {.fields = finished_fields};
+static const cm__rfield latency_fields[] = {
+    {"p50", CM__R_NUMBER, .flags = CM__R_NULL},
+    {"p99", CM__R_NUMBER, .flags = CM__R_NULL},
+    {NULL},
+};
+static const cm__shape latency_shape = {.doc = "Milliseconds; null without samples",
+                                        .fields = latency_fields};
+static const cm__rfield queue_stats_fields[] = {
+    {"delayed", CM__R_INT},
+    {"queued", CM__R_INT},
+    {"running", CM__R_INT},
+    {"oldest_queued_age_ms", CM__R_INT, .flags = CM__R_NULL},
+    {"finished", CM__R_OBJECT, .shape = &finished_shape, .doc = "Within the window"},
+    {"throughput_per_s", CM__R_NUMBER},
+    {"wait_ms", CM__R_OBJECT, .shape = &latency_shape},
+    {"run_ms", CM__R_OBJECT, .shape = &latency_shape},
+    {NULL},
+};
+static const cm__shape queue_stats = {.name = "QueueStats",
+                                      .doc = "One queue's depths and recent history",
+                                      .fields = queue_stats_fields};
+static const cm__rfield stats_fields[] = {
+    {"at", CM__R_TIME},
+    {"window_s", CM__R_INT, .doc = "The window of finished, throughput and latencies"},
+    {"queues", CM__R_MAP, .shape = &queue_stats, .doc = "Queue name to its statistics"},
+    {NULL},
+};
+static const cm__shape stats_result = {.fields = stats_fields};
 
 const cm__op cm__jobs_ops[] = {
     {
@@ -113,7 +159,7 @@ const cm__op cm__jobs_ops[] = {
         .http_path = "/v1/jobs",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc = "{items: [job without payload and result], next_cursor}",
+        .result = &job_page,
     },
     {
         .name = "jobs.get",
@@ -123,7 +169,7 @@ const cm__op cm__jobs_ops[] = {
         .http_path = "/v1/jobs/{job_id}",
         .fields = id_fields,
         .fn = op_get,
-        .result_doc = JOB_DOC,
+        .result = &cm__shape_job,
     },
     {
         .name = "jobs.retry",
@@ -134,7 +180,7 @@ const cm__op cm__jobs_ops[] = {
         .http_path = "/v1/jobs/{job_id}/retry",
         .fields = id_fields,
         .fn = op_retry,
-        .result_doc = JOB_DOC,
+        .result = &cm__shape_job,
     },
     {
         .name = "jobs.cancel",
@@ -145,7 +191,7 @@ const cm__op cm__jobs_ops[] = {
         .http_path = "/v1/jobs/{job_id}/cancel",
         .fields = id_fields,
         .fn = op_cancel,
-        .result_doc = "{job_id, state: cancelled|running, cancel_requested}",
+        .result = &cancel_result,
     },
     {
         .name = "jobs.redrive",
@@ -156,7 +202,7 @@ const cm__op cm__jobs_ops[] = {
         .http_path = "/v1/jobs/redrive",
         .fields = redrive_fields,
         .fn = op_redrive,
-        .result_doc = "{requeued}",
+        .result = &redrive_result,
     },
     {
         .name = "jobs.stats",
@@ -165,11 +211,7 @@ const cm__op cm__jobs_ops[] = {
         .http_method = "GET",
         .http_path = "/v1/metrics/jobs",
         .fn = op_stats,
-        .result_doc =
-            "{at, window_s, queues: {name: {delayed, queued, running, oldest_queued_age_ms, "
-            "finished: {completed, failed, dead, cancelled}, throughput_per_s, wait_ms: {p50, "
-            "p99}, "
-            "run_ms: {p50, p99}}}}",
+        .result = &stats_result,
     },
     {.name = NULL},
 };

@@ -303,6 +303,15 @@ static const cm__field status_fields[] = {
     {.name = NULL},
 };
 
+CM__PAGE(member_page, cm__shape_member);
+static const cm__rfield signup_result_fields[] = {
+    {"member", CM__R_OBJECT, .shape = &cm__shape_member},
+    {"session", CM__R_OBJECT, .flags = CM__R_OPT, .shape = &cm__shape_session,
+     .doc = "When a password was given"},
+    {NULL},
+};
+static const cm__shape signup_result = {.fields = signup_result_fields};
+
 const cm__op cm__member_ops[] = {
     {
         .name = "members.signup",
@@ -314,7 +323,7 @@ const cm__op cm__member_ops[] = {
         .fields = signup_fields,
         .fn = op_signup,
         .prepare = cm__password_hash_prepare,
-        .result_doc = "{member, session?: {token, expires_at}}",
+        .result = &signup_result,
     },
     {
         .name = "members.me",
@@ -323,7 +332,7 @@ const cm__op cm__member_ops[] = {
         .http_method = "GET",
         .http_path = "/v1/me",
         .fn = op_me,
-        .result_doc = "member",
+        .result = &cm__shape_member,
     },
     {
         .name = "members.get",
@@ -334,7 +343,7 @@ const cm__op cm__member_ops[] = {
         .http_path = "/v1/members/{member_id}",
         .fields = member_id_field,
         .fn = op_get,
-        .result_doc = "member",
+        .result = &cm__shape_member,
     },
     {
         .name = "members.list",
@@ -345,7 +354,7 @@ const cm__op cm__member_ops[] = {
         .http_path = "/v1/members",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc = "{items: [member], next_cursor}",
+        .result = &member_page,
     },
     {
         .name = "members.update",
@@ -356,7 +365,7 @@ const cm__op cm__member_ops[] = {
         .http_path = "/v1/me",
         .fields = update_fields,
         .fn = op_update,
-        .result_doc = "member",
+        .result = &cm__shape_member,
     },
     {
         .name = "members.set_role",
@@ -367,7 +376,7 @@ const cm__op cm__member_ops[] = {
         .http_path = "/v1/members/{member_id}/role",
         .fields = role_fields,
         .fn = op_set_role,
-        .result_doc = "member",
+        .result = &cm__shape_member,
     },
     {
         .name = "members.set_status",
@@ -378,7 +387,7 @@ const cm__op cm__member_ops[] = {
         .http_path = "/v1/members/{member_id}/status",
         .fields = status_fields,
         .fn = op_set_status,
-        .result_doc = "member",
+        .result = &cm__shape_member,
     },
     {.name = NULL},
 };

@@ -543,7 +543,7 @@ static int reaction_target(post_ref *p, cm__ctx *ctx, json_t *in)
     return comment_ref_load(&c, p, ctx, id, "target_id");
 }
 
-static int reaction_result(json_t **out, cm__ctx *ctx, const char *type, int64_t id)
+static int reactions_result(json_t **out, cm__ctx *ctx, const char *type, int64_t id)
 {
     cm__q q;
     int rc = cm__q_open(&q, ctx->conn, "reaction.summary");
@@ -592,7 +592,7 @@ static int react(cm__ctx *ctx, json_t *in, json_t **out, bool add)
         return rc;
     ctx->target_type = strcmp(type, "post") == 0 ? "post" : "comment";
     ctx->target_id = id;
-    return reaction_result(out, ctx, type, id);
+    return reactions_result(out, ctx, type, id);
 }
 
 static int op_react_add(cm__ctx *ctx, json_t *in, json_t **out)
@@ -679,14 +679,22 @@ static const cm__field reaction_fields[] = {
     {.name = NULL},
 };
 
-#define POST_DOC                                                                               \
-    "post: {id, group_id, group: {id, slug, name} | null, author: {id, name}, kind, title, "  \
-    "body, created_at, updated_at, comment_count, reactions: {kind: count}, my_reactions: "   \
-    "[kind]}"
-#define COMMENT_DOC                                                                            \
-    "comment: {id, post_id, parent_id, depth, deleted, author: {id, name} | null, body, "     \
-    "created_at, reactions, my_reactions}"
-#define REACTION_DOC "{target_type, target_id, reactions: {kind: count}, my_reactions: [kind]}"
+CM__PAGE(post_page, cm__shape_post);
+CM__PAGE(comment_page, cm__shape_comment);
+static const cm__rfield post_deleted_fields[] = {
+    {"post_id", CM__R_INT}, {"deleted", CM__R_BOOL}, {NULL}};
+static const cm__shape post_deleted = {.fields = post_deleted_fields};
+static const cm__rfield comment_deleted_fields[] = {
+    {"comment_id", CM__R_INT}, {"deleted", CM__R_BOOL}, {NULL}};
+static const cm__shape comment_deleted = {.fields = comment_deleted_fields};
+static const cm__rfield reaction_result_fields[] = {
+    {"target_type", CM__R_ENUM, .values = target_types},
+    {"target_id", CM__R_INT},
+    {"reactions", CM__R_OBJECT, .shape = &cm__shape_reactions},
+    {"my_reactions", CM__R_ARRAY, .items = CM__R_ENUM, .values = cm__reaction_kinds},
+    {NULL},
+};
+static const cm__shape reaction_shape = {.fields = reaction_result_fields};
 
 const cm__op cm__post_ops[] = {
     {
@@ -698,7 +706,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts",
         .fields = create_fields,
         .fn = op_create,
-        .result_doc = POST_DOC,
+        .result = &cm__shape_post,
     },
     {
         .name = "posts.get",
@@ -709,7 +717,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts/{post_id}",
         .fields = post_id_field,
         .fn = op_get,
-        .result_doc = POST_DOC,
+        .result = &cm__shape_post,
     },
     {
         .name = "posts.list",
@@ -720,7 +728,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc = "{items: [post], next_cursor}",
+        .result = &post_page,
     },
     {
         .name = "posts.update",
@@ -731,7 +739,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts/{post_id}",
         .fields = update_fields,
         .fn = op_update,
-        .result_doc = POST_DOC,
+        .result = &cm__shape_post,
     },
     {
         .name = "posts.delete",
@@ -742,7 +750,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts/{post_id}",
         .fields = post_id_field,
         .fn = op_delete,
-        .result_doc = "{post_id, deleted}",
+        .result = &post_deleted,
     },
     {
         .name = "comments.add",
@@ -753,7 +761,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts/{post_id}/comments",
         .fields = comment_add_fields,
         .fn = op_comment_add,
-        .result_doc = COMMENT_DOC,
+        .result = &cm__shape_comment,
     },
     {
         .name = "comments.list",
@@ -765,7 +773,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/posts/{post_id}/comments",
         .fields = comment_list_fields,
         .fn = op_comment_list,
-        .result_doc = "{items: [comment], next_cursor}",
+        .result = &comment_page,
     },
     {
         .name = "comments.delete",
@@ -776,7 +784,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/comments/{comment_id}",
         .fields = comment_id_field,
         .fn = op_comment_delete,
-        .result_doc = "{comment_id, deleted}",
+        .result = &comment_deleted,
     },
     {
         .name = "reactions.add",
@@ -787,7 +795,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/reactions/{target_type}/{target_id}/{kind}",
         .fields = reaction_fields,
         .fn = op_react_add,
-        .result_doc = REACTION_DOC,
+        .result = &reaction_shape,
     },
     {
         .name = "reactions.remove",
@@ -798,7 +806,7 @@ const cm__op cm__post_ops[] = {
         .http_path = "/v1/reactions/{target_type}/{target_id}/{kind}",
         .fields = reaction_fields,
         .fn = op_react_remove,
-        .result_doc = REACTION_DOC,
+        .result = &reaction_shape,
     },
     {.name = NULL},
 };

@@ -550,9 +550,13 @@ static const cm__field mine_fields[] = {
     {.name = NULL},
 };
 
-#define RSVP_RESULT                                                                            \
-    "rsvp: {id, event_id, member_id, status (going|waitlisted|not_going|cancelled), guests, " \
-    "seats, waitlist_position, created_at, updated_at}"
+static const cm__rfield list_result_fields[] = {
+    {"event_id", CM__R_INT},
+    CM__PAGE_FIELDS(cm__shape_rsvp_entry),
+    {NULL},
+};
+static const cm__shape list_result = {.fields = list_result_fields};
+CM__PAGE(mine_page, cm__shape_my_rsvp);
 
 const cm__op cm__rsvp_ops[] = {
     {
@@ -565,7 +569,7 @@ const cm__op cm__rsvp_ops[] = {
         .http_path = "/v1/events/{event_id}/rsvp",
         .fields = add_fields,
         .fn = op_add,
-        .result_doc = RSVP_RESULT,
+        .result = &cm__shape_rsvp,
     },
     {
         .name = "rsvps.cancel",
@@ -576,7 +580,7 @@ const cm__op cm__rsvp_ops[] = {
         .http_path = "/v1/events/{event_id}/rsvp",
         .fields = cancel_fields,
         .fn = op_cancel,
-        .result_doc = RSVP_RESULT,
+        .result = &cm__shape_rsvp,
     },
     {
         .name = "rsvps.list",
@@ -586,9 +590,7 @@ const cm__op cm__rsvp_ops[] = {
         .http_path = "/v1/events/{event_id}/rsvps",
         .fields = list_fields,
         .fn = op_list,
-        .result_doc =
-            "{event_id, items: [{id, member: {id, name}, status, guests, seats, waitlist_position, "
-            "created_at, updated_at}], next_cursor}",
+        .result = &list_result,
     },
     {
         .name = "rsvps.mine",
@@ -598,10 +600,7 @@ const cm__op cm__rsvp_ops[] = {
         .http_path = "/v1/me/rsvps",
         .fields = mine_fields,
         .fn = op_mine,
-        .result_doc =
-            "{items: [{id, event_id, status, guests, seats, created_at, updated_at, event: {id, "
-            "title, status, format, timezone, start_local, end_local, start, end, online_url?}}], "
-            "next_cursor}",
+        .result = &mine_page,
     },
     {.name = NULL},
 };

@@ -1,8 +1,9 @@
 /*
  * test_ops.c - the operation table itself: the index refuses more
- * operations than it holds and duplicate names (no silent cut), and the
- * JSON Schema of every input field accepts and refuses exactly what the
- * validator does at the bounds.
+ * operations than it holds and duplicate names (no silent cut), the JSON
+ * Schema of every input field accepts and refuses exactly what the
+ * validator does at the bounds, and every operation declares its result
+ * (the fixtures check each result the suites produce against it).
  */
 #include "fixtures.h"
 #include "core/ops_int.h"
@@ -211,6 +212,43 @@ START_TEST(input_schema_and_validator_agree_at_the_bounds)
 }
 END_TEST
 
+START_TEST(every_operation_declares_its_result)
+{
+    const cm__op *op;
+    for (size_t i = 0; (op = cm__op_at(i)); i++)
+        ck_assert_msg(op->result != NULL, "%s declares no result", op->name);
+}
+END_TEST
+
+/* The other suites run most operations through fx_exec, which checks each
+ * result against its declaration; these are the ones they do not reach. */
+START_TEST(results_of_the_remaining_operations_match_their_declarations)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, FX.sys, "members.signup", "{s:s,s:s,s:s}", "email", "a@example.org",
+                         "name", "A", "password", "a long password"));
+    const char *token = json_string_value(json_object_get(json_object_get(r, "session"), "token"));
+    cm_actor *a;
+    ck_assert_ok(cm_actor_from_session(&a, FX.store, token));
+    json_decref(r);
+    ck_assert_ok(fx_exec(NULL, a, "members.me", "{}"));
+    ck_assert_ok(fx_exec(NULL, a, "auth.change_password", "{s:s,s:s}", "current_password",
+                         "a long password", "new_password", "another long one"));
+    ck_assert_ok(fx_exec(NULL, a, "auth.revoke_sessions", "{}"));
+    cm_actor_free(a);
+
+    ck_assert_ok(cm_jobs_define(FX.store, "mail.send", NULL));
+    int64_t id;
+    ck_assert_ok(cm_jobs_enqueue(&id, FX.store, "mail.send", "{\"to\":\"a\"}", 10, NULL));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.list", "{}"));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.get", "{s:I}", "job_id", (json_int_t)id));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.stats", "{}"));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.cancel", "{s:I}", "job_id", (json_int_t)id));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.retry", "{s:I}", "job_id", (json_int_t)id));
+    ck_assert_ok(fx_exec(NULL, FX.sys, "jobs.redrive", "{}"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops");
@@ -219,6 +257,11 @@ int main(void)
     tcase_add_test(tc, index_refuses_a_name_declared_twice);
     tcase_add_test(tc, library_table_fits_its_index);
     tcase_add_test(tc, input_schema_and_validator_agree_at_the_bounds);
+    tcase_add_test(tc, every_operation_declares_its_result);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("results");
+    tcase_add_checked_fixture(tr, fx_setup, fx_teardown);
+    tcase_add_test(tr, results_of_the_remaining_operations_match_their_declarations);
+    suite_add_tcase(s, tr);
     return fx_run(s);
 }

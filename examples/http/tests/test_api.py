@@ -95,6 +95,14 @@ def openapi_document(srv):
     body = signup_op["requestBody"]["content"]["application/json"]["schema"]
     check("email" in body["properties"] and "email" in body["required"], "signup body schema")
     check("201" in signup_op["responses"] and "422" in signup_op["responses"], "responses")
+    # results are typed from the operations' result schemas
+    res = signup_op["responses"]["201"]["content"]["application/json"]["schema"]
+    eq(res["properties"]["member"]["$ref"], "#/components/schemas/Member", "signup result")
+    member = doc["components"]["schemas"]["Member"]
+    check("email" in member["properties"] and "id" in member["required"], "Member schema")
+    lst_res = paths["/v1/events"]["get"]["responses"]["200"]["content"]["application/json"]
+    eq(lst_res["schema"]["properties"]["items"]["items"]["$ref"], "#/components/schemas/Event",
+       "events.list result")
     get_op = paths["/v1/members/{member_id}"]["get"]
     p = [x for x in get_op["parameters"] if x.get("name") == "member_id"][0]
     eq((p["in"], p["required"], p["schema"]["type"]), ("path", True, "integer"), "path param")
