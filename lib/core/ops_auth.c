@@ -8,6 +8,7 @@
 #include "member_int.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cm__sodium_ready(void);
@@ -215,10 +216,45 @@ static int op_revoke_sessions(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
+/* Tokens (and so e-mails) of one kind a member may be sent per hour:
+ * COMMUNITY_TOKEN_MAILS_PER_HOUR, 1..1000, default 5. */
+#define CM__HOUR_US INT64_C(3600000000)
+
+static int64_t token_mails_per_hour(void)
+{
+    const char *v = getenv("COMMUNITY_TOKEN_MAILS_PER_HOUR");
+    char *end;
+    long long n = v && *v ? strtoll(v, &end, 10) : 0;
+    return v && *v && !*end && n >= 1 && n <= 1000 ? (int64_t)n : 5;
+}
+
+/* ?1 member, ?2 kind, ?3 time: run one of the token.* statements above;
+ * for token.count_recent *count receives the count. */
+static int token_stmt(cm__ctx *ctx, const char *id, int64_t member, const char *kind, int64_t t,
+                      int64_t *count)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, id);
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, member);
+    cm__q_text(&q, 2, kind);
+    cm__q_int64(&q, 3, t);
+    rc = cm__q_step(&q);
+    if (rc == 1 && count)
+        *count = cm__q_col_int64(&q, 0);
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
 /* Issue a single-use token of `kind` for the member with this e-mail and
  * queue the e-mail carrying it. Unknown addresses succeed silently so
- * that the endpoint does not reveal who is a member. The system actor
- * (a trusted host, e.g. the admin CLI) also gets the token back. */
+ * that the endpoint does not reveal who is a member; so do suspended
+ * members (no token) and members who were sent the hourly maximum of
+ * this kind (no token, no mail). A new token supersedes the member's live
+ * tokens of its kind: they stop working, and their mails not sent yet are
+ * suppressed. The system actor (a trusted host, e.g. the admin CLI) also
+ * gets the token back. */
 static int issue_token(cm__ctx *ctx, json_t *in, json_t **out, const char *kind, int64_t ttl)
 {
     pw_lookup l = {.email = cm__json_str(in, "email")};
@@ -230,6 +266,19 @@ static int issue_token(cm__ctx *ctx, json_t *in, json_t **out, const char *kind,
         *out = res;
         return CM_OK;
     }
+    int64_t recent = 0, limit = token_mails_per_hour();
+    if ((rc = token_stmt(ctx, "token.count_recent", l.id, kind, ctx->now - CM__HOUR_US, &recent)))
+        goto fail;
+    if (recent >= limit) {
+        cm__log(CM_LOG_WARN, "auth",
+                "member %lld asked for more than %lld %s e-mails in an hour: none sent",
+                (long long)l.id, (long long)limit, kind);
+        *out = res;
+        return CM_OK;
+    }
+    if ((rc = token_stmt(ctx, "token.suppress_mails", l.id, kind, ctx->now, NULL)) ||
+        (rc = token_stmt(ctx, "token.supersede", l.id, kind, ctx->now, NULL)))
+        goto fail;
     char token[64], hash[65];
     if ((rc = cm__token_new(token, strcmp(kind, "magic_link") == 0 ? "cml_" : "cmr_")))
         goto fail;

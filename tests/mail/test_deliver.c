@@ -364,6 +364,68 @@ START_TEST(scheduler_delivers)
 }
 END_TEST
 
+/* The token a request returned to the system actor, or "" when none. */
+static void request(char *token, size_t n, const char *op, const char *email)
+{
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, FX.sys, op, "{s:s}", "email", email));
+    const char *t = json_string_value(json_object_get(r, "token"));
+    snprintf(token, n, "%s", t ? t : "");
+    json_decref(r);
+}
+
+START_TEST(token_mails_are_limited_and_superseded)
+{
+    cm_actor_free(fx_member("ana@example.com", "member"));
+    char first[128], tok[128];
+    request(first, sizeof first, "auth.magic_link_request", "ana@example.com");
+    request(tok, sizeof tok, "auth.magic_link_request", "ana@example.com");
+    ck_assert(first[0] && tok[0]);
+    /* the newer link supersedes the older: its mail is not sent, it no
+     * longer signs in */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE status = 'suppressed' "
+                              "AND last_error = 'superseded by a newer link'"),
+                     1);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", first),
+                     CM_EAUTH);
+    /* five per hour and kind: the sixth and seventh requests issue nothing */
+    for (int i = 0; i < 3; i++)
+        request(tok, sizeof tok, "auth.magic_link_request", "ana@example.com");
+    ck_assert(tok[0]);
+    char last[128];
+    snprintf(last, sizeof last, "%s", tok);
+    for (int i = 0; i < 2; i++) {
+        request(tok, sizeof tok, "auth.magic_link_request", "ana@example.com");
+        ck_assert_str_eq(tok, "");
+    }
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM auth_tokens WHERE kind = 'magic_link'"), 5);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 5);
+    /* another kind has its own count */
+    request(tok, sizeof tok, "auth.password_reset_request", "ana@example.com");
+    ck_assert(tok[0]);
+    /* one mail per kind goes out: the latest link */
+    ck_assert_uint_eq(run(), 2);
+    json_t *all = sink_messages(&S);
+    ck_assert_uint_eq(json_array_size(all), 2);
+    int found = 0;
+    for (size_t i = 0; i < 2; i++)
+        found += strstr(body(json_array_get(all, i), 0), last) != NULL;
+    ck_assert_int_eq(found, 1);
+    json_decref(all);
+    /* an hour later the count starts again */
+    fx_clock_advance(3600 * SEC + 1);
+    request(tok, sizeof tok, "auth.magic_link_request", "ana@example.com");
+    ck_assert(tok[0]);
+    ck_assert_ok(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok));
+    /* a suspended member is sent nothing */
+    fx_sql("UPDATE members SET status = 'suspended'");
+    long long before = fx_count("SELECT count(*) FROM email_outbox");
+    request(tok, sizeof tok, "auth.password_reset_request", "ana@example.com");
+    ck_assert_str_eq(tok, "");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), before);
+}
+END_TEST
+
 int main(void)
 {
     if (!sink_available()) {
@@ -383,6 +445,7 @@ int main(void)
     tcase_add_test(tc, rate_limit_spaces_sends_across_mailers);
     tcase_add_test(tc, options_are_checked);
     tcase_add_test(tc, scheduler_delivers);
+    tcase_add_test(tc, token_mails_are_limited_and_superseded);
     suite_add_tcase(su, tc);
     return fx_run(su);
 }

@@ -46,5 +46,16 @@ const cm__sql_entry cm__sqlite_sql_member[] = {
      "VALUES (?1, ?2, ?3, ?4, ?5)"},
     {"token.consume", "UPDATE auth_tokens SET used_at = ?3 WHERE token_hash = ?1 AND kind = ?2 "
                       "AND used_at IS NULL AND expires_at > ?3 RETURNING member_id"},
+    /* ?1 member, ?2 kind, ?3 since: tokens issued recently (the mail limit) */
+    {"token.count_recent", "SELECT count(*) FROM auth_tokens WHERE member_id = ?1 AND kind = ?2 "
+                           "AND created_at > ?3"},
+    /* ?1 member, ?2 kind, ?3 now: a new token supersedes the live ones of
+     * its kind; their mails not sent yet are not sent */
+    {"token.suppress_mails",
+     "UPDATE email_outbox SET status = 'suppressed', last_error = 'superseded by a newer link' "
+     "WHERE status = 'pending' AND dedupe_key IN (SELECT token_hash FROM auth_tokens "
+     "WHERE member_id = ?1 AND kind = ?2 AND used_at IS NULL AND expires_at > ?3)"},
+    {"token.supersede", "UPDATE auth_tokens SET expires_at = ?3 WHERE member_id = ?1 AND "
+                        "kind = ?2 AND used_at IS NULL AND expires_at > ?3"},
     {NULL, NULL},
 };
