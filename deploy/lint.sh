@@ -4,6 +4,10 @@
 #   shell scripts     shellcheck of scripts/*.sh and deploy/*.sh
 #   yamllint          every YAML file of the repository (deploy/yamllint.yml, --strict)
 #   promtool          check rules, test rules, check config (deploy/prometheus)
+#   runbooks          every alert has docs/runbooks/<alert>.md and its
+#                     runbook_url annotation names that file
+#   amtool            check-config and the severity routes of
+#                     deploy/alertmanager/alertmanager.yml        (if installed)
 #   alert metrics     every community_* metric in alerts.yml is exported by
 #                     community-server (examples/http/metrics.c)
 #   docker-compose    config -q of deploy/docker-compose.yml      (if installed)
@@ -17,7 +21,8 @@
 #
 # Without shellcheck, yamllint or promtool the whole test is skipped
 # ("1..0 # SKIP"); the optional checks are skipped one by one. Debian
-# packages: shellcheck yamllint prometheus docker-compose nodejs npm.
+# packages: shellcheck yamllint prometheus prometheus-alertmanager
+# docker-compose nodejs npm.
 set -u
 
 src=$(cd "${1:-$(dirname "$0")/..}" && pwd)
@@ -98,6 +103,42 @@ alert_metrics() {
     return $bad
 }
 check "alert rules use only exported metrics" alert_metrics
+
+# Every alert has a runbook page, and its runbook_url annotation names it.
+alert_runbooks() {
+    alerts=$(sed -n 's/^ *- alert: *\([A-Za-z0-9_]*\).*/\1/p' deploy/prometheus/alerts.yml)
+    [ -n "$alerts" ] || { echo "no alerts found in deploy/prometheus/alerts.yml"; return 1; }
+    bad=0
+    for a in $alerts; do
+        page=docs/runbooks/$a.md
+        [ -f "$page" ] || { echo "$a: no runbook $page"; bad=1; }
+        url=$(sed -n "/- alert: *$a\$/,/- alert:/s/^ *runbook_url: *//p" deploy/prometheus/alerts.yml)
+        [ "$url" = "$page" ] || { echo "$a: runbook_url is '$url', not $page"; bad=1; }
+    done
+    return $bad
+}
+check "every alert has a runbook (docs/runbooks/<alert>.md)" alert_runbooks
+
+# ---- Alertmanager ----
+# The routes: critical pages and mails, warning goes to Slack and mails,
+# anything else only mails.
+am_routes() {
+    am=deploy/alertmanager/alertmanager.yml
+    amtool config routes test --config.file=$am --verify.receivers=pagerduty,email \
+        severity=critical alertname=CommunityTargetDown &&
+        amtool config routes test --config.file=$am --verify.receivers=slack,email \
+            severity=warning alertname=CommunityJobStatsDown &&
+        amtool config routes test --config.file=$am --verify.receivers=email \
+            alertname=Other
+}
+if command -v amtool >/dev/null 2>&1; then
+    check "amtool check-config deploy/alertmanager/alertmanager.yml" \
+        amtool check-config deploy/alertmanager/alertmanager.yml
+    check "alertmanager routes by severity (amtool config routes test)" am_routes
+else
+    skip "amtool check-config" "amtool not installed (apt-get install prometheus-alertmanager)"
+    skip "alertmanager routes" "amtool not installed (apt-get install prometheus-alertmanager)"
+fi
 
 # ---- docker-compose ----
 if command -v docker-compose >/dev/null 2>&1; then

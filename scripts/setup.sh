@@ -5,7 +5,8 @@
 #                   and the HTTP server need (scripts/run.sh uses this)
 #   setup.sh [test] the above plus what the test suites, benchmarks and
 #                   linters need: Check, clang, PostgreSQL, valgrind, the
-#                   aarch64 cross compiler and qemu, prometheus (promtool), ...
+#                   aarch64 cross compiler and qemu, prometheus (promtool),
+#                   prometheus-alertmanager (amtool), ...
 #                   (scripts/test.sh and CI use this)
 #   setup.sh --list run|test   print the packages, one a line, and exit
 #
@@ -16,7 +17,8 @@ set -euo pipefail
 RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
               libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev python3
               node-llhttp)
-TEST_PACKAGES=(clang check postgresql-15 prometheus libclang-rt-14-dev valgrind
+TEST_PACKAGES=(clang check postgresql-15 prometheus prometheus-alertmanager
+               libclang-rt-14-dev valgrind
                yamllint shellcheck docker-compose wrk python3-aiosmtpd
                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
