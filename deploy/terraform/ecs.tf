@@ -69,9 +69,9 @@ locals {
   ]
 
   log_options = {
-    "awslogs-group"  = aws_cloudwatch_log_group.app.name
-    "awslogs-region" = var.region
-    "mode"           = "non-blocking"
+    "awslogs-group"   = aws_cloudwatch_log_group.app.name
+    "awslogs-region"  = var.region
+    "mode"            = "non-blocking"
     "max-buffer-size" = "4m"
   }
 }
@@ -150,16 +150,16 @@ resource "aws_ecs_task_definition" "migrate" {
 }
 
 resource "aws_ecs_service" "app" {
-  name                              = "${local.prefix}-app"
-  cluster                           = aws_ecs_cluster.main.id
-  task_definition                   = aws_ecs_task_definition.app.arn
-  desired_count                     = var.min_count
-  launch_type                       = "FARGATE"
-  platform_version                  = "LATEST"
-  health_check_grace_period_seconds = 30
+  name                               = "${local.prefix}-app"
+  cluster                            = aws_ecs_cluster.main.id
+  task_definition                    = aws_ecs_task_definition.app.arn
+  desired_count                      = var.min_count
+  launch_type                        = "FARGATE"
+  platform_version                   = "LATEST"
+  health_check_grace_period_seconds  = 30
   deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent        = 200
-  propagate_tags                    = "SERVICE"
+  deployment_maximum_percent         = 200
+  propagate_tags                     = "SERVICE"
 
   deployment_circuit_breaker {
     enable   = true

@@ -4,13 +4,9 @@
 #
 # pgvector ships with RDS PostgreSQL 15 and needs no shared_preload_libraries:
 # run `CREATE EXTENSION IF NOT EXISTS vector;` once as the master user
-# (docs/operations-guide.md). The password is generated here and kept in
-# Secrets Manager inside the COMMUNITY_DB URI (secrets.tf).
-
-resource "random_password" "db" {
-  length  = 32
-  special = false # it goes into a URI unescaped
-}
+# (docs/operations-guide.md). The password is an ephemeral input written,
+# write-only, to the instance and into the COMMUNITY_DB URI secret
+# (secrets.tf); it is in neither plan nor state.
 
 resource "aws_db_subnet_group" "main" {
   name       = local.prefix
@@ -51,8 +47,10 @@ resource "aws_db_instance" "main" {
 
   db_name  = var.db_name
   username = var.db_username
-  password = random_password.db.result
-  port     = 5432
+  # Sent on create and whenever var.secrets_version changes (secrets.tf).
+  password_wo         = var.db_password
+  password_wo_version = var.secrets_version
+  port                = 5432
 
   db_subnet_group_name   = aws_db_subnet_group.main.name
   vpc_security_group_ids = [aws_security_group.db.id]

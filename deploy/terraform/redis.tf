@@ -1,13 +1,10 @@
 # redis.tf - ElastiCache Redis 7 in the private subnets: encrypted at rest
-# and in transit, AUTH token, automatic failover with two or more nodes.
-# community-server does not use Redis yet; it is provisioned for shared
-# rate-limit and idempotency state across tasks. Its URL (with the token) is
-# kept in the secret <prefix>/redis-url, which no task reads today.
-
-resource "random_password" "redis" {
-  length  = 48
-  special = false
-}
+# and in transit, an AUTH token when var.redis_auth_token is set, automatic
+# failover with two or more nodes. community-server does not use Redis yet;
+# it is provisioned for shared rate-limit and idempotency state across
+# tasks. Its URL (with the token) is kept in the secret <prefix>/redis-url,
+# which no task reads today. ElastiCache has no write-only AUTH token
+# argument: a token given here is stored in the (encrypted) state.
 
 resource "aws_elasticache_subnet_group" "main" {
   name       = local.prefix
@@ -30,7 +27,7 @@ resource "aws_elasticache_replication_group" "main" {
   multi_az_enabled           = var.redis_num_nodes > 1
   at_rest_encryption_enabled = true
   transit_encryption_enabled = true
-  auth_token                 = random_password.redis.result
+  auth_token                 = var.redis_auth_token != "" ? var.redis_auth_token : null
 
   snapshot_retention_limit = 1
   apply_immediately        = false
@@ -44,5 +41,5 @@ resource "aws_secretsmanager_secret" "redis_url" {
 
 resource "aws_secretsmanager_secret_version" "redis_url" {
   secret_id     = aws_secretsmanager_secret.redis_url.id
-  secret_string = "rediss://:${random_password.redis.result}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379"
+  secret_string = var.redis_auth_token != "" ? "rediss://:${var.redis_auth_token}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379" : "rediss://${aws_elasticache_replication_group.main.primary_endpoint_address}:6379"
 }

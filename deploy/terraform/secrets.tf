@@ -1,9 +1,16 @@
 # secrets.tf - what the tasks read from Secrets Manager at start-up:
 #   <prefix>/db-uri    the whole COMMUNITY_DB URI, with the password;
 #   <prefix>/api-keys  JSON {COMMUNITY_METRICS_TOKEN, COMMUNITY_EMBEDDINGS_KEY}.
-# Terraform writes the first api-keys value only; rotate the keys in Secrets
-# Manager and restart the service (`aws ecs update-service
-# --force-new-deployment`): tasks read secrets when they start.
+# The database password and the metrics token are ephemeral input variables
+# written through write-only arguments: Terraform keeps them in neither plan
+# nor state. They are written when the environment is created and again
+# whenever var.secrets_version changes, and those applies need them:
+#   TF_VAR_db_password=$(openssl rand -hex 24) \
+#   TF_VAR_metrics_token=$(openssl rand -hex 20) terraform apply ...
+# Other applies leave both unset. Other changes to the keys are made in
+# Secrets Manager; then restart the service
+# (`aws ecs update-service --force-new-deployment`): tasks read secrets when
+# they start.
 #
 # TLS: sslmode=require encrypts the connection. For verify-full, add the RDS
 # CA bundle to the image and append sslrootcert=/path/to/global-bundle.pem
@@ -16,13 +23,9 @@ resource "aws_secretsmanager_secret" "db_uri" {
 }
 
 resource "aws_secretsmanager_secret_version" "db_uri" {
-  secret_id     = aws_secretsmanager_secret.db_uri.id
-  secret_string = "postgresql://${var.db_username}:${random_password.db.result}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.db_name}?sslmode=require"
-}
-
-resource "random_password" "metrics_token" {
-  length  = 40
-  special = false
+  secret_id                = aws_secretsmanager_secret.db_uri.id
+  secret_string_wo         = var.db_password == null ? null : "postgresql://${var.db_username}:${var.db_password}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${var.db_name}?sslmode=require"
+  secret_string_wo_version = var.secrets_version
 }
 
 resource "aws_secretsmanager_secret" "api_keys" {
@@ -33,12 +36,9 @@ resource "aws_secretsmanager_secret" "api_keys" {
 
 resource "aws_secretsmanager_secret_version" "api_keys" {
   secret_id = aws_secretsmanager_secret.api_keys.id
-  secret_string = jsonencode({
-    COMMUNITY_METRICS_TOKEN  = random_password.metrics_token.result
+  secret_string_wo = var.metrics_token == null ? null : jsonencode({
+    COMMUNITY_METRICS_TOKEN  = var.metrics_token
     COMMUNITY_EMBEDDINGS_KEY = var.embeddings_api_key
   })
-
-  lifecycle {
-    ignore_changes = [secret_string]
-  }
+  secret_string_wo_version = var.secrets_version
 }

@@ -202,6 +202,32 @@ variable "db_username" {
   default     = "community"
 }
 
+variable "secrets_version" {
+  description = "Generation of the database password and the metrics token: var.db_password and var.metrics_token are written on create and whenever this number changes (increase it, with new values, to rotate them)."
+  type        = number
+  default     = 1
+}
+
+variable "db_password" {
+  description = "Database master password (letters and digits: it goes into a URI unescaped), needed when the environment is created and when secrets_version changes. Ephemeral: never stored by Terraform."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+  validation {
+    condition     = var.db_password == null || can(regex("^[A-Za-z0-9]{16,128}$", var.db_password))
+    error_message = "db_password: 16-128 letters and digits."
+  }
+}
+
+variable "metrics_token" {
+  description = "COMMUNITY_METRICS_TOKEN, needed when the environment is created and when secrets_version changes. Ephemeral: never stored by Terraform."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
 variable "deletion_protection" {
   description = "Protect the database and the load balancer from deletion."
   type        = bool
@@ -220,6 +246,13 @@ variable "redis_num_nodes" {
   description = "Redis nodes (primary + replicas); 2 or more enables automatic failover."
   type        = number
   default     = 2
+}
+
+variable "redis_auth_token" {
+  description = "Redis AUTH token (16-128 characters, none of @ \" /); empty for none (the connection is still TLS). Kept in the state: ElastiCache has no write-only token argument."
+  type        = string
+  default     = ""
+  sensitive   = true
 }
 
 variable "uploads_noncurrent_days" {

@@ -7,28 +7,16 @@
 # logs in CloudWatch. See docs/operations-guide.md.
 
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.11: write-only arguments (password_wo, secret_string_wo), so the
+  # passwords never enter the plan or the state (secrets.tf).
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.40"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6"
+      version = ">= 5.100.0, < 6.0.0"
     }
   }
-
-  # The state holds generated secrets (database and Redis passwords): keep it
-  # in an encrypted, access-controlled bucket, for example:
-  # backend "s3" {
-  #   bucket         = "example-terraform-state"
-  #   key            = "community/production.tfstate"
-  #   region         = "eu-central-1"
-  #   encrypt        = true
-  #   dynamodb_table = "terraform-locks"
-  # }
 }
 
 provider "aws" {
