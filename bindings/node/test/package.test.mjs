@@ -24,7 +24,7 @@ test('index.d.ts declares every operation of the table', () => {
   for (const op of cm.describe().operations) {
     assert.ok(dts.includes(`${JSON.stringify(op.name)}: { input:`), op.name);
     const verb = op.name.slice(op.name.indexOf('.') + 1);
-    assert.match(dts, new RegExp(`\\n  ${verb}\\(input\\??: \\w+Input, actor\\?: Actor\\): Promise<Result>;`), op.name);
+    assert.match(dts, new RegExp(`\\n  ${verb}\\(input\\??: \\w+Input, actor\\?: Actor\\): Promise<\\w+Result>;`), op.name);
   }
   /* Required fields are required in the type, optional ones optional. */
   assert.match(dts, /export interface MembersSignupInput \{[^}]*\n  email: string;/);
@@ -100,7 +100,16 @@ export async function use(): Promise<number> {
   const s: Store = await open('sqlite::memory:', { poolSize: 2 });
   const r = await s.members.signup({ email: 'a@example.org', name: 'A', password: 'long enough' });
   await s.exec('members.list', { limit: 5 }, { system: true });
-  await s.members.me({}, { token: r.session.token });
+  await s.members.me({}, { token: r.session?.token });
+  const id: number = r.member.id;
+  const page = await s.exec('members.list', { limit: 5 });
+  const next: string | null = page.next_cursor;
+  const ev = await s.events.get({ event_id: 1 });
+  const seats: number | null = ev.counts.seats_left;
+  // @ts-expect-error: a member has no such key
+  r.member.nosuch;
+  // @ts-expect-error: the RSVP status is an enum
+  const bad: 'maybe' = (await s.rsvps.add({ event_id: 1 })).status;
   await s.members.me(undefined, { memberId: 1 });
   // @ts-expect-error: name is required
   await s.members.signup({ email: 'a@example.org' });
@@ -122,7 +131,7 @@ export async function use(): Promise<number> {
   await sched.close();
   const code: ErrorCode = (new Error() as CommunityError).code;
   await s.close();
-  return jobId + codes.CM_EINVAL + vec.cosine(new Float32Array(2), new Float32Array(2)) + code.length;
+  return id + (next ? 1 : 0) + (seats ?? 0) + bad.length + jobId + codes.CM_EINVAL + vec.cosine(new Float32Array(2), new Float32Array(2)) + code.length;
 }
 `);
   const r = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2022',

@@ -6,8 +6,8 @@
  * Usage: node gen-dts.mjs --addon path/to/community.node --out index.d.ts
  *        node gen-dts.mjs --describe describe.json --codes codes.json --out ...
  *
- * Input types come from each operation's JSON Schema; results are typed as
- * `Result` (the library documents them in prose, shown in the doc comment).
+ * Input and result types come from each operation's JSON Schema; the named
+ * result types ("$defs": Member, Event, ...) become interfaces.
  */
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -48,20 +48,44 @@ const comment = (lines, indent) => {
   return `${indent}/**\n${body.map((l) => `${indent} * ${l}`).join('\n')}\n${indent} */\n`;
 };
 
-function tsType(s) {
+function tsType(s, indent = '') {
   if (!s || typeof s !== 'object')
     return 'unknown';
+  if (s.$ref)
+    return s.$ref.replace(/^#\/\$defs\//, '');
+  if (Array.isArray(s.anyOf))
+    return s.anyOf.map((x) => tsType(x, indent)).join(' | ');
   if (Array.isArray(s.enum))
     return s.enum.map((v) => JSON.stringify(v)).join(' | ');
+  if (Array.isArray(s.type))
+    return s.type.map((t) => tsType({ ...s, type: t }, indent)).join(' | ');
   switch (s.type) {
     case 'string': return 'string';
     case 'integer':
     case 'number': return 'number';
     case 'boolean': return 'boolean';
-    case 'array': return `${wrap(tsType(s.items))}[]`;
-    case 'object': return 'Record<string, unknown>';
+    case 'null': return 'null';
+    case 'array': return `${wrap(tsType(s.items, indent))}[]`;
+    case 'object':
+      if (s.properties)
+        return objectType(s, indent);
+      if (s.additionalProperties && typeof s.additionalProperties === 'object')
+        return `Record<string, ${tsType(s.additionalProperties, indent)}>`;
+      return 'Record<string, unknown>';
     default: return 'unknown';
   }
+}
+
+/* An object schema as a TypeScript object type, one documented key a line. */
+function objectType(s, indent) {
+  const req = new Set(s.required || []);
+  const inner = `${indent}  `;
+  let t = '{\n';
+  for (const [k, v] of Object.entries(s.properties)) {
+    t += comment([v.description], inner);
+    t += `${inner}${ident(k)}${req.has(k) ? '' : '?'}: ${tsType(v, inner)};\n`;
+  }
+  return `${t}${indent}}`;
 }
 const wrap = (t) => (t.includes('|') ? `(${t})` : t);
 
@@ -105,8 +129,14 @@ out += `  code: ErrorCode;\n  /** The negative numeric status. */\n  status: num
 out += `  /** The input field the failure is about, when there is one. */\n  field?: string;\n`;
 out += `  /** The backend's native code (SQLite extended code, SQLSTATE). */\n  backendCode?: string;\n`;
 out += `  /** The operation that failed. */\n  op?: string;\n}\n\n`;
-out += `/** An operation's result: a JSON object as documented by the operation. */\n`;
+out += `/** The result of an operation this file does not know (a newer library). */\n`;
 out += `// eslint-disable-next-line @typescript-eslint/no-explicit-any\nexport type Result = { [key: string]: any };\n\n`;
+
+/* The named result types. */
+for (const [name, def] of Object.entries(table.$defs || {})) {
+  out += comment([def.description ? `${def.description}.` : ''], '');
+  out += `export interface ${name} ${objectType(def, '')}\n\n`;
+}
 
 /* Inputs, one interface per operation. */
 const mods = new Map();
@@ -121,6 +151,8 @@ for (const op of table.operations) {
     out += `  ${ident(k)}${req.has(k) ? '' : '?'}: ${tsType(s)};\n`;
   }
   out += `}\n\n`;
+  out += comment([`Result of \`${op.name}\`.`], '');
+  out += `export type ${pascal(op.name)}Result = ${op.result ? tsType(op.result) : 'Result'};\n\n`;
   const dot = op.name.indexOf('.');
   const mod = op.name.slice(0, dot);
   if (!mods.has(mod))
@@ -128,10 +160,10 @@ for (const op of table.operations) {
   mods.get(mod).push({ op, verb: op.name.slice(dot + 1), input: name, required: req.size > 0 });
 }
 
-out += `/** Every operation: its input type, minimal role and whether it writes. */\n`;
+out += `/** Every operation: its input and result types, minimal role and whether it writes. */\n`;
 out += `export interface Operations {\n`;
 for (const op of table.operations)
-  out += `  ${JSON.stringify(op.name)}: { input: ${pascal(op.name)}Input; role: ${JSON.stringify(op.role)}; mutates: ${!!op.mutates} };\n`;
+  out += `  ${JSON.stringify(op.name)}: { input: ${pascal(op.name)}Input; result: ${pascal(op.name)}Result; role: ${JSON.stringify(op.role)}; mutates: ${!!op.mutates} };\n`;
 out += `}\n\n/** The name of an operation. */\nexport type OpName = keyof Operations;\n\n`;
 
 const RESERVED = new Set(['exec', 'close', 'describe', 'closed', 'backend', 'pending',
@@ -140,9 +172,8 @@ for (const [mod, list] of mods) {
   out += `/** The \`${mod}.*\` operations as methods of a Store. */\n`;
   out += `export interface ${pascal(mod)}Api {\n`;
   for (const { op, verb, input, required } of list) {
-    out += comment([`${op.summary}.`, `Role: ${op.role}${op.mutates ? '; writes' : ''}. HTTP: ${op.http ? `${op.http.method} ${op.http.path}` : '-'}.`,
-      op.result ? `@returns ${op.result}` : ''], '  ');
-    out += `  ${ident(verb)}(input${required ? '' : '?'}: ${input}, actor?: Actor): Promise<Result>;\n`;
+    out += comment([`${op.summary}.`, `Role: ${op.role}${op.mutates ? '; writes' : ''}. HTTP: ${op.http ? `${op.http.method} ${op.http.path}` : '-'}.`], '  ');
+    out += `  ${ident(verb)}(input${required ? '' : '?'}: ${input}, actor?: Actor): Promise<${pascal(op.name)}Result>;\n`;
   }
   out += `}\n\n`;
 }
@@ -151,14 +182,15 @@ out += `/** The operation table as the library describes it. */\nexport interfac
 out += `  library: string;\n  operations: Array<{\n    name: OpName;\n    summary: string;\n    role: string;\n`;
 out += `    mutates: boolean;\n    http: { method: string; path: string };\n`;
 out += `    input: { type: 'object'; properties: Record<string, Record<string, unknown>>; required: string[]; additionalProperties: false };\n`;
-out += `    result?: string;\n  }>;\n}\n\n`;
+out += `    /** JSON Schema of the result; "$ref"s point into $defs. */\n    result?: Record<string, unknown>;\n  }>;\n`;
+out += `  /** The named result types, as JSON Schema. */\n  $defs: Record<string, Record<string, unknown>>;\n}\n\n`;
 
 out += `/** An open database. Thread-safe inside; every call runs on the libuv thread pool. */\n`;
 out += `export declare class Store {\n  private constructor();\n`;
 out += `  /** Run one operation. Rejects with a CommunityError. */\n`;
 out += `  exec<K extends string>(opName: K,\n`;
 out += `    input?: (K extends OpName ? Operations[K]['input'] : Record<string, unknown>) | null,\n`;
-out += `    actor?: Actor): Promise<Result>;\n`;
+out += `    actor?: Actor): Promise<K extends OpName ? Operations[K]['result'] : Result>;\n`;
 out += `  /** Refuse new calls, wait for queued ones, close the database. */\n  close(): Promise<void>;\n`;
 out += `  /** The operation table. */\n  describe(): OperationTable;\n`;
 out += `  /** True once close() was called. */\n  readonly closed: boolean;\n`;

@@ -7,7 +7,7 @@
 import { cookies, headers } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { revalidatePath } from 'next/cache';
-import type { EventsCreateInput } from '@libcommunity/node';
+import type { EventsCreateInput, Session } from '@libcommunity/node';
 import { getStore, isCommunityError, sessionActor, SESSION_COOKIE } from '@/lib/community';
 import { safeNextPath, secureCookieProblem } from '@/lib/safety';
 
@@ -76,7 +76,9 @@ async function cookieProblem(fd: FormData): Promise<FormState | null> {
   return problem ? { error: problem, values: kept(fd) } : null;
 }
 
-async function startSession(session: { token: string; expires_at: string }) {
+async function startSession(session: Session | undefined) {
+  if (!session)
+    return;
   (await cookies()).set(SESSION_COOKIE, session.token, {
     httpOnly: true,
     sameSite: 'lax',

@@ -4,9 +4,9 @@
  * upcoming events. A server component: it awaits the store directly.
  */
 import Link from 'next/link';
+import type { Event as CommunityEvent } from '@libcommunity/node';
 import {
   formatWhen, recommendedEvents, searchEvents, searchOp, sessionActor, upcomingEvents,
-  type CommunityEvent,
 } from '@/lib/community';
 
 function EventList({ events, testid }: { events: CommunityEvent[]; testid: string }) {

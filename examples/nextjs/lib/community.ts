@@ -12,7 +12,10 @@
  */
 import path from 'node:path';
 import { cookies } from 'next/headers';
-import { open, describe, type Actor, type CommunityError, type Store } from '@libcommunity/node';
+import {
+  open, describe, type Actor, type CommunityError, type Event as CommunityEvent, type Member,
+  type Result, type SearchHit, type Store,
+} from '@libcommunity/node';
 
 export const SESSION_COOKIE = 'cm_session';
 
@@ -40,40 +43,6 @@ export async function sessionActor(): Promise<Actor> {
   return token ? { token } : undefined;
 }
 
-export type Member = {
-  id: number;
-  name: string;
-  email?: string;
-  role: 'member' | 'organizer' | 'moderator' | 'admin';
-};
-
-export type EventCounts = {
-  capacity: number | null;
-  going_seats: number;
-  waitlisted: number;
-  seats_left: number | null;
-};
-
-export type CommunityEvent = {
-  id: number;
-  title: string;
-  description: string;
-  status: string;
-  format: 'in_person' | 'online' | 'hybrid';
-  venue: string;
-  online_url?: string;
-  timezone: string;
-  start_local: string;
-  end_local: string;
-  start: string;
-  end: string;
-  capacity: number | null;
-  counts?: EventCounts;
-  my_rsvp?: string | null;
-  is_organizer?: boolean;
-  organizers?: { id: number; name: string }[];
-};
-
 export function isCommunityError(e: unknown): e is CommunityError {
   return e instanceof Error && typeof (e as CommunityError).code === 'string'
     && (e as CommunityError).code.startsWith('CM_');
@@ -86,7 +55,7 @@ export async function currentMember(): Promise<Member | null> {
     return null;
   const store = await getStore();
   try {
-    return (await store.members.me({}, actor)) as Member;
+    return await store.members.me({}, actor);
   } catch (e) {
     if (isCommunityError(e) && e.code === 'CM_EAUTH')
       return null;
@@ -136,22 +105,12 @@ export const recommendOp = findOp([
   'events.recommended', 'events.recommend', 'events.for_you', 'recommendations.events',
 ]);
 
-/** Events from a list/search/recommend result, whatever its item shape. */
-function itemsOf(result: { [key: string]: unknown }): CommunityEvent[] {
-  const items = (result.items ?? result.events ?? result.results ?? []) as unknown[];
-  return items.map((it) => {
-    const o = it as { event?: CommunityEvent };
-    return (o.event ?? it) as CommunityEvent;
-  });
-}
-
 /** Full events for ranked hits ({type, id, score, summary}), in rank order. */
-async function eventsOfHits(result: { [key: string]: unknown }, actor: Actor): Promise<CommunityEvent[]> {
+async function eventsOfHits(result: Result, actor: Actor): Promise<CommunityEvent[]> {
   const store = await getStore();
-  const hits = ((result.items ?? []) as { type?: string; id: number }[])
-    .filter((h) => h.type === undefined || h.type === 'event');
+  const hits = ((result.items ?? []) as SearchHit[]).filter((h) => h.type === 'event');
   const events = await Promise.all(hits.map((h) =>
-    store.events.get({ event_id: h.id }, actor).then((e) => e as CommunityEvent, () => null)));
+    store.events.get({ event_id: h.id }, actor).catch(() => null)));
   return events.filter((e): e is CommunityEvent => e !== null);
 }
 
@@ -166,7 +125,7 @@ export async function searchEvents(q: string, actor: Actor): Promise<{
     return { items: await eventsOfHits(r, actor), mode: 'semantic' };
   }
   const r = await store.events.list({ q, limit: 50 }, actor);
-  return { items: itemsOf(r), mode: 'title' };
+  return { items: r.items, mode: 'title' };
 }
 
 /** "Events for you", or null when the library cannot recommend. */
@@ -180,7 +139,7 @@ export async function recommendedEvents(actor: Actor): Promise<CommunityEvent[] 
 
 export async function upcomingEvents(actor: Actor): Promise<CommunityEvent[]> {
   const store = await getStore();
-  return itemsOf(await store.events.list({ limit: 50 }, actor));
+  return (await store.events.list({ limit: 50 }, actor)).items;
 }
 
 /** "Sat 12 Dec 2026, 18:00 (Europe/Paris)" from the event's own wall clock. */

@@ -5,8 +5,9 @@
  */
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
+import type { Event as CommunityEvent } from '@libcommunity/node';
 import {
-  currentMember, formatWhen, getStore, isCommunityError, sessionActor, type CommunityEvent,
+  currentMember, formatWhen, getStore, isCommunityError, sessionActor,
 } from '@/lib/community';
 import { RsvpButtons } from './rsvp-buttons';
 
@@ -18,7 +19,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
   const [actor, me] = await Promise.all([sessionActor(), currentMember()]);
   let ev: CommunityEvent;
   try {
-    ev = (await store.events.get({ event_id: id }, me ? actor : undefined)) as CommunityEvent;
+    ev = await store.events.get({ event_id: id }, me ? actor : undefined);
   } catch (e) {
     if (isCommunityError(e) && e.code === 'CM_ENOTFOUND')
       notFound();
