@@ -7,6 +7,7 @@
 
 #include <community/community.h>
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,49 @@ bool cmn_check_keys(napi_env env, napi_value obj, const char *what, const char *
         }
     }
     return true;
+}
+
+bool cmn_is_plain_object(napi_env env, napi_value v)
+{
+    bool arr = false;
+    napi_is_array(env, v, &arr);
+    return cmn_typeof(env, v) == napi_object && !arr;
+}
+
+bool cmn_opt_num(napi_env env, napi_value obj, const char *key, const char *what, double min,
+                 double max, double scale, int64_t *out, bool *given)
+{
+    napi_value v;
+    if (given)
+        *given = false;
+    if (!cmn_get_prop(env, obj, key, &v))
+        return false;
+    if (cmn_is_nullish(env, v))
+        return true;
+    double d;
+    if (cmn_typeof(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
+        cmn_type_error(env, "%s must be a number", what);
+        return false;
+    }
+    if (!(d >= min && d <= max) || floor(d) != d) {
+        cmn_range_error(env, "%s must be an integer from %.0f to %.0f", what, min, max);
+        return false;
+    }
+    *out = (int64_t)(d * scale);
+    if (given)
+        *given = true;
+    return true;
+}
+
+bool cmn_opt_str(napi_env env, napi_value obj, const char *key, const char *what, char **out)
+{
+    napi_value v;
+    *out = NULL;
+    if (!cmn_get_prop(env, obj, key, &v))
+        return false;
+    if (cmn_is_nullish(env, v))
+        return true;
+    return cmn_get_string(env, v, what, out, NULL);
 }
 
 cmn_env *cmn_env_get(napi_env env)

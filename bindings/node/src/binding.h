@@ -1,7 +1,8 @@
 /*
  * binding.h - shared declarations of the Node-API binding of libcommunity:
  * per-environment data, argument helpers that throw TypeError naming the
- * parameter, and the init functions of each part (store, vec, jobs).
+ * parameter, promise-returning work on the thread pool, and the init
+ * functions of each part (store, vec, job queue, scheduler).
  *
  * Threads: every function here runs on the JavaScript thread of one
  * environment (main thread or a worker), except the `execute` callbacks of
@@ -80,6 +81,16 @@ bool cmn_get_prop(napi_env env, napi_value obj, const char *name, napi_value *ou
  * Throws TypeError "<what> has an unknown key 'x'". */
 bool cmn_check_keys(napi_env env, napi_value obj, const char *what, const char *const *allowed);
 
+/* An object that is not an array. */
+bool cmn_is_plain_object(napi_env env, napi_value v);
+/* Optional integer option obj[key] in [min, max], times `scale` (ms -> us);
+ * *given (may be NULL) says whether it was there. TypeError/RangeError
+ * naming `what` otherwise. */
+bool cmn_opt_num(napi_env env, napi_value obj, const char *key, const char *what, double min,
+                 double max, double scale, int64_t *out, bool *given);
+/* Optional string option: *out is a malloc'd copy, or NULL when absent. */
+bool cmn_opt_str(napi_env env, napi_value obj, const char *key, const char *what, char **out);
+
 /* JSON through the environment's own JSON object. */
 napi_value cmn_json_parse(napi_env env, const char *text);
 /* Returns a malloc'd string; false with an exception pending on failure. */
@@ -110,9 +121,41 @@ void cmn_store_release(napi_env env, store_wrap *sw);
 void cmn_store_add_closer(store_wrap *sw, cmn_closer *c);
 void cmn_store_remove_closer(store_wrap *sw, cmn_closer *c);
 
+/* ---- Promise-returning work on the libuv thread pool (async.c). ----
+ * A request embeds cmn_async as its first member and fills in the hooks;
+ * cmn_async_queue does the rest. */
+typedef struct cmn_async cmn_async;
+struct cmn_async {
+    /* Thread pool: the library call. CM_OK, or a CM_E* code whose
+     * thread-local detail is captured into `err`. */
+    int (*run)(cmn_async *a);
+    /* JS thread, after run succeeded: the value to resolve with; NULL
+     * rejects with the pending exception. */
+    napi_value (*result)(napi_env env, cmn_async *a);
+    /* JS thread, optional: add properties to the error of a failed run. */
+    void (*on_error)(napi_env env, cmn_async *a, napi_value err);
+    /* JS thread: free the request; called exactly once, also when queueing
+     * fails. */
+    void (*dispose)(napi_env env, cmn_async *a);
+    /* Set by cmn_async_queue. */
+    napi_async_work work;
+    napi_deferred deferred;
+    napi_ref keep;
+    store_wrap *hold;
+    cmn_err err;
+};
+/* Queue `a` and return its promise. `keep` (may be NULL) stays referenced
+ * and `hold` (may be NULL) held (cmn_store_hold) until it settles. On
+ * failure: NULL with an exception pending, `a` disposed. */
+napi_value cmn_async_queue(napi_env env, cmn_async *a, const char *name, napi_value keep,
+                           store_wrap *hold);
+/* A promise already rejected with err. */
+napi_value cmn_promise_rejected(napi_env env, napi_value err);
+
 /* Parts of the module: each adds its exports to `exports`. */
 bool cmn_store_init(napi_env env, napi_value exports);
 bool cmn_vec_init(napi_env env, napi_value exports);
-bool cmn_jobs_init(napi_env env, napi_value exports, napi_value store_ctor);
+bool cmn_jobs_queue_init(napi_env env, napi_value store_ctor);
+bool cmn_scheduler_init(napi_env env, napi_value exports, napi_value store_ctor);
 
 #endif /* CM_NODE_BINDING_H */

@@ -46,9 +46,7 @@ struct store_wrap {
 typedef enum actor_kind { ACT_ANON, ACT_TOKEN, ACT_MEMBER, ACT_SYSTEM } actor_kind;
 
 typedef struct call {
-    napi_async_work work;
-    napi_deferred deferred;
-    napi_ref store_ref;
+    cmn_async a; /* first: the call is its cmn_async */
     store_wrap *sw;
     char *op;
     char *input;
@@ -57,7 +55,6 @@ typedef struct call {
     char *token;
     int64_t member_id;
     char *out; /* result JSON (cm_free) */
-    cmn_err err;
 } call;
 
 /* ---------------------------------------------------------------------- */
@@ -185,43 +182,32 @@ static napi_value new_store_object(napi_env env, cm_store *store)
 /* ---------------------------------------------------------------------- */
 
 typedef struct open_req {
-    napi_async_work work;
-    napi_deferred deferred;
+    cmn_async a; /* first: the request is its cmn_async */
     char *uri;
     cm_store_options opts;
-    cm_store *store;
-    cmn_err err;
+    cm_store *store; /* until the Store object owns it */
 } open_req;
 
-static void open_execute(napi_env env, void *data)
+static int open_run(cmn_async *a)
 {
-    open_req *r = data;
-    int rc = cm_store_open(&r->store, r->uri, &r->opts);
-    if (rc)
-        cmn_err_capture(&r->err, rc);
+    open_req *r = (open_req *)a;
+    return cm_store_open(&r->store, r->uri, &r->opts);
 }
 
-static void open_complete(napi_env env, napi_status status, void *data)
+static napi_value open_result(napi_env env, cmn_async *a)
 {
-    open_req *r = data;
-    napi_value v = NULL;
-    if (status == napi_ok && !r->err.rc) {
-        v = new_store_object(env, r->store); /* owns r->store now */
-        if (v) {
-            napi_resolve_deferred(env, r->deferred, v);
-        } else {
-            napi_value ex;
-            napi_get_and_clear_last_exception(env, &ex);
-            napi_reject_deferred(env, r->deferred, ex);
-        }
-    } else {
-        if (r->store)
-            cm_store_close(r->store);
-        int rc = status == napi_cancelled ? CM_ECANCELED : r->err.rc;
-        v = cmn_error_value(env, rc, r->err.message, r->err.field, r->err.backend);
-        napi_reject_deferred(env, r->deferred, v);
-    }
-    napi_delete_async_work(env, r->work);
+    open_req *r = (open_req *)a;
+    cm_store *store = r->store;
+    r->store = NULL;
+    return new_store_object(env, store); /* owns the store, also on failure */
+}
+
+static void open_free(napi_env env, cmn_async *a)
+{
+    (void)env;
+    open_req *r = (open_req *)a;
+    if (r->store)
+        cm_store_close(r->store);
     free(r->uri);
     free(r);
 }
@@ -237,19 +223,10 @@ static napi_value js_open(napi_env env, napi_callback_info info)
         free(r);
         return NULL;
     }
-    napi_value promise, name;
-    if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
-        napi_create_string_utf8(env, "libcommunity.open", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_create_async_work(env, NULL, name, open_execute, open_complete, r, &r->work) !=
-            napi_ok ||
-        napi_queue_async_work(env, r->work) != napi_ok) {
-        /* A deferred that was created but never settled is only garbage. */
-        free(r->uri);
-        free(r);
-        cmn_throw_last(env);
-        return NULL;
-    }
-    return promise;
+    r->a.run = open_run;
+    r->a.result = open_result;
+    r->a.dispose = open_free;
+    return cmn_async_queue(env, &r->a, "libcommunity.open", NULL, NULL);
 }
 
 static napi_value js_open_sync(napi_env env, napi_callback_info info)
@@ -483,12 +460,10 @@ static bool parse_actor(napi_env env, napi_value a, call *c)
     return true;
 }
 
-static void call_free(napi_env env, call *c)
+static void call_free(napi_env env, cmn_async *a)
 {
-    if (c->work)
-        napi_delete_async_work(env, c->work);
-    if (c->store_ref)
-        napi_delete_reference(env, c->store_ref);
+    (void)env;
+    call *c = (call *)a;
     free(c->op);
     free(c->input);
     free(c->token);
@@ -496,10 +471,10 @@ static void call_free(napi_env env, call *c)
     free(c);
 }
 
-/* Thread pool: resolve the actor, run the operation, keep the error detail. */
-static void call_execute(napi_env env, void *data)
+/* Thread pool: resolve the actor, run the operation. */
+static int call_run(cmn_async *a)
 {
-    call *c = data;
+    call *c = (call *)a;
     cm_store *store = c->sw->store;
     cm_actor *actor = NULL;
     int rc = CM_OK;
@@ -518,38 +493,23 @@ static void call_execute(napi_env env, void *data)
     }
     if (rc == CM_OK)
         rc = cm_exec(&c->out, store, actor, c->op, c->input, c->input_len);
-    if (rc)
-        cmn_err_capture(&c->err, rc);
     cm_actor_free(actor);
+    return rc;
 }
 
-static void call_complete(napi_env env, napi_status status, void *data)
+static napi_value call_result(napi_env env, cmn_async *a)
 {
-    call *c = data;
-    store_wrap *sw = c->sw;
-    napi_value v = NULL;
-    bool ok = false;
-    if (status == napi_cancelled) {
-        v = cmn_error_value(env, CM_ECANCELED, "the call was canceled", "", "");
-    } else if (c->err.rc) {
-        v = cmn_error_value(env, c->err.rc, c->err.message, c->err.field, c->err.backend);
-        if (v) {
-            napi_value op;
-            if (napi_create_string_utf8(env, c->op, NAPI_AUTO_LENGTH, &op) == napi_ok)
-                napi_set_named_property(env, v, "op", op);
-        }
-    } else {
-        v = cmn_json_parse(env, c->out ? c->out : "null");
-        ok = v != NULL;
-    }
-    if (!v)
-        napi_get_and_clear_last_exception(env, &v);
-    if (ok)
-        napi_resolve_deferred(env, c->deferred, v);
-    else
-        napi_reject_deferred(env, c->deferred, v);
-    call_free(env, c);
-    cmn_store_release(env, sw);
+    call *c = (call *)a;
+    return cmn_json_parse(env, c->out ? c->out : "null");
+}
+
+/* A failed operation names itself in the error. */
+static void call_on_error(napi_env env, cmn_async *a, napi_value err)
+{
+    call *c = (call *)a;
+    napi_value op;
+    if (napi_create_string_utf8(env, c->op, NAPI_AUTO_LENGTH, &op) == napi_ok)
+        napi_set_named_property(env, err, "op", op);
 }
 
 /* store.exec(opName, input?, actor?) -> Promise<result> */
@@ -565,6 +525,10 @@ static napi_value js_exec(napi_env env, napi_callback_info info)
         napi_throw_error(env, "CM_ENOMEM", "out of memory");
         return NULL;
     }
+    c->a.run = call_run;
+    c->a.result = call_result;
+    c->a.on_error = call_on_error;
+    c->a.dispose = call_free;
     if (!cmn_get_string(env, argc > 0 ? argv[0] : NULL, "opName", &c->op, NULL))
         goto fail;
     if (argc < 2 || cmn_is_nullish(env, argv[1])) {
@@ -587,24 +551,13 @@ static napi_value js_exec(napi_env env, napi_callback_info info)
     if (!parse_actor(env, argc > 2 ? argv[2] : NULL, c))
         goto fail;
     if (sw->state != ST_OPEN) {
-        call_free(env, c);
+        call_free(env, &c->a);
         return cmn_store_rejected_closed(env, sw);
     }
     c->sw = sw;
-    napi_value promise, name;
-    if (napi_create_promise(env, &c->deferred, &promise) != napi_ok ||
-        napi_create_reference(env, self, 1, &c->store_ref) != napi_ok ||
-        napi_create_string_utf8(env, c->op, NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_create_async_work(env, NULL, name, call_execute, call_complete, c, &c->work) !=
-            napi_ok ||
-        napi_queue_async_work(env, c->work) != napi_ok) {
-        cmn_throw_last(env);
-        goto fail;
-    }
-    cmn_store_hold(sw);
-    return promise;
+    return cmn_async_queue(env, &c->a, c->op, self, sw);
 fail:
-    call_free(env, c);
+    call_free(env, &c->a);
     return NULL;
 }
 
@@ -675,7 +628,7 @@ bool cmn_store_init(napi_env env, napi_value exports)
                           sizeof props / sizeof props[0], props, &ctor) != napi_ok ||
         napi_create_reference(env, ctor, 1, &e->store_ctor) != napi_ok ||
         napi_set_named_property(env, exports, "Store", ctor) != napi_ok ||
-        !cmn_jobs_init(env, exports, ctor))
+        !cmn_jobs_queue_init(env, ctor) || !cmn_scheduler_init(env, exports, ctor))
         return false;
     if (napi_create_function(env, "open", NAPI_AUTO_LENGTH, js_open, NULL, &fn) != napi_ok ||
         napi_set_named_property(env, exports, "open", fn) != napi_ok ||

@@ -85,20 +85,18 @@ static napi_value js_impl(napi_env env, napi_callback_info info)
 }
 
 typedef struct topk_req {
-    napi_async_work work;
-    napi_deferred deferred;
+    cmn_async a; /* first: the request is its cmn_async */
     cm_vec_matrix *m;
     float *query;
     size_t dim, k;
     int64_t *ids;
     float *dist;
-    cmn_err err;
 } topk_req;
 
-static void topk_free(napi_env env, topk_req *r)
+static void topk_free(napi_env env, cmn_async *a)
 {
-    if (r->work)
-        napi_delete_async_work(env, r->work);
+    (void)env;
+    topk_req *r = (topk_req *)a;
     cm_vec_matrix_free(r->m);
     free(r->query);
     free(r->ids);
@@ -106,16 +104,15 @@ static void topk_free(napi_env env, topk_req *r)
     free(r);
 }
 
-static void topk_execute(napi_env env, void *data)
+static int topk_run(cmn_async *a)
 {
-    topk_req *r = data;
-    int rc = cm_vec_matrix_search(r->ids, r->dist, r->m, r->query, r->dim, r->k, NULL);
-    if (rc)
-        cmn_err_capture(&r->err, rc);
+    topk_req *r = (topk_req *)a;
+    return cm_vec_matrix_search(r->ids, r->dist, r->m, r->query, r->dim, r->k, NULL);
 }
 
-static napi_value topk_result(napi_env env, topk_req *r)
+static napi_value topk_result(napi_env env, cmn_async *a)
 {
+    topk_req *r = (topk_req *)a;
     napi_value obj, ids_buf, dist_buf, ids, dist;
     void *ip, *dp;
     CMN_CALL(env, napi_create_arraybuffer(env, r->k * sizeof(int32_t), &ip, &ids_buf));
@@ -129,26 +126,6 @@ static napi_value topk_result(napi_env env, topk_req *r)
     CMN_CALL(env, napi_set_named_property(env, obj, "ids", ids));
     CMN_CALL(env, napi_set_named_property(env, obj, "distances", dist));
     return obj;
-}
-
-static void topk_complete(napi_env env, napi_status status, void *data)
-{
-    topk_req *r = data;
-    napi_value v = NULL;
-    bool ok = false;
-    if (status == napi_cancelled)
-        v = cmn_error_value(env, CM_ECANCELED, "the call was canceled", "", "");
-    else if (r->err.rc)
-        v = cmn_error_value(env, r->err.rc, r->err.message, r->err.field, r->err.backend);
-    else
-        ok = (v = topk_result(env, r)) != NULL;
-    if (!v)
-        napi_get_and_clear_last_exception(env, &v);
-    if (ok)
-        napi_resolve_deferred(env, r->deferred, v);
-    else
-        napi_reject_deferred(env, r->deferred, v);
-    topk_free(env, r);
 }
 
 static bool parse_metric(napi_env env, napi_value opts, int32_t *metric)
@@ -212,12 +189,9 @@ static napi_value js_topk(napi_env env, napi_callback_info info)
         napi_throw_error(env, "CM_ENOMEM", "out of memory");
         return NULL;
     }
-    napi_value promise, name;
-    if (napi_create_promise(env, &r->deferred, &promise) != napi_ok) {
-        free(r);
-        cmn_throw_last(env);
-        return NULL;
-    }
+    r->a.run = topk_run;
+    r->a.result = topk_result;
+    r->a.dispose = topk_free;
     r->dim = dim;
     r->k = k;
     cm_vec_matrix_options mo = CM_VEC_MATRIX_OPTIONS_INIT;
@@ -229,28 +203,19 @@ static napi_value js_topk(napi_env env, napi_callback_info info)
             cmn_err_capture(&e, rc);
         napi_value err = rc ? cmn_error_value(env, rc, e.message, e.field, e.backend)
                             : cmn_error_value(env, CM_ERANGE, "rows is empty", "rows", "");
-        napi_reject_deferred(env, r->deferred, err);
-        topk_free(env, r);
-        return promise;
+        topk_free(env, &r->a);
+        return err ? cmn_promise_rejected(env, err) : NULL;
     }
     r->query = malloc(dim * sizeof(float));
     r->ids = malloc(k * sizeof(int64_t));
     r->dist = malloc(k * sizeof(float));
     if (!r->query || !r->ids || !r->dist) {
-        topk_free(env, r);
+        topk_free(env, &r->a);
         napi_throw_error(env, "CM_ENOMEM", "out of memory");
         return NULL;
     }
     memcpy(r->query, query, dim * sizeof(float));
-    if (napi_create_string_utf8(env, "libcommunity.vec.topk", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_create_async_work(env, NULL, name, topk_execute, topk_complete, r, &r->work) !=
-            napi_ok ||
-        napi_queue_async_work(env, r->work) != napi_ok) {
-        topk_free(env, r);
-        cmn_throw_last(env);
-        return NULL;
-    }
-    return promise;
+    return cmn_async_queue(env, &r->a, "libcommunity.vec.topk", NULL, NULL);
 }
 
 bool cmn_vec_init(napi_env env, napi_value exports)

@@ -1,9 +1,7 @@
 /*
- * jobs.c - the job queue and scheduler in the Node binding.
+ * scheduler.c - the job scheduler in the Node binding: the bridge between
+ * the library's scheduler threads and JavaScript handlers.
  *
- * Store methods (each a Promise, run on the libuv thread pool):
- *   defineJob(kind, options), enqueue(kind, payload, options) -> id,
- *   cancelJob(id), jobStats() -> object.
  * store.createScheduler(options) -> Scheduler, whose handlers are
  * JavaScript functions: register(kind, fn), start(), notify(), stats(),
  * close() -> Promise.
@@ -32,375 +30,6 @@
 #include <time.h>
 
 static const napi_type_tag sched_tag = {0x51c4e0d2a97b3f15ull, 0x6b8e2f0c4d1a7359ull};
-
-/* ---------------------------------------------------------------------- */
-/* option helpers                                                         */
-/* ---------------------------------------------------------------------- */
-
-static bool is_plain_object(napi_env env, napi_value v)
-{
-    bool arr = false;
-    napi_is_array(env, v, &arr);
-    return cmn_typeof(env, v) == napi_object && !arr;
-}
-
-/* Optional number option in [min, max]; `scale` multiplies it (ms -> us). */
-static bool opt_num(napi_env env, napi_value obj, const char *key, const char *what, double min,
-                    double max, double scale, int64_t *out, bool *given)
-{
-    napi_value v;
-    if (given)
-        *given = false;
-    if (!cmn_get_prop(env, obj, key, &v))
-        return false;
-    if (cmn_is_nullish(env, v))
-        return true;
-    double d;
-    if (cmn_typeof(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
-        cmn_type_error(env, "%s must be a number", what);
-        return false;
-    }
-    if (!(d >= min && d <= max) || floor(d) != d) {
-        cmn_range_error(env, "%s must be an integer from %.0f to %.0f", what, min, max);
-        return false;
-    }
-    *out = (int64_t)(d * scale);
-    if (given)
-        *given = true;
-    return true;
-}
-
-static bool opt_str(napi_env env, napi_value obj, const char *key, const char *what, char **out)
-{
-    napi_value v;
-    *out = NULL;
-    if (!cmn_get_prop(env, obj, key, &v))
-        return false;
-    if (cmn_is_nullish(env, v))
-        return true;
-    return cmn_get_string(env, v, what, out, NULL);
-}
-
-static bool opt_backoff(napi_env env, napi_value obj, const char *what, int32_t *out)
-{
-    char *s = NULL;
-    if (!opt_str(env, obj, "backoff", what, &s))
-        return false;
-    if (!s)
-        return true;
-    bool ok = true;
-    if (strcmp(s, "fixed") == 0)
-        *out = CM_JOB_BACKOFF_FIXED;
-    else if (strcmp(s, "exponential") == 0)
-        *out = CM_JOB_BACKOFF_EXPONENTIAL;
-    else
-        ok = false;
-    free(s);
-    if (!ok)
-        cmn_range_error(env, "%s must be 'fixed' or 'exponential'", what);
-    return ok;
-}
-
-/* ---------------------------------------------------------------------- */
-/* store methods: defineJob, enqueue, cancelJob, jobStats                 */
-/* ---------------------------------------------------------------------- */
-
-typedef enum jop { J_DEFINE, J_ENQUEUE, J_CANCEL, J_STATS } jop;
-
-typedef struct jreq {
-    napi_async_work work;
-    napi_deferred deferred;
-    napi_ref store_ref;
-    store_wrap *sw;
-    cm_store *store;
-    jop op;
-    char *kind;
-    char *payload;
-    size_t payload_len;
-    char *queue;
-    char *dedupe;
-    cm_job_kind_options kopts;
-    cm_job_options jopts;
-    int64_t id;
-    char *out;
-    cmn_err err;
-} jreq;
-
-static void jreq_free(napi_env env, jreq *r)
-{
-    if (r->work)
-        napi_delete_async_work(env, r->work);
-    if (r->store_ref)
-        napi_delete_reference(env, r->store_ref);
-    free(r->kind);
-    free(r->payload);
-    free(r->queue);
-    free(r->dedupe);
-    cm_free(r->out);
-    free(r);
-}
-
-static void jreq_execute(napi_env env, void *data)
-{
-    jreq *r = data;
-    int rc = CM_OK;
-    switch (r->op) {
-        case J_DEFINE:
-            rc = cm_jobs_define(r->store, r->kind, &r->kopts);
-            break;
-        case J_ENQUEUE:
-            rc = cm_jobs_enqueue(&r->id, r->store, r->kind, r->payload, r->payload_len, &r->jopts);
-            break;
-        case J_CANCEL:
-            rc = cm_jobs_cancel(r->store, r->id);
-            break;
-        case J_STATS:
-            rc = cm_jobs_stats(&r->out, r->store);
-            break;
-    }
-    if (rc)
-        cmn_err_capture(&r->err, rc);
-}
-
-static void jreq_complete(napi_env env, napi_status status, void *data)
-{
-    jreq *r = data;
-    store_wrap *sw = r->sw;
-    napi_value v = NULL;
-    bool ok = false;
-    if (status == napi_cancelled) {
-        v = cmn_error_value(env, CM_ECANCELED, "the call was canceled", "", "");
-    } else if (r->err.rc) {
-        v = cmn_error_value(env, r->err.rc, r->err.message, r->err.field, r->err.backend);
-        if (v && r->op == J_ENQUEUE && r->err.rc == CM_EEXISTS && r->id > 0) {
-            napi_value id; /* the live job holding the dedupe key */
-            if (napi_create_int64(env, r->id, &id) == napi_ok)
-                napi_set_named_property(env, v, "jobId", id);
-        }
-    } else if (r->op == J_ENQUEUE) {
-        ok = napi_create_int64(env, r->id, &v) == napi_ok;
-    } else if (r->op == J_STATS) {
-        ok = (v = cmn_json_parse(env, r->out ? r->out : "null")) != NULL;
-    } else {
-        ok = napi_get_undefined(env, &v) == napi_ok;
-    }
-    if (!v)
-        napi_get_and_clear_last_exception(env, &v);
-    if (ok)
-        napi_resolve_deferred(env, r->deferred, v);
-    else
-        napi_reject_deferred(env, r->deferred, v);
-    jreq_free(env, r);
-    cmn_store_release(env, sw);
-}
-
-/* Queue `r` (arguments already parsed) and return its promise. */
-static napi_value jreq_queue(napi_env env, jreq *r, store_wrap *sw, napi_value self)
-{
-    r->store = cmn_store_handle(sw);
-    if (!r->store) {
-        jreq_free(env, r);
-        return cmn_store_rejected_closed(env, sw);
-    }
-    r->sw = sw;
-    napi_value promise, name;
-    if (napi_create_promise(env, &r->deferred, &promise) != napi_ok ||
-        napi_create_reference(env, self, 1, &r->store_ref) != napi_ok ||
-        napi_create_string_utf8(env, "libcommunity.jobs", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-        napi_create_async_work(env, NULL, name, jreq_execute, jreq_complete, r, &r->work) !=
-            napi_ok ||
-        napi_queue_async_work(env, r->work) != napi_ok) {
-        cmn_throw_last(env);
-        jreq_free(env, r);
-        return NULL;
-    }
-    cmn_store_hold(sw);
-    return promise;
-}
-
-static jreq *jreq_new(napi_env env, jop op)
-{
-    jreq *r = calloc(1, sizeof *r);
-    if (!r) {
-        napi_throw_error(env, "CM_ENOMEM", "out of memory");
-        return NULL;
-    }
-    r->op = op;
-    cm_job_kind_options k = CM_JOB_KIND_OPTIONS_INIT;
-    cm_job_options j = CM_JOB_OPTIONS_INIT;
-    r->kopts = k;
-    r->jopts = j;
-    return r;
-}
-
-/* store.defineJob(kind, {queue, priority, maxAttempts, backoff, backoffMs,
- *                        backoffMaxMs, timeoutMs, maxPayload}) */
-static napi_value js_define_job(napi_env env, napi_callback_info info)
-{
-    size_t argc = 2;
-    napi_value argv[2] = {NULL, NULL}, self;
-    store_wrap *sw = cmn_store_this(env, info, &argc, argv, &self);
-    if (!sw)
-        return NULL;
-    jreq *r = jreq_new(env, J_DEFINE);
-    if (!r)
-        return NULL;
-    if (!cmn_get_string(env, argv[0], "kind", &r->kind, NULL))
-        goto fail;
-    if (argv[1] && !cmn_is_nullish(env, argv[1])) {
-        napi_value o = argv[1];
-        static const char *const keys[] = {"queue",     "priority",   "maxAttempts",
-                                           "backoff",   "backoffMs",  "backoffMaxMs",
-                                           "timeoutMs", "maxPayload", NULL};
-        int64_t v;
-        bool g;
-        if (!is_plain_object(env, o)) {
-            cmn_type_error(env, "options must be an object");
-            goto fail;
-        }
-        if (!cmn_check_keys(env, o, "options", keys) ||
-            !opt_str(env, o, "queue", "options.queue", &r->queue))
-            goto fail;
-        r->kopts.queue = r->queue;
-        if (!opt_num(env, o, "priority", "options.priority", -1000, 1000, 1, &v, &g))
-            goto fail;
-        if (g)
-            r->kopts.priority = (int32_t)v;
-        if (!opt_num(env, o, "maxAttempts", "options.maxAttempts", 1, 1000, 1, &v, &g))
-            goto fail;
-        if (g)
-            r->kopts.max_attempts = (int32_t)v;
-        if (!opt_backoff(env, o, "options.backoff", &r->kopts.backoff) ||
-            !opt_num(env, o, "backoffMs", "options.backoffMs", 0, 1e12, 1000, &r->kopts.backoff_us,
-                     NULL) ||
-            !opt_num(env, o, "backoffMaxMs", "options.backoffMaxMs", 0, 1e12, 1000,
-                     &r->kopts.backoff_max_us, NULL) ||
-            !opt_num(env, o, "timeoutMs", "options.timeoutMs", 0, 1e12, 1000, &r->kopts.timeout_us,
-                     NULL) ||
-            !opt_num(env, o, "maxPayload", "options.maxPayload", 1, 1 << 20, 1, &v, &g))
-            goto fail;
-        if (g)
-            r->kopts.max_payload = (uint32_t)v;
-    }
-    return jreq_queue(env, r, sw, self);
-fail:
-    jreq_free(env, r);
-    return NULL;
-}
-
-/* store.enqueue(kind, payload, {delayMs, runAt, priority, queue, maxAttempts,
- *                               dedupeKey, replace}) -> Promise<id> */
-static napi_value js_enqueue(napi_env env, napi_callback_info info)
-{
-    size_t argc = 3;
-    napi_value argv[3] = {NULL, NULL, NULL}, self;
-    store_wrap *sw = cmn_store_this(env, info, &argc, argv, &self);
-    if (!sw)
-        return NULL;
-    jreq *r = jreq_new(env, J_ENQUEUE);
-    if (!r)
-        return NULL;
-    if (!cmn_get_string(env, argv[0], "kind", &r->kind, NULL))
-        goto fail;
-    if (argc > 1 && cmn_typeof(env, argv[1]) != napi_undefined) {
-        napi_valuetype t = cmn_typeof(env, argv[1]);
-        if (t == napi_function || t == napi_symbol || t == napi_bigint) {
-            cmn_type_error(env, "payload must be a JSON value");
-            goto fail;
-        }
-        if (!cmn_json_stringify(env, argv[1], &r->payload, &r->payload_len))
-            goto fail;
-    }
-    if (argc > 2 && !cmn_is_nullish(env, argv[2])) {
-        napi_value o = argv[2];
-        static const char *const keys[] = {"delayMs",     "runAt",     "priority", "queue",
-                                           "maxAttempts", "dedupeKey", "replace",  NULL};
-        int64_t v;
-        bool g;
-        if (!is_plain_object(env, o)) {
-            cmn_type_error(env, "options must be an object");
-            goto fail;
-        }
-        if (!cmn_check_keys(env, o, "options", keys) ||
-            !opt_num(env, o, "delayMs", "options.delayMs", 0, 1e13, 1000, &r->jopts.delay_us,
-                     NULL) ||
-            !opt_num(env, o, "runAt", "options.runAt", 0, 1e14, 1000, &r->jopts.run_at, NULL) ||
-            !opt_num(env, o, "priority", "options.priority", -1000, 1000, 1, &v, &g))
-            goto fail;
-        if (g)
-            r->jopts.priority = (int32_t)v;
-        if (!opt_num(env, o, "maxAttempts", "options.maxAttempts", 1, 1000, 1, &v, &g))
-            goto fail;
-        if (g)
-            r->jopts.max_attempts = (int32_t)v;
-        if (!opt_str(env, o, "queue", "options.queue", &r->queue) ||
-            !opt_str(env, o, "dedupeKey", "options.dedupeKey", &r->dedupe))
-            goto fail;
-        r->jopts.queue = r->queue;
-        r->jopts.dedupe_key = r->dedupe;
-        napi_value rep;
-        if (!cmn_get_prop(env, o, "replace", &rep))
-            goto fail;
-        if (!cmn_is_nullish(env, rep)) {
-            bool b = false;
-            if (cmn_typeof(env, rep) != napi_boolean ||
-                napi_get_value_bool(env, rep, &b) != napi_ok) {
-                cmn_type_error(env, "options.replace must be a boolean");
-                goto fail;
-            }
-            r->jopts.dedupe = b ? CM_JOB_DEDUPE_REPLACE : CM_JOB_DEDUPE_REJECT;
-        }
-    }
-    return jreq_queue(env, r, sw, self);
-fail:
-    jreq_free(env, r);
-    return NULL;
-}
-
-static bool get_id(napi_env env, napi_value v, const char *what, int64_t *out)
-{
-    double d;
-    if (cmn_typeof(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
-        cmn_type_error(env, "%s must be a number", what);
-        return false;
-    }
-    if (!(d >= 1 && d <= 9007199254740991.0) || floor(d) != d) {
-        cmn_range_error(env, "%s must be a positive integer", what);
-        return false;
-    }
-    *out = (int64_t)d;
-    return true;
-}
-
-/* store.cancelJob(id) -> Promise<void> */
-static napi_value js_cancel_job(napi_env env, napi_callback_info info)
-{
-    size_t argc = 1;
-    napi_value argv[1] = {NULL}, self;
-    store_wrap *sw = cmn_store_this(env, info, &argc, argv, &self);
-    if (!sw)
-        return NULL;
-    jreq *r = jreq_new(env, J_CANCEL);
-    if (!r)
-        return NULL;
-    if (!get_id(env, argv[0], "id", &r->id)) {
-        jreq_free(env, r);
-        return NULL;
-    }
-    return jreq_queue(env, r, sw, self);
-}
-
-/* store.jobStats() -> Promise<object> */
-static napi_value js_job_stats(napi_env env, napi_callback_info info)
-{
-    size_t argc = 0;
-    napi_value self;
-    store_wrap *sw = cmn_store_this(env, info, &argc, NULL, &self);
-    if (!sw)
-        return NULL;
-    jreq *r = jreq_new(env, J_STATS);
-    return r ? jreq_queue(env, r, sw, self) : NULL;
-}
 
 /* ---------------------------------------------------------------------- */
 /* the scheduler                                                          */
@@ -841,12 +470,12 @@ static napi_value js_create_scheduler(napi_env env, napi_callback_info info)
                                            "prune",    "platformJobs", NULL};
         int64_t v;
         bool g;
-        if (!is_plain_object(env, a))
+        if (!cmn_is_plain_object(env, a))
             return cmn_type_error(env, "options must be an object");
         if (!cmn_check_keys(env, a, "options", keys))
             return NULL;
 #define CMN_U32(key, field, lo, hi)                                                                \
-    if (!opt_num(env, a, key, "options." key, lo, hi, 1, &v, &g))                                  \
+    if (!cmn_opt_num(env, a, key, "options." key, lo, hi, 1, &v, &g))                              \
         return NULL;                                                                               \
     if (g)                                                                                         \
         o.field = (uint32_t)v;
@@ -876,7 +505,7 @@ static napi_value js_create_scheduler(napi_env env, napi_callback_info info)
             if (val == flags[i].when)
                 o.flags |= flags[i].flag;
         }
-        if (!opt_str(env, a, "workerId", "options.workerId", &worker))
+        if (!cmn_opt_str(env, a, "workerId", "options.workerId", &worker))
             return NULL;
         o.worker_id = worker;
     }
@@ -1102,13 +731,9 @@ static napi_value js_sched_get_state(napi_env env, napi_callback_info info)
     return v;
 }
 
-bool cmn_jobs_init(napi_env env, napi_value exports, napi_value store_ctor)
+bool cmn_scheduler_init(napi_env env, napi_value exports, napi_value store_ctor)
 {
     napi_property_descriptor store_props[] = {
-        {"defineJob", NULL, js_define_job, NULL, NULL, NULL, napi_default_method, NULL},
-        {"enqueue", NULL, js_enqueue, NULL, NULL, NULL, napi_default_method, NULL},
-        {"cancelJob", NULL, js_cancel_job, NULL, NULL, NULL, napi_default_method, NULL},
-        {"jobStats", NULL, js_job_stats, NULL, NULL, NULL, napi_default_method, NULL},
         {"createScheduler", NULL, js_create_scheduler, NULL, NULL, NULL, napi_default_method, NULL},
     };
     napi_property_descriptor sched_props[] = {
