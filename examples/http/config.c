@@ -66,6 +66,8 @@ static const char usage[] =
     "  --idempotency-ttl S       COMMUNITY_IDEMPOTENCY_TTL seconds a response is kept for replay "
     "(default 86400)\n"
     "  --idempotency-entries N   COMMUNITY_IDEMPOTENCY_ENTRIES cache bound (default 100000)\n"
+    "  --no-result-cache         COMMUNITY_NO_RESULT_CACHE=1 run every cacheable read against\n"
+    "                            the database (for measuring the queries themselves)\n"
     "  --help, --version\n"
     "\n"
     "Endpoints: the operations' routes (GET /openapi.json lists them), /healthz,\n"
@@ -287,6 +289,8 @@ static int apply(cmh_config *c, const char *name, const char *v)
             return -1;
     } else if (strcmp(name, "trust-proxy") == 0) {
         c->trust_proxy = parse_bool(v);
+    } else if (strcmp(name, "no-result-cache") == 0) {
+        c->no_result_cache = parse_bool(v);
     } else if (strcmp(name, "insecure-cookies") == 0) {
         c->cookie_secure = !parse_bool(v);
     } else if (strcmp(name, "metrics-token") == 0) {
@@ -334,6 +338,7 @@ static const struct {
     {"COMMUNITY_RATE_LIMIT", "rate-limit"},
     {"COMMUNITY_RATE_BURST", "rate-burst"},
     {"COMMUNITY_TRUST_PROXY", "trust-proxy"},
+    {"COMMUNITY_NO_RESULT_CACHE", "no-result-cache"},
     {"COMMUNITY_METRICS_TOKEN", "metrics-token"},
     {"COMMUNITY_LOG_LEVEL", "log-level"},
     {"COMMUNITY_IDEMPOTENCY_TTL", "idempotency-ttl"},
@@ -375,7 +380,8 @@ int cmh_config_load(cmh_config *c, int argc, char **argv)
         }
         memcpy(name, a + 2, nl);
         name[nl] = '\0';
-        if (strcmp(name, "trust-proxy") == 0 || strcmp(name, "insecure-cookies") == 0) {
+        if (strcmp(name, "trust-proxy") == 0 || strcmp(name, "insecure-cookies") == 0 ||
+            strcmp(name, "no-result-cache") == 0) {
             v = eq ? eq + 1 : "1";
         } else if (eq) {
             v = eq + 1;

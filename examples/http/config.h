@@ -32,6 +32,7 @@ typedef struct cmh_config {
     size_t idem_entries; /* Idempotency-Key cache bounds */
     size_t idem_bytes;
     int idem_ttl_s;
+    bool no_result_cache; /* open the store with CM_STORE_NO_RESULT_CACHE */
 } cmh_config;
 
 /* Fill defaults, read the environment, then argv. Returns 0 to run, 1

@@ -33,6 +33,8 @@ int main(int argc, char **argv)
 
     cm_store_options opts = CM_STORE_OPTIONS_INIT;
     opts.pool_size = (uint32_t)cfg.pool_size;
+    if (cfg.no_result_cache)
+        opts.flags |= CM_STORE_NO_RESULT_CACHE;
     cm_store *store = NULL;
     rc = cm_store_open(&store, cfg.db, &opts);
     if (rc) {

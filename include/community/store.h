@@ -16,6 +16,12 @@ CM_BEGIN_DECLS
 
 /** Do not apply pending migrations on open (fail with CM_ESCHEMA instead). */
 #define CM_STORE_NO_MIGRATE 0x1u
+/**
+ * Run every cacheable read (events.list, events.get, ...) against the
+ * database instead of serving it from the store's result cache: for
+ * measuring the queries themselves. @since 0.1
+ */
+#define CM_STORE_NO_RESULT_CACHE 0x2u
 
 /**
  * Options for cm_store_open(). Initialise with CM_STORE_OPTIONS_INIT or

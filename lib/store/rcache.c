@@ -67,6 +67,8 @@ static void entry_clear(rc_entry *e)
 bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
                     char **out)
 {
+    if (s->no_rcache)
+        return false;
     struct cm__rcache *c = get_cache(s);
     if (!c)
         return false;
@@ -88,7 +90,7 @@ void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t versi
                     const char *value)
 {
     size_t vlen = strlen(value);
-    if (vlen > RCACHE_MAX_VALUE)
+    if (s->no_rcache || vlen > RCACHE_MAX_VALUE)
         return;
     struct cm__rcache *c = get_cache(s);
     if (!c)

@@ -135,6 +135,7 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->busy_timeout_ms = opts.busy_timeout_ms ? opts.busy_timeout_ms : 5000;
+    s->no_rcache = (opts.flags & CM_STORE_NO_RESULT_CACHE) != 0;
     int rc;
     s->uri_redacted = redact_uri(uri);
     if (!s->uri_redacted) {

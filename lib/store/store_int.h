@@ -30,6 +30,7 @@ struct cm_store {
     uint64_t cache_hits, cache_misses; /* atomics */
     /* result cache of read-only operations (lib/core/rcache.c), or NULL */
     struct cm__rcache *rcache;
+    bool no_rcache; /* CM_STORE_NO_RESULT_CACHE: no lookups, no entries */
     /* embeddings state (lib/ai/embed_state.c): created on first use, freed at
      * close through embed_free */
     struct cm__embed_state *embed;

@@ -397,6 +397,41 @@ START_TEST(cached_reads_see_commits_from_any_connection)
 }
 END_TEST
 
+static long long stat_of(cm_store *st, const char *key)
+{
+    char *out = NULL;
+    ck_assert_ok(cm_store_stats(&out, st));
+    json_t *j = json_loads(out, 0, NULL);
+    long long v = (long long)json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    cm_free(out);
+    return v;
+}
+
+START_TEST(no_result_cache_flag_runs_every_read)
+{
+    cm_actor *a = fx_member("nocache@example.org", "member");
+    json_int_t id = cm_actor_member_id(a);
+    cm_store_options o = CM_STORE_OPTIONS_INIT;
+    o.flags = CM_STORE_NO_RESULT_CACHE;
+    cm_store *plain, *uncached;
+    ck_assert_ok(cm_store_open(&plain, FX.uri, NULL));
+    ck_assert_ok(cm_store_open(&uncached, FX.uri, &o));
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(headline_of(plain, a, id), "");
+        ck_assert_str_eq(headline_of(uncached, a, id), "");
+    }
+    /* every read of the plain store looks in the cache (hit or, past the
+     * entry's lifetime, miss); the flagged store never looks */
+    ck_assert_int_eq(stat_of(plain, "cache_hits") + stat_of(plain, "cache_misses"), 3);
+    ck_assert_int_eq(stat_of(uncached, "cache_hits"), 0);
+    ck_assert_int_eq(stat_of(uncached, "cache_misses"), 0);
+    cm_store_close(uncached);
+    cm_store_close(plain);
+    cm_actor_free(a);
+}
+END_TEST
+
 /* One audit row written the way domain code writes (bind results ignored),
  * with one bind made to fail: ?5 gets `target_type` (length n), and
  * bad_idx > 0 adds a bind of a parameter the statement does not have. */
@@ -527,6 +562,7 @@ int main(void)
     tcase_set_timeout(pool, 120);
     tcase_add_test(pool, pool_serves_many_threads);
     tcase_add_test(pool, cached_reads_see_commits_from_any_connection);
+    tcase_add_test(pool, no_result_cache_flag_runs_every_read);
     tcase_add_test(pool, opens_of_a_migrated_database_do_not_wait_for_the_writer);
     tcase_add_test(pool, commits_are_synced_before_they_return_and_writers_share_the_syncs);
     suite_add_tcase(s, pool);
