@@ -13,6 +13,10 @@
 
 /* Monotonic time in seconds. */
 double vb_now(void);
+/* "wall", or "thread" when VB_CLOCK=thread makes vb_now() read the calling
+ * thread's CPU-time clock (for single-thread measurements on a loaded
+ * machine). */
+const char *vb_clock_name(void);
 
 /* Read a whole .f32 file of rows of `dim` floats; *n_out = rows. NULL on
  * error (message on stderr). Free with free(). */

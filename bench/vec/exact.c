@@ -19,6 +19,8 @@
  * f32 as medians of per-query ratios (each search against the probe pass
  * or f32 search right before it, so load that comes and goes cancels), and
  * as best-over-best. Recall@k of compressed storage against f32 results.
+ * VB_CLOCK=thread times everything with the thread's CPU clock instead of
+ * wall time (common.h), for runs on a loaded machine.
  */
 #include "common.h"
 #include "datagen.h"
@@ -270,8 +272,8 @@ int main(int argc, char **argv)
     char cpu[256];
     vb_cpu_model(cpu, sizeof cpu);
     double gb_scan = (double)f32_bytes * 1e-9;
-    printf("# exact top-%zu, %zu x %zu, metric %s, 1 thread, impl %s, cpu %s\n", k, n, dim,
-           metric_s, cm_vec_impl_name(), cpu);
+    printf("# exact top-%zu, %zu x %zu, metric %s, 1 thread, impl %s, cpu %s, clock %s\n", k, n,
+           dim, metric_s, cm_vec_impl_name(), cpu, vb_clock_name());
     printf("# %d rounds of %zu queries; best (median)\n", rounds, nsingle);
     for (int i = 1; i <= 8; i++)
         if (wins[i] > wins[streams])
@@ -298,7 +300,8 @@ int main(int argc, char **argv)
         if (!js)
             return 1;
         fprintf(js,
-                "{\"bench\":\"exact\",\"impl\":\"%s\",\"n\":%zu,\"dim\":%zu,\"k\":%zu,"
+                "{\"bench\":\"exact\",\"impl\":\"%s\",\"clock\":\"%s\","
+                "\"n\":%zu,\"dim\":%zu,\"k\":%zu,"
                 "\"metric\":\"%s\",\"rounds\":%d,\"single_queries\":%zu,\"batch\":%zu,"
                 "\"probe_kind\":\"%s\",\"probe_streams\":%d,\"probe_gbs_best\":%.4f,"
                 "\"probe_gbs_median\":%.4f,\"probe_half_gbs_best\":%.4f,"
@@ -313,9 +316,9 @@ int main(int argc, char **argv)
                 "\"single_i8_qps_best\":%.4f,\"single_i8_qps_median\":%.4f,\"recall_i8\":%.5f,"
                 "\"batch_f32_qps_best\":%.4f,\"batch_f32_qps_median\":%.4f,"
                 "\"batch_agreement\":%.5f}\n",
-                cm_vec_impl_name(), n, dim, k, metric_s, rounds, nsingle, nbatch, kind, streams,
-                probe_best, probe_med, probe_half_best, probe_half_med, best_of(&p4k, rounds),
-                median_of(&p4k, rounds), best_of(&sf, rounds),
+                cm_vec_impl_name(), vb_clock_name(), n, dim, k, metric_s, rounds, nsingle, nbatch,
+                kind, streams, probe_best, probe_med, probe_half_best, probe_half_med,
+                best_of(&p4k, rounds), median_of(&p4k, rounds), best_of(&sf, rounds),
                 median_of(&sf, rounds), max_f32_gbs, share_med, share_bb, best_of(&sb, rounds),
                 median_of(&sb, rounds), speed_med, share_b_med, share_bb_b, rec_b,
                 best_of(&si, rounds), median_of(&si, rounds), rec_i, best_of(&bf, rounds),

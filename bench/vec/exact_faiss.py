@@ -16,6 +16,13 @@ builds a cm_vec_matrix (f32, inner product) from the same array, and runs
 its batch right after each FAISS batch: the ratio of each such pair is a
 comparison under the same machine load, and their median is the headline
 batch ratio (bench_vec_exact measures libcommunity alone).
+
+OpenBLAS picks its kernels from the CPU model and falls back to older ones
+on CPUs it does not know (0.3.21 runs its Haswell AVX2 kernels on AMD
+Zen 5): bench/vec/run.sh pins OPENBLAS_CORETYPE (SkylakeX on AVX-512 CPUs);
+the core OpenBLAS used is reported ("openblas_core"). VB_CLOCK=thread times
+with the thread's CPU clock (both libraries run on the calling thread), as
+bench_vec_exact does, for runs on a loaded machine.
 Benchmark script, not part of the library.
 """
 import argparse
@@ -83,6 +90,13 @@ def main():
     a = ap.parse_args()
 
     faiss.omp_set_num_threads(1)
+    clock = time.thread_time if os.environ.get("VB_CLOCK") == "thread" else time.perf_counter
+    try:  # the BLAS FAISS calls (libblas.so.3 is OpenBLAS here)
+        blas = ctypes.CDLL("libblas.so.3")
+        blas.openblas_get_corename.restype = ctypes.c_char_p
+        core = blas.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        core = "not OpenBLAS"
     meta = json.load(open(os.path.join(a.dir, "meta.json")))
     dim = meta["dim"]
     base = np.fromfile(os.path.join(a.dir, "base.f32"), dtype=np.float32).reshape(-1, dim)
@@ -101,20 +115,20 @@ def main():
     first = None
     same = True
     for _ in range(a.rounds):
-        t0 = time.perf_counter()
+        t0 = clock()
         for i, q in enumerate(single):
             _, ids = index.search(q, a.k)
             if i == 0:
                 first = ids[0].tolist()
-        sq.append(a.single / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
+        sq.append(a.single / (clock() - t0))
+        t0 = clock()
         _, fids = index.search(batch, a.k)
-        tf = time.perf_counter() - t0
+        tf = clock() - t0
         bq.append(a.batch / tf)
         if cm:
-            t0 = time.perf_counter()
+            t0 = clock()
             cids = cm.search(batch, a.k)
-            tc = time.perf_counter() - t0
+            tc = clock() - t0
             cq.append(a.batch / tc)
             pairs.append(tf / tc)
             same = same and bool((np.sort(cids, axis=1) == np.sort(fids, axis=1)).mean() > 0.99)
@@ -124,9 +138,10 @@ def main():
         "metric": "ip", "threads": 1, "rounds": a.rounds, "single_queries": a.single,
         "batch": a.batch, "single_qps_best": max(sq), "single_qps_median": statistics.median(sq),
         "batch_qps_best": max(bq), "batch_qps_median": statistics.median(bq),
-        "first_query_keys": first,
+        "first_query_keys": first, "openblas_core": core,
+        "clock": "thread" if clock is time.thread_time else "wall",
     }
-    msg = (f"faiss {faiss.__version__} IndexFlatIP (1 thread): single "
+    msg = (f"faiss {faiss.__version__} IndexFlatIP (1 thread, OpenBLAS core {core}): single "
            f"{out['single_qps_best']:.2f} ({out['single_qps_median']:.2f}) QPS, batch {a.batch} "
            f"{out['batch_qps_best']:.2f} ({out['batch_qps_median']:.2f}) QPS")
     if cm:

@@ -21,7 +21,11 @@
 # and npm simsimd, usearch and hnswlib-node into bench/vec/peers (ignored by
 # git; shared with run_ann.sh, same pinned versions).
 # Environment: BUILD (default build-vbench, a release build), ROUNDS (3),
-# KROUNDS (kernel rounds, 31), N (100000), DIM (768).
+# KROUNDS (kernel rounds, 31), N (100000), DIM (768), OPENBLAS_CORETYPE
+# (default SkylakeX on AVX-512 CPUs), VB_CLOCK=thread (time the exact-search
+# programs with the thread's CPU clock: on a loaded machine), CM_VEC_IMPL
+# (force libcommunity's kernel table, e.g. avx512base: AVX-512 without the
+# BF16/VNNI extensions).
 # Prints Markdown tables; raw JSON lines and logs land in OUTDIR.
 # Takes about 5 minutes. Benchmark script, not part of the library.
 set -eu
@@ -42,6 +46,14 @@ if ! $PY -c 'import faiss, numpy' 2>/dev/null ||
     apt-get install -y python3-faiss python3-numpy libopenblas0-pthread
 fi
 OPENBLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread
+# OpenBLAS 0.3.21 falls back to its Haswell (AVX2) kernels on CPUs it does not
+# know (AMD Zen 5 among them): pin its AVX-512 kernels where the CPU has them,
+# so that the FAISS peer runs at its best (OPENBLAS_CORETYPE overrides).
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512bw /proc/cpuinfo &&
+    grep -qw avx512dq /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
+    OPENBLAS_CORETYPE=SkylakeX
+fi
+export OPENBLAS_CORETYPE
 
 # ---- the library, release build ----
 [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbuildtype=release
@@ -108,7 +120,8 @@ fi
         echo "npm $p: $(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$PEERS/node_modules/$p/package.json" | head -1)"
     done
     echo "faiss: $($PY -c 'import faiss; print(faiss.__version__)'); numpy: $($PY -c 'import numpy; print(numpy.__version__)')"
-    echo "openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread)"
+    echo "openblas: $(dpkg-query -W -f '${Version}' libopenblas0-pthread), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(auto)}"
+    echo "clock: ${VB_CLOCK:-wall}; CM_VEC_IMPL=${CM_VEC_IMPL:-(best)}"
 } > "$OUT/versions.txt"
 cat "$OUT/versions.txt"
 
