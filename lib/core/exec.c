@@ -138,7 +138,7 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     const cm__op *op = call.op;
     actor = call.actor;
     /* Cacheable reads: serve a result computed since the last commit. */
-    uint64_t version = 0;
+    uint64_t version = 0, since = 0;
     bool cacheable = (op->flags & CM__OP_CACHE) && !(op->flags & CM__OP_WRITE) &&
                      cm__store_data_version(store, &version) == CM_OK;
     char key[256 + 64];
@@ -158,6 +158,8 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     }
     if ((rc = cm__call_prepare(&call)))
         goto out;
+    /* Before the read transaction: commits it may miss are numbered later. */
+    since = cacheable ? cm__store_reads_begin(store) : 0;
     cm__jobs_local_wake_reset();
     if (op->flags & CM__OP_NO_TX) {
         cm__conn *conn;
@@ -177,7 +179,8 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         cm__jobs_local_wake_reset();
     if (rc == CM_OK) {
         if (cacheable)
-            cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out);
+            cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out,
+                           cm__store_reads_end(), since);
         *out = cm__call_take_out(&call);
         cm__log(CM_LOG_DEBUG, "ops", "%s by %s #%lld ok", op->name, cm__role_name(actor->role),
                 (long long)actor->member_id);

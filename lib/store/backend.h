@@ -48,7 +48,9 @@ struct cm__conn {
     struct cm_store *store;
     cm__stmt **cache;   /* prepared statements, indexed like the catalogue */
     bool in_tx;
+    bool tx_write;      /* the open transaction is a write transaction */
     bool broken;        /* must be reconnected before reuse */
+    uint64_t written;   /* tables written in the open transaction (stmt_tables bits) */
     cm__conn *next_free;
 };
 
@@ -102,9 +104,13 @@ typedef struct cm__store_ops {
     /* Backup of the whole database to a destination path (optional). */
     int (*backup)(cm__conn *conn, const char *dest);
 
-    /* Optional: a counter that changes whenever any connection commits
-     * (SQLite: PRAGMA data_version on a watcher connection). Lets the core
-     * cache read results coherently; without it nothing is cached. */
+    /* Optional: a counter that changes whenever a connection that is not
+     * one of this store's commits (another process, another cm_store), and
+     * may change on the store's own commits (SQLite: derived from PRAGMA
+     * data_version on a watcher connection). CM_EBUSY: cannot tell right
+     * now (do not use the cache this time). With the table seqs of the
+     * store's own commits (store.c) it lets the core cache read results
+     * coherently; without it nothing is cached. */
     int (*data_version)(void *state, uint64_t *out);
 
     /* Optional capability hook, called only through cm__store_claim_jobs():
@@ -175,7 +181,22 @@ typedef struct cm__store_ops {
      * PostgreSQL: assign a transaction id). NULL: the empty write
      * transaction alone is the probe. */
     int (*write_probe)(cm__conn *conn);
+
+    /* Optional, for the result cache: the tables the statement last
+     * prepared on conn reads and writes, as bits of the store's table
+     * numbering (bit CM__TABLES_ALL: unknown, any table). NULL: every
+     * statement counts as reading and writing every table. */
+    void (*stmt_tables)(cm__conn *conn, uint64_t *read, uint64_t *write);
 } cm__store_ops;
+
+/* The bit that stands for "any table" in the masks of stmt_tables. */
+#define CM__TABLES_ALL 63
+
+/* For a backend's commit: call right after the COMMIT took effect, before
+ * waiting for it to be durable, so that cached reads of the tables it
+ * wrote are dropped at once (store.c). Otherwise the core does it when
+ * commit returns. */
+void cm__store_commit_written(cm__conn *conn);
 
 /* A filtered nearest-neighbour search pushed down to the database. */
 typedef struct cm__vec_search_req {

@@ -62,6 +62,7 @@ static int verify(cm__conn *c, int32_t *current)
 
 static int apply_one(cm__conn *c, const cm__migration *m)
 {
+    c->written = ~UINT64_C(0); /* a schema change: any table */
     int rc = c->store->ops->exec_script(c, m->sql);
     if (rc)
         return cm__error_set(CM_ESCHEMA, "migration %d (%s) failed: %s", m->version, m->name,

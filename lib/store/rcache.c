@@ -2,11 +2,13 @@
  * rcache.c - a small coherent cache of read-only operation results.
  *
  * Entries are keyed by an opaque string (the core uses op name, actor and
- * input) and tagged with the store's data version at the time the result
- * was computed plus a time of birth. An entry is served only while the
- * data version is unchanged (no connection anywhere committed since) and it
- * is younger than the time-to-live, which bounds how stale results that
- * depend on "now" (upcoming events) can be. Direct-mapped slots keep the
+ * input) and tagged with the tables the computation read, the store's
+ * write number before it began, the data_version epoch and a time of
+ * birth. An entry is served only while no commit of this store since then
+ * wrote one of its tables, nobody else (another process or store)
+ * committed anything (the epoch), and it is younger than the time-to-live,
+ * which bounds how stale results that depend on "now" (upcoming events)
+ * can be. Direct-mapped slots keep the
  * memory bounded without an LRU list.
  */
 #include "store_int.h"
@@ -20,6 +22,7 @@
 typedef struct rc_entry {
     uint64_t hash;
     uint64_t version;
+    uint64_t tables, since;
     int64_t born;
     char *key;
     size_t key_len;
@@ -77,7 +80,8 @@ bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t versi
     bool hit = false;
     pthread_mutex_lock(&c->lock);
     if (e->value && e->hash == h && e->version == version && now - e->born < RCACHE_TTL_US &&
-        now >= e->born && e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
+        now >= e->born && e->key_len == key_len && memcmp(e->key, key, key_len) == 0 &&
+        cm__store_tables_unchanged(s, e->tables, e->since)) {
         *out = cm__strdup(e->value);
         hit = *out != NULL;
     }
@@ -87,7 +91,7 @@ bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t versi
 }
 
 void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    const char *value)
+                    const char *value, uint64_t tables, uint64_t since)
 {
     size_t vlen = strlen(value);
     if (s->no_rcache || vlen > RCACHE_MAX_VALUE)
@@ -105,7 +109,7 @@ void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t versi
     pthread_mutex_lock(&c->lock);
     rc_entry *e = &c->slot[h % RCACHE_SLOTS];
     entry_clear(e);
-    *e = (rc_entry){h, version, now, k, key_len, v};
+    *e = (rc_entry){h, version, tables, since, now, k, key_len, v};
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -59,6 +59,11 @@ static int index_catalog(cm_store *s)
             s->sql[i++] = e;
     qsort(s->sql, n, sizeof *s->sql, cmp_entry);
     s->n_sql = n;
+    s->q_read = cm__calloc(n ? n : 1, sizeof *s->q_read);
+    s->q_write = cm__calloc(n ? n : 1, sizeof *s->q_write);
+    s->q_known = cm__calloc(n ? n : 1, sizeof *s->q_known);
+    if (!s->q_read || !s->q_write || !s->q_known)
+        return cm__error_set(CM_ENOMEM, "out of memory");
     for (i = 1; i < n; i++)
         if (strcmp(s->sql[i - 1]->id, s->sql[i]->id) == 0)
             return cm__error_set(CM_EMISUSE, "duplicate SQL catalogue id %s", s->sql[i]->id);
@@ -215,6 +220,9 @@ void cm_store_close(cm_store *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     cm__free(s->sql);
+    cm__free(s->q_read);
+    cm__free(s->q_write);
+    cm__free(s->q_known);
     cm__free(s->uri_redacted);
     cm__free(s);
 }
@@ -302,15 +310,67 @@ int cm__tx_begin(cm__conn *c, bool write)
 {
     assert(!c->in_tx);
     int rc = c->store->ops->begin(c, write);
-    if (rc == CM_OK)
+    if (rc == CM_OK) {
         c->in_tx = true;
+        c->tx_write = write;
+        c->written = 0;
+    }
     return rc;
+}
+
+/* A commit of this store wrote the tables `written`: number it and mark
+ * them, never moving a table's number backwards. */
+static void note_written(cm_store *s, uint64_t written)
+{
+    uint64_t seq = __atomic_add_fetch(&s->write_seq, 1, __ATOMIC_SEQ_CST);
+    for (int b = 0; b < 64; b++) {
+        if (!(written & (UINT64_C(1) << b)) && !(written & (UINT64_C(1) << CM__TABLES_ALL)))
+            continue;
+        uint64_t cur = __atomic_load_n(&s->table_seq[b], __ATOMIC_SEQ_CST);
+        while (cur < seq && !__atomic_compare_exchange_n(&s->table_seq[b], &cur, seq, false,
+                                                         __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            ;
+    }
+}
+
+void cm__store_commit_written(cm__conn *c)
+{
+    if (c->tx_write && c->written)
+        note_written(c->store, c->written);
+    c->written = 0;
+}
+
+static _Thread_local uint64_t reads_tl; /* tables read by this thread's statements */
+
+uint64_t cm__store_reads_begin(cm_store *s)
+{
+    reads_tl = 0;
+    return __atomic_load_n(&s->write_seq, __ATOMIC_SEQ_CST);
+}
+
+uint64_t cm__store_reads_end(void)
+{
+    return reads_tl;
+}
+
+bool cm__store_tables_unchanged(cm_store *s, uint64_t tables, uint64_t since)
+{
+    if (tables & (UINT64_C(1) << CM__TABLES_ALL))
+        tables = ~UINT64_C(0);
+    for (int b = 0; b < 64; b++)
+        if ((tables & (UINT64_C(1) << b)) &&
+            __atomic_load_n(&s->table_seq[b], __ATOMIC_SEQ_CST) > since)
+            return false;
+    return true;
 }
 
 int cm__tx_commit(cm__conn *c)
 {
     assert(c->in_tx);
     int rc = c->store->ops->commit(c);
+    /* Also when the commit failed (it may have taken effect before a sync
+     * failed): marking more than needed is always safe. */
+    cm__store_commit_written(c);
     if (rc) {
         cm__error_saved saved;
         cm__error_save(&saved);
@@ -389,11 +449,24 @@ int cm__q_open(cm__q *q, cm__conn *c, const char *id)
     if (!e)
         return cm__error_set(CM_ENOTSUP, "the %s backend has no statement '%s'",
                              c->store->ops->name, id);
+    cm_store *s = c->store;
     if (!c->cache[i]) {
-        int rc = c->store->ops->prepare(&c->cache[i], c, e->sql);
+        int rc = s->ops->prepare(&c->cache[i], c, e->sql);
         if (rc)
             return rc;
+        if (s->ops->size >= offsetof(cm__store_ops, stmt_tables) + sizeof s->ops->stmt_tables &&
+            s->ops->stmt_tables && !__atomic_load_n(&s->q_known[i], __ATOMIC_ACQUIRE)) {
+            uint64_t r = 0, w = 0;
+            s->ops->stmt_tables(c, &r, &w);
+            __atomic_store_n(&s->q_read[i], r, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->q_write[i], w, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->q_known[i], 1, __ATOMIC_RELEASE);
+        }
     }
+    bool known = __atomic_load_n(&s->q_known[i], __ATOMIC_ACQUIRE);
+    reads_tl |= known ? __atomic_load_n(&s->q_read[i], __ATOMIC_RELAXED) : ~UINT64_C(0);
+    if (c->in_tx && c->tx_write)
+        c->written |= known ? __atomic_load_n(&s->q_write[i], __ATOMIC_RELAXED) : ~UINT64_C(0);
     q->st = c->cache[i];
     return CM_OK;
 }

@@ -28,6 +28,14 @@ struct cm_store {
     uint32_t waiting;
     uint32_t busy_timeout_ms;
     uint64_t cache_hits, cache_misses; /* atomics */
+    /* Tables each catalogue statement reads and writes (stmt_tables bits),
+     * learnt at its first prepare; known[i] says whether they are. */
+    uint64_t *q_read, *q_write;
+    uint8_t *q_known;
+    /* Commits of this store that wrote: write_seq numbers them, table_seq[b]
+     * is the number of the last one that wrote table b (atomics). */
+    uint64_t write_seq;
+    uint64_t table_seq[64];
     /* result cache of read-only operations (lib/core/rcache.c), or NULL */
     struct cm__rcache *rcache;
     bool no_rcache; /* CM_STORE_NO_RESULT_CACHE: no lookups, no entries */
@@ -112,11 +120,22 @@ int64_t cm__q_exec0(cm__conn *conn, const char *id);
 /* A number that changes whenever any connection (this process or another)
  * commits a change. CM_ENOTSUP when the backend cannot tell. */
 int cm__store_data_version(cm_store *store, uint64_t *out);
-/* Result cache (rcache.c): a hit copies the value into *out (cm_free). */
+/* Table-scoped coherence for cached reads. Before a cacheable read,
+ * cm__store_reads_begin() clears this thread's set of tables read and
+ * returns the store's write number; afterwards cm__store_reads_end()
+ * returns the tables the read's statements touched. A result stays valid
+ * while no commit of this store numbered after that wrote one of them
+ * (cm__store_tables_unchanged) and the data_version epoch is unchanged
+ * (commits by anyone else). */
+uint64_t cm__store_reads_begin(cm_store *store);
+uint64_t cm__store_reads_end(void);
+bool cm__store_tables_unchanged(cm_store *store, uint64_t tables, uint64_t since);
+/* Result cache (rcache.c): a hit copies the value into *out (cm_free).
+ * version: the data_version epoch; tables and since as above. */
 bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
                     char **out);
 void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    const char *value);
+                    const char *value, uint64_t tables, uint64_t since);
 /* Free the result cache (called by cm_store_close). */
 void cm__rcache_free(struct cm__rcache *c);
 

@@ -361,6 +361,75 @@ START_TEST(commits_are_synced_before_they_return_and_writers_share_the_syncs)
 }
 END_TEST
 
+static long long cache_hits(void)
+{
+    char *st = NULL;
+    ck_assert_ok(cm_store_stats(&st, FX.store));
+    json_t *j = json_loads(st, 0, NULL);
+    long long n = json_integer_value(json_object_get(j, "cache_hits"));
+    json_decref(j);
+    cm_free(st);
+    return n;
+}
+
+static const char *group_name(json_int_t gid)
+{
+    static char buf[64];
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, FX.sys, "groups.get", "{s:I}", "group_id", gid));
+    snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(r, "name")));
+    json_decref(r);
+    return buf;
+}
+
+/* SQLite: a commit of this store drops only the cached results that read
+ * a table it wrote (a member signing up leaves a group's page cached, a
+ * rename of the group does not); a commit by anybody else still drops
+ * every result. The clock stands still so that the cache's one-second age
+ * limit plays no part. */
+START_TEST(a_commit_drops_only_the_cached_reads_of_the_tables_it_wrote)
+{
+    if (fx_is_pg())
+        return;
+    fx_clock_set(cm_now_us());
+    cm_actor *own = fx_member("own@example.org", "organizer");
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, own, "groups.create", "{s:s,s:s,s:s,s:s,s:s}", "slug", "readers",
+                         "name", "Readers", "kind", "chapter", "join_policy", "open", "visibility",
+                         "public"));
+    json_int_t gid = json_integer_value(json_object_get(r, "id"));
+    json_decref(r);
+    ck_assert_str_eq(group_name(gid), "Readers");
+    long long h = cache_hits();
+    ck_assert_str_eq(group_name(gid), "Readers");
+    ck_assert_int_eq(cache_hits(), h + 1);
+    /* members, sessions, audit_log: nothing groups.get reads */
+    ck_assert_ok(fx_exec(NULL, FX.sys, "members.signup", "{s:s,s:s}", "email", "new@example.org",
+                         "name", "New"));
+    ck_assert_str_eq(group_name(gid), "Readers");
+    ck_assert_int_eq(cache_hits(), h + 2);
+    /* the group itself */
+    ck_assert_ok(
+        fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", gid, "name", "Renamed"));
+    ck_assert_str_eq(group_name(gid), "Renamed");
+    ck_assert_int_eq(cache_hits(), h + 2);
+    ck_assert_str_eq(group_name(gid), "Renamed");
+    ck_assert_int_eq(cache_hits(), h + 3);
+    /* another connection, even to a table groups.get does not read */
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(FX.path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO metric_counters (name, value) VALUES ('x', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_str_eq(group_name(gid), "Renamed");
+    ck_assert_int_eq(cache_hits(), h + 3);
+    ck_assert_str_eq(group_name(gid), "Renamed");
+    ck_assert_int_eq(cache_hits(), h + 4);
+    cm_actor_free(own);
+}
+END_TEST
+
 static const char *headline_of(cm_store *st, const cm_actor *viewer, json_int_t id)
 {
     static char buf[128];
@@ -565,6 +634,7 @@ int main(void)
     tcase_add_test(pool, no_result_cache_flag_runs_every_read);
     tcase_add_test(pool, opens_of_a_migrated_database_do_not_wait_for_the_writer);
     tcase_add_test(pool, commits_are_synced_before_they_return_and_writers_share_the_syncs);
+    tcase_add_test(pool, a_commit_drops_only_the_cached_reads_of_the_tables_it_wrote);
     suite_add_tcase(s, pool);
     TCase *bind = tcase_create("bind");
     tcase_add_checked_fixture(bind, fx_setup, fx_teardown);

@@ -55,10 +55,20 @@ typedef struct sqlite_state {
     bool syncing;
     int wal_fd; /* our own descriptor of the WAL file, -1 until needed */
     uint64_t n_syncs;
-    /* A read-only watcher connection for data_version (opened lazily). */
+    /* A read-only watcher connection for data_version (opened lazily),
+     * and under watch_lock: dv_base, the data_version that includes every
+     * commit accounted for (the store's own, read under the writer lock
+     * around each COMMIT), and epoch, bumped whenever data_version moved
+     * for another reason (a commit by another process or store). */
     pthread_mutex_t watch_lock;
     sqlite3 *watch_db;
     sqlite3_stmt *watch_st;
+    uint64_t dv_base, epoch;
+    bool dv_known;
+    /* Table numbering for stmt_tables: names of bits 0..62. */
+    pthread_mutex_t tables_lock;
+    char tables[CM__TABLES_ALL][64];
+    int n_tables;
 } sqlite_state;
 
 typedef struct sqlite_conn {
@@ -68,7 +78,14 @@ typedef struct sqlite_conn {
     bool holds_writer;
     bool wal;         /* in WAL mode: commits are group-synced */
     bool wal_written; /* the last COMMIT wrote WAL frames (wal hook) */
+    uint64_t prep_read, prep_write; /* tables of the statement last prepared */
+    bool recording;                 /* sq_prepare is running: the authorizer collects */
 } sqlite_conn;
+
+static int auth_tables(void *arg, int action, const char *a1, const char *a2, const char *db,
+                       const char *trigger);
+static void dv_before_commit(sqlite_state *st);
+static void dv_after_commit(sqlite_state *st);
 
 extern const cm__migration cm__sqlite_migrations[];
 extern const cm__sql_entry *const cm__sqlite_catalog[];
@@ -146,6 +163,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     pthread_cond_init(&st->sync_cond, NULL);
     st->wal_fd = -1;
     pthread_mutex_init(&st->watch_lock, NULL);
+    pthread_mutex_init(&st->tables_lock, NULL);
     if (!st->path) {
         cm__free(st);
         return cm__error_set(CM_ENOMEM, "out of memory");
@@ -165,6 +183,7 @@ static void sq_release(void *state)
     sqlite3_finalize(st->watch_st);
     sqlite3_close(st->watch_db);
     pthread_mutex_destroy(&st->watch_lock);
+    pthread_mutex_destroy(&st->tables_lock);
     cm__free(st->path);
     cm__free(st);
 }
@@ -235,6 +254,9 @@ static int sq_connect(cm__conn *conn, void *state)
     }
     if (c->wal)
         (void)sqlite3_wal_hook(c->db, wal_hook, c);
+    /* Installed once, before any statement: setting or clearing an
+     * authorizer expires every prepared statement of the connection. */
+    (void)sqlite3_set_authorizer(c->db, auth_tables, c);
     return CM_OK;
 }
 
@@ -371,9 +393,14 @@ static int sq_commit(cm__conn *conn)
 {
     sqlite_conn *c = (sqlite_conn *)conn;
     c->wal_written = false;
+    if (c->holds_writer)
+        dv_before_commit(c->st);
     int rc = exec(c->db, "COMMIT");
     if (rc)
         return rc;
+    if (c->holds_writer)
+        dv_after_commit(c->st);
+    cm__store_commit_written(conn); /* the cache drops what it wrote, now */
     uint64_t seq = 0;
     if (c->wal && c->wal_written) {
         pthread_mutex_lock(&c->st->sync_lock);
@@ -409,9 +436,13 @@ static int sq_exec_script(cm__conn *conn, const char *sql)
 
 static int sq_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
 {
-    sqlite3 *db = ((sqlite_conn *)conn)->db;
+    sqlite_conn *c = (sqlite_conn *)conn;
+    sqlite3 *db = c->db;
     sqlite3_stmt *st = NULL;
+    c->prep_read = c->prep_write = 0;
+    c->recording = true;
     int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    c->recording = false;
     if (rc != SQLITE_OK)
         return map_rc(rc, db, "prepare");
     *out = (cm__stmt *)st;
@@ -525,14 +556,10 @@ static int sq_backup(cm__conn *conn, const char *dest)
 }
 
 /* PRAGMA data_version on a dedicated connection changes whenever any other
- * connection, in this process or another, commits. */
-static int sq_data_version(void *state, uint64_t *out)
+ * connection, in this process or another, commits (watch_lock held). */
+static int read_dv(sqlite_state *st, uint64_t *out)
 {
-    sqlite_state *st = state;
-    if (st->memory)
-        return CM_ENOTSUP; /* a second connection would see another database */
     int rc = CM_OK;
-    pthread_mutex_lock(&st->watch_lock);
     if (!st->watch_st) {
         int src = sqlite3_open_v2(st->path, &st->watch_db,
                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
@@ -555,8 +582,121 @@ static int sq_data_version(void *state, uint64_t *out)
             rc = map_rc(src, st->watch_db, "data_version");
         sqlite3_reset(st->watch_st);
     }
+    return rc;
+}
+
+/* Around the store's own COMMIT, with the writer lock held (no other
+ * commit of this store can happen meanwhile): before it, a data_version
+ * other than dv_base means somebody else committed (bump the epoch);
+ * after it, the new data_version is ours. Only once the watcher exists
+ * (the cache is in use). A commit by another process in the instant
+ * between our COMMIT and the read after it is taken for ours: the
+ * cache's one-second age limit bounds what that can cost. */
+static void dv_before_commit(sqlite_state *st)
+{
+    pthread_mutex_lock(&st->watch_lock);
+    uint64_t v;
+    if (st->watch_st && read_dv(st, &v) == CM_OK && (!st->dv_known || v != st->dv_base)) {
+        st->epoch++;
+        st->dv_base = v;
+        st->dv_known = true;
+    }
+    pthread_mutex_unlock(&st->watch_lock);
+}
+
+static void dv_after_commit(sqlite_state *st)
+{
+    pthread_mutex_lock(&st->watch_lock);
+    uint64_t v;
+    if (st->watch_st && st->dv_known && read_dv(st, &v) == CM_OK)
+        st->dv_base = v;
+    else if (st->watch_st)
+        st->dv_known = false; /* the next look bumps the epoch */
+    pthread_mutex_unlock(&st->watch_lock);
+}
+
+/* The epoch: changes whenever data_version moved for a reason other than
+ * this store's own commits. An unexplained change seen while one of our
+ * writers may be between its COMMIT and its dv_after_commit() cannot be
+ * attributed: CM_EBUSY (no caching this time). */
+static int sq_data_version(void *state, uint64_t *out)
+{
+    sqlite_state *st = state;
+    if (st->memory)
+        return CM_ENOTSUP; /* a second connection would see another database */
+    pthread_mutex_lock(&st->watch_lock);
+    uint64_t v;
+    int rc = read_dv(st, &v);
+    if (rc == CM_OK && (!st->dv_known || v != st->dv_base)) {
+        if (pthread_mutex_trylock(&st->writer) == 0) {
+            st->epoch++;
+            st->dv_base = v;
+            st->dv_known = true;
+            pthread_mutex_unlock(&st->writer);
+        } else {
+            rc = CM_EBUSY;
+        }
+    }
+    if (rc == CM_OK)
+        *out = st->epoch;
     pthread_mutex_unlock(&st->watch_lock);
     return rc;
+}
+
+/* The bit of table `name` in the store's numbering (CM__TABLES_ALL when
+ * the numbering is full). */
+static uint64_t table_bit(sqlite_state *st, const char *name)
+{
+    int b = CM__TABLES_ALL;
+    pthread_mutex_lock(&st->tables_lock);
+    for (int i = 0; i < st->n_tables; i++)
+        if (sqlite3_stricmp(st->tables[i], name) == 0) {
+            b = i;
+            break;
+        }
+    if (b == CM__TABLES_ALL && st->n_tables < CM__TABLES_ALL && strlen(name) < 64) {
+        b = st->n_tables++;
+        (void)snprintf(st->tables[b], sizeof st->tables[b], "%s", name);
+    }
+    pthread_mutex_unlock(&st->tables_lock);
+    return UINT64_C(1) << b;
+}
+
+/* The connection's authorizer: while sq_prepare runs, collect the tables
+ * the statement (and any trigger it fires) reads and writes. */
+static int auth_tables(void *arg, int action, const char *a1, const char *a2, const char *db,
+                       const char *trigger)
+{
+    (void)a2, (void)db, (void)trigger;
+    sqlite_conn *c = arg;
+    if (!c->recording)
+        return SQLITE_OK;
+    switch (action) {
+        case SQLITE_READ:
+            c->prep_read |= a1 ? table_bit(c->st, a1) : ~UINT64_C(0);
+            break;
+        case SQLITE_INSERT:
+        case SQLITE_UPDATE:
+        case SQLITE_DELETE:
+            c->prep_write |= a1 ? table_bit(c->st, a1) : ~UINT64_C(0);
+            break;
+        case SQLITE_SELECT:
+        case SQLITE_FUNCTION:
+        case SQLITE_RECURSIVE:
+        case SQLITE_TRANSACTION:
+        case SQLITE_SAVEPOINT:
+            break;
+        default: /* pragmas, schema changes, ATTACH...: anything */
+            c->prep_read = c->prep_write = ~UINT64_C(0);
+    }
+    return SQLITE_OK;
+}
+
+static void sq_stmt_tables(cm__conn *conn, uint64_t *read, uint64_t *write)
+{
+    sqlite_conn *c = (sqlite_conn *)conn;
+    *read = c->prep_read;
+    *write = c->prep_write;
 }
 
 const cm__store_ops cm__sqlite_ops = {
@@ -595,4 +735,5 @@ const cm__store_ops cm__sqlite_ops = {
     .restore = cm__sqlite_restore,
     .data_version = sq_data_version,
     .write_probe = sq_write_probe,
+    .stmt_tables = sq_stmt_tables,
 };
