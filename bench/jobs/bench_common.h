@@ -86,4 +86,28 @@ static inline cm_scheduler *start(cm_store *store, const char *kind, cm_job_fn f
     return s;
 }
 
+/* Enqueue nl jobs at 500/s through `via` into a scheduler running on
+ * `store`; p50 and p99 of enqueue-to-start in ms. */
+static inline void latency(double *p50, double *p99, cm_store *store, cm_store *via, long nl,
+                           uint32_t threads)
+{
+    atomic_store(&done, 0);
+    atomic_store(&lat_n, 0);
+    cm_scheduler *s = start(store, "bench.lat", timed, threads, 0);
+    sleep_us(300000); /* started (PostgreSQL: listening), the first poll found nothing */
+    for (long i = 0; i < nl; i++) {
+        char p[64];
+        int len = snprintf(p, sizeof p, "{\"t\":%lld}", (long long)cm_now_us());
+        check(cm_jobs_enqueue(NULL, via, "bench.lat", p, (size_t)len, NULL), "enqueue");
+        sleep_us(2000);
+    }
+    while (atomic_load(&done) < nl)
+        sleep_us(1000);
+    check(cm_scheduler_stop(s, 60 * INT64_C(1000000)), "stop");
+    cm_scheduler_close(s, NULL, NULL);
+    qsort(lat, (size_t)nl, sizeof *lat, cmp);
+    *p50 = (double)lat[nl / 2] / 1000.0;
+    *p99 = (double)lat[(nl * 99) / 100] / 1000.0;
+}
+
 #endif /* CM_BENCH_JOBS_COMMON_H */

