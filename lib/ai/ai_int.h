@@ -17,7 +17,7 @@
 #ifndef CM_AI_INT_H
 #define CM_AI_INT_H
 
-#include "../core/ops_int.h"
+#include "../store/store_int.h"
 
 #include <community/ai.h>
 #include <community/vec.h>
@@ -117,6 +117,11 @@ bool cm__embed_normalize(float *v, size_t n);
 void cm__embed_hash(char out[65], const char *text, size_t len);
 
 /* ---- keeping vectors in step (embed_sync.c) ---- */
+/* Keep the embedding of entity ("event", "member" or "post", id) in step
+ * with its text, inside the write's transaction on conn (now: the write's
+ * time): the operations call it after every write that may change the
+ * text. */
+int cm__embed_sync(cm__conn *conn, int64_t now, const char *entity_type, int64_t id);
 /* The text entity (type, id) is embedded from (cm__free); *found false
  * when the entity does not exist. */
 int cm__embed_text(char **out, bool *found, cm__conn *conn, int type, int64_t id);
@@ -131,21 +136,21 @@ int cm__embed_before_op(cm_store *store);
 /* Embed one query text with the store's provider (outside transactions).
  * out: *dim_out floats (cm__free). */
 int cm__embed_query(float **out, uint32_t *dim_out, cm_store *store, const char *text);
-/* The stored vector of (type, id) under the current model, in ctx's
+/* The stored vector of (type, id) under the current model, in conn's
  * transaction: CM_OK with *out (cm__free) and *dim, or CM_OK with *out NULL
  * when there is none. */
-int cm__embed_vector(float **out, size_t *dim, cm__ctx *ctx, int type, int64_t id);
+int cm__embed_vector(float **out, size_t *dim, cm__conn *conn, int type, int64_t id);
 
 /* ---- search (embed_index.c) ---- */
 typedef struct cm__embed_hit {
     int64_t id;
     float score; /* cosine similarity */
 } cm__embed_hit;
-/* In ctx's transaction: bring type's index up to date with the table, then
+/* In conn's transaction: bring type's index up to date with the table, then
  * write the up to k best entities among `allowed` (ascending ids) other
  * than `exclude` (0: none) into hits, best first (ties: smaller id).
  * CM_EINVAL (field query_vector) when dim differs from the model's. */
-int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__ctx *ctx, int type,
+int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__conn *conn, int type,
                      const float *query, size_t dim, const int64_t *allowed, size_t n_allowed,
                      int64_t exclude, size_t k);
 void cm__embed_index_dispose(cm__embed_index *ix);

@@ -218,7 +218,7 @@ static int to_hnsw(cm__embed_index *ix)
 }
 
 /* Load the rows written since ix->generation. */
-static int catch_up(cm__embed_index *ix, cm__ctx *ctx, int type, const cm__embedder *cfg,
+static int catch_up(cm__embed_index *ix, cm__conn *conn, int type, const cm__embedder *cfg,
                     size_t exact_max)
 {
     if (ix->cfg_version != cfg->version) {
@@ -229,7 +229,7 @@ static int catch_up(cm__embed_index *ix, cm__ctx *ctx, int type, const cm__embed
     if (!ix->dim)
         ix->dim = cfg->dim; /* 0 for an HTTP model of unknown size: first row decides */
     cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "embed.changed");
+    int rc = cm__q_open(&q, conn, "embed.changed");
     if (rc)
         return rc;
     cm__q_text(&q, 1, cm__embed_type_name(type));
@@ -417,15 +417,15 @@ static int search_hnsw(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix,
     return rc;
 }
 
-int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__ctx *ctx, int type,
+int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__conn *conn, int type,
                      const float *query, size_t dim, const int64_t *allowed, size_t n_allowed,
                      int64_t exclude, size_t k)
 {
     *n_hits = 0;
     cm__embed_state *st;
     cm__embedder cfg;
-    int rc = cm__embed_state_get(&st, ctx->store);
-    if (rc || (rc = cm__embed_config(&cfg, ctx->store)))
+    int rc = cm__embed_state_get(&st, conn->store);
+    if (rc || (rc = cm__embed_config(&cfg, conn->store)))
         return rc;
     if (cfg.dim && dim != cfg.dim) {
         cm__embedder_dispose(&cfg);
@@ -440,7 +440,7 @@ int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__ctx *ctx, int type
         int64_t *ids = cm__malloc((k ? k : 1) * sizeof *ids);
         float *scores = cm__malloc((k ? k : 1) * sizeof *scores);
         size_t n = 0;
-        rc = ids && scores ? cm__store_vector_search(ctx->conn, &req, ids, scores, &n)
+        rc = ids && scores ? cm__store_vector_search(conn, &req, ids, scores, &n)
                            : cm__error_set(CM_ENOMEM, "out of memory");
         for (size_t i = 0; rc == 1 && i < n; i++) {
             hits[i].id = ids[i];
@@ -459,7 +459,7 @@ int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__ctx *ctx, int type
     }
     pthread_mutex_lock(&st->idx_lock);
     cm__embed_index *ix = &st->idx[type];
-    rc = catch_up(ix, ctx, type, &cfg, st->exact_max);
+    rc = catch_up(ix, conn, type, &cfg, st->exact_max);
     if (rc == CM_OK && ix->dim && dim != ix->dim)
         rc = cm__error_set_field(CM_EINVAL, "query_vector",
                                  "query_vector: %zu numbers given, the model's vectors have %zu",

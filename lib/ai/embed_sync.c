@@ -217,21 +217,21 @@ static int write_vector(cm__conn *conn, const char *stmt, int type, int64_t id,
     return rc;
 }
 
-int cm__embed_sync(cm__ctx *ctx, const char *type_name, int64_t id)
+int cm__embed_sync(cm__conn *conn, int64_t now, const char *type_name, int64_t id)
 {
     int type = cm__embed_type_parse(type_name);
     if (type < 0)
         return cm__error_set(CM_EMISUSE, "cm__embed_sync: unknown entity type '%s'",
                              type_name ? type_name : "(null)");
     cm__embedder cfg;
-    int rc = cm__embed_config(&cfg, ctx->store);
+    int rc = cm__embed_config(&cfg, conn->store);
     if (rc)
         return rc;
     char *text = NULL;
     bool found;
     meta m;
-    if ((rc = cm__embed_text(&text, &found, ctx->conn, type, id)) || !found ||
-        (rc = meta_load(&m, ctx->conn, type, id)))
+    if ((rc = cm__embed_text(&text, &found, conn, type, id)) || !found ||
+        (rc = meta_load(&m, conn, type, id)))
         goto out;
     char hash[65];
     cm__embed_hash(hash, text, strlen(text));
@@ -250,19 +250,19 @@ int cm__embed_sync(cm__ctx *ctx, const char *type_name, int64_t id)
         }
         if (cfg.kind == CM_EMBEDDER_BUILTIN)
             cm__embed_builtin(v, cfg.dim, text, strlen(text));
-        if ((rc = bump(&gen, ctx->conn, type)) == CM_OK)
-            rc = write_vector(ctx->conn, "embed.upsert", type, id, cfg.model, v, cfg.dim, hash,
-                              gen, ctx->now);
+        if ((rc = bump(&gen, conn, type)) == CM_OK)
+            rc =
+                write_vector(conn, "embed.upsert", type, id, cfg.model, v, cfg.dim, hash, gen, now);
         cm__free(v);
     } else if (!(same_text && m.stale)) {
         cm__q q;
-        if ((rc = cm__q_open(&q, ctx->conn, "embed.mark_stale")))
+        if ((rc = cm__q_open(&q, conn, "embed.mark_stale")))
             goto out;
         cm__q_text(&q, 1, cm__embed_type_name(type));
         cm__q_int64(&q, 2, id);
         cm__q_text(&q, 3, cfg.model);
         cm__q_text(&q, 4, hash);
-        cm__q_int64(&q, 5, ctx->now);
+        cm__q_int64(&q, 5, now);
         rc = cm__ok(cm__q_step(&q));
         cm__q_close(&q);
     }
@@ -495,8 +495,7 @@ int cm_store_embed_refresh(cm_store *store, uint32_t max, uint32_t *refreshed_ou
 static int count_request(cm__conn *conn, void *payload)
 {
     (void)payload;
-    cm__ctx ctx = {.conn = conn};
-    return cm__metric_add(&ctx, "ai_requests", 1);
+    return cm__metric_add(conn, "ai_requests", 1);
 }
 
 int cm__embed_before_op(cm_store *store)
@@ -563,16 +562,16 @@ int cm__embed_query(float **out, uint32_t *dim_out, cm_store *store, const char 
     return rc;
 }
 
-int cm__embed_vector(float **out, size_t *dim, cm__ctx *ctx, int type, int64_t id)
+int cm__embed_vector(float **out, size_t *dim, cm__conn *conn, int type, int64_t id)
 {
     *out = NULL;
     *dim = 0;
     cm__embedder cfg;
-    int rc = cm__embed_config(&cfg, ctx->store);
+    int rc = cm__embed_config(&cfg, conn->store);
     if (rc)
         return rc;
     cm__q q;
-    if ((rc = cm__q_open(&q, ctx->conn, "embed.vector"))) {
+    if ((rc = cm__q_open(&q, conn, "embed.vector"))) {
         cm__embedder_dispose(&cfg);
         return rc;
     }

@@ -58,6 +58,13 @@ bool cm__event_staff(cm__ctx *ctx);
  * email_outbox. *promoted (may be NULL) receives the number promoted. */
 int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted);
 
+/* ---- the platform's own jobs (platform_jobs.c) ---- */
+/* Enqueue the "platform.waitlist_promoted" notice of member_id for
+ * event_id inside conn's open write transaction. */
+int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id);
+/* One reminder sweep at `now` (the reminder job's body; tests call it). */
+int cm__platform_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out);
+
 /* Seat bounds and limits. */
 #define CM__EVENT_MAX_CAPACITY 1000000
 #define CM__RSVP_MAX_GUESTS 10

@@ -131,7 +131,7 @@ static int rank(hit *hits, size_t *n, cm__ctx *ctx, int type, const float *q, si
     if (!h)
         return cm__error_set(CM_ENOMEM, "out of memory");
     size_t m = 0;
-    int rc = cm__embed_search(h, &m, ctx, type, q, dim, allowed->v, allowed->n, exclude, k);
+    int rc = cm__embed_search(h, &m, ctx->conn, type, q, dim, allowed->v, allowed->n, exclude, k);
     for (size_t i = 0; rc == CM_OK && i < m; i++)
         hits[(*n)++] = (hit){type, h[i].id, h[i].score};
     cm__free(h);
@@ -320,7 +320,7 @@ static int similar(json_t **out, cm__ctx *ctx, int type, int64_t id, bool upcomi
 {
     float *v;
     size_t dim;
-    int rc = cm__embed_vector(&v, &dim, ctx, type, id);
+    int rc = cm__embed_vector(&v, &dim, ctx->conn, type, id);
     if (rc)
         return rc;
     hit *hits = cm__malloc(limit * sizeof *hits);
@@ -400,7 +400,7 @@ static int op_recommended(cm__ctx *ctx, json_t *in, json_t **out)
     /* the profile, weight 1 */
     float *v;
     size_t d;
-    int rc = cm__embed_vector(&v, &d, ctx, CM__EMB_MEMBER, me);
+    int rc = cm__embed_vector(&v, &d, ctx->conn, CM__EMB_MEMBER, me);
     if (rc)
         return rc;
     bool profile = v && cm__embed_normalize(v, d);
@@ -416,7 +416,7 @@ static int op_recommended(cm__ctx *ctx, json_t *in, json_t **out)
     if ((rc = collect_ids(&going, &q)))
         goto out;
     for (size_t i = 0; i < going.n && !oom; i++) {
-        if ((rc = cm__embed_vector(&v, &d, ctx, CM__EMB_EVENT, going.v[i])))
+        if ((rc = cm__embed_vector(&v, &d, ctx->conn, CM__EMB_EVENT, going.v[i])))
             break;
         if (v && cm__embed_normalize(v, d) && (!sum || d == sum_dim)) {
             if (!sum && !(sum = cm__calloc(d, sizeof *sum)))

@@ -12,6 +12,8 @@
  */
 #include "event_int.h"
 
+#include "ai/ai_int.h" /* cm__embed_sync */
+
 #include <stdio.h>
 #include <string.h>
 
@@ -190,8 +192,8 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 3, ctx->now);
     rc = cm__ok(cm__q_step(&q));
     cm__q_close(&q);
-    if (rc || (rc = cm__metric_add(ctx, "events_created", 1)) ||
-        (rc = cm__embed_sync(ctx, "event", id)))
+    if (rc || (rc = cm__metric_add(ctx->conn, "events_created", 1)) ||
+        (rc = cm__embed_sync(ctx->conn, ctx->now, "event", id)))
         return rc;
     ctx->target_type = "event";
     ctx->target_id = id;
@@ -279,7 +281,7 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc == 0)
         return cm__error_set_field(CM_ECONFLICT, "version",
                                    "version: the event was changed meanwhile: reload and retry");
-    if ((rc = cm__embed_sync(ctx, "event", ev.id)))
+    if ((rc = cm__embed_sync(ctx->conn, ctx->now, "event", ev.id)))
         return rc;
     if (cap_set) {
         /* more room (or no limit any more): serve the waitlist */

@@ -9,7 +9,6 @@
 #define CM_OPS_INT_H
 
 #include "../store/store_int.h"
-#include "../util/json.h"
 
 /* Field types of an operation's input. */
 typedef enum cm__ftype {
@@ -216,25 +215,6 @@ int cm__role_parse(const char *name);
 /* Helpers for handlers. */
 int cm__require_member(cm__ctx *ctx);       /* actor is a logged-in member (or system) */
 bool cm__actor_at_least(cm__ctx *ctx, int role);
-int cm__metric_add(cm__ctx *ctx, const char *name, int64_t delta);
-/* Keep the embedding of entity ("event", "member" or "post", id) in step
- * with its text, inside the write's transaction (lib/ai/embed_sync.c): call
- * after every write that may change the text. */
-int cm__embed_sync(cm__ctx *ctx, const char *entity_type, int64_t id);
-/* Copy a column of q into obj[key] as string/int. */
-void cm__json_set_col_text(json_t *obj, const char *key, cm__q *q, int col);
-void cm__json_set_col_int(json_t *obj, const char *key, cm__q *q, int col);
-void cm__json_set_col_time(json_t *obj, const char *key, cm__q *q, int col);
-/* Map a step/bind result: rc < 0 -> rc; otherwise CM_OK. */
-static inline int cm__ok(int rc) { return rc < 0 ? rc : CM_OK; }
-
-/* Opaque cursors: encode/decode (int64 a, int64 b) as a short string. */
-void cm__cursor_encode(char out[48], int64_t a, int64_t b);
-int cm__cursor_decode(int64_t *a, int64_t *b, const char *s);
-/* A page of a listing: {"items": items (stolen), "next_cursor": the cursor
- * of (a, b) when more rows follow, else null}. */
-json_t *cm__page(json_t *items, bool more, int64_t a, int64_t b);
-
 /* SHA-256 hex of a token, as stored for sessions and single-use tokens. */
 void cm__token_hash(char out[65], const char *token);
 /* New random token with a prefix ("cms_"): out >= 64 bytes. */

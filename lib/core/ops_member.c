@@ -6,6 +6,8 @@
 #include "group_int.h"
 #include "member_int.h"
 
+#include "ai/ai_int.h" /* cm__embed_sync */
+
 #include <ctype.h>
 #include <string.h>
 
@@ -71,7 +73,8 @@ static int op_signup(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "member";
     ctx->target_id = id;
-    if ((rc = cm__metric_add(ctx, "signups", 1)) || (rc = cm__embed_sync(ctx, "member", id)))
+    if ((rc = cm__metric_add(ctx->conn, "signups", 1)) ||
+        (rc = cm__embed_sync(ctx->conn, ctx->now, "member", id)))
         return rc;
     json_t *res = json_object(), *member;
     /* Load as the new member sees themself. */
@@ -188,7 +191,7 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
                                    (long long)id);
     ctx->target_type = "member";
     ctx->target_id = id;
-    if ((rc = cm__embed_sync(ctx, "member", id)))
+    if ((rc = cm__embed_sync(ctx->conn, ctx->now, "member", id)))
         return rc;
     return cm__member_load(out, ctx, id);
 }

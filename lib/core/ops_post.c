@@ -8,6 +8,8 @@
  */
 #include "group_int.h"
 
+#include "ai/ai_int.h" /* cm__embed_sync */
+
 #include <stdio.h>
 #include <string.h>
 
@@ -224,7 +226,8 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "post";
     ctx->target_id = id;
-    if ((rc = cm__metric_add(ctx, "posts", 1)) || (rc = cm__embed_sync(ctx, "post", id)))
+    if ((rc = cm__metric_add(ctx->conn, "posts", 1)) ||
+        (rc = cm__embed_sync(ctx->conn, ctx->now, "post", id)))
         return rc;
     return post_load(out, ctx, id);
 }
@@ -339,7 +342,7 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "post";
     ctx->target_id = p.id;
-    if ((rc = cm__embed_sync(ctx, "post", p.id)))
+    if ((rc = cm__embed_sync(ctx->conn, ctx->now, "post", p.id)))
         return rc;
     return post_load(out, ctx, p.id);
 }

@@ -313,7 +313,7 @@ static int op_add(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_close(&q);
     if (rc < 0)
         return rc;
-    if (fresh && (rc = cm__metric_add(ctx, "rsvps", 1)))
+    if (fresh && (rc = cm__metric_add(ctx->conn, "rsvps", 1)))
         return rc;
     if ((rc = cm__rsvp_promote(ctx, &ev, NULL)))
         return rc;

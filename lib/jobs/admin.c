@@ -4,7 +4,6 @@
  * of cm_jobs_stats(). The transactional forms back the jobs.* operations
  * (lib/core/ops_jobs.c); the public C functions wrap them.
  */
-#include "../core/ops_int.h"
 #include "jobs_int.h"
 
 #include <stdio.h>

@@ -32,32 +32,6 @@ static void free_list(cm_job *j)
     }
 }
 
-/* ---- the claim hook and its portable fallback ---- */
-
-int cm__store_claim_jobs(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
-                         void *payload)
-{
-    const cm__store_ops *ops = conn->store->ops;
-    assert(conn->in_tx && req->max >= 1);
-    if (ops->size >= offsetof(cm__store_ops, claim_jobs) + sizeof ops->claim_jobs &&
-        ops->claim_jobs)
-        return ops->claim_jobs(conn, req, on_row, payload);
-    cm__q q;
-    int rc = cm__q_open(&q, conn, "jobs.claim");
-    if (rc)
-        return rc;
-    cm__q_text(&q, 1, req->queue);
-    cm__q_text(&q, 2, req->owner);
-    cm__q_int64(&q, 3, req->now);
-    cm__q_int64(&q, 4, req->lease_expires_at);
-    cm__q_int64(&q, 5, req->max);
-    while ((rc = cm__q_step(&q)) == 1)
-        if ((rc = on_row(&q, payload)))
-            break;
-    cm__q_close(&q);
-    return cm__ok(rc);
-}
-
 typedef struct claim_call {
     cm_store *store;
     cm__claim_queue *qs;

@@ -1,14 +1,13 @@
 /*
- * jobs_int.h - internals of the job queue shared by lib/jobs, the jobs
- * operations (lib/core/ops_jobs.c), the platform's domain code and the
- * tests: the claimed-job object, the transactional enqueue, the one-step
- * claim / renew / finish / recover functions the scheduler is made of, the
- * backoff, and cron.
+ * jobs_int.h - internals of the job queue shared by lib/jobs, the layer above it (the jobs
+ * operations of lib/core/ops_jobs.c, the platform's jobs of lib/core/platform_jobs.c) and the
+ * tests: the claimed-job object, the transactional enqueue, the one-step claim / renew /
+ * finish / recover functions the scheduler is made of, the backoff, and cron.
  */
 #ifndef CM_JOBS_INT_H
 #define CM_JOBS_INT_H
 
-#include "../core/ops_int.h" /* store, json, cm__ok, column helpers */
+#include "../store/store_int.h"
 
 #include <community/jobs.h>
 
@@ -190,14 +189,12 @@ void cm__jobs_local_wake_mark(cm_store *store);
 void cm__jobs_local_wake_reset(void);
 void cm__jobs_local_wake_flush(void);
 
-/* ---- the platform's own jobs (platform.c) ---- */
-/* Kinds: "platform.event_reminders" (sweep, every minute),
- * "platform.waitlist_promoted" (payload {"event_id", "member_id"}). */
-int cm__jobs_platform_register(struct cm_scheduler *s);
-/* Enqueue the waitlist-promotion notice inside the caller's transaction
- * (RSVP code calls it when a waitlisted member gets a seat). */
-int cm__jobs_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id);
-/* One reminder sweep at `now` (the handler's body; tests call it). */
-int cm__jobs_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out);
+/* ---- starting a scheduler (scheduler.c) ---- */
+/* cm_scheduler_start() without the domain: when s was opened with
+ * CM_SCHEDULER_PLATFORM_JOBS, platform(s, store) first registers the
+ * platform's own handlers (lib/core/platform_jobs.c, whose
+ * cm_scheduler_start() passes it: this layer knows nothing of them). */
+typedef int (*cm__scheduler_platform_fn)(struct cm_scheduler *s, cm_store *store);
+int cm__scheduler_start(struct cm_scheduler *s, cm__scheduler_platform_fn platform);
 
 #endif /* CM_JOBS_INT_H */

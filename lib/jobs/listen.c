@@ -24,43 +24,6 @@
 #define LISTEN_RETRY_MIN_US INT64_C(1000000)
 #define LISTEN_RETRY_MAX_US INT64_C(30000000)
 
-/* ---- the store wrappers (backend.h) ---- */
-
-#define HAS_HOOK(ops, hook)                                                                    \
-    ((ops)->size >= offsetof(cm__store_ops, hook) + sizeof(ops)->hook && (ops)->hook)
-
-void cm__store_notify(cm__conn *conn, const char *channel, const char *payload)
-{
-    const cm__store_ops *ops = conn->store->ops;
-    assert(conn->in_tx);
-    if (HAS_HOOK(ops, notify))
-        ops->notify(conn, channel, payload);
-}
-
-int cm__store_listen_open(void **out, int *fd_out, cm_store *store, const char *channel)
-{
-    const cm__store_ops *ops = store->ops;
-    *out = NULL;
-    *fd_out = -1;
-    if (!HAS_HOOK(ops, listen_open) || !HAS_HOOK(ops, listen_read) ||
-        !HAS_HOOK(ops, listen_close))
-        return cm__error_set(CM_ENOTSUP, "%s: no cross-process wake-ups, workers poll",
-                             ops->name);
-    return ops->listen_open(out, fd_out, store->state, channel);
-}
-
-int cm__store_listen_read(cm_store *store, void *listener,
-                          void (*fn)(const char *payload, void *arg), void *arg)
-{
-    return store->ops->listen_read(listener, fn, arg);
-}
-
-void cm__store_listen_close(cm_store *store, void *listener)
-{
-    if (listener)
-        store->ops->listen_close(listener);
-}
-
 void cm__jobs_wake_tx(cm__conn *conn, const char *queue)
 {
     cm__store_notify(conn, CM__JOBS_CHANNEL, queue ? queue : "");

@@ -750,14 +750,14 @@ static void control_main(void *arg)
     }
 }
 
-int cm_scheduler_start(cm_scheduler *s)
+int cm__scheduler_start(cm_scheduler *s, cm__scheduler_platform_fn platform)
 {
     if (!s)
         return cm__error_set(CM_EINVAL, "cm_scheduler_start: scheduler is NULL");
     if (s->state != SCHED_NEW)
         return cm__error_set(CM_EMISUSE, "cm_scheduler_start: already started");
     int rc;
-    if ((s->opts.flags & CM_SCHEDULER_PLATFORM_JOBS) && (rc = cm__jobs_platform_register(s)))
+    if ((s->opts.flags & CM_SCHEDULER_PLATFORM_JOBS) && (rc = platform(s, s->store)))
         return rc;
     if (s->n_handlers == 0)
         return cm__error_set(CM_EINVAL, "cm_scheduler_start: no handler registered");

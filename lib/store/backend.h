@@ -138,7 +138,7 @@ typedef struct cm__store_ops {
 
     /* Optional wake-ups between processes (PostgreSQL LISTEN/NOTIFY), called
      * only through the cm__store_notify / cm__store_listen_* wrappers
-     * (lib/jobs/listen.c). They are hints: whoever relies on them still
+     * (hooks.c). They are hints: whoever relies on them still
      * polls. A backend without them (SQLite) leaves them NULL.
      * notify: inside conn's open transaction, arrange for `payload` (at most
      * 200 bytes) to reach the listeners of `channel` when, and only if, the
@@ -210,19 +210,25 @@ typedef struct cm__vec_search_req {
     size_t k;                /* ids and scores hold k entries */
 } cm__vec_search_req;
 
-/* The pushdown wrapper (lib/ai/embed_pushdown.c): the backend's hook when
+/* The hook wrappers (hooks.c) -- the only callers of the optional hooks.
+ * CM__STORE_HAS_HOOK: the backend's ops struct is recent enough to hold
+ * the hook, and sets it. */
+#define CM__STORE_HAS_HOOK(ops, hook)                                                              \
+    ((ops)->size >= offsetof(cm__store_ops, hook) + sizeof((ops)->hook) && (ops)->hook != NULL)
+
+/* The pushdown wrapper: the backend's hook when
  * its ops struct is recent enough and sets it, else 0 (search in memory). */
 int cm__store_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids,
                             float *scores, size_t *n);
 /* Run the backend's after_migrate hook, if any (store.c). */
 int cm__store_after_migrate(cm_store *store, bool apply);
 
-/* The claim wrapper (lib/jobs/claim.c): the backend's claim_jobs hook when
+/* The claim wrapper: the backend's claim_jobs hook when
  * its ops struct is recent enough and sets it, else the portable fallback. */
 int cm__store_claim_jobs(cm__conn *conn, const cm__claim_req *req, cm__claim_row_fn on_row,
                          void *payload);
 
-/* The wake-up wrappers (lib/jobs/listen.c): no-ops / CM_ENOTSUP when the
+/* The wake-up wrappers: no-ops / CM_ENOTSUP when the
  * backend lacks the hooks or its ops struct predates them. */
 void cm__store_notify(cm__conn *conn, const char *channel, const char *payload);
 int cm__store_listen_open(void **out, int *fd_out, cm_store *store, const char *channel);

@@ -34,10 +34,6 @@
 #define TMP_MARK ".cm-backup-tmp-" /* <dest>.cm-backup-tmp-XXXXXX */
 #define SUM_EXT ".sha256"
 
-/* True when the backend was built with the hook and sets it. */
-#define HAS_HOOK(ops, f)                                                                           \
-    ((ops)->size >= offsetof(cm__store_ops, f) + sizeof((ops)->f) && (ops)->f != NULL)
-
 /* fsync a file, or a directory (so that a new name in it is durable). */
 static int sync_path(const char *path, bool dir)
 {
@@ -221,7 +217,7 @@ int cm_store_backup(cm_store *store, const char *dest_path)
     if (!dest_path || !*dest_path)
         return cm__error_set_field(CM_EINVAL, "dest_path", "cm_store_backup: no destination");
     const cm__store_ops *ops = store->ops;
-    if (!ops->backup || !HAS_HOOK(ops, check_backup))
+    if (!ops->backup || !CM__STORE_HAS_HOOK(ops, check_backup))
         return cm__error_set(CM_ENOTSUP, "the %s backend cannot make backups", ops->name);
     char *sum_path = concat(dest_path, SUM_EXT);
     if (!sum_path)
@@ -382,7 +378,7 @@ int cm_store_restore(const char *uri, const char *src_path, uint32_t flags)
         return cm__error_set_field(CM_ENOTSUP, "uri",
                                    "unsupported database URI scheme (use sqlite://, "
                                    "postgresql:// or a file path)");
-    if (!HAS_HOOK(ops, restore) || !HAS_HOOK(ops, check_backup))
+    if (!CM__STORE_HAS_HOOK(ops, restore) || !CM__STORE_HAS_HOOK(ops, check_backup))
         return cm__error_set(CM_ENOTSUP, "the %s backend cannot restore backups", ops->name);
     struct stat sb;
     if (stat(src_path, &sb) != 0)

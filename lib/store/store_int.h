@@ -8,6 +8,8 @@
 
 #include "backend.h"
 
+#include "../util/json.h"
+
 #include <pthread.h>
 
 struct cm_store {
@@ -115,6 +117,22 @@ int64_t cm__q_changes(cm__q *q);
  * Returns rows changed (>= 0) or a negative code. Bind with cm__q_* after
  * cm__q_open when parameters are needed; this form takes none. */
 int64_t cm__q_exec0(cm__conn *conn, const char *id);
+
+/* Map a step/bind result: rc < 0 -> rc; otherwise CM_OK. */
+static inline int cm__ok(int rc)
+{
+    return rc < 0 ? rc : CM_OK;
+}
+
+/* ---- helpers for the layers above (rows.c) ---- */
+/* Copy column col of q's current row into obj[key] (JSON null for NULL):
+ * as a string, an integer, or an RFC 3339 time from microseconds. */
+void cm__json_set_col_text(json_t *obj, const char *key, cm__q *q, int col);
+void cm__json_set_col_int(json_t *obj, const char *key, cm__q *q, int col);
+void cm__json_set_col_time(json_t *obj, const char *key, cm__q *q, int col);
+/* Add delta to the counter `name` of metric_counters, in conn's open write
+ * transaction. */
+int cm__metric_add(cm__conn *conn, const char *name, int64_t delta);
 
 /* ---- change detection ---- */
 /* A number that changes whenever any connection (this process or another)

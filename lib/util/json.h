@@ -21,4 +21,12 @@ bool cm__json_has(const json_t *obj, const char *key);
 /* Set obj[key] to an RFC 3339 string for us. */
 int cm__json_set_time(json_t *obj, const char *key, int64_t us);
 
+/* Opaque pagination cursors (cursor.c): encode/decode (int64 a, int64 b)
+ * as a short string; decoding fails with CM_EINVAL on field "cursor". */
+void cm__cursor_encode(char out[48], int64_t a, int64_t b);
+int cm__cursor_decode(int64_t *a, int64_t *b, const char *s);
+/* A page of a listing: {"items": items (stolen), "next_cursor": the cursor
+ * of (a, b) when more rows follow, else null}. */
+json_t *cm__page(json_t *items, bool more, int64_t a, int64_t b);
+
 #endif /* CM_JSON_H */

@@ -9,6 +9,8 @@
  */
 #include "jobs_fx.h"
 
+#include "../../lib/core/event_int.h" /* the platform's jobs */
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -897,7 +899,7 @@ static int64_t sent;
 static int sweep(cm__conn *conn, void *p)
 {
     (void)p;
-    return cm__jobs_reminder_sweep(conn, cm_now_us(), &sent);
+    return cm__platform_reminder_sweep(conn, cm_now_us(), &sent);
 }
 
 static long long add_event(const char *title, const char *status, int64_t start)
@@ -976,7 +978,7 @@ START_TEST(event_reminders_are_sent_once_and_follow_time_changes)
     cm__conn *c;
     ck_assert_ok(cm__store_acquire(&c, FX.store));
     ck_assert_ok(cm__tx_begin(c, true));
-    ck_assert_ok(cm__jobs_notify_waitlist_promoted(c, e3, id2));
+    ck_assert_ok(cm__platform_notify_waitlist_promoted(c, e3, id2));
     ck_assert_ok(cm__tx_commit(c));
     cm__store_release(c);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs WHERE kind = "

@@ -1,5 +1,5 @@
 /*
- * txn.c - cm_job_complete_exec(): run a domain operation and complete the
+ * exec_job.c - cm_job_complete_exec(): run a domain operation and complete the
  * job in one transaction, so that the job's effect and its completion
  * commit together (exactly-once effects under at-least-once delivery).
  *
@@ -7,8 +7,9 @@
  * authorize, prepare outside the transaction, run the handler, audit
  * mutations) and adds the fenced completion before the commit.
  */
-#include "../core/ops_int.h"
-#include "jobs_int.h"
+#include "ops_int.h"
+
+#include "../jobs/jobs_int.h"
 
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /*
- * platform.c - the platform's own jobs, built on the queue:
+ * platform_jobs.c - the platform's own jobs, built on the queue of
+ * lib/jobs:
  *
  * - "platform.event_reminders": a sweep every minute (repeatable schedule
  *   of the same name) that writes reminder e-mails to email_outbox for the
@@ -19,9 +20,13 @@
  *
  * The first two kinds are defined by migration 0002 on queue "platform",
  * the third when a scheduler registers them; a scheduler opened with
- * CM_SCHEDULER_PLATFORM_JOBS runs them.
+ * CM_SCHEDULER_PLATFORM_JOBS runs them: cm_scheduler_start() lives here
+ * and hands their registration to lib/jobs, which knows nothing of the
+ * domain.
  */
-#include "scheduler_int.h"
+#include "event_int.h"
+
+#include "../jobs/jobs_int.h"
 
 #include <community/ai.h>
 
@@ -98,8 +103,8 @@ static int remind_event(int64_t *sent, cm__conn *conn, int64_t event_id, int64_t
     for (size_t i = 0; rc == CM_OK && i < n; i++) {
         rcpt *r = &rs[i];
         json_t *p = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "event_id", (json_int_t)event_id,
-                              "which", which, "name", r->name, "title", r->title,
-                              "start_local", r->start_local, "timezone", r->tz);
+                              "which", which, "name", r->name, "title", r->title, "start_local",
+                              r->start_local, "timezone", r->tz);
         cm__json_set_time(p, "start_at", start_at);
         (void)snprintf(key, sizeof key, "reminder:%s:%lld:%lld", which, (long long)event_id,
                        (long long)r->member_id);
@@ -129,7 +134,7 @@ static int remind_event(int64_t *sent, cm__conn *conn, int64_t event_id, int64_t
     return cm__ok(rc);
 }
 
-int cm__jobs_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out)
+int cm__platform_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out)
 {
     static const struct {
         const char *which;
@@ -171,7 +176,7 @@ static int sweep_fn(cm__conn *conn, void *p)
 {
     (void)p;
     int64_t sent = 0;
-    return cm__jobs_reminder_sweep(conn, cm_now_us(), &sent);
+    return cm__platform_reminder_sweep(conn, cm_now_us(), &sent);
 }
 
 static int reminders_handler(cm_job *job, void *payload)
@@ -229,7 +234,7 @@ static int waitlist_handler(cm_job *job, void *payload)
     return cm__job_complete_tx(job, promo_fn, &c);
 }
 
-int cm__jobs_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id)
+int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id)
 {
     char payload[96];
     int len = snprintf(payload, sizeof payload, "{\"event_id\":%lld,\"member_id\":%lld}",
@@ -250,7 +255,7 @@ static int embed_refresh_handler(cm_job *job, void *payload)
     return rc;
 }
 
-int cm__jobs_platform_register(cm_scheduler *s)
+static int platform_register(cm_scheduler *s, cm_store *store)
 {
     int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
     if (rc && rc != CM_EEXISTS)
@@ -261,16 +266,21 @@ int cm__jobs_platform_register(cm_scheduler *s)
     cm_job_kind_options ko = CM_JOB_KIND_OPTIONS_INIT;
     ko.queue = "platform";
     ko.max_attempts = 5;
-    if ((rc = cm_jobs_define(s->store, "platform.embed_refresh", &ko)) ||
+    if ((rc = cm_jobs_define(store, "platform.embed_refresh", &ko)) ||
         ((rc = cm_scheduler_register(s, "platform.embed_refresh", embed_refresh_handler, NULL)) &&
          rc != CM_EEXISTS))
         return rc;
     cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
     o.every_us = 60 * INT64_C(1000000);
     o.start_at = cm_now_us();
-    if ((rc = cm_jobs_schedule(NULL, s->store, "platform.event_reminders",
-                               "platform.event_reminders", "{}", 2, &o)))
+    if ((rc = cm_jobs_schedule(NULL, store, "platform.event_reminders", "platform.event_reminders",
+                               "{}", 2, &o)))
         return rc;
-    return cm_jobs_schedule(NULL, s->store, "platform.embed_refresh", "platform.embed_refresh",
-                            "{}", 2, &o);
+    return cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh", "{}",
+                            2, &o);
+}
+
+int cm_scheduler_start(cm_scheduler *s)
+{
+    return cm__scheduler_start(s, platform_register);
 }
