@@ -54,14 +54,22 @@ bool cm__event_staff(cm__ctx *ctx);
 
 /* Move waitlisted RSVPs of a published, not yet ended event to going, in
  * FIFO order (waitlist_seq) while the head's seats fit; stops at the first
- * that does not fit. Each promotion queues a 'waitlist_promoted' notice in
+ * that does not fit. Each promotion enqueues a "platform.waitlist_promoted"
+ * job in the same transaction; the worker writes the notice to
  * email_outbox. *promoted (may be NULL) receives the number promoted. */
 int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted);
 
 /* ---- the platform's own jobs (platform_jobs.c) ---- */
-/* Enqueue the "platform.waitlist_promoted" notice of member_id for
- * event_id inside conn's open write transaction. */
-int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id);
+/* Enqueue the "platform.waitlist_promoted" job of the promotion of RSVP
+ * rsvp_id (member_id, event_id, waitlist place seq) inside conn's open
+ * write transaction: it commits or rolls back with the promotion. Its
+ * dedupe key "waitlist:<rsvp_id>:<seq>" names the promotion. The worker
+ * writes the notice (payload: event_id, name, title, start_local,
+ * timezone) to email_outbox in the transaction that completes the job, so
+ * each promotion gets one notice, and none when the RSVP is no longer
+ * going by then. */
+int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id,
+                                          int64_t rsvp_id, int64_t seq);
 /* One reminder sweep at `now` (the reminder job's body; tests call it). */
 int cm__platform_reminder_sweep(cm__conn *conn, int64_t now, int64_t *sent_out);
 

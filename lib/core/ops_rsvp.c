@@ -123,29 +123,6 @@ static bool event_open(const cm__event *ev, int64_t now)
     return strcmp(ev->status, "published") == 0 && ev->end_at > now;
 }
 
-/* Queue the "you are in" notice of a promoted RSVP. */
-static int notify_promoted(cm__ctx *ctx, int64_t event_id, int64_t rsvp_id, int64_t member_id,
-                           const char *email, int64_t seats, int64_t seq)
-{
-    char payload[128], key[96];
-    (void)snprintf(payload, sizeof payload, "{\"event_id\":%lld,\"rsvp_id\":%lld,\"seats\":%lld}",
-                   (long long)event_id, (long long)rsvp_id, (long long)seats);
-    (void)snprintf(key, sizeof key, "promoted:%lld:%lld", (long long)rsvp_id, (long long)seq);
-    cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "outbox.insert");
-    if (rc)
-        return rc;
-    cm__q_int64(&q, 1, member_id);
-    cm__q_text(&q, 2, email);
-    cm__q_text(&q, 3, "waitlist_promoted");
-    cm__q_text(&q, 4, payload);
-    cm__q_text(&q, 5, key);
-    cm__q_int64(&q, 6, ctx->now);
-    rc = cm__ok(cm__q_step(&q));
-    cm__q_close(&q);
-    return rc;
-}
-
 int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted)
 {
     int64_t n = 0;
@@ -157,13 +134,11 @@ int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted)
         cm__q_int64(&q, 1, ev->id);
         rc = cm__q_step(&q);
         int64_t id = 0, member = 0, guests = 0, seq = 0;
-        char email[320] = "";
         if (rc == 1) {
             id = cm__q_col_int64(&q, 0);
             member = cm__q_col_int64(&q, 1);
             guests = cm__q_col_int64(&q, 2);
             seq = cm__q_col_int64(&q, 3);
-            (void)snprintf(email, sizeof email, "%s", cm__q_col_text(&q, 4));
         }
         cm__q_close(&q);
         if (rc <= 0) {
@@ -175,7 +150,7 @@ int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted)
         if ((rc = seats_exec(ctx, "event.waitlist_promote", ev->id, need, 0, &took)) || !took)
             break;
         if ((rc = rsvp_set(ctx, id, "going", need, 0)) ||
-            (rc = notify_promoted(ctx, ev->id, id, member, email, need, seq)))
+            (rc = cm__platform_notify_waitlist_promoted(ctx->conn, ev->id, member, id, seq)))
             break;
         n++;
     }

@@ -11,8 +11,11 @@
  *   job's completion; since the sweep reads the event's current start
  *   time, reminders follow time changes until they are sent.
  * - "platform.waitlist_promoted": one notice per promotion from a
- *   waitlist, enqueued by the RSVP code inside its own transaction with
- *   cm__jobs_notify_waitlist_promoted().
+ *   waitlist. The RSVP code enqueues the job inside the promoting
+ *   transaction (cm__platform_notify_waitlist_promoted()): the job is as
+ *   durable as the promotion, and the notice is written to email_outbox in
+ *   the transaction that completes the job (exactly once per promotion,
+ *   with the member's name and the event's title and local start).
  *
  * - "platform.embed_refresh": a sweep every minute that computes the
  *   embeddings marked stale by writes (with an HTTP embedder the network is
@@ -234,13 +237,16 @@ static int waitlist_handler(cm_job *job, void *payload)
     return cm__job_complete_tx(job, promo_fn, &c);
 }
 
-int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id)
+int cm__platform_notify_waitlist_promoted(cm__conn *conn, int64_t event_id, int64_t member_id,
+                                          int64_t rsvp_id, int64_t seq)
 {
-    char payload[96];
+    char payload[96], key[64];
     int len = snprintf(payload, sizeof payload, "{\"event_id\":%lld,\"member_id\":%lld}",
                        (long long)event_id, (long long)member_id);
-    return cm__jobs_enqueue_tx(NULL, conn, "platform.waitlist_promoted", payload, (size_t)len,
-                               NULL);
+    (void)snprintf(key, sizeof key, "waitlist:%lld:%lld", (long long)rsvp_id, (long long)seq);
+    cm_job_options o = CM_JOB_OPTIONS_INIT;
+    o.dedupe_key = key;
+    return cm__jobs_enqueue_tx(NULL, conn, "platform.waitlist_promoted", payload, (size_t)len, &o);
 }
 
 /* Refresh up to a few hundred stale embeddings; the job retries (with

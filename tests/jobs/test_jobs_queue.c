@@ -974,16 +974,6 @@ START_TEST(event_reminders_are_sent_once_and_follow_time_changes)
     ck_assert_msg(got && json_equal(got, want), "reminder payload differs");
     json_decref(got);
     json_decref(want);
-    /* the waitlist notice can be enqueued from the RSVP code's transaction */
-    cm__conn *c;
-    ck_assert_ok(cm__store_acquire(&c, FX.store));
-    ck_assert_ok(cm__tx_begin(c, true));
-    ck_assert_ok(cm__platform_notify_waitlist_promoted(c, e3, id2));
-    ck_assert_ok(cm__tx_commit(c));
-    cm__store_release(c);
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs WHERE kind = "
-                              "'platform.waitlist_promoted' AND queue = 'platform'"),
-                     1);
     cm_actor_free(m1);
     cm_actor_free(m2);
 }

@@ -634,6 +634,61 @@ START_TEST(a_scheduler_restarted_again_and_again_still_recovers_lapsed_leases)
 }
 END_TEST
 
+/* A promotion from a waitlist enqueues its notice job in the RSVP's own
+ * transaction, and only the worker writes the notice: one per promotion,
+ * with the member's name and the event's title. */
+START_TEST(a_waitlist_promotion_is_noticed_once_by_the_worker)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    cm_actor *a = fx_member("a@example.org", "member");
+    cm_actor *b = fx_member("b@example.org", "member");
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i}", "title",
+                         "Full house", "format", "online", "online_url", "https://meet.example/x",
+                         "start_local", "2030-05-01T18:00", "end_local", "2030-05-01T20:00",
+                         "timezone", "UTC", "publish", 1, "capacity", 1));
+    json_int_t ev = json_integer_value(json_object_get(r, "id"));
+    json_decref(r);
+    ck_assert_ok(fx_exec(NULL, a, "rsvps.add", "{s:I}", "event_id", ev));
+    ck_assert_ok(fx_exec(&r, b, "rsvps.add", "{s:I}", "event_id", ev));
+    ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "waitlisted");
+    json_decref(r);
+    ck_assert_ok(fx_exec(NULL, a, "rsvps.cancel", "{s:I}", "event_id", ev));
+    /* b is going; the notice is a queued job, not yet an e-mail */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM rsvps WHERE status = 'going'"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs WHERE kind = "
+                              "'platform.waitlist_promoted' AND state = 'queued'"),
+                     1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 0);
+
+    cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
+    o.threads = 2;
+    o.poll_ms = 20;
+    o.flags = CM_SCHEDULER_PLATFORM_JOBS;
+    cm_scheduler *s;
+    ck_assert_ok(cm_scheduler_open(&s, FX.store, &o));
+    ck_assert_ok(cm_scheduler_start(s));
+    wait_count(1, "SELECT count(*) FROM jobs WHERE kind = 'platform.waitlist_promoted' AND "
+                  "state = 'completed'");
+    ck_assert_ok(cm_scheduler_stop(s, 5 * SEC));
+    cm_scheduler_close(s, NULL, NULL);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 1);
+    json_t *got = json_loads(jx_text("SELECT payload FROM email_outbox WHERE template = "
+                                     "'waitlist_promoted' AND to_addr = 'b@example.org'"),
+                             0, NULL);
+    json_t *want =
+        json_pack("{s:I,s:s,s:s,s:s,s:s}", "event_id", ev, "name", "b@example.org", "title",
+                  "Full house", "start_local", "2030-05-01T18:00:00", "timezone", "UTC");
+    ck_assert_msg(got && json_equal(got, want), "notice payload differs: %s",
+                  jx_text("SELECT payload FROM email_outbox"));
+    json_decref(got);
+    json_decref(want);
+    cm_actor_free(org);
+    cm_actor_free(a);
+    cm_actor_free(b);
+}
+END_TEST
+
 START_TEST(misuse_is_refused)
 {
     cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
@@ -686,6 +741,7 @@ int main(void)
     tcase_add_test(tc, repeatable_schedules_and_platform_jobs_run_from_a_scheduler);
     tcase_add_test(tc, a_dead_workers_job_runs_again_as_soon_as_its_lease_lapses);
     tcase_add_test(tc, a_scheduler_restarted_again_and_again_still_recovers_lapsed_leases);
+    tcase_add_test(tc, a_waitlist_promotion_is_noticed_once_by_the_worker);
     tcase_add_test(tc, misuse_is_refused);
     suite_add_tcase(s, tc);
     if (fx_is_pg()) {

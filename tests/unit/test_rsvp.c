@@ -243,13 +243,15 @@ START_TEST(waitlist_is_fifo_and_fair)
     ck_assert_str_eq(row(ev, b), "going/2/0");
     ck_assert_str_eq(row(ev, c), "going/1/0");
     ck_assert_str_eq(seats(ev), "3/0");
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE template = "
-                              "'waitlist_promoted'"),
+    /* each promotion enqueued its notice job (the worker writes the e-mail) */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs WHERE kind = "
+                              "'platform.waitlist_promoted'"),
                      2);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 0);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM email_outbox WHERE member_id = %lld AND dedupe_key LIKE "
-             "'promoted:%%:1' AND to_addr = 'b@example.org'",
+             "SELECT count(*) FROM jobs WHERE payload LIKE '%%\"member_id\":%lld}' AND "
+             "dedupe_key LIKE 'waitlist:%%:1'",
              (long long)id_of(b));
     ck_assert_int_eq(fx_count(sql), 1);
     ck_assert_ok(fx_exec(&r, c, "events.get", "{s:I}", "event_id", ev));
@@ -376,8 +378,8 @@ START_TEST(not_going_and_capacity_changes_serve_the_waitlist)
     ck_assert_ok(fx_exec(NULL, org, "events.update", "{s:I,s:n}", "event_id", ev, "capacity"));
     ck_assert_str_eq(row(ev, c), "going/1/0");
     ck_assert_str_eq(seats(ev), "3/0");
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE template = "
-                              "'waitlist_promoted'"),
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs WHERE kind = "
+                              "'platform.waitlist_promoted'"),
                      3);
     cm_actor_free(org);
     cm_actor_free(a);
@@ -822,14 +824,13 @@ START_TEST(concurrent_rsvps_never_oversell_and_keep_fifo)
                             ev),
                          head_seq + 1);
         char key[64];
-        snprintf(key, sizeof key, "promoted:%lld:%lld", head, head_seq);
+        snprintf(key, sizeof key, "waitlist:%lld:%lld", head, head_seq);
         char sql[160];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM email_outbox WHERE dedupe_key = '%s'",
-                 key);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM jobs WHERE dedupe_key = '%s'", key);
         ck_assert_int_eq(fx_count(sql), 1);
     }
     ck_assert_int_eq(fx_count("SELECT count(*) FROM rsvps WHERE status = 'cancelled'"), 100);
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 100);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs"), 100);
     /* 80 going RSVPs cancelled at once from 16 threads: exactly the next 80 in line
      * move up, each once, and the counters stay in step */
     long long head_seq = q1("SELECT min(waitlist_seq) FROM rsvps WHERE event_id = %lld AND "
@@ -868,9 +869,8 @@ START_TEST(concurrent_rsvps_never_oversell_and_keep_fifo)
                         "status = 'waitlisted'",
                         ev),
                      head_seq + quits);
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 100 + quits);
-    ck_assert_int_eq(fx_count("SELECT count(DISTINCT dedupe_key) FROM email_outbox"),
-                     100 + quits);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs"), 100 + quits);
+    ck_assert_int_eq(fx_count("SELECT count(DISTINCT dedupe_key) FROM jobs"), 100 + quits);
     for (int i = 0; i < CROWD; i++)
         cm_actor_free(crowd[i]);
     cm_actor_free(org);
@@ -935,14 +935,14 @@ END_TEST
 /* Everything an RSVP can touch, in one string. */
 static void snapshot(char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%lld|%lld|%lld|%lld|%lld|%lld|%lld|%lld",
+    snprintf(buf, cap, "%lld|%lld|%lld|%lld|%lld|%lld|%lld|%lld|%lld",
              fx_count("SELECT count(*) FROM rsvps"),
              fx_count("SELECT coalesce(sum(seats * 1000 + guests * 10 + coalesce(waitlist_seq, "
                       "0)), 0) FROM rsvps"),
              fx_count("SELECT count(*) FROM rsvps WHERE status = 'going'"),
              fx_count("SELECT coalesce(sum(seats_taken * 1000 + waitlist_count * 10 + "
                       "waitlist_last_seq), 0) FROM events"),
-             fx_count("SELECT count(*) FROM email_outbox"),
+             fx_count("SELECT count(*) FROM email_outbox"), fx_count("SELECT count(*) FROM jobs"),
              fx_count("SELECT count(*) FROM audit_log"),
              fx_count("SELECT coalesce(sum(value), 0) FROM metric_counters"),
              fx_count("SELECT coalesce(sum(updated_at % 1000003), 0) FROM rsvps"));
@@ -1005,14 +1005,14 @@ START_TEST(allocation_failures_change_nothing)
     json_decref(r);
     ck_assert_str_eq(row(ev, b), "waitlisted/0/1");
     ck_assert_str_eq(seats(ev), "1/1");
-    /* a cancellation that promotes and queues an e-mail */
+    /* a cancellation that promotes and enqueues the notice job */
     r = walk(a, "rsvps.cancel", in, &failures);
     ck_assert_int_ge(failures, 1);
     json_decref(r);
     ck_assert_str_eq(row(ev, a), "cancelled/0/0");
     ck_assert_str_eq(row(ev, b), "going/1/0");
     ck_assert_str_eq(seats(ev), "1/0");
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs"), 1);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM rsvps"), 2);
     cm_actor_free(org);
     cm_actor_free(a);

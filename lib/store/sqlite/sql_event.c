@@ -129,9 +129,8 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
      "UPDATE rsvps SET status = ?2, seats = ?3, waitlist_seq = ?4, updated_at = ?5 "
      "WHERE id = ?1"},
     {"rsvp.waitlist_head",
-     "SELECT r.id, r.member_id, r.guests, r.waitlist_seq, m.email FROM rsvps r "
-     "JOIN members m ON m.id = r.member_id WHERE r.event_id = ?1 AND r.status = 'waitlisted' "
-     "ORDER BY r.waitlist_seq LIMIT 1"},
+     "SELECT id, member_id, guests, waitlist_seq FROM rsvps "
+     "WHERE event_id = ?1 AND status = 'waitlisted' ORDER BY waitlist_seq LIMIT 1"},
     /* 1-based place in the queue of the waitlisted RSVP with sequence ?2. */
     {"rsvp.position",
      "SELECT count(*) FROM rsvps WHERE event_id = ?1 AND status = 'waitlisted' "
