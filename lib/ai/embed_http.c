@@ -168,7 +168,7 @@ static int parse_reply(float **out, uint32_t *dim_io, const reply *r, size_t n,
             goto out;
         }
         if (!vecs && !(vecs = cm__calloc(n * dim, sizeof *vecs))) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
         float *v = vecs + at * dim;
@@ -209,7 +209,7 @@ int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e,
     int rc = CM_OK;
     if (!url || !body || !input) {
         json_decref(input);
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -224,7 +224,7 @@ int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e,
     if (e->api_key && *e->api_key) {
         size_t k = strlen(e->api_key);
         if (!(auth = cm__malloc(k + sizeof "Authorization: Bearer "))) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
         memcpy(auth, "Authorization: Bearer ", sizeof "Authorization: Bearer " - 1);
@@ -236,7 +236,7 @@ int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e,
             continue;
         struct curl_slist *l = curl_slist_append(headers, lines[i]);
         if (!l) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
         headers = l;

@@ -66,7 +66,7 @@ static int map_put(cm__embed_index *ix, int64_t id, uint32_t row)
         if (!keys || !rows) {
             cm__free(keys);
             cm__free(rows);
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         }
         for (size_t i = 0; i < ix->map_cap; i++)
             if (ix->map_keys[i])
@@ -174,11 +174,11 @@ static int index_put(cm__embed_index *ix, int64_t id, const float *v)
             size_t cap = ix->cap ? ix->cap * 2 : 64;
             int64_t *ids = cm__realloc(ix->ids, cap * sizeof *ids);
             if (!ids)
-                return cm__error_set(CM_ENOMEM, "out of memory");
+                return cm__oom();
             ix->ids = ids;
             float *vecs = cm__realloc(ix->vecs, cap * ix->dim * sizeof *vecs);
             if (!vecs)
-                return cm__error_set(CM_ENOMEM, "out of memory");
+                return cm__oom();
             ix->vecs = vecs;
             ix->cap = cap;
         }
@@ -254,7 +254,7 @@ static int catch_up(cm__embed_index *ix, cm__conn *conn, int type, const cm__emb
                 cm__free(v);
                 vcap = (size_t)dim;
                 if (!(v = cm__malloc(vcap * sizeof *v))) {
-                    rc = cm__error_set(CM_ENOMEM, "out of memory");
+                    rc = cm__oom();
                     break;
                 }
             }
@@ -334,7 +334,7 @@ static int search_exact(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix
     }
     uint8_t *bits = cm__calloc(ix->n / 8 + 1, 1);
     if (!bits)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     size_t n_rows = 0;
     for (size_t i = 0; i < n_allowed; i++) {
         if (allowed[i] == exclude)
@@ -351,7 +351,7 @@ static int search_exact(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix
         int64_t *rows = cm__malloc(kk * sizeof *rows);
         float *dist = cm__malloc(kk * sizeof *dist);
         if (!rows || !dist) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         } else {
             cm_vec_search_options so = CM_VEC_SEARCH_OPTIONS_INIT;
             so.allow = bits;
@@ -386,7 +386,7 @@ static int search_hnsw(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix,
     if (max_id < (int64_t)1 << 27) {
         /* dense ids: a bitmap by id */
         if (!(bits = cm__calloc((size_t)max_id / 8 + 1, 1)))
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         for (size_t i = 0; i < n_allowed; i++)
             if (allowed[i] != exclude && allowed[i] >= 0)
                 bits[allowed[i] / 8] |= (uint8_t)(1u << (allowed[i] % 8));
@@ -401,7 +401,7 @@ static int search_hnsw(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix,
     int rc = CM_OK;
     size_t found = 0;
     if (!ids || !dist)
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     else
         rc = cm_vec_index_search(ids, dist, &found, ix->hnsw, query, ix->dim, k, &so);
     for (size_t i = 0; rc == CM_OK && i < found; i++) {
@@ -441,7 +441,7 @@ int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__conn *conn, int ty
         float *scores = cm__malloc((k ? k : 1) * sizeof *scores);
         size_t n = 0;
         rc = ids && scores ? cm__store_vector_search(conn, &req, ids, scores, &n)
-                           : cm__error_set(CM_ENOMEM, "out of memory");
+                           : cm__oom();
         for (size_t i = 0; rc == 1 && i < n; i++) {
             hits[i].id = ids[i];
             hits[i].score = scores[i];

@@ -100,7 +100,7 @@ static int config_from(cm__embedder *out, const cm_embedder_options *in)
     }
     if (oom) {
         cm__embedder_dispose(out);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     return CM_OK;
 }
@@ -159,7 +159,7 @@ int cm__embed_state_get(cm__embed_state **out, cm_store *store)
     if (!st) {
         st = cm__calloc(1, sizeof *st);
         if (!st) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         } else if ((rc = config_from_env(&st->cfg))) {
             cm__free(st);
             st = NULL;
@@ -197,7 +197,7 @@ int cm__embed_config(cm__embedder *out, cm_store *store)
     pthread_mutex_unlock(&st->cfg_lock);
     if (oom) {
         cm__embedder_dispose(out);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     return CM_OK;
 }
@@ -261,7 +261,7 @@ int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
         size_t dim = e->dim;
         float *v = cm__calloc(n ? n * dim : 1, sizeof *v);
         if (!v)
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         for (size_t i = 0; i < n; i++)
             cm__embed_builtin(v + i * dim, dim, texts[i], strlen(texts[i]));
         *dim_io = (uint32_t)dim;
@@ -274,7 +274,7 @@ int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
     float *all = NULL;
     int rc = CM_OK;
     if (!idx || !batch) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     size_t m = 0;
@@ -291,7 +291,7 @@ int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
             goto out;
         if (!all && !(all = cm__calloc(n * dim, sizeof *all))) {
             cm__free(part);
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
         for (size_t j = 0; j < k; j++)
@@ -306,7 +306,7 @@ int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
             goto out;
         }
         if (!(all = cm__calloc(n ? n * dim : 1, sizeof *all))) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
     }

@@ -135,7 +135,7 @@ int cm__embed_text(char **out, bool *found, cm__conn *conn, int type, int64_t id
         b.p = cm__strdup("");
     if (b.oom || !b.p) {
         cm__free(b.p);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     cut_utf8(b.p, CM__EMBED_MAX_TEXT);
     *out = b.p;
@@ -197,7 +197,7 @@ static int write_vector(cm__conn *conn, const char *stmt, int type, int64_t id,
 {
     uint8_t *blob = cm__malloc(dim * 4 + 1);
     if (!blob)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     cm__embed_encode(blob, v, dim);
     cm__q q;
     int rc = cm__q_open(&q, conn, stmt);
@@ -245,7 +245,7 @@ int cm__embed_sync(cm__conn *conn, int64_t now, const char *type_name, int64_t i
         float *v = cm__calloc(cfg.dim, sizeof *v);
         int64_t gen;
         if (!v) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             goto out;
         }
         if (cfg.kind == CM_EMBEDDER_BUILTIN)
@@ -313,7 +313,7 @@ static int batch_add(batch *b, int type, int64_t id)
         size_t cap = b->cap ? b->cap * 2 : 64;
         job *j = cm__realloc(b->jobs, cap * sizeof *j);
         if (!j)
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         b->jobs = j;
         b->cap = cap;
     }
@@ -434,7 +434,7 @@ int cm__embed_refresh(cm_store *store, bool full, uint32_t max, uint32_t *done)
             break;
         const char **texts = cm__malloc(b.n * sizeof *texts);
         if (!texts) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             break;
         }
         for (size_t i = 0; i < b.n; i++)
@@ -548,7 +548,7 @@ int cm__embed_query(float **out, uint32_t *dim_out, cm_store *store, const char 
     char *cut = cm__strndup(text, len < CM__EMBED_MAX_TEXT ? len : CM__EMBED_MAX_TEXT);
     if (!cut) {
         cm__embedder_dispose(&cfg);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     cut_utf8(cut, CM__EMBED_MAX_TEXT);
     const char *texts[1] = {cut};
@@ -587,7 +587,7 @@ int cm__embed_vector(float **out, size_t *dim, cm__conn *conn, int type, int64_t
             (!cfg.dim || d == (int64_t)cfg.dim) && len == (size_t)d * 4) {
             float *v = cm__malloc((size_t)d * sizeof *v);
             if (!v) {
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
             } else {
                 cm__embed_decode(v, blob, (size_t)d);
                 *out = v;

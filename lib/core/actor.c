@@ -10,7 +10,7 @@ static int new_actor(cm_actor **out, int64_t member_id, int role)
 {
     cm_actor *a = cm__malloc(sizeof *a);
     if (!a)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     a->member_id = member_id;
     a->role = role;
     *out = a;

@@ -80,10 +80,10 @@ static int parse_from(cm_mailer *m, const char *from)
         if (b > a)
             m->from_name = cm__strndup(a, (size_t)(b - a));
         if (!m->from_addr || (b > a && !m->from_name))
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
     } else if (from) {
         if (!(m->from_addr = cm__strdup(from)))
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
     }
     if (!m->from_addr || !cm__mail_addr_valid(m->from_addr))
         return cm__error_set_field(CM_EINVAL, "from",
@@ -124,7 +124,7 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
     cm_mailer *m = cm__calloc(1, sizeof *m);
     if (!m)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     pthread_mutex_init(&m->mu, NULL);
     m->store = store;
     m->rate = o.rate_per_s;
@@ -172,7 +172,7 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
         m->public_url = cm__strndup(url, ul);
         m->site_name = cm__strdup(o.site_name ? o.site_name : "Community");
         if (!m->smtp_uri || !m->public_url || !m->site_name)
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
     }
     if (rc) {
         cm_mailer_close(m);
@@ -268,7 +268,7 @@ static int prepare(cm__conn *conn, cm_mailer *m, row *r)
     if (rc == CM_OK)
         rc = cm__mail_render(&r->raw, &r->len, msg);
     if (rc == CM_OK && !(r->mid = cm__strdup(cm__mail_message_id(msg))))
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     cm__mail_msg_free(msg);
     if (rc == CM_EINVAL) { /* the row itself is wrong: it will never render */
         (void)snprintf(why, sizeof why, "%s", cm_error_message());
@@ -307,7 +307,7 @@ static int claim_fn(cm__conn *conn, void *arg)
             r->created_at = cm__q_col_int64(&q, 6);
             r->attempts = cm__q_col_int64(&q, 7);
             if (!r->to || !r->tmpl || !r->payload)
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
         }
         cm__q_close(&q);
         rc = rc == 1 ? CM_OK : cm__ok(rc);
@@ -498,7 +498,7 @@ int cm_mailer_run(uint32_t *sent_out, cm_mailer *m, uint32_t max)
     row *rows = cm__calloc(m->batch, sizeof *rows);
     if (!rows) {
         sender_give(m, s);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     uint32_t handled = 0, sent = 0;
     for (;;) {
@@ -552,7 +552,7 @@ int cm_mail_stats(char **out, cm_store *store)
     stats_call c = {json_pack("{s:i,s:i,s:i,s:i,s:i}", "pending", 0, "sending", 0, "sent", 0,
                               "failed", 0, "suppressed", 0)};
     if (!c.o)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int rc = cm__store_run_tx(store, false, stats_fn, &c);
     if (rc == CM_OK)
         rc = cm__json_dump(out, c.o);

@@ -45,7 +45,7 @@ static int collect_ids(idlist *out, cm__q *q)
             size_t cap = out->cap ? out->cap * 2 : 256;
             int64_t *v = cm__realloc(out->v, cap * sizeof *v);
             if (!v) {
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
                 break;
             }
             out->v = v;
@@ -129,7 +129,7 @@ static int rank(hit *hits, size_t *n, cm__ctx *ctx, int type, const float *q, si
 {
     cm__embed_hit *h = cm__malloc(k * sizeof *h);
     if (!h)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     size_t m = 0;
     int rc = cm__embed_search(h, &m, ctx->conn, type, q, dim, allowed->v, allowed->n, exclude, k);
     for (size_t i = 0; rc == CM_OK && i < m; i++)
@@ -206,7 +206,7 @@ static int floats_of(float **out, size_t *n, json_t *arr)
     *n = json_array_size(arr);
     *out = cm__malloc((*n ? *n : 1) * sizeof **out);
     if (!*out)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     for (size_t i = 0; i < *n; i++)
         (*out)[i] = (float)json_number_value(json_array_get(arr, i));
     return CM_OK;
@@ -288,7 +288,7 @@ static int op_search(cm__ctx *ctx, json_t *in, json_t **out)
     hit *hits = cm__malloc(CM__EMB_NTYPES * limit * sizeof *hits);
     size_t n = 0;
     if (!hits)
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     for (int t = 0; rc == CM_OK && t < CM__EMB_NTYPES; t++) {
         if (!(mask & (1u << t)))
             continue;
@@ -327,7 +327,7 @@ static int similar(json_t **out, cm__ctx *ctx, int type, int64_t id, bool upcomi
     size_t n = 0;
     idlist allowed = {0};
     if (!hits)
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     if (rc == CM_OK && v && (rc = allowed_ids(&allowed, ctx, type, upcoming, false)) == CM_OK) {
         if (type == CM__EMB_MEMBER)
             drop_id(&allowed, ctx->actor->member_id);
@@ -435,18 +435,18 @@ static int op_recommended(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc)
         goto out;
     if (oom) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     if (!(hits = cm__malloc(limit * sizeof *hits))) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     if (acc) {
         float *query = cm__malloc(dim * sizeof *query);
         idlist allowed = {0};
         if (!query)
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         for (size_t i = 0; query && i < dim; i++)
             query[i] = (float)acc[i];
         if (rc == CM_OK && cm__embed_normalize(query, dim) &&

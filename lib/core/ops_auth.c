@@ -50,7 +50,7 @@ int cm__password_hash_prepare(cm__ctx *ctx, json_t *in)
     if (rc)
         return rc;
     return json_object_set_new(in, "_password_hash", json_string(h))
-               ? cm__error_set(CM_ENOMEM, "out of memory")
+               ? cm__oom()
                : CM_OK;
 }
 

@@ -120,7 +120,7 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     bool oom;
     char *like = cm__like_pattern(cm__json_str(in, "q"), &oom);
     if (oom)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     cm__q q;
     if ((rc = cm__q_open(&q, ctx->conn, "member.list"))) {
         cm__free(like);

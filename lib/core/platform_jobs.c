@@ -81,7 +81,7 @@ static int remind_event(int64_t *sent, cm__conn *conn, int64_t event_id, int64_t
             size_t nc = cap ? cap * 2 : 16;
             rcpt *g = cm__realloc(rs, nc * sizeof *g);
             if (!g) {
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
                 break;
             }
             rs = g;
@@ -95,7 +95,7 @@ static int remind_event(int64_t *sent, cm__conn *conn, int64_t event_id, int64_t
         r->start_local = cm__strdup(cm__q_col_text(&q, 4));
         r->tz = cm__strdup(cm__q_col_text(&q, 5));
         if (!r->email || !r->name || !r->title || !r->start_local || !r->tz) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             break;
         }
     }

@@ -357,7 +357,7 @@ static int stats_latency(json_t *queues, cm__conn *conn, int64_t since)
     if (!rows || !tmp) {
         cm__free(rows);
         cm__free(tmp);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     cm__q q;
     int rc = cm__q_open(&q, conn, "jobs.stats_latency");

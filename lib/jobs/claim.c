@@ -50,7 +50,7 @@ static int on_claim_row(struct cm__q *q, void *p)
     claim_call *c = p;
     cm_job *j = cm__calloc(1, sizeof *j);
     if (!j)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     atomic_init(&j->refs, 1);
     atomic_init(&j->lost, 0);
     j->store = c->store;
@@ -75,7 +75,7 @@ static int on_claim_row(struct cm__q *q, void *p)
     c->list = j;
     c->count++;
     if (!j->queue || !j->kind || !j->payload)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     return CM_OK;
 }
 
@@ -317,7 +317,7 @@ static int complete_many(cm__conn *conn, cm_job **jobs, size_t n, int64_t now)
 {
     json_t *arr = json_array();
     if (!arr)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     for (size_t i = 0; i < n; i++) {
         cm_job *j = jobs[i];
         if (j->status < 0)
@@ -327,7 +327,7 @@ static int complete_many(cm__conn *conn, cm_job **jobs, size_t n, int64_t now)
         if (json_array_append_new(arr, json_pack("[I,I,s?]", (json_int_t)j->id,
                                                  (json_int_t)j->lease_token, j->result))) {
             json_decref(arr);
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         }
     }
     char *text = NULL;
@@ -579,7 +579,7 @@ int cm__jobs_recover(size_t *n_out, int64_t *ids_out, cm_store *store, int64_t n
         return prc;
     recover_call c = {now, max, 0, cm__calloc(max, sizeof(expired_row)), ids_out};
     if (!c.rows)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int rc = cm__store_run_tx(store, true, recover_fn, &c);
     cm__free(c.rows);
     if (rc == CM_OK && n_out)

@@ -107,7 +107,7 @@ int cm__sched_listen_start(cm_scheduler *s)
         return CM_OK;
     struct cm__listener *l = cm__calloc(1, sizeof *l);
     if (!l)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int fd = -1;
     int rc = cm__store_listen_open(&l->handle, &fd, s->store, CM__JOBS_CHANNEL);
     if (rc == CM_OK && uv_poll_init_socket(&s->loop, &l->poll, fd) != 0) {

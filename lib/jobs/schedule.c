@@ -200,7 +200,7 @@ static int load_due(sched_row *rows, size_t *n_out, cm__conn *conn, int64_t now)
         r->next_run_at = cm__q_col_int64(&q, 11);
         n++;
         if (!r->payload || (!cm__q_is_null(&q, 5) && !r->cron)) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             break;
         }
     }

@@ -162,7 +162,7 @@ int cm_scheduler_open(cm_scheduler **out, cm_store *store, const cm_scheduler_op
                                    "retention: must be >= 0");
     cm_scheduler *s = cm__calloc(1, sizeof *s);
     if (!s)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     s->store = store;
     s->opts = o;
     s->opts.worker_id = NULL;
@@ -185,7 +185,7 @@ int cm_scheduler_open(cm_scheduler **out, cm_store *store, const cm_scheduler_op
         cm__free(s->held);
         cm__free(s->threads);
         cm__free(s);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     uv_mutex_init(&s->lock);
     uv_cond_init(&s->work_cond);
@@ -218,12 +218,12 @@ static int queue_add(cm__squeue **out, cm_scheduler *s, const char *name, uint32
     if (!q) {
         cm__squeue *grown = cm__realloc(s->queues, (s->n_queues + 1) * sizeof *grown);
         if (!grown)
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         s->queues = grown;
         q = &s->queues[s->n_queues];
         memset(q, 0, sizeof *q);
         if (!(q->name = cm__strdup(name)))
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         s->n_queues++;
         q->concurrency = conc;
     } else if (conc) {
@@ -248,11 +248,11 @@ int cm_scheduler_register(cm_scheduler *s, const char *kind, cm_job_fn fn, void 
                                        kind);
     cm__handler *grown = cm__realloc(s->handlers, (s->n_handlers + 1) * sizeof *grown);
     if (!grown)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     s->handlers = grown;
     cm__handler *h = &s->handlers[s->n_handlers];
     if (!(h->kind = cm__strdup(kind)))
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     h->fn = fn;
     h->payload = payload;
     s->n_handlers++;
@@ -763,7 +763,7 @@ int cm__scheduler_start(cm_scheduler *s, cm__scheduler_platform_fn platform)
         return cm__error_set(CM_EINVAL, "cm_scheduler_start: no handler registered");
     char(*names)[CM__JOBS_NAME_MAX + 1] = cm__calloc(s->n_handlers, sizeof *names);
     if (!names)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     start_call sc = {s, names};
     rc = cm__store_run_tx(s->store, true, start_fn, &sc);
     size_t n_listed = s->n_queues; /* given a concurrency before start */

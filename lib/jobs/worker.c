@@ -246,7 +246,7 @@ int cm_job_set_result(cm_job *job, const char *json, size_t len)
         return rc;
     char *copy = cm__strndup(json, len);
     if (!copy)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     cm__free(job->result);
     job->result = copy;
     return CM_OK;

@@ -118,7 +118,7 @@ int cm__mail_ics_event_render(char **out, const cm__mail_ics_event *ev)
     cm__mail_buf_puts(&b, "END:VEVENT\r\nEND:VCALENDAR\r\n");
     if (b.err) {
         cm__free(b.p);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     *out = b.p;
     return CM_OK;

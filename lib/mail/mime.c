@@ -141,7 +141,7 @@ static int dup_into(char **dst, const char *s)
 {
     char *c = s ? cm__strdup(s) : NULL;
     if (s && !c)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     cm__free(*dst);
     *dst = c;
     return CM_OK;
@@ -162,7 +162,7 @@ static int set_mbox(mbox *b, const char *field, const char *addr, const char *na
     if (!nb.addr || (name && *name && !nb.name)) {
         cm__free(nb.addr);
         cm__free(nb.name);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     cm__free(b->addr);
     cm__free(b->name);
@@ -175,7 +175,7 @@ static int set_mbox(mbox *b, const char *field, const char *addr, const char *na
 int cm__mail_msg_new(cm__mail_msg **out)
 {
     *out = cm__calloc(1, sizeof **out);
-    return *out ? CM_OK : cm__error_set(CM_ENOMEM, "out of memory");
+    return *out ? CM_OK : cm__oom();
 }
 
 void cm__mail_msg_free(cm__mail_msg *m)
@@ -223,7 +223,7 @@ int cm__mail_add_to(cm__mail_msg *m, const char *addr, const char *name)
         return cm__error_set_field(CM_EINVAL, "to", "at most 100 recipients per message");
     mbox *g = cm__realloc(m->to, (m->nto + 1) * sizeof *g);
     if (!g)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     m->to = g;
     g[m->nto] = (mbox){NULL, NULL};
     int rc = set_mbox(&g[m->nto], "to", addr, name);
@@ -325,13 +325,13 @@ int cm__mail_add_header(cm__mail_msg *m, const char *name, const char *value)
         return rc;
     xheader *g = cm__realloc(m->extra, (m->nextra + 1) * sizeof *g);
     if (!g)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     m->extra = g;
     g[m->nextra] = (xheader){cm__strdup(name), cm__strdup(value ? value : "")};
     if (!g[m->nextra].name || !g[m->nextra].value) {
         cm__free(g[m->nextra].name);
         cm__free(g[m->nextra].value);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     m->nextra++;
     return CM_OK;
@@ -703,7 +703,7 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
     }
     if (b.err) {
         cm__free(b.p);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     *out = b.p;
     if (len_out)

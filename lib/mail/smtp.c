@@ -79,7 +79,7 @@ int cm__mail_uri_redact(char **out, const char *uri)
     }
     if (b.err) {
         cm__free(b.p);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     *out = b.p;
     return CM_OK;
@@ -101,7 +101,7 @@ static int parse_query(cm__mail_sender *s, const char *q, char **helo)
         bool oom = false;
         char *v = pct_decode(eq + 1, n - kn - 1, &oom);
         if (!v)
-            return oom ? cm__error_set(CM_ENOMEM, "out of memory")
+            return oom ? cm__oom()
                        : bad_uri(s, "bad percent escape in an option");
         int rc = CM_OK;
         if (kn == 3 && strncmp(q, "tls", 3) == 0) {
@@ -154,7 +154,7 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
         return cm__error_set_field(CM_EINVAL, "smtp", "SMTP URI is required");
     cm__mail_sender *s = cm__calloc(1, sizeof *s);
     if (!s)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     s->timeout_ms = 60000;
     char *helo = NULL;
     int rc = cm__mail_uri_redact(&s->shown, uri);
@@ -189,7 +189,7 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
         if (s->user && colon)
             s->pass = pct_decode(colon + 1, (size_t)(at - colon - 1), &oom);
         if (oom)
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         else if (!s->user || (colon && !s->pass))
             rc = bad_uri(s, "bad percent escape in the user or password");
     }
@@ -211,7 +211,7 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
         cm__mail_buf_puts(&b, "/");
         cm__mail_buf_puts(&b, helo ? helo : "localhost");
         if (b.err)
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         s->url = b.p;
     }
     cm__free(helo);
@@ -287,7 +287,7 @@ int cm__mail_send(cm__mail_sender *s, const char *from, const char *const *rcpt,
         struct curl_slist *g = curl_slist_append(rl, angle);
         if (!g) {
             curl_slist_free_all(rl);
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         }
         rl = g;
     }

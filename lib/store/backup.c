@@ -103,7 +103,7 @@ static int make_tmp(char **out, int *fd_out, const char *base)
     *fd_out = -1;
     char *tmp = concat(base, TMP_MARK "XXXXXX");
     if (!tmp)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
@@ -221,7 +221,7 @@ int cm_store_backup(cm_store *store, const char *dest_path)
         return cm__error_set(CM_ENOTSUP, "the %s backend cannot make backups", ops->name);
     char *sum_path = concat(dest_path, SUM_EXT);
     if (!sum_path)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     const char *check[] = {dest_path, sum_path};
     for (int i = 0; i < 2; i++) {
         struct stat sb;
@@ -265,7 +265,7 @@ int cm_store_backup(cm_store *store, const char *dest_path)
     }
     if (rc == CM_OK) {
         char *dir = dir_of(dest_path);
-        rc = dir ? sync_path(dir, true) : cm__error_set(CM_ENOMEM, "out of memory");
+        rc = dir ? sync_path(dir, true) : cm__oom();
         cm__free(dir);
         if (rc == CM_OK)
             cm__log(CM_LOG_INFO, "store", "backup of %s written to %s (checksum in %s)",
@@ -299,7 +299,7 @@ static int verify_sum(const char *src)
 {
     char *sum_path = concat(src, SUM_EXT);
     if (!sum_path)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int rc = CM_OK;
     char want[80] = "", have[65];
     FILE *f = fopen(sum_path, "rb");

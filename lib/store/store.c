@@ -52,7 +52,7 @@ static int index_catalog(cm_store *s)
             n++;
     s->sql = cm__calloc(n ? n : 1, sizeof *s->sql);
     if (!s->sql)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     size_t i = 0;
     for (const cm__sql_entry *const *part = s->ops->catalog; *part; part++)
         for (const cm__sql_entry *e = *part; e->id; e++)
@@ -135,7 +135,7 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
                                    "postgresql:// or a file path)");
     cm_store *s = cm__calloc(1, sizeof *s);
     if (!s)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     s->ops = ops;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
@@ -144,7 +144,7 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
     int rc;
     s->uri_redacted = redact_uri(uri);
     if (!s->uri_redacted) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto fail;
     }
     if ((rc = index_catalog(s)))
@@ -257,14 +257,14 @@ int cm__store_acquire(cm__conn **out, cm_store *s)
     int rc = CM_OK;
     cm__conn *c = cm__calloc(1, s->ops->conn_size);
     if (!c) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto fail;
     }
     c->store = s;
     c->cache = cm__calloc(s->n_sql ? s->n_sql : 1, sizeof *c->cache);
     if (!c->cache) {
         cm__free(c);
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto fail;
     }
     if ((rc = s->ops->connect(c, s->state))) {
@@ -578,7 +578,7 @@ int cm_store_stats(char **out, cm_store *s)
                      (unsigned long long)__atomic_load_n(&s->cache_hits, __ATOMIC_RELAXED),
                      (unsigned long long)__atomic_load_n(&s->cache_misses, __ATOMIC_RELAXED));
     *out = cm__strndup(buf, n > 0 ? (size_t)n : 0);
-    return *out ? CM_OK : cm__error_set(CM_ENOMEM, "out of memory");
+    return *out ? CM_OK : cm__oom();
 }
 
 int cm__store_data_version(cm_store *s, uint64_t *out)

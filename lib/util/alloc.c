@@ -84,6 +84,11 @@ char *cm__strndup(const char *s, size_t n)
     return d;
 }
 
+int cm__oom(void)
+{
+    return cm__error_set(CM_ENOMEM, "out of memory");
+}
+
 char *cm__strdup(const char *s)
 {
     return s ? cm__strndup(s, strlen(s)) : NULL;

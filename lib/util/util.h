@@ -27,6 +27,9 @@ void *cm__realloc(void *p, size_t n);
 void cm__free(void *p);
 char *cm__strdup(const char *s);
 char *cm__strndup(const char *s, size_t n);
+/* Record "out of memory" as the error detail and return CM_ENOMEM, for every
+ * failed allocation: `if (!p) return cm__oom();`. */
+int cm__oom(void);
 
 /* ---- error detail (error.c) ---- */
 

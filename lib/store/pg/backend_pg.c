@@ -273,7 +273,7 @@ static int strip_own_params(char **stripped, uri_opts *o, const char *uri)
     size_t base = q ? (size_t)(q - uri) : strlen(uri);
     char *out = cm__malloc(strlen(uri) + 1);
     if (!out)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     memcpy(out, uri, base);
     size_t w = base;
     bool first = true;
@@ -285,7 +285,7 @@ static int strip_own_params(char **stripped, uri_opts *o, const char *uri)
         size_t kn = eq ? (size_t)(eq - p) : n;
         char *val = eq ? pct_decode(eq + 1, n - kn - 1) : NULL;
         if (eq && !val) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             break;
         }
 #define KEY(k) (kn == strlen(k) && strncmp(p, k, kn) == 0)
@@ -358,7 +358,7 @@ static int add_setting(char **opts, const char *name, const char *value)
     size_t n = (*opts ? strlen(*opts) : 0) + strlen(name) + strlen(value) + 8;
     char *s = cm__malloc(n);
     if (!s)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     (void)snprintf(s, n, "%s%s-c %s=%s", *opts ? *opts : "", *opts && **opts ? " " : "", name,
                    value);
     cm__free(*opts);
@@ -391,7 +391,7 @@ static int pg_init(void **state, const char *uri, const cm_store_options *opts)
         n++;
     if (!st || !(st->kw = cm__calloc(n + 8, sizeof *st->kw)) ||
         !(st->val = cm__calloc(n + 8, sizeof *st->val))) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto done;
     }
     pthread_mutex_init(&st->lock, NULL);
@@ -403,7 +403,7 @@ static int pg_init(void **state, const char *uri, const cm_store_options *opts)
             continue;
         if (strcmp(p->keyword, "options") == 0) {
             if (!(options = cm__strdup(p->val)))
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
             continue;
         }
         if (strcmp(p->keyword, "client_encoding") == 0)
@@ -413,12 +413,12 @@ static int pg_init(void **state, const char *uri, const cm_store_options *opts)
         st->kw[k] = cm__strdup(p->keyword);
         st->val[k] = cm__strdup(p->val);
         if (!st->kw[k] || !st->val[k])
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         k++;
     }
     if (rc == CM_OK && !options && getenv("PGOPTIONS") &&
         !(options = cm__strdup(getenv("PGOPTIONS"))))
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     if (rc == CM_OK)
         rc = add_setting(&options, "statement_timeout", o.statement_timeout);
     if (rc == CM_OK)
@@ -437,12 +437,12 @@ static int pg_init(void **state, const char *uri, const cm_store_options *opts)
         st->kw[k] = cm__strdup(extra[i][0]);
         st->val[k] = cm__strdup(extra[i][1]);
         if (!st->kw[k] || !st->val[k])
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         k++;
     }
     cm__free(options);
     if (rc == CM_OK && !(st->begin_sql = cm__strdup(o.begin_sql)))
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     if (st)
         st->notify_off = o.notify_off;
 done:
@@ -482,7 +482,7 @@ static int pg_connect(cm__conn *conn, void *state)
     c->gen = 1;
     c->pg = PQconnectdbParams((const char *const *)st->kw, (const char *const *)st->val, 0);
     if (!c->pg)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int rc = CM_OK;
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char msg[200];
@@ -717,7 +717,7 @@ static int discover_types(pg_stmt *st, const char *what)
     Oid *wide = cm__calloc((size_t)st->nparams + 1, sizeof *wide);
     int rc = CM_OK;
     if (!tried || !wide) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     int guessing = 0; /* the parameter whose type is being guessed */
@@ -894,7 +894,7 @@ static int pg_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
     long index = catalog_index(conn, out, sql);
     pg_stmt *st = cm__calloc(1, sizeof *st);
     if (!st)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     st->conn = c;
     st->index = index;
     st->id = index >= 0 ? conn->store->sql[index]->id : "(ad hoc)";
@@ -912,7 +912,7 @@ static int pg_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
     st->formats = cm__calloc(n, sizeof *st->formats);
     if (!st->ptypes || !st->params || !st->values || !st->lengths || !st->formats) {
         pg_finalize((cm__stmt *)st);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     (void)snprintf(st->name, sizeof st->name, "cm%" PRIu32, ++c->next_name);
     if ((rc = stmt_prepare(st))) {
@@ -945,7 +945,7 @@ static int param_set(pg_stmt *st, int idx, const void *data, size_t len, int fmt
     if (len + 1 > p->cap) {
         char *b = cm__realloc(p->buf, len + 1);
         if (!b)
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         p->buf = b;
         p->cap = len + 1;
     }
@@ -1068,7 +1068,7 @@ static int pg_step(cm__stmt *s)
             st->colbuf = cm__calloc((size_t)st->ncols, sizeof *st->colbuf);
             st->collen = cm__calloc((size_t)st->ncols, sizeof *st->collen);
             if (!st->colbuf || !st->collen)
-                return cm__error_set(CM_ENOMEM, "out of memory");
+                return cm__oom();
         }
     }
     stmt_clear_row(st);
@@ -1226,7 +1226,7 @@ static int pg_listen_open(void **out, int *fd_out, void *state, const char *chan
         return cm__error_set(CM_ENOTSUP, "pg: notify=off: no LISTEN, workers poll");
     PGconn *pg = PQconnectdbParams((const char *const *)st->kw, (const char *const *)st->val, 0);
     if (!pg)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     int rc = CM_OK;
     char msg[200];
     if (PQstatus(pg) != CONNECTION_OK) {

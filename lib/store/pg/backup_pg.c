@@ -115,7 +115,7 @@ static int run_tool(tool_run *r, char *const argv[], char *const envp[], bool wa
     size_t err_len = 0, err_cap = 0, out_cap = 0;
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     if ((want_out && pipe(outp) != 0) || pipe(errp) != 0) {
         rc = cm__error_set(CM_EIO, "cannot create a pipe: %s", strerror(errno));
         goto out;
@@ -129,7 +129,7 @@ static int run_tool(tool_run *r, char *const argv[], char *const envp[], bool wa
         (want_out ? posix_spawn_file_actions_adddup2(&fa, outp[1], 1)
                   : posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) ||
         posix_spawn_file_actions_adddup2(&fa, errp[1], 2)) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     pid_t pid;
@@ -243,7 +243,7 @@ static int connection_env(char ***out, PGconn *pg)
 {
     PQconninfoOption *ci = PQconninfo(pg);
     if (!ci)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     size_t n_env = 0, n_opt = 0;
     while (environ[n_env])
         n_env++;
@@ -253,7 +253,7 @@ static int connection_env(char ***out, PGconn *pg)
     int rc = CM_OK;
     size_t k = 0;
     if (!env) {
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
         goto out;
     }
     for (size_t i = 0; i < n_env && rc == CM_OK; i++) {
@@ -265,14 +265,14 @@ static int connection_env(char ***out, PGconn *pg)
         if (replaced)
             continue;
         if (!(env[k++] = cm__strdup(environ[i])))
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
     }
     for (PQconninfoOption *o = ci; o->keyword && rc == CM_OK; o++) {
         if (!o->envvar || !o->val || !*o->val)
             continue;
         size_t len = strlen(o->envvar) + strlen(o->val) + 2;
         if (!(env[k] = cm__malloc(len))) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
             break;
         }
         (void)snprintf(env[k++], len, "%s=%s", o->envvar, o->val);
@@ -674,7 +674,7 @@ int cm__pg_restore(const char *uri, const char *src, uint32_t flags)
     cm__conn *conn = cm__calloc(1, cm__pg_ops.conn_size);
     if (!conn) {
         cm__pg_ops.release(state);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     rc = cm__pg_ops.connect(conn, state);
     if (rc == CM_OK) {

@@ -153,7 +153,7 @@ static int apply_patch(char **out, const char *id, const char *sql, const char *
 {
     char *cur = cm__strdup(sql);
     if (!cur)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     for (const char *const *p = patch; p[0] && p[1]; p += 2) {
         const char *from = p[0], *to = p[1];
         size_t nf = strlen(from), nt = strlen(to), count = 0;
@@ -170,7 +170,7 @@ static int apply_patch(char **out, const char *id, const char *sql, const char *
         char *next = cm__malloc(len + 1), *w = next;
         if (!next) {
             cm__free(cur);
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         }
         const char *r = cur;
         for (const char *s = strstr(r, from); s; s = strstr(r, from)) {
@@ -202,7 +202,7 @@ static int scan_params(int *nparams, unsigned char **used, const char *sql)
     }
     unsigned char *u = cm__calloc((size_t)maxp + 1, 1);
     if (!u)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     for (const char *s = strchr(sql, '$'); s; s = strchr(s + 1, '$')) {
         long v = 0;
         const char *d = s + 1;
@@ -226,7 +226,7 @@ int cm__pg_statement(char **out, int *nparams, unsigned char **used, const char 
     if (o && o->sql) {
         *out = cm__strdup(o->sql);
         if (!*out)
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         int rc = scan_params(nparams, used, o->sql);
         if (rc) {
             cm__free(*out);

@@ -311,7 +311,7 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
     if (rc == CM_OK && !b.oom && !used && !(used = cm__calloc(1, 1)))
         b.oom = true;
     if (rc == CM_OK && b.oom)
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     if (rc) {
         cm__free(b.p);
         cm__free(used);

@@ -182,7 +182,7 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
     int rc = CM_OK;
     if (!have_column) {
         sb_printf(&b, "ALTER TABLE embeddings ADD COLUMN embedding %s.vector", S);
-        rc = b.oom ? cm__error_set(CM_ENOMEM, "out of memory")
+        rc = b.oom ? cm__oom()
                    : run(pg, b.p, "pgvector: add the embedding column");
         b.len = 0;
     }
@@ -218,7 +218,7 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
         /* rows written before: the trigger fills them (it fires on SET vector) */
         sb_printf(&b, "UPDATE embeddings SET vector = vector WHERE vector IS NOT NULL "
                       "AND embedding IS NULL");
-        rc = b.oom ? cm__error_set(CM_ENOMEM, "out of memory")
+        rc = b.oom ? cm__oom()
                    : run(pg, b.p, "pgvector: trigger");
         b.len = 0;
     }
@@ -231,7 +231,7 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
                   HNSW_MAX_DIM);
         r = b.oom ? NULL : PQexec(pg, b.p);
         if (b.oom)
-            rc = cm__error_set(CM_ENOMEM, "out of memory");
+            rc = cm__oom();
         else if (PQresultStatus(r) != PGRES_TUPLES_OK)
             rc = fail(pg, r, "pgvector: index sizes");
         b.len = 0;
@@ -243,7 +243,7 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
                   "CREATE INDEX IF NOT EXISTS embeddings_hnsw_%ld ON embeddings USING hnsw "
                   "((embedding::%s.vector(%ld)) %s.vector_cosine_ops) WHERE dim = %ld",
                   d, S, d, S, d);
-        rc = b.oom ? cm__error_set(CM_ENOMEM, "out of memory")
+        rc = b.oom ? cm__oom()
                    : run(pg, b.p, "pgvector: HNSW index");
     }
     PQclear(r);
@@ -345,7 +345,7 @@ static int vector_text(sbuf *b, const float *q, size_t dim)
         sb_add(b, t, (size_t)n);
     }
     sb_add(b, "]", 1);
-    return b->oom ? cm__error_set(CM_ENOMEM, "out of memory") : CM_OK;
+    return b->oom ? cm__oom() : CM_OK;
 }
 
 typedef struct row {
@@ -413,7 +413,7 @@ int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t 
     }
     sb_add(&ids_txt, "}", 1);
     if (rc == CM_OK && (sql.oom || ids_txt.oom))
-        rc = cm__error_set(CM_ENOMEM, "out of memory");
+        rc = cm__oom();
     row *rows = NULL;
     if (rc == CM_OK) {
         char excl[32];
@@ -426,7 +426,7 @@ int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t 
             size_t m = (size_t)PQntuples(r);
             rows = cm__malloc((m ? m : 1) * sizeof *rows);
             if (!rows) {
-                rc = cm__error_set(CM_ENOMEM, "out of memory");
+                rc = cm__oom();
             } else {
                 for (size_t i = 0; i < m; i++) {
                     rows[i].id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);

@@ -149,7 +149,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     const char *p = cm__sqlite_uri_path(uri);
     sqlite_state *st = cm__calloc(1, sizeof *st);
     if (!st)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     if (strcmp(p, ":memory:") == 0)
         st->memory = true;
     if (!*p) {
@@ -166,7 +166,7 @@ static int sq_init(void **state, const char *uri, const cm_store_options *opts)
     pthread_mutex_init(&st->tables_lock, NULL);
     if (!st->path) {
         cm__free(st);
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     }
     *state = st;
     return CM_OK;
