@@ -28,39 +28,18 @@ static const char *const text_ids[CM__EMB_NTYPES] = {"embed.text_event", "embed.
 static const char *const pending_ids[CM__EMB_NTYPES] = {
     "embed.pending_event", "embed.pending_member", "embed.pending_post"};
 
-/* A growing text buffer. */
-typedef struct tbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} tbuf;
-
-static void tb_add(tbuf *b, const char *s)
+/* Append a non-empty text as a new line. */
+static void tb_add(cm__buf *b, const char *s)
 {
-    size_t n = strlen(s);
-    if (b->oom || !n)
+    if (!*s)
         return;
-    if (b->len + n + 2 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 2)
-            cap *= 2;
-        char *p = cm__realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
     if (b->len)
-        b->p[b->len++] = '\n';
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+        cm__buf_put(b, "\n", 1);
+    cm__buf_puts(b, s);
 }
 
 /* Member interests are a JSON array of tags: embed them as "a, b, c". */
-static void tb_add_interests(tbuf *b, const char *json)
+static void tb_add_interests(cm__buf *b, const char *json)
 {
     json_t *arr = json_loads(json, 0, NULL);
     size_t len = 0, i;
@@ -72,7 +51,7 @@ static void tb_add_interests(tbuf *b, const char *json)
     }
     char *tags = len ? cm__malloc(len + 1) : NULL;
     if (len && !tags)
-        b->oom = true;
+        b->err = CM_ENOMEM;
     if (tags) {
         size_t n = 0;
         json_array_foreach(arr, i, v)
@@ -115,7 +94,7 @@ int cm__embed_text(char **out, bool *found, cm__conn *conn, int type, int64_t id
         return rc;
     cm__q_int64(&q, 1, id);
     rc = cm__q_step(&q);
-    tbuf b = {0};
+    cm__buf b = {0};
     if (rc == 1) {
         *found = true;
         tb_add(&b, cm__q_col_text(&q, 0));
@@ -131,9 +110,9 @@ int cm__embed_text(char **out, bool *found, cm__conn *conn, int type, int64_t id
         cm__free(b.p);
         return rc;
     }
-    if (!b.p && !b.oom)
+    if (!b.p && !b.err)
         b.p = cm__strdup("");
-    if (b.oom || !b.p) {
+    if (b.err || !b.p) {
         cm__free(b.p);
         return cm__oom();
     }

@@ -66,31 +66,31 @@ typedef struct var {
 } var;
 
 /* Append s to b, HTML-escaped when html. */
-static void append(cm__mail_buf *b, const char *s, bool html)
+static void append(cm__buf *b, const char *s, bool html)
 {
     if (!html) {
-        cm__mail_buf_puts(b, s);
+        cm__buf_puts(b, s);
         return;
     }
     for (; *s; s++) {
         switch (*s) {
             case '&':
-                cm__mail_buf_puts(b, "&amp;");
+                cm__buf_puts(b, "&amp;");
                 break;
             case '<':
-                cm__mail_buf_puts(b, "&lt;");
+                cm__buf_puts(b, "&lt;");
                 break;
             case '>':
-                cm__mail_buf_puts(b, "&gt;");
+                cm__buf_puts(b, "&gt;");
                 break;
             case '"':
-                cm__mail_buf_puts(b, "&quot;");
+                cm__buf_puts(b, "&quot;");
                 break;
             case '\'':
-                cm__mail_buf_puts(b, "&#39;");
+                cm__buf_puts(b, "&#39;");
                 break;
             default:
-                cm__mail_buf_put(b, s, 1);
+                cm__buf_put(b, s, 1);
         }
     }
 }
@@ -100,15 +100,15 @@ static void append(cm__mail_buf *b, const char *s, bool html)
 static int expand(char **out, const char *tname, const char *t, const var *vars, size_t nvars,
                   bool html)
 {
-    cm__mail_buf b = {0};
+    cm__buf b = {0};
     *out = NULL;
     while (*t) {
         const char *open = strstr(t, "{{");
         if (!open) {
-            cm__mail_buf_puts(&b, t);
+            cm__buf_puts(&b, t);
             break;
         }
-        cm__mail_buf_put(&b, t, (size_t)(open - t));
+        cm__buf_put(&b, t, (size_t)(open - t));
         const char *close = strstr(open + 2, "}}");
         if (!close) {
             cm__free(b.p);

@@ -1,64 +1,11 @@
 /*
- * buf.c - the growable buffer, base64 and safe echo of untrusted text used
- * by the message builder and the calendar writer.
+ * buf.c - base64 and safe echo of untrusted text used by the message
+ * builder and the calendar writer.
  */
 #include "mail_int.h"
 
 #include <stdio.h>
 #include <string.h>
-
-void cm__mail_buf_put(cm__mail_buf *b, const char *s, size_t n)
-{
-    if (b->err)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 1024;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *g = cm__realloc(b->p, nc);
-        if (!g) {
-            b->err = CM_ENOMEM;
-            return;
-        }
-        b->p = g;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-void cm__mail_buf_puts(cm__mail_buf *b, const char *s)
-{
-    cm__mail_buf_put(b, s, strlen(s));
-}
-
-void cm__mail_buf_printf(cm__mail_buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->err = CM_ERROR;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        cm__mail_buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = cm__malloc((size_t)n + 1);
-    if (!big) {
-        b->err = CM_ENOMEM;
-        return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    cm__mail_buf_put(b, big, (size_t)n);
-    cm__free(big);
-}
 
 size_t cm__mail_base64(char *out, const unsigned char *in, size_t n)
 {

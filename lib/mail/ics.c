@@ -11,23 +11,23 @@
 
 /* Append one content line "NAME:value", folding it: every physical line
  * holds at most 75 octets, continuation lines start with a space. */
-static void line(cm__mail_buf *b, const char *name, const char *value, bool text)
+static void line(cm__buf *b, const char *name, const char *value, bool text)
 {
-    cm__mail_buf v = {0};
-    cm__mail_buf_puts(&v, name);
-    cm__mail_buf_puts(&v, ":");
+    cm__buf v = {0};
+    cm__buf_puts(&v, name);
+    cm__buf_puts(&v, ":");
     for (const char *p = value; *p; p++) {
         if (text && (*p == '\\' || *p == ';' || *p == ',')) {
             char e[2] = {'\\', *p};
-            cm__mail_buf_put(&v, e, 2);
+            cm__buf_put(&v, e, 2);
         } else if (text && (*p == '\r' || *p == '\n')) {
             if (*p == '\r' && p[1] == '\n')
                 p++;
-            cm__mail_buf_puts(&v, "\\n");
+            cm__buf_puts(&v, "\\n");
         } else if ((unsigned char)*p < 0x20 && *p != '\t') {
             continue; /* other control characters are not allowed in TEXT */
         } else {
-            cm__mail_buf_put(&v, p, 1);
+            cm__buf_put(&v, p, 1);
         }
     }
     if (v.err) {
@@ -41,9 +41,9 @@ static void line(cm__mail_buf *b, const char *name, const char *value, bool text
         while (k > 0 && i + k < v.len && ((unsigned char)v.p[i + k] & 0xC0) == 0x80)
             k--;
         if (i > 0)
-            cm__mail_buf_puts(b, " ");
-        cm__mail_buf_put(b, v.p + i, k);
-        cm__mail_buf_puts(b, "\r\n");
+            cm__buf_puts(b, " ");
+        cm__buf_put(b, v.p + i, k);
+        cm__buf_puts(b, "\r\n");
         i += k;
         limit = 74; /* the leading space counts */
     }
@@ -93,11 +93,11 @@ int cm__mail_ics_event_render(char **out, const cm__mail_ics_event *ev)
                                        "calendar text is not valid UTF-8 or "
                                        "too long");
     char t[32], seq[24];
-    cm__mail_buf b = {0};
-    cm__mail_buf_puts(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//libcommunity//mail//EN\r\n"
+    cm__buf b = {0};
+    cm__buf_puts(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//libcommunity//mail//EN\r\n"
                           "CALSCALE:GREGORIAN\r\n");
     line(&b, "METHOD", method, false);
-    cm__mail_buf_puts(&b, "BEGIN:VEVENT\r\n");
+    cm__buf_puts(&b, "BEGIN:VEVENT\r\n");
     line(&b, "UID", ev->uid, false);
     utc(t, sizeof t, ev->stamp_us ? ev->stamp_us : cm_now_us());
     line(&b, "DTSTAMP", t, false);
@@ -115,7 +115,7 @@ int cm__mail_ics_event_render(char **out, const cm__mail_ics_event *ev)
     if (ev->url && *ev->url)
         line(&b, "URL", ev->url, false);
     line(&b, "STATUS", strcmp(method, "CANCEL") == 0 ? "CANCELLED" : "CONFIRMED", false);
-    cm__mail_buf_puts(&b, "END:VEVENT\r\nEND:VCALENDAR\r\n");
+    cm__buf_puts(&b, "END:VEVENT\r\nEND:VCALENDAR\r\n");
     if (b.err) {
         cm__free(b.p);
         return cm__oom();

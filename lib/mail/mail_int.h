@@ -1,22 +1,12 @@
 /*
- * mail_int.h - helpers shared by the files of lib/mail: a growable byte
- * buffer that remembers an allocation failure, base64, and a printable
- * rendering of untrusted text for error messages.
+ * mail_int.h - helpers shared by the files of lib/mail: base64, and a
+ * printable rendering of untrusted text for error messages (the growable
+ * buffer is lib/util's cm__buf).
  */
 #ifndef CM_MAIL_INT_H
 #define CM_MAIL_INT_H
 
 #include "mail.h"
-
-typedef struct cm__mail_buf {
-    char *p;
-    size_t len, cap;
-    int err; /* CM_ENOMEM once an append failed; later appends do nothing */
-} cm__mail_buf;
-
-void cm__mail_buf_put(cm__mail_buf *b, const char *s, size_t n);
-void cm__mail_buf_puts(cm__mail_buf *b, const char *s);
-void cm__mail_buf_printf(cm__mail_buf *b, const char *fmt, ...) CM__PRINTF(2, 3);
 
 /* Standard base64 of in[0..n) into out (4 * ceil(n / 3) bytes plus a NUL);
  * returns the number of characters written. */

@@ -380,15 +380,15 @@ const char *cm__mail_message_id(const cm__mail_msg *m)
 
 /* A header being written: the column of the current line, for folding. */
 typedef struct hdr {
-    cm__mail_buf *b;
+    cm__buf *b;
     size_t col;
 } hdr;
 
-static void h_start(hdr *h, cm__mail_buf *b, const char *name)
+static void h_start(hdr *h, cm__buf *b, const char *name)
 {
     h->b = b;
-    cm__mail_buf_puts(b, name);
-    cm__mail_buf_puts(b, ":");
+    cm__buf_puts(b, name);
+    cm__buf_puts(b, ":");
     h->col = strlen(name) + 1;
 }
 
@@ -398,20 +398,20 @@ static void h_start(hdr *h, cm__mail_buf *b, const char *name)
 static void h_token(hdr *h, const char *tok, size_t n, bool sep)
 {
     if (sep && n > 0 && h->col + 1 + n > 78 && h->col > 1) {
-        cm__mail_buf_puts(h->b, "\r\n");
+        cm__buf_puts(h->b, "\r\n");
         h->col = 0;
     }
     if (sep) {
-        cm__mail_buf_put(h->b, " ", 1);
+        cm__buf_put(h->b, " ", 1);
         h->col++;
     }
-    cm__mail_buf_put(h->b, tok, n);
+    cm__buf_put(h->b, tok, n);
     h->col += n;
 }
 
 static void h_end(hdr *h)
 {
-    cm__mail_buf_puts(h->b, "\r\n");
+    cm__buf_puts(h->b, "\r\n");
 }
 
 /* RFC 2047 "B" encoded words of at most 39 input bytes each (52 base64
@@ -484,14 +484,14 @@ static void h_mailbox(hdr *h, const mbox *b, bool comma)
         } else if (phrase_atoms(b->name)) {
             h_unstructured(h, b->name);
         } else { /* quoted-string */
-            cm__mail_buf q = {0};
-            cm__mail_buf_puts(&q, "\"");
+            cm__buf q = {0};
+            cm__buf_puts(&q, "\"");
             for (const char *p = b->name; *p; p++) {
                 if (*p == '"' || *p == '\\')
-                    cm__mail_buf_puts(&q, "\\");
-                cm__mail_buf_put(&q, p, 1);
+                    cm__buf_puts(&q, "\\");
+                cm__buf_put(&q, p, 1);
             }
-            cm__mail_buf_puts(&q, "\"");
+            cm__buf_puts(&q, "\"");
             if (q.err)
                 h->b->err = q.err;
             else
@@ -506,7 +506,7 @@ static void h_mailbox(hdr *h, const mbox *b, bool comma)
 
 /* Quoted-printable (RFC 2045 6.7) with CRLF line breaks: any of LF, CRLF
  * or CR in the input ends a line. Lines are at most 76 characters. */
-static void qp_encode(cm__mail_buf *b, const char *s)
+static void qp_encode(cm__buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t col = 0;
@@ -515,7 +515,7 @@ static void qp_encode(cm__mail_buf *b, const char *s)
         if (c == '\r' || c == '\n') {
             if (c == '\r' && p[1] == '\n')
                 p++;
-            cm__mail_buf_puts(b, "\r\n");
+            cm__buf_puts(b, "\r\n");
             col = 0;
             continue;
         }
@@ -534,7 +534,7 @@ static void qp_encode(cm__mail_buf *b, const char *s)
         }
         /* room for a soft break "=" after this character unless the line ends */
         if (col + n > (eol ? 76u : 75u)) {
-            cm__mail_buf_puts(b, "=\r\n");
+            cm__buf_puts(b, "=\r\n");
             col = 0;
             if (c == '.') { /* never a lone "." at the start of a line */
                 enc[0] = '=';
@@ -543,28 +543,28 @@ static void qp_encode(cm__mail_buf *b, const char *s)
                 n = 3;
             }
         }
-        cm__mail_buf_put(b, enc, n);
+        cm__buf_put(b, enc, n);
         col += n;
     }
     if (col)
-        cm__mail_buf_puts(b, "\r\n");
+        cm__buf_puts(b, "\r\n");
 }
 
-static void b64_lines(cm__mail_buf *b, const char *s)
+static void b64_lines(cm__buf *b, const char *s)
 {
     size_t n = strlen(s);
     char line[80];
     for (size_t i = 0; i < n; i += 57) {
         size_t k = n - i < 57 ? n - i : 57;
         size_t w = cm__mail_base64(line, (const unsigned char *)s + i, k);
-        cm__mail_buf_put(b, line, w);
-        cm__mail_buf_puts(b, "\r\n");
+        cm__buf_put(b, line, w);
+        cm__buf_puts(b, "\r\n");
     }
 }
 
-static void text_part(cm__mail_buf *b, const char *subtype, const char *body)
+static void text_part(cm__buf *b, const char *subtype, const char *body)
 {
-    cm__mail_buf_printf(b,
+    cm__buf_printf(b,
                         "Content-Type: text/%s; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
                         subtype);
@@ -582,7 +582,7 @@ static void new_boundary(char *out, size_t n)
         w += (size_t)snprintf(out + w, n - w, "%02x", r[i]);
 }
 
-static void date_header(cm__mail_buf *b, int64_t us)
+static void date_header(cm__buf *b, int64_t us)
 {
     static const char *const days[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -598,7 +598,7 @@ static void date_header(cm__mail_buf *b, int64_t us)
     int y, mo, d;
     cm__civil_from_days(day, &y, &mo, &d);
     int wd = (int)(((day % 7) + 7) % 7);
-    cm__mail_buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[wd], d,
+    cm__buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[wd], d,
                         months[mo - 1], y, (int)(sod / 3600), (int)(sod / 60 % 60),
                         (int)(sod % 60));
 }
@@ -627,7 +627,7 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
         if ((rc = dup_into(&m->message_id, id)))
             return rc;
     }
-    cm__mail_buf b = {0};
+    cm__buf b = {0};
     hdr h;
     date_header(&b, m->date_us ? m->date_us : cm_now_us());
     h_start(&h, &b, "From");
@@ -646,7 +646,7 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
     if (m->subject && *m->subject)
         h_unstructured(&h, m->subject);
     h_end(&h);
-    cm__mail_buf_printf(&b, "Message-ID: <%s>\r\nMIME-Version: 1.0\r\n", m->message_id);
+    cm__buf_printf(&b, "Message-ID: <%s>\r\nMIME-Version: 1.0\r\n", m->message_id);
     if (m->unsub_url || m->unsub_mailto) {
         h_start(&h, &b, "List-Unsubscribe");
         char tok[920];
@@ -661,7 +661,7 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
         }
         h_end(&h);
         if (m->unsub_url && strncmp(m->unsub_url, "https://", 8) == 0)
-            cm__mail_buf_puts(&b, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+            cm__buf_puts(&b, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
     }
     for (size_t i = 0; i < m->nextra; i++) {
         h_start(&h, &b, m->extra[i].name);
@@ -673,25 +673,25 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
     new_boundary(outer, sizeof outer);
     new_boundary(inner, sizeof inner);
     if (m->ics)
-        cm__mail_buf_printf(&b,
+        cm__buf_printf(&b,
                             "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
                             "This is a multi-part message in MIME format.\r\n--%s\r\n",
                             outer, outer);
     if (m->html) {
-        cm__mail_buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+        cm__buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
                             inner);
         if (!m->ics)
-            cm__mail_buf_puts(&b, "This is a multi-part message in MIME format.\r\n");
-        cm__mail_buf_printf(&b, "--%s\r\n", inner);
+            cm__buf_puts(&b, "This is a multi-part message in MIME format.\r\n");
+        cm__buf_printf(&b, "--%s\r\n", inner);
         text_part(&b, "plain", m->text);
-        cm__mail_buf_printf(&b, "--%s\r\n", inner);
+        cm__buf_printf(&b, "--%s\r\n", inner);
         text_part(&b, "html", m->html);
-        cm__mail_buf_printf(&b, "--%s--\r\n", inner);
+        cm__buf_printf(&b, "--%s--\r\n", inner);
     } else {
         text_part(&b, "plain", m->text);
     }
     if (m->ics) {
-        cm__mail_buf_printf(&b,
+        cm__buf_printf(&b,
                             "--%s\r\n"
                             "Content-Type: text/calendar; charset=UTF-8; method=%s; "
                             "name=\"invite.ics\"\r\n"
@@ -699,7 +699,7 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
                             "Content-Transfer-Encoding: base64\r\n\r\n",
                             outer, m->ics_method);
         b64_lines(&b, m->ics);
-        cm__mail_buf_printf(&b, "--%s--\r\n", outer);
+        cm__buf_printf(&b, "--%s--\r\n", outer);
     }
     if (b.err) {
         cm__free(b.p);

@@ -69,13 +69,13 @@ int cm__mail_uri_redact(char **out, const char *uri)
         if (*p == '@')
             at = p;
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    cm__mail_buf b = {0};
+    cm__buf b = {0};
     if (colon) {
-        cm__mail_buf_put(&b, uri, (size_t)(colon - uri));
-        cm__mail_buf_puts(&b, ":***");
-        cm__mail_buf_puts(&b, at);
+        cm__buf_put(&b, uri, (size_t)(colon - uri));
+        cm__buf_puts(&b, ":***");
+        cm__buf_puts(&b, at);
     } else {
-        cm__mail_buf_puts(&b, uri);
+        cm__buf_puts(&b, uri);
     }
     if (b.err) {
         cm__free(b.p);
@@ -205,11 +205,11 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
     if (rc == CM_OK && s->smtps && s->require_tls)
         s->require_tls = false; /* implicit TLS: always encrypted */
     if (rc == CM_OK) {
-        cm__mail_buf b = {0};
-        cm__mail_buf_puts(&b, s->smtps ? "smtps://" : "smtp://");
-        cm__mail_buf_put(&b, host, hlen);
-        cm__mail_buf_puts(&b, "/");
-        cm__mail_buf_puts(&b, helo ? helo : "localhost");
+        cm__buf b = {0};
+        cm__buf_puts(&b, s->smtps ? "smtps://" : "smtp://");
+        cm__buf_put(&b, host, hlen);
+        cm__buf_puts(&b, "/");
+        cm__buf_puts(&b, helo ? helo : "localhost");
         if (b.err)
             rc = cm__oom();
         s->url = b.p;

@@ -31,6 +31,19 @@ char *cm__strndup(const char *s, size_t n);
  * failed allocation: `if (!p) return cm__oom();`. */
 int cm__oom(void);
 
+/* ---- growable text buffer (buf.c) ---- */
+/* Start from {0}; p is NUL-terminated once anything was appended (NULL
+ * before), free it with cm__free. An append that fails sets err to
+ * CM_ENOMEM and later appends do nothing: check err once at the end. */
+typedef struct cm__buf {
+    char *p;
+    size_t len, cap;
+    int err;
+} cm__buf;
+void cm__buf_put(cm__buf *b, const char *s, size_t n);
+void cm__buf_puts(cm__buf *b, const char *s);
+void cm__buf_printf(cm__buf *b, const char *fmt, ...) CM__PRINTF(2, 3);
+
 /* ---- error detail (error.c) ---- */
 
 /* Record a failure (code, printf-style message) and return the code. */

@@ -15,35 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = cm__realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 static bool word_start(unsigned char c) { return isalpha(c) || c == '_' || c >= 0x80; }
 static bool word_char(unsigned char c) { return isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
 
@@ -140,7 +111,7 @@ static bool truth_word(const char *w, size_t n)
 }
 
 /* Remove trailing blanks and semicolons (before appending a clause). */
-static void sb_trim_end(sbuf *b)
+static void sb_trim_end(cm__buf *b)
 {
     while (b->len && (isspace((unsigned char)b->p[b->len - 1]) || b->p[b->len - 1] == ';'))
         b->p[--b->len] = '\0';
@@ -152,7 +123,7 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
     *nparams = 0;
     if (used_out)
         *used_out = NULL;
-    sbuf b = {0};
+    cm__buf b = {0};
     unsigned char *used = NULL;
     size_t used_cap = 0;
     int maxp = 0, depth = 0, rc = CM_OK;
@@ -160,16 +131,16 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
     const char *prev = NULL; /* previous word, if the previous token was a word */
     size_t prev_n = 0;
     size_t i = 0;
-    while (sql[i] && rc == CM_OK && !b.oom) {
+    while (sql[i] && rc == CM_OK && !b.err) {
         unsigned char c = (unsigned char)sql[i];
         size_t n = opaque_len(sql, i);
         if (n) {
             if (c == '`') {
-                sb_str(&b, "\"");
-                sb_add(&b, sql + i + 1, n >= 2 ? n - 2 : 0);
-                sb_str(&b, "\"");
+                cm__buf_puts(&b, "\"");
+                cm__buf_put(&b, sql + i + 1, n >= 2 ? n - 2 : 0);
+                cm__buf_puts(&b, "\"");
             } else {
-                sb_add(&b, sql + i, n);
+                cm__buf_put(&b, sql + i, n);
             }
             if (c == '\'' || c == '"' || c == '`')
                 prev = NULL;
@@ -179,9 +150,9 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
         if ((c == 'x' || c == 'X') && sql[i + 1] == '\'' &&
             !(i > 0 && word_char((unsigned char)sql[i - 1]))) {
             n = opaque_len(sql, i + 1);
-            sb_str(&b, "'\\x");
-            sb_add(&b, sql + i + 2, n >= 2 ? n - 2 : 0);
-            sb_str(&b, "'::bytea");
+            cm__buf_puts(&b, "'\\x");
+            cm__buf_put(&b, sql + i + 2, n >= 2 ? n - 2 : 0);
+            cm__buf_puts(&b, "'::bytea");
             i += 1 + n;
             prev = NULL;
             continue;
@@ -204,7 +175,7 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
                     cap *= 2;
                 unsigned char *u = cm__realloc(used, cap);
                 if (!u) {
-                    b.oom = true;
+                    b.err = CM_ENOMEM;
                     break;
                 }
                 memset(u + used_cap, 0, cap - used_cap);
@@ -216,13 +187,13 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
                 maxp = (int)v;
             char num[16];
             (void)snprintf(num, sizeof num, "$%ld", v);
-            sb_str(&b, num);
+            cm__buf_puts(&b, num);
             i = j;
             prev = NULL;
             continue;
         }
         if (c == ':' && sql[i + 1] == ':') { /* a PostgreSQL cast in a patched text */
-            sb_add(&b, sql + i, 2);
+            cm__buf_put(&b, sql + i, 2);
             i += 2;
             prev = NULL;
             continue;
@@ -232,7 +203,7 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
             break;
         }
         if (c == '=' && sql[i + 1] == '=') {
-            sb_str(&b, "=");
+            cm__buf_puts(&b, "=");
             i += 2;
             prev = NULL;
             continue;
@@ -281,13 +252,13 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
                     }
                 }
             } else if (depth == 0 && or_ignore && word_eq(w, wl, "RETURNING")) {
-                sb_str(&b, "ON CONFLICT DO NOTHING ");
+                cm__buf_puts(&b, "ON CONFLICT DO NOTHING ");
                 or_ignore = false;
             }
             if (emit)
-                sb_str(&b, emit);
+                cm__buf_puts(&b, emit);
             else
-                sb_add(&b, w, wl);
+                cm__buf_put(&b, w, wl);
             prev = w;
             prev_n = wl;
             i = skip_to;
@@ -299,18 +270,18 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
             depth--;
         if (!isspace(c))
             prev = NULL;
-        sb_add(&b, sql + i, 1);
+        cm__buf_put(&b, sql + i, 1);
         i++;
     }
     if (rc == CM_OK && or_ignore) {
         sb_trim_end(&b);
-        sb_str(&b, " ON CONFLICT DO NOTHING");
+        cm__buf_puts(&b, " ON CONFLICT DO NOTHING");
     }
-    if (rc == CM_OK && !b.p && !b.oom)
-        sb_str(&b, "");
-    if (rc == CM_OK && !b.oom && !used && !(used = cm__calloc(1, 1)))
-        b.oom = true;
-    if (rc == CM_OK && b.oom)
+    if (rc == CM_OK && !b.p && !b.err)
+        cm__buf_puts(&b, "");
+    if (rc == CM_OK && !b.err && !used && !(used = cm__calloc(1, 1)))
+        b.err = CM_ENOMEM;
+    if (rc == CM_OK && b.err)
         rc = cm__oom();
     if (rc) {
         cm__free(b.p);

@@ -52,48 +52,6 @@
 #define HNSW_MAX_DIM 2000  /* and for an HNSW index on it */
 #define EXTRA 16           /* rows fetched beyond k, for ties at the cut */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = cm__realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->oom = true; /* callers keep pieces short */
-        return;
-    }
-    sb_add(b, tmp, (size_t)n);
-}
-
 /* Record the failure of r as CM_E* with its SQLSTATE. */
 static int fail(PGconn *pg, PGresult *r, const char *what)
 {
@@ -178,59 +136,59 @@ static int read_extension(bool *found, cm__pg_vec *v, PGconn *pg)
 static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigger)
 {
     const char *S = v->ext_schema, *T = v->tab_schema;
-    sbuf b = {0};
+    cm__buf b = {0};
     int rc = CM_OK;
     if (!have_column) {
-        sb_printf(&b, "ALTER TABLE embeddings ADD COLUMN embedding %s.vector", S);
-        rc = b.oom ? cm__oom()
+        cm__buf_printf(&b, "ALTER TABLE embeddings ADD COLUMN embedding %s.vector", S);
+        rc = b.err ? cm__oom()
                    : run(pg, b.p, "pgvector: add the embedding column");
         b.len = 0;
     }
     if (rc == CM_OK && !have_trigger) {
         /* float32 little-endian -> vector, exactly: (-1)^s * (2^23 + m) * 2^(e-150)
          * (e = 0: m * 2^-149) is exact in double precision, then in real. */
-        sb_printf(&b,
+        cm__buf_printf(&b,
                   "CREATE OR REPLACE FUNCTION %s.cm_f32le_to_vector(b bytea, d bigint) "
                   "RETURNS %s.vector LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ ",
                   T, S);
-        sb_printf(&b, "SELECT CASE WHEN bool_or(e = 255) OR NOT bool_or((u & 2147483647) <> 0) "
+        cm__buf_printf(&b, "SELECT CASE WHEN bool_or(e = 255) OR NOT bool_or((u & 2147483647) <> 0) "
                       "THEN NULL ELSE (array_agg((CASE WHEN e = 0 THEN m * (2.0::float8 ^ (-149)) "
                       "ELSE (8388608 + m) * (2.0::float8 ^ (e - 150)) END) * (1 - 2 * (u >> 31)) "
                       "ORDER BY i))::real[]::%s.vector END ",
                   S);
-        sb_printf(&b, "FROM (SELECT i, u, ((u >> 23) & 255) AS e, (u & 8388607) AS m "
+        cm__buf_printf(&b, "FROM (SELECT i, u, ((u >> 23) & 255) AS e, (u & 8388607) AS m "
                       "FROM (SELECT i, (get_byte(b, 4 * i)::bigint | "
                       "(get_byte(b, 4 * i + 1)::bigint << 8) | "
                       "(get_byte(b, 4 * i + 2)::bigint << 16) | "
                       "(get_byte(b, 4 * i + 3)::bigint << 24)) AS u ");
-        sb_printf(&b, "FROM generate_series(0, (d - 1)::int) AS i) AS w) AS f $f$; ");
-        sb_printf(&b,
+        cm__buf_printf(&b, "FROM generate_series(0, (d - 1)::int) AS i) AS w) AS f $f$; ");
+        cm__buf_printf(&b,
                   "CREATE OR REPLACE FUNCTION %s.cm_embeddings_sync_vector() RETURNS trigger "
                   "LANGUAGE plpgsql AS $f$ BEGIN NEW.embedding := CASE WHEN NEW.vector IS NULL "
                   "OR NEW.dim < 1 OR NEW.dim > %d OR length(NEW.vector) <> 4 * NEW.dim "
                   "THEN NULL ELSE %s.cm_f32le_to_vector(NEW.vector, NEW.dim) END; "
                   "RETURN NEW; END $f$; ",
                   T, VEC_MAX_DIM, T);
-        sb_printf(&b, "CREATE TRIGGER embeddings_vector_sync BEFORE INSERT OR UPDATE OF "
+        cm__buf_printf(&b, "CREATE TRIGGER embeddings_vector_sync BEFORE INSERT OR UPDATE OF "
                       "vector, dim ON embeddings FOR EACH ROW EXECUTE FUNCTION "
                       "%s.cm_embeddings_sync_vector(); ",
                   T);
         /* rows written before: the trigger fills them (it fires on SET vector) */
-        sb_printf(&b, "UPDATE embeddings SET vector = vector WHERE vector IS NOT NULL "
+        cm__buf_printf(&b, "UPDATE embeddings SET vector = vector WHERE vector IS NOT NULL "
                       "AND embedding IS NULL");
-        rc = b.oom ? cm__oom()
+        rc = b.err ? cm__oom()
                    : run(pg, b.p, "pgvector: trigger");
         b.len = 0;
     }
     /* an HNSW index per vector size without one */
     PGresult *r = NULL;
     if (rc == CM_OK) {
-        sb_printf(&b, "SELECT d FROM (SELECT 384 AS d UNION SELECT DISTINCT dim FROM embeddings "
+        cm__buf_printf(&b, "SELECT d FROM (SELECT 384 AS d UNION SELECT DISTINCT dim FROM embeddings "
                       "WHERE embedding IS NOT NULL AND dim BETWEEN 1 AND %d) AS s "
                       "WHERE to_regclass('embeddings_hnsw_' || d) IS NULL ORDER BY d",
                   HNSW_MAX_DIM);
-        r = b.oom ? NULL : PQexec(pg, b.p);
-        if (b.oom)
+        r = b.err ? NULL : PQexec(pg, b.p);
+        if (b.err)
             rc = cm__oom();
         else if (PQresultStatus(r) != PGRES_TUPLES_OK)
             rc = fail(pg, r, "pgvector: index sizes");
@@ -239,11 +197,11 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
     for (int i = 0; rc == CM_OK && i < PQntuples(r); i++) {
         long d = strtol(PQgetvalue(r, i, 0), NULL, 10);
         b.len = 0;
-        sb_printf(&b,
+        cm__buf_printf(&b,
                   "CREATE INDEX IF NOT EXISTS embeddings_hnsw_%ld ON embeddings USING hnsw "
                   "((embedding::%s.vector(%ld)) %s.vector_cosine_ops) WHERE dim = %ld",
                   d, S, d, S, d);
-        rc = b.oom ? cm__oom()
+        rc = b.err ? cm__oom()
                    : run(pg, b.p, "pgvector: HNSW index");
     }
     PQclear(r);
@@ -336,16 +294,16 @@ out:
 }
 
 /* The query vector as pgvector text: '[x,y,...]' with round-trip floats. */
-static int vector_text(sbuf *b, const float *q, size_t dim)
+static int vector_text(cm__buf *b, const float *q, size_t dim)
 {
-    sb_add(b, "[", 1);
+    cm__buf_put(b, "[", 1);
     for (size_t i = 0; i < dim; i++) {
         char t[32];
         int n = snprintf(t, sizeof t, "%s%.9g", i ? "," : "", (double)q[i]);
-        sb_add(b, t, (size_t)n);
+        cm__buf_put(b, t, (size_t)n);
     }
-    sb_add(b, "]", 1);
-    return b->oom ? cm__oom() : CM_OK;
+    cm__buf_put(b, "]", 1);
+    return b->err ? cm__oom() : CM_OK;
 }
 
 typedef struct row {
@@ -380,7 +338,7 @@ int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t 
         return 1;
     PGconn *pg = cm__pg_native(conn);
     const char *S = v->ext_schema;
-    sbuf sql = {0}, qv = {0}, ids_txt = {0};
+    cm__buf sql = {0}, qv = {0}, ids_txt = {0};
     int rc = CM_OK;
     if (v->iterative) {
         char set[160];
@@ -392,27 +350,27 @@ int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t 
         if ((rc = run(pg, set, "pgvector: settings")))
             return rc;
     }
-    sb_printf(&sql,
+    cm__buf_printf(&sql,
               "SELECT entity_id, (embedding::%s.vector(%zu) OPERATOR(%s.<=>) "
               "$1::%s.vector(%zu))::float8 FROM embeddings ",
               S, req->dim, S, S, req->dim);
-    sb_printf(&sql,
+    cm__buf_printf(&sql,
               "WHERE entity_type = $2 AND model = $3 AND dim = %zu AND embedding IS NOT NULL "
               "AND entity_id = ANY ($4::bigint[]) AND entity_id <> $5 ",
               req->dim);
-    sb_printf(&sql,
+    cm__buf_printf(&sql,
               "ORDER BY embedding::%s.vector(%zu) OPERATOR(%s.<=>) $1::%s.vector(%zu) "
               "LIMIT %zu",
               S, req->dim, S, S, req->dim, req->k + EXTRA);
     rc = vector_text(&qv, req->query, req->dim);
-    sb_add(&ids_txt, "{", 1);
+    cm__buf_put(&ids_txt, "{", 1);
     for (size_t i = 0; i < req->n_allowed; i++) {
         char t[32];
         int k = snprintf(t, sizeof t, "%s%" PRId64, i ? "," : "", req->allowed[i]);
-        sb_add(&ids_txt, t, (size_t)k);
+        cm__buf_put(&ids_txt, t, (size_t)k);
     }
-    sb_add(&ids_txt, "}", 1);
-    if (rc == CM_OK && (sql.oom || ids_txt.oom))
+    cm__buf_put(&ids_txt, "}", 1);
+    if (rc == CM_OK && (sql.err || ids_txt.err))
         rc = cm__oom();
     row *rows = NULL;
     if (rc == CM_OK) {
