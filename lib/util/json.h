@@ -21,6 +21,12 @@ bool cm__json_has(const json_t *obj, const char *key);
 /* Set obj[key] to an RFC 3339 string for us. */
 int cm__json_set_time(json_t *obj, const char *key, int64_t us);
 
+/* A JSON syntax check that does not allocate (json_scan.c): true when
+ * jansson (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES) would certainly
+ * accept the len bytes at json; false when it may not (then ask jansson,
+ * which decides and words the error). */
+bool cm__json_surely_valid(const char *json, size_t len);
+
 /* Opaque pagination cursors (cursor.c): encode/decode (int64 a, int64 b)
  * as a short string; decoding fails with CM_EINVAL on field "cursor". */
 void cm__cursor_encode(char out[48], int64_t a, int64_t b);
