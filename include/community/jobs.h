@@ -347,8 +347,7 @@ CM_API void cm_job_no_retry(cm_job *job);
  *
  * @param out  [out] the operation's JSON result (cm_free()); may be NULL.
  * @return what cm_exec() returns; CM_ELEASE when the lease is no longer
- *         this worker's (nothing was committed); CM_ENOTSUP for
- *         operations that manage their own transactions.
+ *         this worker's (nothing was committed).
  * Call only from the job's handler. @since 0.1
  */
 CM_API int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor,

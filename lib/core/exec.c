@@ -161,19 +161,10 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     /* Before the read transaction: commits it may miss are numbered later. */
     since = cacheable ? cm__store_reads_begin(store) : 0;
     cm__jobs_local_wake_reset();
-    if (op->flags & CM__OP_NO_TX) {
-        cm__conn *conn;
-        if ((rc = cm__store_acquire(&conn, store)) == CM_OK) {
-            rc = cm__call_run(conn, &call);
-            cm__store_release(conn);
-        }
-    } else {
-        rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, cm__call_run, &call);
-    }
+    rc = cm__store_run_tx(store, (op->flags & CM__OP_WRITE) != 0, cm__call_run, &call);
     /* Jobs the operation enqueued are committed: start them now in this
-     * process rather than at the schedulers' next poll. (An operation
-     * without a transaction may have committed some before failing.) */
-    if (rc == CM_OK || (op->flags & CM__OP_NO_TX))
+     * process rather than at the schedulers' next poll. */
+    if (rc == CM_OK)
         cm__jobs_local_wake_flush();
     else
         cm__jobs_local_wake_reset();

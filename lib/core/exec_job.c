@@ -24,13 +24,6 @@ int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor, const c
     int rc = cm__call_init(&call, job->store, actor, opname, json_in, len);
     if (rc)
         goto out;
-    if (call.op->flags & CM__OP_NO_TX) {
-        rc = cm__error_set(CM_ENOTSUP,
-                           "%s manages its own transactions: it cannot complete a job "
-                           "atomically",
-                           call.op->name);
-        goto out;
-    }
     if ((rc = cm__call_prepare(&call)))
         goto out;
     cm__jobs_local_wake_reset();

@@ -121,7 +121,6 @@ extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session
 
 /* Operation flags. */
 #define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
-#define CM__OP_NO_TX 0x2u    /* handler manages its own transactions */
 #define CM__OP_CACHE 0x4u    /* read-only and cacheable: its result depends only on the
                               * input, the actor and the data (and "now" within 1 s) */
 
