@@ -33,24 +33,10 @@ static void setup(void)
     fx_clock_set(T0);
 }
 
-static json_int_t I(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
-    return json_integer_value(v);
-}
-
-static json_int_t id_of(const cm_actor *a) { return (json_int_t)cm_actor_member_id(a); }
-
-/* Run op with a json_t input (stolen). */
-static int exec_obj(json_t **out, const cm_actor *a, const char *op, json_t *in)
-{
-    char *s = json_dumps(in, JSON_COMPACT);
-    json_decref(in);
-    int rc = fx_exec_raw(out, a, op, s);
-    free(s);
-    return rc;
-}
+/* shorthands for the fixtures helpers */
+#define I fx_int
+#define id_of fx_id_of
+#define exec_obj fx_exec_obj
 
 /* A published (unless draft) Berlin event; capacity < 0: unlimited; group 0: none. */
 static json_int_t mk_event_full(const cm_actor *a, const char *title, const char *desc,

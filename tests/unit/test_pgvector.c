@@ -36,12 +36,8 @@
 static cm_store *cur;
 static cm_actor *sys_actor;
 
-static json_int_t I(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
-    return json_integer_value(v);
-}
+/* shorthands for the fixtures helpers */
+#define I fx_int
 
 /* Run op on the current store with a json_pack'd input (stolen). */
 static json_t *run_op(const cm_actor *a, const char *op, json_t *in)

@@ -66,20 +66,10 @@ static void setup(void)
     fx_clock_set(T0);
 }
 
-static const char *S(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : "(not a string)";
-}
-
-static json_int_t I(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
-    return json_integer_value(v);
-}
-
-static json_int_t id_of(const cm_actor *a) { return (json_int_t)cm_actor_member_id(a); }
+/* shorthands for the fixtures helpers */
+#define S fx_str
+#define I fx_int
+#define id_of fx_id_of
 
 /* A published UTC event (draft when publish is 0); capacity < 0: unlimited. */
 static json_int_t mk_event(const cm_actor *a, const char *start, const char *end,
