@@ -25,18 +25,20 @@ static const cm__sql_entry core_sql[] = {
 
 extern const cm__sql_entry cm__sqlite_sql_member[];
 extern const cm__sql_entry cm__sqlite_sql_event[];
+extern const cm__sql_entry cm__sqlite_sql_rsvp[];
 extern const cm__sql_entry cm__sqlite_sql_group[];
 extern const cm__sql_entry cm__sqlite_sql_jobs[];
-extern const cm__sql_entry cm__sqlite_sql_embed[];
+extern const cm__sql_entry cm__sqlite_sql_ai[];
 extern const cm__sql_entry cm__sqlite_sql_mail[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
     cm__sqlite_sql_member,
     cm__sqlite_sql_event,
+    cm__sqlite_sql_rsvp,
     cm__sqlite_sql_group,
     cm__sqlite_sql_jobs,
-    cm__sqlite_sql_embed,
+    cm__sqlite_sql_ai,
     cm__sqlite_sql_mail,
     NULL,
 };

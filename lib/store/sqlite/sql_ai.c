@@ -1,5 +1,5 @@
 /*
- * sql_embed.c - SQLite statements of the embeddings (lib/ai) and of the AI
+ * sql_ai.c - SQLite statements of the embeddings (lib/ai) and of the AI
  * operations (lib/core/ops_ai.c): vectors and their bookkeeping, the text
  * each entity type is embedded from, and the sets of ids a caller may see,
  * computed before any ranking.
@@ -25,7 +25,7 @@
     "AND x.entity_id = t.id WHERE t.id > ?3 " EXTRA "AND (x.entity_id IS NULL OR x.stale = 1 " \
     "OR x.model <> ?1 OR (?2 > 0 AND x.dim <> ?2)) ORDER BY t.id LIMIT ?4"
 
-const cm__sql_entry cm__sqlite_sql_embed[] = {
+const cm__sql_entry cm__sqlite_sql_ai[] = {
     /* ---- vectors ---- */
     /* ?1 type, ?2 id: content_hash, model, dim, stale, 1 when the vector is NULL. */
     {"embed.get",
