@@ -63,7 +63,7 @@ static int index_catalog(cm_store *s)
     s->q_write = cm__calloc(n ? n : 1, sizeof *s->q_write);
     s->q_known = cm__calloc(n ? n : 1, sizeof *s->q_known);
     if (!s->q_read || !s->q_write || !s->q_known)
-        return cm__error_set(CM_ENOMEM, "out of memory");
+        return cm__oom();
     for (i = 1; i < n; i++)
         if (strcmp(s->sql[i - 1]->id, s->sql[i]->id) == 0)
             return cm__error_set(CM_EMISUSE, "duplicate SQL catalogue id %s", s->sql[i]->id);
