@@ -1,7 +1,7 @@
 #!/bin/sh
 # lint.sh - offline checks of the deployment files, as TAP (meson test
 # deploy-lint, suite 'deploy'):
-#   shell scripts     shellcheck of scripts/*.sh and deploy/*.sh
+#   shell scripts     shellcheck of scripts/*.sh, deploy/*.sh and deploy/dr/*.sh
 #   yamllint          every YAML file of the repository (deploy/yamllint.yml, --strict)
 #   promtool          check rules, test rules, check config (deploy/prometheus)
 #   runbooks          every alert has docs/runbooks/<alert>.md and its
@@ -64,7 +64,8 @@ skip() {
 }
 
 # ---- shell scripts ----
-check "shellcheck scripts/*.sh deploy/*.sh" shellcheck scripts/*.sh deploy/*.sh
+check "shellcheck scripts/*.sh deploy/*.sh deploy/dr/*.sh" \
+    shellcheck scripts/*.sh deploy/*.sh deploy/dr/*.sh
 
 # ---- YAML ----
 yaml_files() {
