@@ -5,8 +5,12 @@
 #   init       terraform init -backend=false from a local provider mirror
 #   validate   terraform validate: unknown arguments and blocks, wrong types,
 #              provider-side argument checks, missing references
-#   test       terraform test: deploy/terraform/tests/*.tftest.hcl, plan-level
-#              assertions against mock_provider "aws"
+#   test       terraform test -var-file=envs/<env>/terraform.tfvars for each
+#              environment: deploy/terraform/tests/*.tftest.hcl, assertions
+#              against mock_provider "aws" (Multi-AZ and backups in prod,
+#              alarms and their SNS topic everywhere)
+#   bootstrap  init and validate of deploy/terraform/bootstrap (the state
+#              bucket)
 #
 #   deploy/terraform-check.sh [SOURCE_ROOT]
 #
@@ -72,17 +76,25 @@ if ls -d "$mirror"/registry.terraform.io/hashicorp/aws/*/* >/dev/null 2>&1; then
         -plugin-dir="$mirror"
     if [ "$failed" -eq 0 ]; then
         check "terraform validate" terraform -chdir="$work" validate -no-color
-        check "terraform test ($(find "$work/tests" -name "*.tftest.hcl" | wc -l) files)" \
-            terraform -chdir="$work" test -no-color
+        for vars in "$work"/envs/*/terraform.tfvars; do
+            env=$(basename "$(dirname "$vars")")
+            check "terraform test -var-file=envs/$env/terraform.tfvars" \
+                terraform -chdir="$work" test -no-color -var-file="envs/$env/terraform.tfvars"
+        done
     else
         skip "terraform validate" "init failed"
         skip "terraform test" "init failed"
     fi
+    # shellcheck disable=SC2016 # $1 and $2 expand in the inner shell
+    check "bootstrap: terraform init -backend=false and validate" sh -c '
+        terraform -chdir="$1" init -backend=false -input=false -no-color -plugin-dir="$2" &&
+        terraform -chdir="$1" validate -no-color' sh "$work/bootstrap" "$mirror"
 else
     why="no hashicorp/aws provider in $mirror (set TF_PLUGIN_MIRROR)"
     skip "terraform init" "$why"
     skip "terraform validate" "$why"
     skip "terraform test" "$why"
+    skip "bootstrap validate" "$why"
 fi
 
 echo "1..$n"

@@ -45,6 +45,11 @@ output "log_group" {
   value       = aws_cloudwatch_log_group.app.name
 }
 
+output "alarm_topic_arn" {
+  description = "SNS topic every CloudWatch alarm notifies; subscribe more endpoints here."
+  value       = aws_sns_topic.alarms.arn
+}
+
 output "db_endpoint" {
   description = "RDS endpoint (host:port)."
   value       = aws_db_instance.main.endpoint

@@ -1,5 +1,5 @@
 # variables.tf - inputs. Only image_tag, certificate_arn and domain have no
-# default; see terraform.tfvars.example.
+# default; envs/<env>/terraform.tfvars holds each environment's values.
 
 variable "name" {
   description = "Application name, first part of every resource name."
@@ -270,4 +270,68 @@ variable "route53_zone_id" {
   description = "Route 53 zone of var.domain for the SES verification and DKIM records; empty to publish them yourself (see the ses_* outputs)."
   type        = string
   default     = ""
+}
+
+# ---- backups in a second region ----
+
+variable "db_backup_replication" {
+  description = "Replicate the database's automated backups to var.backup_region."
+  type        = bool
+  default     = true
+}
+
+variable "backup_region" {
+  description = "Second region that receives the replicated database backups (not var.region)."
+  type        = string
+  default     = "eu-west-1"
+}
+
+# ---- alarms ----
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm once)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_pagerduty_endpoint" {
+  description = "PagerDuty CloudWatch integration URL subscribed to the alarm topic; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_slack_endpoint" {
+  description = "HTTPS endpoint relaying the alarm topic to Slack (it must confirm the SNS subscription); empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_cpu_percent" {
+  description = "ECS service average CPU (%) above which the CPU alarm fires."
+  type        = number
+  default     = 80
+}
+
+variable "alarm_memory_percent" {
+  description = "ECS service average memory (%) above which the memory alarm fires."
+  type        = number
+  default     = 85
+}
+
+variable "alarm_5xx_percent" {
+  description = "Share of requests answered 5xx (%) above which the 5xx alarm fires."
+  type        = number
+  default     = 5
+}
+
+variable "alarm_db_connections" {
+  description = "Database connections above which the connections alarm fires (keep it under max_connections; max_count x pool_size is the most the tasks open)."
+  type        = number
+  default     = 300
+}
+
+variable "alarm_db_free_storage_gib" {
+  description = "Free database storage (GiB) under which the storage alarm fires."
+  type        = number
+  default     = 10
 }

@@ -17,6 +17,13 @@ terraform {
       version = ">= 5.100.0, < 6.0.0"
     }
   }
+
+  # State in S3, one object per environment: the bucket, key and region come
+  # from envs/<env>/backend.tfbackend (terraform init
+  # -backend-config=envs/<env>/backend.tfbackend). The bucket is versioned and
+  # encrypted (bootstrap/); use_lockfile locks with an S3 object, no
+  # DynamoDB table needed.
+  backend "s3" {}
 }
 
 provider "aws" {

@@ -1,0 +1,195 @@
+# alarms.tf - CloudWatch alarms on the service, the load balancer and the
+# database, all sent (alarm and recovery) to one SNS topic, <prefix>-alarms,
+# with e-mail, PagerDuty and Slack subscriptions from variables. The alarm
+# list and the first steps are in docs/operations-guide.md ("Terraform").
+
+resource "aws_sns_topic" "alarms" {
+  name = "${local.prefix}-alarms"
+}
+
+# E-mail subscriptions stay pending until the recipient confirms them.
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alarm_emails)
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# PagerDuty: the integration URL of an "Amazon CloudWatch" service
+# integration (https://events.pagerduty.com/integration/<key>/enqueue).
+resource "aws_sns_topic_subscription" "pagerduty" {
+  count                  = var.alarm_pagerduty_endpoint != "" ? 1 : 0
+  topic_arn              = aws_sns_topic.alarms.arn
+  protocol               = "https"
+  endpoint               = var.alarm_pagerduty_endpoint
+  endpoint_auto_confirms = true
+}
+
+# Slack: an HTTPS endpoint that confirms SNS subscriptions and posts to a
+# channel (a Slack incoming webhook alone does not confirm them).
+resource "aws_sns_topic_subscription" "slack" {
+  count     = var.alarm_slack_endpoint != "" ? 1 : 0
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "https"
+  endpoint  = var.alarm_slack_endpoint
+}
+
+locals {
+  alarm_actions = [aws_sns_topic.alarms.arn]
+
+  # Every ECS service gets the CPU and memory alarms.
+  ecs_services = {
+    app = aws_ecs_service.app.name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "ecs_cpu" {
+  for_each            = local.ecs_services
+  alarm_name          = "${local.prefix}-${each.key}-cpu-high"
+  alarm_description   = "ECS service ${each.value}: average CPU above ${var.alarm_cpu_percent}% for 15 min (autoscaling at max_count, or a busy loop)."
+  namespace           = "AWS/ECS"
+  metric_name         = "CPUUtilization"
+  dimensions          = { ClusterName = aws_ecs_cluster.main.name, ServiceName = each.value }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_cpu_percent
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "ecs_memory" {
+  for_each            = local.ecs_services
+  alarm_name          = "${local.prefix}-${each.key}-memory-high"
+  alarm_description   = "ECS service ${each.value}: average memory above ${var.alarm_memory_percent}% of the task's for 15 min (tasks near their limit are killed)."
+  namespace           = "AWS/ECS"
+  metric_name         = "MemoryUtilization"
+  dimensions          = { ClusterName = aws_ecs_cluster.main.name, ServiceName = each.value }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_memory_percent
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# 5xx answers (the tasks' and the load balancer's own) as a percentage of
+# requests, over 5 minutes; quiet periods (no requests) count as fine.
+resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
+  alarm_name          = "${local.prefix}-alb-5xx-rate"
+  alarm_description   = "More than ${var.alarm_5xx_percent}% of requests answered 5xx for 10 min."
+  evaluation_periods  = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_5xx_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    expression  = "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests"
+    label       = "5xx %"
+    return_data = true
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions  = { LoadBalancer = aws_lb.main.arn_suffix }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+
+  metric_query {
+    id = "target5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions  = { LoadBalancer = aws_lb.main.arn_suffix }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+
+  metric_query {
+    id = "elb5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_ELB_5XX_Count"
+      dimensions  = { LoadBalancer = aws_lb.main.arn_suffix }
+      stat        = "Sum"
+      period      = 300
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "alb_unhealthy_targets" {
+  alarm_name          = "${local.prefix}-alb-unhealthy-targets"
+  alarm_description   = "A target of the load balancer failed /readyz for 5 min (database unreachable, migration pending, task stuck)."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "UnHealthyHostCount"
+  dimensions          = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "alb_no_healthy_targets" {
+  alarm_name          = "${local.prefix}-alb-no-healthy-targets"
+  alarm_description   = "No healthy target behind the load balancer for 3 min: the site is down."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_connections" {
+  alarm_name          = "${local.prefix}-db-connections-high"
+  alarm_description   = "More than ${var.alarm_db_connections} database connections for 15 min (tasks x pool_size approaching max_connections)."
+  namespace           = "AWS/RDS"
+  metric_name         = "DatabaseConnections"
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_db_connections
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_free_storage" {
+  alarm_name          = "${local.prefix}-db-free-storage-low"
+  alarm_description   = "Less than ${var.alarm_db_free_storage_gib} GiB free on the database for 10 min (storage autoscaling at db_max_allocated_storage?). A full disk makes the database read-only."
+  namespace           = "AWS/RDS"
+  metric_name         = "FreeStorageSpace"
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.alarm_db_free_storage_gib * 1073741824
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
