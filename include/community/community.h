@@ -16,5 +16,6 @@
 #include <community/jobs.h>
 #include <community/ai.h>
 #include <community/mail.h>
+#include <community/idem.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

@@ -30,6 +30,7 @@ extern const cm__sql_entry cm__sqlite_sql_group[];
 extern const cm__sql_entry cm__sqlite_sql_jobs[];
 extern const cm__sql_entry cm__sqlite_sql_ai[];
 extern const cm__sql_entry cm__sqlite_sql_mail[];
+extern const cm__sql_entry cm__sqlite_sql_idem[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -40,5 +41,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_jobs,
     cm__sqlite_sql_ai,
     cm__sqlite_sql_mail,
+    cm__sqlite_sql_idem,
     NULL,
 };
