@@ -25,7 +25,6 @@ struct cmh_app {
     size_t openapi_len;
     cmh_metrics *metrics;
     cmh_ratelimit *rl;
-    cmh_idem *idem;
     bool draining;
     char id_prefix[12];
     uint64_t id_counter;
@@ -106,8 +105,6 @@ cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t e
     cmh_metrics_slot(app->metrics, app->slot_unmatched, "unmatched");
     cmh_metrics_gauges(app->metrics)->start_time = (double)time(NULL);
     app->rl = cmh_ratelimit_new(cfg->rate, cfg->burst, 65536);
-    app->idem =
-        cmh_idem_new(cfg->idem_entries, cfg->idem_bytes, (uint64_t)cfg->idem_ttl_s * 1000000000ull);
     unsigned char r[4];
     cmh_random(r, sizeof r);
     cmh_hex(app->id_prefix, r, sizeof r);
@@ -122,7 +119,6 @@ void cmh_app_free(cmh_app *app)
     free(app->openapi);
     cmh_metrics_free(app->metrics);
     cmh_ratelimit_free(app->rl);
-    cmh_idem_free(app->idem);
     free(app);
 }
 
@@ -712,8 +708,19 @@ static void op_route(cmh_exchange *ex, const char *method, const char *path, siz
             goto out;
         }
         ex->idem_key = cmh_xstrdup(ik);
+        /* the request a key stands for: method, path and input (path
+         * parameters, query and body, keys sorted) */
         char *canon = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
-        ex->idem_fp = cmh_fnv1a(CMH_FNV_SEED, canon, strlen(canon));
+        unsigned char h[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256_state hs;
+        crypto_hash_sha256_init(&hs);
+        crypto_hash_sha256_update(&hs, (const unsigned char *)method, strlen(method));
+        crypto_hash_sha256_update(&hs, (const unsigned char *)" ", 1);
+        crypto_hash_sha256_update(&hs, (const unsigned char *)path, path_len);
+        crypto_hash_sha256_update(&hs, (const unsigned char *)"\n", 1);
+        crypto_hash_sha256_update(&hs, (const unsigned char *)canon, strlen(canon));
+        crypto_hash_sha256_final(&hs, h);
+        sodium_bin2hex(ex->idem_hash, sizeof ex->idem_hash, h, sizeof h);
         free(canon); /* dep-alloc: jansson's default allocator is malloc */
     }
     ex->input = json_dumps(in, JSON_COMPACT);
@@ -828,11 +835,27 @@ void cmh_app_work(cmh_exchange *ex)
                            (long long)ex->actor_id);
         else
             (void)snprintf(ex->idem_scope, sizeof ex->idem_scope, "anon:%s", ex->client);
-        char route[160];
-        (void)snprintf(route, sizeof route, "%s %s", ex->route->method, ex->route->path);
-        ex->idem_state = cmh_idem_claim(app->idem, ex->idem_scope, route, ex->idem_key, ex->idem_fp,
-                                        cmh_mono_ns(), &ex->replay);
-        if (ex->idem_state != CMH_IDEM_NEW) {
+        int32_t status = 0;
+        char *stored = NULL;
+        size_t stored_len = 0;
+        int rc = cm_idem_claim(&status, &stored, &stored_len, app->store, ex->idem_scope,
+                               ex->idem_key, ex->idem_hash, CMH_IDEM_LEASE_US);
+        if (rc < 0) {
+            capture_error(ex, rc);
+            cm_actor_free(actor);
+            return;
+        }
+        if (rc == CM_IDEM_REPLAY &&
+            !cmh_stored_decode(&ex->replay, (int)status, stored, stored_len)) {
+            cm_free(stored);
+            cm_actor_free(actor);
+            ex->rc = CM_ECORRUPT;
+            ex->err_msg = cmh_xstrdup("the stored answer of this Idempotency-Key is unreadable");
+            return;
+        }
+        cm_free(stored);
+        ex->idem_state = rc;
+        if (ex->idem_state != CM_IDEM_NEW) {
             cm_actor_free(actor);
             return;
         }
@@ -996,15 +1019,12 @@ static void op_result(cmh_exchange *ex)
     json_decref(res);
 }
 
+/* Loop thread: what post_work stores for a claimed key (NULL: release). */
 static void idem_finish(cmh_exchange *ex)
 {
-    cmh_app *app = ex->app;
-    char route[160];
-    (void)snprintf(route, sizeof route, "%s %s", ex->route->method, ex->route->path);
-    if (ex->resp.status >= 500) {
-        cmh_idem_release(app->idem, ex->idem_scope, route, ex->idem_key);
+    ex->post_work = true;
+    if (ex->resp.status >= 500)
         return;
-    }
     cmh_stored s = {
         .status = ex->resp.status,
         .headers = ex->resp.headers.p ? ex->resp.headers.p : "",
@@ -1012,7 +1032,20 @@ static void idem_finish(cmh_exchange *ex)
         .body_len = ex->resp.body_len,
         .content_type = (char *)(ex->resp.content_type ? ex->resp.content_type : ""),
     };
-    cmh_idem_complete(app->idem, ex->idem_scope, route, ex->idem_key, &s);
+    ex->idem_store = cmh_stored_encode(&s, &ex->idem_store_len);
+}
+
+void cmh_app_post_work(cmh_exchange *ex)
+{
+    cmh_app *app = ex->app;
+    int rc = ex->idem_store
+                 ? cm_idem_complete(app->store, ex->idem_scope, ex->idem_key, ex->idem_hash,
+                                    ex->resp.status, ex->idem_store, ex->idem_store_len,
+                                    (int64_t)app->cfg->idem_ttl_s * 1000000)
+                 : cm_idem_release(app->store, ex->idem_scope, ex->idem_key, ex->idem_hash);
+    if (rc)
+        cmh_log(CMH_LOG_WARN, "idempotency record not written", "%s: %s", cm_status_name(rc),
+                cm_error_message());
 }
 
 void cmh_app_after_work(cmh_exchange *ex)
@@ -1055,7 +1088,7 @@ void cmh_app_after_work(cmh_exchange *ex)
     if (ex->kind != CMH_K_OP)
         return;
     switch (ex->idem_state) {
-        case CMH_IDEM_REPLAY:
+        case CM_IDEM_REPLAY:
             ex->resp.status = ex->replay.status;
             cmh_buf_puts(&ex->resp.headers, ex->replay.headers);
             header(&ex->resp, "Idempotent-Replayed", "true");
@@ -1064,13 +1097,13 @@ void cmh_app_after_work(cmh_exchange *ex)
             ex->replay.body = NULL;
             cmh_app_gauges(app)->idempotent_replays_total++;
             return;
-        case CMH_IDEM_BUSY:
+        case CM_IDEM_BUSY:
             problem(ex, 409, "HTTP_IDEMPOTENCY_IN_PROGRESS", "request in progress",
                     "a request with this Idempotency-Key is still being processed",
                     "Idempotency-Key");
             header(&ex->resp, "Retry-After", "1");
             return;
-        case CMH_IDEM_MISMATCH:
+        case CM_IDEM_MISMATCH:
             problem(ex, 422, "HTTP_IDEMPOTENCY_KEY_REUSED", "Idempotency-Key reused",
                     "this Idempotency-Key was used for a different request", "Idempotency-Key");
             return;
@@ -1078,7 +1111,7 @@ void cmh_app_after_work(cmh_exchange *ex)
             break;
     }
     op_result(ex);
-    if (ex->idem_state == CMH_IDEM_NEW)
+    if (ex->idem_state == CM_IDEM_NEW)
         idem_finish(ex);
 }
 
@@ -1173,6 +1206,7 @@ void cmh_exchange_free(cmh_exchange *ex)
         free(ex->token);
     }
     free(ex->idem_key);
+    free(ex->idem_store);
     cm_free(ex->out);
     cm_free(ex->jobs_out);
     free(ex->err_msg);

@@ -12,7 +12,9 @@
  *                        claim, cm_exec() (or the readiness ping, or the
  *                        business counters for /metrics);
  *   cmh_app_after_work() loop thread: status mapping, problem details,
- *                        cookies, idempotency completion.
+ *                        cookies; then, for a request with an
+ *                        Idempotency-Key, cmh_app_post_work() on a worker
+ *                        thread stores its answer.
  * Then cmh_app_finish() records metrics and writes the access log line,
  * and cmh_app_write_head() renders the status line and headers.
  *
@@ -63,7 +65,7 @@ typedef struct cmh_exchange {
     char *token; /* bearer or cookie credential; never logged */
     bool cookie_auth, want_cookie;
     char *idem_key;
-    uint64_t idem_fp;
+    char idem_hash[65]; /* SHA-256 hex of method, path and input */
     /* work output (set by work) */
     int rc;
     char *out;      /* cm_exec result (cm_free) */
@@ -73,8 +75,13 @@ typedef struct cmh_exchange {
     int actor_role;
     bool token_failed;
     char idem_scope[80];
-    int idem_state; /* CMH_IDEM_* or -1 when no key */
+    int idem_state; /* CM_IDEM_* or -1 when no key */
     cmh_stored replay;
+    /* after after_work: the idempotency record to write (post_work) */
+    bool post_work;
+    bool posting;     /* the exchange is in (or past) its post_work phase */
+    char *idem_store; /* encoded answer to store; NULL: release the claim */
+    size_t idem_store_len;
 } cmh_exchange;
 
 /* Build the app: routes and OpenAPI document from cm_ops_describe(),
@@ -95,6 +102,10 @@ cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req);
 void cmh_app_work(cmh_exchange *ex);
 /* Step 3 (loop thread), after cmh_app_work(). */
 void cmh_app_after_work(cmh_exchange *ex);
+/* Step 3b (worker thread), only when after_work set ex->post_work: write
+ * the Idempotency-Key record (the answer, or the claim's release) before
+ * the response leaves, so a retry anywhere finds it. */
+void cmh_app_post_work(cmh_exchange *ex);
 /* An exchange for input the parser rejected (no request): status 400,
  * 408, 413, 431, 501 or 505; the connection closes after it. */
 cmh_exchange *cmh_app_reject(cmh_app *app, int status, const char *reason, const char *peer,

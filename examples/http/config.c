@@ -65,7 +65,6 @@ static const char usage[] =
     "info)\n"
     "  --idempotency-ttl S       COMMUNITY_IDEMPOTENCY_TTL seconds a response is kept for replay "
     "(default 86400)\n"
-    "  --idempotency-entries N   COMMUNITY_IDEMPOTENCY_ENTRIES cache bound (default 100000)\n"
     "  --no-result-cache         COMMUNITY_NO_RESULT_CACHE=1 run every cacheable read against\n"
     "                            the database (for measuring the queries themselves)\n"
     "  --help, --version\n"
@@ -95,8 +94,6 @@ void cmh_config_defaults(cmh_config *c)
     c->burst = 0;
     c->cookie_secure = true;
     c->log_level = CMH_LOG_INFO;
-    c->idem_entries = 100000;
-    c->idem_bytes = 64u * 1024 * 1024;
     c->idem_ttl_s = 86400;
 }
 
@@ -307,10 +304,6 @@ static int apply(cmh_config *c, const char *name, const char *v)
         if (parse_long(name, v, 1, 7 * 86400, &x))
             return -1;
         c->idem_ttl_s = (int)x;
-    } else if (strcmp(name, "idempotency-entries") == 0) {
-        if (parse_long(name, v, 1, 10000000, &x))
-            return -1;
-        c->idem_entries = (size_t)x;
     } else {
         fprintf(stderr, "community-server: unknown option --%s (see --help)\n", name);
         return -1;
@@ -342,7 +335,6 @@ static const struct {
     {"COMMUNITY_METRICS_TOKEN", "metrics-token"},
     {"COMMUNITY_LOG_LEVEL", "log-level"},
     {"COMMUNITY_IDEMPOTENCY_TTL", "idempotency-ttl"},
-    {"COMMUNITY_IDEMPOTENCY_ENTRIES", "idempotency-entries"},
 };
 
 int cmh_config_load(cmh_config *c, int argc, char **argv)

@@ -1,23 +1,15 @@
 /*
- * idem.h - Idempotency-Key support: an in-memory, bounded cache of final
- * responses keyed by (caller, route, key), kept for a TTL (24 h by
- * default). A retried unsafe request with the same key gets the stored
- * response instead of running again.
- *
- * Scope: ONE server process. Behind a load balancer with several hosts a
- * retry may reach another host, which has not seen the key: multi-host
- * deployments need the cache in the shared store (a table keyed by
- * actor+route+key, written in the operation's transaction).
- *
- * Thread-safe: claims happen on worker threads (after the caller is
- * known), completions on the loop thread.
+ * idem.h - Idempotency-Key support: the answer to an unsafe request sent
+ * with a key is kept in the store (include/community/idem.h, table
+ * idempotency_keys) for a TTL (24 h by default), so a retry that reaches
+ * any server process on the same database gets the stored answer instead
+ * of running again. This file encodes an answer for the store and decodes
+ * it back.
  */
 #ifndef CMH_IDEM_H
 #define CMH_IDEM_H
 
 #include "util.h"
-
-typedef struct cmh_idem cmh_idem;
 
 typedef struct cmh_stored {
     int status;
@@ -27,22 +19,15 @@ typedef struct cmh_stored {
     char *content_type;
 } cmh_stored;
 
-enum {
-    CMH_IDEM_NEW = 0,      /* claimed: run the request, then complete or release */
-    CMH_IDEM_REPLAY = 1,   /* *out holds the stored response (caller frees) */
-    CMH_IDEM_BUSY = 2,     /* the first request with this key is still running */
-    CMH_IDEM_MISMATCH = 3, /* same key, different request body */
-};
+/* How long a claim holds while its request runs (a host that dies before
+ * answering frees the key after this long). */
+#define CMH_IDEM_LEASE_US (60LL * 1000000)
 
-cmh_idem *cmh_idem_new(size_t max_entries, size_t max_bytes, uint64_t ttl_ns);
-void cmh_idem_free(cmh_idem *c);
-int cmh_idem_claim(cmh_idem *c, const char *scope, const char *route, const char *key,
-                   uint64_t fingerprint, uint64_t now_ns, cmh_stored *out);
-/* Store the final response of a claimed key. */
-void cmh_idem_complete(cmh_idem *c, const char *scope, const char *route, const char *key,
-                       const cmh_stored *resp);
-/* Forget a claim (the request failed in a way worth retrying, e.g. 5xx). */
-void cmh_idem_release(cmh_idem *c, const char *scope, const char *route, const char *key);
+/* "<content-type length> <headers length>\n" content-type headers body;
+ * free() the result. */
+char *cmh_stored_encode(const cmh_stored *s, size_t *len);
+/* Parse what cmh_stored_encode made; false when it is malformed. */
+bool cmh_stored_decode(cmh_stored *out, int status, const char *p, size_t len);
 void cmh_stored_clear(cmh_stored *s);
 
 #endif /* CMH_IDEM_H */

@@ -291,7 +291,10 @@ static void on_timer(uv_timer_t *t)
 static void work_cb(uv_work_t *w)
 {
     conn *c = w->data;
-    cmh_app_work(c->ex);
+    if (c->ex->posting)
+        cmh_app_post_work(c->ex);
+    else
+        cmh_app_work(c->ex);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
@@ -301,7 +304,22 @@ static void after_work_cb(uv_work_t *w, int status)
     server *srv = c->srv;
     srv->pending_work--;
     c->work_pending = false;
-    cmh_app_after_work(c->ex);
+    if (!c->ex->posting) {
+        cmh_app_after_work(c->ex);
+        if (c->ex->post_work) {
+            /* the Idempotency-Key record is written before the response
+             * leaves (also when the client went away) */
+            c->ex->posting = true;
+            c->work_pending = true;
+            srv->pending_work++;
+            int rc = uv_queue_work(srv->loop, &c->work, work_cb, after_work_cb);
+            if (rc == 0)
+                return;
+            c->work_pending = false;
+            srv->pending_work--;
+            cmh_log(CMH_LOG_ERROR, "uv_queue_work failed", "%s", uv_strerror(rc));
+        }
+    }
     if (c->closing) {
         /* The client went away (or shutdown forced it): the operation ran
          * and committed; only its response is lost. */
