@@ -7,37 +7,8 @@
  */
 #include "jobs_fx.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- a counting allocator that can fail the Nth allocation ---- */
-
-static atomic_long alloc_seen, alloc_fail_at, alloc_failed;
-
-static bool inject(void)
-{
-    long at = atomic_load(&alloc_fail_at);
-    if (!at || atomic_fetch_add(&alloc_seen, 1) + 1 != at)
-        return false;
-    atomic_fetch_add(&alloc_failed, 1);
-    return true;
-}
-static void *t_malloc(size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : malloc(n);
-}
-static void *t_realloc(void *ptr, size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : realloc(ptr, n);
-}
-static void t_free(void *ptr, void *p)
-{
-    (void)p;
-    free(ptr);
-}
 
 static void setup(void)
 {
@@ -406,12 +377,9 @@ static long walk(const char *what, step_fn fn, void *arg)
     char before[4096];
     snprintf(before, sizeof before, "%s", snapshot());
     for (long n = 1; n < 10000; n++) {
-        atomic_store(&alloc_seen, 0);
-        atomic_store(&alloc_failed, 0);
-        atomic_store(&alloc_fail_at, n);
+        fx_alloc_arm(n);
         int rc = fn(arg);
-        long injected = atomic_load(&alloc_failed);
-        atomic_store(&alloc_fail_at, 0);
+        long injected = fx_alloc_disarm();
         if (rc == CM_OK)
             return n - 1;
         ck_assert_msg(injected == 1 && rc == CM_ENOMEM, "%s at N=%ld: %s (%s)", what, n,
@@ -520,11 +488,7 @@ END_TEST
 int main(void)
 {
     /* Before anything allocates: any later library allocation can fail. */
-    cm_allocator alloc = CM_ALLOCATOR_INIT;
-    alloc.malloc = t_malloc;
-    alloc.realloc = t_realloc;
-    alloc.free = t_free;
-    if (cm_set_allocator(&alloc) != CM_OK)
+    if (fx_alloc_install() != CM_OK)
         return EXIT_FAILURE;
     Suite *s = suite_create("jobs_lease");
     TCase *tc = tcase_create("lease");

@@ -9,7 +9,6 @@
 
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,45 +17,6 @@
 /* 2026-01-01T00:00:00Z: every test runs on this fixed clock. */
 #define T0 1767225600000000LL
 #define DAY (24 * 3600000000LL)
-
-/* ---- a counting allocator that can fail the Nth allocation ---- */
-
-static atomic_long alloc_seen;   /* allocations since arming */
-static atomic_long alloc_fail_at; /* 0: never fail */
-static atomic_long alloc_failed; /* failures injected */
-
-static bool inject(void)
-{
-    long at = atomic_load(&alloc_fail_at);
-    if (!at)
-        return false;
-    if (atomic_fetch_add(&alloc_seen, 1) + 1 != at)
-        return false;
-    atomic_fetch_add(&alloc_failed, 1);
-    return true;
-}
-static void *t_malloc(size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : malloc(n);
-}
-static void *t_realloc(void *ptr, size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : realloc(ptr, n);
-}
-static void t_free(void *ptr, void *p)
-{
-    (void)p;
-    free(ptr);
-}
-static void alloc_arm(long n)
-{
-    atomic_store(&alloc_seen, 0);
-    atomic_store(&alloc_failed, 0);
-    atomic_store(&alloc_fail_at, n);
-}
-static void alloc_disarm(void) { atomic_store(&alloc_fail_at, 0); }
 
 /* ---- helpers ---- */
 
@@ -947,10 +907,9 @@ static json_t *walk(const cm_actor *a, const char *op, const char *json, int *fa
     *failures = 0;
     for (long n = 1; n < 10000; n++) {
         char *out = NULL;
-        alloc_arm(n);
+        fx_alloc_arm(n);
         int rc = cm_exec(&out, FX.store, a, op, json, strlen(json));
-        long injected = atomic_load(&alloc_failed);
-        alloc_disarm();
+        long injected = fx_alloc_disarm();
         if (rc == 0) {
             json_t *r = json_loads(out, 0, NULL);
             cm_free(out);
@@ -1028,11 +987,7 @@ int main(void)
 {
     /* Before anything else allocates: every library allocation from here on can be
      * made to fail. */
-    cm_allocator alloc = CM_ALLOCATOR_INIT;
-    alloc.malloc = t_malloc;
-    alloc.realloc = t_realloc;
-    alloc.free = t_free;
-    if (cm_set_allocator(&alloc) != CM_OK)
+    if (fx_alloc_install() != CM_OK)
         return EXIT_FAILURE;
 
     Suite *s = suite_create("rsvp");

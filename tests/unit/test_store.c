@@ -9,41 +9,10 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- a counting allocator that can fail the Nth allocation ---- */
-
-static atomic_long alloc_seen;    /* allocations since arming */
-static atomic_long alloc_fail_at; /* 0: never fail */
-static atomic_long alloc_failed;  /* failures injected */
-
-static bool inject(void)
-{
-    long at = atomic_load(&alloc_fail_at);
-    if (!at || atomic_fetch_add(&alloc_seen, 1) + 1 != at)
-        return false;
-    atomic_fetch_add(&alloc_failed, 1);
-    return true;
-}
-static void *t_malloc(size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : malloc(n);
-}
-static void *t_realloc(void *ptr, size_t n, void *p)
-{
-    (void)p;
-    return inject() ? NULL : realloc(ptr, n);
-}
-static void t_free(void *ptr, void *p)
-{
-    (void)p;
-    free(ptr);
-}
 
 START_TEST(open_rejects_bad_uris)
 {
@@ -573,12 +542,9 @@ static int insert_audit_oom(cm__conn *c, void *payload)
     cm__q_int64(&q, 2, 77);
     cm__q_text(&q, 3, "system");
     cm__q_text(&q, 4, "bind.test");
-    atomic_store(&alloc_seen, 0);
-    atomic_store(&alloc_failed, 0);
-    atomic_store(&alloc_fail_at, 1);
+    fx_alloc_arm(1);
     cm__q_text(&q, 5, big);
-    atomic_store(&alloc_fail_at, 0);
-    *injected = atomic_load(&alloc_failed);
+    *injected = fx_alloc_disarm();
     cm__q_int64(&q, 6, 88);
     rc = cm__q_step(&q);
     cm__q_close(&q);
@@ -604,11 +570,7 @@ END_TEST
 int main(void)
 {
     /* Before anything else allocates. */
-    cm_allocator alloc = CM_ALLOCATOR_INIT;
-    alloc.malloc = t_malloc;
-    alloc.realloc = t_realloc;
-    alloc.free = t_free;
-    if (cm_set_allocator(&alloc) != CM_OK)
+    if (fx_alloc_install() != CM_OK)
         return EXIT_FAILURE;
 
     Suite *s = suite_create("store");
