@@ -562,13 +562,19 @@ static void b64_lines(cm__buf *b, const char *s)
     }
 }
 
-static void text_part(cm__buf *b, const char *subtype, const char *body)
+/* A text part. In a multipart body (multi), a body that ends with a line
+ * break gets one more CRLF: the CRLF before a boundary belongs to the
+ * boundary, and the body's own last line break must survive. */
+static void text_part(cm__buf *b, const char *subtype, const char *body, bool multi)
 {
     cm__buf_printf(b,
                         "Content-Type: text/%s; charset=UTF-8\r\n"
                         "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
                         subtype);
     qp_encode(b, body);
+    size_t n = strlen(body);
+    if (multi && n && (body[n - 1] == '\n' || body[n - 1] == '\r'))
+        cm__buf_puts(b, "\r\n");
 }
 
 static void new_boundary(char *out, size_t n)
@@ -683,12 +689,12 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
         if (!m->ics)
             cm__buf_puts(&b, "This is a multi-part message in MIME format.\r\n");
         cm__buf_printf(&b, "--%s\r\n", inner);
-        text_part(&b, "plain", m->text);
+        text_part(&b, "plain", m->text, true);
         cm__buf_printf(&b, "--%s\r\n", inner);
-        text_part(&b, "html", m->html);
+        text_part(&b, "html", m->html, true);
         cm__buf_printf(&b, "--%s--\r\n", inner);
     } else {
-        text_part(&b, "plain", m->text);
+        text_part(&b, "plain", m->text, m->ics != NULL);
     }
     if (m->ics) {
         cm__buf_printf(&b,

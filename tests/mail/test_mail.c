@@ -226,9 +226,13 @@ START_TEST(http_unsubscribe_has_no_one_click)
     ck_assert_int_eq(cm__mail_msg_new(&m), CM_OK);
     ck_assert_int_eq(cm__mail_set_from(m, "a@example.org", NULL), CM_OK);
     ck_assert_int_eq(cm__mail_add_to(m, "b@example.org", NULL), CM_OK);
-    ck_assert_int_eq(cm__mail_set_text(m, "x"), CM_OK);
+    ck_assert_int_eq(cm__mail_set_text(m, "x\n"), CM_OK);
+    ck_assert_int_eq(cm__mail_set_html(m, "<p>x</p>\n\n"), CM_OK);
     ck_assert_int_eq(cm__mail_set_list_unsubscribe(m, "http://localhost:3000/u/1", NULL), CM_OK);
     json_t *j = render_parse(m, NULL);
+    /* final line breaks of multipart bodies survive the boundary */
+    ck_assert_str_eq(pstr(part(j, 0), "body"), "x\n");
+    ck_assert_str_eq(pstr(part(j, 1), "body"), "<p>x</p>\n\n");
     ck_assert_str_eq(hdr1(j, "list-unsubscribe"), "<http://localhost:3000/u/1>");
     ck_assert(hdr1(j, "list-unsubscribe-post") == NULL);
     ck_assert_str_eq(hdr1(j, "subject"), "");
