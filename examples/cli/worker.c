@@ -30,7 +30,7 @@ static const char worker_help[] =
     "                 [--lease MS] [--heartbeat MS] [--drain-ms N] [--worker-id NAME]\n"
     "                 [--once] [--json-logs]\n"
     "                 [--smtp URI --mail-from ADDR [--public-url URL] [--site-name NAME]\n"
-    "                  [--mail-rate N] [--mail-lease-ms N]]\n\n"
+    "                  [--mail-rate N] [--mail-lease-ms N] [--mail-templates DIR]]\n\n"
     "Run the platform's own jobs: event reminders (a sweep every minute) and\n"
     "waitlist-promotion notices, on queue \"platform\". Any number of workers, in any\n"
     "number of processes, may run on one database; each job runs on one of them\n"
@@ -65,7 +65,9 @@ static const char worker_help[] =
     "  --mail-rate N     messages per second shared by all workers, 0 = no limit\n"
     "                    (env COMMUNITY_MAIL_RATE, default 0)\n"
     "  --mail-lease-ms N how long a claim holds its mails (default 120000); a dead\n"
-    "                    worker's mails are sent by another worker after this\n\n"
+    "                    worker's mails are sent by another worker after this\n"
+    "  --mail-templates DIR  NAME.subject / NAME.txt / NAME.html files replacing\n"
+    "                    parts of the built-in templates (env COMMUNITY_MAIL_TEMPLATES)\n\n"
     "Logs go to stderr, one line per job event (started, completed, retry, failed,\n"
     "dead, cancelled, lease_lost, timeout, recovered) and per library message.\n"
     "SIGTERM or SIGINT: stop claiming, finish running jobs (--drain-ms), exit 0; a\n"
@@ -176,7 +178,7 @@ typedef struct worker_opts {
     uint32_t concurrency, poll_ms, drain_ms, lease_ms, heartbeat_ms; /* heartbeat 0: default */
     const char *worker_id;
     int once;
-    const char *smtp, *mail_from, *public_url, *site_name;
+    const char *smtp, *mail_from, *public_url, *site_name, *mail_templates;
     uint32_t mail_rate, mail_lease_ms;
 } worker_opts;
 
@@ -232,9 +234,9 @@ static int parse_queues(worker_opts *o, const char *list)
 static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
 {
     static const char *const valued[] = {
-        "--queues",    "--concurrency", "--poll-ms",    "--drain-ms",  "--worker-id",
-        "--lease",     "--heartbeat",   "--smtp",       "--mail-from", "--public-url",
-        "--site-name", "--mail-rate",   "--mail-lease-ms", NULL};
+        "--queues",    "--concurrency", "--poll-ms",       "--drain-ms",       "--worker-id",
+        "--lease",     "--heartbeat",   "--smtp",          "--mail-from",      "--public-url",
+        "--site-name", "--mail-rate",   "--mail-lease-ms", "--mail-templates", NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -297,8 +299,11 @@ static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
                 case 11:
                     rc = parse_u32(&o->mail_rate, valued[k], v, 0, 100000);
                     break;
-                default:
+                case 12:
                     rc = parse_u32(&o->mail_lease_ms, valued[k], v, 1000, 86400000);
+                    break;
+                default:
+                    o->mail_templates = v;
             }
             if (rc)
                 return rc;
@@ -412,6 +417,8 @@ int cli_worker(cli *c, int argc, char **argv)
         o.public_url = getenv("COMMUNITY_PUBLIC_URL");
     if (!o.site_name)
         o.site_name = getenv("COMMUNITY_SITE_NAME");
+    if (!o.mail_templates)
+        o.mail_templates = getenv("COMMUNITY_MAIL_TEMPLATES");
     if (!o.mail_rate && getenv("COMMUNITY_MAIL_RATE") &&
         (rc = parse_u32(&o.mail_rate, "COMMUNITY_MAIL_RATE", getenv("COMMUNITY_MAIL_RATE"), 0,
                         100000)))
@@ -451,6 +458,7 @@ int cli_worker(cli *c, int argc, char **argv)
         mo.rate_per_s = o.mail_rate;
         mo.lease_ms = o.mail_lease_ms;
         mo.flags = o.once ? CM_MAILER_NO_WATCH : 0;
+        mo.templates_dir = o.mail_templates && *o.mail_templates ? o.mail_templates : NULL;
         st = cm_mailer_open(&mailer, c->store, &mo);
         if (st == CM_OK)
             st = cm_mailer_attach(mailer, s);

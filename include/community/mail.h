@@ -50,6 +50,9 @@ typedef struct cm_mailer_options {
     uint32_t slots;         /**< delivery jobs that may run at once across all workers
                                  (cm_mailer_attach), 1..64; 0 = 8 */
     uint32_t flags;         /**< CM_MAILER_* */
+    const char *templates_dir; /**< NULL, or a directory whose files NAME.subject,
+                                    NAME.txt, NAME.html replace those parts of the
+                                    built-in template NAME (read by cm_mailer_open) */
 } cm_mailer_options;
 
 /**
@@ -74,7 +77,9 @@ CM_API int cm_mailer_options_init(cm_mailer_options *opts, uint32_t size);
  * @param out  [out] the mailer, freed with cm_mailer_close(); NULL on failure.
  * @return CM_OK; CM_EINVAL (field "smtp" for a malformed URI, "from",
  *         "public_url", "site_name", "batch", "max_attempts", "lease_ms",
- *         "slots"); CM_ENOMEM. The SMTP password never appears in a message.
+ *         "slots", "templates_dir" for a template file that cannot be read
+ *         or uses an unknown {{placeholder}}, named in the message);
+ *         CM_ENOMEM. The SMTP password never appears in a message.
  * Thread-safe. @since 0.1
  */
 CM_API int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *opts);

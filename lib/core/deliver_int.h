@@ -8,13 +8,27 @@
 #include "../mail/mail_int.h"
 #include "ops_int.h" /* store, json, cm__ok */
 
+/* An operator's replacement for parts of a built-in template (NULL: the
+ * built-in part). */
+typedef struct cm__mail_tmpl_text {
+    char *subject, *text, *html;
+} cm__mail_tmpl_text;
+
 /* What templates may show besides the row's own data. */
 typedef struct cm__mail_site {
     const char *name;       /* "Community" */
     const char *public_url; /* no trailing slash */
     const char *from_addr;  /* envelope and From address */
     const char *from_name;  /* may be NULL */
+    const cm__mail_tmpl_text *custom; /* cm__mail_template_count() entries, or NULL */
 } cm__mail_site;
+
+/* The built-in templates: how many, and the name of each. */
+size_t cm__mail_template_count(void);
+const char *cm__mail_template_name(size_t i);
+/* CM_OK when every {{placeholder}} of text is one templates know;
+ * CM_EINVAL (field "templates_dir") naming `what` otherwise. */
+int cm__mail_template_check(const char *what, const char *text);
 
 /* Fill msg (From, To, Subject, text, HTML, calendar part, Message-ID) for
  * the outbox row (id, created_at, member_id (0 when none), to, template,

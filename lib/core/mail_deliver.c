@@ -33,6 +33,7 @@
 
 #include "../util/json.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct cm_mailer {
     pthread_mutex_t mu;
     cm__mail_sender *idle[POOL_MAX];
     size_t nidle;
+    cm__mail_tmpl_text *custom; /* cm__mail_template_count() entries or NULL */
 };
 
 int cm_mailer_options_init(cm_mailer_options *opts, uint32_t size)
@@ -98,10 +100,77 @@ static int parse_from(cm_mailer *m, const char *from)
     return CM_OK;
 }
 
+/* Read DIR/NAME.EXT into *out when the file exists (NULL otherwise):
+ * UTF-8, at most 1 MiB; a subject is one line (a final newline dropped). */
+static int read_part(char **out, const char *dir, const char *name, const char *ext)
+{
+    char path[1200];
+    (void)snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return CM_OK;
+    char *buf = cm__malloc(CM__MAIL_MAX_BODY + 1);
+    if (!buf) {
+        fclose(f);
+        return cm__oom();
+    }
+    size_t n = fread(buf, 1, CM__MAIL_MAX_BODY + 1, f);
+    bool err = ferror(f) != 0;
+    fclose(f);
+    buf[n <= CM__MAIL_MAX_BODY ? n : CM__MAIL_MAX_BODY] = 0;
+    int rc = CM_OK;
+    if (err)
+        rc = cm__error_set_field(CM_EINVAL, "templates_dir", "%s: cannot be read", path);
+    else if (n > CM__MAIL_MAX_BODY)
+        rc = cm__error_set_field(CM_EINVAL, "templates_dir", "%s: larger than 1 MiB", path);
+    else if (!cm__utf8_valid(buf, n))
+        rc = cm__error_set_field(CM_EINVAL, "templates_dir", "%s: not UTF-8 text", path);
+    if (rc == CM_OK && strcmp(ext, "subject") == 0) {
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            buf[--n] = 0;
+        if (strpbrk(buf, "\r\n"))
+            rc = cm__error_set_field(CM_EINVAL, "templates_dir", "%s: a subject is one line", path);
+    }
+    if (rc == CM_OK)
+        rc = cm__mail_template_check(path, buf);
+    if (rc) {
+        cm__free(buf);
+        return rc;
+    }
+    *out = buf;
+    return CM_OK;
+}
+
+static int load_templates(cm_mailer *m, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return cm__error_set_field(CM_EINVAL, "templates_dir", "%s: not a readable directory", dir);
+    closedir(d);
+    size_t n = cm__mail_template_count();
+    if (!(m->custom = cm__calloc(n, sizeof *m->custom)))
+        return cm__oom();
+    int rc = CM_OK;
+    for (size_t i = 0; rc == CM_OK && i < n; i++) {
+        const char *name = cm__mail_template_name(i);
+        if ((rc = read_part(&m->custom[i].subject, dir, name, "subject")) == CM_OK &&
+            (rc = read_part(&m->custom[i].text, dir, name, "txt")) == CM_OK)
+            rc = read_part(&m->custom[i].html, dir, name, "html");
+    }
+    return rc;
+}
+
 void cm_mailer_close(cm_mailer *m)
 {
     if (!m)
         return;
+    for (size_t i = 0; m->custom && i < cm__mail_template_count(); i++) {
+        cm__free(m->custom[i].subject);
+        cm__free(m->custom[i].text);
+        cm__free(m->custom[i].html);
+    }
+    cm__free(m->custom);
     for (size_t i = 0; i < m->nidle; i++)
         cm__mail_sender_close(m->idle[i]);
     pthread_mutex_destroy(&m->mu);
@@ -158,6 +227,8 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
                                  "most 100 bytes");
     if (rc == CM_OK)
         rc = parse_from(m, o.from);
+    if (rc == CM_OK && o.templates_dir)
+        rc = load_templates(m, o.templates_dir);
     if (rc == CM_OK && (rc = cm__mail_sender_open(&s, o.smtp_uri)) == CM_OK) {
         m->timeout_ms = cm__mail_sender_timeout_ms(s);
         m->idle[m->nidle++] = s;
@@ -262,7 +333,7 @@ static int prepare(cm__conn *conn, cm_mailer *m, row *r)
     int rc = cm__mail_msg_new(&msg);
     if (rc)
         return rc;
-    cm__mail_site site = {m->site_name, m->public_url, m->from_addr, m->from_name};
+    cm__mail_site site = {m->site_name, m->public_url, m->from_addr, m->from_name, m->custom};
     rc = cm__mail_render_row(msg, conn, &site, r->id, r->created_at, r->member_id, r->to, r->tmpl,
                              r->payload);
     if (rc == CM_OK)

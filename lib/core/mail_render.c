@@ -201,14 +201,43 @@ static int load_member_name(char *out, size_t n, cm__conn *conn, int64_t member_
     return rc < 0 ? rc : CM_OK;
 }
 
+size_t cm__mail_template_count(void)
+{
+    return sizeof templates / sizeof *templates;
+}
+
+const char *cm__mail_template_name(size_t i)
+{
+    return i < cm__mail_template_count() ? templates[i].name : NULL;
+}
+
+int cm__mail_template_check(const char *what, const char *text)
+{
+    static const var probe[] = {{"site", ""}, {"name", ""},  {"link", ""}, {"title", ""},
+                                {"when", ""}, {"venue", ""}, {"url", ""}};
+    char *out = NULL;
+    int rc = expand(&out, what, text, probe, sizeof probe / sizeof *probe, false);
+    cm__free(out);
+    if (rc) {
+        char why[200];
+        (void)snprintf(why, sizeof why, "%s", cm_error_message());
+        return cm__error_set_field(CM_EINVAL, "templates_dir",
+                                   "%s (known: site, name, link, title, when, venue, url)", why);
+    }
+    return CM_OK;
+}
+
 int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *site, int64_t id,
                         int64_t created_at, int64_t member_id, const char *to,
                         const char *tmpl_name, const char *payload)
 {
     const tmpl *t = NULL;
+    const cm__mail_tmpl_text *custom = NULL;
     for (size_t i = 0; i < sizeof templates / sizeof *templates; i++)
-        if (strcmp(templates[i].name, tmpl_name) == 0)
+        if (strcmp(templates[i].name, tmpl_name) == 0) {
             t = &templates[i];
+            custom = site->custom ? &site->custom[i] : NULL;
+        }
     if (!t)
         return cm__error_set_field(CM_EINVAL, "template", "no template named %s", tmpl_name);
     json_t *p = json_loads(payload, 0, NULL);
@@ -250,9 +279,12 @@ int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *
     };
     size_t nv = sizeof vars / sizeof *vars;
     char *subject = NULL, *text = NULL, *html = NULL, *ics = NULL;
-    if ((rc = expand(&subject, t->name, t->subject, vars, nv, false)) == CM_OK &&
-        (rc = expand(&text, t->name, t->text, vars, nv, false)) == CM_OK)
-        rc = expand(&html, t->name, t->html, vars, nv, true);
+    const char *ts = custom && custom->subject ? custom->subject : t->subject;
+    const char *tt = custom && custom->text ? custom->text : t->text;
+    const char *th = custom && custom->html ? custom->html : t->html;
+    if ((rc = expand(&subject, t->name, ts, vars, nv, false)) == CM_OK &&
+        (rc = expand(&text, t->name, tt, vars, nv, false)) == CM_OK)
+        rc = expand(&html, t->name, th, vars, nv, true);
     if (rc == CM_OK && t->ics && ev.found) {
         char uid[300];
         (void)snprintf(uid, sizeof uid, "event-%s@%s", idbuf, strrchr(site->from_addr, '@') + 1);

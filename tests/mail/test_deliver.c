@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define T0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
@@ -364,6 +365,57 @@ START_TEST(scheduler_delivers)
 }
 END_TEST
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(operator_templates_replace_parts)
+{
+    char dir[400], path[500], uri[128];
+    snprintf(dir, sizeof dir, "%s/templates", FX.dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/magic_link.subject", dir);
+    write_file(path, "Sign in to {{site}} now\n");
+    snprintf(path, sizeof path, "%s/magic_link.html", dir);
+    write_file(path, "<p>Hi {{name}}: <a href=\"{{link}}\">go</a></p>\n");
+    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d", S.port);
+    cm_mailer_options o = CM_MAILER_OPTIONS_INIT;
+    o.smtp_uri = uri;
+    o.from = "noreply@owls.example";
+    o.site_name = "Night <Owls>";
+    o.templates_dir = dir;
+    cm_mailer *m;
+    ck_assert_ok(cm_mailer_open(&m, FX.store, &o));
+    outbox("ana@example.com", "magic_link", "{\"token\":\"cml_z\"}");
+    uint32_t sent = 0;
+    ck_assert_ok(cm_mailer_run(&sent, m, 0));
+    ck_assert_uint_eq(sent, 1);
+    cm_mailer_close(m);
+    json_t *all = sink_messages(&S);
+    json_t *j = json_array_get(all, 0);
+    ck_assert_str_eq(hdr1(j, "subject"), "Sign in to Night <Owls> now");
+    ck_assert_str_eq(body(j, 1), "<p>Hi there: <a href=\"http://localhost:3000/login/magic?"
+                                 "token=cml_z\">go</a></p>\n");
+    ck_assert(strstr(body(j, 0), "Open this link to sign in to Night <Owls>")); /* built-in */
+    json_decref(all);
+    /* a template that cannot render is refused when the mailer opens */
+    snprintf(path, sizeof path, "%s/password_reset.txt", dir);
+    write_file(path, "Hello {{nmae}}\n");
+    ck_assert_int_eq(cm_mailer_open(&m, FX.store, &o), CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "templates_dir");
+    ck_assert_msg(strstr(cm_error_message(), "password_reset.txt") &&
+                      strstr(cm_error_message(), "unknown variable nmae"),
+                  "%s", cm_error_message());
+    o.templates_dir = "/nonexistent/dir";
+    ck_assert_int_eq(cm_mailer_open(&m, FX.store, &o), CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "templates_dir");
+}
+END_TEST
+
 /* The token a request returned to the system actor, or "" when none. */
 static void request(char *token, size_t n, const char *op, const char *email)
 {
@@ -446,6 +498,7 @@ int main(void)
     tcase_add_test(tc, options_are_checked);
     tcase_add_test(tc, scheduler_delivers);
     tcase_add_test(tc, token_mails_are_limited_and_superseded);
+    tcase_add_test(tc, operator_templates_replace_parts);
     suite_add_tcase(su, tc);
     return fx_run(su);
 }
