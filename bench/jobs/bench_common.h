@@ -73,7 +73,7 @@ static inline int cmp(const void *a, const void *b)
 }
 
 static inline cm_scheduler *start(cm_store *store, const char *kind, cm_job_fn fn, uint32_t threads,
-                           uint32_t prefetch)
+                                  uint32_t prefetch)
 {
     cm_scheduler_options o = CM_SCHEDULER_OPTIONS_INIT;
     o.threads = threads;

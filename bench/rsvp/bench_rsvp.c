@@ -87,10 +87,10 @@ static uint64_t rnd(uint64_t *s)
 
 /* cm_exec with printf-formatted input; parses the result into *res when
  * res is non-NULL. Returns the cm_exec code. */
-static int exec_json(json_t **res, cm_store *st, const cm_actor *a, const char *op,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int exec_json(json_t **res, cm_store *st, const cm_actor *a, const char *op,
-                     const char *fmt, ...)
+static int exec_json(json_t **res, cm_store *st, const cm_actor *a, const char *op, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
+static int exec_json(json_t **res, cm_store *st, const cm_actor *a, const char *op, const char *fmt,
+                     ...)
 {
     char in[512];
     va_list ap;
@@ -190,9 +190,9 @@ static void *setup_thread(void *p)
     for (int i = a->tid; i < d->n_members; i += a->nthreads) {
         if (a->phase == 0) {
             json_t *r;
-            int rc = exec_json(&r, a->st, NULL, "members.signup",
-                               "{\"email\":\"rsvpbench%d@example.org\",\"name\":\"Member %d\"}", i,
-                               i);
+            int rc =
+                exec_json(&r, a->st, NULL, "members.signup",
+                          "{\"email\":\"rsvpbench%d@example.org\",\"name\":\"Member %d\"}", i, i);
             if (rc)
                 die(rc, "members.signup");
             d->members[i] = json_integer_value(json_object_get(json_object_get(r, "member"), "id"));
@@ -288,9 +288,9 @@ static int cmd_setup(const char *uri, const char *state_path)
 /* ---- listing and verification ------------------------------------- */
 
 typedef struct event_view {
-    int64_t capacity, going_seats, waitlisted;   /* events.get */
-    int64_t going_rsvps, going_sum, wait_rsvps;  /* rsvps.list */
-    int64_t head_seats;                          /* first waitlisted, 0 if none */
+    int64_t capacity, going_seats, waitlisted;  /* events.get */
+    int64_t going_rsvps, going_sum, wait_rsvps; /* rsvps.list */
+    int64_t head_seats;                         /* first waitlisted, 0 if none */
 } event_view;
 
 /* Walk rsvps.list of one status; calls mark(member_id) for each item when
@@ -310,8 +310,8 @@ static void list_status(cm_store *st, const cm_actor *sys, int64_t event_id, con
                            event_id, status, cursor);
         else
             rc = exec_json(&r, st, sys, "rsvps.list",
-                           "{\"event_id\":%" PRId64 ",\"status\":\"%s\",\"limit\":100}",
-                           event_id, status);
+                           "{\"event_id\":%" PRId64 ",\"status\":\"%s\",\"limit\":100}", event_id,
+                           status);
         if (rc)
             die(rc, "rsvps.list");
         json_t *items = json_object_get(r, "items");
@@ -320,7 +320,8 @@ static void list_status(cm_store *st, const cm_actor *sys, int64_t event_id, con
         json_array_foreach(items, i, it)
         {
             int64_t seats = json_integer_value(json_object_get(it, "seats"));
-            int64_t member = json_integer_value(json_object_get(json_object_get(it, "member"), "id"));
+            int64_t member =
+                json_integer_value(json_object_get(json_object_get(it, "member"), "id"));
             if (strcmp(status, "going") == 0) {
                 v->going_rsvps++;
                 v->going_sum += seats;
@@ -432,8 +433,8 @@ static void *client_thread(void *p)
         json_t *res = NULL;
         for (;;) {
             if (cancel)
-                r = exec_json(NULL, rc->st, actors[k], "rsvps.cancel",
-                              "{\"event_id\":%" PRId64 "}", d->events[e]);
+                r = exec_json(NULL, rc->st, actors[k], "rsvps.cancel", "{\"event_id\":%" PRId64 "}",
+                              d->events[e]);
             else
                 r = exec_json(&res, rc->st, actors[k], "rsvps.add",
                               "{\"event_id\":%" PRId64 ",\"guests\":%d}", d->events[e], guests);

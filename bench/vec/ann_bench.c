@@ -334,8 +334,8 @@ int main(int argc, char **argv)
         ids[i] = (int64_t)i;
     double t0 = vb_now();
     truth(d.gt, d.base, d.n, &d, NULL);
-    printf("data n=%zu nq=%zu dim=%zu extra=%zu truth_s=%.2f params=%s impl=%s\n", d.n, d.nq,
-           d.dim, d.extra, vb_now() - t0, params, cm_vec_impl_name());
+    printf("data n=%zu nq=%zu dim=%zu extra=%zu truth_s=%.2f params=%s impl=%s\n", d.n, d.nq, d.dim,
+           d.extra, vb_now() - t0, params, cm_vec_impl_name());
     if (data_dir) {
         char path[4096];
         int32_t *g32 = malloc(sizeof(int32_t) * d.nq * K);
@@ -369,8 +369,8 @@ int main(int argc, char **argv)
         long long a1 = atomic_load(&live_bytes);
         printf("build lib=cm storage=%s threads=%u m=%u efc=%u n=%zu secs=%.2f cpu_secs=%.2f "
                "alloc_bytes_per_vec=%.1f rss_bytes_per_vec=%.1f\n",
-               storage_name, threads, m, efc, d.n, secs, build_cpu,
-               (double)(a1 - a0) / (double)d.n, (r1 - r0) / (double)d.n);
+               storage_name, threads, m, efc, d.n, secs, build_cpu, (double)(a1 - a0) / (double)d.n,
+               (r1 - r0) / (double)d.n);
         if (index_path) {
             int rc = cm_vec_index_save(ix, index_path);
             if (rc)
@@ -419,8 +419,12 @@ int main(int argc, char **argv)
             cm_vec_search_options fo = CM_VEC_SEARCH_OPTIONS_INIT;
             fo.allow = bm;
             fo.allow_bits = d.n;
-            const uint32_t efs[6] = {ef95 / 2 > 10 ? ef95 / 2 : 10, ef95 * 2 / 3, ef95 * 5 / 6,
-                                     ef95, ef95 * 5 / 4, ef95 * 3 / 2};
+            const uint32_t efs[6] = {ef95 / 2 > 10 ? ef95 / 2 : 10,
+                                     ef95 * 2 / 3,
+                                     ef95 * 5 / 6,
+                                     ef95,
+                                     ef95 * 5 / 4,
+                                     ef95 * 3 / 2};
             for (int e = 0; e < 6; e++) {
                 point p = measure(ix, &d, fgt, efs[e], 1, &fo);
                 printf("filter lib=cm storage=%s selectivity=%.2f ef=%u recall=%.4f lat_us=%.1f "

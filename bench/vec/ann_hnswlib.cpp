@@ -134,26 +134,26 @@ int main(int argc, char **argv)
     }
     ix = new hnswlib::HierarchicalNSW<float>(&space, n, m, efc, 100);
     {
-    double t0 = now(), c0 = proc_cpu();
-    std::atomic<size_t> next(0);
-    auto add = [&]() {
-        for (size_t i; (i = next.fetch_add(1)) < n;)
-            ix->addPoint(base.data() + i * dim, (hnswlib::labeltype)i);
-    };
-    for (unsigned t = 1; t < threads; t++)
-        th.emplace_back(add);
-    add();
-    for (auto &t : th)
-        t.join();
-    th.clear();
-    double secs = now() - t0, cpu = proc_cpu() - c0, r1 = rss_bytes();
-    std::printf("build lib=hnswlib-native storage=f32 threads=%u m=%zu efc=%zu n=%zu secs=%.2f "
-                "cpu_secs=%.2f rss_bytes_per_vec=%.1f index_bytes_per_vec=%.1f\n",
-                threads, m, efc, n, secs, cpu, (r1 - r0) / (double)n,
-                (double)ix->indexFileSize() / (double)n);
-    std::fflush(stdout);
-    if (!index_path.empty())
-        ix->saveIndex(index_path);
+        double t0 = now(), c0 = proc_cpu();
+        std::atomic<size_t> next(0);
+        auto add = [&]() {
+            for (size_t i; (i = next.fetch_add(1)) < n;)
+                ix->addPoint(base.data() + i * dim, (hnswlib::labeltype)i);
+        };
+        for (unsigned t = 1; t < threads; t++)
+            th.emplace_back(add);
+        add();
+        for (auto &t : th)
+            t.join();
+        th.clear();
+        double secs = now() - t0, cpu = proc_cpu() - c0, r1 = rss_bytes();
+        std::printf("build lib=hnswlib-native storage=f32 threads=%u m=%zu efc=%zu n=%zu secs=%.2f "
+                    "cpu_secs=%.2f rss_bytes_per_vec=%.1f index_bytes_per_vec=%.1f\n",
+                    threads, m, efc, n, secs, cpu, (r1 - r0) / (double)n,
+                    (double)ix->indexFileSize() / (double)n);
+        std::fflush(stdout);
+        if (!index_path.empty())
+            ix->saveIndex(index_path);
     }
 search:
 
@@ -205,8 +205,9 @@ search:
             }
             qpsT = (double)nq / best;
         }
-        std::printf("sweep lib=hnswlib-native storage=f32 ef=%zu recall=%.4f qps1=%.0f cpu_qps1=%.0f",
-                    ef, (double)hit / (double)(nq * K), qps1, (double)nq / cbest);
+        std::printf(
+            "sweep lib=hnswlib-native storage=f32 ef=%zu recall=%.4f qps1=%.0f cpu_qps1=%.0f", ef,
+            (double)hit / (double)(nq * K), qps1, (double)nq / cbest);
         if (threads > 1)
             std::printf(" qps%u=%.0f", threads, qpsT);
         std::printf("\n");

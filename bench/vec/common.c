@@ -109,8 +109,7 @@ int vb_write_i32(const char *path, const int32_t *v, size_t count)
 __attribute__((target("avx512f"))) static double sum_avx512(const float *p, size_t part,
                                                             int streams)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
-           s7 = s0;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
     for (size_t i = 0; i < part; i += 64) {
         for (int k = 0; k < streams; k += 2) {
             const float *a = p + (size_t)k * part + i;
@@ -134,8 +133,7 @@ __attribute__((target("avx512f"))) static double sum_avx512(const float *p, size
 
 __attribute__((target("avx2"))) static double sum_avx2(const float *p, size_t part, int streams)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0,
-           s7 = s0;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
     for (size_t i = 0; i < part; i += 64) {
         for (int k = 0; k < streams; k++) {
             const float *a = p + (size_t)k * part + i;

@@ -12,10 +12,10 @@
 
 struct vb_gen {
     vb_gen_params p;
-    float *scale;   /* dim: per-dimension spread */
-    float *mean;    /* dim: shared offset */
-    float *centres; /* clusters * subclusters * dim: sub-centres (centre included) */
-    double *cdf;    /* clusters: cumulative cluster weights, last = 1 */
+    float *scale;    /* dim: per-dimension spread */
+    float *mean;     /* dim: shared offset */
+    float *centres;  /* clusters * subclusters * dim: sub-centres (centre included) */
+    double *cdf;     /* clusters: cumulative cluster weights, last = 1 */
     double *sub_cdf; /* subclusters: cumulative sub-cluster weights */
 };
 
@@ -155,8 +155,7 @@ vb_gen *vb_gen_new(const vb_gen_params *p)
         for (size_t s = ks; s-- > 0;) { /* sub-centre s = centre + offset (0 last) */
             rng_init(&r, p->seed, STREAM_TABLES + 2, c * ks + s);
             for (size_t j = 0; j < d; j++)
-                sub0[s * d + j] =
-                    (float)(sub0[j] + p->sub_spread * g->scale[j] * rng_normal(&r));
+                sub0[s * d + j] = (float)(sub0[j] + p->sub_spread * g->scale[j] * rng_normal(&r));
         }
     }
     zipf_cdf(g->cdf, k, p->zipf);

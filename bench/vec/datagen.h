@@ -39,18 +39,18 @@
 #define VB_STREAM_QUERY 1u
 
 typedef struct vb_gen_params {
-    size_t dim;        /* dimensions (>= 1) */
-    uint32_t clusters; /* number of cluster centres (>= 1); default 200 */
-    double zipf;       /* cluster weight of centre k ~ 1 / (k + 1)^zipf; default 1.0 */
-    double decay;      /* per-dimension scale (1 + j / 16)^-decay; default 0.6 */
-    double mean;       /* amplitude of the shared mean offset; default 0.8 */
-    double spread;     /* spread of the centres around the mean; default 1.0 */
+    size_t dim;           /* dimensions (>= 1) */
+    uint32_t clusters;    /* number of cluster centres (>= 1); default 200 */
+    double zipf;          /* cluster weight of centre k ~ 1 / (k + 1)^zipf; default 1.0 */
+    double decay;         /* per-dimension scale (1 + j / 16)^-decay; default 0.6 */
+    double mean;          /* amplitude of the shared mean offset; default 0.8 */
+    double spread;        /* spread of the centres around the mean; default 1.0 */
     uint32_t subclusters; /* sub-centres per cluster (>= 1); default 32 */
-    double sub_spread; /* spread of sub-centres around their centre; default 0.6 */
-    double noise;      /* spread of a row around its sub-centre; default 0.5 */
-    double jitter;     /* per-row noise factor in [1 - jitter, 1 + jitter]; default 0.5 */
-    int normalize;     /* 1 (default): rows scaled to unit L2 norm */
-    uint64_t seed;     /* everything derives from it; default 42 */
+    double sub_spread;    /* spread of sub-centres around their centre; default 0.6 */
+    double noise;         /* spread of a row around its sub-centre; default 0.5 */
+    double jitter;        /* per-row noise factor in [1 - jitter, 1 + jitter]; default 0.5 */
+    int normalize;        /* 1 (default): rows scaled to unit L2 norm */
+    uint64_t seed;        /* everything derives from it; default 42 */
 } vb_gen_params;
 
 typedef struct vb_gen vb_gen;

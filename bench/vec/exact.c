@@ -134,8 +134,9 @@ int main(int argc, char **argv)
     }
     if (rounds < 1 || rounds > MAX_ROUNDS || k == 0 || nsingle == 0 || nbatch == 0)
         usage();
-    int metric = !strcmp(metric_s, "l2") ? CM_VEC_L2 : !strcmp(metric_s, "cos") ? CM_VEC_COSINE
-                                                                              : CM_VEC_IP;
+    int metric = !strcmp(metric_s, "l2")    ? CM_VEC_L2
+                 : !strcmp(metric_s, "cos") ? CM_VEC_COSINE
+                                            : CM_VEC_IP;
 
     /* ---- data ---- */
     float *base, *qs;
@@ -195,7 +196,7 @@ int main(int argc, char **argv)
     const char *kind = "";
     int wins[9] = {0}, streams = 1;
     (void)vb_bandwidth_best(probe, f32_bytes, NULL, &kind); /* warm up */
-    (void)run_single(mf, qs, 1, dim, k, ids_f); /* warm up */
+    (void)run_single(mf, qs, 1, dim, k, ids_f);             /* warm up */
     (void)run_single(mb, qs, 1, dim, k, ids_b);
 
     /*
@@ -212,8 +213,8 @@ int main(int argc, char **argv)
     if (!r_share || !r_share_b || !r_speed || !probe_all || !probe_half_all)
         return 1;
     series p4k = {"probe_4k_gbs", {0}};
-    series sf = {"single_f32_qps", {0}}, sb = {"single_bf16_qps", {0}},
-           si = {"single_i8_qps", {0}}, bf = {"batch_f32_qps", {0}};
+    series sf = {"single_f32_qps", {0}}, sb = {"single_bf16_qps", {0}}, si = {"single_i8_qps", {0}},
+           bf = {"batch_f32_qps", {0}};
     double max_f32_gbs = 0, max_bf16_gbs = 0;
     size_t np = 0;
     for (int r = 0; r < rounds; r++) {
@@ -293,8 +294,8 @@ int main(int argc, char **argv)
     printf("single i8  : %8.2f (%8.2f) QPS = %.2fx f32, recall@%zu %.4f\n", best_of(&si, rounds),
            median_of(&si, rounds), best_of(&si, rounds) / best_of(&sf, rounds), k, rec_i);
     printf("batch f32 %zu: %8.2f (%8.2f) QPS = %.2fx single, agreement with single %.4f\n", nbatch,
-           best_of(&bf, rounds), median_of(&bf, rounds), best_of(&bf, rounds) / best_of(&sf, rounds),
-           batch_agree);
+           best_of(&bf, rounds), median_of(&bf, rounds),
+           best_of(&bf, rounds) / best_of(&sf, rounds), batch_agree);
     if (json_path) {
         FILE *js = fopen(json_path, "w");
         if (!js)

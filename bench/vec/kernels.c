@@ -35,7 +35,7 @@
 #endif
 
 enum { K_COS_F32, K_DOT_F32, K_L2_F32, K_COS_BF16, K_DOT_BF16, K_COS_I8, K_COUNT };
-static const char *const kname[K_COUNT] = {"cos_f32", "dot_f32", "l2sq_f32",
+static const char *const kname[K_COUNT] = {"cos_f32",  "dot_f32",  "l2sq_f32",
                                            "cos_bf16", "dot_bf16", "cos_i8"};
 static const size_t kelt[K_COUNT] = {4, 4, 4, 2, 2, 1};
 
@@ -95,7 +95,9 @@ static const char *ss_kernel_name(int k)
         case K_COS_I8:
             return SIMSIMD_TARGET_ICE ? "ice" : SIMSIMD_TARGET_HASWELL ? "haswell" : "serial";
         default:
-            return SIMSIMD_TARGET_SKYLAKE ? "skylake" : SIMSIMD_TARGET_HASWELL ? "haswell" : "serial";
+            return SIMSIMD_TARGET_SKYLAKE   ? "skylake"
+                   : SIMSIMD_TARGET_HASWELL ? "haswell"
+                                            : "serial";
     }
 }
 #endif
@@ -262,7 +264,8 @@ static accuracy measure_accuracy(int k, int impl, const float *emb, const float 
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_vec_kernels [--rounds R] [--ms MS] [--offset BYTES] [--json FILE]\n");
+    fprintf(stderr,
+            "usage: bench_vec_kernels [--rounds R] [--ms MS] [--offset BYTES] [--json FILE]\n");
     exit(2);
 }
 

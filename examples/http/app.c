@@ -998,8 +998,8 @@ static void op_result(cmh_exchange *ex)
             char next[128];
             size_t i = 0;
             const char *c = hit + strlen(tag);
-            while (i + 1 < sizeof next && c[i] && (isalnum((unsigned char)c[i]) ||
-                                                   c[i] == '.' || c[i] == '_' || c[i] == '-'))
+            while (i + 1 < sizeof next && c[i] &&
+                   (isalnum((unsigned char)c[i]) || c[i] == '.' || c[i] == '_' || c[i] == '-'))
                 next[i] = c[i], i++;
             next[i] = '\0';
             if (i > 0 && c[i] == '"')

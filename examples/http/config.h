@@ -29,7 +29,7 @@ typedef struct cmh_config {
     bool cookie_secure;  /* Secure attribute on cookies (default on) */
     char *metrics_token; /* if set, /metrics needs "Authorization: Bearer <it>" */
     int log_level;
-    int idem_ttl_s; /* Idempotency-Key answers are kept this long */
+    int idem_ttl_s;       /* Idempotency-Key answers are kept this long */
     bool no_result_cache; /* open the store with CM_STORE_NO_RESULT_CACHE */
 } cmh_config;
 

@@ -32,9 +32,9 @@ typedef struct cmh_route {
     const char *method; /* "GET" */
     const char *path;   /* "/v1/members/{member_id}" */
     const char *summary;
-    const char *role;   /* minimal role name */
-    json_t *result;     /* the result JSON Schema (borrowed), may be NULL */
-    json_t *input;      /* the input JSON Schema (borrowed) */
+    const char *role; /* minimal role name */
+    json_t *result;   /* the result JSON Schema (borrowed), may be NULL */
+    json_t *input;    /* the input JSON Schema (borrowed) */
     bool mutates;
     int success_status; /* http.status, else 201 for a mutating POST to a
                          * collection, else 200 (see cmh_router_build) */

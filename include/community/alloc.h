@@ -22,7 +22,10 @@ typedef struct cm_allocator {
     void *payload;
 } cm_allocator;
 
-#define CM_ALLOCATOR_INIT {(uint32_t)sizeof(cm_allocator), NULL, NULL, NULL, NULL}
+#define CM_ALLOCATOR_INIT                                                                          \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_allocator), NULL, NULL, NULL, NULL                                     \
+    }
 
 /**
  * Install a process-wide allocator for everything libcommunity allocates.

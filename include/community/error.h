@@ -18,30 +18,30 @@ CM_BEGIN_DECLS
  * The one table of status codes: XX(name, value, message).
  * Append only. Never renumber, never reuse.
  */
-#define CM_STATUS_MAP(XX)                                                      \
-    XX(OK, 0, "success")                                                       \
-    XX(ERROR, -1, "unspecified error")                                         \
-    XX(ENOMEM, -2, "out of memory")                                            \
-    XX(EINVAL, -3, "invalid argument")                                         \
-    XX(EMISUSE, -4, "library used incorrectly")                                \
-    XX(ENOTFOUND, -5, "not found")                                             \
-    XX(EEXISTS, -6, "already exists")                                          \
-    XX(ECONFLICT, -7, "conflicting concurrent change")                         \
-    XX(EBUSY, -8, "resource busy, try again")                                  \
-    XX(ECONSTRAINT, -9, "constraint violated")                                 \
-    XX(EBACKEND, -10, "storage backend error")                                 \
-    XX(ETIMEOUT, -11, "timed out")                                             \
-    XX(ECANCELED, -12, "canceled")                                             \
-    XX(ENOTSUP, -13, "not supported")                                          \
-    XX(EUSER, -14, "aborted by a user callback")                               \
-    XX(EAUTH, -15, "authentication required or failed")                        \
-    XX(EPERM, -16, "permission denied")                                        \
-    XX(ESCHEMA, -17, "database schema mismatch")                               \
-    XX(ECORRUPT, -18, "corrupt data")                                          \
-    XX(ELEASE, -19, "lease lost")                                              \
-    XX(EIO, -20, "input/output error")                                         \
-    XX(ERANGE, -21, "value out of range")                                      \
-    XX(EUNKNOWNOP, -22, "unknown operation")                                   \
+#define CM_STATUS_MAP(XX)                                                                          \
+    XX(OK, 0, "success")                                                                           \
+    XX(ERROR, -1, "unspecified error")                                                             \
+    XX(ENOMEM, -2, "out of memory")                                                                \
+    XX(EINVAL, -3, "invalid argument")                                                             \
+    XX(EMISUSE, -4, "library used incorrectly")                                                    \
+    XX(ENOTFOUND, -5, "not found")                                                                 \
+    XX(EEXISTS, -6, "already exists")                                                              \
+    XX(ECONFLICT, -7, "conflicting concurrent change")                                             \
+    XX(EBUSY, -8, "resource busy, try again")                                                      \
+    XX(ECONSTRAINT, -9, "constraint violated")                                                     \
+    XX(EBACKEND, -10, "storage backend error")                                                     \
+    XX(ETIMEOUT, -11, "timed out")                                                                 \
+    XX(ECANCELED, -12, "canceled")                                                                 \
+    XX(ENOTSUP, -13, "not supported")                                                              \
+    XX(EUSER, -14, "aborted by a user callback")                                                   \
+    XX(EAUTH, -15, "authentication required or failed")                                            \
+    XX(EPERM, -16, "permission denied")                                                            \
+    XX(ESCHEMA, -17, "database schema mismatch")                                                   \
+    XX(ECORRUPT, -18, "corrupt data")                                                              \
+    XX(ELEASE, -19, "lease lost")                                                                  \
+    XX(EIO, -20, "input/output error")                                                             \
+    XX(ERANGE, -21, "value out of range")                                                          \
+    XX(EUNKNOWNOP, -22, "unknown operation")                                                       \
     XX(EUNAVAILABLE, -23, "storage cannot take writes now")
 
 /** Status codes. @since 0.1 */
@@ -49,7 +49,7 @@ typedef enum cm_status {
 #define CM__STATUS_ENUM(name, value, msg) CM_##name = value,
     CM_STATUS_MAP(CM__STATUS_ENUM)
 #undef CM__STATUS_ENUM
-    CM_STATUS_MIN_ = -23
+        CM_STATUS_MIN_ = -23
 } cm_status;
 
 /**

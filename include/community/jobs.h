@@ -68,9 +68,11 @@ typedef struct cm_job_kind_options {
     uint32_t max_payload;   /**< payload size limit in bytes, <= 1 MiB; default 64 KiB */
 } cm_job_kind_options;
 
-#define CM_JOB_KIND_OPTIONS_INIT                                                               \
-    {(uint32_t)sizeof(cm_job_kind_options), 0, NULL, 3, CM_JOB_BACKOFF_EXPONENTIAL, 1000000,   \
-     3600000000, 0, 65536}
+#define CM_JOB_KIND_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_job_kind_options), 0, NULL, 3, CM_JOB_BACKOFF_EXPONENTIAL, 1000000,    \
+            3600000000, 0, 65536                                                                   \
+    }
 
 /** Fill `opts` with the defaults. @return CM_OK or CM_EINVAL. @since 0.1 */
 CM_API int cm_job_kind_options_init(cm_job_kind_options *opts, uint32_t size);
@@ -123,9 +125,11 @@ typedef struct cm_job_options {
     int32_t dedupe;         /**< a cm_job_dedupe */
 } cm_job_options;
 
-#define CM_JOB_OPTIONS_INIT                                                                    \
-    {(uint32_t)sizeof(cm_job_options), CM_JOB_PRIORITY_DEFAULT, 0, 0, 0, 0, -1, -1, -1, NULL, \
-     NULL, CM_JOB_DEDUPE_REJECT}
+#define CM_JOB_OPTIONS_INIT                                                                        \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_job_options), CM_JOB_PRIORITY_DEFAULT, 0, 0, 0, 0, -1, -1, -1, NULL,   \
+            NULL, CM_JOB_DEDUPE_REJECT                                                             \
+    }
 
 /** Fill `opts` with the defaults. @return CM_OK or CM_EINVAL. @since 0.1 */
 CM_API int cm_job_options_init(cm_job_options *opts, uint32_t size);
@@ -148,8 +152,8 @@ CM_API int cm_job_options_init(cm_job_options *opts, uint32_t size);
  *         set); CM_EBUSY; CM_EBACKEND. On failure nothing is stored.
  * Thread-safe. @since 0.1
  */
-CM_API int cm_jobs_enqueue(int64_t *id_out, cm_store *store, const char *kind,
-                           const char *payload, size_t len, const cm_job_options *opts);
+CM_API int cm_jobs_enqueue(int64_t *id_out, cm_store *store, const char *kind, const char *payload,
+                           size_t len, const cm_job_options *opts);
 
 /**
  * Enqueue `n` jobs of one kind with the same options in one transaction.
@@ -244,9 +248,11 @@ typedef struct cm_job_schedule_options {
     const char *queue;    /**< NULL = the kind's queue */
 } cm_job_schedule_options;
 
-#define CM_JOB_SCHEDULE_OPTIONS_INIT                                                           \
-    {(uint32_t)sizeof(cm_job_schedule_options), CM_JOB_MISSED_RUN_ONCE, NULL, NULL, 0, 0,     \
-     60000000, NULL}
+#define CM_JOB_SCHEDULE_OPTIONS_INIT                                                               \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_job_schedule_options), CM_JOB_MISSED_RUN_ONCE, NULL, NULL, 0, 0,       \
+            60000000, NULL                                                                         \
+    }
 
 /**
  * Create or replace the repeatable schedule `name`: a running scheduler
@@ -262,9 +268,8 @@ typedef struct cm_job_schedule_options {
  *         "payload", "every_us"); CM_ERANGE (field "every_us", "payload").
  * Thread-safe. @since 0.1
  */
-CM_API int cm_jobs_schedule(int64_t *id_out, cm_store *store, const char *name,
-                            const char *kind, const char *payload, size_t len,
-                            const cm_job_schedule_options *opts);
+CM_API int cm_jobs_schedule(int64_t *id_out, cm_store *store, const char *name, const char *kind,
+                            const char *payload, size_t len, const cm_job_schedule_options *opts);
 
 /** Remove schedule `name`. @return CM_OK, CM_ENOTFOUND. Thread-safe. @since 0.1 */
 CM_API int cm_jobs_unschedule(cm_store *store, const char *name);
@@ -350,8 +355,8 @@ CM_API void cm_job_no_retry(cm_job *job);
  *         this worker's (nothing was committed).
  * Call only from the job's handler. @since 0.1
  */
-CM_API int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor,
-                                const char *op, const char *json_in, size_t len);
+CM_API int cm_job_complete_exec(char **out, cm_job *job, const cm_actor *actor, const char *op,
+                                const char *json_in, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Scheduler                                                                */
@@ -378,25 +383,25 @@ typedef enum cm_job_event {
  * scheduler's own thread, possibly concurrently: it must be thread-safe,
  * quick, and must not call back into the scheduler.
  */
-typedef void (*cm_job_event_fn)(int32_t event, int64_t job_id, const char *queue,
-                                const char *kind, int32_t attempt, int32_t status,
-                                int64_t duration_us, void *payload);
+typedef void (*cm_job_event_fn)(int32_t event, int64_t job_id, const char *queue, const char *kind,
+                                int32_t attempt, int32_t status, int64_t duration_us,
+                                void *payload);
 
 /** Options of cm_scheduler_open(). Fill with CM_SCHEDULER_OPTIONS_INIT. @since 0.1 */
 typedef struct cm_scheduler_options {
-    uint32_t size;            /**< sizeof(cm_scheduler_options) */
-    uint32_t threads;         /**< worker threads, 1..256; default 4 */
-    uint32_t lease_ms;        /**< lease length, >= 100; default 30000. A dead worker's
-                                   jobs wait this long (plus up to a second) */
-    uint32_t heartbeat_ms;    /**< lease renewal interval, < lease_ms; 0 = lease_ms / 3.
-                                   Also the recovery interval when under 1000 */
-    uint32_t poll_ms;         /**< idle poll interval; default 200 */
-    uint32_t prefetch;        /**< jobs claimed ahead of free threads; default 0 */
-    uint32_t drain_ms;        /**< cm_scheduler_close() drain deadline; default 30000 */
-    uint32_t flags;           /**< CM_SCHEDULER_* */
-    const char *worker_id;    /**< lease owner name; NULL = "host:pid:random" (copied) */
-    cm_job_event_fn on_event; /**< optional event hook */
-    void *event_payload;      /**< passed to on_event */
+    uint32_t size;                  /**< sizeof(cm_scheduler_options) */
+    uint32_t threads;               /**< worker threads, 1..256; default 4 */
+    uint32_t lease_ms;              /**< lease length, >= 100; default 30000. A dead worker's
+                                         jobs wait this long (plus up to a second) */
+    uint32_t heartbeat_ms;          /**< lease renewal interval, < lease_ms; 0 = lease_ms / 3.
+                                         Also the recovery interval when under 1000 */
+    uint32_t poll_ms;               /**< idle poll interval; default 200 */
+    uint32_t prefetch;              /**< jobs claimed ahead of free threads; default 0 */
+    uint32_t drain_ms;              /**< cm_scheduler_close() drain deadline; default 30000 */
+    uint32_t flags;                 /**< CM_SCHEDULER_* */
+    const char *worker_id;          /**< lease owner name; NULL = "host:pid:random" (copied) */
+    cm_job_event_fn on_event;       /**< optional event hook */
+    void *event_payload;            /**< passed to on_event */
     int64_t completed_retention_us; /**< prune completed/cancelled jobs older than this;
                                          0 = keep; default 1 day */
     int64_t failed_retention_us;    /**< prune failed/dead jobs older than this;
@@ -429,9 +434,11 @@ typedef struct cm_scheduler_options {
  */
 #define CM_SCHEDULER_ONLY_LISTED_QUEUES 0x10u
 
-#define CM_SCHEDULER_OPTIONS_INIT                                                              \
-    {(uint32_t)sizeof(cm_scheduler_options), 4, 30000, 0, 200, 0, 30000, 0, NULL, NULL, NULL, \
-     86400000000, 604800000000}
+#define CM_SCHEDULER_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_scheduler_options), 4, 30000, 0, 200, 0, 30000, 0, NULL, NULL, NULL,   \
+            86400000000, 604800000000                                                              \
+    }
 
 /** Fill `opts` with the defaults. @return CM_OK or CM_EINVAL. @since 0.1 */
 CM_API int cm_scheduler_options_init(cm_scheduler_options *opts, uint32_t size);
@@ -444,8 +451,7 @@ CM_API int cm_scheduler_options_init(cm_scheduler_options *opts, uint32_t size);
  * @return CM_OK; CM_EINVAL (field "threads", "lease_ms", ...); CM_ENOMEM.
  * @since 0.1
  */
-CM_API int cm_scheduler_open(cm_scheduler **out, cm_store *store,
-                             const cm_scheduler_options *opts);
+CM_API int cm_scheduler_open(cm_scheduler **out, cm_store *store, const cm_scheduler_options *opts);
 
 /**
  * Register the handler of `kind` (before start). The kind is defined with
@@ -455,16 +461,14 @@ CM_API int cm_scheduler_open(cm_scheduler **out, cm_store *store,
  * @return CM_OK; CM_EINVAL (field "kind"); CM_EEXISTS (already registered);
  *         CM_EMISUSE (already started). @since 0.1
  */
-CM_API int cm_scheduler_register(cm_scheduler *s, const char *kind, cm_job_fn fn,
-                                 void *payload);
+CM_API int cm_scheduler_register(cm_scheduler *s, const char *kind, cm_job_fn fn, void *payload);
 
 /**
  * Limit how many jobs of `queue` this scheduler holds (runs, or has claimed
  * ahead) at once; default threads + prefetch. Before start.
  * @return CM_OK; CM_EINVAL; CM_EMISUSE (already started). @since 0.1
  */
-CM_API int cm_scheduler_set_concurrency(cm_scheduler *s, const char *queue,
-                                        uint32_t concurrency);
+CM_API int cm_scheduler_set_concurrency(cm_scheduler *s, const char *queue, uint32_t concurrency);
 
 /**
  * Start the worker threads and the scheduler's own thread (claims, lease

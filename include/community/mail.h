@@ -32,24 +32,24 @@ typedef struct cm_mailer cm_mailer;
  * copied by cm_mailer_open(). @since 0.1
  */
 typedef struct cm_mailer_options {
-    uint32_t size;          /**< sizeof(cm_mailer_options) */
-    const char *smtp_uri;   /**< required: smtp://user:pass@host:port/?options or smtps://
-                                 (options: tls=try|require, cafile, helo, timeout_ms) */
-    const char *from;       /**< required: "noreply@example.org" or
-                                 "Community <noreply@example.org>" */
-    const char *public_url; /**< base of the links in mails; NULL = "http://localhost:3000" */
-    const char *site_name;  /**< shown in subjects and greetings; NULL = "Community" */
-    uint32_t rate_per_s;    /**< messages per second shared by every mailer on the
-                                 database; 0 = no limit */
-    uint32_t batch;         /**< rows claimed at a time, 1..500; 0 = 20 */
-    uint32_t max_attempts;  /**< tries before a row fails, 1..100; 0 = 8 */
-    uint32_t lease_ms;      /**< how long a claim holds its rows; must exceed the SMTP
-                                 timeout by 5 s; 0 = 120000 */
-    uint32_t retry_ms;      /**< first retry delay, doubled each time up to 1 h;
-                                 0 = 30000 */
-    uint32_t slots;         /**< delivery jobs that may run at once across all workers
-                                 (cm_mailer_attach), 1..64; 0 = 8 */
-    uint32_t flags;         /**< CM_MAILER_* */
+    uint32_t size;             /**< sizeof(cm_mailer_options) */
+    const char *smtp_uri;      /**< required: smtp://user:pass@host:port/?options or smtps://
+                                    (options: tls=try|require, cafile, helo, timeout_ms) */
+    const char *from;          /**< required: "noreply@example.org" or
+                                    "Community <noreply@example.org>" */
+    const char *public_url;    /**< base of the links in mails; NULL = "http://localhost:3000" */
+    const char *site_name;     /**< shown in subjects and greetings; NULL = "Community" */
+    uint32_t rate_per_s;       /**< messages per second shared by every mailer on the
+                                    database; 0 = no limit */
+    uint32_t batch;            /**< rows claimed at a time, 1..500; 0 = 20 */
+    uint32_t max_attempts;     /**< tries before a row fails, 1..100; 0 = 8 */
+    uint32_t lease_ms;         /**< how long a claim holds its rows; must exceed the SMTP
+                                    timeout by 5 s; 0 = 120000 */
+    uint32_t retry_ms;         /**< first retry delay, doubled each time up to 1 h;
+                                    0 = 30000 */
+    uint32_t slots;            /**< delivery jobs that may run at once across all workers
+                                    (cm_mailer_attach), 1..64; 0 = 8 */
+    uint32_t flags;            /**< CM_MAILER_* */
     const char *templates_dir; /**< NULL, or a directory whose files NAME.subject,
                                     NAME.txt, NAME.html replace those parts of the
                                     built-in template NAME (read by cm_mailer_open) */

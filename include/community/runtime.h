@@ -23,8 +23,7 @@ typedef enum cm_log_level {
  * duration of the call. It may be called from any thread that runs library
  * code, concurrently; it must not call back into libcommunity.
  */
-typedef void (*cm_log_fn)(int level, const char *component, const char *message,
-                          void *payload);
+typedef void (*cm_log_fn)(int level, const char *component, const char *message, void *payload);
 
 /**
  * Install the log callback and the most verbose level to deliver. The

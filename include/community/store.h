@@ -35,7 +35,10 @@ typedef struct cm_store_options {
     uint32_t busy_timeout_ms; /**< wait for locks this long; 0 = default 5000 */
 } cm_store_options;
 
-#define CM_STORE_OPTIONS_INIT {(uint32_t)sizeof(cm_store_options), 0, 0, 0}
+#define CM_STORE_OPTIONS_INIT                                                                      \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_store_options), 0, 0, 0                                                \
+    }
 
 /** Fill `opts` with defaults. @return CM_OK or CM_EINVAL. @since 0.1 */
 CM_API int cm_store_options_init(cm_store_options *opts, uint32_t size);

@@ -25,7 +25,7 @@
 /* Entity types, in the order of embedding_state rows. */
 enum { CM__EMB_EVENT = 0, CM__EMB_MEMBER = 1, CM__EMB_POST = 2, CM__EMB_NTYPES = 3 };
 
-const char *cm__embed_type_name(int type); /* "event", "member", "post" */
+const char *cm__embed_type_name(int type);  /* "event", "member", "post" */
 int cm__embed_type_parse(const char *name); /* -1 when unknown */
 
 #define CM__EMBED_BUILTIN_DIM 384
@@ -40,11 +40,11 @@ int cm__embed_type_parse(const char *name); /* -1 when unknown */
 
 /* A provider configuration (strings owned). */
 typedef struct cm__embedder {
-    int kind;        /* cm_embedder_kind */
-    char *base_url;  /* openai */
-    char *api_key;   /* openai; may be NULL */
-    char *model;     /* builtin: CM__EMBED_BUILTIN_MODEL */
-    uint32_t dim;    /* 0: openai, not known yet */
+    int kind;       /* cm_embedder_kind */
+    char *base_url; /* openai */
+    char *api_key;  /* openai; may be NULL */
+    char *model;    /* builtin: CM__EMBED_BUILTIN_MODEL */
+    uint32_t dim;   /* 0: openai, not known yet */
     uint32_t timeout_ms;
     uint32_t batch;
     uint64_t version; /* changes with every configuration */
@@ -62,9 +62,9 @@ typedef struct cm__embed_index {
     int64_t *ids;
     float *vecs;
     size_t cap;
-    int64_t *map_keys;    /* open addressing: entity id -> row; 0 = empty */
+    int64_t *map_keys; /* open addressing: entity id -> row; 0 = empty */
     uint32_t *map_rows;
-    size_t map_cap;       /* power of two, or 0 */
+    size_t map_cap;        /* power of two, or 0 */
     cm_vec_matrix *matrix; /* built from rows on search when dirty */
     bool dirty;
     /* approximate mode: the graph holds entity ids directly */
@@ -101,12 +101,12 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len);
  * *dim_io: expected size, or 0 to accept the reply's (then set). out
  * receives n * dim normalised floats (cm__free). CM_EIO (HTTP error or
  * malformed reply), CM_ETIMEOUT, CM_ENOMEM; messages never hold the key. */
-int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e,
-                   const char *const *texts, size_t n);
+int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e, const char *const *texts,
+                   size_t n);
 /* Embed n texts with e (builtin or HTTP, in batches); empty texts give zero
  * vectors without a request. *dim_io as for cm__embed_http. */
-int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
-                    const char *const *texts, size_t n);
+int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e, const char *const *texts,
+                    size_t n);
 
 /* ---- vectors as stored ---- */
 void cm__embed_encode(uint8_t *dst, const float *src, size_t n); /* f32 little-endian */

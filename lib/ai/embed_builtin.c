@@ -24,10 +24,9 @@
 #define W_TRIGRAM 0.4
 
 static const char *const stop_words[] = {
-    "a",    "about", "an",   "and",  "are",  "as",   "at",    "be",   "but",  "by",
-    "for",  "from",  "has",  "have", "in",   "into", "is",    "it",   "its",  "of",
-    "on",   "or",    "our",  "that", "the",  "their", "this", "to",   "was",  "we",
-    "were", "will",  "with", "you",  "your", NULL,
+    "a",   "about", "an",   "and",  "are", "as", "at",   "be",   "but",  "by",  "for",  "from",
+    "has", "have",  "in",   "into", "is",  "it", "its",  "of",   "on",   "or",  "our",  "that",
+    "the", "their", "this", "to",   "was", "we", "were", "will", "with", "you", "your", NULL,
 };
 
 static bool is_stop(const char *w, size_t n)

@@ -119,14 +119,13 @@ static void server_message(char out[100], const reply *r, const char *key)
 }
 
 /* Read n vectors of *dim_io (or, when 0, of the first one's) size. */
-static int parse_reply(float **out, uint32_t *dim_io, const reply *r, size_t n,
-                       const char *shown)
+static int parse_reply(float **out, uint32_t *dim_io, const reply *r, size_t n, const char *shown)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(r->p ? r->p : "", r->len, 0, &jerr);
     if (!doc)
-        return cm__error_set(CM_EIO, "embeddings: malformed reply from %s (not JSON: %.60s)",
-                             shown, jerr.text);
+        return cm__error_set(CM_EIO, "embeddings: malformed reply from %s (not JSON: %.60s)", shown,
+                             jerr.text);
     int rc = CM_OK;
     float *vecs = NULL;
     json_t *data = json_object_get(doc, "data");
@@ -195,8 +194,8 @@ out:
     return rc;
 }
 
-int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e,
-                   const char *const *texts, size_t n)
+int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e, const char *const *texts,
+                   size_t n)
 {
     *out = NULL;
     char shown[128];

@@ -372,9 +372,8 @@ static int search_exact(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix
     return rc;
 }
 
-static int search_hnsw(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix,
-                       const float *query, const int64_t *allowed, size_t n_allowed,
-                       int64_t exclude, size_t k)
+static int search_hnsw(cm__embed_hit *hits, size_t *n_hits, cm__embed_index *ix, const float *query,
+                       const int64_t *allowed, size_t n_allowed, int64_t exclude, size_t k)
 {
     if (!n_allowed)
         return CM_OK;
@@ -435,13 +434,12 @@ int cm__embed_search(cm__embed_hit *hits, size_t *n_hits, cm__conn *conn, int ty
     }
     {
         /* the database searches when it can (pgvector), else the index below */
-        cm__vec_search_req req = {cm__embed_type_name(type), cfg.model, query, dim,
-                                  allowed, n_allowed, exclude, k};
+        cm__vec_search_req req = {
+            cm__embed_type_name(type), cfg.model, query, dim, allowed, n_allowed, exclude, k};
         int64_t *ids = cm__malloc((k ? k : 1) * sizeof *ids);
         float *scores = cm__malloc((k ? k : 1) * sizeof *scores);
         size_t n = 0;
-        rc = ids && scores ? cm__store_vector_search(conn, &req, ids, scores, &n)
-                           : cm__oom();
+        rc = ids && scores ? cm__store_vector_search(conn, &req, ids, scores, &n) : cm__oom();
         for (size_t i = 0; rc == 1 && i < n; i++) {
             hits[i].id = ids[i];
             hits[i].score = scores[i];

@@ -253,8 +253,8 @@ int cm_store_set_embedder(cm_store *store, const cm_embedder_options *opts)
     return CM_OK;
 }
 
-int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e,
-                    const char *const *texts, size_t n)
+int cm__embed_texts(float **out, uint32_t *dim_io, const cm__embedder *e, const char *const *texts,
+                    size_t n)
 {
     *out = NULL;
     if (e->kind == CM_EMBEDDER_BUILTIN) {

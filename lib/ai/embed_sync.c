@@ -24,7 +24,7 @@
 #include <string.h>
 
 static const char *const text_ids[CM__EMB_NTYPES] = {"embed.text_event", "embed.text_member",
-                                                      "embed.text_post"};
+                                                     "embed.text_post"};
 static const char *const pending_ids[CM__EMB_NTYPES] = {
     "embed.pending_event", "embed.pending_member", "embed.pending_post"};
 
@@ -170,9 +170,8 @@ static int bump(int64_t *gen, cm__conn *conn, int type)
 
 /* Write a vector (unconditionally, or with "embed.upsert_if" only over a
  * row that is not newer). */
-static int write_vector(cm__conn *conn, const char *stmt, int type, int64_t id,
-                        const char *model, const float *v, size_t dim, const char *hash,
-                        int64_t gen, int64_t now)
+static int write_vector(cm__conn *conn, const char *stmt, int type, int64_t id, const char *model,
+                        const float *v, size_t dim, const char *hash, int64_t gen, int64_t now)
 {
     uint8_t *blob = cm__malloc(dim * 4 + 1);
     if (!blob)

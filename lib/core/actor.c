@@ -115,8 +115,7 @@ static int lookup_email(cm__conn *c, void *payload)
         l->id = cm__q_col_int64(&q, 0);
     cm__q_close(&q);
     if (rc == 0)
-        return cm__error_set_field(CM_ENOTFOUND, "email", "no member with e-mail %.100s",
-                                   l->email);
+        return cm__error_set_field(CM_ENOTFOUND, "email", "no member with e-mail %.100s", l->email);
     return cm__ok(rc);
 }
 
@@ -139,6 +138,15 @@ int cm_actor_system(cm_actor **out)
     return new_actor(out, 0, CM_ROLE_SYSTEM);
 }
 
-int64_t cm_actor_member_id(const cm_actor *a) { return a ? a->member_id : 0; }
-int cm_actor_role(const cm_actor *a) { return a ? a->role : CM_ROLE_ANONYMOUS; }
-void cm_actor_free(cm_actor *a) { cm__free(a); }
+int64_t cm_actor_member_id(const cm_actor *a)
+{
+    return a ? a->member_id : 0;
+}
+int cm_actor_role(const cm_actor *a)
+{
+    return a ? a->role : CM_ROLE_ANONYMOUS;
+}
+void cm_actor_free(cm_actor *a)
+{
+    cm__free(a);
+}

@@ -16,10 +16,10 @@ typedef struct cm__mail_tmpl_text {
 
 /* What templates may show besides the row's own data. */
 typedef struct cm__mail_site {
-    const char *name;       /* "Community" */
-    const char *public_url; /* no trailing slash */
-    const char *from_addr;  /* envelope and From address */
-    const char *from_name;  /* may be NULL */
+    const char *name;                 /* "Community" */
+    const char *public_url;           /* no trailing slash */
+    const char *from_addr;            /* envelope and From address */
+    const char *from_name;            /* may be NULL */
     const cm__mail_tmpl_text *custom; /* cm__mail_template_count() entries, or NULL */
 } cm__mail_site;
 

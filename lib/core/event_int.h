@@ -11,8 +11,8 @@
 /* What handlers need to know about one event, as seen by the caller. */
 typedef struct cm__event {
     int64_t id;
-    char status[16];  /* draft, published, cancelled */
-    char format[16];  /* in_person, online, hybrid */
+    char status[16]; /* draft, published, cancelled */
+    char format[16]; /* in_person, online, hybrid */
     bool has_capacity;
     int64_t capacity;
     int64_t seats_taken;
@@ -24,7 +24,7 @@ typedef struct cm__event {
     char timezone[256];
     char start_local[32];
     char end_local[32];
-    char my_rsvp[16]; /* the caller's RSVP status, "" when none */
+    char my_rsvp[16];  /* the caller's RSVP status, "" when none */
     bool is_organizer; /* the caller is one of the event's organizers */
     bool manage;       /* organizer or staff (moderator, admin, system) */
 } cm__event;

@@ -11,10 +11,32 @@
 
 /* Column numbers of "event.get" / "event.list" (see sql_event.c). */
 enum {
-    C_ID, C_TITLE, C_DESCRIPTION, C_STATUS, C_FORMAT, C_VENUE, C_ONLINE_URL, C_TIMEZONE,
-    C_START_LOCAL, C_END_LOCAL, C_START_AT, C_END_AT, C_CAPACITY, C_SEATS_TAKEN,
-    C_WAITLIST_COUNT, C_GROUP_ID, C_CREATED_BY, C_VERSION, C_CREATED_AT, C_UPDATED_AT,
-    C_PUBLISHED_AT, C_CANCELLED_AT, C_MY_RSVP, C_IS_ORG, C_GROUP_VISIBILITY, C_IN_GROUP,
+    C_ID,
+    C_TITLE,
+    C_DESCRIPTION,
+    C_STATUS,
+    C_FORMAT,
+    C_VENUE,
+    C_ONLINE_URL,
+    C_TIMEZONE,
+    C_START_LOCAL,
+    C_END_LOCAL,
+    C_START_AT,
+    C_END_AT,
+    C_CAPACITY,
+    C_SEATS_TAKEN,
+    C_WAITLIST_COUNT,
+    C_GROUP_ID,
+    C_CREATED_BY,
+    C_VERSION,
+    C_CREATED_AT,
+    C_UPDATED_AT,
+    C_PUBLISHED_AT,
+    C_CANCELLED_AT,
+    C_MY_RSVP,
+    C_IS_ORG,
+    C_GROUP_VISIBILITY,
+    C_IN_GROUP,
 };
 
 bool cm__event_staff(cm__ctx *ctx)
@@ -124,8 +146,7 @@ int cm__event_load(cm__event *ev, json_t **json_out, cm__ctx *ctx, int64_t id)
             *json_out = cm__event_json(&q, ctx);
         rc = CM_OK;
     } else if (rc >= 0) {
-        rc = cm__error_set_field(CM_ENOTFOUND, "event_id", "event %lld not found",
-                                 (long long)id);
+        rc = cm__error_set_field(CM_ENOTFOUND, "event_id", "event %lld not found", (long long)id);
     }
     cm__q_close(&q);
     return rc;
@@ -148,6 +169,5 @@ int cm__event_require_manage(const cm__event *ev, const char *what)
     if (ev->manage)
         return CM_OK;
     return cm__error_set_field(CM_EPERM, "event_id",
-                               "event_id: only the event's organizers or moderators may %s",
-                               what);
+                               "event_id: only the event's organizers or moderators may %s", what);
 }

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const cm__reaction_kinds[] = {"like", "love", "insightful", "celebrate", "curious",
-                                          NULL};
+const char *const cm__reaction_kinds[] = {"like",      "love",    "insightful",
+                                          "celebrate", "curious", NULL};
 
 static const char *const role_names[] = {NULL, "member", "moderator", "admin", "owner"};
 static const char *const status_names[] = {NULL, "active", "pending", "invited", "banned"};
@@ -39,8 +39,9 @@ int cm__require_member_id(cm__ctx *ctx)
 {
     if (ctx->actor->member_id > 0)
         return CM_OK;
-    return cm__error_set(CM_EAUTH, "%s needs a signed-in member (the system actor cannot act "
-                                   "as one)",
+    return cm__error_set(CM_EAUTH,
+                         "%s needs a signed-in member (the system actor cannot act "
+                         "as one)",
                          ctx->op->name);
 }
 
@@ -83,8 +84,7 @@ int cm__group_require_read(const cm__group_access *a, const char *field)
     return not_found(field, a->id);
 }
 
-int cm__group_access_load(cm__group_access *out, cm__ctx *ctx, int64_t group_id,
-                          const char *field)
+int cm__group_access_load(cm__group_access *out, cm__ctx *ctx, int64_t group_id, const char *field)
 {
     memset(out, 0, sizeof *out);
     out->id = group_id;

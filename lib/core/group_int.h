@@ -50,8 +50,7 @@ typedef struct cm__group_access {
 /* Load the actor's standing in group_id. CM_ENOTFOUND (field `field`)
  * when the group does not exist or is hidden from the actor (see the rule
  * above; invited members of a private group do get CM_OK). */
-int cm__group_access_load(cm__group_access *out, cm__ctx *ctx, int64_t group_id,
-                          const char *field);
+int cm__group_access_load(cm__group_access *out, cm__ctx *ctx, int64_t group_id, const char *field);
 
 /* May the actor read the group's content (posts, comments, members)? */
 bool cm__group_can_read(const cm__group_access *a);

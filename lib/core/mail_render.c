@@ -129,9 +129,7 @@ static int expand(char **out, const char *tname, const char *t, const var *vars,
     }
     if (b.err || !b.p) {
         cm__free(b.p);
-        return b.err                     ? cm__oom()
-               : (*out = cm__strdup("")) ? CM_OK
-                                         : cm__oom();
+        return b.err ? cm__oom() : (*out = cm__strdup("")) ? CM_OK : cm__oom();
     }
     *out = b.p;
     return CM_OK;

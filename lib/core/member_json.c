@@ -62,8 +62,7 @@ int cm__member_load(json_t **out, cm__ctx *ctx, int64_t id)
             rc = CM_OK;
         }
     } else if (rc == 0) {
-        rc = cm__error_set_field(CM_ENOTFOUND, "member_id", "member %lld not found",
-                                 (long long)id);
+        rc = cm__error_set_field(CM_ENOTFOUND, "member_id", "member %lld not found", (long long)id);
     }
     cm__q_close(&q);
     return rc;

@@ -21,9 +21,8 @@ extern const cm__op cm__ai_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
-    cm__member_ops, cm__auth_ops, cm__event_ops, cm__rsvp_ops, cm__group_ops, cm__post_ops, cm__admin_ops,
-    cm__jobs_ops,
-    cm__ai_ops,
+    cm__member_ops, cm__auth_ops,  cm__event_ops, cm__rsvp_ops, cm__group_ops,
+    cm__post_ops,   cm__admin_ops, cm__jobs_ops,  cm__ai_ops,
 };
 
 /* Room in the index; more operations than this make cm__ops_ready() fail. */
@@ -100,8 +99,8 @@ const cm__op *cm__op_at(size_t i)
     return i < n_ops ? sorted[i] : NULL;
 }
 
-static const char *const role_names[] = {"anonymous", "member",    "organizer",
-                                         "moderator", "admin",     "system"};
+static const char *const role_names[] = {"anonymous", "member", "organizer",
+                                         "moderator", "admin",  "system"};
 
 const char *cm__role_name(int role)
 {

@@ -52,8 +52,8 @@ static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
 
 /* Counters every deployment reports, zero until first incremented. */
 static const char *const known_metrics[] = {
-    "signups", "events_created", "rsvps", "posts", "ticket_purchases", "subscriptions",
-    "ai_requests", NULL,
+    "signups",          "events_created", "rsvps",       "posts",
+    "ticket_purchases", "subscriptions",  "ai_requests", NULL,
 };
 
 static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
@@ -67,8 +67,7 @@ static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
     for (const char *const *k = known_metrics; *k; k++)
         json_object_set_new(counters, *k, json_integer(0));
     while ((rc = cm__q_step(&q)) == 1)
-        json_object_set_new(counters, cm__q_col_text(&q, 0),
-                            json_integer(cm__q_col_int64(&q, 1)));
+        json_object_set_new(counters, cm__q_col_text(&q, 0), json_integer(cm__q_col_int64(&q, 1)));
     cm__q_close(&q);
     if (rc < 0) {
         json_decref(counters);

@@ -315,8 +315,7 @@ static int prep_count(cm__ctx *ctx, json_t *in)
 
 /* Rank `type` near the stored vector of (type, id), excluding it (and the
  * caller, for members). No vector yet: no results. */
-static int similar(json_t **out, cm__ctx *ctx, int type, int64_t id, bool upcoming,
-                   size_t limit)
+static int similar(json_t **out, cm__ctx *ctx, int type, int64_t id, bool upcoming, size_t limit)
 {
     float *v;
     size_t dim;
@@ -370,8 +369,7 @@ static int op_members_similar(cm__ctx *ctx, json_t *in, json_t **out)
 
 /* Add the unit vector v (dim d) scaled by w to acc (dim *acc_dim, set by
  * the first vector); vectors of another size are skipped. */
-static void accumulate(double **acc, size_t *acc_dim, const float *v, size_t d, double w,
-                       bool *oom)
+static void accumulate(double **acc, size_t *acc_dim, const float *v, size_t d, double w, bool *oom)
 {
     if (!*acc) {
         if (!(*acc = cm__calloc(d, sizeof **acc))) {

@@ -49,9 +49,7 @@ int cm__password_hash_prepare(cm__ctx *ctx, json_t *in)
     int rc = hash_password(h, pw);
     if (rc)
         return rc;
-    return json_object_set_new(in, "_password_hash", json_string(h))
-               ? cm__oom()
-               : CM_OK;
+    return json_object_set_new(in, "_password_hash", json_string(h)) ? cm__oom() : CM_OK;
 }
 
 /* Create a session for member_id and add {session: {token, expires_at}}
@@ -338,8 +336,7 @@ static int consume_token(cm__ctx *ctx, json_t *in, const char *kind, int64_t *me
         *member_id = cm__q_col_int64(&q, 0);
     cm__q_close(&q);
     if (rc == 0)
-        return cm__error_set_field(CM_EAUTH, "token",
-                                   "token: invalid, expired or already used");
+        return cm__error_set_field(CM_EAUTH, "token", "token: invalid, expired or already used");
     if (rc < 0)
         return rc;
     /* A token issued before a suspension does not let the member back in

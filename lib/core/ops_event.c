@@ -27,8 +27,7 @@ static int local_time(int64_t *at, char norm[32], const char *tz, const char *lo
     if (cm__time_parse_local(&y, &mo, &d, &h, &mi, &s, local))
         return cm__error_set_field(CM_EINVAL, field,
                                    "%s: expected a local time like 2026-05-01T18:00", field);
-    if (cm__time_local_to_utc(at, tz, y, mo, d, h, mi, s) ||
-        cm__time_utc_to_local(norm, tz, *at))
+    if (cm__time_local_to_utc(at, tz, y, mo, d, h, mi, s) || cm__time_utc_to_local(norm, tz, *at))
         return cm__error_set_field(CM_EINVAL, "timezone",
                                    "timezone: unknown time zone '%.64s' (use an IANA name "
                                    "such as Europe/Berlin)",
@@ -205,8 +204,7 @@ static int load_managed(cm__event *ev, cm__ctx *ctx, json_t *in, const char *wha
 {
     int64_t id = cm__json_int(in, "event_id", 0);
     int rc = cm__event_lock(ctx, id);
-    if (rc || (rc = cm__event_load(ev, NULL, ctx, id)) ||
-        (rc = cm__event_require_manage(ev, what)))
+    if (rc || (rc = cm__event_load(ev, NULL, ctx, id)) || (rc = cm__event_require_manage(ev, what)))
         return rc;
     ctx->target_type = "event";
     ctx->target_id = ev->id;

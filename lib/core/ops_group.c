@@ -14,8 +14,7 @@ static const char *const kind_values[] = {"chapter", "interest", NULL};
 static const char *const policy_values[] = {"open", "approval", "invite", NULL};
 static const char *const visibility_values[] = {"public", "private", NULL};
 static const char *const group_role_values[] = {"owner", "admin", "moderator", "member", NULL};
-static const char *const member_status_values[] = {"active", "pending", "invited", "banned",
-                                                   NULL};
+static const char *const member_status_values[] = {"active", "pending", "invited", "banned", NULL};
 
 /* Slugs are [a-z0-9-]; the length (2..64) is checked by the schema. */
 static int check_slug(const char *slug)
@@ -83,8 +82,7 @@ static int group_load(json_t **out, cm__ctx *ctx, int64_t id)
     if (rc < 0)
         return rc;
     if (!*out)
-        return cm__error_set_field(CM_ENOTFOUND, "group_id", "group %lld not found",
-                                   (long long)id);
+        return cm__error_set_field(CM_ENOTFOUND, "group_id", "group %lld not found", (long long)id);
     return CM_OK;
 }
 
@@ -200,17 +198,15 @@ static int require_active_member(cm__ctx *ctx, int64_t member_id, const char *fi
 
 /* Load access to the group named by in.group_id and require an
  * administrative rank of at least `min` (CM_EPERM otherwise). */
-static int require_rank(cm__group_access *acc, cm__ctx *ctx, json_t *in, int min,
-                        const char *what)
+static int require_rank(cm__group_access *acc, cm__ctx *ctx, json_t *in, int min, const char *what)
 {
     int rc = cm__group_access_load(acc, ctx, cm__json_int(in, "group_id", 0), "group_id");
     if (rc)
         return rc;
     if (cm__group_admin_rank(acc, ctx) < min)
-        return cm__error_set_field(CM_EPERM, "group_id", "group_id: only group %s may %s",
-                                   min >= CM__GR_ADMIN ? "owners and admins"
-                                                       : "owners, admins and moderators",
-                                   what);
+        return cm__error_set_field(
+            CM_EPERM, "group_id", "group_id: only group %s may %s",
+            min >= CM__GR_ADMIN ? "owners and admins" : "owners, admins and moderators", what);
     ctx->target_type = "group";
     ctx->target_id = acc->id;
     return CM_OK;
@@ -252,8 +248,7 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
     int64_t id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
     cm__q_close(&q);
     if (rc == CM_EEXISTS)
-        return cm__error_set_field(CM_EEXISTS, "slug", "slug: a group with slug '%s' exists",
-                                   slug);
+        return cm__error_set_field(CM_EEXISTS, "slug", "slug: a group with slug '%s' exists", slug);
     if (rc < 0)
         return rc;
     if ((rc = member_insert(ctx, id, owner, CM__GR_OWNER, "active")))
@@ -400,8 +395,7 @@ static int op_leave(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     if (status == CM__GM_NONE)
         return cm__error_set_field(CM_ENOTFOUND, "group_id",
-                                   "group_id: you are not a member of group %lld",
-                                   (long long)gid);
+                                   "group_id: you are not a member of group %lld", (long long)gid);
     if (status == CM__GM_BANNED)
         return cm__error_set_field(CM_EPERM, "group_id",
                                    "group_id: you are banned from this group");
@@ -581,8 +575,8 @@ static int op_unban(cm__ctx *ctx, json_t *in, json_t **out)
                                    "member_id: member %lld is not banned", (long long)who);
     if ((rc = member_delete(ctx, acc.id, who)))
         return rc;
-    *out = json_pack("{s:I,s:I,s:b}", "group_id", (json_int_t)acc.id, "member_id",
-                     (json_int_t)who, "unbanned", 1);
+    *out = json_pack("{s:I,s:I,s:b}", "group_id", (json_int_t)acc.id, "member_id", (json_int_t)who,
+                     "unbanned", 1);
     return CM_OK;
 }
 
@@ -599,9 +593,8 @@ static int op_members(cm__ctx *ctx, json_t *in, json_t **out)
     const char *status = cm__json_str(in, "status");
     bool manager = acc.staff || cm__group_admin_rank(&acc, ctx) >= CM__GR_MODERATOR;
     if (status && strcmp(status, "active") != 0 && !manager)
-        return cm__error_set_field(CM_EPERM, "status",
-                                   "status: only group moderators and above see %s members",
-                                   status);
+        return cm__error_set_field(
+            CM_EPERM, "status", "status: only group moderators and above see %s members", status);
     int64_t after = 0, unused;
     const char *cursor = cm__json_str(in, "cursor");
     if (cursor && (rc = cm__cursor_decode(&after, &unused, cursor)))

@@ -12,8 +12,8 @@
 
 /* Field types of an operation's input. */
 typedef enum cm__ftype {
-    CM__T_STRING,    /* UTF-8 string; min/max bound the length in code points */
-    CM__T_INT,       /* integer; min/max bound the value */
+    CM__T_STRING, /* UTF-8 string; min/max bound the length in code points */
+    CM__T_INT,    /* integer; min/max bound the value */
     CM__T_BOOL,
     CM__T_ENUM,      /* string from `values` */
     CM__T_EMAIL,     /* string, local@domain, <= 254 bytes */
@@ -43,8 +43,8 @@ typedef struct cm__field {
     const char *name;
     cm__ftype type;
     uint32_t flags;
-    int64_t min, max;            /* see cm__ftype; 0,0 = unbounded */
-    const char *const *values;   /* CM__T_ENUM: NULL-terminated list */
+    int64_t min, max;          /* see cm__ftype; 0,0 = unbounded */
+    const char *const *values; /* CM__T_ENUM: NULL-terminated list */
     const char *doc;
 } cm__field;
 
@@ -120,9 +120,10 @@ extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session
     static const cm__shape var = {.fields = var##_fields}
 
 /* Operation flags. */
-#define CM__OP_WRITE 0x1u    /* mutates: runs in a write transaction, audited */
-#define CM__OP_CACHE 0x4u    /* read-only and cacheable: its result depends only on the
-                              * input, the actor and the data (and "now" within 1 s) */
+#define CM__OP_WRITE 0x1u /* mutates: runs in a write transaction, audited */
+#define CM__OP_CACHE                                                                               \
+    0x4u /* read-only and cacheable: its result depends only on the                                \
+          * input, the actor and the data (and "now" within 1 s) */
 
 /* The bounds that apply to f: its own min and max where not 0, else its type's. */
 void cm__field_bounds(const cm__field *f, int64_t *min, int64_t *max);
@@ -212,7 +213,7 @@ const char *cm__role_name(int role);
 int cm__role_parse(const char *name);
 
 /* Helpers for handlers. */
-int cm__require_member(cm__ctx *ctx);       /* actor is a logged-in member (or system) */
+int cm__require_member(cm__ctx *ctx); /* actor is a logged-in member (or system) */
 bool cm__actor_at_least(cm__ctx *ctx, int role);
 /* SHA-256 hex of a token, as stored for sessions and single-use tokens. */
 void cm__token_hash(char out[65], const char *token);

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-static const char *const state_values[] = {"delayed", "queued",    "running", "completed",
-                                           "failed",  "dead", "cancelled", NULL};
+static const char *const state_values[] = {"delayed", "queued", "running",   "completed",
+                                           "failed",  "dead",   "cancelled", NULL};
 static const char *const failed_values[] = {"failed", "dead", NULL};
 static const char *const cancel_states[] = {"cancelled", "running", NULL};
 
@@ -51,17 +51,17 @@ static int op_cancel(cm__ctx *ctx, json_t *in, json_t **out)
         return rc;
     ctx->target_type = "job";
     ctx->target_id = id;
-    *out = json_pack("{s:I,s:s,s:b}", "job_id", (json_int_t)id, "state", state,
-                     "cancel_requested", strcmp(state, "running") == 0);
+    *out = json_pack("{s:I,s:s,s:b}", "job_id", (json_int_t)id, "state", state, "cancel_requested",
+                     strcmp(state, "running") == 0);
     return CM_OK;
 }
 
 static int op_redrive(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t n = 0;
-    int rc = cm__jobs_redrive_tx(&n, ctx->conn, cm__json_str(in, "queue"),
-                                 cm__json_str(in, "kind"), cm__json_str(in, "state"),
-                                 cm__json_int(in, "limit", 1000), ctx->now);
+    int rc =
+        cm__jobs_redrive_tx(&n, ctx->conn, cm__json_str(in, "queue"), cm__json_str(in, "kind"),
+                            cm__json_str(in, "state"), cm__json_int(in, "limit", 1000), ctx->now);
     if (rc)
         return rc;
     ctx->target_type = "jobs";

@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <string.h>
 
-
 static const char *const visibility_values[] = {"public", "members", "private", NULL};
 static const char *const role_values[] = {"member", "organizer", "moderator", "admin", NULL};
 static const char *const status_values[] = {"active", "suspended", NULL};
@@ -23,7 +22,6 @@ void cm__email_normalize(char *dst, const char *src, size_t cap)
         dst[i] = (char)tolower((unsigned char)src[i]);
     dst[i] = '\0';
 }
-
 
 /* Bind the optional profile fields shared by signup and update. */
 static char *interests_text(json_t *in)
@@ -67,8 +65,9 @@ static int op_signup(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_close(&q);
     cm__free(interests);
     if (rc == CM_EEXISTS)
-        return cm__error_set_field(CM_EEXISTS, "email", "email: a member with this e-mail "
-                                                        "address already exists");
+        return cm__error_set_field(CM_EEXISTS, "email",
+                                   "email: a member with this e-mail "
+                                   "address already exists");
     if (rc < 0)
         return rc;
     ctx->target_type = "member";
@@ -159,8 +158,9 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
         return cm__error_set_field(CM_EPERM, "member_id",
                                    "member_id: only admins may edit another member");
     if (id == 0)
-        return cm__error_set_field(CM_EINVAL, "member_id", "member_id: required for the system "
-                                                           "actor");
+        return cm__error_set_field(CM_EINVAL, "member_id",
+                                   "member_id: required for the system "
+                                   "actor");
     char *interests = interests_text(in);
     cm__q q;
     int rc = cm__q_open(&q, ctx->conn, "member.update");
@@ -196,8 +196,7 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
     return cm__member_load(out, ctx, id);
 }
 
-static int set_column(cm__ctx *ctx, json_t *in, json_t **out, const char *stmt,
-                      const char *key)
+static int set_column(cm__ctx *ctx, json_t *in, json_t **out, const char *stmt, const char *key)
 {
     int64_t id = cm__json_int(in, "member_id", 0);
     cm__q q;
@@ -232,8 +231,7 @@ static int op_set_status(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t id = cm__json_int(in, "member_id", 0);
     if (id == ctx->actor->member_id)
-        return cm__error_set_field(CM_EPERM, "member_id",
-                                   "member_id: you cannot suspend yourself");
+        return cm__error_set_field(CM_EPERM, "member_id", "member_id: you cannot suspend yourself");
     int rc = set_column(ctx, in, out, "member.set_status", "status");
     if (rc == CM_OK && strcmp(cm__json_str(in, "status"), "suspended") == 0) {
         cm__q q;

@@ -21,13 +21,33 @@ static const char *const target_types[] = {"post", "comment", NULL};
 
 /* Column layout of post.get / post.list (see sql_group.c). */
 enum {
-    P_ID, P_GROUP_ID, P_AUTHOR_ID, P_AUTHOR_NAME, P_KIND, P_TITLE, P_BODY, P_CREATED,
-    P_UPDATED, P_DELETED, P_GROUP_SLUG, P_GROUP_NAME, P_COMMENTS, P_REACTIONS,
+    P_ID,
+    P_GROUP_ID,
+    P_AUTHOR_ID,
+    P_AUTHOR_NAME,
+    P_KIND,
+    P_TITLE,
+    P_BODY,
+    P_CREATED,
+    P_UPDATED,
+    P_DELETED,
+    P_GROUP_SLUG,
+    P_GROUP_NAME,
+    P_COMMENTS,
+    P_REACTIONS,
 };
 /* Column layout of comment.load / comment.list. */
 enum {
-    C_ID, C_POST_ID, C_PARENT_ID, C_AUTHOR_ID, C_AUTHOR_NAME, C_BODY, C_DEPTH, C_CREATED,
-    C_DELETED, C_REACTIONS,
+    C_ID,
+    C_POST_ID,
+    C_PARENT_ID,
+    C_AUTHOR_ID,
+    C_AUTHOR_NAME,
+    C_BODY,
+    C_DEPTH,
+    C_CREATED,
+    C_DELETED,
+    C_REACTIONS,
 };
 
 /* A post's row and the actor's access to its group (zeroed when the post
@@ -407,12 +427,10 @@ static int comment_ref_load(comment_ref *c, post_ref *p, cm__ctx *ctx, int64_t i
     if (rc < 0)
         return rc;
     if (rc == 0 || c->deleted)
-        return cm__error_set_field(CM_ENOTFOUND, field, "comment %lld not found",
-                                   (long long)id);
+        return cm__error_set_field(CM_ENOTFOUND, field, "comment %lld not found", (long long)id);
     rc = post_ref_load(p, ctx, c->post_id, field);
     if (rc == CM_ENOTFOUND)
-        return cm__error_set_field(CM_ENOTFOUND, field, "comment %lld not found",
-                                   (long long)id);
+        return cm__error_set_field(CM_ENOTFOUND, field, "comment %lld not found", (long long)id);
     return rc;
 }
 
@@ -464,8 +482,7 @@ static int op_comment_add(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc == 1)
         *out = comment_json(&q);
     cm__q_close(&q);
-    return rc == 0 ? cm__error_set(CM_ERROR, "comment %lld vanished", (long long)id)
-                   : cm__ok(rc);
+    return rc == 0 ? cm__error_set(CM_ERROR, "comment %lld vanished", (long long)id) : cm__ok(rc);
 }
 
 /* Comments of a post in thread order: depth-first, each reply right after

@@ -26,8 +26,7 @@
 #include <string.h>
 
 static const char *const add_status_values[] = {"going", "not_going", NULL};
-static const char *const status_values[] = {"going", "waitlisted", "not_going", "cancelled",
-                                            NULL};
+static const char *const status_values[] = {"going", "waitlisted", "not_going", "cancelled", NULL};
 
 typedef struct rsvp_row {
     bool found;

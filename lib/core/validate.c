@@ -101,15 +101,15 @@ int cm__validate_field(const cm__field *f, json_t *v)
             for (const char *const *e = f->values; *e; e++)
                 if (strcmp(*e, json_string_value(v)) == 0)
                     return CM_OK;
-            return cm__error_set_field(CM_EINVAL, f->name, "%s: '%.40s' is not one of the allowed values",
-                                       f->name, json_string_value(v));
+            return cm__error_set_field(CM_EINVAL, f->name,
+                                       "%s: '%.40s' is not one of the allowed values", f->name,
+                                       json_string_value(v));
         }
         case CM__T_EMAIL: {
             int rc = check_string(f, v, min, max);
             if (rc)
                 return rc;
-            return email_ok(json_string_value(v)) ? CM_OK
-                                                  : bad(f, "is not an e-mail address");
+            return email_ok(json_string_value(v)) ? CM_OK : bad(f, "is not an e-mail address");
         }
         case CM__T_INSTANT: {
             int64_t t;

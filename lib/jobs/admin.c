@@ -78,8 +78,7 @@ int cm__jobs_get_json(json_t **out, cm__conn *conn, int64_t id)
         *out = job_json(&q, true);
     cm__q_close(&q);
     if (rc == 0)
-        return cm__error_set_field(CM_ENOTFOUND, "job_id", "job %lld not found",
-                                   (long long)id);
+        return cm__error_set_field(CM_ENOTFOUND, "job_id", "job %lld not found", (long long)id);
     return cm__ok(rc);
 }
 
@@ -113,8 +112,8 @@ int cm__jobs_list_json(json_t **out, cm__conn *conn, int64_t before, const char 
     }
     char c[48];
     cm__cursor_encode(c, last, 0);
-    *out = json_pack("{s:o,s:o}", "items", items, "next_cursor",
-                     more ? json_string(c) : json_null());
+    *out =
+        json_pack("{s:o,s:o}", "items", items, "next_cursor", more ? json_string(c) : json_null());
     return CM_OK;
 }
 
@@ -132,8 +131,7 @@ static int job_state(char *buf, size_t cap, cm__conn *conn, int64_t id)
         (void)snprintf(buf, cap, "%s", cm__q_col_text(&q, 0));
     cm__q_close(&q);
     if (rc == 0)
-        return cm__error_set_field(CM_ENOTFOUND, "job_id", "job %lld not found",
-                                   (long long)id);
+        return cm__error_set_field(CM_ENOTFOUND, "job_id", "job %lld not found", (long long)id);
     return cm__ok(rc);
 }
 
@@ -169,8 +167,7 @@ int cm__jobs_cancel_tx(cm__conn *conn, int64_t id, int64_t now, const char **sta
         *state_out = "cancelled";
         return CM_OK;
     }
-    return cm__error_set_field(CM_ECONFLICT, "job_id", "job %lld is already %s", (long long)id,
-                               st);
+    return cm__error_set_field(CM_ECONFLICT, "job_id", "job %lld is already %s", (long long)id, st);
 }
 
 int cm__jobs_retry_tx(cm__conn *conn, int64_t id, int64_t now)
@@ -178,9 +175,8 @@ int cm__jobs_retry_tx(cm__conn *conn, int64_t id, int64_t now)
     int rc;
     int64_t n = exec_id(conn, "jobs.retry", id, now, &rc);
     if (rc == CM_EEXISTS)
-        return cm__error_set_field(CM_EEXISTS, "job_id",
-                                   "job %lld: another live job holds its dedupe key",
-                                   (long long)id);
+        return cm__error_set_field(
+            CM_EEXISTS, "job_id", "job %lld: another live job holds its dedupe key", (long long)id);
     if (rc == CM_OK && n)
         cm__jobs_wake_tx(conn, NULL);
     if (rc || n)
@@ -191,12 +187,12 @@ int cm__jobs_retry_tx(cm__conn *conn, int64_t id, int64_t now)
     if (strcmp(st, "failed") == 0 || strcmp(st, "dead") == 0 || strcmp(st, "cancelled") == 0)
         /* left alone because a live job holds its dedupe key (PostgreSQL's
          * jobs.retry says so with 0 rows rather than a failed statement) */
-        return cm__error_set_field(CM_EEXISTS, "job_id",
-                                   "job %lld: another live job holds its dedupe key",
-                                   (long long)id);
+        return cm__error_set_field(
+            CM_EEXISTS, "job_id", "job %lld: another live job holds its dedupe key", (long long)id);
     return cm__error_set_field(CM_ECONFLICT, "job_id",
                                "job %lld is %s: only failed, dead or cancelled jobs can be "
-                               "retried", (long long)id, st);
+                               "retried",
+                               (long long)id, st);
 }
 
 int cm__jobs_redrive_tx(int64_t *n_out, cm__conn *conn, const char *queue, const char *kind,
@@ -317,10 +313,10 @@ static json_t *queue_obj(json_t *queues, const char *name)
     json_t *o = json_object_get(queues, name);
     if (o)
         return o;
-    o = json_pack("{s:i,s:i,s:i,s:n,s:{s:i,s:i,s:i,s:i},s:f,s:{s:n,s:n},s:{s:n,s:n}}",
-                  "delayed", 0, "queued", 0, "running", 0, "oldest_queued_age_ms", "finished",
-                  "completed", 0, "failed", 0, "dead", 0, "cancelled", 0, "throughput_per_s",
-                  0.0, "wait_ms", "p50", "p99", "run_ms", "p50", "p99");
+    o = json_pack("{s:i,s:i,s:i,s:n,s:{s:i,s:i,s:i,s:i},s:f,s:{s:n,s:n},s:{s:n,s:n}}", "delayed", 0,
+                  "queued", 0, "running", 0, "oldest_queued_age_ms", "finished", "completed", 0,
+                  "failed", 0, "dead", 0, "cancelled", 0, "throughput_per_s", 0.0, "wait_ms", "p50",
+                  "p99", "run_ms", "p50", "p99");
     json_object_set_new(queues, name, o);
     return o;
 }
@@ -426,8 +422,7 @@ int cm__jobs_stats_json(json_t **out, cm__conn *conn, int64_t now)
             int64_t n = cm__q_col_int64(&q, 2);
             json_object_set_new(json_object_get(o, "finished"), st, json_integer(n));
             if (strcmp(st, "completed") == 0)
-                json_object_set_new(o, "throughput_per_s",
-                                    json_real((double)n / STATS_WINDOW_S));
+                json_object_set_new(o, "throughput_per_s", json_real((double)n / STATS_WINDOW_S));
         }
         cm__q_close(&q);
         rc = cm__ok(rc);

@@ -173,8 +173,8 @@ static int claim_fn(cm__conn *conn, void *p)
     return CM_OK;
 }
 
-int cm__jobs_claim(cm_job **list, cm_store *store, cm__claim_queue *qs, size_t nq,
-                   uint32_t total, const char *owner, int64_t lease_us)
+int cm__jobs_claim(cm_job **list, cm_store *store, cm__claim_queue *qs, size_t nq, uint32_t total,
+                   const char *owner, int64_t lease_us)
 {
     claim_call c = {store, qs, nq, owner, lease_us, NULL, 0, total, 0};
     int rc = cm__store_run_tx(store, true, claim_fn, &c);
@@ -189,10 +189,10 @@ int cm__jobs_claim(cm_job **list, cm_store *store, cm__claim_queue *qs, size_t n
     while (c.list) {
         cm_job *j = c.list, **pp = &sorted;
         c.list = j->next;
-        while (*pp && ((*pp)->priority > j->priority ||
-                       ((*pp)->priority == j->priority &&
-                        ((*pp)->run_at < j->run_at ||
-                         ((*pp)->run_at == j->run_at && (*pp)->id < j->id)))))
+        while (*pp &&
+               ((*pp)->priority > j->priority ||
+                ((*pp)->priority == j->priority &&
+                 ((*pp)->run_at < j->run_at || ((*pp)->run_at == j->run_at && (*pp)->id < j->id)))))
             pp = &(*pp)->next;
         j->next = *pp;
         *pp = j;
@@ -240,8 +240,7 @@ static int renew_fn(cm__conn *conn, void *p)
     return CM_OK;
 }
 
-int cm__jobs_renew(cm_store *store, const cm__lease_ref *refs, int *rcs, size_t n,
-                   int64_t lease_us)
+int cm__jobs_renew(cm_store *store, const cm__lease_ref *refs, int *rcs, size_t n, int64_t lease_us)
 {
     if (n == 0)
         return CM_OK;
@@ -537,8 +536,7 @@ static int recover_fn(cm__conn *conn, void *p)
                     .retry_set = true,
                     .retry_delay = 0};
         char err[160];
-        (void)snprintf(err, sizeof err, "lease expired: worker %s stopped renewing it",
-                       r->owner);
+        (void)snprintf(err, sizeof err, "lease expired: worker %s stopped renewing it", r->owner);
         if ((rc = fail_one(conn, &j, c->now, err)))
             return rc;
         if (j.finish_rc == CM_OK && c->ids)

@@ -34,10 +34,8 @@ typedef struct field_spec {
 } field_spec;
 
 static const field_spec fields[5] = {
-    {"minute", 0, 59, NULL, 0},
-    {"hour", 0, 23, NULL, 0},
-    {"day of month", 1, 31, NULL, 0},
-    {"month", 1, 12, month_names, 12},
+    {"minute", 0, 59, NULL, 0},          {"hour", 0, 23, NULL, 0},
+    {"day of month", 1, 31, NULL, 0},    {"month", 1, 12, month_names, 12},
     {"day of week", 0, 7, dow_names, 7},
 };
 
@@ -108,8 +106,9 @@ static int parse_field(uint64_t *bits, bool *star, const char *text, const field
         if (*p != ',' && *p != '\0')
             return bad(f, "unexpected character", item);
         if (a < f->lo || a > f->hi || b < f->lo || b > f->hi)
-            return cm__error_set_field(CM_EINVAL, "cron", "cron: %s field: value out of range "
-                                                          "%d-%d in '%.32s'",
+            return cm__error_set_field(CM_EINVAL, "cron",
+                                       "cron: %s field: value out of range "
+                                       "%d-%d in '%.32s'",
                                        f->name, f->lo, f->hi, item);
         if (a > b)
             return bad(f, "range runs backwards", item);
@@ -152,14 +151,14 @@ int cm__cron_parse(cm__cron *out, const char *expr)
     for (char *save = NULL, *tok = strtok_r(buf, " \t", &save); tok;
          tok = strtok_r(NULL, " \t", &save)) {
         if (n == 5)
-            return cm__error_set_field(CM_EINVAL, "cron", "cron: more than 5 fields "
-                                                          "(seconds are not supported)");
+            return cm__error_set_field(CM_EINVAL, "cron",
+                                       "cron: more than 5 fields "
+                                       "(seconds are not supported)");
         parts[n++] = tok;
     }
     if (n != 5)
         return cm__error_set_field(CM_EINVAL, "cron",
-                                   "cron: expected 5 fields \"min hour dom month dow\", got %d",
-                                   n);
+                                   "cron: expected 5 fields \"min hour dom month dow\", got %d", n);
     uint64_t bits[5];
     bool star[5];
     for (int i = 0; i < 5; i++) {

@@ -32,8 +32,7 @@ int cm__jobs_check_name(const char *name, const char *field)
     if (!name || !*name)
         return cm__error_set_field(CM_EINVAL, field, "%s: required", field);
     size_t n = strlen(name);
-    if (n > CM__JOBS_NAME_MAX ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+    if (n > CM__JOBS_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
         return cm__error_set_field(CM_EINVAL, field,
                                    "%s: 1..%d characters of a-z, 0-9, '.', '_', '-'", field,
                                    CM__JOBS_NAME_MAX);
@@ -43,15 +42,15 @@ int cm__jobs_check_name(const char *name, const char *field)
 int cm__jobs_check_json(const char *json, size_t len, size_t max, const char *field)
 {
     if (len > max)
-        return cm__error_set_field(CM_ERANGE, field, "%s: %zu bytes, over the limit of %zu",
-                                   field, len, max);
+        return cm__error_set_field(CM_ERANGE, field, "%s: %zu bytes, over the limit of %zu", field,
+                                   len, max);
     if (cm__json_surely_valid(json, len))
         return CM_OK;
     json_error_t err;
     json_t *v = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
     if (!v)
-        return cm__error_set_field(CM_EINVAL, field, "%s: not valid JSON: %s (column %d)",
-                                   field, err.text, err.column);
+        return cm__error_set_field(CM_EINVAL, field, "%s: not valid JSON: %s (column %d)", field,
+                                   err.text, err.column);
     json_decref(v);
     return CM_OK;
 }
@@ -70,15 +69,15 @@ int cm_job_kind_options_init(cm_job_kind_options *opts, uint32_t size)
 }
 
 /* Copy caller options of any (older or newer) size over the defaults. */
-#define READ_OPTS(dst, src, init)                                                              \
-    do {                                                                                       \
-        __typeof__(dst) d_ = init;                                                             \
-        (dst) = d_;                                                                            \
-        if (src) {                                                                             \
-            size_t n_ = (src)->size < sizeof(dst) ? (src)->size : sizeof(dst);                 \
-            memcpy(&(dst), (src), n_);                                                         \
-            (dst).size = sizeof(dst);                                                          \
-        }                                                                                      \
+#define READ_OPTS(dst, src, init)                                                                  \
+    do {                                                                                           \
+        __typeof__(dst) d_ = init;                                                                 \
+        (dst) = d_;                                                                                \
+        if (src) {                                                                                 \
+            size_t n_ = (src)->size < sizeof(dst) ? (src)->size : sizeof(dst);                     \
+            memcpy(&(dst), (src), n_);                                                             \
+            (dst).size = sizeof(dst);                                                              \
+        }                                                                                          \
     } while (0)
 
 static int check_kind_options(const cm_job_kind_options *o)
@@ -93,8 +92,7 @@ static int check_kind_options(const cm_job_kind_options *o)
         return cm__error_set_field(CM_ERANGE, "max_attempts", "max_attempts: 1..%d",
                                    CM__JOBS_ATTEMPTS_MAX);
     if (o->backoff < CM_JOB_BACKOFF_FIXED || o->backoff > CM_JOB_BACKOFF_CUSTOM)
-        return cm__error_set_field(CM_EINVAL, "backoff", "backoff: unknown policy %d",
-                                   o->backoff);
+        return cm__error_set_field(CM_EINVAL, "backoff", "backoff: unknown policy %d", o->backoff);
     if (o->backoff_us < 0)
         return cm__error_set_field(CM_ERANGE, "backoff_us", "backoff_us: must be >= 0");
     if (o->backoff_max_us < 0)
@@ -116,8 +114,7 @@ int cm__jobs_define_tx(cm__conn *conn, const char *kind, const cm_job_kind_optio
     if ((rc = cm__jobs_check_name(kind, "kind")) || (rc = check_kind_options(&o)))
         return rc;
     cm__q q;
-    if ((rc = cm__q_open(&q, conn, only_missing ? "jobs.kind_insert_missing"
-                                                : "jobs.kind_upsert")))
+    if ((rc = cm__q_open(&q, conn, only_missing ? "jobs.kind_insert_missing" : "jobs.kind_upsert")))
         return rc;
     cm__q_text(&q, 1, kind);
     cm__q_text(&q, 2, o.queue ? o.queue : "default");
@@ -183,8 +180,7 @@ static int kind_load(kind_def *kd, cm__conn *conn, const char *kind)
     cm__q_close(&q);
     if (rc == 0)
         return cm__error_set_field(CM_EINVAL, "kind",
-                                   "kind: '%s' is not a defined job kind (cm_jobs_define)",
-                                   kind);
+                                   "kind: '%s' is not a defined job kind (cm_jobs_define)", kind);
     return cm__ok(rc);
 }
 
@@ -239,14 +235,14 @@ static int check_options(const cm_job_options *o, bool batch_keys)
     if (o->run_at < 0)
         return cm__error_set_field(CM_ERANGE, "run_at", "run_at: must be >= 0");
     if (o->run_at && o->delay_us)
-        return cm__error_set_field(CM_EINVAL, "run_at", "run_at: set run_at or delay_us, "
-                                                        "not both");
+        return cm__error_set_field(CM_EINVAL, "run_at",
+                                   "run_at: set run_at or delay_us, "
+                                   "not both");
     if (o->max_attempts != 0 && (o->max_attempts < 1 || o->max_attempts > CM__JOBS_ATTEMPTS_MAX))
         return cm__error_set_field(CM_ERANGE, "max_attempts", "max_attempts: 1..%d",
                                    CM__JOBS_ATTEMPTS_MAX);
     if (o->backoff < CM_JOB_BACKOFF_DEFAULT || o->backoff > CM_JOB_BACKOFF_CUSTOM)
-        return cm__error_set_field(CM_EINVAL, "backoff", "backoff: unknown policy %d",
-                                   o->backoff);
+        return cm__error_set_field(CM_EINVAL, "backoff", "backoff: unknown policy %d", o->backoff);
     if (o->backoff_us < -1)
         return cm__error_set_field(CM_ERANGE, "backoff_us", "backoff_us: must be >= 0");
     if (o->backoff_max_us < -1)
@@ -287,12 +283,12 @@ static int find_live(int64_t *id, cm__conn *conn, const char *key)
 
 /* Insert one validated job. CM_EEXISTS (*id set) on a dedupe conflict. */
 static int insert_job(int64_t *id, cm__conn *conn, const kind_def *kd, const char *kind,
-                      const char *payload, size_t len, const cm_job_options *o,
-                      const char *key, int64_t schedule_id, int64_t now)
+                      const char *payload, size_t len, const cm_job_options *o, const char *key,
+                      int64_t schedule_id, int64_t now)
 {
     *id = 0;
     int64_t run_at = o->run_at ? o->run_at : now + o->delay_us;
-    const char *stmt = !key ? "jobs.insert"
+    const char *stmt = !key                                 ? "jobs.insert"
                        : o->dedupe == CM_JOB_DEDUPE_REPLACE ? "jobs.insert_dedupe_replace"
                                                             : "jobs.insert_dedupe_reject";
     cm__q q;
@@ -330,9 +326,8 @@ static int insert_job(int64_t *id, cm__conn *conn, const kind_def *kd, const cha
     if ((rc = find_live(id, conn, key)))
         return rc;
     return cm__error_set_field(CM_EEXISTS, "dedupe_key",
-                               "dedupe_key: live job %lld already holds '%.64s'%s",
-                               (long long)*id, key,
-                               o->dedupe == CM_JOB_DEDUPE_REPLACE ? " and is running" : "");
+                               "dedupe_key: live job %lld already holds '%.64s'%s", (long long)*id,
+                               key, o->dedupe == CM_JOB_DEDUPE_REPLACE ? " and is running" : "");
 }
 
 static void read_job_options(cm_job_options *o, const cm_job_options *in)
@@ -365,8 +360,7 @@ int cm__jobs_enqueue_sched_tx(int64_t *id_out, cm__conn *conn, const char *kind,
         return cm__error_set_field(CM_ERANGE, "payload",
                                    "payload: %zu bytes, over the limit of %lld for kind %s", len,
                                    (long long)kd.max_payload, kind);
-    rc = insert_job(&id, conn, &kd, kind, payload, len, &o, o.dedupe_key, schedule_id,
-                    cm_now_us());
+    rc = insert_job(&id, conn, &kd, kind, payload, len, &o, o.dedupe_key, schedule_id, cm_now_us());
     if (id_out)
         *id_out = id;
     return rc;
@@ -445,8 +439,7 @@ static int insert_rows(int64_t *ids, cm__conn *conn, const kind_def *kd, const b
     if (rc < 0)
         return rc;
     if (changed != (int64_t)k)
-        return cm__error_set(CM_ERROR, "enqueue: %lld of %zu rows inserted", (long long)changed,
-                             k);
+        return cm__error_set(CM_ERROR, "enqueue: %lld of %zu rows inserted", (long long)changed, k);
     cm__jobs_wake_tx(conn, o->queue ? o->queue : kd->queue); /* other processes */
     /* RETURNING order is unspecified, but ids grow in row order. */
     for (size_t j = 1; ids && j < k; j++)
@@ -495,14 +488,14 @@ static int batch_fn(cm__conn *conn, void *p)
         (void)payload_at(c, i, &len);
         if ((int64_t)len > kd.max_payload)
             return cm__error_set_field(CM_ERANGE, "payload",
-                                       "payload[%zu]: %zu bytes, over the limit of %lld", i,
-                                       len, (long long)kd.max_payload);
+                                       "payload[%zu]: %zu bytes, over the limit of %lld", i, len,
+                                       (long long)kd.max_payload);
     }
     if (c->single) {
         size_t len;
         const char *payload = payload_at(c, 0, &len);
-        return insert_job(c->ids, conn, &kd, c->kind, payload, len, c->opts,
-                          c->opts->dedupe_key, 0, now);
+        return insert_job(c->ids, conn, &kd, c->kind, payload, len, c->opts, c->opts->dedupe_key, 0,
+                          now);
     }
     /* Runs of jobs without a dedupe key go in bulk; keyed jobs one by one. */
     size_t run = 0;

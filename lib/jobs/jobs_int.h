@@ -33,18 +33,18 @@ struct cm_job {
     int64_t backoff_us, backoff_max_us, timeout_us;
     char *queue, *kind, *payload;
     size_t payload_len;
-    atomic_int refs;    /* owner + heartbeat snapshots; freed at 0 */
-    atomic_int lost;    /* 0 or CM_ELEASE / CM_ETIMEOUT / CM_ECANCELED */
-    bool abandoned;     /* lease gone or handed back: do not finish (sched lock) */
-    bool done;          /* completed inside the handler's transaction */
-    bool no_retry;      /* cm_job_no_retry() */
-    bool retry_set;     /* cm_job_retry_in() */
-    bool running;       /* the handler was started (scheduler bookkeeping) */
+    atomic_int refs; /* owner + heartbeat snapshots; freed at 0 */
+    atomic_int lost; /* 0 or CM_ELEASE / CM_ETIMEOUT / CM_ECANCELED */
+    bool abandoned;  /* lease gone or handed back: do not finish (sched lock) */
+    bool done;       /* completed inside the handler's transaction */
+    bool no_retry;   /* cm_job_no_retry() */
+    bool retry_set;  /* cm_job_retry_in() */
+    bool running;    /* the handler was started (scheduler bookkeeping) */
     int64_t retry_delay;
-    char *result;       /* cm_job_set_result() */
+    char *result; /* cm_job_set_result() */
     /* Outcome, filled before finishing. */
-    int status;         /* the handler's return code */
-    char error[256];    /* its message, when status < 0 */
+    int status;      /* the handler's return code */
+    char error[256]; /* its message, when status < 0 */
     /* Filled by finishing: CM_OK or CM_ELEASE, and the state it ended in. */
     int finish_rc;
     char final_state[12];
@@ -105,8 +105,8 @@ typedef struct cm__claim_queue {
  * qs[i].want jobs of each queue in turn, and at most `total` in all, for
  * `owner` (lease of lease_us from now), respecting the queues' rate
  * limits. Claimed jobs are prepended to *list. */
-int cm__jobs_claim(cm_job **list, cm_store *store, cm__claim_queue *qs, size_t nq,
-                   uint32_t total, const char *owner, int64_t lease_us);
+int cm__jobs_claim(cm_job **list, cm_store *store, cm__claim_queue *qs, size_t nq, uint32_t total,
+                   const char *owner, int64_t lease_us);
 /* A lease as the heartbeat and the drain see it (copied under the lock). */
 typedef struct cm__lease_ref {
     int64_t id, token, deadline;
@@ -145,11 +145,11 @@ int64_t cm__backoff_delay(int backoff, int64_t base_us, int64_t max_us, int32_t 
 
 /* ---- cron (cron.c) ---- */
 typedef struct cm__cron {
-    uint64_t minute;  /* bit m: minute m */
-    uint32_t hour;    /* bit h */
-    uint32_t dom;     /* bit d (1..31) */
-    uint16_t month;   /* bit m (1..12) */
-    uint8_t dow;      /* bit d (0 = Sunday) */
+    uint64_t minute; /* bit m: minute m */
+    uint32_t hour;   /* bit h */
+    uint32_t dom;    /* bit d (1..31) */
+    uint16_t month;  /* bit m (1..12) */
+    uint8_t dow;     /* bit d (0 = Sunday) */
     bool dom_any, dow_any;
 } cm__cron;
 /* Parse a cron expression; CM_EINVAL with field "cron" and the reason. */

@@ -78,7 +78,8 @@ static void listen_lost(cm_scheduler *s, const char *why)
 {
     cm__log(CM_LOG_WARN, "jobs",
             "worker %s: the listening connection failed (%s); polling every %u ms until it "
-            "is back", s->worker_id, why, s->opts.poll_ms);
+            "is back",
+            s->worker_id, why, s->opts.poll_ms);
     cm__sched_listen_close(s);
     s->listen_backoff_us = LISTEN_RETRY_MIN_US;
     s->listen_retry_at = cm_now_us() + s->listen_backoff_us;
@@ -123,8 +124,8 @@ int cm__sched_listen_start(cm_scheduler *s)
         }
         cm__log(CM_LOG_WARN, "jobs", "worker %s: cannot listen for wake-ups (%s); polling",
                 s->worker_id, cm_error_message());
-        s->listen_backoff_us = s->listen_backoff_us ? s->listen_backoff_us * 2
-                                                    : LISTEN_RETRY_MIN_US;
+        s->listen_backoff_us =
+            s->listen_backoff_us ? s->listen_backoff_us * 2 : LISTEN_RETRY_MIN_US;
         if (s->listen_backoff_us > LISTEN_RETRY_MAX_US)
             s->listen_backoff_us = LISTEN_RETRY_MAX_US;
         s->listen_retry_at = cm_now_us() + s->listen_backoff_us;

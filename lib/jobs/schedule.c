@@ -223,8 +223,8 @@ static int fire_one(size_t *fired, cm__conn *conn, const sched_row *r, int64_t r
     o.queue = r->queue[0] ? r->queue : NULL;
     o.dedupe_key = key;
     o.run_at = run_at;
-    int rc = cm__jobs_enqueue_sched_tx(NULL, conn, r->kind, r->payload, strlen(r->payload), &o,
-                                       r->id);
+    int rc =
+        cm__jobs_enqueue_sched_tx(NULL, conn, r->kind, r->payload, strlen(r->payload), &o, r->id);
     if (rc == CM_OK) {
         (*fired)++;
         return CM_OK;
@@ -232,8 +232,7 @@ static int fire_one(size_t *fired, cm__conn *conn, const sched_row *r, int64_t r
     if (rc == CM_EEXISTS)
         return CM_OK;
     if (rc == CM_EINVAL || rc == CM_ERANGE) {
-        cm__log(CM_LOG_WARN, "jobs", "schedule %s: run skipped: %s", r->name,
-                cm_error_message());
+        cm__log(CM_LOG_WARN, "jobs", "schedule %s: run skipped: %s", r->name, cm_error_message());
         return CM_OK;
     }
     return rc;

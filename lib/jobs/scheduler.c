@@ -78,9 +78,15 @@ void cm__scheduler_notify_store(cm_store *store)
  * claimable (cm__jobs_local_wake_mark), NULL when none. */
 static _Thread_local cm_store *wake_pending;
 
-void cm__jobs_local_wake_mark(cm_store *store) { wake_pending = store; }
+void cm__jobs_local_wake_mark(cm_store *store)
+{
+    wake_pending = store;
+}
 
-void cm__jobs_local_wake_reset(void) { wake_pending = NULL; }
+void cm__jobs_local_wake_reset(void)
+{
+    wake_pending = NULL;
+}
 
 void cm__jobs_local_wake_flush(void)
 {
@@ -158,8 +164,7 @@ int cm_scheduler_open(cm_scheduler **out, cm_store *store, const cm_scheduler_op
     if (o.prefetch > 4096)
         return cm__error_set_field(CM_EINVAL, "prefetch", "prefetch: at most 4096");
     if (o.completed_retention_us < 0 || o.failed_retention_us < 0)
-        return cm__error_set_field(CM_EINVAL, "completed_retention_us",
-                                   "retention: must be >= 0");
+        return cm__error_set_field(CM_EINVAL, "completed_retention_us", "retention: must be >= 0");
     cm_scheduler *s = cm__calloc(1, sizeof *s);
     if (!s)
         return cm__oom();
@@ -295,7 +300,10 @@ static int start_fn(cm__conn *conn, void *p)
 
 static void check_drained(cm_scheduler *s);
 
-static void on_closed(uv_handle_t *h) { (void)h; }
+static void on_closed(uv_handle_t *h)
+{
+    (void)h;
+}
 
 /* Claim for every queue with free slots, repeating while batches come back
  * full and capacity remains. */
@@ -380,7 +388,10 @@ static void do_claim(cm_scheduler *s)
     }
 }
 
-void cm__sched_claim(cm_scheduler *s) { do_claim(s); }
+void cm__sched_claim(cm_scheduler *s)
+{
+    do_claim(s);
+}
 
 static void on_poll(uv_timer_t *t)
 {
@@ -617,8 +628,7 @@ static void on_maintain(uv_timer_t *t)
         int64_t cb = s->opts.completed_retention_us ? now - s->opts.completed_retention_us : 0;
         int64_t fb = s->opts.failed_retention_us ? now - s->opts.failed_retention_us : 0;
         if (cm_jobs_prune(NULL, s->store, cb, fb))
-            cm__log(CM_LOG_WARN, "jobs", "worker %s: prune: %s", s->worker_id,
-                    cm_error_message());
+            cm__log(CM_LOG_WARN, "jobs", "worker %s: prune: %s", s->worker_id, cm_error_message());
     }
     if (s->claim_again) {
         s->claim_again = false;
@@ -653,8 +663,10 @@ static void on_drain_timeout(uv_timer_t *t)
         cm__log(CM_LOG_WARN, "jobs", "worker %s: releasing leases at shutdown failed: %s",
                 s->worker_id, cm_error_message());
     if (n)
-        cm__log(CM_LOG_WARN, "jobs", "worker %s: drain deadline passed, released %zu running "
-                "jobs", s->worker_id, n);
+        cm__log(CM_LOG_WARN, "jobs",
+                "worker %s: drain deadline passed, released %zu running "
+                "jobs",
+                s->worker_id, n);
     cm__free(refs);
     check_drained(s);
 }
@@ -679,8 +691,8 @@ static void begin_drain(cm_scheduler *s)
         prune_ready(s, &freed);
     uv_mutex_unlock(&s->lock);
     if (n && cm__jobs_release(s->store, refs, n, true))
-        cm__log(CM_LOG_WARN, "jobs", "worker %s: releasing unstarted jobs failed: %s",
-                s->worker_id, cm_error_message());
+        cm__log(CM_LOG_WARN, "jobs", "worker %s: releasing unstarted jobs failed: %s", s->worker_id,
+                cm_error_message());
     cm__free(refs);
     while (freed) {
         cm_job *j = freed;
@@ -934,11 +946,9 @@ int cm_scheduler_stats(char **out, cm_scheduler *s)
         const char *name;
         atomic_llong *v;
     } counters[] = {
-        {"claimed", &s->n_claimed},     {"completed", &s->n_completed},
-        {"retried", &s->n_retried},     {"failed", &s->n_failed},
-        {"dead", &s->n_dead},           {"cancelled", &s->n_cancelled},
-        {"lease_lost", &s->n_lost},     {"timeouts", &s->n_timeouts},
-        {"recovered", &s->n_recovered},
+        {"claimed", &s->n_claimed}, {"completed", &s->n_completed}, {"retried", &s->n_retried},
+        {"failed", &s->n_failed},   {"dead", &s->n_dead},           {"cancelled", &s->n_cancelled},
+        {"lease_lost", &s->n_lost}, {"timeouts", &s->n_timeouts},   {"recovered", &s->n_recovered},
     };
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         json_object_set_new(o, counters[i].name, json_integer(atomic_load(counters[i].v)));

@@ -23,8 +23,8 @@ typedef struct cm__handler {
 typedef struct cm__squeue {
     char *name;
     uint32_t concurrency;
-    uint32_t held;          /* claimed and not yet finished (lock) */
-    int64_t limited_until;  /* rate limited until (scheduler thread) */
+    uint32_t held;         /* claimed and not yet finished (lock) */
+    int64_t limited_until; /* rate limited until (scheduler thread) */
 } cm__squeue;
 
 enum { SCHED_NEW, SCHED_RUNNING, SCHED_STOPPING, SCHED_STOPPED };
@@ -75,9 +75,9 @@ struct cm_scheduler {
     bool listen_wanted;            /* the backend may offer it, flags allow it */
     int64_t listen_retry_at, listen_backoff_us;
 
-    int64_t next_schedules, next_prune;               /* scheduler thread */
-    bool claim_again;                                 /* scheduler thread */
-    size_t claim_rr;                                  /* scheduler thread */
+    int64_t next_schedules, next_prune; /* scheduler thread */
+    bool claim_again;                   /* scheduler thread */
+    size_t claim_rr;                    /* scheduler thread */
 
     atomic_llong n_claimed, n_completed, n_retried, n_failed, n_dead, n_cancelled, n_lost,
         n_timeouts, n_recovered;
@@ -91,8 +91,8 @@ void cm__sched_event(cm_scheduler *s, int32_t ev, const cm_job *job, int32_t sta
                      int64_t duration_us);
 /* Count a finished job's outcome (its final state, or finish_rc =
  * CM_ELEASE) and report it to the event hook. */
-void cm__sched_report_finish(cm_scheduler *s, const cm_job *job, const char *state,
-                             int finish_rc, int status, int64_t duration_us);
+void cm__sched_report_finish(cm_scheduler *s, const cm_job *job, const char *state, int finish_rc,
+                             int status, int64_t duration_us);
 /* Remove job from the held array (lock held). */
 void cm__sched_unhold(cm_scheduler *s, cm_job *job);
 /* Wake the scheduler thread (lock held). */

@@ -94,9 +94,10 @@ static void flush_locked(cm_scheduler *s)
         uv_mutex_unlock(&s->lock);
         int rc = cm__jobs_finish(batch, n);
         if (rc)
-            cm__log(CM_LOG_ERROR, "jobs", "worker %s: cannot record %zu finished jobs (they "
-                    "will run again when their leases lapse): %s", s->worker_id, n,
-                    cm_error_message());
+            cm__log(CM_LOG_ERROR, "jobs",
+                    "worker %s: cannot record %zu finished jobs (they "
+                    "will run again when their leases lapse): %s",
+                    s->worker_id, n, cm_error_message());
         for (size_t i = 0; i < n; i++) {
             if (rc == CM_OK)
                 cm__sched_report_finish(s, batch[i], batch[i]->final_state, batch[i]->finish_rc,
@@ -116,8 +117,8 @@ static void run_one(cm_scheduler *s, cm_job *j)
     uint64_t t0 = uv_hrtime();
     cm_error_clear();
     int rc = h ? h->fn(j, h->payload)
-               : cm__error_set(CM_ENOTSUP, "no handler for job kind '%s' in worker %s",
-                               j->kind, s->worker_id);
+               : cm__error_set(CM_ENOTSUP, "no handler for job kind '%s' in worker %s", j->kind,
+                               s->worker_id);
     j->duration_us = (int64_t)((uv_hrtime() - t0) / 1000);
     j->status = rc < 0 ? rc : CM_OK;
     if (rc < 0)
@@ -180,13 +181,34 @@ void cm__worker_main(void *arg)
 
 /* ---- the handler's view of its job ---- */
 
-int64_t cm_job_id(const cm_job *job) { return job ? job->id : 0; }
-const char *cm_job_kind(const cm_job *job) { return job ? job->kind : ""; }
-const char *cm_job_queue(const cm_job *job) { return job ? job->queue : ""; }
-int32_t cm_job_attempt(const cm_job *job) { return job ? job->attempt : 0; }
-int32_t cm_job_max_attempts(const cm_job *job) { return job ? job->max_attempts : 0; }
-int64_t cm_job_lease_token(const cm_job *job) { return job ? job->lease_token : 0; }
-cm_store *cm_job_store(const cm_job *job) { return job ? job->store : NULL; }
+int64_t cm_job_id(const cm_job *job)
+{
+    return job ? job->id : 0;
+}
+const char *cm_job_kind(const cm_job *job)
+{
+    return job ? job->kind : "";
+}
+const char *cm_job_queue(const cm_job *job)
+{
+    return job ? job->queue : "";
+}
+int32_t cm_job_attempt(const cm_job *job)
+{
+    return job ? job->attempt : 0;
+}
+int32_t cm_job_max_attempts(const cm_job *job)
+{
+    return job ? job->max_attempts : 0;
+}
+int64_t cm_job_lease_token(const cm_job *job)
+{
+    return job ? job->lease_token : 0;
+}
+cm_store *cm_job_store(const cm_job *job)
+{
+    return job ? job->store : NULL;
+}
 
 const char *cm_job_payload(const cm_job *job, size_t *len_out)
 {

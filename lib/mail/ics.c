@@ -95,7 +95,7 @@ int cm__mail_ics_event_render(char **out, const cm__mail_ics_event *ev)
     char t[32], seq[24];
     cm__buf b = {0};
     cm__buf_puts(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//libcommunity//mail//EN\r\n"
-                          "CALSCALE:GREGORIAN\r\n");
+                     "CALSCALE:GREGORIAN\r\n");
     line(&b, "METHOD", method, false);
     cm__buf_puts(&b, "BEGIN:VEVENT\r\n");
     line(&b, "UID", ev->uid, false);

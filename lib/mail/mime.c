@@ -568,9 +568,9 @@ static void b64_lines(cm__buf *b, const char *s)
 static void text_part(cm__buf *b, const char *subtype, const char *body, bool multi)
 {
     cm__buf_printf(b,
-                        "Content-Type: text/%s; charset=UTF-8\r\n"
-                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                        subtype);
+                   "Content-Type: text/%s; charset=UTF-8\r\n"
+                   "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                   subtype);
     qp_encode(b, body);
     size_t n = strlen(body);
     if (multi && n && (body[n - 1] == '\n' || body[n - 1] == '\r'))
@@ -605,8 +605,7 @@ static void date_header(cm__buf *b, int64_t us)
     cm__civil_from_days(day, &y, &mo, &d);
     int wd = (int)(((day % 7) + 7) % 7);
     cm__buf_printf(b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[wd], d,
-                        months[mo - 1], y, (int)(sod / 3600), (int)(sod / 60 % 60),
-                        (int)(sod % 60));
+                   months[mo - 1], y, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
 }
 
 int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
@@ -680,12 +679,11 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
     new_boundary(inner, sizeof inner);
     if (m->ics)
         cm__buf_printf(&b,
-                            "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
-                            "This is a multi-part message in MIME format.\r\n--%s\r\n",
-                            outer, outer);
+                       "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"
+                       "This is a multi-part message in MIME format.\r\n--%s\r\n",
+                       outer, outer);
     if (m->html) {
-        cm__buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
-                            inner);
+        cm__buf_printf(&b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", inner);
         if (!m->ics)
             cm__buf_puts(&b, "This is a multi-part message in MIME format.\r\n");
         cm__buf_printf(&b, "--%s\r\n", inner);
@@ -698,12 +696,12 @@ int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m)
     }
     if (m->ics) {
         cm__buf_printf(&b,
-                            "--%s\r\n"
-                            "Content-Type: text/calendar; charset=UTF-8; method=%s; "
-                            "name=\"invite.ics\"\r\n"
-                            "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
-                            "Content-Transfer-Encoding: base64\r\n\r\n",
-                            outer, m->ics_method);
+                       "--%s\r\n"
+                       "Content-Type: text/calendar; charset=UTF-8; method=%s; "
+                       "name=\"invite.ics\"\r\n"
+                       "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\n",
+                       outer, m->ics_method);
         b64_lines(&b, m->ics);
         cm__buf_printf(&b, "--%s--\r\n", outer);
     }

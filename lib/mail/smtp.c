@@ -101,8 +101,7 @@ static int parse_query(cm__mail_sender *s, const char *q, char **helo)
         bool oom = false;
         char *v = pct_decode(eq + 1, n - kn - 1, &oom);
         if (!v)
-            return oom ? cm__oom()
-                       : bad_uri(s, "bad percent escape in an option");
+            return oom ? cm__oom() : bad_uri(s, "bad percent escape in an option");
         int rc = CM_OK;
         if (kn == 3 && strncmp(q, "tls", 3) == 0) {
             if (strcmp(v, "require") == 0)

@@ -46,18 +46,18 @@ typedef struct cm__migration {
 /* The base of every backend connection. */
 struct cm__conn {
     struct cm_store *store;
-    cm__stmt **cache;   /* prepared statements, indexed like the catalogue */
+    cm__stmt **cache; /* prepared statements, indexed like the catalogue */
     bool in_tx;
-    bool tx_write;      /* the open transaction is a write transaction */
-    bool broken;        /* must be reconnected before reuse */
-    uint64_t written;   /* tables written in the open transaction (stmt_tables bits) */
+    bool tx_write;    /* the open transaction is a write transaction */
+    bool broken;      /* must be reconnected before reuse */
+    uint64_t written; /* tables written in the open transaction (stmt_tables bits) */
     cm__conn *next_free;
 };
 
 typedef struct cm__store_ops {
-    uint32_t size;       /* sizeof(struct cm__store_ops) the backend was built with */
-    const char *name;    /* "sqlite", "pg" */
-    size_t conn_size;    /* >= sizeof(cm__conn) */
+    uint32_t size;    /* sizeof(struct cm__store_ops) the backend was built with */
+    const char *name; /* "sqlite", "pg" */
+    size_t conn_size; /* >= sizeof(cm__conn) */
 
     /* Parse the URI once per store into backend state (freed by release). */
     int (*init)(void **state, const char *uri, const cm_store_options *opts);
@@ -204,10 +204,10 @@ typedef struct cm__vec_search_req {
     const char *model;       /* rows of this model only */
     const float *query;      /* dim floats */
     size_t dim;
-    const int64_t *allowed;  /* ascending entity ids the caller may see */
+    const int64_t *allowed; /* ascending entity ids the caller may see */
     size_t n_allowed;
-    int64_t exclude;         /* leave this id out (0: none) */
-    size_t k;                /* ids and scores hold k entries */
+    int64_t exclude; /* leave this id out (0: none) */
+    size_t k;        /* ids and scores hold k entries */
 } cm__vec_search_req;
 
 /* The hook wrappers (hooks.c) -- the only callers of the optional hooks.

@@ -535,9 +535,18 @@ int cm__q_step(cm__q *q)
     }
     return OPS(q)->step(q->st);
 }
-bool cm__q_is_null(cm__q *q, int col) { return OPS(q)->column_is_null(q->st, col); }
-int64_t cm__q_col_int64(cm__q *q, int col) { return OPS(q)->column_int64(q->st, col); }
-double cm__q_col_double(cm__q *q, int col) { return OPS(q)->column_double(q->st, col); }
+bool cm__q_is_null(cm__q *q, int col)
+{
+    return OPS(q)->column_is_null(q->st, col);
+}
+int64_t cm__q_col_int64(cm__q *q, int col)
+{
+    return OPS(q)->column_int64(q->st, col);
+}
+double cm__q_col_double(cm__q *q, int col)
+{
+    return OPS(q)->column_double(q->st, col);
+}
 const char *cm__q_col_text(cm__q *q, int col)
 {
     size_t len;
@@ -548,7 +557,10 @@ const void *cm__q_col_blob(cm__q *q, int col, size_t *len)
 {
     return OPS(q)->column_blob(q->st, col, len);
 }
-int64_t cm__q_changes(cm__q *q) { return OPS(q)->changes(q->st); }
+int64_t cm__q_changes(cm__q *q)
+{
+    return OPS(q)->changes(q->st);
+}
 
 int64_t cm__q_exec0(cm__conn *c, const char *id)
 {

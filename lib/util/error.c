@@ -19,8 +19,8 @@ static _Thread_local error_detail last;
 const char *cm_status_name(int code)
 {
     switch (code) {
-#define XX(name, value, msg)                                                                    \
-    case value:                                                                                 \
+#define XX(name, value, msg)                                                                       \
+    case value:                                                                                    \
         return "CM_" #name;
         CM_STATUS_MAP(XX)
 #undef XX
@@ -31,8 +31,8 @@ const char *cm_status_name(int code)
 const char *cm_strerror(int code)
 {
     switch (code) {
-#define XX(name, value, msg)                                                                    \
-    case value:                                                                                 \
+#define XX(name, value, msg)                                                                       \
+    case value:                                                                                    \
         return msg;
         CM_STATUS_MAP(XX)
 #undef XX
@@ -40,10 +40,22 @@ const char *cm_strerror(int code)
     return "unknown status code";
 }
 
-int cm_error_code(void) { return last.code; }
-const char *cm_error_message(void) { return last.message; }
-const char *cm_error_field(void) { return last.field; }
-const char *cm_error_backend_code(void) { return last.backend; }
+int cm_error_code(void)
+{
+    return last.code;
+}
+const char *cm_error_message(void)
+{
+    return last.message;
+}
+const char *cm_error_field(void)
+{
+    return last.field;
+}
+const char *cm_error_backend_code(void)
+{
+    return last.backend;
+}
 
 void cm_error_clear(void)
 {

@@ -24,22 +24,25 @@
 /* One POSIX TZ date rule: kind 'J' (1..365, no Feb 29), 'n' (0..365) or 'M'. */
 typedef struct tz_date {
     char kind;
-    int m, w, d; /* kind 'M': month, week 1..5, weekday 0..6; else d = day */
+    int m, w, d;  /* kind 'M': month, week 1..5, weekday 0..6; else d = day */
     int32_t time; /* seconds after local midnight, may be negative or > 24h */
 } tz_date;
 
 typedef struct tz_zone {
     int32_t ntrans;
-    int64_t *trans;   /* ascending transition instants (UTC seconds) */
-    uint8_t *idx;     /* type index of each transition */
-    int32_t *utoff;   /* UT offset of each type, seconds east */
+    int64_t *trans;           /* ascending transition instants (UTC seconds) */
+    uint8_t *idx;             /* type index of each transition */
+    int32_t *utoff;           /* UT offset of each type, seconds east */
     bool has_footer, has_dst; /* POSIX rule for instants after the last transition */
     int32_t std_off, dst_off; /* seconds east */
     tz_date start, end;
 } tz_zone;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { char *path; tz_zone *zone; } cache[TZ_CACHE_SIZE];
+static struct {
+    char *path;
+    tz_zone *zone;
+} cache[TZ_CACHE_SIZE];
 static unsigned cache_next;
 static tz_zone utc_zone = {.has_footer = true}; /* when no database is installed */
 
@@ -51,8 +54,7 @@ static int64_t floordiv(int64_t a, int64_t b)
 static bool name_ok(const char *tz)
 {
     size_t n = strlen(tz);
-    return n > 0 && n < 256 && tz[0] != '/' && !strstr(tz, "..") &&
-           strspn(tz, ALNUM "_+-/") == n;
+    return n > 0 && n < 256 && tz[0] != '/' && !strstr(tz, "..") && strspn(tz, ALNUM "_+-/") == n;
 }
 
 /* ---- POSIX TZ string (the TZif footer) ---- */
@@ -349,8 +351,7 @@ bool cm__tz_valid(const char *tz)
 /* Wall clock -> UTC. Walks the UT-offset segments around the wall time:
  * the earliest segment containing (wall - its offset) wins (the first of two
  * repeated times); in a gap the offset from before the gap is used. */
-int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi,
-                          int s)
+int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi, int s)
 {
     if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
         mi > 59 || s < 0 || s > 60)

@@ -85,8 +85,7 @@ int cm__time_parse(int64_t *out, const char *s);
 int cm__time_parse_local(int *y, int *mo, int *d, int *h, int *mi, int *s, const char *str);
 /* Convert a wall-clock time in an IANA zone into UTC microseconds.
  * CM_EINVAL for an unknown zone ("field" is set by the caller). */
-int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi,
-                          int s);
+int cm__time_local_to_utc(int64_t *out, const char *tz, int y, int mo, int d, int h, int mi, int s);
 /* false when the wall-clock time does not exist in tz (skipped by a DST
  * change or another forward jump of its UT offset), or tz is unknown. A
  * repeated time (fall back) exists. The detail is not set. */

@@ -254,8 +254,7 @@ size_t cm__hnsw_bytes(const cm_vec_index *ix)
     if (ix->node_locks)
         b += N_NODE_LOCKS;
     for (const cm__visited *v = ix->pool; v; v = v->next)
-        b += sizeof *v + v->cap * sizeof *v->marks + v->buf_cap +
-             (v->cand_cap + v->res_cap) * 8;
+        b += sizeof *v + v->cap * sizeof *v->marks + v->buf_cap + (v->cand_cap + v->res_cap) * 8;
     return b;
 }
 
@@ -1055,8 +1054,7 @@ static void repair_list(cm_vec_index *ix, const dfn *f, cm__visited *v, uint32_t
             const uint32_t *dl2 = cm__hnsw_links(ix, x, level);
             for (uint32_t k = 1; k <= dl2[0]; k++) {
                 uint32_t y = dl2[k];
-                if (v->marks[y] == ep || ix->levels[y] < level ||
-                    ix->state[y] != CM__SLOT_LIVE)
+                if (v->marks[y] == ep || ix->levels[y] < level || ix->state[y] != CM__SLOT_LIVE)
                     continue;
                 v->marks[y] = ep;
                 if (nc < cand_cap)
@@ -1301,8 +1299,7 @@ static void pick_entry(cm_vec_index *ix, uint32_t slot)
     int top = ix->levels[slot];
     const uint32_t *l = cm__hnsw_links(ix, slot, top);
     for (uint32_t j = 1; j <= l[0]; j++) {
-        if (ix->state[l[j]] == CM__SLOT_LIVE && ix->levels[l[j]] == top &&
-            top == ix->max_level) {
+        if (ix->state[l[j]] == CM__SLOT_LIVE && ix->levels[l[j]] == top && top == ix->max_level) {
             ix->entry = l[j];
             return;
         }
@@ -1433,8 +1430,7 @@ static void exact_flush(const walk *w, const uint32_t *buf, uint32_t n, cm__vec_
 
 /* Exact k nearest passing entries; hits hold slots. Rows are gathered in
  * blocks of 64 and prefetched before their distances are computed. */
-static size_t exact_scan(const walk *w, const cm_vec_search_options *o, cm__vec_hit *hits,
-                         size_t k)
+static size_t exact_scan(const walk *w, const cm_vec_search_options *o, cm__vec_hit *hits, size_t k)
 {
     const cm_vec_index *ix = w->ix;
     cm__vec_heap hp = {hits, 0, k};
@@ -1675,8 +1671,8 @@ static void *batch_worker(void *arg)
             size_t found = 0;
             rc = search_locked(ix, j->queries + q * ix->dim, j->k, j->opts, &hits, &found, v);
             if (rc == CM_OK) {
-                cm__vec_hits_write(j->ids_out + q * j->k, j->dist_out ? j->dist_out + q * j->k : NULL,
-                                   hits, found, j->k);
+                cm__vec_hits_write(j->ids_out + q * j->k,
+                                   j->dist_out ? j->dist_out + q * j->k : NULL, hits, found, j->k);
                 if (j->found_out)
                     j->found_out[q] = found;
             }

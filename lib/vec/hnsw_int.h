@@ -54,9 +54,9 @@ struct cm_vec_index {
     void *vecs_raw;      /* the allocation holding vecs */
     int64_t *ids;
     uint8_t *levels;
-    uint8_t *state; /* CM__SLOT_* */
-    uint32_t *l0;   /* cap * (1 + m0) */
-    uint32_t **up;  /* cap pointers, NULL for level 0 */
+    uint8_t *state;       /* CM__SLOT_* */
+    uint32_t *l0;         /* cap * (1 + m0) */
+    uint32_t **up;        /* cap pointers, NULL for level 0 */
     uint32_t *free_slots; /* FREE slots, reused first */
     size_t n_free, free_cap;
     uint32_t *dead; /* DEAD slots awaiting a repair pass */

@@ -106,8 +106,8 @@ uint16_t cm__vec_f32_to_f16_1(float f);
  * scalar path. Agrees with cm__vec_cos_finish() to a double rounding.
  */
 #define CM__VEC_COS_FINISH_SSE(sums, out)                                                          \
-    (cm__vec_cos_finish_fast(_mm_cvtss_f32(sums), _mm_cvtss_f32(_mm_movehdup_ps(sums)),             \
-                            _mm_cvtss_f32(_mm_movehl_ps((sums), (sums))), (out)))
+    (cm__vec_cos_finish_fast(_mm_cvtss_f32(sums), _mm_cvtss_f32(_mm_movehdup_ps(sums)),            \
+                             _mm_cvtss_f32(_mm_movehl_ps((sums), (sums))), (out)))
 
 static inline int cm__vec_cos_finish_fast(float ab, float aa, float bb, float *out)
 {

@@ -170,8 +170,7 @@ int main(int argc, char **argv)
     if ((rc = cm_scheduler_open(&s, store, &o)) ||
         (rc = cm_scheduler_register(s, "crash.work", work, NULL)) ||
         (rc = cm_scheduler_register(s, "crash.slow", slow, NULL)) ||
-        (rc = cm_scheduler_register(s, "crash.rsvp", rsvp, NULL)) ||
-        (rc = cm_scheduler_start(s))) {
+        (rc = cm_scheduler_register(s, "crash.rsvp", rsvp, NULL)) || (rc = cm_scheduler_start(s))) {
         fprintf(stderr, "%s: scheduler: %s\n", name, cm_error_message());
         return 1;
     }

@@ -234,8 +234,8 @@ START_TEST(killed_workers_lose_no_job_and_complete_none_twice)
     long workers = env_long("CM_JOBS_CRASH_WORKERS", fx_is_pg() ? 4 : 3);
     unsigned seed = (unsigned)env_long("CM_JOBS_CRASH_SEED", (long)time(NULL) ^ getpid());
     srand(seed);
-    fprintf(stderr, "# crash test: %ld jobs, %ld workers, %ld kills, seed %u\n", n, workers,
-            kills, seed);
+    fprintf(stderr, "# crash test: %ld jobs, %ld workers, %ld kills, seed %u\n", n, workers, kills,
+            seed);
     ck_assert_int_le(workers, 32);
     jx_define("crash.work", "crash", 1000, CM_JOB_BACKOFF_FIXED, 0);
     jx_define("crash.slow", "slow", 1000, CM_JOB_BACKOFF_FIXED, 0);
@@ -283,8 +283,10 @@ static bool worker_holds_no_lock(const char *name)
 {
     if (fx_is_pg()) {
         char sql[300];
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE "
-                 "application_name = '%s_%s' AND state <> 'idle'", FX.schema, name);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM pg_stat_activity WHERE "
+                 "application_name = '%s_%s' AND state <> 'idle'",
+                 FX.schema, name);
         return fx_count(sql) == 0;
     }
     sqlite3 *db;
@@ -384,22 +386,30 @@ START_TEST(worker_processes_running_rsvp_jobs_keep_capacity_and_job_guarantees)
         pids[w] = spawn(name, 0, 4);
     }
     long long completed = kill_and_wait(pids, workers, kills, RSVP_MEMBERS, &gen);
-    ck_assert_msg(completed == RSVP_MEMBERS, "seed %u: %lld of %d jobs completed", seed,
-                  completed, RSVP_MEMBERS);
+    ck_assert_msg(completed == RSVP_MEMBERS, "seed %u: %lld of %d jobs completed", seed, completed,
+                  RSVP_MEMBERS);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs"), RSVP_MEMBERS);
     /* one RSVP per member; the capacity holds; the waitlist is in order */
     char sql[300];
-    snprintf(sql, sizeof sql, "SELECT count(DISTINCT member_id) * 1000 + count(*) FROM rsvps "
-             "WHERE event_id = %lld", ev);
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT member_id) * 1000 + count(*) FROM rsvps "
+             "WHERE event_id = %lld",
+             ev);
     ck_assert_int_eq(fx_count(sql), RSVP_MEMBERS * 1000 + RSVP_MEMBERS);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM rsvps WHERE event_id = %lld AND "
-             "status = 'going'", ev);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM rsvps WHERE event_id = %lld AND "
+             "status = 'going'",
+             ev);
     ck_assert_int_eq(fx_count(sql), RSVP_CAPACITY);
-    snprintf(sql, sizeof sql, "SELECT seats_taken * 1000 + waitlist_count FROM events "
-             "WHERE id = %lld", ev);
+    snprintf(sql, sizeof sql,
+             "SELECT seats_taken * 1000 + waitlist_count FROM events "
+             "WHERE id = %lld",
+             ev);
     ck_assert_int_eq(fx_count(sql), RSVP_CAPACITY * 1000 + RSVP_MEMBERS - RSVP_CAPACITY);
-    snprintf(sql, sizeof sql, "SELECT count(DISTINCT waitlist_seq) FROM rsvps WHERE "
-             "event_id = %lld AND status = 'waitlisted'", ev);
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT waitlist_seq) FROM rsvps WHERE "
+             "event_id = %lld AND status = 'waitlisted'",
+             ev);
     ck_assert_int_eq(fx_count(sql), RSVP_MEMBERS - RSVP_CAPACITY);
     /* each RSVP was audited once: the operation committed once per job */
     ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'rsvps.add'"),

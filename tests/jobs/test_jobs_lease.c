@@ -77,8 +77,8 @@ START_TEST(exponential_backoff_doubles_with_bounded_jitter_up_to_its_cap)
                      first);
     int distinct = 0;
     for (int64_t id = 2; id < 20; id++)
-        distinct += cm__backoff_delay(CM_JOB_BACKOFF_EXPONENTIAL, 1000 * SEC, 3600 * SEC, 3, id) !=
-                    first;
+        distinct +=
+            cm__backoff_delay(CM_JOB_BACKOFF_EXPONENTIAL, 1000 * SEC, 3600 * SEC, 3, id) != first;
     ck_assert_int_ge(distinct, 15);
     /* no overflow for huge attempt numbers */
     ck_assert_int_le(cm__backoff_delay(CM_JOB_BACKOFF_EXPONENTIAL, SEC, 3600 * SEC, 900, 5),
@@ -503,7 +503,8 @@ int main(void)
     tcase_add_test(tc, progress_is_recorded_under_the_lease);
     tcase_add_test(tc, released_jobs_go_back_without_using_an_attempt);
     tcase_add_test(tc, a_batch_finish_fences_each_job_separately);
-    tcase_add_test(tc, completion_in_the_handlers_transaction_commits_with_its_effect_or_not_at_all);
+    tcase_add_test(tc,
+                   completion_in_the_handlers_transaction_commits_with_its_effect_or_not_at_all);
     tcase_add_test(tc, complete_exec_runs_an_operation_and_completes_the_job_atomically);
     tcase_add_test(tc, allocation_failures_change_nothing_and_leak_nothing);
     suite_add_tcase(s, tc);

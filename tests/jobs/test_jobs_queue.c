@@ -81,8 +81,7 @@ START_TEST(invalid_enqueues_are_rejected_with_their_field_and_store_nothing)
         o.queue = cases[i].queue;
         o.dedupe_key = cases[i].key;
         int64_t id = 77;
-        int rc = cm_jobs_enqueue(&id, FX.store, cases[i].kind, cases[i].payload, cases[i].len,
-                                 &o);
+        int rc = cm_jobs_enqueue(&id, FX.store, cases[i].kind, cases[i].payload, cases[i].len, &o);
         ck_assert_msg(rc == cases[i].code, "case %zu: %s, want %s (%s)", i, cm_status_name(rc),
                       cm_status_name(cases[i].code), cm_error_message());
         ck_assert_msg(strcmp(cm_error_field(), cases[i].field) == 0, "case %zu: field '%s'", i,
@@ -171,7 +170,7 @@ START_TEST(claims_follow_priority_then_run_time_then_id)
     int64_t d = jx_enqueue("mail.send", "{\"n\":4}", &o); /* p100, delayed */
     o.delay_us = 0;
     o.priority = -3;
-    int64_t e = jx_enqueue("mail.send", NULL, &o); /* p-3, now */
+    int64_t e = jx_enqueue("mail.send", NULL, &o);      /* p-3, now */
     int64_t f = jx_enqueue("mail.send", "[1,2]", NULL); /* p0, now, after a */
     ck_assert_str_eq(jx_text("SELECT state FROM jobs WHERE id = %lld", (long long)d), "delayed");
     ck_assert_str_eq(jx_text("SELECT payload FROM jobs WHERE id = %lld", (long long)e), "{}");
@@ -288,9 +287,8 @@ START_TEST(batch_enqueue_is_one_transaction_with_per_job_dedupe)
     /* one bad element: nothing is stored, the index is reported */
     const char *bad[3] = {"{}", "{}", "{oops"};
     size_t bad_lens[3] = {2, 2, 5};
-    ck_assert_int_eq(cm_jobs_enqueue_batch(ids, FX.store, "mail.send", bad, bad_lens, NULL, 3,
-                                           NULL),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        cm_jobs_enqueue_batch(ids, FX.store, "mail.send", bad, bad_lens, NULL, 3, NULL), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "payload");
     ck_assert_ptr_nonnull(strstr(cm_error_message(), "payload[2]"));
     ck_assert_int_eq(ids[0], 0);
@@ -300,16 +298,14 @@ START_TEST(batch_enqueue_is_one_transaction_with_per_job_dedupe)
     ck_assert_ok(cm_jobs_define(FX.store, "tiny", &ko));
     const char *mixed[2] = {"{}", "{\"long\":1}"};
     size_t mixed_lens[2] = {2, 10};
-    ck_assert_int_eq(cm_jobs_enqueue_batch(NULL, FX.store, "tiny", mixed, mixed_lens, NULL, 2,
-                                           NULL),
-                     CM_ERANGE);
+    ck_assert_int_eq(
+        cm_jobs_enqueue_batch(NULL, FX.store, "tiny", mixed, mixed_lens, NULL, 2, NULL), CM_ERANGE);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM jobs"), 5);
     /* a single dedupe key for a whole batch is refused */
     cm_job_options o = CM_JOB_OPTIONS_INIT;
     o.dedupe_key = "x";
-    ck_assert_int_eq(cm_jobs_enqueue_batch(NULL, FX.store, "mail.send", payloads, lens, NULL, 2,
-                                           &o),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        cm_jobs_enqueue_batch(NULL, FX.store, "mail.send", payloads, lens, NULL, 2, &o), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "dedupe_key");
 }
 END_TEST
@@ -653,8 +649,7 @@ static void schedule_every(const char *name, int64_t every, int missed, int64_t 
     o.every_us = every;
     o.missed = missed;
     o.grace_us = grace;
-    ck_assert_ok(cm_jobs_schedule(NULL, FX.store, name, "mail.send", "{\"digest\":true}", 15,
-                                  &o));
+    ck_assert_ok(cm_jobs_schedule(NULL, FX.store, name, "mail.send", "{\"digest\":true}", 15, &o));
 }
 
 START_TEST(schedules_fire_on_time_without_overlap_and_apply_missed_run_policies)
@@ -727,15 +722,13 @@ START_TEST(cron_schedules_fire_at_local_wall_clock_time)
     int64_t id;
     ck_assert_ok(cm_jobs_schedule(&id, FX.store, "morning", "mail.send", NULL, 0, &o));
     ck_assert_int_gt(id, 0);
-    ck_assert_int_eq(jx_int("SELECT next_run_at FROM job_schedules WHERE id = %lld",
-                            (long long)id),
+    ck_assert_int_eq(jx_int("SELECT next_run_at FROM job_schedules WHERE id = %lld", (long long)id),
                      utc("2024-03-31T07:00:00Z")); /* CEST from this morning */
     fx_clock_set(utc("2024-03-31T07:00:00Z"));
     size_t n;
     ck_assert_ok(cm__jobs_fire_schedules(&n, FX.store, cm_now_us()));
     ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(jx_int("SELECT next_run_at FROM job_schedules WHERE id = %lld",
-                            (long long)id),
+    ck_assert_int_eq(jx_int("SELECT next_run_at FROM job_schedules WHERE id = %lld", (long long)id),
                      utc("2024-04-01T07:00:00Z"));
     /* replacing a schedule keeps its id */
     int64_t id2;
@@ -820,8 +813,7 @@ START_TEST(jobs_operations_list_get_retry_cancel_redrive_and_stats)
     ck_assert_ok(fx_exec(&r, admin, "jobs.get", "{s:I}", "job_id", (json_int_t)a));
     ck_assert_str_eq(json_string_value(json_object_get(r, "last_error")), "smtp said no");
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "payload"), "n")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "lease"), "token")),
-                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "lease"), "token")), 1);
     json_decref(r);
     ck_assert_int_eq(fx_exec(NULL, admin, "jobs.get", "{s:I}", "job_id", (json_int_t)4242),
                      CM_ENOTFOUND);
@@ -844,10 +836,9 @@ START_TEST(jobs_operations_list_get_retry_cancel_redrive_and_stats)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op LIKE 'jobs.%'"), 3);
     /* stats */
     ck_assert_ok(fx_exec(&r, admin, "jobs.stats", "{}"));
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(json_object_get(r, "queues"), "mail"),
-                                           "queued")),
-        2);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(r, "queues"), "mail"), "queued")),
+                     2);
     json_decref(r);
     /* described for the CLI and HTTP */
     char *doc;
@@ -859,7 +850,6 @@ START_TEST(jobs_operations_list_get_retry_cancel_redrive_and_stats)
     cm_actor_free(member);
 }
 END_TEST
-
 
 /* ---- the platform's own jobs ---- */
 
@@ -918,8 +908,8 @@ static void add_rsvp(long long event, int64_t member, const char *status)
     bool going = strcmp(status, "going") == 0;
     jx_sql("INSERT INTO rsvps (event_id, member_id, status, seats, waitlist_seq, created_at, "
            "updated_at) VALUES (%lld, %lld, '%s', %d, %s, %lld, %lld)",
-           event, (long long)member, status, going ? 1 : 0, going ? "NULL" : "1",
-           (long long)JT0, (long long)JT0);
+           event, (long long)member, status, going ? 1 : 0, going ? "NULL" : "1", (long long)JT0,
+           (long long)JT0);
 }
 
 START_TEST(event_reminders_are_sent_once_and_follow_time_changes)
@@ -946,8 +936,9 @@ START_TEST(event_reminders_are_sent_once_and_follow_time_changes)
                               "'event_reminder_24h'"),
                      2);
     char key[256];
-    snprintf(key, sizeof key, "SELECT count(*) FROM email_outbox WHERE dedupe_key = "
-                              "'reminder:1h:%lld:%lld' AND to_addr = 'm1@example.org'",
+    snprintf(key, sizeof key,
+             "SELECT count(*) FROM email_outbox WHERE dedupe_key = "
+             "'reminder:1h:%lld:%lld' AND to_addr = 'm1@example.org'",
              e3, (long long)id1);
     ck_assert_int_eq(fx_count(key), 1);
     /* sent once */
@@ -967,10 +958,10 @@ START_TEST(event_reminders_are_sent_once_and_follow_time_changes)
     json_t *got = json_loads(jx_text("SELECT payload FROM email_outbox WHERE template = "
                                      "'event_reminder_1h' AND to_addr = 'm2@example.org'"),
                              0, NULL);
-    json_t *want = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "event_id", (json_int_t)e2,
-                             "which", "1h", "name", "m2@example.org", "title", "Tonight",
-                             "start_local", "2023-11-15T10:00", "timezone", "Europe/Paris",
-                             "start_at", "2023-11-15T08:13:20Z");
+    json_t *want =
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "event_id", (json_int_t)e2, "which", "1h",
+                  "name", "m2@example.org", "title", "Tonight", "start_local", "2023-11-15T10:00",
+                  "timezone", "Europe/Paris", "start_at", "2023-11-15T08:13:20Z");
     ck_assert_msg(got && json_equal(got, want), "reminder payload differs");
     json_decref(got);
     json_decref(want);

@@ -21,7 +21,10 @@
 #include <string.h>
 #include <time.h>
 
-static void setup(void) { fx_setup(); }
+static void setup(void)
+{
+    fx_setup();
+}
 
 static void sleep_ms(int ms)
 {
@@ -72,8 +75,8 @@ typedef struct tally {
     atomic_int events[16];
 } tally;
 
-static void on_event(int32_t ev, int64_t id, const char *queue, const char *kind,
-                     int32_t attempt, int32_t status, int64_t duration_us, void *payload)
+static void on_event(int32_t ev, int64_t id, const char *queue, const char *kind, int32_t attempt,
+                     int32_t status, int64_t duration_us, void *payload)
 {
     (void)id, (void)queue, (void)kind, (void)attempt, (void)status, (void)duration_us;
     tally *t = payload;
@@ -124,8 +127,8 @@ START_TEST(every_job_runs_once_and_is_completed)
     cm_free(st);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "completed")), 200);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "claimed")), 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
-                         json_object_get(doc, "queues"), "t"), "concurrency")),
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(doc, "queues"), "t"), "concurrency")),
                      4);
     json_decref(doc);
     cm_scheduler_close(s, NULL, NULL);
@@ -344,7 +347,10 @@ START_TEST(past_the_drain_deadline_running_jobs_are_released)
 }
 END_TEST
 
-static void closed_cb(void *payload) { atomic_store((atomic_int *)payload, 1); }
+static void closed_cb(void *payload)
+{
+    atomic_store((atomic_int *)payload, 1);
+}
 
 START_TEST(async_close_drains_then_calls_back)
 {
@@ -410,8 +416,10 @@ static cm_store *other_store(const char *tag, const char *extra)
 static long long listeners(const char *tag)
 {
     char sql[300];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-             "'%s_%s' AND query LIKE 'LISTEN%%'", FX.schema, tag);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'%s_%s' AND query LIKE 'LISTEN%%'",
+             FX.schema, tag);
     return fx_count(sql);
 }
 
@@ -437,7 +445,7 @@ START_TEST(a_job_enqueued_by_another_process_wakes_a_listening_scheduler)
     tally t = {0};
     cm_scheduler *s = idle_sched(store, 600000, 0, &t); /* no poll for 10 minutes */
     ck_assert_int_eq(listeners("sched"), 1);
-    sleep_ms(100); /* the first poll has found nothing */
+    sleep_ms(100);                 /* the first poll has found nothing */
     for (int i = 1; i <= 3; i++) { /* FX.store is not the scheduler's store */
         jx_enqueue("t.ok", "{}", NULL);
         wait_flag(&t.runs, i);
@@ -486,8 +494,10 @@ START_TEST(a_lost_listening_connection_comes_back)
     cm_scheduler *s = idle_sched(store, 600000, 0, &t);
     ck_assert_int_eq(listeners("lost"), 1);
     char sql[300];
-    snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = '%s_lost' AND query LIKE 'LISTEN%%'", FX.schema);
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s_lost' AND query LIKE 'LISTEN%%'",
+             FX.schema);
     ck_assert_int_eq(fx_count(sql), 1);
     /* the scheduler notices, and listens again within a few seconds */
     for (int i = 0; i < 3000 && listeners("lost") != 0; i++) /* the old session ends */

@@ -40,8 +40,7 @@ static void setup(void)
 
 /* A published (unless draft) Berlin event; capacity < 0: unlimited; group 0: none. */
 static json_int_t mk_event_full(const cm_actor *a, const char *title, const char *desc,
-                                const char *day, json_int_t capacity, bool draft,
-                                json_int_t group)
+                                const char *day, json_int_t capacity, bool draft, json_int_t group)
 {
     char start[32], end[32];
     snprintf(start, sizeof start, "%sT18:00", day);
@@ -61,8 +60,7 @@ static json_int_t mk_event_full(const cm_actor *a, const char *title, const char
     return id;
 }
 
-static json_int_t mk_event(const cm_actor *a, const char *title, const char *desc,
-                           const char *day)
+static json_int_t mk_event(const cm_actor *a, const char *title, const char *desc, const char *day)
 {
     return mk_event_full(a, title, desc, day, -1, false, 0);
 }
@@ -112,8 +110,7 @@ static bool has_id(const json_int_t *ids, size_t n, json_int_t id)
     return false;
 }
 
-static int search(json_t **out, const cm_actor *a, const char *query, const char *types,
-                  int limit)
+static int search(json_t **out, const cm_actor *a, const char *query, const char *types, int limit)
 {
     json_t *in = json_pack("{s:s,s:i}", "query", query, "limit", limit);
     if (types)
@@ -148,12 +145,12 @@ END_TEST
 START_TEST(search_ranks_by_meaning)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
-    json_int_t py = mk_event(org, "Python data science workshop", "Pandas and notebooks",
-                             "2026-02-10");
+    json_int_t py =
+        mk_event(org, "Python data science workshop", "Pandas and notebooks", "2026-02-10");
     json_int_t rust = mk_event(org, "Rust systems programming meetup",
                                "Ownership, borrowing and fearless concurrency", "2026-02-11");
-    json_int_t garden = mk_event(org, "Gardening club", "Tomatoes, roses and compost",
-                                 "2026-02-12");
+    json_int_t garden =
+        mk_event(org, "Gardening club", "Tomatoes, roses and compost", "2026-02-12");
     json_t *r;
     ck_assert_ok(search(&r, NULL, "rust programming", "events", 10));
     json_int_t ids[10];
@@ -167,8 +164,8 @@ START_TEST(search_ranks_by_meaning)
     ck_assert_str_eq(json_string_value(json_object_get(first, "type")), "event");
     ck_assert_str_eq(json_string_value(json_object_get(r, "model")), CM__EMBED_BUILTIN_MODEL);
     double s0 = json_real_value(json_object_get(first, "score"));
-    double s1 = json_real_value(
-        json_object_get(json_array_get(json_object_get(r, "items"), 1), "score"));
+    double s1 =
+        json_real_value(json_object_get(json_array_get(json_object_get(r, "items"), 1), "score"));
     ck_assert(s0 > s1);
     /* deterministic: the same call gives the same bytes */
     char *a = json_dumps(r, JSON_COMPACT);
@@ -185,11 +182,9 @@ START_TEST(search_ranks_by_meaning)
     ck_assert_int_eq(ids[0], garden);
     json_decref(r);
     /* every request is counted */
-    ck_assert_int_eq(fx_count("SELECT value FROM metric_counters WHERE name = 'ai_requests'"),
-                     3);
+    ck_assert_int_eq(fx_count("SELECT value FROM metric_counters WHERE name = 'ai_requests'"), 3);
     /* read-only: no audit rows */
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'search.semantic'"),
-                     0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'search.semantic'"), 0);
     cm_actor_free(org);
 }
 END_TEST
@@ -199,11 +194,11 @@ START_TEST(search_covers_members_and_posts)
     cm_actor *org = fx_member("org@example.org", "organizer");
     cm_actor *ann = mk_person("ann@example.org", "Rust compiler engineer",
                               "I write systems programming tools in Rust", true);
-    cm_actor *bob = mk_person("bob@example.org", "Rust enthusiast", "Loves Rust programming",
-                              false);
+    cm_actor *bob =
+        mk_person("bob@example.org", "Rust enthusiast", "Loves Rust programming", false);
     json_t *r;
-    ck_assert_ok(fx_exec(&r, ann, "posts.create", "{s:s,s:s}", "title",
-                         "Learning Rust programming", "body", "Which book for the borrow checker?"));
+    ck_assert_ok(fx_exec(&r, ann, "posts.create", "{s:s,s:s}", "title", "Learning Rust programming",
+                         "body", "Which book for the borrow checker?"));
     json_int_t post = I(r, "id");
     json_decref(r);
     mk_event(org, "Rust systems programming meetup", "", "2026-02-11");
@@ -237,10 +232,10 @@ START_TEST(hidden_items_never_ranked_and_k_results_come_back)
     json_int_t gid = I(r, "id");
     json_decref(r);
     /* the two best matches are hidden from outsiders */
-    json_int_t draft = mk_event_full(org, "Rust programming", "rust programming rust",
-                                     "2026-02-01", -1, true, 0);
-    json_int_t priv = mk_event_full(org, "Rust programming night", "rust programming",
-                                    "2026-02-02", -1, false, gid);
+    json_int_t draft =
+        mk_event_full(org, "Rust programming", "rust programming rust", "2026-02-01", -1, true, 0);
+    json_int_t priv = mk_event_full(org, "Rust programming night", "rust programming", "2026-02-02",
+                                    -1, false, gid);
     json_int_t v1 = mk_event(org, "Rust meetup", "systems", "2026-02-03");
     json_int_t v2 = mk_event(org, "Programming dojo", "katas", "2026-02-04");
     json_int_t v3 = mk_event(org, "Board games", "dice", "2026-02-05");
@@ -270,8 +265,7 @@ START_TEST(hidden_items_never_ranked_and_k_results_come_back)
     ck_assert(!has_id(ids, n, v1) && !has_id(ids, n, draft) && !has_id(ids, n, priv));
     json_decref(r);
     /* and the hidden ones cannot be used as a starting point */
-    ck_assert_int_eq(fx_exec(NULL, out, "events.similar", "{s:I}", "event_id", priv),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, out, "events.similar", "{s:I}", "event_id", priv), CM_ENOTFOUND);
     ck_assert_int_eq(fx_exec(NULL, out, "events.similar", "{s:I}", "event_id", draft),
                      CM_ENOTFOUND);
     cm_actor_free(org);
@@ -304,10 +298,10 @@ END_TEST
 START_TEST(similar_events)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
-    json_int_t a = mk_event(org, "Rust systems programming meetup", "borrow checker talks",
-                            "2026-02-01");
-    json_int_t b = mk_event(org, "Rust programming workshop", "borrow checker exercises",
-                            "2026-02-08");
+    json_int_t a =
+        mk_event(org, "Rust systems programming meetup", "borrow checker talks", "2026-02-01");
+    json_int_t b =
+        mk_event(org, "Rust programming workshop", "borrow checker exercises", "2026-02-08");
     json_int_t c = mk_event(org, "Watercolour painting", "brushes and paper", "2026-02-09");
     json_t *r;
     ck_assert_ok(fx_exec(&r, NULL, "events.similar", "{s:I,s:i}", "event_id", a, "limit", 5));
@@ -326,8 +320,7 @@ END_TEST
 START_TEST(members_similar_is_opt_in)
 {
     cm_actor *me = mk_person("me@example.org", "Rust developer", "systems programming", false);
-    cm_actor *a = mk_person("a@example.org", "Rust engineer", "systems programming in Rust",
-                            true);
+    cm_actor *a = mk_person("a@example.org", "Rust engineer", "systems programming in Rust", true);
     cm_actor *b = mk_person("b@example.org", "Rust developer", "systems programming", false);
     cm_actor *c = mk_person("c@example.org", "Potter", "ceramics and glazes", true);
     json_t *r;
@@ -373,8 +366,8 @@ START_TEST(recommendations_skip_full_past_cancelled_and_joined)
     cm_actor *me = mk_person("me@example.org", "Rust programmer", "systems programming", false);
     cm_actor *other = fx_member("other@example.org", "member");
     json_int_t joined = mk_event(org, "Rust meetup", "rust programming", "2026-02-01");
-    json_int_t full = mk_event_full(org, "Rust conference", "rust programming talks",
-                                    "2026-02-02", 1, false, 0);
+    json_int_t full =
+        mk_event_full(org, "Rust conference", "rust programming talks", "2026-02-02", 1, false, 0);
     json_int_t past = mk_event(org, "Rust retro", "rust programming", "2025-12-01");
     json_int_t cancelled = mk_event(org, "Rust hack day", "rust programming", "2026-02-03");
     json_int_t good = mk_event(org, "Rust hack night", "rust programming", "2026-02-04");
@@ -429,8 +422,7 @@ START_TEST(embeddings_follow_writes)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM embeddings WHERE entity_type = 'event' "
                               "AND dim = 384 AND length(vector) = 1536 AND stale = 0"),
                      2);
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM embeddings WHERE entity_type = 'member'"),
-                     1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM embeddings WHERE entity_type = 'member'"), 1);
     char before[4000];
     snprintf(before, sizeof before, "%s", row_of("event", ev));
     /* a change that leaves the text alone leaves the row alone */
@@ -445,7 +437,7 @@ START_TEST(embeddings_follow_writes)
                          "Gardening roses and tulips", "description", "gardening roses"));
     const char *after = row_of("event", ev);
     ck_assert_str_ne(after, before);
-    ck_assert(strncmp(after, before, 64) != 0); /* content hash */
+    ck_assert(strncmp(after, before, 64) != 0);                                /* content hash */
     ck_assert(strcmp(strchr(after + 65, '|'), strchr(before + 65, '|')) != 0); /* vector */
     ck_assert_int_gt(atoll(after + 65), atoll(before + 65));                   /* generation */
     /* the in-memory index follows: the edited event now ranks first */
@@ -459,8 +451,8 @@ START_TEST(embeddings_follow_writes)
     snprintf(mbefore, sizeof mbefore, "%s", m0);
     ck_assert_ok(fx_exec(NULL, org, "members.update", "{s:s}", "bio", "I grow roses"));
     ck_assert_str_ne(row_of("member", id_of(org)), mbefore);
-    ck_assert_ok(fx_exec(&r, org, "posts.create", "{s:s,s:s}", "title", "Roses", "body",
-                         "pruning"));
+    ck_assert_ok(
+        fx_exec(&r, org, "posts.create", "{s:s,s:s}", "title", "Roses", "body", "pruning"));
     json_int_t post = I(r, "id");
     json_decref(r);
     snprintf(mbefore, sizeof mbefore, "%s", row_of("post", post));
@@ -521,14 +513,14 @@ START_TEST(hnsw_path_filters_too)
                          "join_policy", "invite"));
     json_int_t gid = I(r, "id");
     json_decref(r);
-    static const char *const titles[] = {"Rust meetup",   "Go meetup",     "Python meetup",
-                                         "Zig meetup",    "Haskell meetup", "OCaml meetup",
+    static const char *const titles[] = {"Rust meetup",    "Go meetup",      "Python meetup",
+                                         "Zig meetup",     "Haskell meetup", "OCaml meetup",
                                          "Gardening club", "Chess club"};
     json_int_t ids[16], got[16];
     for (int i = 0; i < 8; i++)
         ids[i] = mk_event(org, titles[i], "programming languages", "2026-02-01");
-    json_int_t priv = mk_event_full(org, "Rust programming", "rust programming rust",
-                                    "2026-02-02", -1, false, gid);
+    json_int_t priv = mk_event_full(org, "Rust programming", "rust programming rust", "2026-02-02",
+                                    -1, false, gid);
     ck_assert_ok(search(&r, out, "rust programming", "events", 4));
     size_t n = item_ids(got, 16, r, "");
     ck_assert_int_eq(n, 4);
@@ -632,9 +624,9 @@ START_TEST(switching_models_rebuilds_vectors)
     json_t *vec = json_array();
     for (int i = 0; i < 384; i++)
         json_array_append_new(vec, json_real(0.5));
-    ck_assert_int_eq(exec_obj(NULL, NULL, "search.semantic", json_pack("{s:o}", "query_vector",
-                                                                      vec)),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        exec_obj(NULL, NULL, "search.semantic", json_pack("{s:o}", "query_vector", vec)),
+        CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "query_vector");
     uint32_t n = 7;
     ck_assert_ok(cm_store_embed_refresh(FX.store, 0, &n));
@@ -906,8 +898,7 @@ START_TEST(http_provider_success)
     /* 4 stale texts in batches of 2, plus the query */
     ck_assert_int_eq(FAKE.requests, 3);
     ck_assert_int_eq(FAKE.inputs, 4); /* the member's empty profile needs no request */
-    ck_assert_int_eq(fx_count("SELECT count(*) FROM embeddings WHERE stale = 0 AND dim = 32"),
-                     4);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM embeddings WHERE stale = 0 AND dim = 32"), 4);
     /* an edit marks the event stale again, keeping its old vector meanwhile */
     ck_assert_ok(fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", rust, "title",
                          "Rust and gardening"));
@@ -981,8 +972,7 @@ START_TEST(http_provider_errors_are_clear_and_keep_the_key_secret)
     o.timeout_ms = 2000;
     ck_assert_ok(cm_store_set_embedder(FX.store, &o));
     ck_assert_int_eq(cm_store_embed_refresh(FX.store, 0, &n), CM_EIO);
-    ck_assert_msg(strstr(cm_error_message(), "127.0.0.1:1/embeddings"), "%s",
-                  cm_error_message());
+    ck_assert_msg(strstr(cm_error_message(), "127.0.0.1:1/embeddings"), "%s", cm_error_message());
     ck_assert_msg(!strstr(cm_error_message(), "pw@"), "%s", cm_error_message());
     assert_no_key();
 

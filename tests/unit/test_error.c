@@ -75,7 +75,10 @@ START_TEST(allocator_cannot_be_replaced_after_first_use)
 }
 END_TEST
 
-static int64_t fixed(void *p) { return *(int64_t *)p; }
+static int64_t fixed(void *p)
+{
+    return *(int64_t *)p;
+}
 
 START_TEST(clock_can_be_set_and_restored)
 {

@@ -28,12 +28,12 @@ static void setup(void)
 #define exec_obj fx_exec_obj
 
 /* A Berlin event; capacity < 0 means unlimited. */
-static json_int_t mk_event(const cm_actor *a, const char *title, const char *start,
-                           const char *end, json_int_t capacity, int publish)
+static json_int_t mk_event(const cm_actor *a, const char *title, const char *start, const char *end,
+                           json_int_t capacity, int publish)
 {
-    json_t *in = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "title", title, "format", "in_person",
-                           "start_local", start, "end_local", end, "timezone", "Europe/Berlin",
-                           "publish", publish);
+    json_t *in =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "title", title, "format", "in_person", "start_local",
+                  start, "end_local", end, "timezone", "Europe/Berlin", "publish", publish);
     if (capacity >= 0)
         json_object_set_new(in, "capacity", json_integer(capacity));
     json_t *r;
@@ -60,11 +60,11 @@ START_TEST(create_happy_path)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
     json_t *r;
-    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}",
-                         "title", "C meetup", "description", "Talks about C11", "format",
-                         "hybrid", "venue", "Room 1", "online_url", "https://meet.example/c",
-                         "start_local", "2026-05-01T18:00", "end_local", "2026-05-01T21:30",
-                         "timezone", "Europe/Berlin", "capacity", 40));
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "title",
+                         "C meetup", "description", "Talks about C11", "format", "hybrid", "venue",
+                         "Room 1", "online_url", "https://meet.example/c", "start_local",
+                         "2026-05-01T18:00", "end_local", "2026-05-01T21:30", "timezone",
+                         "Europe/Berlin", "capacity", 40));
     ck_assert_str_eq(S(r, "title"), "C meetup");
     ck_assert_str_eq(S(r, "status"), "draft");
     ck_assert_str_eq(S(r, "format"), "hybrid");
@@ -95,10 +95,10 @@ START_TEST(create_happy_path)
                             id),
                      1);
     /* unlimited capacity, published at once */
-    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "title",
-                         "Open", "format", "online", "online_url", "http://x.example",
-                         "start_local", "2026-07-04T18:00", "end_local", "2026-07-04T19:00:30",
-                         "timezone", "America/New_York", "publish", 1));
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "title", "Open",
+                         "format", "online", "online_url", "http://x.example", "start_local",
+                         "2026-07-04T18:00", "end_local", "2026-07-04T19:00:30", "timezone",
+                         "America/New_York", "publish", 1));
     ck_assert_str_eq(S(r, "status"), "published");
     ck_assert_str_eq(S(r, "start"), "2026-07-04T22:00:00Z"); /* EDT = UTC-4 */
     ck_assert_str_eq(S(r, "end"), "2026-07-04T23:00:30Z");
@@ -114,17 +114,17 @@ START_TEST(create_needs_the_organizer_role)
 {
     cm_actor *m = fx_member("m@example.org", "member");
     ck_assert_int_eq(fx_exec(NULL, m, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "x",
-                             "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC"),
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC"),
                      CM_EPERM);
     ck_assert_int_eq(fx_exec(NULL, NULL, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "x",
-                             "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC"),
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC"),
                      CM_EAUTH);
     /* the system actor has no member to be the organizer */
-    ck_assert_int_eq(fx_exec(NULL, FX.sys, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title",
-                             "x", "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC"),
+    ck_assert_int_eq(fx_exec(NULL, FX.sys, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "x",
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC"),
                      CM_EAUTH);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM events"), 0);
     cm_actor_free(m);
@@ -155,8 +155,8 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
         {"{" BASE OK_TIMES ",\"capacity\":\"10\"}", "capacity", CM_EINVAL},
         {"{" BASE OK_TIMES ",\"capacity\":1.5}", "capacity", CM_EINVAL},
         {"{" BASE OK_TIMES ",\"publish\":\"yes\"}", "publish", CM_EINVAL},
-        {"{" BASE "\"start_local\":1746115200,\"end_local\":\"2026-05-01T19:00\"}",
-         "start_local", CM_EINVAL},
+        {"{" BASE "\"start_local\":1746115200,\"end_local\":\"2026-05-01T19:00\"}", "start_local",
+         CM_EINVAL},
         {"{" BASE OK_TIMES ",\"group_id\":\"7\"}", "group_id", CM_EINVAL},
         /* bounds and formats */
         {"{\"title\":\"\",\"format\":\"in_person\",\"timezone\":\"UTC\"," OK_TIMES "}", "title",
@@ -168,8 +168,7 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
          CM_EINVAL},
         {"{\"title\":\"t\",\"format\":\"in_person\",\"timezone\":\"Mars/Olympus\"," OK_TIMES "}",
          "timezone", CM_EINVAL},
-        {"{\"title\":\"t\",\"format\":\"in_person\",\"timezone\":\"../etc/passwd\"," OK_TIMES
-         "}",
+        {"{\"title\":\"t\",\"format\":\"in_person\",\"timezone\":\"../etc/passwd\"," OK_TIMES "}",
          "timezone", CM_EINVAL},
         {"{" BASE "\"start_local\":\"2026-13-01T18:00\",\"end_local\":\"2026-05-01T19:00\"}",
          "start_local", CM_EINVAL},
@@ -177,18 +176,18 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
          "start_local", CM_EINVAL},
         {"{" BASE "\"start_local\":\"2026-05-01T18:00Z\",\"end_local\":\"2026-05-01T19:00\"}",
          "start_local", CM_EINVAL},
-        {"{" BASE "\"start_local\":\"tomorrow\",\"end_local\":\"2026-05-01T19:00\"}",
-         "start_local", CM_EINVAL},
+        {"{" BASE "\"start_local\":\"tomorrow\",\"end_local\":\"2026-05-01T19:00\"}", "start_local",
+         CM_EINVAL},
         /* end before (or at) start */
         {"{" BASE "\"start_local\":\"2026-05-01T18:00\",\"end_local\":\"2026-05-01T17:59\"}",
          "end_local", CM_EINVAL},
         {"{" BASE "\"start_local\":\"2026-05-01T18:00\",\"end_local\":\"2026-05-01T18:00:00\"}",
          "end_local", CM_EINVAL},
         /* online events need a link, and links are http(s) */
-        {"{\"title\":\"t\",\"format\":\"online\",\"timezone\":\"UTC\"," OK_TIMES "}",
-         "online_url", CM_EINVAL},
-        {"{\"title\":\"t\",\"format\":\"hybrid\",\"online_url\":\"\",\"timezone\":\"UTC\","
-         OK_TIMES "}",
+        {"{\"title\":\"t\",\"format\":\"online\",\"timezone\":\"UTC\"," OK_TIMES "}", "online_url",
+         CM_EINVAL},
+        {"{\"title\":\"t\",\"format\":\"hybrid\",\"online_url\":\"\",\"timezone\":\"UTC\"," OK_TIMES
+         "}",
          "online_url", CM_EINVAL},
         {"{\"title\":\"t\",\"format\":\"online\",\"online_url\":\"ftp://x.y\","
          "\"timezone\":\"UTC\"," OK_TIMES "}",
@@ -201,27 +200,26 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
         {"{" BASE OK_TIMES ",\"group_id\":99}", "group_id", CM_ENOTFOUND},
         /* invalid UTF-8 (a bad byte, an encoded surrogate, an escaped lone surrogate,
          * NUL): refused by the JSON parser before any field is looked at */
-        {"{\"title\":\"\xc3\x28\",\"format\":\"in_person\",\"timezone\":\"UTC\"," OK_TIMES "}",
-         "", CM_EINVAL},
+        {"{\"title\":\"\xc3\x28\",\"format\":\"in_person\",\"timezone\":\"UTC\"," OK_TIMES "}", "",
+         CM_EINVAL},
         {"{" BASE OK_TIMES ",\"description\":\"ok \xed\xa0\x80 surrogate\"}", "", CM_EINVAL},
         {"{" BASE OK_TIMES ",\"venue\":\"\\ud800\"}", "", CM_EINVAL},
         {"{" BASE OK_TIMES ",\"venue\":\"a\\u0000b\"}", "", CM_EINVAL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = fx_exec_raw(NULL, org, "events.create", cases[i].json);
-        ck_assert_msg(rc == cases[i].code, "case %zu: %s, expected %s (%s)", i,
-                      cm_status_name(rc), cm_status_name(cases[i].code), cm_error_message());
+        ck_assert_msg(rc == cases[i].code, "case %zu: %s, expected %s (%s)", i, cm_status_name(rc),
+                      cm_status_name(cases[i].code), cm_error_message());
         ck_assert_msg(strcmp(cm_error_field(), cases[i].field) == 0,
-                      "case %zu: field '%s', expected '%s'", i, cm_error_field(),
-                      cases[i].field);
+                      "case %zu: field '%s', expected '%s'", i, cm_error_field(), cases[i].field);
     }
     /* oversize strings (counted in characters, not bytes) */
     char big[20010 * 2];
     memset(big, 'a', 201);
     big[201] = 0;
     ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", big,
-                             "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC"),
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC"),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "title");
     big[200] = 0; /* 200 x 2-byte characters: 400 bytes but allowed */
@@ -233,8 +231,8 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
                          "2026-05-01T19:00", "timezone", "UTC"));
     memset(big, 'd', 20001);
     big[20001] = 0;
-    ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s}", "title",
-                             "t", "description", big, "format", "in_person", "start_local",
+    ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s}", "title", "t",
+                             "description", big, "format", "in_person", "start_local",
                              "2026-05-01T18:00", "end_local", "2026-05-01T19:00", "timezone",
                              "UTC"),
                      CM_EINVAL);
@@ -258,8 +256,8 @@ START_TEST(dst_gap_is_refused_and_overlap_takes_the_first)
     /* Europe/Berlin springs forward on 2026-03-29 at 02:00 -> 03:00: 02:30 does not
      * exist. It is refused, naming the field, rather than moved. */
     ck_assert_int_eq(fx_exec(NULL, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "gap",
-                             "format", "in_person", "start_local", "2026-03-29T02:30",
-                             "end_local", "2026-03-29T03:15", "timezone", "Europe/Berlin"),
+                             "format", "in_person", "start_local", "2026-03-29T02:30", "end_local",
+                             "2026-03-29T03:15", "timezone", "Europe/Berlin"),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "start_local");
     ck_assert_str_eq(cm_error_message(),
@@ -288,16 +286,16 @@ START_TEST(dst_gap_is_refused_and_overlap_takes_the_first)
     /* Falls back on 2026-10-25 at 03:00 -> 02:00: 02:30 happens twice; the first
      * (CEST, 00:30Z) is meant. The end at 03:30 CET is 02:30Z: a 2-hour event. */
     ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "overlap",
-                         "format", "in_person", "start_local", "2026-10-25T02:30",
-                         "end_local", "2026-10-25T03:30", "timezone", "Europe/Berlin"));
+                         "format", "in_person", "start_local", "2026-10-25T02:30", "end_local",
+                         "2026-10-25T03:30", "timezone", "Europe/Berlin"));
     ck_assert_str_eq(S(r, "start"), "2026-10-25T00:30:00Z");
     ck_assert_str_eq(S(r, "start_local"), "2026-10-25T02:30:00");
     ck_assert_str_eq(S(r, "end"), "2026-10-25T02:30:00Z");
     json_decref(r);
     /* Southern hemisphere (DST in January), whole-day event crossing midnight */
     ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s}", "title", "syd",
-                         "format", "in_person", "start_local", "2026-01-10T22:00",
-                         "end_local", "2026-01-11T02:00", "timezone", "Australia/Sydney"));
+                         "format", "in_person", "start_local", "2026-01-10T22:00", "end_local",
+                         "2026-01-11T02:00", "timezone", "Australia/Sydney"));
     ck_assert_str_eq(S(r, "start"), "2026-01-10T11:00:00Z"); /* AEDT = UTC+11 */
     ck_assert_str_eq(S(r, "end"), "2026-01-10T15:00:00Z");
     json_decref(r);
@@ -319,11 +317,10 @@ START_TEST(drafts_are_visible_to_organizers_and_staff_only)
     ck_assert_int_eq(fx_exec(NULL, NULL, "events.get", "{s:I}", "event_id", id), CM_ENOTFOUND);
     ck_assert_int_eq(fx_exec(NULL, org2, "events.get", "{s:I}", "event_id", id), CM_ENOTFOUND);
     /* hidden is hidden: not "permission denied" for edits either */
-    ck_assert_int_eq(fx_exec(NULL, org2, "events.update", "{s:I,s:s}", "event_id", id, "title",
-                             "mine"),
-                     CM_ENOTFOUND);
-    ck_assert_int_eq(fx_exec(NULL, org2, "events.publish", "{s:I}", "event_id", id),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(
+        fx_exec(NULL, org2, "events.update", "{s:I,s:s}", "event_id", id, "title", "mine"),
+        CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, org2, "events.publish", "{s:I}", "event_id", id), CM_ENOTFOUND);
     ck_assert_ok(fx_exec(&r, mod, "events.get", "{s:I}", "event_id", id));
     ck_assert_str_eq(S(r, "status"), "draft");
     json_decref(r);
@@ -338,9 +335,9 @@ START_TEST(drafts_are_visible_to_organizers_and_staff_only)
     ck_assert(json_is_false(json_object_get(r, "is_organizer")));
     json_decref(r);
     /* ... but only organizers and staff may change it */
-    ck_assert_int_eq(fx_exec(NULL, org2, "events.update", "{s:I,s:s}", "event_id", id, "title",
-                             "mine"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, org2, "events.update", "{s:I,s:s}", "event_id", id, "title", "mine"),
+        CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "event_id");
     ck_assert_int_eq(fx_exec(NULL, m, "events.cancel", "{s:I}", "event_id", id), CM_EPERM);
     ck_assert_int_eq(fx_exec(NULL, NULL, "events.cancel", "{s:I}", "event_id", id), CM_EAUTH);
@@ -373,8 +370,8 @@ START_TEST(online_url_is_for_attendees_and_organizers)
     ck_assert_ptr_null(json_object_get(r, "online_url"));
     json_decref(r);
     ck_assert_ok(fx_exec(&r, m, "events.list", "{}"));
-    ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(r, "items"), 0),
-                                       "online_url"));
+    ck_assert_ptr_null(
+        json_object_get(json_array_get(json_object_get(r, "items"), 0), "online_url"));
     json_decref(r);
     ck_assert_ok(fx_exec(NULL, m, "rsvps.add", "{s:I}", "event_id", id));
     ck_assert_ok(fx_exec(&r, m, "events.get", "{s:I}", "event_id", id));
@@ -385,8 +382,7 @@ START_TEST(online_url_is_for_attendees_and_organizers)
     ck_assert_str_eq(S(r, "online_url"), "https://meet.example/s");
     json_decref(r);
     /* not going any more: hidden again */
-    ck_assert_ok(fx_exec(NULL, m, "rsvps.add", "{s:I,s:s}", "event_id", id, "status",
-                         "not_going"));
+    ck_assert_ok(fx_exec(NULL, m, "rsvps.add", "{s:I,s:s}", "event_id", id, "status", "not_going"));
     ck_assert_ok(fx_exec(&r, m, "events.get", "{s:I}", "event_id", id));
     ck_assert_ptr_null(json_object_get(r, "online_url"));
     ck_assert_str_eq(S(r, "my_rsvp"), "not_going");
@@ -403,8 +399,8 @@ START_TEST(update_checks_version_permissions_and_values)
     cm_actor *mod = fx_member("mod@example.org", "moderator");
     json_int_t id = mk_event(org, "Old", "2026-05-01T18:00", "2026-05-01T20:00", 10, 1);
     json_t *r;
-    ck_assert_ok(fx_exec(&r, org, "events.update", "{s:I,s:I,s:s,s:s}", "event_id", id,
-                         "version", (json_int_t)1, "title", "New", "venue", "Hall"));
+    ck_assert_ok(fx_exec(&r, org, "events.update", "{s:I,s:I,s:s,s:s}", "event_id", id, "version",
+                         (json_int_t)1, "title", "New", "venue", "Hall"));
     ck_assert_str_eq(S(r, "title"), "New");
     ck_assert_str_eq(S(r, "venue"), "Hall");
     ck_assert_int_eq(I(r, "version"), 2);
@@ -415,16 +411,16 @@ START_TEST(update_checks_version_permissions_and_values)
                             id),
                      1);
     /* a stale version changes nothing */
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:I,s:s}", "event_id", id,
-                             "version", (json_int_t)1, "title", "Lost update"),
+    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:I,s:s}", "event_id", id, "version",
+                             (json_int_t)1, "title", "Lost update"),
                      CM_ECONFLICT);
     ck_assert_str_eq(cm_error_field(), "version");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM events WHERE title = 'New' AND "
                               "version = 2"),
                      1);
     /* moving the time zone recomputes the instants from the same wall clock */
-    ck_assert_ok(fx_exec(&r, mod, "events.update", "{s:I,s:s}", "event_id", id, "timezone",
-                         "Asia/Tokyo"));
+    ck_assert_ok(
+        fx_exec(&r, mod, "events.update", "{s:I,s:s}", "event_id", id, "timezone", "Asia/Tokyo"));
     ck_assert_str_eq(S(r, "start"), "2026-05-01T09:00:00Z");
     ck_assert_str_eq(S(r, "start_local"), "2026-05-01T18:00:00");
     ck_assert_int_eq(I(r, "version"), 3);
@@ -446,18 +442,17 @@ START_TEST(update_checks_version_permissions_and_values)
         {"online_url", "mailto:x@y.z", "online_url", CM_EINVAL},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id,
-                         bad[i].fmt_key, bad[i].value);
+        int rc = fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, bad[i].fmt_key,
+                         bad[i].value);
         ck_assert_msg(rc == bad[i].code, "case %zu: %s", i, cm_status_name(rc));
         ck_assert_msg(strcmp(cm_error_field(), bad[i].field) == 0, "case %zu: field %s", i,
                       cm_error_field());
     }
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id,
-                             "capacity", -5),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id, "capacity", -5),
+        CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "capacity");
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id,
-                             "version", 0),
+    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id, "version", 0),
                      CM_EINVAL);
     ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:s}", "title", "x"), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "event_id");
@@ -469,9 +464,9 @@ START_TEST(update_checks_version_permissions_and_values)
                          "online", "online_url", "https://v.example"));
     cm_actor *a = fx_member("a@example.org", "member");
     ck_assert_ok(fx_exec(NULL, a, "rsvps.add", "{s:I,s:i}", "event_id", id, "guests", 2));
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id,
-                             "capacity", 2),
-                     CM_ECONSTRAINT);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "events.update", "{s:I,s:i}", "event_id", id, "capacity", 2),
+        CM_ECONSTRAINT);
     ck_assert_str_eq(cm_error_field(), "capacity");
     ck_assert_ok(fx_exec(&r, org, "events.update", "{s:I,s:i}", "event_id", id, "capacity", 3));
     ck_assert_int_eq(I(json_object_get(r, "counts"), "seats_left"), 0);
@@ -481,11 +476,10 @@ START_TEST(update_checks_version_permissions_and_values)
     json_decref(r);
     /* cancelled events are read-only */
     ck_assert_ok(fx_exec(NULL, org, "events.cancel", "{s:I}", "event_id", id));
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, "title",
-                             "Back"),
-                     CM_ECONSTRAINT);
-    ck_assert_int_eq(fx_exec(NULL, org, "events.publish", "{s:I}", "event_id", id),
-                     CM_ECONSTRAINT);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, "title", "Back"),
+        CM_ECONSTRAINT);
+    ck_assert_int_eq(fx_exec(NULL, org, "events.publish", "{s:I}", "event_id", id), CM_ECONSTRAINT);
     cm_actor_free(a);
     cm_actor_free(org);
     cm_actor_free(mod);
@@ -501,8 +495,7 @@ START_TEST(cancel_keeps_the_event_readable_and_notifies_attendees)
     json_int_t id = mk_event(org, "Soon", "2026-05-01T18:00", "2026-05-01T20:00", 1, 1);
     ck_assert_ok(fx_exec(NULL, a, "rsvps.add", "{s:I}", "event_id", id));
     ck_assert_ok(fx_exec(NULL, b, "rsvps.add", "{s:I}", "event_id", id)); /* waitlisted */
-    ck_assert_ok(fx_exec(NULL, c, "rsvps.add", "{s:I,s:s}", "event_id", id, "status",
-                         "not_going"));
+    ck_assert_ok(fx_exec(NULL, c, "rsvps.add", "{s:I,s:s}", "event_id", id, "status", "not_going"));
     json_t *r;
     ck_assert_ok(fx_exec(&r, org, "events.cancel", "{s:I}", "event_id", id));
     ck_assert_str_eq(S(r, "status"), "cancelled");
@@ -545,8 +538,8 @@ START_TEST(co_organizers)
                              "member_id", (json_int_t)999),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "member_id");
-    ck_assert_ok(fx_exec(&r, org, "events.add_organizer", "{s:I,s:I}", "event_id", id,
-                         "member_id", id_of(co)));
+    ck_assert_ok(fx_exec(&r, org, "events.add_organizer", "{s:I,s:I}", "event_id", id, "member_id",
+                         id_of(co)));
     ck_assert_int_eq(json_array_size(json_object_get(r, "organizers")), 2);
     json_decref(r);
     /* adding twice is harmless */
@@ -554,8 +547,7 @@ START_TEST(co_organizers)
                          "member_id", id_of(co)));
     ck_assert_int_eq(fx_count("SELECT count(*) FROM event_organizers"), 2);
     /* a plain member who co-organizes sees the draft, edits and publishes it */
-    ck_assert_ok(fx_exec(&r, co, "events.update", "{s:I,s:s}", "event_id", id, "title",
-                         "By co"));
+    ck_assert_ok(fx_exec(&r, co, "events.update", "{s:I,s:s}", "event_id", id, "title", "By co"));
     ck_assert(json_is_true(json_object_get(r, "is_organizer")));
     json_decref(r);
     ck_assert_ok(fx_exec(NULL, co, "events.publish", "{s:I}", "event_id", id));
@@ -575,9 +567,9 @@ START_TEST(co_organizers)
                      CM_ENOTFOUND);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM event_organizers"), 1);
     /* the former organizer lost the right to edit */
-    ck_assert_int_eq(fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, "title",
-                             "Mine again"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "events.update", "{s:I,s:s}", "event_id", id, "title", "Mine again"),
+        CM_EPERM);
     cm_actor_free(org);
     cm_actor_free(co);
     cm_actor_free(x);
@@ -633,8 +625,8 @@ START_TEST(list_upcoming_sorted_filtered_and_paged)
     int pages = 0;
     do {
         if (cursor)
-            ck_assert_ok(fx_exec(&r, NULL, "events.list", "{s:i,s:s}", "limit", 2, "cursor",
-                                 cursor));
+            ck_assert_ok(
+                fx_exec(&r, NULL, "events.list", "{s:i,s:s}", "limit", 2, "cursor", cursor));
         else
             ck_assert_ok(fx_exec(&r, NULL, "events.list", "{s:i}", "limit", 2));
         add_titles(all, sizeof all, r);
@@ -670,8 +662,8 @@ START_TEST(list_upcoming_sorted_filtered_and_paged)
     titles(buf, sizeof buf, r);
     ck_assert_str_eq(buf, "B_100%");
     json_decref(r);
-    ck_assert_ok(fx_exec(&r, m, "events.list", "{s:s,s:s}", "from", "2026-02-10T00:00:00Z",
-                         "to", "2026-03-02T00:00:00+01:00"));
+    ck_assert_ok(fx_exec(&r, m, "events.list", "{s:s,s:s}", "from", "2026-02-10T00:00:00Z", "to",
+                         "2026-03-02T00:00:00+01:00"));
     titles(buf, sizeof buf, r);
     ck_assert_str_eq(buf, "B_100% C");
     json_decref(r);
@@ -730,9 +722,9 @@ START_TEST(private_group_events_are_for_group_members)
     fx_sql(sql); /* groups are another module's business: the tests only need rows */
     json_t *r;
     ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "title",
-                         "Secret meetup", "format", "in_person", "start_local",
-                         "2026-05-01T18:00", "end_local", "2026-05-01T19:00", "timezone", "UTC",
-                         "group_id", (json_int_t)1, "publish", 1));
+                         "Secret meetup", "format", "in_person", "start_local", "2026-05-01T18:00",
+                         "end_local", "2026-05-01T19:00", "timezone", "UTC", "group_id",
+                         (json_int_t)1, "publish", 1));
     json_int_t id = I(r, "id");
     ck_assert_int_eq(I(r, "group_id"), 1);
     json_decref(r);
@@ -741,8 +733,7 @@ START_TEST(private_group_events_are_for_group_members)
     ck_assert_ok(fx_exec(NULL, in, "events.get", "{s:I}", "event_id", id));
     ck_assert_ok(fx_exec(NULL, mod, "events.get", "{s:I}", "event_id", id));
     ck_assert_int_eq(fx_exec(NULL, out, "events.get", "{s:I}", "event_id", id), CM_ENOTFOUND);
-    ck_assert_int_eq(fx_exec(NULL, pending, "events.get", "{s:I}", "event_id", id),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, pending, "events.get", "{s:I}", "event_id", id), CM_ENOTFOUND);
     ck_assert_int_eq(fx_exec(NULL, NULL, "events.get", "{s:I}", "event_id", id), CM_ENOTFOUND);
     ck_assert_int_eq(fx_exec(NULL, out, "rsvps.add", "{s:I}", "event_id", id), CM_ENOTFOUND);
     ck_assert_ok(fx_exec(NULL, in, "rsvps.add", "{s:I}", "event_id", id));
@@ -764,16 +755,14 @@ START_TEST(private_group_events_are_for_group_members)
     json_decref(r);
     /* creating in a group: hidden private group -> not found; public group but not a
      * member -> permission denied */
-    ck_assert_int_eq(fx_exec(NULL, org2, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:I}", "title",
-                             "x", "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC", "group_id",
-                             (json_int_t)1),
+    ck_assert_int_eq(fx_exec(NULL, org2, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:I}", "title", "x",
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC", "group_id", (json_int_t)1),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "group_id");
-    ck_assert_int_eq(fx_exec(NULL, org2, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:I}", "title",
-                             "x", "format", "in_person", "start_local", "2026-05-01T18:00",
-                             "end_local", "2026-05-01T19:00", "timezone", "UTC", "group_id",
-                             (json_int_t)2),
+    ck_assert_int_eq(fx_exec(NULL, org2, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:I}", "title", "x",
+                             "format", "in_person", "start_local", "2026-05-01T18:00", "end_local",
+                             "2026-05-01T19:00", "timezone", "UTC", "group_id", (json_int_t)2),
                      CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "group_id");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM events"), 2);
@@ -790,9 +779,9 @@ START_TEST(ops_are_described)
 {
     char *doc = NULL;
     ck_assert_ok(cm_ops_describe(&doc));
-    const char *names[] = {"events.create", "events.update", "events.publish",
-                           "events.cancel", "events.get", "events.list",
-                           "events.add_organizer", "events.remove_organizer"};
+    const char *names[] = {
+        "events.create", "events.update", "events.publish",       "events.cancel",
+        "events.get",    "events.list",   "events.add_organizer", "events.remove_organizer"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "\"name\":\"%s\"", names[i]);

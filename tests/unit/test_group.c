@@ -20,9 +20,8 @@ static json_int_t make_group(const cm_actor *owner, const char *slug, const char
                              const char *vis)
 {
     json_t *r;
-    ck_assert_ok(fx_exec(&r, owner, "groups.create", "{s:s,s:s,s:s,s:s,s:s}", "slug", slug,
-                         "name", slug, "kind", "chapter", "join_policy", policy, "visibility",
-                         vis));
+    ck_assert_ok(fx_exec(&r, owner, "groups.create", "{s:s,s:s,s:s,s:s,s:s}", "slug", slug, "name",
+                         slug, "kind", "chapter", "join_policy", policy, "visibility", vis));
     json_int_t id = json_integer_value(json_object_get(r, "id"));
     json_decref(r);
     ck_assert_int_gt(id, 0);
@@ -69,9 +68,8 @@ START_TEST(create_makes_the_creator_owner)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
     json_t *r;
-    ck_assert_ok(fx_exec(&r, org, "groups.create", "{s:s,s:s,s:s,s:s}", "slug", "berlin-c",
-                         "name", "Berlin C", "description", "C hackers in Berlin", "kind",
-                         "chapter"));
+    ck_assert_ok(fx_exec(&r, org, "groups.create", "{s:s,s:s,s:s,s:s}", "slug", "berlin-c", "name",
+                         "Berlin C", "description", "C hackers in Berlin", "kind", "chapter"));
     json_int_t id = json_integer_value(json_object_get(r, "id"));
     ck_assert_str_eq(json_string_value(json_object_get(r, "slug")), "berlin-c");
     ck_assert_str_eq(json_string_value(json_object_get(r, "join_policy")), "open");
@@ -105,8 +103,8 @@ START_TEST(create_needs_organizer_and_a_unique_slug)
 {
     cm_actor *mem = fx_member("m@example.org", "member");
     cm_actor *org = fx_member("org@example.org", "organizer");
-    ck_assert_int_eq(fx_exec(NULL, mem, "groups.create", "{s:s,s:s,s:s}", "slug", "x1", "name",
-                             "X", "kind", "interest"),
+    ck_assert_int_eq(fx_exec(NULL, mem, "groups.create", "{s:s,s:s,s:s}", "slug", "x1", "name", "X",
+                             "kind", "interest"),
                      CM_EPERM);
     ck_assert_int_eq(fx_exec(NULL, NULL, "groups.create", "{s:s,s:s,s:s}", "slug", "x1", "name",
                              "X", "kind", "interest"),
@@ -119,12 +117,12 @@ START_TEST(create_needs_organizer_and_a_unique_slug)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM groups"), 1);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM group_members"), 1);
     /* the system actor must name the owner; only admins may */
-    ck_assert_int_eq(fx_exec(NULL, FX.sys, "groups.create", "{s:s,s:s,s:s}", "slug", "sys",
-                             "name", "S", "kind", "interest"),
+    ck_assert_int_eq(fx_exec(NULL, FX.sys, "groups.create", "{s:s,s:s,s:s}", "slug", "sys", "name",
+                             "S", "kind", "interest"),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "owner_id");
-    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s,s:I}", "slug", "sys",
-                             "name", "S", "kind", "interest", "owner_id", mid(mem)),
+    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s,s:I}", "slug", "sys", "name",
+                             "S", "kind", "interest", "owner_id", mid(mem)),
                      CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "owner_id");
     ck_assert_int_eq(fx_exec(NULL, FX.sys, "groups.create", "{s:s,s:s,s:s,s:I}", "slug", "sys",
@@ -132,8 +130,8 @@ START_TEST(create_needs_organizer_and_a_unique_slug)
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "owner_id");
     json_t *r;
-    ck_assert_ok(fx_exec(&r, FX.sys, "groups.create", "{s:s,s:s,s:s,s:I}", "slug", "sys",
-                         "name", "S", "kind", "interest", "owner_id", mid(mem)));
+    ck_assert_ok(fx_exec(&r, FX.sys, "groups.create", "{s:s,s:s,s:s,s:I}", "slug", "sys", "name",
+                         "S", "kind", "interest", "owner_id", mid(mem)));
     ck_assert_int_eq(json_integer_value(json_object_get(r, "created_by")), mid(mem));
     json_decref(r);
     cm_actor_free(mem);
@@ -163,8 +161,7 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
          "join_policy"},
         {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"visibility\":\"secret\"}",
          "visibility"},
-        {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"description\":5}",
-         "description"},
+        {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"description\":5}", "description"},
         {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"owner_id\":0}", "owner_id"},
         {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"owner_id\":\"1\"}", "owner_id"},
         {"{\"slug\":\"ab\",\"name\":\"N\",\"kind\":\"chapter\",\"color\":\"red\"}", "color"},
@@ -179,20 +176,20 @@ START_TEST(bad_create_input_is_rejected_and_changes_nothing)
     char big[4100];
     memset(big, 'a', sizeof big);
     big[65] = 0;
-    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s}", "slug", big, "name",
-                             "N", "kind", "chapter"),
+    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s}", "slug", big, "name", "N",
+                             "kind", "chapter"),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "slug");
     memset(big, 'a', sizeof big);
     big[101] = 0;
-    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s}", "slug", "ab", "name",
-                             big, "kind", "chapter"),
+    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s}", "slug", "ab", "name", big,
+                             "kind", "chapter"),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "name");
     memset(big, 'a', sizeof big);
     big[sizeof big - 1] = 0;
-    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s,s:s}", "slug", "ab",
-                             "name", "N", "kind", "chapter", "description", big),
+    ck_assert_int_eq(fx_exec(NULL, org, "groups.create", "{s:s,s:s,s:s,s:s}", "slug", "ab", "name",
+                             "N", "kind", "chapter", "description", big),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "description");
     /* invalid UTF-8 never reaches the handler */
@@ -259,12 +256,12 @@ START_TEST(approve_and_reject_pending_requests)
     cm_actor *pmod = fx_member("pmod@example.org", "moderator");
     ck_assert_int_eq(gexec(pmod, "groups.approve", g, a), CM_EPERM);
     ck_assert_ok(gexec(org, "groups.approve", g, gmod));
-    ck_assert_ok(fx_exec(NULL, org, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g,
-                         "member_id", mid(gmod), "role", "moderator"));
+    ck_assert_ok(fx_exec(NULL, org, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",
+                         mid(gmod), "role", "moderator"));
     /* a group moderator approves and rejects */
     json_t *r;
-    ck_assert_ok(fx_exec(&r, gmod, "groups.approve", "{s:I,s:I}", "group_id", g, "member_id",
-                         mid(a)));
+    ck_assert_ok(
+        fx_exec(&r, gmod, "groups.approve", "{s:I,s:I}", "group_id", g, "member_id", mid(a)));
     ck_assert_str_eq(json_string_value(json_object_get(r, "status")), "active");
     json_decref(r);
     ck_assert_ok(gexec(gmod, "groups.reject", g, b));
@@ -293,8 +290,8 @@ START_TEST(leave_keeps_an_owner)
     ck_assert_str_eq(membership_status(g, org), "active");
     ck_assert_int_eq(gexec(a, "groups.leave", g, NULL), CM_ENOTFOUND);
     ck_assert_ok(gexec(a, "groups.join", g, NULL));
-    ck_assert_ok(fx_exec(NULL, org, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g,
-                         "member_id", mid(a), "role", "owner"));
+    ck_assert_ok(fx_exec(NULL, org, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",
+                         mid(a), "role", "owner"));
     ck_assert_ok(gexec(org, "groups.leave", g, NULL));
     ck_assert_str_eq(membership_status(g, org), "none");
     ck_assert_int_eq(gexec(a, "groups.leave", g, NULL), CM_ECONSTRAINT);
@@ -321,9 +318,9 @@ START_TEST(set_role_rules)
     json_int_t g = make_group(own, "roles", "open", "public");
     ck_assert_ok(gexec(adm, "groups.join", g, NULL));
     ck_assert_ok(gexec(m, "groups.join", g, NULL));
-#define SET_ROLE(actor, who, role)                                                             \
-    fx_exec(NULL, actor, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",      \
-            mid(who), "role", role)
+#define SET_ROLE(actor, who, role)                                                                 \
+    fx_exec(NULL, actor, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id", mid(who), \
+            "role", role)
     ck_assert_int_eq(SET_ROLE(m, adm, "admin"), CM_EPERM);
     ck_assert_ok(SET_ROLE(own, adm, "admin"));
     /* admins manage moderators and members, not admins or owners */
@@ -375,24 +372,23 @@ START_TEST(update_needs_group_admin)
     json_decref(r);
     ck_assert_int_eq(fx_exec(NULL, m, "groups.update", "{s:I,s:s}", "group_id", g, "name", "M"),
                      CM_EPERM);
-    ck_assert_int_eq(fx_exec(NULL, pmod, "groups.update", "{s:I,s:s}", "group_id", g, "name",
-                             "M"),
+    ck_assert_int_eq(fx_exec(NULL, pmod, "groups.update", "{s:I,s:s}", "group_id", g, "name", "M"),
                      CM_EPERM);
     ck_assert_ok(fx_exec(NULL, padm, "groups.update", "{s:I,s:s}", "group_id", g, "description",
                          "by the admin"));
-    ck_assert_int_eq(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", g, "slug",
-                             "taken"),
-                     CM_EEXISTS);
+    ck_assert_int_eq(
+        fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", g, "slug", "taken"),
+        CM_EEXISTS);
     ck_assert_str_eq(cm_error_field(), "slug");
-    ck_assert_int_eq(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", g, "slug",
-                             "Not OK"),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", g, "slug", "Not OK"),
+        CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "slug");
     ck_assert_int_eq(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", g, "name", ""),
                      CM_EINVAL);
-    ck_assert_int_eq(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id",
-                             (json_int_t)999, "name", "x"),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(
+        fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", (json_int_t)999, "name", "x"),
+        CM_ENOTFOUND);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM groups WHERE slug = 'upd' AND name = "
                               "'Renamed' AND description = 'by the admin'"),
                      1);
@@ -419,8 +415,8 @@ START_TEST(invite_rules)
     ck_assert_int_eq(gexec(own, "groups.invite", g, x), CM_EEXISTS);
     ck_assert_int_eq(gexec(own, "groups.invite", g, m), CM_EEXISTS);
     ck_assert_str_eq(cm_error_field(), "member_id");
-    ck_assert_int_eq(fx_exec(NULL, own, "groups.invite", "{s:I,s:I}", "group_id", g,
-                             "member_id", (json_int_t)777),
+    ck_assert_int_eq(fx_exec(NULL, own, "groups.invite", "{s:I,s:I}", "group_id", g, "member_id",
+                             (json_int_t)777),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "member_id");
     /* inviting someone who asked to join lets them in */
@@ -443,8 +439,8 @@ START_TEST(ban_and_unban)
     json_int_t g = make_group(own, "ban", "open", "public");
     ck_assert_ok(gexec(gm, "groups.join", g, NULL));
     ck_assert_ok(gexec(m, "groups.join", g, NULL));
-    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g,
-                         "member_id", mid(gm), "role", "moderator"));
+    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",
+                         mid(gm), "role", "moderator"));
     ck_assert_int_eq(gexec(m, "groups.ban", g, n), CM_EPERM);
     ck_assert_int_eq(gexec(gm, "groups.ban", g, own), CM_EPERM);
     ck_assert_int_eq(gexec(gm, "groups.ban", g, gm), CM_EPERM);
@@ -458,13 +454,12 @@ START_TEST(ban_and_unban)
     ck_assert_ok(gexec(own, "groups.ban", g, n));
     ck_assert_int_eq(gexec(n, "groups.join", g, NULL), CM_EPERM);
     json_t *r;
-    ck_assert_ok(fx_exec(&r, gm, "groups.members", "{s:I,s:s}", "group_id", g, "status",
-                         "banned"));
+    ck_assert_ok(fx_exec(&r, gm, "groups.members", "{s:I,s:s}", "group_id", g, "status", "banned"));
     ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
     json_decref(r);
-    ck_assert_int_eq(fx_exec(NULL, m, "groups.members", "{s:I,s:s}", "group_id", g, "status",
-                             "banned"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, m, "groups.members", "{s:I,s:s}", "group_id", g, "status", "banned"),
+        CM_EPERM);
     ck_assert_ok(gexec(gm, "groups.unban", g, m));
     ck_assert_int_eq(gexec(gm, "groups.unban", g, m), CM_ENOTFOUND);
     ck_assert_ok(gexec(m, "groups.join", g, NULL));
@@ -489,13 +484,13 @@ START_TEST(private_groups_are_invisible_to_non_members)
     json_int_t pub = make_group(own, "visible-club", "open", "public");
     /* made private after requests came in, so that a pending member exists */
     json_int_t priv = make_group(own, "hidden-club", "approval", "public");
-    ck_assert_ok(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", priv,
-                         "description", "the zebra society"));
+    ck_assert_ok(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", priv, "description",
+                         "the zebra society"));
     ck_assert_ok(gexec(act, "groups.join", priv, NULL));
     ck_assert_ok(gexec(own, "groups.approve", priv, act));
     ck_assert_ok(gexec(pend, "groups.join", priv, NULL));
-    ck_assert_ok(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", priv,
-                         "visibility", "private"));
+    ck_assert_ok(fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", priv, "visibility",
+                         "private"));
     ck_assert_ok(gexec(own, "groups.invite", priv, inv));
 
     /* groups.get */
@@ -538,8 +533,8 @@ START_TEST(private_groups_are_invisible_to_non_members)
     json_decref(r);
     ck_assert_ok(fx_exec(&r, inv, "groups.list", "{s:b}", "mine", 1));
     ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
-    ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(r, "items"), 0),
-                                           "invitation")));
+    ck_assert(json_is_true(
+        json_object_get(json_array_get(json_object_get(r, "items"), 0), "invitation")));
     json_decref(r);
 
     /* groups.members */
@@ -579,8 +574,7 @@ START_TEST(list_pages_and_filters)
         snprintf(slug, sizeof slug, "g-%d", i);
         json_t *r;
         ck_assert_ok(fx_exec(&r, own, "groups.create", "{s:s,s:s,s:s}", "slug", slug, "name",
-                             i == 3 ? "100%_real" : slug, "kind",
-                             i % 2 ? "interest" : "chapter"));
+                             i == 3 ? "100%_real" : slug, "kind", i % 2 ? "interest" : "chapter"));
         ids[i] = json_integer_value(json_object_get(r, "id"));
         json_decref(r);
     }
@@ -591,8 +585,8 @@ START_TEST(list_pages_and_filters)
     char cursor[64] = "";
     for (int page = 0; page < 5; page++) {
         if (cursor[0])
-            ck_assert_ok(fx_exec(&r, NULL, "groups.list", "{s:i,s:s}", "limit", 3, "cursor",
-                                 cursor));
+            ck_assert_ok(
+                fx_exec(&r, NULL, "groups.list", "{s:i,s:s}", "limit", 3, "cursor", cursor));
         else
             ck_assert_ok(fx_exec(&r, NULL, "groups.list", "{s:i}", "limit", 3));
         size_t i;
@@ -624,8 +618,7 @@ START_TEST(list_pages_and_filters)
     ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
     ck_assert(list_has(r, ids[2]));
     json_decref(r);
-    ck_assert_int_eq(fx_exec(NULL, NULL, "groups.list", "{s:s}", "cursor", "garbage"),
-                     CM_EINVAL);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "groups.list", "{s:s}", "cursor", "garbage"), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "cursor");
     ck_assert_int_eq(fx_exec(NULL, NULL, "groups.list", "{s:i}", "limit", 0), CM_EINVAL);
     ck_assert_int_eq(fx_exec(NULL, NULL, "groups.list", "{s:s}", "kind", "x"), CM_EINVAL);
@@ -655,8 +648,8 @@ START_TEST(members_lists_and_pages)
     char cursor[64];
     snprintf(cursor, sizeof cursor, "%s", c);
     json_decref(r);
-    ck_assert_ok(fx_exec(&r, ms[0], "groups.members", "{s:I,s:i,s:s}", "group_id", g, "limit",
-                         4, "cursor", cursor));
+    ck_assert_ok(fx_exec(&r, ms[0], "groups.members", "{s:I,s:i,s:s}", "group_id", g, "limit", 4,
+                         "cursor", cursor));
     ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
     ck_assert(json_is_null(json_object_get(r, "next_cursor")));
     json_decref(r);

@@ -10,8 +10,8 @@ START_TEST(signup_then_login_then_session_actor)
 {
     json_t *r;
     ck_assert_ok(fx_exec(&r, NULL, "members.signup", "{s:s,s:s,s:s,s:[s,s]}", "email",
-                         "Ada@Example.org", "name", "Ada", "password", "correct horse",
-                         "interests", "c", "ai"));
+                         "Ada@Example.org", "name", "Ada", "password", "correct horse", "interests",
+                         "c", "ai"));
     json_t *m = json_object_get(r, "member");
     ck_assert_str_eq(json_string_value(json_object_get(m, "email")), "Ada@Example.org");
     ck_assert_str_eq(json_string_value(json_object_get(m, "role")), "member");
@@ -20,8 +20,7 @@ START_TEST(signup_then_login_then_session_actor)
     cm_actor *a;
     ck_assert_ok(cm_actor_from_session(&a, FX.store, tok));
     ck_assert_int_eq(cm_actor_role(a), CM_ROLE_MEMBER);
-    ck_assert_int_eq(cm_actor_member_id(a),
-                     json_integer_value(json_object_get(m, "id")));
+    ck_assert_int_eq(cm_actor_member_id(a), json_integer_value(json_object_get(m, "id")));
     cm_actor_free(a);
     /* the token itself is never stored */
     char sql[300];
@@ -39,8 +38,8 @@ START_TEST(signup_then_login_then_session_actor)
     ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "ada@example.org",
                              "password", "wrong horse"),
                      CM_EAUTH);
-    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email",
-                             "nobody@example.org", "password", "whatever1"),
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "nobody@example.org",
+                             "password", "whatever1"),
                      CM_EAUTH);
 }
 END_TEST
@@ -49,8 +48,8 @@ START_TEST(email_is_unique_ignoring_case)
 {
     ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "bob@example.org",
                          "name", "Bob"));
-    ck_assert_int_eq(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email",
-                             "BOB@example.ORG", "name", "Bob 2"),
+    ck_assert_int_eq(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "BOB@example.ORG",
+                             "name", "Bob 2"),
                      CM_EEXISTS);
     ck_assert_str_eq(cm_error_field(), "email");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM members"), 1);
@@ -81,13 +80,13 @@ START_TEST(bad_signup_input_is_rejected_and_changes_nothing)
     char big[300];
     memset(big, 'n', sizeof big);
     big[sizeof big - 1] = 0;
-    ck_assert_int_eq(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "a@b.c",
-                             "name", big),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "a@b.c", "name", big),
+        CM_EINVAL);
     /* invalid UTF-8 and broken JSON */
-    ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup",
-                                 "{\"email\":\"a@b.c\",\"name\":\"\xff\xfe\"}"),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec_raw(NULL, NULL, "members.signup", "{\"email\":\"a@b.c\",\"name\":\"\xff\xfe\"}"),
+        CM_EINVAL);
     ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup", "{\"email\":"), CM_EINVAL);
     ck_assert_int_eq(fx_exec_raw(NULL, NULL, "members.signup", "[1,2]"), CM_EINVAL);
     ck_assert_int_eq(fx_exec_raw(NULL, NULL, "no.such_op", "{}"), CM_EUNKNOWNOP);
@@ -103,20 +102,20 @@ START_TEST(profile_visibility_is_respected)
     ck_assert_ok(fx_exec(NULL, a, "members.update", "{s:s,s:s}", "visibility", "private",
                          "headline", "Compilers"));
     json_t *r;
-    ck_assert_int_eq(fx_exec(NULL, b, "members.get", "{s:I}", "member_id",
-                             (json_int_t)cm_actor_member_id(a)),
-                     CM_ENOTFOUND);
-    ck_assert_ok(fx_exec(&r, a, "members.get", "{s:I}", "member_id",
-                         (json_int_t)cm_actor_member_id(a)));
+    ck_assert_int_eq(
+        fx_exec(NULL, b, "members.get", "{s:I}", "member_id", (json_int_t)cm_actor_member_id(a)),
+        CM_ENOTFOUND);
+    ck_assert_ok(
+        fx_exec(&r, a, "members.get", "{s:I}", "member_id", (json_int_t)cm_actor_member_id(a)));
     ck_assert_str_eq(json_string_value(json_object_get(r, "headline")), "Compilers");
     ck_assert_ptr_nonnull(json_object_get(r, "email"));
     json_decref(r);
     /* members-only profile: hidden from anonymous, shown without e-mail to members */
-    ck_assert_int_eq(fx_exec(NULL, NULL, "members.get", "{s:I}", "member_id",
-                             (json_int_t)cm_actor_member_id(b)),
-                     CM_ENOTFOUND);
-    ck_assert_ok(fx_exec(&r, a, "members.get", "{s:I}", "member_id",
-                         (json_int_t)cm_actor_member_id(b)));
+    ck_assert_int_eq(
+        fx_exec(NULL, NULL, "members.get", "{s:I}", "member_id", (json_int_t)cm_actor_member_id(b)),
+        CM_ENOTFOUND);
+    ck_assert_ok(
+        fx_exec(&r, a, "members.get", "{s:I}", "member_id", (json_int_t)cm_actor_member_id(b)));
     ck_assert_ptr_null(json_object_get(r, "email"));
     json_decref(r);
     cm_actor_free(a);
@@ -135,8 +134,7 @@ START_TEST(roles_are_checked)
     ck_assert_ok(fx_exec(NULL, admin, "members.set_role", "{s:I,s:s}", "member_id",
                          (json_int_t)cm_actor_member_id(a), "role", "organizer"));
     ck_assert_int_eq(fx_count("SELECT count(*) FROM members WHERE role = 'organizer'"), 1);
-    ck_assert_int_ge(fx_count("SELECT count(*) FROM audit_log WHERE op = 'members.set_role'"),
-                     1);
+    ck_assert_int_ge(fx_count("SELECT count(*) FROM audit_log WHERE op = 'members.set_role'"), 1);
     cm_actor_free(a);
     cm_actor_free(admin);
 }
@@ -183,24 +181,24 @@ END_TEST
 
 START_TEST(password_reset_is_single_use_and_revokes_sessions)
 {
-    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s,s:s}", "email",
-                         "e@example.org", "name", "E", "password", "old password"));
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "e@example.org",
+                         "name", "E", "password", "old password"));
     json_t *r;
     /* anonymous request: no token in the answer, one e-mail queued */
-    ck_assert_ok(fx_exec(&r, NULL, "auth.password_reset_request", "{s:s}", "email",
-                         "e@example.org"));
+    ck_assert_ok(
+        fx_exec(&r, NULL, "auth.password_reset_request", "{s:s}", "email", "e@example.org"));
     ck_assert_ptr_null(json_object_get(r, "token"));
     json_decref(r);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE template = "
                               "'password_reset'"),
                      1);
     /* unknown addresses look the same and queue nothing */
-    ck_assert_ok(fx_exec(NULL, NULL, "auth.password_reset_request", "{s:s}", "email",
-                         "ghost@example.org"));
+    ck_assert_ok(
+        fx_exec(NULL, NULL, "auth.password_reset_request", "{s:s}", "email", "ghost@example.org"));
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox"), 1);
     /* the system actor (admin CLI) gets the token */
-    ck_assert_ok(fx_exec(&r, FX.sys, "auth.password_reset_request", "{s:s}", "email",
-                         "e@example.org"));
+    ck_assert_ok(
+        fx_exec(&r, FX.sys, "auth.password_reset_request", "{s:s}", "email", "e@example.org"));
     char tok[80];
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
     json_decref(r);
@@ -221,26 +219,22 @@ END_TEST
 START_TEST(magic_link_signs_in_once_and_expires)
 {
     fx_clock_set(1800000000000000);
-    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "f@example.org",
-                         "name", "F"));
+    ck_assert_ok(
+        fx_exec(NULL, NULL, "members.signup", "{s:s,s:s}", "email", "f@example.org", "name", "F"));
     json_t *r;
-    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email",
-                         "F@example.org"));
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email", "F@example.org"));
     char tok[80];
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
     json_decref(r);
     ck_assert_ok(fx_exec(&r, NULL, "auth.magic_link_login", "{s:s}", "token", tok));
     ck_assert_ptr_nonnull(json_object_get(r, "session"));
     json_decref(r);
-    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok),
-                     CM_EAUTH);
-    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email",
-                         "f@example.org"));
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok), CM_EAUTH);
+    ck_assert_ok(fx_exec(&r, FX.sys, "auth.magic_link_request", "{s:s}", "email", "f@example.org"));
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r, "token")));
     json_decref(r);
     fx_clock_advance(16LL * 60 * 1000000);
-    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok),
-                     CM_EAUTH);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "auth.magic_link_login", "{s:s}", "token", tok), CM_EAUTH);
 }
 END_TEST
 
@@ -255,8 +249,8 @@ START_TEST(suspension_revokes_sessions)
              json_string_value(json_object_get(json_object_get(r, "session"), "token")));
     json_decref(r);
     cm_actor *mod = fx_member("mod@example.org", "moderator");
-    ck_assert_ok(fx_exec(NULL, mod, "members.set_status", "{s:I,s:s}", "member_id", id,
-                         "status", "suspended"));
+    ck_assert_ok(fx_exec(NULL, mod, "members.set_status", "{s:I,s:s}", "member_id", id, "status",
+                         "suspended"));
     cm_actor *a = NULL;
     ck_assert_int_eq(cm_actor_from_session(&a, FX.store, tok), CM_EAUTH);
     ck_assert_int_eq(fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", "g@example.org",
@@ -348,8 +342,7 @@ START_TEST(metrics_count_signups)
     cm_actor_free(fx_member("x@example.org", NULL));
     json_t *r;
     ck_assert_ok(fx_exec(&r, admin, "metrics.get", "{}"));
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"),
-                                                        "signups")),
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"), "signups")),
                      2);
     json_decref(r);
     ck_assert_ok(fx_exec(&r, admin, "audit.list", "{s:s}", "op", "members.signup"));

@@ -37,11 +37,11 @@ static char *tr(const char *sql, int *np)
     return out;
 }
 
-#define ck_tr(in, want)                                                                        \
-    do {                                                                                       \
-        char *got_ = tr(in, NULL);                                                             \
-        ck_assert_str_eq(got_, want);                                                          \
-        cm_free(got_);                                                                         \
+#define ck_tr(in, want)                                                                            \
+    do {                                                                                           \
+        char *got_ = tr(in, NULL);                                                                 \
+        ck_assert_str_eq(got_, want);                                                              \
+        cm_free(got_);                                                                             \
     } while (0)
 
 START_TEST(placeholders_become_dollar_numbers)
@@ -163,8 +163,7 @@ START_TEST(every_catalogue_statement_prepares)
         if (rc) {
             bad++;
             size_t len = strlen(failures);
-            snprintf(failures + len, sizeof failures - len, "\n  %s: %s", id,
-                     cm_error_message());
+            snprintf(failures + len, sizeof failures - len, "\n  %s: %s", id, cm_error_message());
         }
         cm__q_close(&q);
     }
@@ -286,7 +285,10 @@ static void adhoc_open(adhoc *a, cm__conn *c, const char *sql)
     ck_assert_msg(rc == 0, "prepare %s: %s", sql, cm_error_message());
 }
 
-static void adhoc_close(adhoc *a) { a->ops->finalize(a->st); }
+static void adhoc_close(adhoc *a)
+{
+    a->ops->finalize(a->st);
+}
 
 START_TEST(values_round_trip)
 {
@@ -373,8 +375,8 @@ END_TEST
 static void expect_error(cm__conn *c, const char *sql, int code, const char *sqlstate)
 {
     int rc = script(c, sql);
-    ck_assert_msg(rc == code, "%s: %s (want %s), %s", sql, cm_status_name(rc),
-                  cm_status_name(code), cm_error_message());
+    ck_assert_msg(rc == code, "%s: %s (want %s), %s", sql, cm_status_name(rc), cm_status_name(code),
+                  cm_error_message());
     ck_assert_str_eq(cm_error_backend_code(), sqlstate);
     ck_assert(strncmp(cm_error_message(), "pg: ", 4) == 0);
 }
@@ -431,8 +433,8 @@ START_TEST(uri_parameters_are_checked)
 {
     char uri[600];
     cm_store *s = NULL;
-    const char *bad[] = {"isolation=chaos", "statement_timeout=soon", "lock_timeout=",
-                         "no_such_libpq_param=1"};
+    const char *bad[] = {"isolation=chaos", "statement_timeout=soon",
+                         "lock_timeout=", "no_such_libpq_param=1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(uri, sizeof uri, "%s&%s", FX.uri, bad[i]);
         ck_assert_msg(cm_store_open(&s, uri, NULL) == CM_EINVAL, "%s: %s", bad[i],
@@ -445,8 +447,7 @@ START_TEST(uri_parameters_are_checked)
     ck_assert(strstr(cm_error_message(), "nonexistent-dir") != NULL);
 
     /* the defaults reach the session; "postgres:" works too */
-    snprintf(uri, sizeof uri, "postgres:%s&isolation=serializable",
-             FX.uri + strlen("postgresql:"));
+    snprintf(uri, sizeof uri, "postgres:%s&isolation=serializable", FX.uri + strlen("postgresql:"));
     ck_assert_ok(cm_store_open(&s, uri, NULL));
     ck_assert_str_eq(cm_store_backend_name(s), "pg");
     cm__conn *c;
@@ -900,12 +901,15 @@ START_TEST(processes_racing_for_seats_never_oversell)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = 'going'", ev);
     ck_assert_int_eq(fx_count(sql), 10);
-    snprintf(sql, sizeof sql, "SELECT seats_taken * 1000 + waitlist_count FROM events "
-             "WHERE id = %lld", ev);
+    snprintf(sql, sizeof sql,
+             "SELECT seats_taken * 1000 + waitlist_count FROM events "
+             "WHERE id = %lld",
+             ev);
     ck_assert_int_eq(fx_count(sql), 10 * 1000 + PROCS * PER_PROC - 10);
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT waitlist_seq) FROM rsvps WHERE event_id = %lld "
-             "AND status = 'waitlisted'", ev);
+             "AND status = 'waitlisted'",
+             ev);
     ck_assert_int_eq(fx_count(sql), PROCS * PER_PROC - 10);
 }
 END_TEST

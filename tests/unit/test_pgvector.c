@@ -57,10 +57,10 @@ static json_t *run_op(const cm_actor *a, const char *op, json_t *in)
 static cm_actor *person(const char *email, const char *headline, const char *bio, bool disc,
                         const char *role)
 {
-    json_t *r = run_op(NULL, "members.signup",
-                       json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "email", email, "name", email,
-                                 "headline", headline, "bio", bio, "discoverable", disc,
-                                 "visibility", "members"));
+    json_t *r =
+        run_op(NULL, "members.signup",
+               json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "email", email, "name", email, "headline",
+                         headline, "bio", bio, "discoverable", disc, "visibility", "members"));
     json_int_t id = I(json_object_get(r, "member"), "id");
     json_decref(r);
     if (role)
@@ -96,10 +96,9 @@ static void record(json_t *out, const char *label, json_t *res)
     json_t *it;
     json_array_foreach(items, i, it)
     {
-        json_array_append_new(list, json_pack("[s,I,f]",
-                                              json_string_value(json_object_get(it, "type")),
-                                              I(it, "id"),
-                                              json_number_value(json_object_get(it, "score"))));
+        json_array_append_new(
+            list, json_pack("[s,I,f]", json_string_value(json_object_get(it, "type")), I(it, "id"),
+                            json_number_value(json_object_get(it, "score"))));
     }
     json_array_append_new(out, json_pack("[s,o]", label, list));
     json_decref(res);
@@ -112,10 +111,10 @@ static json_t *scenario(cm_store *s)
     fx_clock_set(T0);
     json_t *out = json_array();
     cm_actor *org = person("org@example.org", "Organizer", "", false, "organizer");
-    cm_actor *me = person("me@example.org", "Rust programmer",
-                          "systems programming and databases", false, NULL);
-    cm_actor *a = person("a@example.org", "Rust engineer", "systems programming in Rust", true,
-                         NULL);
+    cm_actor *me = person("me@example.org", "Rust programmer", "systems programming and databases",
+                          false, NULL);
+    cm_actor *a =
+        person("a@example.org", "Rust engineer", "systems programming in Rust", true, NULL);
     cm_actor *b = person("b@example.org", "Gardener", "roses tulips and vegetables", true, NULL);
     cm_actor *c = person("c@example.org", "Rust engineer", "systems programming in Rust", true,
                          NULL); /* same text as a: a tie */
@@ -151,8 +150,8 @@ static json_t *scenario(cm_store *s)
                   json_pack("{s:s,s:i}", "query", "gardening roses", "limit", 10)));
     record(out, "me members",
            run_op(me, "search.semantic",
-                  json_pack("{s:s,s:[s],s:i}", "query", "systems programming", "types",
-                            "members", "limit", 3)));
+                  json_pack("{s:s,s:[s],s:i}", "query", "systems programming", "types", "members",
+                            "limit", 3)));
     record(out, "anon past too",
            run_op(NULL, "search.semantic",
                   json_pack("{s:s,s:b,s:i}", "query", "rust", "upcoming_only", 0, "limit", 20)));
@@ -166,8 +165,7 @@ static json_t *scenario(cm_store *s)
                                  "Gardening roses and tulips", "description", "tulips")));
     record(out, "after edit",
            run_op(NULL, "search.semantic",
-                  json_pack("{s:s,s:[s],s:i}", "query", "tulips", "types", "events", "limit",
-                            3)));
+                  json_pack("{s:s,s:[s],s:i}", "query", "tulips", "types", "events", "limit", 3)));
     cm_actor_free(org);
     cm_actor_free(me);
     cm_actor_free(a);
@@ -189,8 +187,8 @@ static void assert_same(json_t *want, json_t *got, const char *where)
         const char *label = json_string_value(json_array_get(json_array_get(want, q), 0));
         char *ws = json_dumps(w, JSON_COMPACT | JSON_REAL_PRECISION(7));
         char *gs = json_dumps(g, JSON_COMPACT | JSON_REAL_PRECISION(7));
-        ck_assert_msg(json_array_size(w) == json_array_size(g),
-                      "%s, %s: SQLite %s vs %s", where, label, ws, gs);
+        ck_assert_msg(json_array_size(w) == json_array_size(g), "%s, %s: SQLite %s vs %s", where,
+                      label, ws, gs);
         for (size_t i = 0; i < json_array_size(w); i++) {
             json_t *x = json_array_get(w, i), *y = json_array_get(g, i);
             ck_assert_msg(strcmp(json_string_value(json_array_get(x, 0)),
@@ -318,8 +316,7 @@ static void assert_vectors_equal(PGconn *pg)
                 char *end;
                 float f = strtof(p, &end);
                 ck_assert_msg(end != p && f == v[j], "%s %s: element %zu: %.9g vs %.9g",
-                              PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), j, (double)f,
-                              (double)v[j]);
+                              PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), j, (double)f, (double)v[j]);
                 p = *end == ',' ? end + 1 : end;
             }
             ck_assert_str_eq(p, "]");
@@ -330,7 +327,10 @@ static void assert_vectors_equal(PGconn *pg)
     PQclear(r);
 }
 
-static void setup(void) { ck_assert_ok(cm_actor_system(&sys_actor)); }
+static void setup(void)
+{
+    ck_assert_ok(cm_actor_system(&sys_actor));
+}
 static void teardown(void)
 {
     cm_actor_free(sys_actor);
@@ -385,8 +385,7 @@ START_TEST(pgvector_matches_sqlite)
     bool uses_index = false;
     for (int i = 0; i < PQntuples(r); i++) {
         uses_index |= strstr(PQgetvalue(r, i, 0), "embeddings_hnsw_384") != NULL;
-        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%.100s | ",
-                 PQgetvalue(r, i, 0));
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%.100s | ", PQgetvalue(r, i, 0));
     }
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         snprintf(plan, sizeof plan, "%s", PQerrorMessage(pg));
@@ -466,8 +465,7 @@ START_TEST(plain_pg_uses_bytea_and_matches_sqlite)
                "0") != 0;
     char schema[64], sql[256], uri[1024];
     snprintf(schema, sizeof schema, "cmpgv_%ld", (long)getpid());
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema,
-             schema);
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema);
     sql_ok(pg, sql);
     snprintf(uri, sizeof uri, "%s%coptions=-csearch_path%%3D%s", base,
              strchr(base, '?') ? '&' : '?', schema);

@@ -33,8 +33,7 @@ static json_int_t make_post(const cm_actor *a, json_int_t group, const char *tit
         ck_assert_ok(fx_exec(&r, a, "posts.create", "{s:I,s:s,s:s}", "group_id", group, "title",
                              title, "body", "text"));
     else
-        ck_assert_ok(fx_exec(&r, a, "posts.create", "{s:s,s:s}", "title", title, "body",
-                             "text"));
+        ck_assert_ok(fx_exec(&r, a, "posts.create", "{s:s,s:s}", "title", title, "body", "text"));
     json_int_t id = json_integer_value(json_object_get(r, "id"));
     json_decref(r);
     ck_assert_int_gt(id, 0);
@@ -46,8 +45,8 @@ static json_int_t make_comment(const cm_actor *a, json_int_t post, json_int_t pa
 {
     json_t *r;
     if (parent)
-        ck_assert_ok(fx_exec(&r, a, "comments.add", "{s:I,s:I,s:s}", "post_id", post,
-                             "parent_id", parent, "body", body));
+        ck_assert_ok(fx_exec(&r, a, "comments.add", "{s:I,s:I,s:s}", "post_id", post, "parent_id",
+                             parent, "body", body));
     else
         ck_assert_ok(fx_exec(&r, a, "comments.add", "{s:I,s:s}", "post_id", post, "body", body));
     json_int_t id = json_integer_value(json_object_get(r, "id"));
@@ -110,8 +109,8 @@ static void world_setup(void)
                          "member_id", mid(W.gmod), "role", "moderator"));
     ck_assert_ok(fx_exec(NULL, W.own, "groups.update", "{s:I,s:s}", "group_id", W.priv,
                          "visibility", "private"));
-    ck_assert_ok(fx_exec(NULL, W.own, "groups.invite", "{s:I,s:I}", "group_id", W.priv,
-                         "member_id", mid(W.inv)));
+    ck_assert_ok(fx_exec(NULL, W.own, "groups.invite", "{s:I,s:I}", "group_id", W.priv, "member_id",
+                         mid(W.inv)));
     ck_assert_ok(fx_exec(NULL, W.act, "groups.join", "{s:I}", "group_id", W.pub));
     W.p_platform = make_post(W.out, 0, "hello platform");
     W.p_pub = make_post(W.act, W.pub, "public circle news");
@@ -138,8 +137,12 @@ typedef struct viewer {
 static void viewers(viewer v[7])
 {
     viewer all[7] = {
-        {"outsider", W.out, false},  {"pending", W.pend, false}, {"invited", W.inv, false},
-        {"anonymous", NULL, false},  {"active", W.act, true},    {"group moderator", W.gmod, true},
+        {"outsider", W.out, false},
+        {"pending", W.pend, false},
+        {"invited", W.inv, false},
+        {"anonymous", NULL, false},
+        {"active", W.act, true},
+        {"group moderator", W.gmod, true},
         {"platform moderator", W.pmod, true},
     };
     memcpy(v, all, sizeof all);
@@ -154,8 +157,7 @@ START_TEST(private_posts_get)
         int rc = fx_exec(&r, v[i].who, "posts.get", "{s:I}", "post_id", W.p_priv);
         if (v[i].member) {
             ck_assert_msg(rc == CM_OK, "%s: %s", v[i].name, cm_status_name(rc));
-            ck_assert_str_eq(json_string_value(json_object_get(r, "title")),
-                             "secret zebra plans");
+            ck_assert_str_eq(json_string_value(json_object_get(r, "title")), "secret zebra plans");
             ck_assert_int_eq(json_integer_value(json_object_get(r, "comment_count")), 2);
             json_decref(r);
         } else {
@@ -194,8 +196,8 @@ START_TEST(private_posts_list_all_platform_group_and_q)
         ck_assert_ok(fx_exec(&r, v[i].who, "posts.list", "{s:s}", "q", "zebra"));
         ck_assert_msg(n_items(r) == (v[i].member ? 1u : 0u), "%s", v[i].name);
         json_decref(r);
-        ck_assert_ok(fx_exec(&r, v[i].who, "posts.list", "{s:s,s:s}", "q", "zebra", "scope",
-                             "platform"));
+        ck_assert_ok(
+            fx_exec(&r, v[i].who, "posts.list", "{s:s,s:s}", "q", "zebra", "scope", "platform"));
         ck_assert_uint_eq(n_items(r), 0);
         json_decref(r);
         /* filters by author do not reveal anything either */
@@ -209,8 +211,8 @@ START_TEST(private_posts_list_all_platform_group_and_q)
             ck_assert_uint_eq(n_items(r), 1);
             json_decref(r);
         } else {
-            ck_assert_msg(rc == (v[i].who == W.inv ? CM_EPERM : CM_ENOTFOUND), "%s: %s",
-                          v[i].name, cm_status_name(rc));
+            ck_assert_msg(rc == (v[i].who == W.inv ? CM_EPERM : CM_ENOTFOUND), "%s: %s", v[i].name,
+                          cm_status_name(rc));
             ck_assert_str_eq(cm_error_field(), "group_id");
         }
         ck_assert_ok(fx_exec(&r, v[i].who, "posts.list", "{s:I}", "group_id", W.pub));
@@ -237,27 +239,25 @@ START_TEST(private_posts_comments_and_reactions)
         if (v[i].who == NULL || v[i].member)
             continue;
         /* hidden to signed-in outsiders for every write too */
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "comments.add", "{s:I,s:s}", "post_id",
-                                 W.p_priv, "body", "hi"),
-                         CM_ENOTFOUND);
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.add", "{s:s,s:I,s:s}",
-                                 "target_type", "post", "target_id", W.p_priv, "kind", "like"),
+        ck_assert_int_eq(
+            fx_exec(NULL, v[i].who, "comments.add", "{s:I,s:s}", "post_id", W.p_priv, "body", "hi"),
+            CM_ENOTFOUND);
+        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.add", "{s:s,s:I,s:s}", "target_type",
+                                 "post", "target_id", W.p_priv, "kind", "like"),
                          CM_ENOTFOUND);
         ck_assert_str_eq(cm_error_field(), "target_id");
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.add", "{s:s,s:I,s:s}",
-                                 "target_type", "comment", "target_id", W.c_priv, "kind",
-                                 "like"),
+        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.add", "{s:s,s:I,s:s}", "target_type",
+                                 "comment", "target_id", W.c_priv, "kind", "like"),
                          CM_ENOTFOUND);
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.remove", "{s:s,s:I,s:s}",
-                                 "target_type", "comment", "target_id", W.c_priv, "kind",
-                                 "like"),
+        ck_assert_int_eq(fx_exec(NULL, v[i].who, "reactions.remove", "{s:s,s:I,s:s}", "target_type",
+                                 "comment", "target_id", W.c_priv, "kind", "like"),
                          CM_ENOTFOUND);
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "comments.delete", "{s:I}", "comment_id",
-                                 W.c_priv),
-                         CM_ENOTFOUND);
-        ck_assert_int_eq(fx_exec(NULL, v[i].who, "posts.update", "{s:I,s:s}", "post_id",
-                                 W.p_priv, "title", "x"),
-                         CM_ENOTFOUND);
+        ck_assert_int_eq(
+            fx_exec(NULL, v[i].who, "comments.delete", "{s:I}", "comment_id", W.c_priv),
+            CM_ENOTFOUND);
+        ck_assert_int_eq(
+            fx_exec(NULL, v[i].who, "posts.update", "{s:I,s:s}", "post_id", W.p_priv, "title", "x"),
+            CM_ENOTFOUND);
         ck_assert_int_eq(fx_exec(NULL, v[i].who, "posts.delete", "{s:I}", "post_id", W.p_priv),
                          CM_ENOTFOUND);
         ck_assert_int_eq(fx_exec(NULL, v[i].who, "posts.create", "{s:I,s:s,s:s}", "group_id",
@@ -268,13 +268,12 @@ START_TEST(private_posts_comments_and_reactions)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM comments"), 2);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM posts WHERE deleted_at IS NULL"), 3);
     /* members may react, comment and moderate */
-    ck_assert_ok(fx_exec(NULL, W.gmod, "reactions.add", "{s:s,s:I,s:s}", "target_type",
-                         "comment", "target_id", W.c_priv, "kind", "insightful"));
+    ck_assert_ok(fx_exec(NULL, W.gmod, "reactions.add", "{s:s,s:I,s:s}", "target_type", "comment",
+                         "target_id", W.c_priv, "kind", "insightful"));
     ck_assert_ok(fx_exec(NULL, W.gmod, "comments.delete", "{s:I}", "comment_id", W.c_priv));
     /* once a member leaves, the group's content disappears for them */
     ck_assert_ok(fx_exec(NULL, W.act, "groups.leave", "{s:I}", "group_id", W.priv));
-    ck_assert_int_eq(fx_exec(NULL, W.act, "posts.get", "{s:I}", "post_id", W.p_priv),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, W.act, "posts.get", "{s:I}", "post_id", W.p_priv), CM_ENOTFOUND);
 }
 END_TEST
 
@@ -309,8 +308,7 @@ START_TEST(create_and_get_a_post)
     ck_assert_str_eq(json_string_value(json_object_get(r, "kind")), "discussion");
     json_decref(r);
     ck_assert_ok(fx_exec(&r, admin, "metrics.get", "{}"));
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"),
-                                                        "posts")),
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "counters"), "posts")),
                      2);
     json_decref(r);
     char sql[200];
@@ -320,8 +318,7 @@ START_TEST(create_and_get_a_post)
              (long long)id);
     ck_assert_int_eq(fx_count(sql), 1);
     /* the system actor and anonymous cannot author */
-    ck_assert_int_eq(fx_exec(NULL, FX.sys, "posts.create", "{s:s,s:s}", "title", "t", "body",
-                             "b"),
+    ck_assert_int_eq(fx_exec(NULL, FX.sys, "posts.create", "{s:s,s:s}", "title", "t", "body", "b"),
                      CM_EAUTH);
     ck_assert_int_eq(fx_exec(NULL, NULL, "posts.create", "{s:s,s:s}", "title", "t", "body", "b"),
                      CM_EAUTH);
@@ -338,30 +335,29 @@ START_TEST(posting_in_a_group_needs_active_membership)
     cm_actor *p = fx_member("p@example.org", "member");
     json_int_t g = make_group(own, "open-g", "open");
     json_int_t h = make_group(own, "appr-g", "approval");
-    ck_assert_int_eq(fx_exec(NULL, a, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title",
-                             "t", "body", "b"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, a, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title", "t", "body", "b"),
+        CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "group_id");
-    ck_assert_int_eq(fx_exec(NULL, a, "posts.create", "{s:I,s:s,s:s}", "group_id",
-                             (json_int_t)999, "title", "t", "body", "b"),
+    ck_assert_int_eq(fx_exec(NULL, a, "posts.create", "{s:I,s:s,s:s}", "group_id", (json_int_t)999,
+                             "title", "t", "body", "b"),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "group_id");
     ck_assert_ok(fx_exec(NULL, p, "groups.join", "{s:I}", "group_id", h));
-    ck_assert_int_eq(fx_exec(NULL, p, "posts.create", "{s:I,s:s,s:s}", "group_id", h, "title",
-                             "t", "body", "b"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, p, "posts.create", "{s:I,s:s,s:s}", "group_id", h, "title", "t", "body", "b"),
+        CM_EPERM);
     ck_assert_ok(fx_exec(NULL, a, "groups.join", "{s:I}", "group_id", g));
     json_t *r;
-    ck_assert_ok(fx_exec(&r, a, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title", "t",
-                         "body", "b"));
+    ck_assert_ok(
+        fx_exec(&r, a, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title", "t", "body", "b"));
     ck_assert_int_eq(json_integer_value(json_object_get(r, "group_id")), g);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "group"), "slug")),
                      "open-g");
     json_decref(r);
     /* a public group's posts: readable by all, writable by members only */
     json_int_t post = make_post(a, g, "in the open");
-    ck_assert_int_eq(fx_exec(NULL, p, "comments.add", "{s:I,s:s}", "post_id", post, "body",
-                             "x"),
+    ck_assert_int_eq(fx_exec(NULL, p, "comments.add", "{s:I,s:s}", "post_id", post, "body", "x"),
                      CM_EPERM);
     ck_assert_int_eq(fx_exec(NULL, p, "reactions.add", "{s:s,s:I,s:s}", "target_type", "post",
                              "target_id", post, "kind", "like"),
@@ -380,10 +376,10 @@ START_TEST(announcements_need_rank)
     cm_actor *a = fx_member("a@example.org", "member");
     json_int_t g = make_group(own, "ann", "open");
     ck_assert_ok(fx_exec(NULL, a, "groups.join", "{s:I}", "group_id", g));
-#define ANNOUNCE(actor, gid)                                                                   \
-    ((gid) ? fx_exec(NULL, actor, "posts.create", "{s:I,s:s,s:s,s:s}", "group_id",            \
-                     (json_int_t)(gid), "kind", "announcement", "title", "T", "body", "B")    \
-           : fx_exec(NULL, actor, "posts.create", "{s:s,s:s,s:s}", "kind", "announcement",    \
+#define ANNOUNCE(actor, gid)                                                                       \
+    ((gid) ? fx_exec(NULL, actor, "posts.create", "{s:I,s:s,s:s,s:s}", "group_id",                 \
+                     (json_int_t)(gid), "kind", "announcement", "title", "T", "body", "B")         \
+           : fx_exec(NULL, actor, "posts.create", "{s:s,s:s,s:s}", "kind", "announcement",         \
                      "title", "T", "body", "B"))
     ck_assert_int_eq(ANNOUNCE(a, 0), CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "kind");
@@ -391,8 +387,8 @@ START_TEST(announcements_need_rank)
     ck_assert_int_eq(ANNOUNCE(a, g), CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "kind");
     ck_assert_ok(ANNOUNCE(own, g));
-    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g,
-                         "member_id", mid(a), "role", "moderator"));
+    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",
+                         mid(a), "role", "moderator"));
     ck_assert_ok(ANNOUNCE(a, g));
     /* a platform organizer who is not a member cannot announce in a group */
     cm_actor *org2 = fx_member("org2@example.org", "organizer");
@@ -402,9 +398,9 @@ START_TEST(announcements_need_rank)
     /* nor can a member turn a post into one */
     cm_actor *b = fx_member("b@example.org", "member");
     json_int_t p = make_post(b, 0, "plain");
-    ck_assert_int_eq(fx_exec(NULL, b, "posts.update", "{s:I,s:s}", "post_id", p, "kind",
-                             "announcement"),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, b, "posts.update", "{s:I,s:s}", "post_id", p, "kind", "announcement"),
+        CM_EPERM);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM posts WHERE kind = 'announcement'"), 3);
     json_t *r;
     ck_assert_ok(fx_exec(&r, NULL, "posts.list", "{s:s}", "kind", "announcement"));
@@ -445,8 +441,7 @@ START_TEST(bad_post_input_is_rejected_and_changes_nothing)
         {"comments.add", "{\"body\":\"x\"}", "post_id"},
         {"comments.add", "{\"post_id\":1,\"body\":\"\"}", "body"},
         {"comments.add", "{\"post_id\":1,\"body\":\"x\",\"parent_id\":0}", "parent_id"},
-        {"reactions.add", "{\"target_type\":\"post\",\"target_id\":1,\"kind\":\"angry\"}",
-         "kind"},
+        {"reactions.add", "{\"target_type\":\"post\",\"target_id\":1,\"kind\":\"angry\"}", "kind"},
         {"reactions.add", "{\"target_type\":\"event\",\"target_id\":1,\"kind\":\"like\"}",
          "target_type"},
         {"reactions.add", "{\"target_type\":\"post\",\"kind\":\"like\"}", "target_id"},
@@ -491,9 +486,9 @@ START_TEST(bad_post_input_is_rejected_and_changes_nothing)
     /* invalid UTF-8 */
     ck_assert_int_eq(fx_exec_raw(NULL, a, "posts.create", "{\"title\":\"\xff\",\"body\":\"b\"}"),
                      CM_EINVAL);
-    ck_assert_int_eq(fx_exec_raw(NULL, a, "comments.add",
-                                 "{\"post_id\":1,\"body\":\"\xed\xa0\x80\"}"),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec_raw(NULL, a, "comments.add", "{\"post_id\":1,\"body\":\"\xed\xa0\x80\"}"),
+        CM_EINVAL);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM posts"), 1);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM comments"), 0);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM reactions"), 0);
@@ -515,8 +510,8 @@ START_TEST(update_and_delete_posts)
     const cm_actor *joiners[] = {a, b, gm};
     for (int i = 0; i < 3; i++)
         ck_assert_ok(fx_exec(NULL, joiners[i], "groups.join", "{s:I}", "group_id", g));
-    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g,
-                         "member_id", mid(gm), "role", "moderator"));
+    ck_assert_ok(fx_exec(NULL, own, "groups.set_role", "{s:I,s:I,s:s}", "group_id", g, "member_id",
+                         mid(gm), "role", "moderator"));
     json_int_t p1 = make_post(a, g, "one"), p2 = make_post(a, g, "two"),
                p3 = make_post(a, 0, "three"), p4 = make_post(a, g, "four");
     json_t *r;
@@ -528,12 +523,11 @@ START_TEST(update_and_delete_posts)
     json_decref(r);
     ck_assert_int_eq(fx_exec(NULL, b, "posts.update", "{s:I,s:s}", "post_id", p1, "title", "x"),
                      CM_EPERM);
-    ck_assert_int_eq(fx_exec(NULL, gm, "posts.update", "{s:I,s:s}", "post_id", p1, "title",
-                             "x"),
+    ck_assert_int_eq(fx_exec(NULL, gm, "posts.update", "{s:I,s:s}", "post_id", p1, "title", "x"),
                      CM_EPERM);
-    ck_assert_int_eq(fx_exec(NULL, a, "posts.update", "{s:I,s:s}", "post_id", (json_int_t)99,
-                             "title", "x"),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(
+        fx_exec(NULL, a, "posts.update", "{s:I,s:s}", "post_id", (json_int_t)99, "title", "x"),
+        CM_ENOTFOUND);
     /* deletion: not by another member; by the author, a group moderator,
      * a platform moderator */
     ck_assert_int_eq(fx_exec(NULL, b, "posts.delete", "{s:I}", "post_id", p1), CM_EPERM);
@@ -554,15 +548,12 @@ START_TEST(update_and_delete_posts)
     ck_assert_int_eq(fx_exec(NULL, a, "comments.list", "{s:I}", "post_id", p2), CM_ENOTFOUND);
     ck_assert_ok(fx_exec(&r, pmod, "posts.list", "{}"));
     ck_assert_uint_eq(n_items(r), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(r,
-                                                                                       "items"),
-                                                                       0),
-                                                        "id")),
-                     p4);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(json_object_get(r, "items"), 0), "id")),
+        p4);
     json_decref(r);
     /* a banned author can no longer edit */
-    ck_assert_ok(fx_exec(NULL, gm, "groups.ban", "{s:I,s:I}", "group_id", g, "member_id",
-                         mid(a)));
+    ck_assert_ok(fx_exec(NULL, gm, "groups.ban", "{s:I,s:I}", "group_id", g, "member_id", mid(a)));
     ck_assert_int_eq(fx_exec(NULL, a, "posts.update", "{s:I,s:s}", "post_id", p4, "title", "x"),
                      CM_EPERM);
     cm_actor_free(own);
@@ -597,8 +588,8 @@ START_TEST(feed_is_newest_first_with_cursor_and_filters)
     for (int page = 0; page < 6; page++) {
         json_t *r;
         if (cursor[0])
-            ck_assert_ok(fx_exec(&r, NULL, "posts.list", "{s:i,s:s}", "limit", 3, "cursor",
-                                 cursor));
+            ck_assert_ok(
+                fx_exec(&r, NULL, "posts.list", "{s:i,s:s}", "limit", 3, "cursor", cursor));
         else
             ck_assert_ok(fx_exec(&r, NULL, "posts.list", "{s:i}", "limit", 3));
         size_t i;
@@ -674,11 +665,10 @@ START_TEST(comments_come_in_thread_order)
     size_t n = 0;
     for (int page = 0; page < 5; page++) {
         if (cursor[0])
-            ck_assert_ok(fx_exec(&r, NULL, "comments.list", "{s:I,s:i,s:s}", "post_id", p,
-                                 "limit", 4, "cursor", cursor));
+            ck_assert_ok(fx_exec(&r, NULL, "comments.list", "{s:I,s:i,s:s}", "post_id", p, "limit",
+                                 4, "cursor", cursor));
         else
-            ck_assert_ok(fx_exec(&r, NULL, "comments.list", "{s:I,s:i}", "post_id", p, "limit",
-                                 4));
+            ck_assert_ok(fx_exec(&r, NULL, "comments.list", "{s:I,s:i}", "post_id", p, "limit", 4));
         size_t i;
         json_t *it;
         json_array_foreach(json_object_get(r, "items"), i, it)
@@ -713,20 +703,19 @@ START_TEST(comments_come_in_thread_order)
     ck_assert_int_eq(json_integer_value(json_object_get(r, "comment_count")), 5);
     json_decref(r);
     /* replies: not to a deleted comment, not across posts */
-    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p,
-                             "parent_id", c2, "body", "x"),
+    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p, "parent_id",
+                             c2, "body", "x"),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "parent_id");
     ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", other,
                              "parent_id", c1, "body", "x"),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "parent_id");
-    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p,
-                             "parent_id", (json_int_t)999, "body", "x"),
+    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p, "parent_id",
+                             (json_int_t)999, "body", "x"),
                      CM_ENOTFOUND);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM comments"), 6);
-    ck_assert_int_eq(fx_exec(NULL, a, "comments.list", "{s:I,s:s}", "post_id", p, "cursor",
-                             "nope"),
+    ck_assert_int_eq(fx_exec(NULL, a, "comments.list", "{s:I,s:s}", "post_id", p, "cursor", "nope"),
                      CM_EINVAL);
     cm_actor_free(a);
     cm_actor_free(b);
@@ -741,18 +730,16 @@ START_TEST(threads_nest_at_most_16_deep)
     for (int d = 0; d <= 16; d++)
         parent = make_comment(a, p, parent, "deeper");
     ck_assert_int_eq(fx_count("SELECT max(depth) FROM comments"), 16);
-    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p,
-                             "parent_id", parent, "body", "too deep"),
+    ck_assert_int_eq(fx_exec(NULL, a, "comments.add", "{s:I,s:I,s:s}", "post_id", p, "parent_id",
+                             parent, "body", "too deep"),
                      CM_ECONSTRAINT);
     ck_assert_str_eq(cm_error_field(), "parent_id");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM comments"), 17);
     json_t *r;
     ck_assert_ok(fx_exec(&r, NULL, "comments.list", "{s:I}", "post_id", p));
     ck_assert_uint_eq(n_items(r), 17);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(r,
-                                                                                       "items"),
-                                                                       16),
-                                                        "depth")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_array_get(json_object_get(r, "items"), 16), "depth")),
                      16);
     json_decref(r);
     cm_actor_free(a);
@@ -775,8 +762,7 @@ START_TEST(comment_deletion_rights)
     ck_assert_ok(fx_exec(NULL, a, "comments.delete", "{s:I}", "comment_id", c1));
     ck_assert_ok(fx_exec(NULL, own, "comments.delete", "{s:I}", "comment_id", c2)); /* owner */
     ck_assert_ok(fx_exec(NULL, pmod, "comments.delete", "{s:I}", "comment_id", c3));
-    ck_assert_int_eq(fx_exec(NULL, a, "comments.delete", "{s:I}", "comment_id", c1),
-                     CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, a, "comments.delete", "{s:I}", "comment_id", c1), CM_ENOTFOUND);
     ck_assert_int_eq(fx_exec(NULL, a, "comments.delete", "{s:I}", "comment_id", (json_int_t)99),
                      CM_ENOTFOUND);
     ck_assert_str_eq(cm_error_field(), "comment_id");
@@ -798,8 +784,8 @@ START_TEST(reactions_are_idempotent_and_counted)
     json_int_t p = make_post(a, 0, "react to me");
     json_int_t c = make_comment(a, p, 0, "and me");
     json_t *r;
-#define REACT(actor, op, type, id, kind)                                                       \
-    fx_exec(&r, actor, op, "{s:s,s:I,s:s}", "target_type", type, "target_id", (json_int_t)(id), \
+#define REACT(actor, op, type, id, kind)                                                           \
+    fx_exec(&r, actor, op, "{s:s,s:I,s:s}", "target_type", type, "target_id", (json_int_t)(id),    \
             "kind", kind)
     ck_assert_ok(REACT(b, "reactions.add", "post", p, "like"));
     ck_assert_int_eq(reaction_count(r, "like"), 1);

@@ -35,9 +35,9 @@ static void setup(void)
 static json_int_t mk_event(const cm_actor *a, const char *start, const char *end,
                            json_int_t capacity, int publish)
 {
-    json_t *in = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "title", start, "format",
-                           "online", "online_url", "https://meet.example/x", "start_local",
-                           start, "end_local", end, "timezone", "UTC", "publish", publish);
+    json_t *in = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "title", start, "format", "online",
+                           "online_url", "https://meet.example/x", "start_local", start,
+                           "end_local", end, "timezone", "UTC", "publish", publish);
     if (capacity >= 0)
         json_object_set_new(in, "capacity", json_integer(capacity));
     char *s = json_dumps(in, JSON_COMPACT);
@@ -140,8 +140,7 @@ START_TEST(rsvp_with_guests_and_counts)
     json_decref(r);
     ck_assert_str_eq(seats(ev), "1/0");
     ck_assert_int_eq(fx_count("SELECT value FROM metric_counters WHERE name = 'rsvps'"), 1);
-    ck_assert_ok(fx_exec(&r, m, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status",
-                         "not_going"));
+    ck_assert_ok(fx_exec(&r, m, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status", "not_going"));
     ck_assert_str_eq(S(r, "status"), "not_going");
     ck_assert_int_eq(I(r, "seats"), 0);
     json_decref(r);
@@ -165,7 +164,7 @@ START_TEST(waitlist_is_fifo_and_fair)
     cm_actor *b = fx_member("b@example.org", "member");
     cm_actor *c = fx_member("c@example.org", "member");
     json_int_t ev = std_event(org, 3);
-    ck_assert_str_eq(rsvp(a, ev, 1), "going");      /* 2 seats */
+    ck_assert_str_eq(rsvp(a, ev, 1), "going"); /* 2 seats */
     json_t *r;
     ck_assert_ok(fx_exec(&r, b, "rsvps.add", "{s:I,s:i}", "event_id", ev, "guests", 1));
     ck_assert_str_eq(S(r, "status"), "waitlisted"); /* needs 2, 1 left */
@@ -306,13 +305,11 @@ START_TEST(not_going_and_capacity_changes_serve_the_waitlist)
     ck_assert_str_eq(rsvp(c, ev, 0), "waitlisted");
     ck_assert_str_eq(rsvp(d, ev, 0), "waitlisted");
     /* a waitlisted member saying no leaves the queue */
-    ck_assert_ok(fx_exec(NULL, c, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status",
-                         "not_going"));
+    ck_assert_ok(fx_exec(NULL, c, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status", "not_going"));
     ck_assert_str_eq(row(ev, c), "not_going/0/0");
     ck_assert_str_eq(seats(ev), "1/2");
     /* going -> not going frees the seat for the head */
-    ck_assert_ok(fx_exec(NULL, a, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status",
-                         "not_going"));
+    ck_assert_ok(fx_exec(NULL, a, "rsvps.add", "{s:I,s:s}", "event_id", ev, "status", "not_going"));
     ck_assert_str_eq(row(ev, b), "going/1/0");
     ck_assert_str_eq(seats(ev), "1/1");
     /* raising the capacity promotes; removing the limit promotes everybody */
@@ -380,22 +377,18 @@ START_TEST(bad_rsvp_input_is_rejected_and_changes_nothing)
     snprintf(cases[15].json, 160, "[%s]", ok);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = fx_exec_raw(NULL, m, "rsvps.add", cases[i].json);
-        ck_assert_msg(rc == CM_EINVAL, "case %zu (%s): %s", i, cases[i].json,
-                      cm_status_name(rc));
+        ck_assert_msg(rc == CM_EINVAL, "case %zu (%s): %s", i, cases[i].json, cm_status_name(rc));
         ck_assert_msg(strcmp(cm_error_field(), cases[i].field) == 0,
-                      "case %zu: field '%s', expected '%s'", i, cm_error_field(),
-                      cases[i].field);
+                      "case %zu: field '%s', expected '%s'", i, cm_error_field(), cases[i].field);
     }
-    ck_assert_int_eq(fx_exec(NULL, m, "rsvps.cancel", "{s:I,s:i}", "event_id", ev, "member_id",
-                             0),
+    ck_assert_int_eq(fx_exec(NULL, m, "rsvps.cancel", "{s:I,s:i}", "event_id", ev, "member_id", 0),
                      CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "member_id");
-    ck_assert_int_eq(fx_exec(NULL, org, "rsvps.list", "{s:I,s:s}", "event_id", ev, "status",
-                             "all"),
+    ck_assert_int_eq(fx_exec(NULL, org, "rsvps.list", "{s:I,s:s}", "event_id", ev, "status", "all"),
                      CM_EINVAL);
-    ck_assert_int_eq(fx_exec(NULL, org, "rsvps.list", "{s:I,s:s}", "event_id", ev, "cursor",
-                             "c1.zz"),
-                     CM_EINVAL);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "rsvps.list", "{s:I,s:s}", "event_id", ev, "cursor", "c1.zz"),
+        CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "cursor");
     ck_assert_int_eq(fx_exec(NULL, m, "rsvps.mine", "{s:i}", "limit", 1000), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "limit");
@@ -418,8 +411,7 @@ START_TEST(rsvp_needs_an_open_event_and_a_member)
     ck_assert_int_eq(fx_exec(NULL, NULL, "rsvps.add", "{s:I}", "event_id", soon), CM_EAUTH);
     ck_assert_int_eq(fx_exec(NULL, FX.sys, "rsvps.add", "{s:I}", "event_id", soon), CM_EAUTH);
     ck_assert_int_eq(fx_exec(NULL, m, "rsvps.add", "{s:I}", "event_id", draft), CM_ENOTFOUND);
-    ck_assert_int_eq(fx_exec(NULL, org, "rsvps.add", "{s:I}", "event_id", draft),
-                     CM_ECONSTRAINT);
+    ck_assert_int_eq(fx_exec(NULL, org, "rsvps.add", "{s:I}", "event_id", draft), CM_ECONSTRAINT);
     ck_assert_str_eq(cm_error_field(), "event_id");
     ck_assert_int_eq(fx_exec(NULL, m, "rsvps.add", "{s:I}", "event_id", gone), CM_ECONSTRAINT);
     ck_assert_str_eq(cm_error_field(), "event_id");
@@ -450,19 +442,19 @@ START_TEST(cancel_rules)
     ck_assert_str_eq(cm_error_field(), "event_id");
     ck_assert_str_eq(rsvp(a, ev, 2), "going");
     ck_assert_str_eq(rsvp(b, ev, 0), "going");
-    ck_assert_int_eq(fx_exec(NULL, b, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id",
-                             id_of(a)),
-                     CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, b, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id", id_of(a)),
+        CM_EPERM);
     ck_assert_str_eq(cm_error_field(), "member_id");
     ck_assert_str_eq(row(ev, a), "going/3/0");
-    ck_assert_ok(fx_exec(NULL, org, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id",
-                         id_of(a)));
+    ck_assert_ok(
+        fx_exec(NULL, org, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id", id_of(a)));
     ck_assert_str_eq(row(ev, a), "cancelled/0/0");
     ck_assert_str_eq(seats(ev), "1/0");
-    ck_assert_ok(fx_exec(NULL, mod, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id",
-                         id_of(b)));
-    ck_assert_ok(fx_exec(NULL, FX.sys, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id",
-                         id_of(b)));
+    ck_assert_ok(
+        fx_exec(NULL, mod, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id", id_of(b)));
+    ck_assert_ok(
+        fx_exec(NULL, FX.sys, "rsvps.cancel", "{s:I,s:I}", "event_id", ev, "member_id", id_of(b)));
     ck_assert_int_eq(fx_exec(NULL, FX.sys, "rsvps.cancel", "{s:I}", "event_id", ev), CM_EINVAL);
     ck_assert_str_eq(seats(ev), "0/0");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'rsvps.cancel' AND "
@@ -505,8 +497,8 @@ START_TEST(attendee_list_for_organizers)
     ck_assert_str_eq(rsvp(m[4], ev, 0), "waitlisted");
     ck_assert_str_eq(rsvp(m[2], ev, 0), "waitlisted");
     ck_assert_str_eq(rsvp(m[3], ev, 0), "waitlisted");
-    ck_assert_ok(fx_exec(NULL, m[5], "rsvps.add", "{s:I,s:s}", "event_id", ev, "status",
-                         "not_going"));
+    ck_assert_ok(
+        fx_exec(NULL, m[5], "rsvps.add", "{s:I,s:s}", "event_id", ev, "status", "not_going"));
     ck_assert_str_eq(rsvp(m[6], ev, 0), "waitlisted");
     ck_assert_ok(fx_exec(NULL, m[6], "rsvps.cancel", "{s:I}", "event_id", ev));
     json_t *r;
@@ -517,11 +509,10 @@ START_TEST(attendee_list_for_organizers)
     int pages = 0;
     do {
         if (cursor[0])
-            ck_assert_ok(fx_exec(&r, org, "rsvps.list", "{s:I,s:i,s:s}", "event_id", ev,
-                                 "limit", 3, "cursor", cursor));
+            ck_assert_ok(fx_exec(&r, org, "rsvps.list", "{s:I,s:i,s:s}", "event_id", ev, "limit", 3,
+                                 "cursor", cursor));
         else
-            ck_assert_ok(fx_exec(&r, org, "rsvps.list", "{s:I,s:i}", "event_id", ev, "limit",
-                                 3));
+            ck_assert_ok(fx_exec(&r, org, "rsvps.list", "{s:I,s:i}", "event_id", ev, "limit", 3));
         attendees(buf, sizeof buf, r);
         size_t n = strlen(all);
         snprintf(all + n, sizeof all - n, "%s%s", n ? " " : "", buf);
@@ -565,8 +556,8 @@ START_TEST(my_rsvps_upcoming_first)
     ck_assert_str_eq(rsvp(m, earliest, 0), "going");
     ck_assert_str_eq(rsvp(m, early, 0), "going");
     ck_assert_str_eq(rsvp(m, later, 0), "waitlisted");
-    ck_assert_ok(fx_exec(NULL, m, "rsvps.add", "{s:I,s:s}", "event_id", mid, "status",
-                         "not_going"));
+    ck_assert_ok(
+        fx_exec(NULL, m, "rsvps.add", "{s:I,s:s}", "event_id", mid, "status", "not_going"));
     /* a day later the first two have ended: upcoming first (soonest first), then the
      * past (latest first) */
     fx_clock_set(T0 + 2 * DAY);
@@ -575,8 +566,7 @@ START_TEST(my_rsvps_upcoming_first)
     json_t *r;
     do {
         if (cursor[0])
-            ck_assert_ok(fx_exec(&r, m, "rsvps.mine", "{s:i,s:s}", "limit", 3, "cursor",
-                                 cursor));
+            ck_assert_ok(fx_exec(&r, m, "rsvps.mine", "{s:i,s:s}", "limit", 3, "cursor", cursor));
         else
             ck_assert_ok(fx_exec(&r, m, "rsvps.mine", "{s:i}", "limit", 3));
         size_t i;
@@ -673,8 +663,8 @@ static void *quit_worker(void *arg)
     snprintf(in, sizeof in, "{\"event_id\":%lld}", (long long)crowd_event);
     for (int i = 0; i < QUITS_PER_THREAD; i++) {
         char *out = NULL;
-        quit_rc[t][i] = cm_exec(&out, FX.store, crowd[quitters[t][i]], "rsvps.cancel", in,
-                                strlen(in));
+        quit_rc[t][i] =
+            cm_exec(&out, FX.store, crowd[quitters[t][i]], "rsvps.cancel", in, strlen(in));
         cm_free(out);
     }
     return NULL;
@@ -715,9 +705,8 @@ START_TEST(concurrent_rsvps_never_oversell_and_keep_fifo)
     ck_assert_int_eq(going, 100);
     ck_assert_int_eq(waiting, CROWD - 100);
     long long ev = crowd_event;
-    ck_assert_int_eq(q1("SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = 'going'",
-                        ev),
-                     100);
+    ck_assert_int_eq(
+        q1("SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = 'going'", ev), 100);
     ck_assert_int_eq(q1("SELECT sum(seats) FROM rsvps WHERE event_id = %lld", ev), 100);
     ck_assert_int_eq(q1("SELECT seats_taken FROM events WHERE id = %lld", ev), 100);
     ck_assert_int_eq(q1("SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = "
@@ -804,9 +793,8 @@ START_TEST(concurrent_rsvps_never_oversell_and_keep_fifo)
             ck_assert_msg(quit_rc[t][i] == 0, "cancel %d/%d: %s", t, i,
                           cm_status_name(quit_rc[t][i]));
     int quits = THREADS * QUITS_PER_THREAD;
-    ck_assert_int_eq(q1("SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = 'going'",
-                        ev),
-                     100);
+    ck_assert_int_eq(
+        q1("SELECT count(*) FROM rsvps WHERE event_id = %lld AND status = 'going'", ev), 100);
     ck_assert_int_eq(q1("SELECT sum(seats) FROM rsvps WHERE event_id = %lld", ev), 100);
     ck_assert_int_eq(q1("SELECT seats_taken FROM events WHERE id = %lld", ev), 100);
     ck_assert_int_eq(q1("SELECT waitlist_count FROM events WHERE id = %lld", ev),
@@ -917,8 +905,8 @@ static json_t *walk(const cm_actor *a, const char *op, const char *json, int *fa
             return r;
         }
         ck_assert_ptr_null(out);
-        ck_assert_msg(injected == 1, "%s failed at N=%ld without an injected failure: %s", op,
-                      n, cm_error_message());
+        ck_assert_msg(injected == 1, "%s failed at N=%ld without an injected failure: %s", op, n,
+                      cm_error_message());
         ck_assert_msg(rc == CM_ENOMEM, "%s at N=%ld: %s (%s)", op, n, cm_status_name(rc),
                       cm_error_message());
         snapshot(after, sizeof after);

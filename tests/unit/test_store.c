@@ -84,7 +84,8 @@ START_TEST(migrations_apply_once_and_report_status)
     ck_assert_int_ge(json_integer_value(json_object_get(j, "current")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "current")),
                      json_integer_value(json_object_get(j, "latest")));
-    ck_assert_str_eq(json_string_value(json_object_get(j, "backend")), fx_is_pg() ? "pg" : "sqlite");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "backend")),
+                     fx_is_pg() ? "pg" : "sqlite");
     json_decref(j);
     ck_assert_int_ge(fx_count("SELECT count(*) FROM cm_migrations"), 1);
 }

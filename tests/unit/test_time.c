@@ -147,11 +147,23 @@ END_TEST
 START_TEST(rfc3339_invalid)
 {
     static const char *bad[] = {
-        "x", "", "2026-02-30T00:00Z", "2026-02-30T00:00:00Z", "2100-02-29T00:00:00Z",
-        "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-01T24:00:00Z",
-        "2026-01-01T00:60:00Z", "2026-01-01T00:00:00", "2026-01-01T00:00:00+2:00",
-        "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk",
-        "2026/01/01T00:00:00Z", "2026-01-01X00:00:00Z", "26-01-01T00:00:00Z",
+        "x",
+        "",
+        "2026-02-30T00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2100-02-29T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-00-10T00:00:00Z",
+        "2026-01-01T24:00:00Z",
+        "2026-01-01T00:60:00Z",
+        "2026-01-01T00:00:00",
+        "2026-01-01T00:00:00+2:00",
+        "2026-01-01T00:00:00+24:00",
+        "2026-01-01T00:00:00.Z",
+        "2026-01-01T00:00:00Zjunk",
+        "2026/01/01T00:00:00Z",
+        "2026-01-01X00:00:00Z",
+        "26-01-01T00:00:00Z",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t us = 42;
@@ -170,9 +182,19 @@ START_TEST(tz_validity)
     ck_assert(cm__tz_valid("Etc/GMT+5"));
     ck_assert(cm__tz_valid("America/Argentina/Buenos_Aires"));
     static const char *bad[] = {
-        "Mars/Olympus", "../etc/passwd", "", "/usr/share/zoneinfo/UTC", "Europe/../UTC",
-        "Europe/Berlin ", "Europe\\Berlin", "Europe", "Europe/", "zone.tab", "Europe/Berlin\n",
-        "europe/berlin_", "UTC;rm",
+        "Mars/Olympus",
+        "../etc/passwd",
+        "",
+        "/usr/share/zoneinfo/UTC",
+        "Europe/../UTC",
+        "Europe/Berlin ",
+        "Europe\\Berlin",
+        "Europe",
+        "Europe/",
+        "zone.tab",
+        "Europe/Berlin\n",
+        "europe/berlin_",
+        "UTC;rm",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(!cm__tz_valid(bad[i]), "accepted '%s'", bad[i]);
@@ -333,8 +355,16 @@ START_TEST(tz_corrupt_data)
     uint8_t b[256];
     size_t n;
     static const char *bad_footers[] = {
-        "XX3", "XXX", "XXX3YYY,M13.1.0,M1.1.0", "XXX3YYY,M3.6.0,M10.1.0", "XXX3YYY,J0,J10",
-        "XXX3YYY,366,1", "XXX3YYY,M3.1.0", "XXX3YYY,M3.1.0,M10.1.0junk", "<XX>3", "<X!X>3",
+        "XX3",
+        "XXX",
+        "XXX3YYY,M13.1.0,M1.1.0",
+        "XXX3YYY,M3.6.0,M10.1.0",
+        "XXX3YYY,J0,J10",
+        "XXX3YYY,366,1",
+        "XXX3YYY,M3.1.0",
+        "XXX3YYY,M3.1.0,M10.1.0junk",
+        "<XX>3",
+        "<X!X>3",
         "XXX3YYY,M3.1.0/168,M10.1.0",
     };
     for (size_t i = 0; i < sizeof bad_footers / sizeof bad_footers[0]; i++) {
@@ -387,11 +417,17 @@ END_TEST
 /* ---- threads and cache eviction ---- */
 
 static const char *thread_zones[] = {
-    "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe",
-    "Australia/Sydney", "Europe/Dublin", "America/Santiago", "Asia/Jerusalem", "America/Nuuk",
-    "Pacific/Auckland", "Asia/Tokyo", "Africa/Cairo", "Europe/London", "America/Chicago",
-    "America/Denver", "America/Los_Angeles", "Asia/Tehran", "Pacific/Chatham", "Europe/Paris",
-    "America/Sao_Paulo", "Asia/Kathmandu", "UTC",
+    "Europe/Berlin",    "America/New_York",
+    "Asia/Kolkata",     "Australia/Lord_Howe",
+    "Australia/Sydney", "Europe/Dublin",
+    "America/Santiago", "Asia/Jerusalem",
+    "America/Nuuk",     "Pacific/Auckland",
+    "Asia/Tokyo",       "Africa/Cairo",
+    "Europe/London",    "America/Chicago",
+    "America/Denver",   "America/Los_Angeles",
+    "Asia/Tehran",      "Pacific/Chatham",
+    "Europe/Paris",     "America/Sao_Paulo",
+    "Asia/Kathmandu",   "UTC",
 };
 #define NZONES (sizeof thread_zones / sizeof thread_zones[0])
 static char thread_want[NZONES][32];
@@ -416,15 +452,14 @@ START_TEST(tz_threads)
 {
     /* more zones than the cache holds, so threads evict each other's zones */
     for (size_t i = 0; i < NZONES; i++)
-        ck_assert_int_eq(cm__time_utc_to_local(thread_want[i], thread_zones[i],
-                                               INT64_C(3802586400) * 1000000),
-                         CM_OK);
+        ck_assert_int_eq(
+            cm__time_utc_to_local(thread_want[i], thread_zones[i], INT64_C(3802586400) * 1000000),
+            CM_OK);
     ck_assert_str_eq(thread_want[0], "2090-07-01T12:00:00"); /* spot checks (GNU date) */
     ck_assert_str_eq(thread_want[2], "2090-07-01T15:30:00");
     pthread_t th[4];
     for (size_t i = 0; i < 4; i++)
-        ck_assert_int_eq(pthread_create(&th[i], NULL, thread_main, (void *)(uintptr_t)(i * 5)),
-                         0);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, thread_main, (void *)(uintptr_t)(i * 5)), 0);
     for (size_t i = 0; i < 4; i++) {
         void *ret = (void *)1;
         ck_assert_int_eq(pthread_join(th[i], &ret), 0);

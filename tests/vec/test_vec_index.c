@@ -798,8 +798,7 @@ START_TEST(hnsw_search_batch_matches_single_searches)
     float *bad = malloc(sizeof(float) * 2 * DIM);
     memcpy(bad, Q, sizeof(float) * 2 * DIM);
     bad[DIM + 3] = NAN;
-    ck_assert_int_eq(cm_vec_index_search_batch(bi, NULL, NULL, ix, bad, 2, DIM, K, &so),
-                     CM_EINVAL);
+    ck_assert_int_eq(cm_vec_index_search_batch(bi, NULL, NULL, ix, bad, 2, DIM, K, &so), CM_EINVAL);
     ck_assert_str_eq(cm_error_field(), "queries");
     free(bad);
     free(bi);
@@ -877,8 +876,7 @@ START_TEST(hnsw_remove_repairs_links_and_keeps_recall)
     int64_t *ids = seq_ids(extra);
     for (size_t i = 0; i < extra; i++)
         ids[i] += N;
-    ck_ok(cm_vec_index_add_batch(ix, ids + 1, E + DIM, extra - 1, DIM),
-          "insert 10%");
+    ck_ok(cm_vec_index_add_batch(ix, ids + 1, E + DIM, extra - 1, DIM), "insert 10%");
     free(ids);
     check_links(ix);
     ck_assert_uint_eq(cm_vec_index_count(ix), N);

@@ -172,8 +172,9 @@ static void compare_scan_kernels(const cm__vec_ops *o)
         for (int oa = 0; oa < 2; oa++) {
             int ob = 1 - oa;
             const uint16_t *hq = D.ha + oa;
-            const uint16_t *hrows[8] = {D.hb + ob,  D.hb + 300 + ob, D.ha + 600 + ob, D.hb + 901,
-                                        D.ha + 1000, D.hb + 1100 + ob, D.ha + 1200 + oa, D.hb + 1290};
+            const uint16_t *hrows[8] = {D.hb + ob,        D.hb + 300 + ob, D.ha + 600 + ob,
+                                        D.hb + 901,       D.ha + 1000,     D.hb + 1100 + ob,
+                                        D.ha + 1200 + oa, D.hb + 1290};
             float g[24], r;
             if (o->dot8_bf16) {
                 o->dot8_bf16(hq, hrows, d, g);
@@ -201,8 +202,8 @@ static void compare_scan_kernels(const cm__vec_ops *o)
                                   o->name, d, j);
             }
             const float *q[4] = {D.a + oa, D.b + 1200 + ob, D.a + 1300, D.b + 1400 + oa};
-            const float *rows[6] = {D.b + ob, D.b + 300 + ob, D.a + 600 + oa, D.b + 900,
-                                    D.a + 1000 + ob, D.b + 1100};
+            const float *rows[6] = {D.b + ob,  D.b + 300 + ob,  D.a + 600 + oa,
+                                    D.b + 900, D.a + 1000 + ob, D.b + 1100};
             cm__vec_f32x4x6_fn tiles[2] = {o->dot4x6_f32, o->l2sq4x6_f32};
             cm__vec_f32x4_fn fours[2] = {o->dot4_f32, o->l2sq4_f32};
             for (int kind = 0; kind < 2; kind++) {

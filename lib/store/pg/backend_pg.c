@@ -68,11 +68,11 @@ typedef struct pg_types {
 typedef struct pg_state {
     char **kw, **val; /* libpq keywords/values, NULL-terminated */
     char *begin_sql;
-    bool notify_off;  /* URI notify=off: neither NOTIFY nor LISTEN */
+    bool notify_off; /* URI notify=off: neither NOTIFY nor LISTEN */
     pthread_mutex_t lock;
     pg_types **types; /* [n_types], by catalogue index, filled lazily */
     size_t n_types;
-    cm__pg_vec vec;   /* pgvector, set up at open (vector_pg.c) */
+    cm__pg_vec vec; /* pgvector, set up at open (vector_pg.c) */
 } pg_state;
 
 typedef struct pg_conn {
@@ -159,9 +159,8 @@ static int code_for_sqlstate(const char *s)
 /* SQLSTATEs after which the session is gone or unusable. */
 static bool sqlstate_fatal(const char *s)
 {
-    return s && (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-                 strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0 ||
-                 strcmp(s, "25P03") == 0);
+    return s && (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
+                 strcmp(s, "57P03") == 0 || strcmp(s, "25P03") == 0);
 }
 
 static void copy_trimmed(char *dst, size_t n, const char *src)
@@ -292,8 +291,8 @@ static int strip_own_params(char **stripped, uri_opts *o, const char *uri)
         if (KEY("statement_timeout") || KEY("lock_timeout")) {
             if (!val || !duration_ok(val))
                 rc = cm__error_set_field(CM_EINVAL, "uri",
-                                         "pg: %.*s must be a duration such as 30s or 5000",
-                                         (int)kn, p);
+                                         "pg: %.*s must be a duration such as 30s or 5000", (int)kn,
+                                         p);
             else
                 (void)snprintf(KEY("lock_timeout") ? o->lock_timeout : o->statement_timeout,
                                sizeof o->lock_timeout, "%s", val);
@@ -455,7 +454,10 @@ done:
     return CM_OK;
 }
 
-static void pg_release(void *state) { state_free(state); }
+static void pg_release(void *state)
+{
+    state_free(state);
+}
 
 static uint32_t pg_default_pool(void *state)
 {
@@ -756,9 +758,9 @@ static int discover_types(pg_stmt *st, const char *what)
     bool widen = false;
     for (int i = 0; i < st->nparams; i++) {
         st->ptypes[i] = PQparamtype(d, i);
-        wide[i] = st->ptypes[i] == OID_INT2 || st->ptypes[i] == OID_INT4     ? OID_INT8
-                  : st->ptypes[i] == OID_FLOAT4                               ? OID_FLOAT8
-                                                                              : st->ptypes[i];
+        wide[i] = st->ptypes[i] == OID_INT2 || st->ptypes[i] == OID_INT4 ? OID_INT8
+                  : st->ptypes[i] == OID_FLOAT4                          ? OID_FLOAT8
+                                                                         : st->ptypes[i];
         widen |= wide[i] != st->ptypes[i];
     }
     PQclear(d);
@@ -898,8 +900,7 @@ static int pg_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
     st->conn = c;
     st->index = index;
     st->id = index >= 0 ? conn->store->sql[index]->id : "(ad hoc)";
-    int rc = cm__pg_statement(&st->sql, &st->nparams, &st->used, index >= 0 ? st->id : NULL,
-                              sql);
+    int rc = cm__pg_statement(&st->sql, &st->nparams, &st->used, index >= 0 ? st->id : NULL, sql);
     if (rc) {
         cm__free(st);
         return rc;
@@ -928,8 +929,8 @@ static int pg_prepare(cm__stmt **out, cm__conn *conn, const char *sql)
 static int param_slot(pg_stmt *st, int idx, pg_param **p)
 {
     if (idx < 1 || idx > st->nparams)
-        return cm__error_set(CM_ERANGE, "pg: %s: parameter %d out of range (1..%d)", st->id,
-                             idx, st->nparams);
+        return cm__error_set(CM_ERANGE, "pg: %s: parameter %d out of range (1..%d)", st->id, idx,
+                             st->nparams);
     *p = &st->params[idx - 1];
     return CM_OK;
 }
@@ -986,8 +987,7 @@ static int pg_bind_double(cm__stmt *s, int idx, double v)
         n = snprintf(buf, sizeof buf, "NaN");
     else if (isinf(v))
         n = snprintf(buf, sizeof buf, "%sInfinity", v < 0 ? "-" : "");
-    else if ((t == OID_INT8 || t == OID_INT4 || t == OID_INT2) && v == floor(v) &&
-             fabs(v) < 9.2e18)
+    else if ((t == OID_INT8 || t == OID_INT4 || t == OID_INT2) && v == floor(v) && fabs(v) < 9.2e18)
         n = snprintf(buf, sizeof buf, "%" PRId64, (int64_t)v);
     else /* the shortest text that reads back as v */
         for (int prec = 15; prec <= 17; prec++)
@@ -1004,8 +1004,8 @@ static int pg_bind_text(cm__stmt *s, int idx, const char *p, size_t n)
     if (ptype(st, idx) == OID_BYTEA)
         return param_set(st, idx, p, n, 1);
     if (memchr(p, '\0', n))
-        return cm__error_set(CM_EINVAL, "pg: %s: text parameter %d contains a NUL byte",
-                             st->id, idx);
+        return cm__error_set(CM_EINVAL, "pg: %s: text parameter %d contains a NUL byte", st->id,
+                             idx);
     return param_set(st, idx, p, n, 0);
 }
 
@@ -1048,8 +1048,8 @@ static int pg_step(cm__stmt *s)
             st->lengths[i] = v ? p->len : 0;
             st->formats[i] = v ? p->fmt : 0;
         }
-        PGresult *r = PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
-                                     st->formats, 0);
+        PGresult *r =
+            PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths, st->formats, 0);
         ExecStatusType es = PQresultStatus(r);
         if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
             rc = map_error(c, r, st->id);
@@ -1103,7 +1103,7 @@ static int64_t pg_col_int64(cm__stmt *s, int col)
     long long n = strtoll(v, &end, 10);
     if (*end == '.' || *end == 'e' || *end == 'E') {
         double d = strtod(v, NULL);
-        return d >= 9.2233720368547758e18 ? INT64_MAX
+        return d >= 9.2233720368547758e18    ? INT64_MAX
                : d <= -9.2233720368547758e18 ? INT64_MIN
                                              : (int64_t)d;
     }
@@ -1170,7 +1170,10 @@ static const void *pg_col_blob(cm__stmt *s, int col, size_t *len)
     return pg_col_text(s, col, len);
 }
 
-static int64_t pg_changes(cm__stmt *s) { return ((pg_stmt *)s)->conn->changes; }
+static int64_t pg_changes(cm__stmt *s)
+{
+    return ((pg_stmt *)s)->conn->changes;
+}
 
 /* ------------------------------------------------------------------ */
 /* wake-ups: NOTIFY with the commit, a dedicated LISTEN connection      */
@@ -1283,7 +1286,10 @@ static int pg_listen_read(void *l, void (*fn)(const char *payload, void *arg), v
     return CM_OK;
 }
 
-static void pg_listen_close(void *l) { PQfinish(l); }
+static void pg_listen_close(void *l)
+{
+    PQfinish(l);
+}
 
 /* ------------------------------------------------------------------ */
 /* migrations                                                          */

@@ -70,17 +70,17 @@ void *cm__pg_native(cm__conn *conn);
 
 /* pgvector (vector_pg.c): what cm__pg_after_migrate found, per store. */
 typedef struct cm__pg_vec {
-    int ready;             /* 1: embedding column + trigger in place: search in the server */
-    bool iterative;        /* pgvector >= 0.8: hnsw.iterative_scan */
-    char ext_schema[136];  /* quoted schema of the extension */
-    char tab_schema[136];  /* quoted schema of the embeddings table */
+    int ready;            /* 1: embedding column + trigger in place: search in the server */
+    bool iterative;       /* pgvector >= 0.8: hnsw.iterative_scan */
+    char ext_schema[136]; /* quoted schema of the extension */
+    char tab_schema[136]; /* quoted schema of the embeddings table */
 } cm__pg_vec;
 /* The store's pgvector state (in the backend's per-store state). */
 cm__pg_vec *cm__pg_vec_of(cm__conn *conn);
 /* The after_migrate and vector_search_pushdown hooks. */
 int cm__pg_after_migrate(cm__conn *conn, bool apply);
-int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids,
-                         float *scores, size_t *n);
+int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids, float *scores,
+                         size_t *n);
 
 /* Backup files (backup_pg.c): pg_dump / pg_restore behind the vtable's
  * backup, check_backup and restore hooks. */

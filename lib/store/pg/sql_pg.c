@@ -15,32 +15,40 @@
 /* SQLite printf('%020d', x) zero-pads ids into a sortable path; the path
  * sorts bytewise ("C"), as in SQLite, whatever the database's collation. */
 static const char *const comment_list_patch[] = {
-    "printf('%020d', id)", "(lpad(id::text, 20, '0') COLLATE \"C\")",
-    "printf('%020d', c.id)", "lpad(c.id::text, 20, '0')",
+    "printf('%020d', id)",
+    "(lpad(id::text, 20, '0') COLLATE \"C\")",
+    "printf('%020d', c.id)",
+    "lpad(c.id::text, 20, '0')",
     NULL,
 };
 
 /* The completions of a group commit arrive as one JSON array: SQLite's
  * json_each and '$[i]' paths are jsonb_array_elements and ->> i here. */
 static const char *const jobs_complete_many_patch[] = {
-    "value ->> '$[0]' AS id", "CAST(value ->> 0 AS bigint) AS id",
-    "value ->> '$[1]' AS token", "CAST(value ->> 1 AS bigint) AS token",
-    "value ->> '$[2]' AS result", "value ->> 2 AS result",
-    "FROM json_each(?1)", "FROM jsonb_array_elements(CAST(?1 AS jsonb)) AS e(value)",
+    "value ->> '$[0]' AS id",
+    "CAST(value ->> 0 AS bigint) AS id",
+    "value ->> '$[1]' AS token",
+    "CAST(value ->> 1 AS bigint) AS token",
+    "value ->> '$[2]' AS result",
+    "value ->> 2 AS result",
+    "FROM json_each(?1)",
+    "FROM jsonb_array_elements(CAST(?1 AS jsonb)) AS e(value)",
     NULL,
 };
 
 /* A parameter only in a CASE branch is typed text by PostgreSQL; the column
  * is bigint. (Portable spelling for the SQLite text: CAST(?4 AS INTEGER).) */
 static const char *const jobs_release_patch[] = {
-    "THEN ?4 ELSE NULL END", "THEN CAST(?4 AS INTEGER) ELSE NULL END",
+    "THEN ?4 ELSE NULL END",
+    "THEN CAST(?4 AS INTEGER) ELSE NULL END",
     NULL,
 };
 
 /* In DO UPDATE SET, a bare column is ambiguous on PostgreSQL (the row or
  * excluded). (Portable: qualify it in the SQLite text too.) */
 static const char *const metric_add_patch[] = {
-    "value = value + excluded.value", "value = metric_counters.value + excluded.value",
+    "value = value + excluded.value",
+    "value = metric_counters.value + excluded.value",
     NULL,
 };
 
@@ -60,7 +68,8 @@ static const char *const metric_add_patch[] = {
 static const char *const jobs_claim_patch[] = {
     "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued'",
     "WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'queued'",
-    "LIMIT ?5) RETURNING", "LIMIT ?5 FOR UPDATE SKIP LOCKED)) RETURNING",
+    "LIMIT ?5) RETURNING",
+    "LIMIT ?5 FOR UPDATE SKIP LOCKED)) RETURNING",
     NULL,
 };
 
@@ -72,7 +81,8 @@ static const char *const jobs_claim_patch[] = {
 static const char *const jobs_promote_patch[] = {
     "WHERE id IN (SELECT id FROM jobs WHERE state = 'delayed'",
     "WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'delayed'",
-    "ORDER BY run_at LIMIT 1000)", "ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED))",
+    "ORDER BY run_at LIMIT 1000)",
+    "ORDER BY run_at LIMIT 1000 FOR UPDATE SKIP LOCKED))",
     NULL,
 };
 
@@ -82,7 +92,8 @@ static const char *const jobs_promote_patch[] = {
 static const char *const jobs_prune_patch[] = {
     "WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL",
     "WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE finished_at IS NOT NULL",
-    "LIMIT ?4)", "LIMIT ?4 FOR UPDATE SKIP LOCKED))",
+    "LIMIT ?4)",
+    "LIMIT ?4 FOR UPDATE SKIP LOCKED))",
     NULL,
 };
 
@@ -102,7 +113,8 @@ static const char *const jobs_retry_patch[] = {
  * so that two claimers cannot both see room in the same window (SQLite's
  * BEGIN IMMEDIATE serializes them already). */
 static const char *const jobs_queue_get_patch[] = {
-    "WHERE queue = ?1", "WHERE queue = ?1 FOR UPDATE",
+    "WHERE queue = ?1",
+    "WHERE queue = ?1 FOR UPDATE",
     NULL,
 };
 

@@ -15,8 +15,14 @@
 #include <string.h>
 #include <strings.h>
 
-static bool word_start(unsigned char c) { return isalpha(c) || c == '_' || c >= 0x80; }
-static bool word_char(unsigned char c) { return isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
+static bool word_start(unsigned char c)
+{
+    return isalpha(c) || c == '_' || c >= 0x80;
+}
+static bool word_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
 
 /* Length of the string literal, quoted identifier or comment at s[i], or 0. */
 static size_t opaque_len(const char *s, size_t i)
@@ -165,8 +171,7 @@ int cm__pg_translate(char **out, int *nparams, unsigned char **used_out, const c
             if (j == i + 1)
                 v = maxp + 1;
             if (v < 1 || v > CM__PG_MAX_PARAMS) {
-                rc = cm__error_set(CM_EINVAL, "pg: parameter number out of range in: %.80s",
-                                   sql);
+                rc = cm__error_set(CM_EINVAL, "pg: parameter number out of range in: %.80s", sql);
                 break;
             }
             if ((size_t)v >= used_cap) {

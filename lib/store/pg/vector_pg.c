@@ -48,9 +48,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VEC_MAX_DIM 16000  /* pgvector's limit for the vector type */
-#define HNSW_MAX_DIM 2000  /* and for an HNSW index on it */
-#define EXTRA 16           /* rows fetched beyond k, for ties at the cut */
+#define VEC_MAX_DIM 16000 /* pgvector's limit for the vector type */
+#define HNSW_MAX_DIM 2000 /* and for an HNSW index on it */
+#define EXTRA 16          /* rows fetched beyond k, for ties at the cut */
 
 /* Record the failure of r as CM_E* with its SQLSTATE. */
 static int fail(PGconn *pg, PGresult *r, const char *what)
@@ -62,7 +62,7 @@ static int fail(PGconn *pg, PGresult *r, const char *what)
     for (char *p = m; *p; p++)
         if (*p == '\n')
             *p = ' ';
-    int code = state && strcmp(state, "57014") == 0 ? CM_ETIMEOUT
+    int code = state && strcmp(state, "57014") == 0    ? CM_ETIMEOUT
                : state && strncmp(state, "40", 2) == 0 ? CM_EBUSY
                                                        : CM_EBACKEND;
     cm__error_set(code, "pg: %s: %s", what, m);
@@ -140,53 +140,55 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
     int rc = CM_OK;
     if (!have_column) {
         cm__buf_printf(&b, "ALTER TABLE embeddings ADD COLUMN embedding %s.vector", S);
-        rc = b.err ? cm__oom()
-                   : run(pg, b.p, "pgvector: add the embedding column");
+        rc = b.err ? cm__oom() : run(pg, b.p, "pgvector: add the embedding column");
         b.len = 0;
     }
     if (rc == CM_OK && !have_trigger) {
         /* float32 little-endian -> vector, exactly: (-1)^s * (2^23 + m) * 2^(e-150)
          * (e = 0: m * 2^-149) is exact in double precision, then in real. */
         cm__buf_printf(&b,
-                  "CREATE OR REPLACE FUNCTION %s.cm_f32le_to_vector(b bytea, d bigint) "
-                  "RETURNS %s.vector LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ ",
-                  T, S);
-        cm__buf_printf(&b, "SELECT CASE WHEN bool_or(e = 255) OR NOT bool_or((u & 2147483647) <> 0) "
-                      "THEN NULL ELSE (array_agg((CASE WHEN e = 0 THEN m * (2.0::float8 ^ (-149)) "
-                      "ELSE (8388608 + m) * (2.0::float8 ^ (e - 150)) END) * (1 - 2 * (u >> 31)) "
-                      "ORDER BY i))::real[]::%s.vector END ",
-                  S);
-        cm__buf_printf(&b, "FROM (SELECT i, u, ((u >> 23) & 255) AS e, (u & 8388607) AS m "
-                      "FROM (SELECT i, (get_byte(b, 4 * i)::bigint | "
-                      "(get_byte(b, 4 * i + 1)::bigint << 8) | "
-                      "(get_byte(b, 4 * i + 2)::bigint << 16) | "
-                      "(get_byte(b, 4 * i + 3)::bigint << 24)) AS u ");
-        cm__buf_printf(&b, "FROM generate_series(0, (d - 1)::int) AS i) AS w) AS f $f$; ");
+                       "CREATE OR REPLACE FUNCTION %s.cm_f32le_to_vector(b bytea, d bigint) "
+                       "RETURNS %s.vector LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$ ",
+                       T, S);
         cm__buf_printf(&b,
-                  "CREATE OR REPLACE FUNCTION %s.cm_embeddings_sync_vector() RETURNS trigger "
-                  "LANGUAGE plpgsql AS $f$ BEGIN NEW.embedding := CASE WHEN NEW.vector IS NULL "
-                  "OR NEW.dim < 1 OR NEW.dim > %d OR length(NEW.vector) <> 4 * NEW.dim "
-                  "THEN NULL ELSE %s.cm_f32le_to_vector(NEW.vector, NEW.dim) END; "
-                  "RETURN NEW; END $f$; ",
-                  T, VEC_MAX_DIM, T);
-        cm__buf_printf(&b, "CREATE TRIGGER embeddings_vector_sync BEFORE INSERT OR UPDATE OF "
-                      "vector, dim ON embeddings FOR EACH ROW EXECUTE FUNCTION "
-                      "%s.cm_embeddings_sync_vector(); ",
-                  T);
+                       "SELECT CASE WHEN bool_or(e = 255) OR NOT bool_or((u & 2147483647) <> 0) "
+                       "THEN NULL ELSE (array_agg((CASE WHEN e = 0 THEN m * (2.0::float8 ^ (-149)) "
+                       "ELSE (8388608 + m) * (2.0::float8 ^ (e - 150)) END) * (1 - 2 * (u >> 31)) "
+                       "ORDER BY i))::real[]::%s.vector END ",
+                       S);
+        cm__buf_printf(&b, "FROM (SELECT i, u, ((u >> 23) & 255) AS e, (u & 8388607) AS m "
+                           "FROM (SELECT i, (get_byte(b, 4 * i)::bigint | "
+                           "(get_byte(b, 4 * i + 1)::bigint << 8) | "
+                           "(get_byte(b, 4 * i + 2)::bigint << 16) | "
+                           "(get_byte(b, 4 * i + 3)::bigint << 24)) AS u ");
+        cm__buf_printf(&b, "FROM generate_series(0, (d - 1)::int) AS i) AS w) AS f $f$; ");
+        cm__buf_printf(
+            &b,
+            "CREATE OR REPLACE FUNCTION %s.cm_embeddings_sync_vector() RETURNS trigger "
+            "LANGUAGE plpgsql AS $f$ BEGIN NEW.embedding := CASE WHEN NEW.vector IS NULL "
+            "OR NEW.dim < 1 OR NEW.dim > %d OR length(NEW.vector) <> 4 * NEW.dim "
+            "THEN NULL ELSE %s.cm_f32le_to_vector(NEW.vector, NEW.dim) END; "
+            "RETURN NEW; END $f$; ",
+            T, VEC_MAX_DIM, T);
+        cm__buf_printf(&b,
+                       "CREATE TRIGGER embeddings_vector_sync BEFORE INSERT OR UPDATE OF "
+                       "vector, dim ON embeddings FOR EACH ROW EXECUTE FUNCTION "
+                       "%s.cm_embeddings_sync_vector(); ",
+                       T);
         /* rows written before: the trigger fills them (it fires on SET vector) */
         cm__buf_printf(&b, "UPDATE embeddings SET vector = vector WHERE vector IS NOT NULL "
-                      "AND embedding IS NULL");
-        rc = b.err ? cm__oom()
-                   : run(pg, b.p, "pgvector: trigger");
+                           "AND embedding IS NULL");
+        rc = b.err ? cm__oom() : run(pg, b.p, "pgvector: trigger");
         b.len = 0;
     }
     /* an HNSW index per vector size without one */
     PGresult *r = NULL;
     if (rc == CM_OK) {
-        cm__buf_printf(&b, "SELECT d FROM (SELECT 384 AS d UNION SELECT DISTINCT dim FROM embeddings "
-                      "WHERE embedding IS NOT NULL AND dim BETWEEN 1 AND %d) AS s "
-                      "WHERE to_regclass('embeddings_hnsw_' || d) IS NULL ORDER BY d",
-                  HNSW_MAX_DIM);
+        cm__buf_printf(&b,
+                       "SELECT d FROM (SELECT 384 AS d UNION SELECT DISTINCT dim FROM embeddings "
+                       "WHERE embedding IS NOT NULL AND dim BETWEEN 1 AND %d) AS s "
+                       "WHERE to_regclass('embeddings_hnsw_' || d) IS NULL ORDER BY d",
+                       HNSW_MAX_DIM);
         r = b.err ? NULL : PQexec(pg, b.p);
         if (b.err)
             rc = cm__oom();
@@ -198,11 +200,10 @@ static int install(cm__pg_vec *v, PGconn *pg, bool have_column, bool have_trigge
         long d = strtol(PQgetvalue(r, i, 0), NULL, 10);
         b.len = 0;
         cm__buf_printf(&b,
-                  "CREATE INDEX IF NOT EXISTS embeddings_hnsw_%ld ON embeddings USING hnsw "
-                  "((embedding::%s.vector(%ld)) %s.vector_cosine_ops) WHERE dim = %ld",
-                  d, S, d, S, d);
-        rc = b.err ? cm__oom()
-                   : run(pg, b.p, "pgvector: HNSW index");
+                       "CREATE INDEX IF NOT EXISTS embeddings_hnsw_%ld ON embeddings USING hnsw "
+                       "((embedding::%s.vector(%ld)) %s.vector_cosine_ops) WHERE dim = %ld",
+                       d, S, d, S, d);
+        rc = b.err ? cm__oom() : run(pg, b.p, "pgvector: HNSW index");
     }
     PQclear(r);
     cm__free(b.p);
@@ -319,8 +320,8 @@ static int cmp_row(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids,
-                         float *scores, size_t *n)
+int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t *ids, float *scores,
+                         size_t *n)
 {
     *n = 0;
     const cm__pg_vec *v = cm__pg_vec_of(conn);
@@ -345,23 +346,24 @@ int cm__pg_vector_search(cm__conn *conn, const cm__vec_search_req *req, int64_t 
         (void)snprintf(set, sizeof set,
                        "SET LOCAL hnsw.iterative_scan = strict_order; "
                        "SET LOCAL hnsw.ef_search = %zu",
-                       req->k + EXTRA < 40 ? (size_t)40 : req->k + EXTRA > 1000 ? (size_t)1000
-                                                                                : req->k + EXTRA);
+                       req->k + EXTRA < 40     ? (size_t)40
+                       : req->k + EXTRA > 1000 ? (size_t)1000
+                                               : req->k + EXTRA);
         if ((rc = run(pg, set, "pgvector: settings")))
             return rc;
     }
     cm__buf_printf(&sql,
-              "SELECT entity_id, (embedding::%s.vector(%zu) OPERATOR(%s.<=>) "
-              "$1::%s.vector(%zu))::float8 FROM embeddings ",
-              S, req->dim, S, S, req->dim);
+                   "SELECT entity_id, (embedding::%s.vector(%zu) OPERATOR(%s.<=>) "
+                   "$1::%s.vector(%zu))::float8 FROM embeddings ",
+                   S, req->dim, S, S, req->dim);
     cm__buf_printf(&sql,
-              "WHERE entity_type = $2 AND model = $3 AND dim = %zu AND embedding IS NOT NULL "
-              "AND entity_id = ANY ($4::bigint[]) AND entity_id <> $5 ",
-              req->dim);
+                   "WHERE entity_type = $2 AND model = $3 AND dim = %zu AND embedding IS NOT NULL "
+                   "AND entity_id = ANY ($4::bigint[]) AND entity_id <> $5 ",
+                   req->dim);
     cm__buf_printf(&sql,
-              "ORDER BY embedding::%s.vector(%zu) OPERATOR(%s.<=>) $1::%s.vector(%zu) "
-              "LIMIT %zu",
-              S, req->dim, S, S, req->dim, req->k + EXTRA);
+                   "ORDER BY embedding::%s.vector(%zu) OPERATOR(%s.<=>) $1::%s.vector(%zu) "
+                   "LIMIT %zu",
+                   S, req->dim, S, S, req->dim, req->k + EXTRA);
     rc = vector_text(&qv, req->query, req->dim);
     cm__buf_put(&ids_txt, "{", 1);
     for (size_t i = 0; i < req->n_allowed; i++) {

@@ -76,8 +76,8 @@ typedef struct sqlite_conn {
     sqlite3 *db;
     sqlite_state *st;
     bool holds_writer;
-    bool wal;         /* in WAL mode: commits are group-synced */
-    bool wal_written; /* the last COMMIT wrote WAL frames (wal hook) */
+    bool wal;                       /* in WAL mode: commits are group-synced */
+    bool wal_written;               /* the last COMMIT wrote WAL frames (wal hook) */
     uint64_t prep_read, prep_write; /* tables of the statement last prepared */
     bool recording;                 /* sq_prepare is running: the authorizer collects */
 } sqlite_conn;
@@ -226,8 +226,8 @@ static int sq_connect(cm__conn *conn, void *state)
     sqlite_state *st = state;
     sqlite_conn *c = (sqlite_conn *)conn;
     c->st = st;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                SQLITE_OPEN_EXRESCODE;
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         rc = map_rc(rc, c->db, "open");
@@ -276,8 +276,9 @@ static int lock_writer(sqlite_conn *c)
     until.tv_nsec = (long)(ns % 1000000000);
     int rc = pthread_mutex_timedlock(&c->st->writer, &until);
     if (rc == ETIMEDOUT)
-        return cm__error_set(CM_EBUSY, "sqlite: the database is busy (waited %u ms for the "
-                                       "writer lock)",
+        return cm__error_set(CM_EBUSY,
+                             "sqlite: the database is busy (waited %u ms for the "
+                             "writer lock)",
                              c->st->busy_timeout_ms);
     if (rc != 0)
         return cm__error_set(CM_ERROR, "sqlite: writer lock failed (%d)", rc);
@@ -470,7 +471,10 @@ static int sq_bind_blob(cm__stmt *s, int i, const void *p, size_t n)
 {
     return bind_rc(sqlite3_bind_blob64(ST(s), i, p ? p : "", n, SQLITE_TRANSIENT), s);
 }
-static int sq_bind_null(cm__stmt *s, int i) { return bind_rc(sqlite3_bind_null(ST(s), i), s); }
+static int sq_bind_null(cm__stmt *s, int i)
+{
+    return bind_rc(sqlite3_bind_null(ST(s), i), s);
+}
 
 static int sq_step(cm__stmt *s)
 {
@@ -485,8 +489,14 @@ static bool sq_is_null(cm__stmt *s, int col)
 {
     return sqlite3_column_type(ST(s), col) == SQLITE_NULL;
 }
-static int64_t sq_col_int64(cm__stmt *s, int col) { return sqlite3_column_int64(ST(s), col); }
-static double sq_col_double(cm__stmt *s, int col) { return sqlite3_column_double(ST(s), col); }
+static int64_t sq_col_int64(cm__stmt *s, int col)
+{
+    return sqlite3_column_int64(ST(s), col);
+}
+static double sq_col_double(cm__stmt *s, int col)
+{
+    return sqlite3_column_double(ST(s), col);
+}
 static const char *sq_col_text(cm__stmt *s, int col, size_t *len)
 {
     const char *t = (const char *)sqlite3_column_text(ST(s), col);
@@ -499,13 +509,19 @@ static const void *sq_col_blob(cm__stmt *s, int col, size_t *len)
     *len = (size_t)sqlite3_column_bytes(ST(s), col);
     return b;
 }
-static int64_t sq_changes(cm__stmt *s) { return sqlite3_changes64(sqlite3_db_handle(ST(s))); }
+static int64_t sq_changes(cm__stmt *s)
+{
+    return sqlite3_changes64(sqlite3_db_handle(ST(s)));
+}
 static void sq_reset(cm__stmt *s)
 {
     sqlite3_reset(ST(s));
     sqlite3_clear_bindings(ST(s));
 }
-static void sq_finalize(cm__stmt *s) { sqlite3_finalize(ST(s)); }
+static void sq_finalize(cm__stmt *s)
+{
+    sqlite3_finalize(ST(s));
+}
 
 static int sq_migration_lock(cm__conn *conn)
 {

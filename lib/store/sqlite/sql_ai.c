@@ -12,17 +12,17 @@
 /* An event row `e` (joined with its group `g`) is visible to viewer V when
  * staff S = 1, outside groups, in a public group, to its organizers and to
  * the active members of its group. */
-#define EVENT_VISIBLE(V, S)                                                                      \
-    "(" S " = 1 OR e.group_id IS NULL OR g.visibility = 'public' "                              \
-    "OR EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V \
-    ") OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "               \
+#define EVENT_VISIBLE(V, S)                                                                        \
+    "(" S " = 1 OR e.group_id IS NULL OR g.visibility = 'public' "                                 \
+    "OR EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V     \
+    ") OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                  \
     "AND gm.member_id = " V " AND gm.status = 'active'))"
 
 /* Entities whose vector is missing, stale, or of another model or size:
  * ?1 model, ?2 dim (0: not known yet, any size), ?3 after this id, ?4 limit. */
-#define PENDING(TABLE, TYPE, EXTRA)                                                              \
-    "SELECT t.id FROM " TABLE " t LEFT JOIN embeddings x ON x.entity_type = '" TYPE "' "       \
-    "AND x.entity_id = t.id WHERE t.id > ?3 " EXTRA "AND (x.entity_id IS NULL OR x.stale = 1 " \
+#define PENDING(TABLE, TYPE, EXTRA)                                                                \
+    "SELECT t.id FROM " TABLE " t LEFT JOIN embeddings x ON x.entity_type = '" TYPE "' "           \
+    "AND x.entity_id = t.id WHERE t.id > ?3 " EXTRA "AND (x.entity_id IS NULL OR x.stale = 1 "     \
     "OR x.model <> ?1 OR (?2 > 0 AND x.dim <> ?2)) ORDER BY t.id LIMIT ?4"
 
 const cm__sql_entry cm__sqlite_sql_ai[] = {
@@ -65,17 +65,14 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
      "dim = CASE WHEN embeddings.model = excluded.model THEN embeddings.dim ELSE 0 END, "
      "model = excluded.model"},
     /* ?1 type: the next generation of that type (orders concurrent writers). */
-    {"embed.bump",
-     "UPDATE embedding_state SET generation = generation + 1 WHERE entity_type = ?1 "
-     "RETURNING generation"},
+    {"embed.bump", "UPDATE embedding_state SET generation = generation + 1 WHERE entity_type = ?1 "
+                   "RETURNING generation"},
     /* ?1 type, ?2 generation: rows written after it, in order. */
-    {"embed.changed",
-     "SELECT entity_id, model, dim, vector, generation FROM embeddings "
-     "WHERE entity_type = ?1 AND generation > ?2 ORDER BY generation, entity_id"},
+    {"embed.changed", "SELECT entity_id, model, dim, vector, generation FROM embeddings "
+                      "WHERE entity_type = ?1 AND generation > ?2 ORDER BY generation, entity_id"},
     /* ?1 limit: the refresh queue. */
-    {"embed.stale",
-     "SELECT entity_type, entity_id FROM embeddings WHERE stale = 1 "
-     "ORDER BY entity_type, entity_id LIMIT ?1"},
+    {"embed.stale", "SELECT entity_type, entity_id FROM embeddings WHERE stale = 1 "
+                    "ORDER BY entity_type, entity_id LIMIT ?1"},
     {"embed.pending_event", PENDING("events", "event", "")},
     {"embed.pending_member", PENDING("members", "member", "")},
     {"embed.pending_post", PENDING("posts", "post", "AND t.deleted_at IS NULL ")},
@@ -89,8 +86,8 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
     /* ?1 viewer, ?2 staff (0/1), ?3 upcoming only (0/1), ?4 now. */
     {"embed.allowed_event",
      "SELECT e.id FROM events e LEFT JOIN groups g ON g.id = e.group_id "
-     "WHERE e.status = 'published' AND (?3 = 0 OR e.end_at > ?4) AND " EVENT_VISIBLE("?1", "?2")
-     " ORDER BY e.id"},
+     "WHERE e.status = 'published' AND (?3 = 0 OR e.end_at > ?4) AND " EVENT_VISIBLE(
+         "?1", "?2") " ORDER BY e.id"},
     /* Recommendations for ?1 (staff ?2, now ?3): published, not started, not full, no
      * RSVP of the member (other than a cancelled one), not organized by them. */
     {"embed.allowed_recommend",
@@ -118,8 +115,7 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
     {"embed.summary_member", "SELECT name, headline FROM members WHERE id = ?1"},
     {"embed.summary_post", "SELECT title, group_id FROM posts WHERE id = ?1"},
     /* The events ?1 is going to (latest first): their vectors shape recommendations. */
-    {"embed.going_events",
-     "SELECT event_id FROM rsvps WHERE member_id = ?1 AND status = 'going' "
-     "ORDER BY updated_at DESC, event_id DESC LIMIT 50"},
+    {"embed.going_events", "SELECT event_id FROM rsvps WHERE member_id = ?1 AND status = 'going' "
+                           "ORDER BY updated_at DESC, event_id DESC LIMIT 50"},
     {NULL, NULL},
 };

@@ -9,15 +9,15 @@
 /* The columns of "event.get" and "event.list", in the order event_load.c
  * reads them; V is the parameter that holds the viewer's member id (0 for
  * anonymous and the system actor). */
-#define EVENT_COLS(V)                                                                           \
-    "e.id, e.title, e.description, e.status, e.format, e.venue, e.online_url, e.timezone, "    \
-    "e.start_local, e.end_local, e.start_at, e.end_at, e.capacity, e.seats_taken, "            \
-    "e.waitlist_count, e.group_id, e.created_by, e.version, e.created_at, e.updated_at, "      \
-    "e.published_at, e.cancelled_at, "                                                         \
-    "(SELECT r.status FROM rsvps r WHERE r.event_id = e.id AND r.member_id = " V "), "         \
-    "EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V    \
-    "), g.visibility, "                                                                        \
-    "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                   \
+#define EVENT_COLS(V)                                                                              \
+    "e.id, e.title, e.description, e.status, e.format, e.venue, e.online_url, e.timezone, "        \
+    "e.start_local, e.end_local, e.start_at, e.end_at, e.capacity, e.seats_taken, "                \
+    "e.waitlist_count, e.group_id, e.created_by, e.version, e.created_at, e.updated_at, "          \
+    "e.published_at, e.cancelled_at, "                                                             \
+    "(SELECT r.status FROM rsvps r WHERE r.event_id = e.id AND r.member_id = " V "), "             \
+    "EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V        \
+    "), g.visibility, "                                                                            \
+    "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                       \
     "AND gm.member_id = " V " AND gm.status = 'active')"
 
 #define EVENT_FROM " FROM events e LEFT JOIN groups g ON g.id = e.group_id"
@@ -39,12 +39,10 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
      "online_url = coalesce(?6, online_url), timezone = ?7, start_local = ?8, end_local = ?9, "
      "start_at = ?10, end_at = ?11, capacity = CASE WHEN ?13 = 1 THEN ?12 ELSE capacity END, "
      "version = version + 1, updated_at = ?14 WHERE id = ?1 AND version = ?15 RETURNING version"},
-    {"event.publish",
-     "UPDATE events SET status = 'published', published_at = ?2, updated_at = ?2, "
-     "version = version + 1 WHERE id = ?1 AND status = 'draft'"},
-    {"event.cancel",
-     "UPDATE events SET status = 'cancelled', cancelled_at = ?2, updated_at = ?2, "
-     "version = version + 1 WHERE id = ?1 AND status <> 'cancelled'"},
+    {"event.publish", "UPDATE events SET status = 'published', published_at = ?2, updated_at = ?2, "
+                      "version = version + 1 WHERE id = ?1 AND status = 'draft'"},
+    {"event.cancel", "UPDATE events SET status = 'cancelled', cancelled_at = ?2, updated_at = ?2, "
+                     "version = version + 1 WHERE id = ?1 AND status <> 'cancelled'"},
     /* One notice per attendee (going or waitlisted) of a cancelled event. */
     {"event.cancel_notify",
      "INSERT INTO email_outbox (member_id, to_addr, template, payload, dedupe_key, created_at) "
@@ -55,8 +53,8 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
     /* ?1 viewer, ?2 staff (0/1), ?3 include drafts (0/1), ?4 ends after, ?5 starts before,
      * ?6 format, ?7 group_id, ?8 organizer_id, ?9 LIKE pattern on lower(title),
      * ?10/?11 cursor (start_at, id), ?12 limit. */
-    {"event.list",
-     "SELECT " EVENT_COLS("?1") EVENT_FROM " WHERE e.end_at > ?4 "
+    {"event.list", "SELECT " EVENT_COLS("?1") EVENT_FROM
+     " WHERE e.end_at > ?4 "
      "AND (?5 IS NULL OR e.start_at < ?5) AND (?6 IS NULL OR e.format = ?6) "
      "AND (?7 IS NULL OR e.group_id = ?7) "
      "AND (?8 IS NULL OR EXISTS (SELECT 1 FROM event_organizers o2 "

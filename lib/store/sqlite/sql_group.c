@@ -14,7 +14,9 @@
  */
 #include "../backend.h"
 
-/* Count of one reaction kind on target (t, id), t and id SQL expressions. */
+/* Count of one reaction kind on target (t, id), t and id SQL expressions.
+ * (clang-format does not settle on one layout of these string macros.) */
+// clang-format off
 #define RX_COUNT(t, id, k)                                                                     \
     "(SELECT count(*) FROM reactions r WHERE r.target_type = " t " AND r.target_id = " id     \
     " AND r.kind = '" k "')"
@@ -26,32 +28,33 @@
         ", " RX_COUNT(t, id, "celebrate") ", " RX_COUNT(t, id, "curious") ", "                \
         RX_MINE(t, id, "like") ", " RX_MINE(t, id, "love") ", " RX_MINE(t, id, "insightful")  \
         ", " RX_MINE(t, id, "celebrate") ", " RX_MINE(t, id, "curious")
+// clang-format on
 
 /* 0 id, 1 slug, 2 name, 3 description, 4 kind, 5 join_policy, 6 visibility,
  * 7 created_by, 8 created_at, 9 updated_at, 10 member_count, 11 my role,
  * 12 my status. Needs "me" joined: LEFT JOIN group_members me ... ?1. */
-#define GROUP_COLS                                                                             \
-    "g.id, g.slug, g.name, g.description, g.kind, g.join_policy, g.visibility, g.created_by, " \
-    "g.created_at, g.updated_at, (SELECT count(*) FROM group_members c WHERE c.group_id = "    \
+#define GROUP_COLS                                                                                 \
+    "g.id, g.slug, g.name, g.description, g.kind, g.join_policy, g.visibility, g.created_by, "     \
+    "g.created_at, g.updated_at, (SELECT count(*) FROM group_members c WHERE c.group_id = "        \
     "g.id AND c.status = 'active'), me.role, me.status"
-#define GROUP_FROM                                                                             \
+#define GROUP_FROM                                                                                 \
     " FROM groups g LEFT JOIN group_members me ON me.group_id = g.id AND me.member_id = ?1 "
 
 /* 0 id, 1 group_id, 2 author_id, 3 author name, 4 kind, 5 title, 6 body,
  * 7 created_at, 8 updated_at, 9 deleted_at, 10 group slug, 11 group name,
  * 12 comment_count, 13.. reactions (5 counts, 5 mine). */
-#define POST_COLS                                                                              \
-    "p.id, p.group_id, p.author_id, a.name, p.kind, p.title, p.body, p.created_at, "           \
-    "p.updated_at, p.deleted_at, g.slug, g.name, (SELECT count(*) FROM comments c WHERE "      \
+#define POST_COLS                                                                                  \
+    "p.id, p.group_id, p.author_id, a.name, p.kind, p.title, p.body, p.created_at, "               \
+    "p.updated_at, p.deleted_at, g.slug, g.name, (SELECT count(*) FROM comments c WHERE "          \
     "c.post_id = p.id AND c.deleted_at IS NULL), " REACTION_COLS("'post'", "p.id")
-#define POST_FROM                                                                              \
-    " FROM posts p JOIN members a ON a.id = p.author_id LEFT JOIN groups g ON g.id = "         \
+#define POST_FROM                                                                                  \
+    " FROM posts p JOIN members a ON a.id = p.author_id LEFT JOIN groups g ON g.id = "             \
     "p.group_id "
 
 /* 0 id, 1 post_id, 2 parent_id, 3 author_id, 4 author name, 5 body,
  * 6 depth, 7 created_at, 8 deleted_at, 9.. reactions (5 counts, 5 mine). */
-#define COMMENT_COLS                                                                           \
-    "c.id, c.post_id, c.parent_id, c.author_id, a.name, c.body, c.depth, c.created_at, "       \
+#define COMMENT_COLS                                                                               \
+    "c.id, c.post_id, c.parent_id, c.author_id, a.name, c.body, c.depth, c.created_at, "           \
     "c.deleted_at, " REACTION_COLS("'comment'", "c.id")
 
 const cm__sql_entry cm__sqlite_sql_group[] = {
@@ -66,8 +69,7 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
     {"group.get", "SELECT " GROUP_COLS GROUP_FROM "WHERE g.id = ?2"},
     /* ?1 me, ?2 after id, ?3 staff, ?4 kind, ?5 LIKE pattern, ?6 only mine, ?7 limit */
     {"group.list",
-     "SELECT " GROUP_COLS GROUP_FROM
-     "WHERE g.id > ?2 AND (g.visibility = 'public' OR ?3 = 1 "
+     "SELECT " GROUP_COLS GROUP_FROM "WHERE g.id > ?2 AND (g.visibility = 'public' OR ?3 = 1 "
      "OR me.status IN ('active', 'invited')) "
      "AND (?4 IS NULL OR g.kind = ?4) "
      "AND (?5 IS NULL OR g.name LIKE ?5 ESCAPE '\\' OR g.slug LIKE ?5 ESCAPE '\\' "
@@ -112,17 +114,15 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
     /* ?1 me, ?2 staff, ?3 group id or NULL, ?4 platform-wide only, ?5 kind,
      * ?6 author id, ?7 LIKE pattern, ?8/?9 cursor (created_at, id) or NULL,
      * ?10 limit. Newest first. */
-    {"post.list",
-     "SELECT " POST_COLS POST_FROM
-     "WHERE p.deleted_at IS NULL "
-     "AND (p.group_id IS NULL OR ?2 = 1 OR g.visibility = 'public' "
-     "OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = p.group_id "
-     "AND gm.member_id = ?1 AND gm.status = 'active')) "
-     "AND (?3 IS NULL OR p.group_id = ?3) AND (?4 = 0 OR p.group_id IS NULL) "
-     "AND (?5 IS NULL OR p.kind = ?5) AND (?6 IS NULL OR p.author_id = ?6) "
-     "AND (?7 IS NULL OR p.title LIKE ?7 ESCAPE '\\' OR p.body LIKE ?7 ESCAPE '\\') "
-     "AND (?8 IS NULL OR p.created_at < ?8 OR (p.created_at = ?8 AND p.id < ?9)) "
-     "ORDER BY p.created_at DESC, p.id DESC LIMIT ?10"},
+    {"post.list", "SELECT " POST_COLS POST_FROM "WHERE p.deleted_at IS NULL "
+                  "AND (p.group_id IS NULL OR ?2 = 1 OR g.visibility = 'public' "
+                  "OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = p.group_id "
+                  "AND gm.member_id = ?1 AND gm.status = 'active')) "
+                  "AND (?3 IS NULL OR p.group_id = ?3) AND (?4 = 0 OR p.group_id IS NULL) "
+                  "AND (?5 IS NULL OR p.kind = ?5) AND (?6 IS NULL OR p.author_id = ?6) "
+                  "AND (?7 IS NULL OR p.title LIKE ?7 ESCAPE '\\' OR p.body LIKE ?7 ESCAPE '\\') "
+                  "AND (?8 IS NULL OR p.created_at < ?8 OR (p.created_at = ?8 AND p.id < ?9)) "
+                  "ORDER BY p.created_at DESC, p.id DESC LIMIT ?10"},
     {"post.update",
      "UPDATE posts SET kind = coalesce(?2, kind), title = coalesce(?3, title), "
      "body = coalesce(?4, body), updated_at = ?5 WHERE id = ?1 AND deleted_at IS NULL"},
@@ -133,11 +133,9 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
     {"comment.insert",
      "INSERT INTO comments (post_id, parent_id, author_id, body, depth, created_at) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id"},
-    {"comment.row",
-     "SELECT id, post_id, author_id, depth, deleted_at FROM comments WHERE id = ?1"},
-    {"comment.load",
-     "SELECT " COMMENT_COLS " FROM comments c JOIN members a ON a.id = c.author_id "
-     "WHERE c.id = ?2"},
+    {"comment.row", "SELECT id, post_id, author_id, depth, deleted_at FROM comments WHERE id = ?1"},
+    {"comment.load", "SELECT " COMMENT_COLS " FROM comments c JOIN members a ON a.id = c.author_id "
+                     "WHERE c.id = ?2"},
     /* Thread order: depth-first, siblings oldest first (ids grow with time).
      * The path of zero-padded ids sorts the tree; ?3 = id of the last item
      * of the previous page (0 for the first page). ?1 me, ?2 post, ?4 limit. */
@@ -151,14 +149,12 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
      "JOIN members a ON a.id = c.author_id "
      "WHERE t.path > coalesce((SELECT t2.path FROM t t2 WHERE t2.id = ?3), '') "
      "ORDER BY t.path LIMIT ?4"},
-    {"comment.delete",
-     "UPDATE comments SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL"},
+    {"comment.delete", "UPDATE comments SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL"},
 
     /* ---- reactions ---- */
-    {"reaction.add",
-     "INSERT INTO reactions (target_type, target_id, member_id, kind, created_at) "
-     "VALUES (?1, ?2, ?3, ?4, ?5) "
-     "ON CONFLICT (target_type, target_id, member_id, kind) DO NOTHING"},
+    {"reaction.add", "INSERT INTO reactions (target_type, target_id, member_id, kind, created_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5) "
+                     "ON CONFLICT (target_type, target_id, member_id, kind) DO NOTHING"},
     {"reaction.remove",
      "DELETE FROM reactions WHERE target_type = ?1 AND target_id = ?2 AND member_id = ?3 "
      "AND kind = ?4"},

@@ -11,22 +11,22 @@
 #include "../backend.h"
 
 /* Columns of a claimed job, in the order lib/jobs/claim.c reads them. */
-#define JOB_CLAIM_COLS                                                                        \
-    "id, queue, kind, payload, priority, run_at, attempts, max_attempts, backoff, "          \
+#define JOB_CLAIM_COLS                                                                             \
+    "id, queue, kind, payload, priority, run_at, attempts, max_attempts, backoff, "                \
     "backoff_us, backoff_max_us, timeout_us, lease_token, created_at"
 
 /* Columns of a job as jobs.get / jobs.list describe it (lib/jobs/admin.c). */
-#define JOB_ROW_COLS                                                                          \
-    "id, queue, kind, payload, priority, state, run_at, attempts, max_attempts, backoff, "   \
-    "backoff_us, backoff_max_us, timeout_us, lease_token, lease_owner, lease_expires_at, "   \
-    "cancel_requested, dedupe_key, schedule_id, progress, result, last_error, created_at, "  \
+#define JOB_ROW_COLS                                                                               \
+    "id, queue, kind, payload, priority, state, run_at, attempts, max_attempts, backoff, "         \
+    "backoff_us, backoff_max_us, timeout_us, lease_token, lease_owner, lease_expires_at, "         \
+    "cancel_requested, dedupe_key, schedule_id, progress, result, last_error, created_at, "        \
     "updated_at, started_at, finished_at"
 
 #define LIVE "('delayed', 'queued', 'running')"
 
-#define JOB_INSERT                                                                            \
-    "INSERT INTO jobs (queue, kind, payload, priority, state, run_at, max_attempts, backoff, " \
-    "backoff_us, backoff_max_us, timeout_us, dedupe_key, schedule_id, created_at, "          \
+#define JOB_INSERT                                                                                 \
+    "INSERT INTO jobs (queue, kind, payload, priority, state, run_at, max_attempts, backoff, "     \
+    "backoff_us, backoff_max_us, timeout_us, dedupe_key, schedule_id, created_at, "                \
     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) "
 
 #define ON_DEDUPE " ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN " LIVE
@@ -36,18 +36,25 @@
  * ?2 kind, ?3 priority, ?4 state, ?5 run_at, ?6 max_attempts, ?7 backoff,
  * ?8 backoff_us, ?9 backoff_max_us, ?10 timeout_us, ?11 now; the payloads
  * are ?12, ?13, ... in row order. */
-#define JOB_MANY                                                                              \
-    "INSERT INTO jobs (queue, kind, payload, priority, state, run_at, max_attempts, backoff, " \
+#define JOB_MANY                                                                                   \
+    "INSERT INTO jobs (queue, kind, payload, priority, state, run_at, max_attempts, backoff, "     \
     "backoff_us, backoff_max_us, timeout_us, created_at, updated_at) VALUES "
 #define JR(n) "(?1, ?2, ?" #n ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
-#define JR8(a, b, c, d, e, f, g, h)                                                           \
+#define JR8(a, b, c, d, e, f, g, h)                                                                \
     JR(a) ", " JR(b) ", " JR(c) ", " JR(d) ", " JR(e) ", " JR(f) ", " JR(g) ", " JR(h)
 #define JOB_ROWS_8 JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19)
-#define JOB_ROWS_64                                                                           \
-    JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) ", " JR8(20, 21, 22, 23, 24, 25, 26, 27)     \
-    ", " JR8(28, 29, 30, 31, 32, 33, 34, 35) ", " JR8(36, 37, 38, 39, 40, 41, 42, 43)         \
-    ", " JR8(44, 45, 46, 47, 48, 49, 50, 51) ", " JR8(52, 53, 54, 55, 56, 57, 58, 59)         \
-    ", " JR8(60, 61, 62, 63, 64, 65, 66, 67) ", " JR8(68, 69, 70, 71, 72, 73, 74, 75)
+#define JOB_ROWS_64                                                                                \
+    JOB_MANY JR8(12, 13, 14, 15, 16, 17, 18, 19) ", " JR8(                                         \
+        20, 21, 22, 23, 24, 25, 26,                                                                \
+        27) ", " JR8(28, 29, 30, 31, 32, 33, 34,                                                   \
+                     35) ", " JR8(36, 37, 38, 39, 40, 41, 42,                                      \
+                                  43) ", " JR8(44, 45, 46, 47, 48, 49, 50,                         \
+                                               51) ", " JR8(52, 53, 54, 55, 56, 57, 58,            \
+                                                            59) ", " JR8(60, 61, 62, 63, 64, 65,   \
+                                                                         66, 67) ", " JR8(68, 69,  \
+                                                                                          70, 71,  \
+                                                                                          72, 73,  \
+                                                                                          74, 75)
 
 const cm__sql_entry cm__sqlite_sql_jobs[] = {
     /* ---- kinds ---- */
@@ -79,8 +86,7 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
     {"jobs.insert_64_noids", JOB_ROWS_64},
     {"jobs.insert_8_noids", JOB_ROWS_8},
     {"jobs.insert_dedupe_reject", JOB_INSERT ON_DEDUPE " DO NOTHING RETURNING id"},
-    {"jobs.insert_dedupe_replace",
-     JOB_INSERT ON_DEDUPE
+    {"jobs.insert_dedupe_replace", JOB_INSERT ON_DEDUPE
      " DO UPDATE SET queue = excluded.queue, kind = excluded.kind, payload = excluded.payload, "
      "priority = excluded.priority, state = excluded.state, run_at = excluded.run_at, "
      "max_attempts = excluded.max_attempts, backoff = excluded.backoff, "
@@ -113,9 +119,8 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
     {"jobs.renew",
      "UPDATE jobs SET lease_expires_at = ?3, updated_at = ?4 "
      "WHERE id = ?1 AND lease_token = ?2 AND state = 'running' RETURNING cancel_requested"},
-    {"jobs.progress",
-     "UPDATE jobs SET progress = ?3, updated_at = ?4 "
-     "WHERE id = ?1 AND lease_token = ?2 AND state = 'running'"},
+    {"jobs.progress", "UPDATE jobs SET progress = ?3, updated_at = ?4 "
+                      "WHERE id = ?1 AND lease_token = ?2 AND state = 'running'"},
     {"jobs.complete",
      "UPDATE jobs SET state = 'completed', result = ?3, finished_at = ?4, updated_at = ?4, "
      "lease_owner = NULL, lease_expires_at = NULL "
@@ -161,10 +166,9 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
      "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?2, cancel_requested = 0, "
      "finished_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2 "
      "WHERE id = ?1 AND state IN ('failed', 'dead', 'cancelled')"},
-    {"jobs.failed_ids",
-     "SELECT id FROM jobs WHERE state IN ('failed', 'dead') AND id > ?1 "
-     "AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR kind = ?3) "
-     "AND (?4 IS NULL OR state = ?4) ORDER BY id LIMIT ?5"},
+    {"jobs.failed_ids", "SELECT id FROM jobs WHERE state IN ('failed', 'dead') AND id > ?1 "
+                        "AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR kind = ?3) "
+                        "AND (?4 IS NULL OR state = ?4) ORDER BY id LIMIT ?5"},
     {"jobs.prune",
      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL "
      "AND finished_at < ?3 AND ((state IN ('completed', 'cancelled') AND finished_at < ?1) "
@@ -173,9 +177,8 @@ const cm__sql_entry cm__sqlite_sql_jobs[] = {
     /* ---- statistics ---- */
     {"jobs.stats_live",
      "SELECT queue, count(*), min(run_at) FROM jobs WHERE state = ?1 GROUP BY queue"},
-    {"jobs.stats_finished",
-     "SELECT queue, state, count(*) FROM jobs WHERE finished_at IS NOT NULL "
-     "AND finished_at >= ?1 GROUP BY queue, state"},
+    {"jobs.stats_finished", "SELECT queue, state, count(*) FROM jobs WHERE finished_at IS NOT NULL "
+                            "AND finished_at >= ?1 GROUP BY queue, state"},
     {"jobs.stats_latency",
      "SELECT queue, started_at - run_at, finished_at - started_at FROM jobs "
      "WHERE finished_at IS NOT NULL AND finished_at >= ?1 AND state = 'completed' "

@@ -3,8 +3,8 @@
  */
 #include "../backend.h"
 
-#define MEMBER_COLS                                                                            \
-    "id, email, name, headline, bio, interests, timezone, visibility, discoverable, role, "   \
+#define MEMBER_COLS                                                                                \
+    "id, email, name, headline, bio, interests, timezone, visibility, discoverable, role, "        \
     "status, created_at, updated_at"
 
 const cm__sql_entry cm__sqlite_sql_member[] = {

@@ -23,8 +23,7 @@ const cm__sql_entry cm__sqlite_sql_rsvp[] = {
     {"event.waitlist_push",
      "UPDATE events SET waitlist_count = waitlist_count + 1, "
      "waitlist_last_seq = waitlist_last_seq + 1 WHERE id = ?1 RETURNING waitlist_last_seq"},
-    {"event.waitlist_leave",
-     "UPDATE events SET waitlist_count = waitlist_count - 1 WHERE id = ?1"},
+    {"event.waitlist_leave", "UPDATE events SET waitlist_count = waitlist_count - 1 WHERE id = ?1"},
     /* Move ?2 seats from the waitlist to confirmed, if they fit. */
     {"event.waitlist_promote",
      "UPDATE events SET seats_taken = seats_taken + ?2, waitlist_count = waitlist_count - 1 "
@@ -42,16 +41,14 @@ const cm__sql_entry cm__sqlite_sql_rsvp[] = {
      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (event_id, member_id) "
      "DO UPDATE SET status = excluded.status, guests = excluded.guests, seats = excluded.seats, "
      "waitlist_seq = excluded.waitlist_seq, updated_at = excluded.updated_at RETURNING id"},
-    {"rsvp.set",
-     "UPDATE rsvps SET status = ?2, seats = ?3, waitlist_seq = ?4, updated_at = ?5 "
-     "WHERE id = ?1"},
+    {"rsvp.set", "UPDATE rsvps SET status = ?2, seats = ?3, waitlist_seq = ?4, updated_at = ?5 "
+                 "WHERE id = ?1"},
     {"rsvp.waitlist_head",
      "SELECT id, member_id, guests, waitlist_seq FROM rsvps "
      "WHERE event_id = ?1 AND status = 'waitlisted' ORDER BY waitlist_seq LIMIT 1"},
     /* 1-based place in the queue of the waitlisted RSVP with sequence ?2. */
-    {"rsvp.position",
-     "SELECT count(*) FROM rsvps WHERE event_id = ?1 AND status = 'waitlisted' "
-     "AND waitlist_seq <= ?2"},
+    {"rsvp.position", "SELECT count(*) FROM rsvps WHERE event_id = ?1 AND status = 'waitlisted' "
+                      "AND waitlist_seq <= ?2"},
     /* Attendees: going, then the waitlist in queue order, then the rest.
      * ?1 event, ?2 status filter, ?3/?4 cursor (bucket, key), ?5 limit. */
     {"rsvp.list",

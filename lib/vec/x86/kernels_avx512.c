@@ -159,10 +159,10 @@ static float cos_f32(const float *a, const float *b, size_t d)
         __mmask16 m = mask16(d - i);
         COS_STEP(3, _mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
     }
-    __m128 s = hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), _mm512_add_ps(ab2, ab3)),
-                     _mm512_add_ps(_mm512_add_ps(aa0, aa1), _mm512_add_ps(aa2, aa3)),
-                     _mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)),
-                     _mm512_setzero_ps());
+    __m128 s =
+        hsum4(_mm512_add_ps(_mm512_add_ps(ab0, ab1), _mm512_add_ps(ab2, ab3)),
+              _mm512_add_ps(_mm512_add_ps(aa0, aa1), _mm512_add_ps(aa2, aa3)),
+              _mm512_add_ps(_mm512_add_ps(bb0, bb1), _mm512_add_ps(bb2, bb3)), _mm512_setzero_ps());
     float c;
     return CM__VEC_COS_FINISH_SSE(s, &c) ? c : cm__vec_cos_f32_scalar(a, b, d);
 }
@@ -248,7 +248,7 @@ U16_COS(f16, load_f16)
     do {                                                                                           \
         __m512i w_ = (v);                                                                          \
         lo = _mm512_castsi512_ps(_mm512_slli_epi32(w_, 16));                                       \
-        hi = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));      \
+        hi = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));       \
     } while (0)
 
 #define COS_BF16_STEP(k, x, y)                                                                     \
@@ -520,7 +520,7 @@ ROWS8_BF16(l2sq8_bf16, L2_STEP)
             __mmask16 m = mask16(d - i);                                                           \
             TILE_STEP(OP, LOAD_TAIL);                                                              \
         }                                                                                          \
-        _mm512_storeu_ps(out, hsum16(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,    \
+        _mm512_storeu_ps(out, hsum16(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,   \
                                      a30, a31, a32, a33));                                         \
         _mm_storeu_ps(out + 16, hsum4(a04, a05, a14, a15));                                        \
         _mm_storeu_ps(out + 20, hsum4(a24, a25, a34, a35));                                        \

@@ -125,7 +125,8 @@ static void dot4_i8(const int8_t *q, const int8_t *const rows[4], size_t d, int6
             __mmask64 m = mask64(e - i);
             __m512i x = _mm512_maskz_loadu_epi8(m, q + i);
 #define ROW_TAIL(s, r)                                                                             \
-    s = _mm512_dpbusd_epi32(s, _mm512_maskz_add_epi8(m, _mm512_maskz_loadu_epi8(m, (r) + i), bias), x)
+    s = _mm512_dpbusd_epi32(                                                                       \
+        s, _mm512_maskz_add_epi8(m, _mm512_maskz_loadu_epi8(m, (r) + i), bias), x)
             ROW_TAIL(s0, r0);
             ROW_TAIL(s1, r1);
             ROW_TAIL(s2, r2);

@@ -44,7 +44,7 @@
 
 /* ---------------------------------------------------------------- harness */
 
-static int cur_failures;   /* failed expectations in the running test */
+static int cur_failures;     /* failed expectations in the running test */
 static const char *cur_skip; /* set by a test that does not apply */
 
 __attribute__((format(printf, 2, 3))) static void fail_at(int line, const char *fmt, ...)
@@ -196,8 +196,8 @@ static void cmp_i8(const int8_t *a, const int8_t *b, size_t d, int oa, int ob)
     N_->moments_i8(a, b, d, mn);
     S_->moments_i8(a, b, d, ms);
     for (int j = 0; j < 3; j++)
-        EXPECT(mn[j] == ms[j], "moments_i8[%d] d=%zu oa=%d ob=%d: got %lld want %lld", j, d, oa,
-               ob, (long long)mn[j], (long long)ms[j]);
+        EXPECT(mn[j] == ms[j], "moments_i8[%d] d=%zu oa=%d ob=%d: got %lld want %lld", j, d, oa, ob,
+               (long long)mn[j], (long long)ms[j]);
 }
 
 static void cmp_four(size_t d, int oa, int ob)
@@ -304,8 +304,7 @@ static void t_i8_long_extremes(void)
  * must equal the pair kernel on every (query, row) within its tolerance. */
 static void t_scan_kernels(void)
 {
-    if (!N_->dot8_bf16 && !N_->l2sq8_bf16 && !N_->dot4_i8 && !N_->dot4x6_f32 &&
-        !N_->l2sq4x6_f32) {
+    if (!N_->dot8_bf16 && !N_->l2sq8_bf16 && !N_->dot4_i8 && !N_->dot4x6_f32 && !N_->l2sq4x6_f32) {
         cur_skip = "NEON has no optional scan kernels";
         return;
     }
@@ -491,8 +490,8 @@ static void on_segv(int sig)
 
 static unsigned char *guarded(size_t page)
 {
-    unsigned char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
+    unsigned char *p =
+        mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     if (mprotect(p + page, page, PROT_NONE) != 0) {
@@ -655,8 +654,7 @@ static void t_dispatch_rows(void)
 
 static void t_default_impl_is_neon(void)
 {
-    EXPECT(strcmp(cm_vec_impl_name(), "neon") == 0, "cm_vec_impl_name() = %s",
-           cm_vec_impl_name());
+    EXPECT(strcmp(cm_vec_impl_name(), "neon") == 0, "cm_vec_impl_name() = %s", cm_vec_impl_name());
     EXPECT(strcmp(cm_vec_impl_requested(), "") == 0, "cm_vec_impl_requested() = %s",
            cm_vec_impl_requested());
     fill(1.0f);
@@ -677,11 +675,9 @@ static void t_env_selects_impl(void)
     static const struct {
         const char *env, *want;
     } cases[] = {
-        {NULL, "neon \n"},
-        {"scalar", "scalar scalar\n"},
-        {"neon", "neon neon\n"},
-        {"avx512", "neon avx512\n"}, /* unsupported here: the best row */
-        {"mmx", "neon mmx\n"},       /* unknown: the best row */
+        {NULL, "neon \n"},       {"scalar", "scalar scalar\n"},
+        {"neon", "neon neon\n"}, {"avx512", "neon avx512\n"}, /* unsupported here: the best row */
+        {"mmx", "neon mmx\n"},                                /* unknown: the best row */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[128];
@@ -724,12 +720,12 @@ static void make_clustered(float *out, size_t n, size_t dim, const float *centre
 static double ref_dist(int metric, const float *q, const float *r, size_t dim)
 {
     switch (metric) {
-    case CM_VEC_L2:
-        return S_->l2sq_f32(q, r, dim);
-    case CM_VEC_IP:
-        return -(double)S_->dot_f32(q, r, dim);
-    default:
-        return 1.0 - (double)S_->cos_f32(q, r, dim);
+        case CM_VEC_L2:
+            return S_->l2sq_f32(q, r, dim);
+        case CM_VEC_IP:
+            return -(double)S_->dot_f32(q, r, dim);
+        default:
+            return 1.0 - (double)S_->cos_f32(q, r, dim);
     }
 }
 
