@@ -110,7 +110,7 @@ static int claim_step(cm__conn *conn, claim_ctx *c)
         c->response = cm__malloc(len + 1);
         if (!c->response) {
             cm__q_close(&q);
-            return cm__error_set(CM_ENOMEM, "out of memory");
+            return cm__oom();
         }
         if (len)
             memcpy(c->response, p, len);
