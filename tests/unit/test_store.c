@@ -461,8 +461,10 @@ START_TEST(no_result_cache_flag_runs_every_read)
         ck_assert_str_eq(headline_of(uncached, a, id), "");
     }
     /* every read of the plain store looks in the cache (hit or, past the
-     * entry's lifetime, miss); the flagged store never looks */
-    ck_assert_int_eq(stat_of(plain, "cache_hits") + stat_of(plain, "cache_misses"), 3);
+     * entry's lifetime, miss); the flagged store never looks. PostgreSQL
+     * has no data-version hook, so no store caches reads there. */
+    ck_assert_int_eq(stat_of(plain, "cache_hits") + stat_of(plain, "cache_misses"),
+                     fx_is_pg() ? 0 : 3);
     ck_assert_int_eq(stat_of(uncached, "cache_hits"), 0);
     ck_assert_int_eq(stat_of(uncached, "cache_misses"), 0);
     cm_store_close(uncached);
