@@ -33,8 +33,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cmh_config_defaults(&cfg);
     cfg.rate = 0;
     cfg.max_body = 64 * 1024;
-    cfg.idem_entries = 1000;
-    cfg.idem_bytes = 4u << 20;
     free(cfg.cors_origins);
     cfg.cors_origins = calloc(3, sizeof *cfg.cors_origins);
     cfg.cors_origins[0] = strdup("https://app.example.test");
