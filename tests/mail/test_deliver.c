@@ -1,12 +1,12 @@
 /*
  * test_deliver.c - cm_mailer: outbox rows delivered to a real SMTP server
- * (smtp_sink.py) exactly once, with their rendered content, retries with
+ * (tests/fixtures/smtp_sink.py) exactly once, with their rendered content, retries with
  * backoff on 4xx, permanent failure on 5xx, rows that can never be sent,
  * lapsed leases taken over, the shared rate limit, and delivery through a
  * scheduler. Runs on SQLite, and on PostgreSQL as pg-mail_deliver.
  */
 #include "fixtures.h"
-#include "sink.h"
+#include "fx_sink.h"
 
 #include <community/mail.h>
 
@@ -19,13 +19,13 @@
 #define T0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
 #define SEC INT64_C(1000000)
 
-static sink S;
+static fx_sink S;
 static cm_mailer *M;
 
 static void open_mailer(uint32_t rate, uint32_t max_attempts)
 {
     char uri[128];
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d/?timeout_ms=5000", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, "/?timeout_ms=5000");
     cm_mailer_options o = CM_MAILER_OPTIONS_INIT;
     o.smtp_uri = uri;
     o.from = "Night Owls <noreply@owls.example>";
@@ -43,7 +43,7 @@ static void setup(void)
 {
     fx_setup();
     fx_clock_set(T0);
-    sink_start(&S, NULL);
+    fx_sink_start(&S, NULL);
     open_mailer(0, 3);
 }
 
@@ -51,7 +51,7 @@ static void teardown(void)
 {
     cm_mailer_close(M);
     M = NULL;
-    sink_stop(&S);
+    fx_sink_stop(&S);
     fx_clock_real();
     fx_teardown();
 }
@@ -97,7 +97,7 @@ START_TEST(password_reset_is_sent_once)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE status = 'pending'"), 1);
     ck_assert_uint_eq(run(), 1);
     ck_assert_uint_eq(run(), 0); /* nothing twice */
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 1);
     json_t *j = json_array_get(all, 0);
     ck_assert_str_eq(hdr1(j, "subject"), "Reset your Night Owls password");
@@ -150,7 +150,7 @@ START_TEST(event_cancellation_carries_a_calendar_cancel)
     cm_actor_free(org);
     cm_actor_free(zoe);
     ck_assert_uint_eq(run(), 1);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     json_t *j = json_array_get(all, 0);
     ck_assert_str_eq(hdr1(j, "subject"), "Cancelled: Owls & <Friends>");
     ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "multipart/mixed");
@@ -197,7 +197,7 @@ START_TEST(temporary_refusals_back_off_then_fail)
                      1);
     fx_clock_advance(3600 * SEC);
     ck_assert_uint_eq(run(), 0);
-    ck_assert_uint_eq(sink_count(&S), 0);
+    ck_assert_uint_eq(fx_sink_count(&S), 0);
 }
 END_TEST
 
@@ -225,7 +225,7 @@ START_TEST(permanent_refusals_and_unsendable_rows_fail_at_once)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE last_error LIKE "
                               "'%event 999 not found%'"),
                      1);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 1);
     ck_assert_str_eq(hdr1(json_array_get(all, 0), "to"), "good@example.com");
     json_decref(all);
@@ -259,7 +259,7 @@ START_TEST(lapsed_lease_is_taken_over_and_live_lease_is_not)
     /* when b's lease lapses, b is sent too */
     fx_clock_advance(11 * SEC);
     ck_assert_uint_eq(run(), 1);
-    ck_assert_uint_eq(sink_count(&S), 2);
+    ck_assert_uint_eq(fx_sink_count(&S), 2);
     /* a row claimed more often than max_attempts (a mail that keeps killing
      * its worker) fails without being sent again */
     outbox("c@example.com", "magic_link", "{\"token\":\"cml_3\"}");
@@ -272,7 +272,7 @@ START_TEST(lapsed_lease_is_taken_over_and_live_lease_is_not)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE to_addr = 'c@example.com' "
                               "AND status = 'failed' AND last_error = 'gave up after 3 attempts'"),
                      1);
-    ck_assert_uint_eq(sink_count(&S), 2);
+    ck_assert_uint_eq(fx_sink_count(&S), 2);
 }
 END_TEST
 
@@ -282,7 +282,7 @@ START_TEST(rate_limit_spaces_sends_across_mailers)
     open_mailer(50, 3); /* 20 ms apart */
     cm_mailer *m2;
     char uri[128];
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, NULL);
     cm_mailer_options o = CM_MAILER_OPTIONS_INIT;
     o.smtp_uri = uri;
     o.from = "noreply@owls.example";
@@ -304,7 +304,7 @@ START_TEST(rate_limit_spaces_sends_across_mailers)
     long long tat = atoll(fx_text("SELECT tat FROM mail_rate WHERE name = 'smtp'"));
     ck_assert_int_ge(tat - start, 12 * 20000);
     cm_mailer_close(m2);
-    ck_assert_uint_eq(sink_count(&S), 12);
+    ck_assert_uint_eq(fx_sink_count(&S), 12);
 }
 END_TEST
 
@@ -361,7 +361,7 @@ START_TEST(scheduler_delivers)
     ck_assert_ok(cm_scheduler_stop(s, 10 * SEC));
     cm_scheduler_close(s, NULL, NULL);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE status = 'sent'"), 30);
-    ck_assert_uint_eq(sink_count(&S), 30);
+    ck_assert_uint_eq(fx_sink_count(&S), 30);
 }
 END_TEST
 
@@ -382,7 +382,7 @@ START_TEST(operator_templates_replace_parts)
     write_file(path, "Sign in to {{site}} now\n");
     snprintf(path, sizeof path, "%s/magic_link.html", dir);
     write_file(path, "<p>Hi {{name}}: <a href=\"{{link}}\">go</a></p>\n");
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, NULL);
     cm_mailer_options o = CM_MAILER_OPTIONS_INIT;
     o.smtp_uri = uri;
     o.from = "noreply@owls.example";
@@ -395,7 +395,7 @@ START_TEST(operator_templates_replace_parts)
     ck_assert_ok(cm_mailer_run(&sent, m, 0));
     ck_assert_uint_eq(sent, 1);
     cm_mailer_close(m);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     json_t *j = json_array_get(all, 0);
     ck_assert_str_eq(hdr1(j, "subject"), "Sign in to Night <Owls> now");
     ck_assert_str_eq(body(j, 1), "<p>Hi there: <a href=\"http://localhost:3000/login/magic?"
@@ -457,7 +457,7 @@ START_TEST(token_mails_are_limited_and_superseded)
     ck_assert(tok[0]);
     /* one mail per kind goes out: the latest link */
     ck_assert_uint_eq(run(), 2);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 2);
     int found = 0;
     for (size_t i = 0; i < 2; i++)
@@ -480,11 +480,7 @@ END_TEST
 
 int main(void)
 {
-    if (!sink_available()) {
-        printf("1..0 # SKIP python3 with aiosmtpd is missing (scripts/setup.sh installs "
-               "python3-aiosmtpd)\n");
-        return 0;
-    }
+    fx_sink_require();
     Suite *su = suite_create("mail_deliver");
     TCase *tc = tcase_create("deliver");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -5,7 +5,7 @@
  * AUTH, rejections and connection reuse.
  */
 #include "mail/mail.h"
-#include "sink.h"
+#include "fx_sink.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ static json_t *render_parse(cm__mail_msg *m, char **raw_out)
     FILE *f = fopen(path, "wb");
     ck_assert(f && fwrite(raw, 1, len, f) == len);
     fclose(f);
-    json_t *j = sink_parse_file(path);
+    json_t *j = fx_sink_parse_file(path);
     if (raw_out)
         *raw_out = raw;
     else
@@ -329,11 +329,11 @@ END_TEST
 /* SMTP against the real server                                             */
 /* ------------------------------------------------------------------------ */
 
-static sink S;
+static fx_sink S;
 
 static void smtp_teardown(void)
 {
-    sink_stop(&S);
+    fx_sink_stop(&S);
     teardown();
 }
 
@@ -362,9 +362,9 @@ static int send1(cm__mail_sender *s, const char *to, const char *subject, cm__ma
 
 START_TEST(smtp_plain_reuses_the_connection)
 {
-    sink_start(&S, NULL);
+    fx_sink_start(&S, NULL);
     char uri[128];
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, NULL);
     cm__mail_sender *s;
     ck_assert_int_eq(cm__mail_sender_open(&s, uri), CM_OK);
     cm__mail_result res;
@@ -375,7 +375,7 @@ START_TEST(smtp_plain_reuses_the_connection)
         ck_assert_int_eq(res.smtp_code, 250);
     }
     cm__mail_sender_close(s);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 5);
     json_int_t port0 = 0;
     for (size_t i = 0; i < 5; i++) {
@@ -403,7 +403,7 @@ END_TEST
 START_TEST(smtp_starttls_and_auth)
 {
     const char *args[] = {"--tls", "--auth", "mailer:p@ss:w/rd", NULL};
-    sink_start(&S, args);
+    fx_sink_start(&S, args);
     char uri[512];
     snprintf(uri, sizeof uri,
              "smtp://mailer:p%%40ss%%3Aw%%2Frd@127.0.0.1:%d/?tls=require&cafile=%s/cert.pem",
@@ -414,7 +414,7 @@ START_TEST(smtp_starttls_and_auth)
     ck_assert_msg(send1(s, "ana@example.com", "over tls", &res) == CM_OK, "%s", cm_error_message());
     ck_assert_msg(send1(s, "bob@example.com", "again", &res) == CM_OK, "%s", cm_error_message());
     cm__mail_sender_close(s);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 2);
     for (size_t i = 0; i < 2; i++) {
         json_t *env = json_object_get(json_array_get(all, i), "envelope");
@@ -437,30 +437,30 @@ START_TEST(smtp_starttls_and_auth)
     ck_assert(strstr(res.detail, "Sekr1tWrong") == NULL);
     ck_assert(strstr(cm_error_message(), "mailer:***@127.0.0.1") != NULL);
     cm__mail_sender_close(s);
-    ck_assert_uint_eq(sink_count(&S), 2);
+    ck_assert_uint_eq(fx_sink_count(&S), 2);
 }
 END_TEST
 
 START_TEST(smtp_require_tls_refuses_a_plain_server)
 {
-    sink_start(&S, NULL);
+    fx_sink_start(&S, NULL);
     char uri[128];
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d/?tls=require", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, "/?tls=require");
     cm__mail_sender *s;
     ck_assert_int_eq(cm__mail_sender_open(&s, uri), CM_OK);
     cm__mail_result res;
     ck_assert_int_eq(send1(s, "ana@example.com", "must not go", &res), CM_EIO);
     ck_assert(!res.permanent);
     cm__mail_sender_close(s);
-    ck_assert_uint_eq(sink_count(&S), 0);
+    ck_assert_uint_eq(fx_sink_count(&S), 0);
 }
 END_TEST
 
 START_TEST(smtp_rejections_are_classified)
 {
-    sink_start(&S, NULL);
+    fx_sink_start(&S, NULL);
     char uri[128];
-    snprintf(uri, sizeof uri, "smtp://127.0.0.1:%d", S.port);
+    fx_sink_uri(uri, sizeof uri, &S, NULL);
     cm__mail_sender *s;
     ck_assert_int_eq(cm__mail_sender_open(&s, uri), CM_OK);
     cm__mail_result res;
@@ -474,7 +474,7 @@ START_TEST(smtp_rejections_are_classified)
     /* the sender recovers for the next message */
     ck_assert_int_eq(send1(s, "ok@example.com", "after", &res), CM_OK);
     cm__mail_sender_close(s);
-    json_t *all = sink_messages(&S);
+    json_t *all = fx_sink_messages(&S);
     ck_assert_uint_eq(json_array_size(all), 1);
     ck_assert_str_eq(hdr1(json_array_get(all, 0), "subject"), "after");
     json_decref(all);
@@ -534,11 +534,7 @@ END_TEST
 
 int main(void)
 {
-    if (!sink_available()) {
-        printf("1..0 # SKIP python3 with aiosmtpd is missing (scripts/setup.sh installs "
-               "python3-aiosmtpd)\n");
-        return 0;
-    }
+    fx_sink_require();
     Suite *su = suite_create("mail");
     TCase *tc = tcase_create("mime");
     tcase_add_checked_fixture(tc, setup, teardown);
