@@ -4,6 +4,7 @@
 #   util <- store <- vec <- ai <- core
 #           store <- jobs <- core
 #   util <- mail <- core
+#   util <- blob <- core
 #
 # A file under lib/<layer> may include the headers of its own layer and of
 # the layers below it, never those of a layer above it or beside it (jobs
@@ -21,10 +22,11 @@ allowed() {
     ai) echo "util store vec ai" ;;
     jobs) echo "util store jobs" ;;
     mail) echo "util mail" ;;
-    core) echo "util store vec ai jobs mail core" ;;
+    blob) echo "util blob" ;;
+    core) echo "util store vec ai jobs mail blob core" ;;
   esac
 }
-layers="util store vec ai jobs mail core"
+layers="util store vec ai jobs mail blob core"
 
 bad=""
 # every directory of lib/ is a known layer
@@ -94,7 +96,7 @@ $rel includes \"$inc\", which is not beside it" ;;
     done
     for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' "$f"); do
       case "$inc" in
-        util/* | store/* | vec/* | ai/* | jobs/* | core/*) hosts="$hosts
+        util/* | store/* | vec/* | ai/* | jobs/* | mail/* | blob/* | core/*) hosts="$hosts
 $rel includes <$inc> (hosts use <community/*.h> only)" ;;
       esac
     done
