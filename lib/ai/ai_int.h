@@ -97,6 +97,18 @@ void cm__embed_set_exact_max(cm_store *store, size_t n);
  * feature hashing into `dim` buckets, L2-normalised (all zeros for a text
  * without words). Deterministic; never fails. */
 void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len);
+/* Hybrid search: the smallest cosine similarity at which a vector match
+ * counts (below it only a full-text match brings an item), for the builtin
+ * embedder (measured on tests/relevance) and for HTTP providers. */
+#define CM__SEARCH_MIN_SIM_BUILTIN 0.2
+#define CM__SEARCH_MIN_SIM_HTTP 0.3
+/* The words of a text for a full-text query: ASCII lower-cased words of
+ * letters, digits and non-ASCII bytes (as the builtin embedder splits
+ * them), stop words, one-letter words and repeats dropped, at most
+ * CM__SEARCH_MAX_TERMS, separated by single spaces (empty: nothing to look
+ * for). *out: cm__free. CM_ENOMEM. */
+#define CM__SEARCH_MAX_TERMS 32
+int cm__search_terms(char **out, const char *text, size_t len);
 /* OpenAI-compatible POST {base_url}/embeddings of n texts (none empty).
  * *dim_io: expected size, or 0 to accept the reply's (then set). out
  * receives n * dim normalised floats (cm__free). CM_EIO (HTTP error or

@@ -125,6 +125,54 @@ static void embed_direct(double *acc, size_t dim, const char *text, size_t len)
     }
 }
 
+int cm__search_terms(char **out, const char *text, size_t len)
+{
+    *out = NULL;
+    /* each kept word is followed by one byte (space or NUL) */
+    char *t = cm__malloc(len + 1), *w = t;
+    if (!t)
+        return cm__oom();
+    size_t terms = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)text[i] : ' ';
+        if (word_byte(c))
+            continue;
+        size_t n = i - start;
+        const char *word = text + start;
+        start = i + 1;
+        if (n < 2 || terms == CM__SEARCH_MAX_TERMS)
+            continue;
+        char *begin = w;
+        for (size_t k = 0; k < n; k++) {
+            char b = word[k];
+            *w++ = (b >= 'A' && b <= 'Z') ? (char)(b - 'A' + 'a') : b;
+        }
+        if (is_stop(begin, n)) {
+            w = begin;
+            continue;
+        }
+        /* a word already kept is not repeated */
+        bool dup = false;
+        for (const char *p = t; p < begin && !dup;) {
+            const char *e = memchr(p, ' ', (size_t)(begin - p));
+            size_t m = e ? (size_t)(e - p) : (size_t)(begin - p);
+            dup = m == n && memcmp(p, begin, n) == 0;
+            p += m + 1;
+        }
+        if (dup) {
+            w = begin;
+            continue;
+        }
+        *w++ = ' ';
+        terms++;
+    }
+    if (w > t)
+        w--; /* the last space */
+    *w = '\0';
+    *out = t;
+    return CM_OK;
+}
+
 void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len)
 {
     double stack_acc[CM__EMBED_BUILTIN_DIM];

@@ -1,14 +1,15 @@
 /*
- * ops_ai.c - the AI operations: semantic search over events, members and
- * posts, similar events, members you should meet, and event
- * recommendations, all ranked by embedding similarity (lib/ai).
+ * ops_ai.c - the AI operations: hybrid search over events, members and
+ * posts (full text and embedding similarity fused by reciprocal rank),
+ * similar events, members you should meet, and event recommendations
+ * (ranked by embedding similarity, lib/ai).
  *
  * Visibility comes first: for every entity type the ids the caller may see
  * are computed in SQL (published events, private groups only for their
  * members, discoverable and visible profiles, undeleted readable posts,
- * ...) and handed to the vector search as its filter, so a hidden item can
- * never be ranked, even when it is the best match, and k results come back
- * whenever k visible items have vectors.
+ * ...) and handed to the vector search and the full-text list as their
+ * filter, so a hidden item can never be ranked, even when it is the best
+ * match, and k results come back whenever k visible items match.
  *
  * The operations are read-only. Their prepare hook runs before the read
  * transaction: it refreshes stale vectors (HTTP providers call the network
@@ -109,7 +110,7 @@ static int allowed_ids(idlist *out, cm__ctx *ctx, int type, bool upcoming, bool 
 typedef struct hit {
     int type;
     int64_t id;
-    float score;
+    double score;
 } hit;
 
 static int cmp_hit(const void *a, const void *b)
@@ -154,7 +155,7 @@ static int item_json(json_t **out, cm__ctx *ctx, const hit *h)
         json_t *o = json_object();
         json_object_set_new(o, "type", json_string(cm__embed_type_name(h->type)));
         json_object_set_new(o, "id", json_integer(h->id));
-        json_object_set_new(o, "score", json_real(round((double)h->score * 1e6) / 1e6));
+        json_object_set_new(o, "score", json_real(round(h->score * 1e3) / 1e3));
         cm__json_set_col_text(o, "summary", &q, 0);
         if (h->type == CM__EMB_EVENT) {
             cm__json_set_col_time(o, "start", &q, 1);
@@ -212,9 +213,30 @@ static int floats_of(float **out, size_t *n, json_t *arr)
     return CM_OK;
 }
 
-/* ---- search.semantic ---- */
+/* ---- search.semantic: hybrid ---- */
+
+/* Reciprocal rank fusion (Cormack, Clarke and Buettcher, 2009): an item at
+ * rank r (1 = best) of a list earns 1 / (RRF_K + r); the lists' shares are
+ * summed. RRF_K = 60 is the paper's constant. */
+#define RRF_K 60.0
+/* Each list brings at most this many candidates to the fusion. */
+#define CANDIDATES 100
+/* Full-text matches read at most (best first, before visibility). */
+#define TEXT_SCAN_MAX 20000
+
+enum { MODE_HYBRID = 0, MODE_TEXT = 1, MODE_VECTOR = 2 };
+static const char *const mode_values[] = {"hybrid", "text", "vector", NULL};
 
 static const char *const type_values[] = {"events", "members", "posts", NULL};
+
+static int search_mode(json_t *in)
+{
+    const char *m = cm__json_str(in, "mode");
+    for (int k = 0; m && mode_values[k]; k++)
+        if (strcmp(m, mode_values[k]) == 0)
+            return k;
+    return json_is_array(json_object_get(in, "query_vector")) ? MODE_VECTOR : MODE_HYBRID;
+}
 
 /* Bit t set for each requested entity type; all three by default. */
 static int parse_types(unsigned *mask, json_t *in)
@@ -253,10 +275,21 @@ static int prep_search(cm__ctx *ctx, json_t *in)
     if (!text == !has_vec)
         return cm__error_set_field(CM_EINVAL, "query",
                                    "query: give either a query text or a query_vector");
+    int mode = search_mode(in);
+    if (has_vec && mode != MODE_VECTOR)
+        return cm__error_set_field(CM_EINVAL, "mode",
+                                   "mode: a query_vector is searched by vector only");
     int rc = parse_types(&mask, in);
     if (rc || (rc = cm__embed_before_op(ctx->store)))
         return rc;
-    if (text) {
+    if (text && mode != MODE_VECTOR) {
+        char *terms;
+        if ((rc = cm__search_terms(&terms, text, strlen(text))))
+            return rc;
+        json_object_set_new(in, "_terms", json_string(terms));
+        cm__free(terms);
+    }
+    if (text && mode != MODE_TEXT) {
         float *v;
         uint32_t dim;
         if ((rc = cm__embed_query(&v, &dim, ctx->store, text)))
@@ -270,38 +303,164 @@ static int prep_search(cm__ctx *ctx, json_t *in)
     return CM_OK;
 }
 
+/* One candidate of the fusion: its rank in each list (0: not in it). */
+typedef struct cand {
+    int type;
+    int64_t id;
+    size_t text_rank, vec_rank;
+    double cosine;
+} cand;
+
+static cand *cand_find(cand *c, size_t n, int type, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i].type == type && c[i].id == id)
+            return &c[i];
+    return NULL;
+}
+
+static bool id_allowed(const idlist *l, int64_t id)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid] == id)
+            return true;
+        if (l->v[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The vector list: up to CANDIDATES per type at or above min_sim, merged
+ * best first into c (which has room for CM__EMB_NTYPES * CANDIDATES). */
+static int vector_list(cand *c, size_t *n, cm__ctx *ctx, unsigned mask, const idlist *allowed,
+                       const float *q, size_t dim, double min_sim)
+{
+    hit *hits = cm__malloc(CM__EMB_NTYPES * CANDIDATES * sizeof *hits);
+    if (!hits)
+        return cm__oom();
+    size_t m = 0;
+    int rc = CM_OK;
+    for (int t = 0; rc == CM_OK && t < CM__EMB_NTYPES; t++)
+        if (mask & (1u << t))
+            rc = rank(hits, &m, ctx, t, q, dim, &allowed[t], 0, CANDIDATES);
+    if (rc == CM_OK) {
+        qsort(hits, m, sizeof *hits, cmp_hit);
+        for (size_t i = 0; i < m && *n < CANDIDATES; i++) {
+            if (hits[i].score < min_sim)
+                break;
+            c[*n] = (cand){hits[i].type, hits[i].id, 0, *n + 1, hits[i].score};
+            ++*n;
+        }
+    }
+    cm__free(hits);
+    return rc;
+}
+
+/* The text list: the visible entities of the requested types that contain
+ * a term, best first, merged into c[0..*n) (room for CANDIDATES more). */
+static int text_list(cand *c, size_t *n, cm__ctx *ctx, unsigned mask, const idlist *allowed,
+                     const char *terms)
+{
+    if (!*terms)
+        return CM_OK;
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "search.text");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, terms);
+    cm__q_int64(&q, 2, TEXT_SCAN_MAX);
+    size_t r = 0, before = *n;
+    while (r < CANDIDATES && (rc = cm__q_step(&q)) == 1) {
+        int t = (int)cm__q_col_int64(&q, 0);
+        int64_t id = cm__q_col_int64(&q, 1);
+        if (t < 0 || t >= CM__EMB_NTYPES || !(mask & (1u << t)) || !id_allowed(&allowed[t], id))
+            continue;
+        r++;
+        cand *x = cand_find(c, before, t, id);
+        if (x)
+            x->text_rank = r;
+        else
+            c[(*n)++] = (cand){t, id, r, 0, 0};
+    }
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+/* The fused score, scaled so that first in every list used is 1. */
+static double fused(const cand *c, int mode)
+{
+    if (mode == MODE_VECTOR)
+        return c->cosine;
+    double s = 0, best = 1 / (RRF_K + 1);
+    if (c->text_rank)
+        s += 1 / (RRF_K + (double)c->text_rank);
+    if (mode == MODE_HYBRID) {
+        best += 1 / (RRF_K + 1);
+        if (c->vec_rank)
+            s += 1 / (RRF_K + (double)c->vec_rank);
+    }
+    return s / best;
+}
+
+/* The smallest cosine similarity at which a vector match counts. */
+static double min_similarity(cm_store *store)
+{
+    cm__embedder cfg;
+    if (cm__embed_config(&cfg, store) != CM_OK)
+        return CM__SEARCH_MIN_SIM_HTTP;
+    double v =
+        cfg.kind == CM_EMBEDDER_BUILTIN ? CM__SEARCH_MIN_SIM_BUILTIN : CM__SEARCH_MIN_SIM_HTTP;
+    cm__embedder_dispose(&cfg);
+    return v;
+}
+
 static int op_search(cm__ctx *ctx, json_t *in, json_t **out)
 {
     unsigned mask;
     int rc = parse_types(&mask, in);
     if (rc)
         return rc;
-    json_t *qv = json_object_get(in, "_query_vector");
-    if (!qv)
-        qv = json_object_get(in, "query_vector");
-    float *q;
-    size_t dim;
-    if ((rc = floats_of(&q, &dim, qv)))
-        return rc;
+    int mode = search_mode(in);
     size_t limit = (size_t)cm__json_int(in, "limit", DEFAULT_LIMIT);
     bool upcoming = cm__json_bool(in, "upcoming_only", true);
-    hit *hits = cm__malloc(CM__EMB_NTYPES * limit * sizeof *hits);
+    idlist allowed[CM__EMB_NTYPES] = {{0}};
+    for (int t = 0; rc == CM_OK && t < CM__EMB_NTYPES; t++)
+        if (mask & (1u << t))
+            rc = allowed_ids(&allowed[t], ctx, t, upcoming, false);
+    cand *c = cm__malloc((CM__EMB_NTYPES + 1) * CANDIDATES * sizeof *c);
+    hit *hits = NULL;
     size_t n = 0;
-    if (!hits)
+    if (rc == CM_OK && !c)
         rc = cm__oom();
-    for (int t = 0; rc == CM_OK && t < CM__EMB_NTYPES; t++) {
-        if (!(mask & (1u << t)))
-            continue;
-        idlist allowed;
-        if ((rc = allowed_ids(&allowed, ctx, t, upcoming, false)))
-            break;
-        rc = rank(hits, &n, ctx, t, q, dim, &allowed, 0, limit);
-        cm__free(allowed.v);
+    if (rc == CM_OK && mode != MODE_TEXT) {
+        json_t *qv = json_object_get(in, "_query_vector");
+        if (!qv)
+            qv = json_object_get(in, "query_vector");
+        float *q;
+        size_t dim;
+        if ((rc = floats_of(&q, &dim, qv)) == CM_OK) {
+            /* a caller's own query_vector ranks every visible item */
+            double min_sim = cm__json_str(in, "query") ? min_similarity(ctx->store) : -2.0;
+            rc = vector_list(c, &n, ctx, mask, allowed, q, dim, min_sim);
+            cm__free(q);
+        }
     }
+    if (rc == CM_OK && mode != MODE_VECTOR)
+        rc = text_list(c, &n, ctx, mask, allowed, cm__json_str(in, "_terms"));
+    if (rc == CM_OK && !(hits = cm__malloc((n ? n : 1) * sizeof *hits)))
+        rc = cm__oom();
+    for (size_t i = 0; rc == CM_OK && i < n; i++)
+        hits[i] = (hit){c[i].type, c[i].id, fused(&c[i], mode)};
     if (rc == CM_OK)
         rc = result(out, ctx, hits, n, limit);
+    for (int t = 0; t < CM__EMB_NTYPES; t++)
+        cm__free(allowed[t].v);
     cm__free(hits);
-    cm__free(q);
+    cm__free(c);
     return rc;
 }
 
@@ -481,6 +640,9 @@ static const cm__field search_fields[] = {
     CM__FIELD("upcoming_only", CM__T_BOOL,
               .doc = "Events: only those not yet ended (default true)"),
     CM__FIELD("limit", CM__T_INT, .min = 1, .max = MAX_LIMIT, .doc = "Results (1-50, default 10)"),
+    CM__FIELD("mode", CM__T_ENUM, .values = mode_values,
+              .doc = "hybrid (default: full text and vectors fused by reciprocal rank), text or "
+                     "vector (the default with query_vector)"),
     {.name = NULL},
 };
 
@@ -525,7 +687,8 @@ static const cm__shape recommended_result = {.fields = recommended_result_fields
 const cm__op cm__ai_ops[] = {
     {
         .name = "search.semantic",
-        .summary = "Search events, members and posts by meaning; only what you may see is ranked",
+        .summary = "Search events, members and posts by their words and meaning (full text and "
+                   "vectors fused); only what you may see is ranked, no match gives no results",
         .role = CM_ROLE_ANONYMOUS,
         .http_method = "POST",
         .http_path = "/v1/search",

@@ -264,7 +264,10 @@ const cm__shape cm__shape_job = {
 static const cm__rfield search_hit_fields[] = {
     {"type", CM__R_ENUM, .values = hit_type_values},
     {"id", CM__R_INT},
-    {"score", CM__R_NUMBER, .doc = "Cosine similarity"},
+    {"score", CM__R_NUMBER,
+     .doc = "Relevance, 3 decimals: search.semantic hybrid/text: reciprocal-rank fusion scaled so "
+            "that 1 = first in every list; vector mode and the similar/recommended operations: "
+            "cosine similarity"},
     {"summary", CM__R_STRING, .doc = "Title or name"},
     {"start", CM__R_TIME, .flags = CM__R_OPT, .doc = "Events"},
     {"group_id", CM__R_INT, .flags = CM__R_OPT | CM__R_NULL, .doc = "Events and posts"},

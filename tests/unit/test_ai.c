@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -155,22 +156,34 @@ START_TEST(search_ranks_by_meaning)
     ck_assert_ok(search(&r, NULL, "rust programming", "events", 10));
     json_int_t ids[10];
     size_t n = item_ids(ids, 10, r, "event");
-    ck_assert_int_eq(n, 3);
+    /* the unrelated events are no match at all */
+    ck_assert_int_eq(n, 1);
     ck_assert_int_eq(ids[0], rust);
-    ck_assert(has_id(ids, n, py) && has_id(ids, n, garden));
+    ck_assert(!has_id(ids, n, py) && !has_id(ids, n, garden));
     json_t *first = json_array_get(json_object_get(r, "items"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(first, "summary")),
                      "Rust systems programming meetup");
     ck_assert_str_eq(json_string_value(json_object_get(first, "type")), "event");
     ck_assert_str_eq(json_string_value(json_object_get(r, "model")), CM__EMBED_BUILTIN_MODEL);
-    double s0 = json_real_value(json_object_get(first, "score"));
+    /* first in both lists */
+    ck_assert(json_real_value(json_object_get(first, "score")) == 1.0);
+    json_decref(r);
+    /* a word of each: the better match first, scores rounded to 3 decimals */
+    ck_assert_ok(search(&r, NULL, "python notebooks programming", "events", 10));
+    n = item_ids(ids, 10, r, "event");
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(ids[0], py);
+    ck_assert_int_eq(ids[1], rust);
+    double s0 = json_real_value(
+        json_object_get(first = json_array_get(json_object_get(r, "items"), 0), "score"));
     double s1 =
         json_real_value(json_object_get(json_array_get(json_object_get(r, "items"), 1), "score"));
     ck_assert(s0 > s1);
+    ck_assert(s1 * 1000 == round(s1 * 1000));
     /* deterministic: the same call gives the same bytes */
     char *a = json_dumps(r, JSON_COMPACT);
     json_decref(r);
-    ck_assert_ok(search(&r, NULL, "rust programming", "events", 10));
+    ck_assert_ok(search(&r, NULL, "python notebooks programming", "events", 10));
     char *b = json_dumps(r, JSON_COMPACT);
     ck_assert_str_eq(a, b);
     free(a);
@@ -182,10 +195,69 @@ START_TEST(search_ranks_by_meaning)
     ck_assert_int_eq(ids[0], garden);
     json_decref(r);
     /* every request is counted */
-    ck_assert_int_eq(fx_count("SELECT value FROM metric_counters WHERE name = 'ai_requests'"), 3);
+    ck_assert_int_eq(fx_count("SELECT value FROM metric_counters WHERE name = 'ai_requests'"), 4);
     /* read-only: no audit rows */
     ck_assert_int_eq(fx_count("SELECT count(*) FROM audit_log WHERE op = 'search.semantic'"), 0);
     cm_actor_free(org);
+}
+END_TEST
+
+/* The case reported in issue 15: the words of the query in an event's
+ * title and venue put it first, ahead of a member and an event that share
+ * one word; a query that matches nothing answers no results. */
+START_TEST(hybrid_search_finds_things)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    cm_actor *ann = mk_person("ann@example.org", "Rust engineer",
+                              "I meet new people at meetups and write Rust", true);
+    json_int_t lagos =
+        mk_event(org, "Lagos Community Meetup", "Yaba Tech Hub, Lagos", "2026-02-10");
+    json_int_t go = mk_event(org, "Go meetup", "Gophers in Berlin", "2026-02-11");
+    json_int_t nyc =
+        mk_event(org, "Rust NYC", "Monthly Rust meetups in Manhattan, New York", "2026-02-12");
+    json_t *r;
+    json_int_t ids[10];
+    ck_assert_ok(search(&r, ann, "rust meetup in new york", NULL, 10));
+    size_t n = item_ids(ids, 10, r, "");
+    ck_assert_int_ge(n, 3);
+    ck_assert_int_eq(ids[0], nyc);
+    ck_assert_str_eq(fx_str(json_array_get(json_object_get(r, "items"), 0), "type"), "event");
+    json_decref(r);
+    /* nonsense: no results, whatever the mode */
+    const char *modes[] = {"hybrid", "text", "vector"};
+    for (int m = 0; m < 3; m++) {
+        ck_assert_ok(exec_obj(&r, ann, "search.semantic",
+                              json_pack("{s:s,s:s}", "query", "xqzvw plokijuh", "mode", modes[m])));
+        ck_assert_msg(item_ids(ids, 10, r, "") == 0, "mode %s found something", modes[m]);
+        json_decref(r);
+    }
+    /* text alone: stemmed words ("meetups" finds "meetup"), visibility first */
+    ck_assert_ok(exec_obj(
+        &r, NULL, "search.semantic",
+        json_pack("{s:s,s:s,s:[s]}", "query", "meetups", "mode", "text", "types", "events")));
+    n = item_ids(ids, 10, r, "");
+    ck_assert_int_eq(n, 3);
+    ck_assert(has_id(ids, n, lagos) && has_id(ids, n, go) && has_id(ids, n, nyc));
+    json_decref(r);
+    /* the full-text index follows edits */
+    ck_assert_ok(fx_exec(NULL, org, "events.update", "{s:I,s:s,s:s}", "event_id", go, "title",
+                         "Gardening afternoon", "description", "tulips"));
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "tulips", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 1);
+    ck_assert_int_eq(ids[0], go);
+    json_decref(r);
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "gophers", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 0);
+    json_decref(r);
+    /* a query_vector is searched by vectors only */
+    ck_assert_int_eq(
+        fx_exec(NULL, NULL, "search.semantic", "{s:[f],s:s}", "query_vector", 1.0, "mode", "text"),
+        CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "mode");
+    cm_actor_free(org);
+    cm_actor_free(ann);
 }
 END_TEST
 
@@ -238,7 +310,7 @@ START_TEST(hidden_items_never_ranked_and_k_results_come_back)
                                     -1, false, gid);
     json_int_t v1 = mk_event(org, "Rust meetup", "systems", "2026-02-03");
     json_int_t v2 = mk_event(org, "Programming dojo", "katas", "2026-02-04");
-    json_int_t v3 = mk_event(org, "Board games", "dice", "2026-02-05");
+    json_int_t v3 = mk_event(org, "Board games", "dice and programming puzzles", "2026-02-05");
     json_int_t ids[10];
     ck_assert_ok(search(&r, out, "rust programming", "events", 3));
     size_t n = item_ids(ids, 10, r, "");
@@ -466,7 +538,7 @@ END_TEST
 START_TEST(other_stores_writes_are_picked_up)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
-    mk_event(org, "Gardening club", "roses", "2026-02-02");
+    mk_event(org, "Gardening club", "roses and programming", "2026-02-02");
     json_t *r;
     json_int_t ids[10];
     ck_assert_ok(search(&r, NULL, "rust programming", "events", 5)); /* index built */
@@ -889,7 +961,7 @@ START_TEST(http_provider_success)
     json_t *r;
     json_int_t ids[8];
     ck_assert_ok(search(&r, NULL, "rust programming", "events", 5));
-    ck_assert_int_eq(item_ids(ids, 8, r, ""), 3);
+    ck_assert_int_eq(item_ids(ids, 8, r, ""), 1); /* the others are no match */
     ck_assert_int_eq(ids[0], rust);
     ck_assert_str_eq(json_string_value(json_object_get(r, "model")), "text-embedding-fake");
     json_decref(r);
@@ -1025,6 +1097,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, fx_teardown);
     tcase_add_test(tc, builtin_embedder_shares_words);
     tcase_add_test(tc, search_ranks_by_meaning);
+    tcase_add_test(tc, hybrid_search_finds_things);
     tcase_add_test(tc, search_covers_members_and_posts);
     tcase_add_test(tc, hidden_items_never_ranked_and_k_results_come_back);
     tcase_add_test(tc, upcoming_filter);

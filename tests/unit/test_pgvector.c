@@ -31,7 +31,8 @@
 
 /* 2026-01-01T00:00:00Z */
 #define T0 1767225600000000LL
-#define SCORE_TOL 1e-5
+/* scores come rounded to 3 decimals: cosines within 1e-5 may round apart */
+#define SCORE_TOL 1.001e-3
 
 static cm_store *cur;
 static cm_actor *sys_actor;
@@ -143,18 +144,20 @@ static json_t *scenario(cm_store *s)
 
     record(out, "anon rust events",
            run_op(NULL, "search.semantic",
-                  json_pack("{s:s,s:[s],s:i}", "query", "rust programming", "types", "events",
-                            "limit", 5)));
+                  json_pack("{s:s,s:[s],s:i,s:s}", "query", "rust programming", "types", "events",
+                            "limit", 5, "mode", "vector")));
     record(out, "me gardening all",
            run_op(me, "search.semantic",
-                  json_pack("{s:s,s:i}", "query", "gardening roses", "limit", 10)));
+                  json_pack("{s:s,s:i,s:s}", "query", "gardening roses", "limit", 10, "mode",
+                            "vector")));
     record(out, "me members",
            run_op(me, "search.semantic",
-                  json_pack("{s:s,s:[s],s:i}", "query", "systems programming", "types", "members",
-                            "limit", 3)));
+                  json_pack("{s:s,s:[s],s:i,s:s}", "query", "systems programming", "types",
+                            "members", "limit", 3, "mode", "vector")));
     record(out, "anon past too",
            run_op(NULL, "search.semantic",
-                  json_pack("{s:s,s:b,s:i}", "query", "rust", "upcoming_only", 0, "limit", 20)));
+                  json_pack("{s:s,s:b,s:i,s:s}", "query", "rust", "upcoming_only", 0, "limit", 20,
+                            "mode", "vector")));
     record(out, "similar e1",
            run_op(NULL, "events.similar", json_pack("{s:I,s:i}", "event_id", e1, "limit", 6)));
     record(out, "members similar", run_op(me, "members.similar", json_pack("{s:i}", "limit", 5)));
@@ -165,7 +168,8 @@ static json_t *scenario(cm_store *s)
                                  "Gardening roses and tulips", "description", "tulips")));
     record(out, "after edit",
            run_op(NULL, "search.semantic",
-                  json_pack("{s:s,s:[s],s:i}", "query", "tulips", "types", "events", "limit", 3)));
+                  json_pack("{s:s,s:[s],s:i,s:s}", "query", "tulips", "types", "events", "limit", 3,
+                            "mode", "vector")));
     cm_actor_free(org);
     cm_actor_free(me);
     cm_actor_free(a);
@@ -426,7 +430,7 @@ START_TEST(pgvector_backfills_and_reopens)
     cm_store_close(s);
     s = open_pg(uri); /* twice: nothing to do the second time */
     char *out = NULL;
-    const char *q = "{\"query\":\"tulips\",\"types\":[\"events\"],\"limit\":3}";
+    const char *q = "{\"query\":\"tulips\",\"types\":[\"events\"],\"limit\":3,\"mode\":\"vector\"}";
     int rc = cm_exec(&out, s, NULL, "search.semantic", q, strlen(q));
     bool in_server = !memory_index_used(s);
     cm_store_close(s);

@@ -128,6 +128,20 @@ static const char *const mail_claim_patch[] = {
     NULL,
 };
 
+/* Full text through the generated tsvector columns of 0006_search: the
+ * terms become an OR query (plainto_tsquery ANDs them), ranked by
+ * ts_rank (title words weigh A, the rest B) over the three tables. */
+static const char search_text_sql[] =
+    "WITH q AS (SELECT CAST(replace(CAST(plainto_tsquery('english', $1) AS text), ' & ', "
+    "' | ') AS tsquery) AS q) "
+    "SELECT t, id, s FROM ("
+    "SELECT 0 AS t, e.id, ts_rank(e.search_doc, q.q) AS s FROM events e, q "
+    "WHERE e.search_doc @@ q.q "
+    "UNION ALL SELECT 1, m.id, ts_rank(m.search_doc, q.q) FROM members m, q "
+    "WHERE m.search_doc @@ q.q "
+    "UNION ALL SELECT 2, p.id, ts_rank(p.search_doc, q.q) FROM posts p, q "
+    "WHERE p.search_doc @@ q.q) r ORDER BY s DESC, t, id LIMIT $2";
+
 const cm__pg_override cm__pg_overrides[] = {
     {"comment.list", NULL, NULL, comment_list_patch},
     {"jobs.claim", NULL, NULL, jobs_claim_patch},
@@ -140,6 +154,7 @@ const cm__pg_override cm__pg_overrides[] = {
     {"mail.claim", NULL, NULL, mail_claim_patch},
     {"mail.claim_lapsed", NULL, NULL, mail_claim_patch},
     {"metric.add", NULL, NULL, metric_add_patch},
+    {"search.text", "a86fcaa45da3", search_text_sql, NULL},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -110,6 +110,14 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
      "OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = p.group_id "
      "AND gm.member_id = ?1 AND gm.status = 'active')) ORDER BY p.id"},
 
+    /* ---- full text (migration 0006_search) ---- */
+    /* ?1 search terms (lower-case words separated by single spaces, no quotes),
+     * ?2 limit: (type 0 event / 1 member / 2 post, id, relevance; higher is better)
+     * of the entities that contain any term, best first. */
+    {"search.text", "SELECT rowid % 4, rowid / 4, -bm25(search_fts, 4.0, 1.0) AS s FROM search_fts "
+                    "WHERE search_fts MATCH '\"' || replace(?1, ' ', '\" OR \"') || '\"' "
+                    "ORDER BY s DESC, rowid LIMIT ?2"},
+
     /* ---- result summaries (?1 id) and recommendation inputs ---- */
     {"embed.summary_event", "SELECT title, start_at, group_id FROM events WHERE id = ?1"},
     {"embed.summary_member", "SELECT name, headline FROM members WHERE id = ?1"},
