@@ -100,7 +100,7 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len);
 /* Hybrid search: the smallest cosine similarity at which a vector match
  * counts (below it only a full-text match brings an item), for the builtin
  * embedder (measured on tests/relevance) and for HTTP providers. */
-#define CM__SEARCH_MIN_SIM_BUILTIN 0.2
+#define CM__SEARCH_MIN_SIM_BUILTIN 0.25
 #define CM__SEARCH_MIN_SIM_HTTP 0.3
 /* The words of a text for a full-text query: ASCII lower-cased words of
  * letters, digits and non-ASCII bytes (as the builtin embedder splits
