@@ -52,8 +52,8 @@ static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
 
 /* Counters every deployment reports, zero until first incremented. */
 static const char *const known_metrics[] = {
-    "signups",          "events_created", "rsvps",       "posts",
-    "ticket_purchases", "subscriptions",  "ai_requests", NULL,
+    "signups",      "events_created", "rsvps",       "posts", "ticket_purchases",
+    "tickets_sold", "subscriptions",  "ai_requests", NULL,
 };
 
 static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
@@ -73,7 +73,24 @@ static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
         json_decref(counters);
         return rc;
     }
-    *out = json_pack("{s:o}", "counters", counters);
+    /* Revenue by currency, derived from the ledger of ticket orders. */
+    json_t *revenue = json_object();
+    if ((rc = cm__q_open(&q, ctx->conn, "ledger.revenue")) == CM_OK) {
+        while ((rc = cm__q_step(&q)) == 1) {
+            int64_t paid = cm__q_col_int64(&q, 1), refunded = cm__q_col_int64(&q, 2);
+            json_object_set_new(revenue, cm__q_col_text(&q, 0),
+                                json_pack("{s:I,s:I,s:I}", "paid_minor", (json_int_t)paid,
+                                          "refunded_minor", (json_int_t)refunded, "net_minor",
+                                          (json_int_t)(paid - refunded)));
+        }
+        cm__q_close(&q);
+    }
+    if (rc < 0) {
+        json_decref(counters);
+        json_decref(revenue);
+        return rc;
+    }
+    *out = json_pack("{s:o,s:o}", "counters", counters, "revenue", revenue);
     return CM_OK;
 }
 
@@ -98,8 +115,18 @@ static const cm__rfield audit_entry_fields[] = {
 static const cm__shape audit_entry = {
     .name = "AuditEntry", .doc = "One audited mutation", .fields = audit_entry_fields};
 CM__PAGE(audit_page, audit_entry);
+static const cm__rfield revenue_fields[] = {
+    {"paid_minor", CM__R_INT, .doc = "Payments received, minor units"},
+    {"refunded_minor", CM__R_INT, .doc = "Refunds given, minor units"},
+    {"net_minor", CM__R_INT, .doc = "paid_minor - refunded_minor"},
+    {NULL},
+};
+static const cm__shape revenue_shape = {
+    .name = "Revenue", .doc = "Ticket revenue in one currency", .fields = revenue_fields};
 static const cm__rfield metrics_fields[] = {
     {"counters", CM__R_MAP, .items = CM__R_INT, .doc = "Counter name to value"},
+    {"revenue", CM__R_MAP, .shape = &revenue_shape,
+     .doc = "ISO 4217 currency to ticket revenue (from the ledger)"},
     {NULL},
 };
 static const cm__shape metrics_result = {.fields = metrics_fields};
@@ -117,7 +144,9 @@ const cm__op cm__admin_ops[] = {
     },
     {
         .name = "metrics.get",
-        .summary = "Business counters (sign-ups, events created, RSVPs, posts, ...)",
+        .summary =
+            "Business counters (sign-ups, events created, RSVPs, posts, tickets, ...) and revenue "
+            "by currency",
         .role = CM_ROLE_MODERATOR,
         .http_method = "GET",
         .http_path = "/v1/metrics/business",

@@ -21,13 +21,19 @@
  *   embeddings marked stale by writes (with an HTTP embedder the network is
  *   never called inside a business transaction; see include/community/ai.h).
  *
+ * - "platform.order_expiry": a sweep every minute that expires the ticket
+ *   holds (orders reserved or pending payment) whose time is up and gives
+ *   their seats back (cm__order_expire_holds, one transaction with the
+ *   job's completion). Orders of an event also expire lazily, under its
+ *   lock, whenever someone orders tickets for it or pays.
+ *
  * The first two kinds are defined by migration 0002 on queue "platform",
  * the third when a scheduler registers them; a scheduler opened with
  * CM_SCHEDULER_PLATFORM_JOBS runs them: cm_scheduler_start() lives here
  * and hands their registration to lib/jobs, which knows nothing of the
  * domain.
  */
-#include "event_int.h"
+#include "commerce_int.h"
 
 #include "../jobs/jobs_int.h"
 
@@ -261,6 +267,22 @@ static int embed_refresh_handler(cm_job *job, void *payload)
     return rc;
 }
 
+static int expiry_fn(cm__conn *conn, void *p)
+{
+    (void)p;
+    int64_t n = 0;
+    int rc = cm__order_expire_holds(conn, cm_now_us(), 0, 1000, &n);
+    if (rc == CM_OK && n)
+        cm__log(CM_LOG_INFO, "jobs", "order_expiry: %lld holds expired", (long long)n);
+    return rc;
+}
+
+static int order_expiry_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    return cm__job_complete_tx(job, expiry_fn, NULL);
+}
+
 static int platform_register(cm_scheduler *s, cm_store *store)
 {
     int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
@@ -276,11 +298,18 @@ static int platform_register(cm_scheduler *s, cm_store *store)
         ((rc = cm_scheduler_register(s, "platform.embed_refresh", embed_refresh_handler, NULL)) &&
          rc != CM_EEXISTS))
         return rc;
+    if ((rc = cm_jobs_define(store, "platform.order_expiry", &ko)) ||
+        ((rc = cm_scheduler_register(s, "platform.order_expiry", order_expiry_handler, NULL)) &&
+         rc != CM_EEXISTS))
+        return rc;
     cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
     o.every_us = 60 * INT64_C(1000000);
     o.start_at = cm_now_us();
     if ((rc = cm_jobs_schedule(NULL, store, "platform.event_reminders", "platform.event_reminders",
                                "{}", 2, &o)))
+        return rc;
+    if ((rc = cm_jobs_schedule(NULL, store, "platform.order_expiry", "platform.order_expiry", "{}",
+                               2, &o)))
         return rc;
     return cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh", "{}",
                             2, &o);

@@ -31,6 +31,7 @@ extern const cm__sql_entry cm__sqlite_sql_jobs[];
 extern const cm__sql_entry cm__sqlite_sql_ai[];
 extern const cm__sql_entry cm__sqlite_sql_mail[];
 extern const cm__sql_entry cm__sqlite_sql_idem[];
+extern const cm__sql_entry cm__sqlite_sql_order[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -42,5 +43,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_ai,
     cm__sqlite_sql_mail,
     cm__sqlite_sql_idem,
+    cm__sqlite_sql_order,
     NULL,
 };
