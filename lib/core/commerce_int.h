@@ -169,6 +169,10 @@ int cm__order_json(json_t **out, cm__conn *conn, const cm__order *o, bool with_t
  * created with the secret key when the event has none yet. */
 int cm__event_public_key(char out[64], cm__conn *conn, int64_t event_id, int64_t now);
 
+/* The event's public key if it has one: *found false otherwise (nothing is
+ * created). */
+int cm__event_public_key_find(char out[64], bool *found, cm__conn *conn, int64_t event_id);
+
 /* Verify a check-in code against the event's public key: CM_OK and the
  * event, order and serial it names, or CM_EINVAL when it is malformed or
  * its signature does not verify. Needs no database (offline check). */

@@ -335,6 +335,11 @@ int cm__event_public_key(char out[64], cm__conn *conn, int64_t event_id, int64_t
     return rc;
 }
 
+int cm__event_public_key_find(char out[64], bool *found, cm__conn *conn, int64_t event_id)
+{
+    return key_get(out, NULL, found, conn, event_id);
+}
+
 /* "CM1.<event>.<order>.<serial>.<nonce>.<signature>": the signature
  * (base64url) covers everything before its dot. */
 #define CODE_PREFIX "CM1."

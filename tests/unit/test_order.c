@@ -4,13 +4,15 @@
  * a payment that arrives too late), the one seat pool shared with RSVPs and
  * the per-type sub-quotas, limits and sales windows, idempotency of order
  * creation, payments and refunds, refund bounds, the append-only ledger,
- * revenue in the business metrics, signed check-in codes and single-use
- * scans, bad input, threads racing for the last seats, and
+ * revenue in the business metrics, signed check-in codes (verified offline
+ * here with libsodium and the event's public key), single-use scans with
+ * their log, QR images, bad input, threads racing for the last seats, and
  * allocation-failure walking of the order path.
  */
 #include "fixtures.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -498,6 +500,123 @@ START_TEST(order_creation_is_idempotent)
 }
 END_TEST
 
+/* ---- check-in ---- */
+
+/* Verify a ticket code as a door app does, offline: split at the last dot,
+ * check the Ed25519 signature of what precedes it with the public key. */
+static bool door_verifies(const char *code, const char *pk64)
+{
+    const char *dot = strrchr(code, '.');
+    unsigned char sig[crypto_sign_BYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    size_t n = 0, m = 0;
+    if (!dot || sodium_init() < 0 ||
+        sodium_base642bin(sig, sizeof sig, dot + 1, strlen(dot + 1), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        sodium_base642bin(pk, sizeof pk, pk64, strlen(pk64), NULL, &m, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return false;
+    return n == sizeof sig && m == sizeof pk &&
+           crypto_sign_verify_detached(sig, (const unsigned char *)code,
+                                       (unsigned long long)(dot - code), pk) == 0;
+}
+
+static json_t *scan(const cm_actor *a, json_int_t ev, const char *code)
+{
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, a, "checkin.scan", "{s:I,s:s}", "event_id", ev, "code", code));
+    return r;
+}
+
+START_TEST(tickets_check_in_once)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    cm_actor *m = fx_member("m@example.org", "member");
+    json_int_t ev = mk_event(org, 10);
+    json_int_t other_ev = mk_event(org, 10);
+    json_int_t tt = mk_type(org, ev, 1200, NULL);
+    json_int_t other_tt = mk_type(org, other_ev, 0, NULL);
+    json_t *r;
+    ck_assert_ok(order(&r, m, tt, 2));
+    json_int_t oid = I(r, "id");
+    json_decref(r);
+    ck_assert_ok(pay(&r, oid, 2400, "pi_c"));
+    json_t *tickets = json_object_get(json_object_get(r, "order"), "tickets");
+    char code1[256], code2[256];
+    snprintf(code1, sizeof code1, "%s", S(json_array_get(tickets, 0), "code"));
+    snprintf(code2, sizeof code2, "%s", S(json_array_get(tickets, 1), "code"));
+    json_int_t tid = I(json_array_get(tickets, 0), "id");
+    json_decref(r);
+    ck_assert_str_ne(code1, code2);
+    /* anyone may fetch the public key and verify codes offline */
+    json_t *k;
+    ck_assert_ok(fx_exec(&k, NULL, "checkin.key", "{s:I}", "event_id", ev));
+    ck_assert_str_eq(S(k, "algorithm"), "Ed25519");
+    ck_assert(door_verifies(code1, S(k, "public_key")));
+    char forged[256];
+    snprintf(forged, sizeof forged, "%s", code1);
+    forged[4] = forged[4] == '9' ? '8' : '9'; /* another event id, same signature */
+    ck_assert(!door_verifies(forged, S(k, "public_key")));
+    /* the first scan admits, the second is answered with who and when */
+    r = scan(org, ev, code1);
+    ck_assert_str_eq(S(r, "result"), "ok");
+    ck_assert_int_eq(I(r, "ticket_id"), tid);
+    ck_assert_str_eq(S(json_object_get(r, "holder"), "name"), fx_text("SELECT name FROM members "
+                                                                      "WHERE email = "
+                                                                      "'m@example.org'"));
+    json_decref(r);
+    fx_clock_advance(MINUTE);
+    r = scan(org, ev, code1);
+    ck_assert_str_eq(S(r, "result"), "duplicate");
+    json_t *first = json_object_get(r, "first_scan");
+    ck_assert_str_eq(S(first, "at"), "2026-01-01T00:00:00Z");
+    ck_assert_int_eq(I(json_object_get(first, "by"), "id"), fx_id_of(org));
+    json_decref(r);
+    /* forged, garbage, another event's genuine ticket */
+    r = scan(org, ev, forged);
+    ck_assert_str_eq(S(r, "result"), "invalid");
+    json_decref(r);
+    r = scan(org, ev, "hello");
+    ck_assert_str_eq(S(r, "result"), "invalid");
+    json_decref(r);
+    ck_assert_ok(order(&r, m, other_tt, 1));
+    char other_code[256];
+    snprintf(other_code, sizeof other_code, "%s",
+             S(json_array_get(json_object_get(r, "tickets"), 0), "code"));
+    json_decref(r);
+    r = scan(org, ev, other_code);
+    ck_assert_str_eq(S(r, "result"), "wrong_event");
+    json_decref(r);
+    /* only the event's organizers scan */
+    ck_assert_int_eq(fx_exec(NULL, m, "checkin.scan", "{s:I,s:s}", "event_id", ev, "code", code2),
+                     CM_EPERM);
+    ck_assert_int_eq(fx_exec(NULL, org, "checkin.scan", "{s:I,s:s}", "event_id", ev, "code", ""),
+                     CM_EINVAL);
+    /* a refunded order's tickets are void */
+    ck_assert_ok(
+        fx_exec(NULL, org, "orders.refund", "{s:I,s:s}", "order_id", oid, "reference", "all"));
+    r = scan(org, ev, code2);
+    ck_assert_str_eq(S(r, "result"), "void");
+    json_decref(r);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM checkin_scans"), 6);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM checkin_scans WHERE result = 'ok'"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets WHERE checked_in_at IS NOT NULL"), 1);
+    /* the QR image of a ticket, for its holder and the organizers only */
+    ck_assert_ok(fx_exec(&r, m, "tickets.qr", "{s:I}", "ticket_id", tid));
+    ck_assert_str_eq(S(r, "code"), code1);
+    ck_assert(strncmp(S(r, "qr_svg"), "<svg ", 5) == 0);
+    ck_assert(strstr(S(r, "qr_svg"), "</svg>") != NULL);
+    json_decref(r);
+    ck_assert_ok(fx_exec(NULL, org, "tickets.qr", "{s:I}", "ticket_id", tid));
+    cm_actor *stranger = fx_member("s@example.org", "member");
+    ck_assert_int_eq(fx_exec(NULL, stranger, "tickets.qr", "{s:I}", "ticket_id", tid),
+                     CM_ENOTFOUND);
+    json_decref(k);
+    cm_actor_free(stranger);
+    cm_actor_free(org);
+    cm_actor_free(m);
+}
+END_TEST
+
 /* ---- threads racing for the last seats ---- */
 
 #define THREADS 8
@@ -574,13 +693,15 @@ END_TEST
 
 static void snapshot(char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%lld|%lld|%lld|%lld|%lld|%lld|%lld",
+    snprintf(buf, cap, "%lld|%lld|%lld|%lld|%lld|%lld|%lld|%lld|%lld",
              fx_count("SELECT count(*) * 100 + coalesce(sum(seats), 0) FROM orders"),
              fx_count("SELECT count(*) FROM orders WHERE state = 'paid'"),
              fx_count("SELECT count(*) FROM ledger"), fx_count("SELECT count(*) FROM tickets"),
              fx_count("SELECT coalesce(sum(seats_taken), 0) FROM events"),
              fx_count("SELECT coalesce(sum(sold), 0) FROM ticket_types"),
-             fx_count("SELECT count(*) FROM audit_log"));
+             fx_count("SELECT count(*) FROM audit_log"),
+             fx_count("SELECT count(*) FROM checkin_scans"),
+             fx_count("SELECT count(*) FROM tickets WHERE checked_in_at IS NOT NULL"));
 }
 
 static json_t *walk(const cm_actor *a, const char *op, const char *json, int *failures)
@@ -637,6 +758,13 @@ START_TEST(allocation_failures_change_nothing)
     ck_assert_str_eq(S(r, "outcome"), "paid");
     json_decref(r);
     ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 2);
+    char scan_in[400];
+    snprintf(scan_in, sizeof scan_in, "{\"event_id\":%lld,\"code\":\"%s\"}", (long long)ev,
+             fx_text("SELECT code FROM tickets WHERE serial = 1"));
+    r = walk(org, "checkin.scan", scan_in, &failures);
+    ck_assert_int_ge(failures, 1);
+    ck_assert_str_eq(S(r, "result"), "ok");
+    json_decref(r);
     snprintf(in, sizeof in, "{\"order_id\":%lld,\"amount_minor\":900,\"reference\":\"r\"}",
              (long long)oid);
     r = walk(org, "orders.refund", in, &failures);
@@ -665,6 +793,7 @@ int main(void)
     tcase_add_test(tc, tickets_and_rsvps_share_one_pool);
     tcase_add_test(tc, limits_and_sales_windows);
     tcase_add_test(tc, order_creation_is_idempotent);
+    tcase_add_test(tc, tickets_check_in_once);
     tcase_add_test(tc, allocation_failures_change_nothing);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("race");
