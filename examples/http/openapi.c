@@ -229,9 +229,13 @@ static json_t *operation(const cmh_route *rt)
         }
         bool needed = json_array_size(req) > 0;
         json_object_set_new(s, "required", req);
-        json_object_set_new(o, "requestBody",
-                            json_pack("{s:b,s:{s:{s:o}}}", "required", needed, "content",
-                                      "application/json", "schema", s));
+        json_t *rbody = json_pack("{s:b,s:{s:{s:O}}}", "required", needed, "content",
+                                  "application/json", "schema", s);
+        if (rt->text_body) /* the same JSON, labelled text/plain (Amazon SNS) */
+            json_object_set_new(json_object_get(rbody, "content"), "text/plain",
+                                json_pack("{s:O}", "schema", s));
+        json_decref(s);
+        json_object_set_new(o, "requestBody", rbody);
     }
     json_t *sec = strcmp(rt->role, "anonymous") == 0
                       ? json_pack("[{},{s:[]},{s:[]}]", "bearerAuth", "cookieAuth")

@@ -124,6 +124,7 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->result = json_object_get(o, "result");
         rt->input = json_object_get(o, "input");
         rt->mutates = json_is_true(json_object_get(o, "mutates"));
+        rt->text_body = json_is_true(json_object_get(http, "text_body"));
         json_int_t st = json_integer_value(json_object_get(http, "status"));
         rt->success_status = st >= 200 && st < 300 ? (int)st : 0; /* 0: decided below */
         if (!rt->op || !rt->summary || !rt->role) {
@@ -453,6 +454,15 @@ static int parse_query(const cmh_route *rt, const char *q, const char *const *ho
     return 0;
 }
 
+/* text/plain (parameters allowed): how Amazon SNS labels its JSON. */
+static bool is_text_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return n == 10 && cmh_strnieq(ct, "text/plain", 10);
+}
+
 static bool is_json_type(const char *ct)
 {
     /* application/json, application/problem+json, ...; parameters allowed */
@@ -475,7 +485,7 @@ int cmh_build_input(const cmh_route *rt, const cmh_match *m, const char *query,
     json_t *in = NULL;
     if (!query_style && req->body_len > 0) {
         const char *ct = cmh_req_header(req, "content-type");
-        if (!ct || !is_json_type(ct)) {
+        if (!ct || !(is_json_type(ct) || (rt->text_body && is_text_type(ct)))) {
             err->status = 415;
             err->code = "HTTP_UNSUPPORTED_MEDIA_TYPE";
             (void)snprintf(err->detail, sizeof err->detail,

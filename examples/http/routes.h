@@ -36,6 +36,7 @@ typedef struct cmh_route {
     json_t *result;   /* the result JSON Schema (borrowed), may be NULL */
     json_t *input;    /* the input JSON Schema (borrowed) */
     bool mutates;
+    bool text_body;     /* http.text_body: a JSON body may come as text/plain */
     int success_status; /* http.status, else 201 for a mutating POST to a
                          * collection, else 200 (see cmh_router_build) */
     int n_segs;

@@ -40,4 +40,9 @@ int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *
                         int64_t created_at, int64_t member_id, const char *to, const char *tmpl,
                         const char *payload);
 
+/* SHA-256 hex of an address ("addr", "<addr>" or "Name <addr>") once
+ * normalised as members' addresses are: the key of the suppression list
+ * (ops_mail.c). out is "" when there is no address. */
+void cm__mail_addr_hash(char out[65], const char *addr);
+
 #endif

@@ -318,11 +318,39 @@ static int finish(cm__conn *conn, const row *r, const char *status, const char *
     return rc;
 }
 
-/* Render a claimed row; a row that can never be sent fails here, in the
- * claim's transaction. Returns 1 when the row is ready to send. */
+/* The suppression list's reason for r's address ("bounce", "complaint")
+ * into why, or "" when it may be sent to. */
+static int suppressed(cm__conn *conn, const row *r, char *why, size_t n)
+{
+    char hash[65];
+    why[0] = 0;
+    cm__mail_addr_hash(hash, r->to);
+    if (!hash[0])
+        return CM_OK;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "mail.is_suppressed");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, hash);
+    if ((rc = cm__q_step(&q)) == 1)
+        (void)snprintf(why, n, "suppressed: the address reported a %s", cm__q_col_text(&q, 0));
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+/* Render a claimed row; a row that can never be sent fails here, and a row
+ * to a suppressed address is marked suppressed, in the claim's
+ * transaction. Returns 1 when the row is ready to send. */
 static int prepare(cm__conn *conn, cm_mailer *m, row *r)
 {
     char why[300];
+    int st = suppressed(conn, r, why, sizeof why);
+    if (st)
+        return st;
+    if (why[0]) {
+        st = finish(conn, r, "suppressed", why, 0);
+        return st ? st : 0;
+    }
     if (r->attempts > (int64_t)m->max_attempts) {
         (void)snprintf(why, sizeof why, "gave up after %lld attempts",
                        (long long)(r->attempts - 1));

@@ -140,6 +140,9 @@ typedef struct cm__op {
     uint32_t flags;          /* CM__OP_* */
     const char *http_method; /* GET, POST, PATCH, DELETE */
     const char *http_path;   /* "/v1/events/{event_id}": {x} are input fields */
+    /* The JSON body may also come labelled text/plain (Amazon SNS sends
+     * its JSON so): described as http.text_body. */
+    bool http_text_body;
     const cm__field *fields; /* terminated by {NULL} */
     cm__op_fn fn;
     /* Optional: runs before the transaction, outside any lock, for slow

@@ -12,6 +12,8 @@
 
 #include "../util/util.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,5 +137,39 @@ int cm__mail_send(cm__mail_sender *s, const char *from, const char *const *rcpt,
 /* A URI safe to print: the password replaced by "***". *out freed with
  * cm__free. */
 int cm__mail_uri_redact(char **out, const char *uri);
+
+/* ---- Amazon SNS messages (sns.c) ---- */
+
+/* What an SNS message must satisfy. */
+typedef struct cm__sns_trust {
+    /* URL prefixes a SigningCertURL (and a SubscribeURL) must start with,
+     * separated by spaces or commas; each must end with "/". https:// or
+     * file:/// only. */
+    const char *cert_prefixes;
+    const char *ca_file; /* PEM CAs the certificate must chain to; NULL: the system's */
+    int64_t now_us;      /* the current time */
+    int64_t max_age_us;  /* refuse a Timestamp further than this from now; 0: no limit */
+} cm__sns_trust;
+
+/* true when url (https:// or file:///) starts with one of the prefixes. */
+bool cm__sns_url_allowed(const char *url, const char *prefixes);
+/* Download url (at most 64 KiB) when it is under one of the prefixes:
+ * CM_EPERM when it is not, CM_EIO / CM_ETIMEOUT when the download fails.
+ * *out (NUL-terminated) freed with cm__free. */
+int cm__sns_fetch(char **out, size_t *len_out, const char *url, const char *prefixes);
+/* The canonical string SNS signs for message m (by its Type): CM_EINVAL
+ * (field Type) for an unknown type, (field name) for a missing member. */
+int cm__sns_string_to_sign(char **out, const json_t *m);
+/* Verify m's signature (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA)
+ * with the certificate at SigningCertURL, which must be under a trusted
+ * prefix and chain to a trusted CA, and m's Timestamp against the window.
+ * CM_OK; CM_EINVAL (with the field) for a malformed message; CM_EPERM for
+ * an untrusted URL; CM_EAUTH for an untrusted certificate, a signature that
+ * does not match, or a Timestamp outside the window; CM_EIO when the
+ * certificate cannot be fetched. Thread-safe; certificates are cached per
+ * URL for the life of the process. */
+int cm__sns_verify(const json_t *m, const cm__sns_trust *t);
+/* Forget the cached certificates (tests, and a CA change). */
+void cm__sns_cache_clear(void);
 
 #endif /* CM_MAIL_H */

@@ -53,5 +53,24 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
      * slot; returns when it starts */
     {"mail.rate_take",
      "UPDATE mail_rate SET tat = max(tat, ?2) + ?3 WHERE name = ?1 RETURNING tat - ?3"},
+    /* ---- bounces and complaints (lib/core/ops_mail.c) ---- */
+    /* ?1 SNS MessageId, ?2 now: 1 row when it is new */
+    {"mail.sns_seen", "INSERT INTO mail_sns_seen (message_id, received_at) VALUES (?1, ?2) "
+                      "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"},
+    /* ?1 before: forget MessageIds older than the accepted window */
+    {"mail.sns_forget", "DELETE FROM mail_sns_seen WHERE received_at < ?1"},
+    /* ?1 Message-ID header: the outbox row SES reports on */
+    {"mail.by_message_id",
+     "SELECT id, template FROM email_outbox WHERE message_id = ?1 ORDER BY id LIMIT 1"},
+    /* ?1 type, ?2 permanent, ?3 kind, ?4 outbox id (may be NULL), ?5 now */
+    {"mail.feedback_add", "INSERT INTO mail_feedback (type, permanent, kind, outbox_id, "
+                          "created_at) VALUES (?1, ?2, ?3, ?4, ?5)"},
+    /* ?1 address hash, ?2 reason, ?3 now */
+    {"mail.suppress", "INSERT INTO mail_suppression (addr_hash, reason, created_at, updated_at) "
+                      "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (addr_hash) DO UPDATE SET "
+                      "reason = excluded.reason, updated_at = excluded.updated_at, "
+                      "reports = mail_suppression.reports + 1"},
+    /* ?1 address hash */
+    {"mail.is_suppressed", "SELECT reason FROM mail_suppression WHERE addr_hash = ?1"},
     {NULL, NULL},
 };

@@ -1,0 +1,332 @@
+/*
+ * ops_mail.c - bounces and complaints: mail.sns_receive takes what Amazon
+ * SNS POSTs to an HTTP subscriber of the topic SES reports to.
+ *
+ * Before the transaction (prepare): the SNS signature is verified
+ * (lib/mail/sns.c) with the certificate at SigningCertURL, which must lie
+ * under a trusted prefix and chain to a trusted CA; the topic must be an
+ * allowed one; a SubscriptionConfirmation is confirmed by fetching its
+ * SubscribeURL (under the same prefixes). In the transaction: the SNS
+ * MessageId is recorded (a message seen before has no second effect); an
+ * SES Bounce or Complaint adds one mail_feedback row per recipient (kind =
+ * the outbox template of the reported message) and, for a permanent bounce
+ * or a complaint, puts the SHA-256 of the recipient's normalised address
+ * on the suppression list, which delivery (mail_deliver.c) consults.
+ *
+ * Configuration (environment, read per call):
+ *   COMMUNITY_SNS_CERT_URL_PREFIXES  trusted URL prefixes (required: without
+ *                                    it the operation answers CM_ENOTSUP)
+ *   COMMUNITY_SNS_CA_FILE            CAs the certificate must chain to
+ *                                    (default: the system's)
+ *   COMMUNITY_SNS_TOPIC_ARNS         topics accepted (default: any)
+ *   COMMUNITY_SNS_MAX_AGE_S          accepted distance of Timestamp from
+ *                                    now (default 3600)
+ */
+#include "deliver_int.h"
+#include "member_int.h"
+#include "../util/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_AGE_S 3600
+
+static int64_t max_age_us(void)
+{
+    const char *v = getenv("COMMUNITY_SNS_MAX_AGE_S");
+    long long s = v && *v ? strtoll(v, NULL, 10) : DEFAULT_MAX_AGE_S;
+    if (s < 60 || s > 7 * 86400)
+        s = DEFAULT_MAX_AGE_S;
+    return (int64_t)s * 1000000;
+}
+
+static bool topic_allowed(const char *arn)
+{
+    const char *list = getenv("COMMUNITY_SNS_TOPIC_ARNS");
+    if (!list || !*list)
+        return true;
+    size_t n = strlen(arn);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,\t\n");
+        size_t k = strcspn(p, " ,\t\n");
+        if (k && k == n && strncmp(p, arn, n) == 0)
+            return true;
+        p += k;
+    }
+    return false;
+}
+
+static int sns_prepare(cm__ctx *ctx, json_t *in)
+{
+    (void)ctx;
+    const char *prefixes = getenv("COMMUNITY_SNS_CERT_URL_PREFIXES");
+    if (!prefixes || !*prefixes)
+        return cm__error_set(CM_ENOTSUP, "SNS notifications are not configured "
+                                         "(COMMUNITY_SNS_CERT_URL_PREFIXES is not set)");
+    const char *arn = cm__json_str(in, "TopicArn");
+    if (!topic_allowed(arn))
+        return cm__error_set_field(CM_EPERM, "TopicArn", "SNS: topic %.200s is not accepted", arn);
+    cm__sns_trust t = {prefixes, getenv("COMMUNITY_SNS_CA_FILE"), cm_now_us(), max_age_us()};
+    int rc = cm__sns_verify(in, &t);
+    if (rc) {
+        cm__log(CM_LOG_WARN, "mail", "SNS message refused: %s", cm_error_message());
+        return rc;
+    }
+    if (strcmp(cm__json_str(in, "Type"), "SubscriptionConfirmation") == 0) {
+        const char *url = cm__json_str(in, "SubscribeURL");
+        char *body = NULL;
+        if ((rc = cm__sns_fetch(&body, NULL, url, prefixes))) {
+            cm__log(CM_LOG_WARN, "mail", "SNS subscription to %.200s not confirmed: %s", arn,
+                    cm_error_message());
+            return rc;
+        }
+        cm__free(body);
+        cm__log(CM_LOG_INFO, "mail", "SNS subscription to %.200s confirmed", arn);
+        json_object_set_new(in, "_confirmed", json_true());
+    }
+    return CM_OK;
+}
+
+/* The bare address of "addr", "<addr>" or "Name <addr>", lower-cased, as
+ * members' addresses are normalised; SHA-256 hex into hash. false when
+ * there is no address. */
+static bool addr_hash(char hash[65], const char *given)
+{
+    const char *a = given, *lt = strrchr(given, '<');
+    size_t n = strlen(given);
+    if (lt) {
+        a = lt + 1;
+        n = strcspn(a, ">");
+    }
+    while (n && (*a == ' ' || *a == '\t'))
+        a++, n--;
+    while (n && (a[n - 1] == ' ' || a[n - 1] == '\t'))
+        n--;
+    char raw[256], norm[256];
+    if (n == 0 || n >= sizeof raw || !memchr(a, '@', n))
+        return false;
+    memcpy(raw, a, n);
+    raw[n] = 0;
+    cm__email_normalize(norm, raw, sizeof norm);
+    cm__token_hash(hash, norm);
+    return true;
+}
+
+void cm__mail_addr_hash(char out[65], const char *addr)
+{
+    if (!addr_hash(out, addr))
+        out[0] = 0;
+}
+
+/* The outbox template of the message SES reports on (by the Message-ID
+ * header we wrote), or "unknown". */
+static int report_kind(cm__conn *conn, const json_t *mail, char *kind, size_t kn, int64_t *oid)
+{
+    (void)snprintf(kind, kn, "unknown");
+    *oid = 0;
+    const char *mid = cm__json_str(json_object_get(mail, "commonHeaders"), "messageId");
+    if (!mid)
+        return CM_OK;
+    char bare[256];
+    size_t n = strlen(mid);
+    if (n >= 2 && mid[0] == '<' && mid[n - 1] == '>')
+        mid++, n -= 2;
+    if (n == 0 || n >= sizeof bare)
+        return CM_OK;
+    memcpy(bare, mid, n);
+    bare[n] = 0;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "mail.by_message_id");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, bare);
+    if ((rc = cm__q_step(&q)) == 1) {
+        *oid = cm__q_col_int64(&q, 0);
+        (void)snprintf(kind, kn, "%s", cm__q_col_text(&q, 1));
+    }
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+/* One reported recipient: a feedback row, and a suppression when it is for
+ * good. *suppressed counts the latter. */
+static int record(cm__ctx *ctx, const char *type, bool permanent, const char *kind, int64_t oid,
+                  const char *addr, int64_t *suppressed)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "mail.feedback_add");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, type);
+    cm__q_int64(&q, 2, permanent);
+    cm__q_text(&q, 3, kind);
+    if (oid)
+        cm__q_int64(&q, 4, oid);
+    else
+        cm__q_null(&q, 4);
+    cm__q_int64(&q, 5, ctx->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    char hash[65];
+    if (rc || !permanent || !addr_hash(hash, addr))
+        return rc;
+    if ((rc = cm__q_open(&q, ctx->conn, "mail.suppress")))
+        return rc;
+    cm__q_text(&q, 1, hash);
+    cm__q_text(&q, 2, type);
+    cm__q_int64(&q, 3, ctx->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    if (rc == CM_OK)
+        (*suppressed)++;
+    return rc;
+}
+
+/* An SES notification (the Message of an SNS Notification): "Bounce" and
+ * "Complaint" are recorded, other types (Delivery, Send, ...) ignored.
+ * *event gets "bounce", "complaint" or NULL. */
+static int ses_notification(cm__ctx *ctx, const char *message, const char **event,
+                            int64_t *suppressed)
+{
+    *event = NULL;
+    json_error_t jerr;
+    json_t *n = json_loads(message, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(n)) {
+        json_decref(n);
+        return cm__error_set_field(CM_EINVAL, "Message",
+                                   "SNS: Message is not an SES notification (JSON object)");
+    }
+    const char *type = cm__json_str(n, "notificationType");
+    if (!type)
+        type = cm__json_str(n, "eventType"); /* configuration-set event publishing */
+    const char *list = NULL, *what = NULL;
+    json_t *body = NULL;
+    bool permanent = false;
+    if (type && strcmp(type, "Bounce") == 0) {
+        body = json_object_get(n, "bounce");
+        list = "bouncedRecipients";
+        what = "bounce";
+        const char *bt = cm__json_str(body, "bounceType");
+        permanent = bt && strcmp(bt, "Permanent") == 0;
+    } else if (type && strcmp(type, "Complaint") == 0) {
+        body = json_object_get(n, "complaint");
+        list = "complainedRecipients";
+        what = "complaint";
+        /* "not-spam" feedback is the opposite of a complaint */
+        const char *ft = cm__json_str(body, "complaintFeedbackType");
+        permanent = !ft || strcmp(ft, "not-spam") != 0;
+    }
+    int rc = CM_OK;
+    json_t *rcpts = list ? json_object_get(body, list) : NULL;
+    if (list && !json_is_array(rcpts)) {
+        rc = cm__error_set_field(CM_EINVAL, "Message", "SNS: the SES %s has no %s", what, list);
+    } else if (list) {
+        char kind[64];
+        int64_t oid = 0;
+        rc = report_kind(ctx->conn, json_object_get(n, "mail"), kind, sizeof kind, &oid);
+        size_t i;
+        json_t *r;
+        json_array_foreach(rcpts, i, r)
+        {
+            const char *addr = cm__json_str(r, "emailAddress");
+            if (rc == CM_OK && addr)
+                rc = record(ctx, what, permanent, kind, oid, addr, suppressed);
+        }
+        *event = what;
+    }
+    json_decref(n);
+    return rc;
+}
+
+static int op_sns_receive(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    const char *type = cm__json_str(in, "Type");
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "mail.sns_seen");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, cm__json_str(in, "MessageId"));
+    cm__q_int64(&q, 2, ctx->now);
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    bool duplicate = rc == 0;
+    /* MessageIds older than twice the window can no longer come back: a
+     * replay of them fails the Timestamp check */
+    if ((rc = cm__q_open(&q, ctx->conn, "mail.sns_forget")))
+        return rc;
+    cm__q_int64(&q, 1, ctx->now - 2 * max_age_us());
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    const char *event = NULL;
+    int64_t suppressed = 0;
+    if (rc == CM_OK && !duplicate && strcmp(type, "Notification") == 0)
+        rc = ses_notification(ctx, cm__json_str(in, "Message"), &event, &suppressed);
+    if (rc)
+        return rc;
+    ctx->target_type = "mail";
+    *out = json_pack("{s:s, s:b, s:b, s:I}", "type", type, "duplicate", duplicate, "confirmed",
+                     cm__json_bool(in, "_confirmed", false), "suppressed", (json_int_t)suppressed);
+    if (*out)
+        json_object_set_new(*out, "event", event ? json_string(event) : json_null());
+    return *out ? CM_OK : cm__oom();
+}
+
+static const char *const sns_types[] = {"Notification", "SubscriptionConfirmation",
+                                        "UnsubscribeConfirmation", NULL};
+
+static const cm__field sns_fields[] = {
+    CM__FIELD("Type", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 64,
+              .doc = "Notification, SubscriptionConfirmation or UnsubscribeConfirmation"),
+    CM__FIELD("MessageId", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 128,
+              .doc = "SNS message id (a message seen before has no second effect)"),
+    CM__FIELD("Token", CM__T_STRING, .max = 2048, .doc = "Subscription token"),
+    CM__FIELD("TopicArn", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 1024,
+              .doc = "Topic (COMMUNITY_SNS_TOPIC_ARNS may limit them)"),
+    CM__FIELD("Subject", CM__T_STRING, .max = 1024, .doc = "Subject of a notification"),
+    CM__FIELD("Message", CM__T_STRING, .flags = CM__REQUIRED, .max = 262144,
+              .doc = "The SES notification (JSON text), or SNS's text"),
+    CM__FIELD("Timestamp", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 64,
+              .doc = "When SNS signed it (RFC 3339)"),
+    CM__FIELD("SignatureVersion", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 8,
+              .doc = "1 (SHA1withRSA) or 2 (SHA256withRSA)"),
+    CM__FIELD("Signature", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 8192,
+              .doc = "Base64 signature"),
+    CM__FIELD("SigningCertURL", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 2048,
+              .doc = "Certificate URL, under COMMUNITY_SNS_CERT_URL_PREFIXES"),
+    CM__FIELD("SubscribeURL", CM__T_STRING, .max = 2048,
+              .doc = "Fetched to confirm a subscription"),
+    CM__FIELD("UnsubscribeURL", CM__T_STRING, .max = 2048, .doc = "Not used"),
+    {.name = NULL},
+};
+
+static const char *const sns_events[] = {"bounce", "complaint", NULL};
+static const cm__rfield sns_result_fields[] = {
+    {"type", CM__R_ENUM, .values = sns_types, .doc = "The SNS message type"},
+    {"duplicate", CM__R_BOOL, .doc = "The MessageId was handled before: nothing was done"},
+    {"confirmed", CM__R_BOOL, .doc = "A subscription was confirmed"},
+    {"event", CM__R_ENUM, .flags = CM__R_NULL, .values = sns_events,
+     .doc = "The SES event recorded, or null"},
+    {"suppressed", CM__R_INT, .doc = "Addresses put on the suppression list"},
+    {NULL},
+};
+static const cm__shape sns_result = {.fields = sns_result_fields};
+
+const cm__op cm__mail_ops[] = {
+    {
+        .name = "mail.sns_receive",
+        .summary = "Take an Amazon SNS message about SES bounces and complaints (signature "
+                   "verified)",
+        .role = CM_ROLE_ANONYMOUS,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/mail/sns",
+        .http_text_body = true,
+        .fields = sns_fields,
+        .prepare = sns_prepare,
+        .fn = op_sns_receive,
+        .result = &sns_result,
+    },
+    {.name = NULL},
+};
