@@ -6,7 +6,8 @@
  * creation, payments and refunds, refund bounds, the append-only ledger,
  * revenue in the business metrics, signed check-in codes (verified offline
  * here with libsodium and the event's public key), single-use scans with
- * their log, QR images, bad input, threads racing for the last seats, and
+ * their log, QR images, bad input, threads racing for the last seats, a
+ * storm of 4 processes x 200 buyers on 100 seats shared with RSVPs, and
  * allocation-failure walking of the order path.
  */
 #include "fixtures.h"
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* 2026-01-01T00:00:00Z: every test runs on this fixed clock. */
 #define T0 1767225600000000LL
@@ -689,6 +692,180 @@ START_TEST(racing_buyers_never_oversell)
 }
 END_TEST
 
+/* ---- a storm: 4 processes x 200 buyers on 100 seats shared with RSVPs ---- */
+
+#define PROCS 4
+#define PER_PROC 200
+#define STORM_SEATS 100
+
+/* Run op (JSON text) on s as a, retrying what the backend asks to retry.
+ * *id receives the result's "id" when it has one. */
+static int storm_exec(int64_t *id, cm_store *s, const cm_actor *a, const char *op, const char *in)
+{
+    int rc;
+    for (int tries = 0;; tries++) {
+        char *out = NULL;
+        rc = cm_exec(&out, s, a, op, in, strlen(in));
+        if (rc == CM_OK && id) {
+            json_t *r = json_loads(out, 0, NULL);
+            json_t *o = json_object_get(r, "order");
+            *id = json_integer_value(json_object_get(o ? o : r, "id"));
+            json_decref(r);
+        }
+        cm_free(out);
+        if ((rc != CM_EBUSY && rc != CM_ECONFLICT) || tries == 50)
+            return rc;
+    }
+}
+
+/* One storm process: PER_PROC members, each either RSVPs (1 in 5) or
+ * orders one ticket with a 1-minute hold, then pays at once (1 in 3),
+ * abandons the hold (1 in 3) or pays 40 buyers later, after the hold
+ * ended (1 in 3). The process's clock moves 2 s per buyer; every 25
+ * buyers it runs the expiry sweep. Returns the exit status. */
+static int storm_child(int k, json_int_t first, json_int_t ev, json_int_t tt)
+{
+    cm_store *s = NULL;
+    if (cm_store_open(&s, FX.uri, NULL) != CM_OK)
+        return 2;
+    fx_clock_set(T0);
+    int64_t late[PER_PROC];
+    int late_at[PER_PROC], n_late = 0, bad = 0;
+    char in[200];
+    for (int i = 0; i < PER_PROC && !bad; i++) {
+        fx_clock_advance(2000000);
+        cm_actor *a = NULL;
+        if (cm_actor_for_member(&a, s, first + k * PER_PROC + i) != CM_OK) {
+            bad = 3;
+            break;
+        }
+        int rc;
+        int64_t id = 0;
+        if (i % 5 == 0) {
+            snprintf(in, sizeof in, "{\"event_id\":%lld}", (long long)ev);
+            rc = storm_exec(NULL, s, a, "rsvps.add", in);
+        } else {
+            snprintf(in, sizeof in,
+                     "{\"ticket_type_id\":%lld,\"hold_minutes\":1,\"idempotency_key\":\"s%d\"}",
+                     (long long)tt, i);
+            rc = storm_exec(&id, s, a, "orders.create", in);
+            if (rc == CM_ECONSTRAINT) /* sold out: the answer many get */
+                rc = CM_OK;
+            else if (rc == CM_OK && i % 3 == 0) {
+                late[n_late] = id;
+                late_at[n_late++] = i + 40;
+                id = 0;
+            } else if (rc == CM_OK && i % 3 == 1) {
+                id = 0; /* abandoned */
+            }
+        }
+        cm_actor_free(a);
+        if (rc == CM_OK && id) {
+            snprintf(in, sizeof in,
+                     "{\"order_id\":%lld,\"amount_minor\":1000,\"currency\":\"EUR\","
+                     "\"reference\":\"pi_%lld\"}",
+                     (long long)id, (long long)id);
+            rc = storm_exec(NULL, s, FX.sys, "orders.confirm_payment", in);
+        }
+        for (int j = 0; rc == CM_OK && j < n_late; j++) {
+            if (late_at[j] != i)
+                continue;
+            snprintf(in, sizeof in,
+                     "{\"order_id\":%lld,\"amount_minor\":1000,\"currency\":\"EUR\","
+                     "\"reference\":\"pi_%lld\"}",
+                     (long long)late[j], (long long)late[j]);
+            rc = storm_exec(NULL, s, FX.sys, "orders.confirm_payment", in);
+        }
+        if (rc == CM_OK && i % 25 == 24)
+            rc = storm_exec(NULL, s, FX.sys, "orders.expire_holds", "{}");
+        if (rc != CM_OK) {
+            fprintf(stderr, "storm %d buyer %d: %s %s\n", k, i, cm_status_name(rc),
+                    cm_error_message());
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+START_TEST(a_storm_of_buyers_never_oversells)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    json_int_t ev = mk_event(org, STORM_SEATS);
+    json_int_t tt = mk_type(org, ev, 1000, NULL);
+    char ins[512];
+    snprintf(ins, sizeof ins,
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+             "INSERT INTO members (email, email_norm, name, created_at, updated_at) "
+             "SELECT 's' || (10000 + i) || '@example.org', 's' || (10000 + i) || "
+             "'@example.org', 'Storm ' || i, %lld, %lld FROM n ORDER BY i",
+             PROCS * PER_PROC - 1, T0, T0);
+    fx_sql(ins);
+    json_int_t first = (json_int_t)fx_count("SELECT id FROM members WHERE email = "
+                                            "'s10000@example.org'");
+    pid_t pids[PROCS];
+    for (int k = 0; k < PROCS; k++) {
+        pids[k] = fork();
+        ck_assert_int_ge(pids[k], 0);
+        if (pids[k] == 0)
+            _exit(storm_child(k, first, ev, tt)); /* the parent's connections stay untouched */
+    }
+    for (int k = 0; k < PROCS; k++) {
+        int st = 0;
+        ck_assert_int_eq(waitpid(pids[k], &st, 0), pids[k]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "storm process %d failed (%d)", k, st);
+    }
+    /* 0 oversold: the pool holds exactly the RSVPs going and the live orders */
+    long long taken = q1("SELECT seats_taken FROM events WHERE id = %lld", (long long)ev);
+    ck_assert_int_le(taken, STORM_SEATS);
+    ck_assert_int_eq(taken, fx_count("SELECT coalesce(sum(seats), 0) FROM rsvps WHERE status = "
+                                     "'going'") +
+                                fx_count("SELECT coalesce(sum(seats), 0) FROM orders"));
+    ck_assert_int_eq(q1("SELECT sold FROM ticket_types WHERE id = %lld", (long long)tt),
+                     fx_count("SELECT coalesce(sum(seats), 0) FROM orders"));
+    ck_assert_int_eq(q1("SELECT waitlist_count FROM events WHERE id = %lld", (long long)ev),
+                     fx_count("SELECT count(*) FROM rsvps WHERE status = 'waitlisted'"));
+    /* 0 paid orders without their tickets, 0 valid tickets without a paid order */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM orders o WHERE o.state = 'paid' AND "
+                              "(SELECT count(*) FROM tickets t WHERE t.order_id = o.id AND "
+                              "t.status = 'valid') <> o.quantity"),
+                     0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets t JOIN orders o ON o.id = t.order_id "
+                              "WHERE t.status = 'valid' AND o.state <> 'paid'"),
+                     0);
+    /* the ledger: paid orders paid their total once; the others net 0 */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM orders o WHERE o.state = 'paid' AND "
+                              "(SELECT coalesce(sum(amount_minor), 0) FROM ledger l WHERE "
+                              "l.order_id = o.id AND l.kind = 'payment') <> o.total_minor"),
+                     0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM orders o WHERE o.state <> 'paid' AND "
+                              "(SELECT coalesce(sum(CASE WHEN kind = 'payment' THEN amount_minor "
+                              "ELSE -amount_minor END), 0) FROM ledger l WHERE "
+                              "l.order_id = o.id) <> 0"),
+                     0);
+    /* holds expired under load, and late payments were given back */
+    long long expired = fx_count("SELECT count(*) FROM orders WHERE state = 'expired'");
+    long long late = fx_count("SELECT count(*) FROM ledger WHERE reason = 'late_payment'");
+    long long paid = fx_count("SELECT count(*) FROM orders WHERE state = 'paid'");
+    ck_assert_int_gt(expired, 0);
+    ck_assert_int_gt(late, 0);
+    ck_assert_int_gt(paid, 0);
+    /* every hold ends: then only RSVPs going and paid orders hold seats */
+    fx_clock_set(T0 + 3600LL * 1000000);
+    ck_assert_ok(fx_exec(NULL, FX.sys, "orders.expire_holds", "{}"));
+    ck_assert_int_eq(q1("SELECT seats_taken FROM events WHERE id = %lld", (long long)ev),
+                     fx_count("SELECT coalesce(sum(seats), 0) FROM rsvps WHERE status = "
+                              "'going'") +
+                         fx_count("SELECT coalesce(sum(quantity), 0) FROM orders WHERE state = "
+                                  "'paid'"));
+    printf("# storm: %lld paid, %lld expired (%lld paid late and refunded), %lld RSVPs going, "
+           "%lld waiting, %lld seats taken of %d\n",
+           paid, expired, late, fx_count("SELECT count(*) FROM rsvps WHERE status = 'going'"),
+           fx_count("SELECT count(*) FROM rsvps WHERE status = 'waitlisted'"),
+           q1("SELECT seats_taken FROM events WHERE id = %lld", (long long)ev), STORM_SEATS);
+    cm_actor_free(org);
+}
+END_TEST
+
 /* ---- allocation failures leave the database as it was ---- */
 
 static void snapshot(char *buf, size_t cap)
@@ -800,6 +977,7 @@ int main(void)
     tcase_add_checked_fixture(tr, setup, fx_teardown);
     tcase_set_timeout(tr, 600);
     tcase_add_test(tr, racing_buyers_never_oversell);
+    tcase_add_test(tr, a_storm_of_buyers_never_oversells);
     suite_add_tcase(s, tr);
     return fx_run(s);
 }
