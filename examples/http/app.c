@@ -813,6 +813,10 @@ void cmh_app_work(cmh_exchange *ex)
         if (sys && cmh_router_find_op(&app->router, "jobs.stats") &&
             cm_exec(&ex->jobs_out, app->store, sys, "jobs.stats", NULL, 0) != CM_OK)
             ex->jobs_out = NULL;
+        /* mail per kind, when the library has the mail module */
+        if (sys && cmh_router_find_op(&app->router, "mail.stats") &&
+            cm_exec(&ex->mail_out, app->store, sys, "mail.stats", NULL, 0) != CM_OK)
+            ex->mail_out = NULL;
         cm_actor_free(sys);
         return;
     }
@@ -1078,6 +1082,8 @@ void cmh_app_after_work(cmh_exchange *ex)
                            cmh_router_find_op(&app->router, "jobs.stats") ? ex->jobs_out : NULL,
                            cmh_router_find_op(&app->router, "jobs.stats") != NULL,
                            cm_version_string(), store_stats);
+        if (cmh_router_find_op(&app->router, "mail.stats"))
+            cmh_metrics_render_mail(&b, ex->mail_out);
         cm_free(store_stats);
         size_t n;
         char *body = cmh_buf_steal(&b, &n);
@@ -1209,6 +1215,7 @@ void cmh_exchange_free(cmh_exchange *ex)
     free(ex->idem_store);
     cm_free(ex->out);
     cm_free(ex->jobs_out);
+    cm_free(ex->mail_out);
     free(ex->err_msg);
     free(ex->err_field);
     cmh_stored_clear(&ex->replay);

@@ -70,6 +70,7 @@ typedef struct cmh_exchange {
     int rc;
     char *out;      /* cm_exec result (cm_free) */
     char *jobs_out; /* /metrics: jobs.stats result (cm_free), if any */
+    char *mail_out; /* /metrics: mail.stats result (cm_free), if any */
     char *err_msg, *err_field;
     int64_t actor_id;
     int actor_role;

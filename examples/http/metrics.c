@@ -213,6 +213,72 @@ static void render_jobs(cmh_buf *o, const char *jobs)
     json_decref(doc);
 }
 
+/* Mail per kind from the mail.stats result: {"kinds": {kind: {queued,
+ * pending, sending, sent, failed, suppressed, bounced, complained}},
+ * "latency": {"le_s": [...], "by_kind": {kind: {le_counts, count, sum_s}}}}. */
+void cmh_metrics_render_mail(cmh_buf *o, const char *mail)
+{
+    json_t *doc = mail ? json_loads(mail, 0, NULL) : NULL;
+    json_t *kinds = json_object_get(doc, "kinds");
+    static const char *const outcomes[] = {"queued",     "sent",    "failed",
+                                           "suppressed", "bounced", "complained"};
+    const char *kind;
+    json_t *k;
+    family(o, "community_mail_messages_total", "counter",
+           "Mails per kind (outbox template) and outcome: queued (written), sent (accepted by "
+           "the server), failed, suppressed, bounced and complained (reported by SES).");
+    json_object_foreach(kinds, kind, k)
+    {
+        for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) {
+            cmh_buf_puts(o, "community_mail_messages_total{kind=");
+            label_value(o, kind);
+            cmh_buf_printf(o, ",outcome=\"%s\"} %lld\n", outcomes[i],
+                           (long long)json_integer_value(json_object_get(k, outcomes[i])));
+        }
+    }
+    family(o, "community_mail_outbox_depth", "gauge",
+           "Mails per kind waiting to be sent (pending) or being sent (sending).");
+    json_object_foreach(kinds, kind, k)
+    {
+        static const char *const states[] = {"pending", "sending"};
+        for (int i = 0; i < 2; i++) {
+            cmh_buf_puts(o, "community_mail_outbox_depth{kind=");
+            label_value(o, kind);
+            cmh_buf_printf(o, ",status=\"%s\"} %lld\n", states[i],
+                           (long long)json_integer_value(json_object_get(k, states[i])));
+        }
+    }
+    json_t *lat = json_object_get(doc, "latency"), *le = json_object_get(lat, "le_s");
+    family(o, "community_mail_delivery_latency_seconds", "histogram",
+           "Time from a mail being written to the outbox to the server accepting it, per kind.");
+    json_object_foreach(json_object_get(lat, "by_kind"), kind, k)
+    {
+        json_t *counts = json_object_get(k, "le_counts");
+        for (size_t i = 0; i < json_array_size(le) && i < json_array_size(counts); i++) {
+            cmh_buf_puts(o, "community_mail_delivery_latency_seconds_bucket{kind=");
+            label_value(o, kind);
+            cmh_buf_puts(o, ",le=\"");
+            bucket_le(o, json_number_value(json_array_get(le, i)));
+            cmh_buf_printf(o, "\"} %lld\n",
+                           (long long)json_integer_value(json_array_get(counts, i)));
+        }
+        long long n = (long long)json_integer_value(json_object_get(k, "count"));
+        cmh_buf_puts(o, "community_mail_delivery_latency_seconds_bucket{kind=");
+        label_value(o, kind);
+        cmh_buf_printf(o, ",le=\"+Inf\"} %lld\n", n);
+        cmh_buf_puts(o, "community_mail_delivery_latency_seconds_sum{kind=");
+        label_value(o, kind);
+        cmh_buf_printf(o, "} %.6f\n", json_number_value(json_object_get(k, "sum_s")));
+        cmh_buf_puts(o, "community_mail_delivery_latency_seconds_count{kind=");
+        label_value(o, kind);
+        cmh_buf_printf(o, "} %lld\n", n);
+    }
+    family(o, "community_mail_stats_up", "gauge",
+           "1 if the mail counters could be read from the database, else 0.");
+    cmh_buf_printf(o, "community_mail_stats_up %d\n", kinds ? 1 : 0);
+    json_decref(doc);
+}
+
 /* The store's pool and result cache from cm_store_stats(). */
 static void render_store(cmh_buf *o, const char *stats)
 {

@@ -46,4 +46,8 @@ cmh_gauges *cmh_metrics_gauges(cmh_metrics *m);
 void cmh_metrics_render(cmh_metrics *m, cmh_buf *out, const char *business, const char *jobs,
                         bool have_jobs, const char *version, const char *store_stats);
 
+/* Append the mail families from the mail.stats result (NULL when it could
+ * not be read: only community_mail_stats_up 0). */
+void cmh_metrics_render_mail(cmh_buf *out, const char *mail);
+
 #endif /* CMH_METRICS_H */

@@ -313,7 +313,135 @@ static const cm__rfield sns_result_fields[] = {
 };
 static const cm__shape sns_result = {.fields = sns_result_fields};
 
+/* ---- mail.stats: what the hosts' metrics show ---- */
+
+/* Upper bounds of the delivery latency buckets, in seconds. */
+static const double latency_le[] = {0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 3600, 86400};
+#define N_LE (sizeof latency_le / sizeof latency_le[0])
+
+static json_t *kind_entry(json_t *kinds, const char *kind)
+{
+    json_t *k = json_object_get(kinds, kind);
+    if (!k) {
+        k = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "queued", 0, "pending", 0,
+                      "sending", 0, "sent", 0, "failed", 0, "suppressed", 0, "bounced", 0,
+                      "complained", 0);
+        if (!k || json_object_set_new(kinds, kind, k))
+            return NULL;
+    }
+    return k;
+}
+
+static int op_mail_stats(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    (void)in;
+    json_t *kinds = json_object(), *latency = json_object(), *le = json_array();
+    int rc = kinds && latency && le ? CM_OK : cm__oom();
+    for (size_t i = 0; rc == CM_OK && i < N_LE; i++)
+        if (json_array_append_new(le, json_real(latency_le[i])))
+            rc = cm__oom();
+    cm__q q;
+    if (rc == CM_OK && (rc = cm__q_open(&q, ctx->conn, "mail.kind_stats")) == CM_OK) {
+        for (size_t i = 0; i < N_LE; i++)
+            cm__q_int64(&q, (int)i + 1, (int64_t)(latency_le[i] * 1e6));
+        static const char *const cols[] = {"queued", "pending", "sending",
+                                           "sent",   "failed",  "suppressed"};
+        while ((rc = cm__q_step(&q)) == 1) {
+            const char *kind = cm__q_col_text(&q, 0);
+            json_t *k = kind_entry(kinds, kind), *counts = json_array();
+            if (!k || !counts) {
+                json_decref(counts);
+                rc = cm__oom();
+                break;
+            }
+            for (int c = 0; c < 6; c++)
+                json_object_set_new(k, cols[c], json_integer(cm__q_col_int64(&q, 1 + c)));
+            for (size_t i = 0; i < N_LE; i++)
+                json_array_append_new(counts, json_integer(cm__q_col_int64(&q, 7 + (int)i)));
+            json_t *h = json_pack("{s:o, s:I, s:f}", "le_counts", counts, "count",
+                                  (json_int_t)cm__q_col_int64(&q, 4), "sum_s",
+                                  (double)cm__q_col_int64(&q, 7 + (int)N_LE) / 1e6);
+            if (!h || json_object_set_new(latency, kind, h)) {
+                rc = cm__oom();
+                break;
+            }
+        }
+        cm__q_close(&q);
+        rc = cm__ok(rc);
+    }
+    if (rc == CM_OK && (rc = cm__q_open(&q, ctx->conn, "mail.feedback_stats")) == CM_OK) {
+        while ((rc = cm__q_step(&q)) == 1) {
+            json_t *k = kind_entry(kinds, cm__q_col_text(&q, 0));
+            if (!k) {
+                rc = cm__oom();
+                break;
+            }
+            bool bounce = strcmp(cm__q_col_text(&q, 1), "bounce") == 0;
+            json_object_set_new(k, bounce ? "bounced" : "complained",
+                                json_integer(cm__q_col_int64(&q, 2)));
+        }
+        cm__q_close(&q);
+        rc = cm__ok(rc);
+    }
+    if (rc == CM_OK) {
+        *out = json_pack("{s:o, s:{s:o, s:o}}", "kinds", kinds, "latency", "le_s", le, "by_kind",
+                         latency);
+        return *out ? CM_OK : cm__oom();
+    }
+    json_decref(kinds);
+    json_decref(latency);
+    json_decref(le);
+    return rc;
+}
+
+static const cm__rfield kind_stats_fields[] = {
+    {"queued", CM__R_INT, .doc = "Outbox rows written"},
+    {"pending", CM__R_INT, .doc = "Waiting to be sent (new or to be retried)"},
+    {"sending", CM__R_INT, .doc = "Claimed by a worker"},
+    {"sent", CM__R_INT, .doc = "Accepted by the server"},
+    {"failed", CM__R_INT, .doc = "Given up (5xx, out of attempts, cannot be rendered)"},
+    {"suppressed", CM__R_INT, .doc = "Not sent on purpose (suppression list, superseded link)"},
+    {"bounced", CM__R_INT, .doc = "Recipients SES reported as bounced"},
+    {"complained", CM__R_INT, .doc = "Recipients SES reported as complaining"},
+    {NULL},
+};
+static const cm__shape kind_stats = {.name = "MailKindStats",
+                                     .doc = "Mail of one kind (outbox template)",
+                                     .fields = kind_stats_fields};
+static const cm__rfield latency_hist_fields[] = {
+    {"le_counts", CM__R_ARRAY, .items = CM__R_INT,
+     .doc = "Sent mails delivered within each bound of le_s (cumulative)"},
+    {"count", CM__R_INT, .doc = "Sent mails"},
+    {"sum_s", CM__R_NUMBER, .doc = "Sum of their delivery latencies"},
+    {NULL},
+};
+static const cm__shape latency_hist = {.name = "MailLatency",
+                                       .doc = "Delivery latency (written to accepted) histogram",
+                                       .fields = latency_hist_fields};
+static const cm__rfield latency_fields[] = {
+    {"le_s", CM__R_ARRAY, .items = CM__R_NUMBER, .doc = "Bucket upper bounds in seconds"},
+    {"by_kind", CM__R_MAP, .shape = &latency_hist, .doc = "Kind to its histogram"},
+    {NULL},
+};
+static const cm__shape latency_shape = {.fields = latency_fields};
+static const cm__rfield mail_stats_fields[] = {
+    {"kinds", CM__R_MAP, .shape = &kind_stats, .doc = "Kind (outbox template) to its counts"},
+    {"latency", CM__R_OBJECT, .shape = &latency_shape},
+    {NULL},
+};
+static const cm__shape mail_stats_result = {.fields = mail_stats_fields};
+
 const cm__op cm__mail_ops[] = {
+    {
+        .name = "mail.stats",
+        .summary = "Mail per kind: queued, sent, failed, suppressed, bounced, complained; "
+                   "delivery latency",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/metrics/mail",
+        .fn = op_mail_stats,
+        .result = &mail_stats_result,
+    },
     {
         .name = "mail.sns_receive",
         .summary = "Take an Amazon SNS message about SES bounces and complaints (signature "

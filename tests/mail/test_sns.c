@@ -473,6 +473,69 @@ START_TEST(subscription_is_confirmed_through_the_trusted_prefix)
 }
 END_TEST
 
+START_TEST(stats_count_per_kind)
+{
+    cm_mailer *m = mailer();
+    outbox("ana@example.com");
+    outbox("bo@example.com");
+    fx_sql("INSERT INTO email_outbox (to_addr, template, payload, created_at) VALUES "
+           "('cy@example.com', 'magic_link', '{\"token\":\"t\"}', 1)");
+    uint32_t sent = 0;
+    ck_assert_ok(cm_mailer_run(&sent, m, 2));
+    ck_assert_uint_eq(sent, 2);
+    cm_mailer_close(m);
+    /* known latencies: 0.3 s and 20 s */
+    fx_sql("UPDATE email_outbox SET created_at = 1000000, sent_at = 1300000 WHERE to_addr = "
+           "'ana@example.com'");
+    fx_sql("UPDATE email_outbox SET created_at = 1000000, sent_at = 21000000 WHERE to_addr = "
+           "'bo@example.com'");
+    char mid[200];
+    snprintf(mid, sizeof mid, "<%s>",
+             fx_text("SELECT message_id FROM email_outbox WHERE to_addr = 'bo@example.com'"));
+    json_t *msg = ses("bounce", "bo@example.com", mid, 0),
+           *c = ses("complaint", "x@example.com", NULL, 0);
+    sign(msg, "2", "signer", "trusted");
+    sign(c, "2", "signer", "trusted");
+    ck_assert_ok(receive(NULL, msg));
+    ck_assert_ok(receive(NULL, c));
+    json_decref(msg);
+    json_decref(c);
+
+    cm_actor *admin = fx_member("root@example.com", "admin");
+    json_t *out = NULL;
+    ck_assert_ok(fx_exec(&out, admin, "mail.stats", "{}"));
+    json_t *k = json_object_get(json_object_get(out, "kinds"), "password_reset");
+    ck_assert_int_eq(fx_int(k, "queued"), 2);
+    ck_assert_int_eq(fx_int(k, "sent"), 2);
+    ck_assert_int_eq(fx_int(k, "bounced"), 1);
+    ck_assert_int_eq(fx_int(k, "complained"), 0);
+    json_t *ml = json_object_get(json_object_get(out, "kinds"), "magic_link");
+    ck_assert_int_eq(fx_int(ml, "pending"), 1);
+    ck_assert_int_eq(fx_int(ml, "queued"), 1);
+    json_t *u = json_object_get(json_object_get(out, "kinds"), "unknown");
+    ck_assert_int_eq(fx_int(u, "complained"), 1);
+    ck_assert_int_eq(fx_int(u, "queued"), 0);
+    json_t *lat = json_object_get(out, "latency");
+    json_t *h = json_object_get(json_object_get(lat, "by_kind"), "password_reset");
+    ck_assert_int_eq(fx_int(h, "count"), 2);
+    ck_assert(json_number_value(json_object_get(h, "sum_s")) > 20.29 &&
+              json_number_value(json_object_get(h, "sum_s")) < 20.31);
+    /* le_s: 0.1 0.5 1 5 15 30 ... */
+    json_t *le = json_object_get(h, "le_counts");
+    ck_assert_int_eq(json_integer_value(json_array_get(le, 0)), 0);
+    ck_assert_int_eq(json_integer_value(json_array_get(le, 1)), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(le, 4)), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(le, 5)), 2);
+    ck_assert(json_real_value(json_array_get(json_object_get(lat, "le_s"), 4)) == 15.0);
+    json_decref(out);
+    /* members cannot read it */
+    cm_actor *mem = fx_member("mem@example.com", "member");
+    ck_assert_int_eq(fx_exec(NULL, mem, "mail.stats", "{}"), CM_EPERM);
+    cm_actor_free(mem);
+    cm_actor_free(admin);
+}
+END_TEST
+
 int main(void)
 {
     fx_sink_require();
@@ -489,6 +552,7 @@ int main(void)
     tcase_add_test(tc, replays_have_no_second_effect);
     tcase_add_test(tc, unknown_types_and_topics_are_refused);
     tcase_add_test(tc, subscription_is_confirmed_through_the_trusted_prefix);
+    tcase_add_test(tc, stats_count_per_kind);
     suite_add_tcase(su, tc);
     int rc = fx_run(su);
     char cmd[300];

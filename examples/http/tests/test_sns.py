@@ -140,5 +140,32 @@ def json_content_type_works_and_other_routes_refuse_text(s):
     check("text/plain" in body and "application/json" in body, "OpenAPI names both types")
 
 
+@test
+def metrics_show_mail_per_kind_and_pass_promtool(s):
+    # a delivered mail of a known kind, so that the histogram has a sample
+    db = sqlite3.connect(S["srv"].db_path, timeout=30)
+    with db:
+        db.execute("INSERT INTO email_outbox (to_addr, template, payload, created_at, status, "
+                   "sent_at) VALUES ('m@example.com', 'magic_link', '{}', 1000000, 'sent', "
+                   "1400000)")
+    db.close()
+    st, _, data, _ = S["srv"].request("GET", "/metrics")
+    eq(st, 200, "metrics")
+    text = data.decode()
+    for line in ('community_mail_messages_total{kind="unknown",outcome="bounced"} 3',
+                 'community_mail_messages_total{kind="magic_link",outcome="sent"} 1',
+                 'community_mail_messages_total{kind="magic_link",outcome="queued"} 1',
+                 'community_mail_delivery_latency_seconds_bucket{kind="magic_link",le="0.1"} 0',
+                 'community_mail_delivery_latency_seconds_bucket{kind="magic_link",le="0.5"} 1',
+                 'community_mail_delivery_latency_seconds_count{kind="magic_link"} 1',
+                 'community_mail_outbox_depth{kind="magic_link",status="pending"} 0',
+                 "community_mail_stats_up 1"):
+        check(line in text, "metrics lack %s" % line)
+    promtool = os.environ.get("PROMTOOL")
+    check(promtool, "promtool is installed (apt-get install -y prometheus)")
+    r = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True)
+    eq(r.returncode, 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
+
+
 if __name__ == "__main__":
     run(setup, teardown)

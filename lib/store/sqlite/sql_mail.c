@@ -72,5 +72,29 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
                       "reports = mail_suppression.reports + 1"},
     /* ?1 address hash */
     {"mail.is_suppressed", "SELECT reason FROM mail_suppression WHERE addr_hash = ?1"},
+    /* ---- metrics (ops_mail.c, mail.stats) ---- */
+    /* Per template: rows written, by status, and the delivery latency
+     * (sent_at - created_at) of sent rows: counts at or under each bound
+     * ?1..?11 (microseconds, ascending) and the sum. */
+    {"mail.kind_stats",
+     "SELECT template, count(*), count(CASE WHEN status = 'pending' THEN 1 END), "
+     "count(CASE WHEN status = 'sending' THEN 1 END), count(CASE WHEN status = 'sent' THEN 1 END), "
+     "count(CASE WHEN status = 'failed' THEN 1 END), "
+     "count(CASE WHEN status = 'suppressed' THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?1 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?2 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?3 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?4 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?5 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?6 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?7 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?8 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?9 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?10 THEN 1 END), "
+     "count(CASE WHEN status = 'sent' AND sent_at - created_at <= ?11 THEN 1 END), "
+     "CAST(coalesce(sum(CASE WHEN status = 'sent' THEN sent_at - created_at END), 0) AS BIGINT) "
+     "FROM email_outbox GROUP BY template ORDER BY template"},
+    {"mail.feedback_stats",
+     "SELECT kind, type, count(*) FROM mail_feedback GROUP BY kind, type ORDER BY kind, type"},
     {NULL, NULL},
 };
