@@ -24,6 +24,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           {canOrganize(me) && <Link href="/organize">Organize</Link>}
           {me ? (
             <>
+              <Link href="/tickets">My tickets</Link>
               <span data-testid="whoami">{me.name}</span>
               <form action={logout}><button className="secondary" type="submit">Log out</button></form>
             </>

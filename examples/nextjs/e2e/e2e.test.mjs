@@ -7,8 +7,10 @@
  * redirect target that leaves the site is ignored, a wrong password and a
  * bad event keep the form filled with a readable error, a full event offers
  * "Join waitlist" and the position, cancelling asks first, a moderator may
- * organize, and signing in over plain HTTP away from localhost is refused
- * with an explanation (the Secure cookie would be dropped). Screenshots go
+ * organize, signing in over plain HTTP away from localhost is refused
+ * with an explanation (the Secure cookie would be dropped), and a member's
+ * free ticket (ordered through the addon) shows on "My tickets" as a QR
+ * image. Screenshots go
  * to E2E_ARTIFACTS (default test-results/e2e).
  *
  * Needs a production build (`next build`) of the app and the addon
@@ -24,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import cm from '@libcommunity/node';
 
 const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
@@ -227,6 +230,36 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     await modPage.getByRole('button', { name: 'Log in' }).click();
     await modPage.waitForURL(`${base}/organize`, { timeout: 20000 });
     await modPage.getByRole('button', { name: 'Create and publish' }).waitFor({ timeout: 20000 });
+
+    /* 6. Chen's free ticket for another event shows on "My tickets" as a QR image
+     * (the order is made through the addon: buying is the payment pages' part). */
+    const store = await cm.open(env.COMMUNITY_DB);
+    try {
+      const org = { memberId: seeded.id };
+      const gala = await store.events.create({
+        title: 'Ticketed Gala', format: 'in_person', venue: 'Hall', timezone: 'Europe/Paris',
+        start_local: `${day}T19:00`, end_local: `${day}T23:00`, capacity: 50, publish: true,
+      }, org);
+      const type = await store.ticket_types.create({
+        event_id: gala.id, name: 'Standing', price_minor: 0, currency: 'EUR',
+      }, org);
+      const chenId = (await store.members.list({ q: 'Chen' }, { system: true })).items[0].id;
+      const order = await store.orders.create({ ticket_type_id: type.id, quantity: 2 }, { memberId: chenId });
+      assert.equal(order.state, 'paid');
+    } finally {
+      await store.close();
+    }
+    await chen.goto(`${base}/`);
+    await chen.getByRole('link', { name: 'My tickets' }).click();
+    await chen.waitForURL(`${base}/tickets`, { timeout: 20000 });
+    await waitText(chen, 'order', 'Ticketed Gala');
+    assert.equal(await text(chen, 'order-state'), 'paid');
+    const qr = chen.getByTestId('ticket-qr');
+    assert.equal(await qr.count(), 2);
+    await qr.first().waitFor({ timeout: 20000 });
+    assert.ok(await qr.first().evaluate((img) => img.complete && img.naturalWidth > 100),
+      'the QR image decodes');
+    await shot(chen, 'my-tickets');
 
     /* The route handler serves the same data as JSON. */
     const api = await (await fetch(`${base}/api/events?q=coffee`)).json();
