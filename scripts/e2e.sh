@@ -26,6 +26,7 @@ for tool in meson ninja pkg-config; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${tool/ninja/ninja-build}")
 done
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+[ -f /usr/include/libstemmer.h ] || missing+=(libstemmer-dev)
 [ -f /usr/include/node/node_api.h ] || missing+=(libnode-dev)
 for pc in sqlite3 jansson libsodium; do
   pkg-config --exists "$pc" 2>/dev/null || case $pc in

@@ -29,7 +29,7 @@ const char *cm__embed_type_name(int type);  /* "event", "member", "post" */
 int cm__embed_type_parse(const char *name); /* -1 when unknown */
 
 #define CM__EMBED_BUILTIN_DIM 384
-#define CM__EMBED_BUILTIN_MODEL "builtin-hash-v1"
+#define CM__EMBED_BUILTIN_MODEL "builtin-hash-v2"
 #define CM__EMBED_MIN_DIM 16
 #define CM__EMBED_MAX_DIM 4096
 /* Below this many rows an entity type is searched exactly (cm_vec_matrix),
@@ -93,7 +93,7 @@ void cm__embed_learn_dim(cm_store *store, uint64_t version, uint32_t dim);
 void cm__embed_set_exact_max(cm_store *store, size_t n);
 
 /* ---- providers ---- */
-/* Builtin: hashed words and character trigrams, sublinear tf, signed
+/* Builtin: hashed word stems and character trigrams, sublinear tf, signed
  * feature hashing into `dim` buckets, L2-normalised (all zeros for a text
  * without words). Deterministic; never fails. */
 void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len);

@@ -4,18 +4,20 @@
  *
  * A text becomes a bag of features: its words (ASCII letters and digits,
  * and any non-ASCII UTF-8 byte, ASCII lower-cased; English stop words and
- * one-letter words dropped) and the character trigrams of each word padded
- * as "^word$". Each distinct feature f with count tf weighs
- * w(f) * (1 + ln tf) (sublinear tf; words 1.0, trigrams 0.4) and is added
- * with a sign to one of `dim` buckets, both taken from a 64-bit hash of the
- * feature (signed feature hashing: collisions cancel out on average). The
- * result is scaled to unit length, so the dot product of two vectors is
- * their cosine similarity: texts sharing words score well above unrelated
- * ones, and trigrams give partial credit to related forms
- * ("programmer" / "programming").
+ * one-letter words dropped) reduced to their Snowball English stem
+ * (libstemmer: "meetups" and "meetup", "programming" and "programmer" meet),
+ * and the character trigrams of each word as written, padded as "^word$".
+ * Each distinct feature f with count tf weighs w(f) * (1 + ln tf)
+ * (sublinear tf; words 1.0, trigrams 0.4) and is added with a sign to one
+ * of `dim` buckets, both taken from a 64-bit hash of the feature (signed feature
+ * hashing: collisions cancel out on average). The result is scaled to unit
+ * length, so the dot product of two vectors is their cosine similarity:
+ * texts sharing words score well above unrelated ones, and trigrams give
+ * partial credit to related forms and misspellings.
  */
 #include "ai_int.h"
 
+#include <libstemmer.h>
 #include <math.h>
 #include <string.h>
 
@@ -90,12 +92,21 @@ static bool word_byte(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
-/* Add the word's feature and its trigrams. */
-static void add_word(bag *b, const char *w, size_t n)
+/* Add the word's (stemmed) feature and its trigrams. */
+static void add_word(bag *b, const char *w, size_t n, struct sb_stemmer *stemmer)
 {
     if (n < 2 || is_stop(w, n))
         return;
-    bag_add(b, feature_hash(w, n, 0x77), W_WORD);
+    const char *stem = w;
+    size_t sn = n;
+    if (stemmer) {
+        const sb_symbol *st = sb_stemmer_stem(stemmer, (const sb_symbol *)w, (int)n);
+        if (st && sb_stemmer_length(stemmer) > 0) {
+            stem = (const char *)st;
+            sn = (size_t)sb_stemmer_length(stemmer);
+        }
+    }
+    bag_add(b, feature_hash(stem, sn, 0x57), W_WORD);
     char padded[MAX_WORD + 2];
     padded[0] = '^';
     memcpy(padded + 1, w, n);
@@ -118,7 +129,7 @@ static void embed_direct(double *acc, size_t dim, const char *text, size_t len)
             continue;
         }
         if (n >= 2 && !is_stop(w, n)) {
-            uint64_t h = feature_hash(w, n, 0x77);
+            uint64_t h = feature_hash(w, n, 0x57);
             acc[(h >> 1) % dim] += (h >> 63) ? -W_WORD : W_WORD;
         }
         n = 0;
@@ -189,7 +200,9 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len)
         cap *= 2;
     bag b = {cm__calloc(cap, sizeof(uint64_t)), cm__malloc(cap * sizeof(uint32_t)),
              cm__malloc(cap * sizeof(double)), cap};
-    if (!b.keys || !b.counts || !b.weights) {
+    /* the stemmer allocates with malloc (its own, as jansson does) */
+    struct sb_stemmer *stemmer = sb_stemmer_new("english", NULL);
+    if (!b.keys || !b.counts || !b.weights || !stemmer) {
         embed_direct(acc, dim, text, len);
     } else {
         char w[MAX_WORD];
@@ -201,7 +214,7 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len)
                     w[n++] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
                 continue;
             }
-            add_word(&b, w, n);
+            add_word(&b, w, n, stemmer);
             n = 0;
         }
         /* slot order is a function of the text alone: deterministic sums */
@@ -213,6 +226,8 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len)
             acc[(h >> 1) % dim] += (h >> 63) ? -v : v;
         }
     }
+    if (stemmer)
+        sb_stemmer_delete(stemmer);
     cm__free(b.keys);
     cm__free(b.counts);
     cm__free(b.weights);

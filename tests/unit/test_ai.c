@@ -136,6 +136,12 @@ START_TEST(builtin_embedder_shares_words)
     float related = cm_vec_dot_f32(a, b, 384), unrelated = cm_vec_dot_f32(c, b, 384);
     ck_assert_msg(related > 0.4f && related > unrelated + 0.3f, "related %f unrelated %f",
                   (double)related, (double)unrelated);
+    /* stems: "meetups" is "meetup", "programmers" is "programming" */
+    const char *te = "programmers meetups", *tf = "programming meetup";
+    cm__embed_builtin(a, 384, te, strlen(te));
+    cm__embed_builtin(b, 384, tf, strlen(tf));
+    float stemmed = cm_vec_dot_f32(a, b, 384);
+    ck_assert_msg(stemmed > 0.6f, "stemmed forms: %f", (double)stemmed);
     /* no words: the zero vector */
     cm__embed_builtin(d, 384, " -- ", 4);
     for (int i = 0; i < 384; i++)
