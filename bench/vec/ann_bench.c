@@ -9,6 +9,8 @@
  *                 [--storage f32|bf16] [--threads T] [--m 16] [--efc 128]
  *                 [--ef 10,16,...] [--data DIR] [--no-filter] [--no-churn]
  *                 [--min-time S] [--index PATH]
+ *                 [--clusters C] [--subclusters S] [--noise X] [--sub-spread X]
+ *                 [--seed N]    (data set shape, datagen.h; defaults there)
  *
  * Every result is one line "key=value ..." on stdout (see run_ann.sh).
  * Memory is measured two ways: bytes the library holds (a counting
@@ -252,7 +254,9 @@ static void usage(void)
     fprintf(stderr, "usage: vec_ann_bench [--n N] [--extra E] [--nq NQ] [--dim D]\n"
                     "         [--storage f32|bf16] [--threads T] [--m M] [--efc EF]\n"
                     "         [--ef a,b,c] [--data DIR] [--no-filter] [--no-churn]\n"
-                    "         [--min-time S] [--index PATH (load if present, else save)]\n");
+                    "         [--min-time S] [--index PATH (load if present, else save)]\n"
+                    "         [--clusters C] [--subclusters S] [--noise X] [--sub-spread X]\n"
+                    "         [--seed N]\n");
     exit(2);
 }
 
@@ -271,6 +275,10 @@ int main(int argc, char **argv)
     unsigned threads = 2;
     uint32_t m = 16, efc = 128;
     int do_filter = 1, do_churn = 1;
+    /* data set shape: 0 / negative = datagen's default */
+    long clusters = 0, subclusters = 0;
+    double noise = -1, sub_spread = -1;
+    unsigned long long seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--no-filter")) {
@@ -308,6 +316,16 @@ int main(int argc, char **argv)
             index_path = v;
         else if (!strcmp(a, "--min-time"))
             min_time = strtod(v, NULL);
+        else if (!strcmp(a, "--clusters"))
+            clusters = strtol(v, NULL, 10);
+        else if (!strcmp(a, "--subclusters"))
+            subclusters = strtol(v, NULL, 10);
+        else if (!strcmp(a, "--noise"))
+            noise = strtod(v, NULL);
+        else if (!strcmp(a, "--sub-spread"))
+            sub_spread = strtod(v, NULL);
+        else if (!strcmp(a, "--seed"))
+            seed = strtoull(v, NULL, 10);
         else
             usage();
     }
@@ -318,6 +336,16 @@ int main(int argc, char **argv)
     /* data: base rows [0, n + extra) and queries, unit length */
     vb_gen_params gp;
     vb_gen_params_default(&gp, d.dim);
+    if (clusters > 0)
+        gp.clusters = (uint32_t)clusters;
+    if (subclusters > 0)
+        gp.subclusters = (uint32_t)subclusters;
+    if (noise >= 0)
+        gp.noise = noise;
+    if (sub_spread >= 0)
+        gp.sub_spread = sub_spread;
+    if (seed)
+        gp.seed = seed;
     vb_gen *g = vb_gen_new(&gp);
     size_t total = d.n + d.extra;
     d.base = malloc(sizeof(float) * total * d.dim);
