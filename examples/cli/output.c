@@ -24,6 +24,7 @@ int cli_exit_code(int status)
             return CLI_EXIT_INVALID;
         case CM_EAUTH:
         case CM_EPERM:
+        case CM_ETHROTTLED:
             return CLI_EXIT_AUTH;
         case CM_ENOTFOUND:
             return CLI_EXIT_NOTFOUND;

@@ -168,6 +168,8 @@ int cmh_status_for(int code, const char *field)
             return 503;
         case CM_ETIMEOUT:
             return 504;
+        case CM_ETHROTTLED:
+            return 429;
         default:
             return 500;
     }
@@ -303,6 +305,12 @@ static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const
                          : "Bearer realm=\"community\"");
     } else if (status == 503) {
         header(&ex->resp, "Retry-After", code == CM_EUNAVAILABLE ? UNAVAILABLE_RETRY : "1");
+    } else if (code == CM_ETHROTTLED) {
+        char ra[24];
+        (void)snprintf(ra, sizeof ra, "%lld",
+                       (long long)(ex->retry_after > 0 ? ex->retry_after : 1));
+        header(&ex->resp, "Retry-After", ra);
+        cmh_app_gauges(ex->app)->rate_limited_total++;
     }
 }
 
@@ -791,6 +799,7 @@ static void capture_error(cmh_exchange *ex, int rc)
     ex->rc = rc;
     ex->err_msg = cmh_xstrdup(cm_error_message());
     ex->err_field = cmh_xstrdup(cm_error_field());
+    ex->retry_after = cm_error_retry_after();
 }
 
 void cmh_app_work(cmh_exchange *ex)

@@ -72,6 +72,7 @@ typedef struct cmh_exchange {
     char *jobs_out; /* /metrics: jobs.stats result (cm_free), if any */
     char *mail_out; /* /metrics: mail.stats result (cm_free), if any */
     char *err_msg, *err_field;
+    int64_t retry_after; /* seconds, CM_ETHROTTLED */
     int64_t actor_id;
     int actor_role;
     bool token_failed;

@@ -42,14 +42,15 @@ CM_BEGIN_DECLS
     XX(EIO, -20, "input/output error")                                                             \
     XX(ERANGE, -21, "value out of range")                                                          \
     XX(EUNKNOWNOP, -22, "unknown operation")                                                       \
-    XX(EUNAVAILABLE, -23, "storage cannot take writes now")
+    XX(EUNAVAILABLE, -23, "storage cannot take writes now")                                        \
+    XX(ETHROTTLED, -24, "too many attempts, try again later")
 
 /** Status codes. @since 0.1 */
 typedef enum cm_status {
 #define CM__STATUS_ENUM(name, value, msg) CM_##name = value,
     CM_STATUS_MAP(CM__STATUS_ENUM)
 #undef CM__STATUS_ENUM
-        CM_STATUS_MIN_ = -23
+        CM_STATUS_MIN_ = -24
 } cm_status;
 
 /**
@@ -89,6 +90,13 @@ CM_API const char *cm_error_field(void);
  * Borrowed, like cm_error_message(). @since 0.1
  */
 CM_API const char *cm_error_backend_code(void);
+
+/**
+ * When the last failure on this thread was CM_ETHROTTLED: how many seconds
+ * the caller should wait before trying again (at least 1). 0 for any other
+ * failure. @since 0.1
+ */
+CM_API int64_t cm_error_retry_after(void);
 
 /** Forget the last failure on this thread. @since 0.1 */
 CM_API void cm_error_clear(void);

@@ -38,7 +38,9 @@ typedef enum cm_role {
  * @return CM_OK or a negative code; on failure cm_error_message() and
  *         cm_error_field() say what and where. Typical codes: CM_EUNKNOWNOP,
  *         CM_EINVAL (schema), CM_EAUTH, CM_EPERM, CM_ENOTFOUND, CM_EEXISTS,
- *         CM_ECONSTRAINT, CM_ECONFLICT, CM_EBUSY. A failed call changes nothing.
+ *         CM_ECONSTRAINT, CM_ECONFLICT, CM_EBUSY, CM_ETHROTTLED (auth.login:
+ *         too many failed sign-ins for the address; cm_error_retry_after()
+ *         says how long to wait). A failed call changes nothing.
  * Thread-safe (the actor is only read). @since 0.1
  */
 CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *op,
@@ -46,9 +48,15 @@ CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const cha
 
 /**
  * Describe every operation as JSON: {"operations":[{"name","summary","role",
- * "mutates","http":{"method","path"},"input": <JSON Schema>,"result": <JSON
- * Schema>}, ...], "$defs": {"Member": <JSON Schema>, ...}}. Result schemas
- * refer to the shared result types with "$ref": "#/$defs/<Name>".
+ * "mutates","password_hashing","http":{"method","path"},"input": <JSON Schema>,
+ * "result": <JSON Schema>}, ...], "$defs": {"Member": <JSON Schema>, ...}}.
+ * Result schemas refer to the shared result types with "$ref":
+ * "#/$defs/<Name>". "password_hashing" is true for the operations that
+ * compute argon2id (sign-in, sign-up, password change and reset): a host may
+ * run fewer of them at once than other calls. However many threads call
+ * them, at most COMMUNITY_PASSWORD_CONCURRENCY (environment, read once;
+ * default half the CPUs, at least 1) argon2id computations run at a time in
+ * a process; the others wait their turn.
  * Free with cm_free(). Thread-safe. @since 0.1
  */
 CM_API int cm_ops_describe(char **out);

@@ -10,8 +10,70 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cm__sodium_ready(void);
+
+/*
+ * The password gate: at most `gate_max` argon2id computations at once in
+ * this process (COMMUNITY_PASSWORD_CONCURRENCY, default half the CPUs, at
+ * least 1), so that sign-ins cannot take every core from other calls.
+ * The others wait their turn, first come first served.
+ */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
+static int gate_max, gate_running;
+static uint64_t gate_next, gate_serving; /* tickets: FIFO order */
+
+static void gate_init(void)
+{
+    const char *e = getenv("COMMUNITY_PASSWORD_CONCURRENCY");
+    long n = e && *e ? strtol(e, NULL, 10) : 0;
+    if (n <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 1 ? cpus / 2 : 1;
+    }
+    gate_max = n > 1024 ? 1024 : (int)n;
+}
+
+static void gate_enter(void)
+{
+    pthread_once(&gate_once, gate_init);
+    pthread_mutex_lock(&gate_mu);
+    uint64_t me = gate_next++;
+    while (me != gate_serving || gate_running >= gate_max)
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    gate_serving++;
+    gate_running++;
+    pthread_cond_broadcast(&gate_cv); /* the next ticket may fit too */
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_leave(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_running--;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+int cm__password_verify(const char *hash, const char *pw)
+{
+    gate_enter();
+    int rc = crypto_pwhash_str_verify(hash, pw, strlen(pw));
+    gate_leave();
+    return rc == 0 ? 0 : -1;
+}
+
+int cm__password_hash(char out[128], const char *pw)
+{
+    gate_enter();
+    int rc = crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    gate_leave();
+    return rc == 0 ? 0 : CM_ENOMEM;
+}
 
 /* A real argon2id hash of a random password, verified against when the
  * e-mail is unknown so that timing does not reveal which accounts exist. */
@@ -19,8 +81,7 @@ static char dummy_hash[crypto_pwhash_STRBYTES];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 static void make_dummy(void)
 {
-    if (crypto_pwhash_str(dummy_hash, "not-a-password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (cm__password_hash(dummy_hash, "not-a-password") != 0)
         dummy_hash[0] = '\0'; /* out of memory: verification below just fails */
 }
 
@@ -29,8 +90,7 @@ static int hash_password(char out[crypto_pwhash_STRBYTES], const char *pw)
     int rc = cm__sodium_ready();
     if (rc)
         return rc;
-    if (crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (cm__password_hash(out, pw) != 0)
         return cm__error_set(CM_ENOMEM, "out of memory hashing the password");
     return CM_OK;
 }
@@ -81,23 +141,40 @@ int cm__session_create(cm__ctx *ctx, int64_t member_id, json_t *result)
     return CM_OK;
 }
 
+/*
+ * Per-account sign-in throttle (table login_failures): the first
+ * LOGIN_FREE_FAILURES failures of an address cost nothing; each further
+ * one locks the address for LOGIN_LOCK_BASE_US, doubled each time, at most
+ * LOGIN_LOCK_MAX_US. A locked address is refused with CM_ETHROTTLED before
+ * any password work. The count starts again once the address has been
+ * idle for LOGIN_IDLE_US, and a successful sign-in clears it. It lives in
+ * the database, so every host of one database shares it.
+ */
+#define LOGIN_FREE_FAILURES 5
+#define LOGIN_LOCK_BASE_US (1000000LL)
+#define LOGIN_LOCK_MAX_US (15LL * 60 * 1000000)
+#define LOGIN_IDLE_US (60LL * 60 * 1000000)
+
 typedef struct pw_lookup {
     const char *email;
+    char norm[256];
+    int64_t now;
     int64_t id;
+    int64_t locked_until;
     char hash[crypto_pwhash_STRBYTES];
     bool active;
 } pw_lookup;
 
+/* The member of l->email (normalised into l->norm): id, hash, status. */
 static int read_hash(cm__conn *c, void *payload)
 {
     pw_lookup *l = payload;
-    char norm[256];
-    cm__email_normalize(norm, l->email, sizeof norm);
+    cm__email_normalize(l->norm, l->email, sizeof l->norm);
     cm__q q;
     int rc = cm__q_open(&q, c, "member.by_email");
     if (rc)
         return rc;
-    cm__q_text(&q, 1, norm);
+    cm__q_text(&q, 1, l->norm);
     rc = cm__q_step(&q);
     if (rc == 1) {
         l->id = cm__q_col_int64(&q, 0);
@@ -108,28 +185,106 @@ static int read_hash(cm__conn *c, void *payload)
     return cm__ok(rc);
 }
 
-/* prepare hook of members.login: check the password outside the write
- * transaction (argon2id takes tens of milliseconds by design). */
+/* Read transaction of a sign-in: the address's lock, then (unless
+ * locked) its member. */
+static int read_login(cm__conn *c, void *payload)
+{
+    pw_lookup *l = payload;
+    cm__email_normalize(l->norm, l->email, sizeof l->norm);
+    cm__q q;
+    int rc = cm__q_open(&q, c, "login.locked_until");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, l->norm);
+    rc = cm__q_step(&q);
+    if (rc == 1)
+        l->locked_until = cm__q_col_int64(&q, 0);
+    cm__q_close(&q);
+    if ((rc = cm__ok(rc)) || l->locked_until > l->now)
+        return rc;
+    return read_hash(c, l);
+}
+
+/* Write transaction: count one failed sign-in of l->norm, lock it when
+ * past the free failures, and prune a few idle rows. */
+static int record_failure(cm__conn *c, void *payload)
+{
+    pw_lookup *l = payload;
+    cm__q q;
+    int rc = cm__q_open(&q, c, "login.fail");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, l->norm);
+    cm__q_int64(&q, 2, l->now);
+    cm__q_int64(&q, 3, l->now - LOGIN_IDLE_US);
+    rc = cm__q_step(&q);
+    int64_t failures = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+    cm__q_close(&q);
+    if ((rc = cm__ok(rc)))
+        return rc;
+    l->locked_until = 0;
+    if (failures >= LOGIN_FREE_FAILURES) {
+        int64_t n = failures - LOGIN_FREE_FAILURES, lock = LOGIN_LOCK_BASE_US;
+        while (n-- > 0 && lock < LOGIN_LOCK_MAX_US)
+            lock *= 2;
+        l->locked_until = l->now + (lock < LOGIN_LOCK_MAX_US ? lock : LOGIN_LOCK_MAX_US);
+        if ((rc = cm__q_open(&q, c, "login.lock")))
+            return rc;
+        cm__q_text(&q, 1, l->norm);
+        cm__q_int64(&q, 2, l->locked_until);
+        rc = cm__ok(cm__q_step(&q));
+        cm__q_close(&q);
+        if (rc)
+            return rc;
+    }
+    if ((rc = cm__q_open(&q, c, "login.prune")))
+        return rc;
+    cm__q_int64(&q, 1, l->now - LOGIN_IDLE_US);
+    cm__q_int64(&q, 2, l->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    return rc;
+}
+
+static int throttled(int64_t locked_until, int64_t now)
+{
+    int64_t s = (locked_until - now + 999999) / 1000000;
+    cm__error_set(CM_ETHROTTLED,
+                  "too many failed sign-ins for this e-mail address; retry in %lld s",
+                  (long long)(s < 1 ? 1 : s));
+    cm__error_set_retry_after(s);
+    return CM_ETHROTTLED;
+}
+
+/* prepare hook of members.login: check the throttle, then the password,
+ * outside the write transaction (argon2id takes tens of milliseconds by
+ * design). A failure is counted in its own write transaction. */
 static int login_prepare(cm__ctx *ctx, json_t *in)
 {
     int rc = cm__sodium_ready();
     if (rc)
         return rc;
-    pw_lookup l = {.email = cm__json_str(in, "email")};
-    if ((rc = cm__store_run_tx(ctx->store, false, read_hash, &l)))
+    pw_lookup l = {.email = cm__json_str(in, "email"), .now = ctx->now};
+    if ((rc = cm__store_run_tx(ctx->store, false, read_login, &l)))
         return rc;
+    if (l.locked_until > l.now)
+        return throttled(l.locked_until, l.now);
     const char *pw = cm__json_str(in, "password");
     bool ok;
     if (l.id && l.hash[0]) {
-        ok = crypto_pwhash_str_verify(l.hash, pw, strlen(pw)) == 0;
+        ok = cm__password_verify(l.hash, pw) == 0;
     } else {
         pthread_once(&dummy_once, make_dummy);
-        volatile int spent = crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw));
+        volatile int spent = cm__password_verify(dummy_hash, pw);
         (void)spent;
         ok = false;
     }
-    if (!ok || !l.active)
+    if (!ok || !l.active) {
+        l.now = cm_now_us();
+        if ((rc = cm__store_run_tx(ctx->store, true, record_failure, &l)))
+            return rc;
         return cm__error_set(CM_EAUTH, "invalid e-mail or password");
+    }
     json_object_set_new(in, "_member_id", json_integer(l.id));
     return CM_OK;
 }
@@ -139,11 +294,27 @@ static int op_login(cm__ctx *ctx, json_t *in, json_t **out)
     int64_t id = cm__json_int(in, "_member_id", 0);
     ctx->target_type = "member";
     ctx->target_id = id;
+    /* a password sign-in forgets the address's failures (magic links
+     * come here without an address) */
+    const char *email = cm__json_str(in, "email");
+    int rc = CM_OK;
+    if (email) {
+        char norm[256];
+        cm__email_normalize(norm, email, sizeof norm);
+        cm__q q;
+        if ((rc = cm__q_open(&q, ctx->conn, "login.clear")))
+            return rc;
+        cm__q_text(&q, 1, norm);
+        rc = cm__ok(cm__q_step(&q));
+        cm__q_close(&q);
+        if (rc)
+            return rc;
+    }
     json_t *res = json_object(), *member;
     cm_actor self = {id, CM_ROLE_MEMBER};
     const cm_actor *saved = ctx->actor;
     ctx->actor = &self;
-    int rc = cm__member_load(&member, ctx, id);
+    rc = cm__member_load(&member, ctx, id);
     ctx->actor = saved;
     if (rc == CM_OK) {
         json_object_set_new(res, "member", member);
@@ -422,7 +593,7 @@ static int change_prepare(cm__ctx *ctx, json_t *in)
     if (rc < 0)
         return rc;
     const char *cur = cm__json_str(in, "current_password");
-    if (!hash[0] || crypto_pwhash_str_verify(hash, cur, strlen(cur)) != 0)
+    if (!hash[0] || cm__password_verify(hash, cur) != 0)
         return cm__error_set_field(CM_EAUTH, "current_password",
                                    "current_password: does not match");
     return cm__password_hash_prepare(ctx, in);
@@ -514,7 +685,7 @@ const cm__op cm__auth_ops[] = {
         .name = "auth.login",
         .summary = "Sign in with e-mail and password; returns a session token",
         .role = CM_ROLE_ANONYMOUS,
-        .flags = CM__OP_WRITE,
+        .flags = CM__OP_WRITE | CM__OP_PASSWORD,
         .http_method = "POST",
         .http_path = "/v1/sessions",
         .fields = login_fields,
@@ -548,7 +719,7 @@ const cm__op cm__auth_ops[] = {
         .name = "auth.change_password",
         .summary = "Change your password; ends other sessions, returns a new one",
         .role = CM_ROLE_MEMBER,
-        .flags = CM__OP_WRITE,
+        .flags = CM__OP_WRITE | CM__OP_PASSWORD,
         .http_method = "POST",
         .http_path = "/v1/me/password",
         .fields = change_fields,
@@ -571,7 +742,7 @@ const cm__op cm__auth_ops[] = {
         .name = "auth.password_reset",
         .summary = "Set a new password with a reset token; ends every session",
         .role = CM_ROLE_ANONYMOUS,
-        .flags = CM__OP_WRITE,
+        .flags = CM__OP_WRITE | CM__OP_PASSWORD,
         .http_method = "POST",
         .http_path = "/v1/password-resets/confirm",
         .fields = reset_fields,

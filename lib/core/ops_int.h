@@ -125,6 +125,14 @@ extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session
     0x4u /* read-only and cacheable: its result depends only on the                                \
           * input, the actor and the data (and "now" within 1 s) */
 
+#define CM__OP_PASSWORD 0x8u /* computes argon2id (describe: "password_hashing") */
+
+/* argon2id through the process-wide gate (at most
+ * COMMUNITY_PASSWORD_CONCURRENCY at once; ops_auth.c). hash: 0 or
+ * CM_ENOMEM; verify: 0 when pw matches hash, -1 otherwise. */
+int cm__password_hash(char out[128], const char *pw);
+int cm__password_verify(const char *hash, const char *pw);
+
 /* The bounds that apply to f: its own min and max where not 0, else its type's. */
 void cm__field_bounds(const cm__field *f, int64_t *min, int64_t *max);
 

@@ -12,6 +12,7 @@ typedef struct {
     char message[256];
     char field[64];
     char backend[16];
+    int64_t retry_after; /* seconds, CM_ETHROTTLED only */
 } error_detail;
 
 static _Thread_local error_detail last;
@@ -57,9 +58,15 @@ const char *cm_error_backend_code(void)
     return last.backend;
 }
 
+int64_t cm_error_retry_after(void)
+{
+    return last.code == CM_ETHROTTLED ? last.retry_after : 0;
+}
+
 void cm_error_clear(void)
 {
     last.code = CM_OK;
+    last.retry_after = 0;
     last.message[0] = last.field[0] = last.backend[0] = '\0';
 }
 
@@ -69,6 +76,7 @@ CM__PRINTF(3, 0) static int set_v(int code, const char *field, const char *fmt, 
     (void)vsnprintf(last.message, sizeof last.message, fmt, ap);
     (void)snprintf(last.field, sizeof last.field, "%s", field ? field : "");
     last.backend[0] = '\0';
+    last.retry_after = 0;
     return code;
 }
 
@@ -95,8 +103,14 @@ void cm__error_set_backend_code(const char *code)
     (void)snprintf(last.backend, sizeof last.backend, "%s", code ? code : "");
 }
 
+void cm__error_set_retry_after(int64_t seconds)
+{
+    last.retry_after = seconds < 1 ? 1 : seconds;
+}
+
 void cm__error_save(cm__error_saved *s)
 {
+    s->retry_after = last.retry_after;
     s->code = last.code;
     memcpy(s->message, last.message, sizeof s->message);
     memcpy(s->field, last.field, sizeof s->field);
@@ -105,6 +119,7 @@ void cm__error_save(cm__error_saved *s)
 
 void cm__error_restore(const cm__error_saved *s)
 {
+    last.retry_after = s->retry_after;
     last.code = s->code;
     memcpy(last.message, s->message, sizeof last.message);
     memcpy(last.field, s->field, sizeof last.field);

@@ -52,12 +52,15 @@ int cm__error_set(int code, const char *fmt, ...) CM__PRINTF(2, 3);
 int cm__error_set_field(int code, const char *field, const char *fmt, ...) CM__PRINTF(3, 4);
 /* Attach the backend's native code (SQLite code, SQLSTATE) to the detail. */
 void cm__error_set_backend_code(const char *code);
+/* Attach the seconds to wait before retrying (CM_ETHROTTLED) to the detail. */
+void cm__error_set_retry_after(int64_t seconds);
 /* Save / restore the detail around cleanup code that may fail itself. */
 typedef struct cm__error_saved {
     int code;
     char message[256];
     char field[64];
     char backend[16];
+    int64_t retry_after;
 } cm__error_saved;
 void cm__error_save(cm__error_saved *s);
 void cm__error_restore(const cm__error_saved *s);

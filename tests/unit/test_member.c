@@ -352,6 +352,85 @@ START_TEST(metrics_count_signups)
 }
 END_TEST
 
+/* Per-account sign-in throttle: after 5 failures an address is locked for
+ * 1 s, then 2 s, 4 s, ... (before any password work, so the right password
+ * is refused too); other addresses are unaffected; unknown addresses are
+ * throttled alike; a successful sign-in starts the count again. */
+static int login_as(const char *email, const char *pw)
+{
+    return fx_exec(NULL, NULL, "auth.login", "{s:s,s:s}", "email", email, "password", pw);
+}
+
+START_TEST(failed_logins_are_throttled_per_account_with_backoff)
+{
+    fx_clock_set(1700000000000000LL);
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "t@example.org",
+                         "name", "T", "password", "right password"));
+    ck_assert_ok(fx_exec(NULL, NULL, "members.signup", "{s:s,s:s,s:s}", "email", "u@example.org",
+                         "name", "U", "password", "right password"));
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(login_as("t@example.org", "wrong"), CM_EAUTH);
+    ck_assert_int_eq(login_as("T@Example.org", "right password"), CM_ETHROTTLED);
+    ck_assert_int_eq(cm_error_retry_after(), 1);
+    ck_assert_ptr_nonnull(strstr(cm_error_message(), "retry in 1 s"));
+    ck_assert_ok(login_as("u@example.org", "right password"));
+    /* once the lock has passed, each failure doubles it */
+    fx_clock_advance(1000000);
+    ck_assert_int_eq(login_as("t@example.org", "wrong"), CM_EAUTH);
+    ck_assert_int_eq(login_as("t@example.org", "wrong"), CM_ETHROTTLED);
+    ck_assert_int_eq(cm_error_retry_after(), 2);
+    fx_clock_advance(2000000);
+    ck_assert_int_eq(login_as("t@example.org", "wrong"), CM_EAUTH);
+    ck_assert_int_eq(login_as("t@example.org", "right password"), CM_ETHROTTLED);
+    ck_assert_int_eq(cm_error_retry_after(), 4);
+    /* a success clears the count: 4 more failures are not throttled */
+    fx_clock_advance(4000000);
+    ck_assert_ok(login_as("t@example.org", "right password"));
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(login_as("t@example.org", "wrong"), CM_EAUTH);
+    ck_assert_ok(login_as("t@example.org", "right password"));
+    /* unknown addresses are throttled the same way */
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(login_as("nobody@example.org", "x"), CM_EAUTH);
+    ck_assert_int_eq(login_as("nobody@example.org", "x"), CM_ETHROTTLED);
+    /* an hour idle forgets the failures; the lock is at most 15 minutes */
+    for (int i = 0; i < 20; i++) {
+        fx_clock_advance(15LL * 60 * 1000000);
+        ck_assert_int_eq(login_as("nobody@example.org", "x"), CM_EAUTH);
+        ck_assert_int_eq(login_as("nobody@example.org", "x"), CM_ETHROTTLED);
+        ck_assert_int_le(cm_error_retry_after(), 15 * 60);
+    }
+    fx_clock_advance(61LL * 60 * 1000000);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(login_as("nobody@example.org", "x"), CM_EAUTH);
+    fx_clock_real();
+}
+END_TEST
+
+/* The operations that compute argon2id say so in the describe document. */
+START_TEST(describe_marks_password_hashing)
+{
+    char *d = NULL;
+    ck_assert_ok(cm_ops_describe(&d));
+    json_t *doc = json_loads(d, 0, NULL);
+    cm_free(d);
+    json_t *ops = json_object_get(doc, "operations"), *o;
+    size_t i;
+    int marked = 0;
+    json_array_foreach(ops, i, o)
+    {
+        const char *n = json_string_value(json_object_get(o, "name"));
+        bool want = strcmp(n, "auth.login") == 0 || strcmp(n, "members.signup") == 0 ||
+                    strcmp(n, "auth.change_password") == 0 || strcmp(n, "auth.password_reset") == 0;
+        json_t *v = json_object_get(o, "password_hashing");
+        ck_assert_msg(json_is_boolean(v) && json_is_true(v) == want, "%s", n);
+        marked += want;
+    }
+    ck_assert_int_eq(marked, 4);
+    json_decref(doc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("member");
@@ -371,6 +450,8 @@ int main(void)
     tcase_add_test(tc, metrics_count_signups);
     tcase_add_test(tc, suspended_members_cannot_use_earlier_tokens);
     tcase_add_test(tc, list_q_matches_percent_and_underscore_literally);
+    tcase_add_test(tc, failed_logins_are_throttled_per_account_with_backoff);
+    tcase_add_test(tc, describe_marks_password_hashing);
     suite_add_tcase(s, tc);
     return fx_run(s);
 }

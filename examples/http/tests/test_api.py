@@ -175,6 +175,28 @@ def login_and_bearer(srv):
 
 
 @test
+def password_guessing_is_throttled_per_account(srv):
+    # The per-IP rate limit is off in this server: the account's own
+    # throttle answers 429 after a few failures, before any password work,
+    # even to the right password, and with a Retry-After.
+    eq(signup(srv, "guessed@example.test")[0], 201, "signup")
+    import concurrent.futures
+    body = {"email": "guessed@example.test", "password": "wrong guess"}
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        res = list(pool.map(lambda _: srv.request("POST", "/v1/sessions", body), range(40)))
+    statuses = [r[0] for r in res]
+    check(set(statuses) <= {401, 429}, "only 401 and 429: %s" % statuses)
+    check(statuses.count(401) <= 5 + 8, "at most the free failures (+ those in flight) were "
+          "checked: %d" % statuses.count(401))
+    st, hd, _, js = srv.request("POST", "/v1/sessions",
+                                {"email": "GUESSED@example.test", "password": PASSWORD})
+    eq((st, js["code"]), (429, "CM_ETHROTTLED"), "the right password is refused while locked")
+    check(int(hd["retry-after"]) >= 1, "Retry-After: %s" % hd.get("retry-after"))
+    eq(srv.request("POST", "/v1/sessions", {"email": "ann@example.test",
+                                            "password": PASSWORD})[0], 200, "others sign in")
+
+
+@test
 def missing_and_bad_auth(srv):
     r = srv.request("GET", "/v1/me")
     problem(r, 401, "CM_EAUTH")

@@ -29,6 +29,22 @@ const cm__sql_entry cm__sqlite_sql_member[] = {
      "SELECT " MEMBER_COLS " FROM members WHERE id > ?1 AND status = 'active' "
      "AND (visibility = 'public' OR (visibility = 'members' AND ?2 >= 1) OR ?2 >= 3) "
      "AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4"},
+    /* login_failures (lib/core/ops_auth.c): ?1 email_norm */
+    {"login.locked_until", "SELECT locked_until FROM login_failures WHERE email_norm = ?1"},
+    /* ?2 now, ?3 idle since: a row idle since before ?3 counts from 1 again */
+    {"login.fail",
+     "INSERT INTO login_failures (email_norm, failures, last_at, locked_until) "
+     "VALUES (?1, 1, ?2, 0) ON CONFLICT (email_norm) DO UPDATE SET failures = CASE WHEN "
+     "login_failures.last_at < ?3 THEN 1 ELSE login_failures.failures + 1 END, last_at = ?2 "
+     "RETURNING failures"},
+    /* ?2 locked until */
+    {"login.lock", "UPDATE login_failures SET locked_until = ?2 WHERE email_norm = ?1 "
+                   "AND locked_until < ?2"},
+    {"login.clear", "DELETE FROM login_failures WHERE email_norm = ?1"},
+    /* ?1 idle since, ?2 now: a few idle, unlocked rows at a time */
+    {"login.prune", "DELETE FROM login_failures WHERE email_norm IN (SELECT email_norm FROM "
+                    "login_failures WHERE last_at < ?1 AND locked_until < ?2 ORDER BY last_at "
+                    "LIMIT 16)"},
     {"session.insert", "INSERT INTO sessions (member_id, token_hash, created_at, expires_at) "
                        "VALUES (?1, ?2, ?3, ?4)"},
     {"session.actor", "SELECT m.id, m.role FROM sessions s JOIN members m ON m.id = s.member_id "
