@@ -132,6 +132,11 @@ bool cmh_app_draining(const cmh_app *app)
     return app->draining;
 }
 
+bool cmh_app_password_work(const cmh_exchange *ex)
+{
+    return ex->kind == CMH_K_OP && ex->route && ex->route->password_hashing;
+}
+
 cmh_gauges *cmh_app_gauges(cmh_app *app)
 {
     return cmh_metrics_gauges(app->metrics);

@@ -95,6 +95,9 @@ void cmh_app_free(cmh_app *app);
  * "Connection: close". */
 void cmh_app_set_draining(cmh_app *app, bool draining);
 bool cmh_app_draining(const cmh_app *app);
+/* Does this exchange's work compute argon2id (sign-in, sign-up, ...)? The
+ * server runs at most --password-workers of those at once. */
+bool cmh_app_password_work(const cmh_exchange *ex);
 cmh_gauges *cmh_app_gauges(cmh_app *app);
 const char *cmh_app_openapi(const cmh_app *app);
 

@@ -29,6 +29,9 @@ static const char usage[] =
     "workers)\n"
     "  --workers N               COMMUNITY_WORKERS         threads running library calls (default "
     "4)\n"
+    "  --password-workers N      COMMUNITY_PASSWORD_WORKERS  of the workers, at most N run\n"
+    "                            sign-ins and other argon2id work at once; the others wait\n"
+    "                            in line without holding a worker (default workers/4, >= 1)\n"
     "  --max-body BYTES          COMMUNITY_MAX_BODY        request body limit (default 1048576) -> "
     "413\n"
     "  --max-header BYTES        COMMUNITY_MAX_HEADER      request line + headers limit (default "
@@ -240,6 +243,10 @@ static int apply(cmh_config *c, const char *name, const char *v)
         if (parse_long(name, v, 1, 1024, &x))
             return -1;
         c->workers = (int)x;
+    } else if (strcmp(name, "password-workers") == 0) {
+        if (parse_long(name, v, 1, 1024, &x))
+            return -1;
+        c->password_workers = (int)x;
     } else if (strcmp(name, "max-body") == 0) {
         if (parse_long(name, v, 0, 1L << 30, &x))
             return -1;
@@ -318,6 +325,7 @@ static const struct {
     {"COMMUNITY_DB", "db"},
     {"COMMUNITY_POOL_SIZE", "pool-size"},
     {"COMMUNITY_WORKERS", "workers"},
+    {"COMMUNITY_PASSWORD_WORKERS", "password-workers"},
     {"COMMUNITY_MAX_BODY", "max-body"},
     {"COMMUNITY_MAX_HEADER", "max-header"},
     {"COMMUNITY_MAX_HEADERS", "max-headers"},
@@ -390,6 +398,10 @@ int cmh_config_load(cmh_config *c, int argc, char **argv)
         c->burst = c->rate * 2 < 1 ? 1 : c->rate * 2;
     if (c->pool_size == 0)
         c->pool_size = c->workers;
+    if (c->password_workers == 0)
+        c->password_workers = c->workers / 4 > 1 ? c->workers / 4 : 1;
+    if (c->password_workers > c->workers)
+        c->password_workers = c->workers;
     /* The cap counts TCP peers. Behind a proxy every connection comes from
      * one of its nodes, so by default there is no cap there (X-Forwarded-For
      * cannot be used: connections carry many clients' requests). */

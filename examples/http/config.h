@@ -8,14 +8,15 @@
 #include "util.h"
 
 typedef struct cmh_config {
-    char host[64];     /* listen address (IPv4, or IPv6 without brackets) */
-    int port;          /* 0 = any free port (printed at start) */
-    char *db;          /* store URI */
-    int pool_size;     /* database connections (0 = = workers) */
-    int workers;       /* threads running library calls */
-    size_t max_body;   /* bytes */
-    size_t max_header; /* bytes of request line + headers */
-    int max_headers;   /* header fields */
+    char host[64];        /* listen address (IPv4, or IPv6 without brackets) */
+    int port;             /* 0 = any free port (printed at start) */
+    char *db;             /* store URI */
+    int pool_size;        /* database connections (0 = = workers) */
+    int workers;          /* threads running library calls */
+    int password_workers; /* of which at most this many compute argon2id (0 = default) */
+    size_t max_body;      /* bytes */
+    size_t max_header;    /* bytes of request line + headers */
+    int max_headers;      /* header fields */
     int max_connections;
     int max_conn_per_client; /* per TCP peer address (IPv6: per /64); 0 = no cap */
     int read_timeout_ms;     /* whole request (headers + body) once started */

@@ -125,6 +125,7 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->input = json_object_get(o, "input");
         rt->mutates = json_is_true(json_object_get(o, "mutates"));
         rt->text_body = json_is_true(json_object_get(http, "text_body"));
+        rt->password_hashing = json_is_true(json_object_get(o, "password_hashing"));
         json_int_t st = json_integer_value(json_object_get(http, "status"));
         rt->success_status = st >= 200 && st < 300 ? (int)st : 0; /* 0: decided below */
         if (!rt->op || !rt->summary || !rt->role) {

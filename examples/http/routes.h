@@ -36,9 +36,10 @@ typedef struct cmh_route {
     json_t *result;   /* the result JSON Schema (borrowed), may be NULL */
     json_t *input;    /* the input JSON Schema (borrowed) */
     bool mutates;
-    bool text_body;     /* http.text_body: a JSON body may come as text/plain */
-    int success_status; /* http.status, else 201 for a mutating POST to a
-                         * collection, else 200 (see cmh_router_build) */
+    bool text_body;        /* http.text_body: a JSON body may come as text/plain */
+    bool password_hashing; /* computes argon2id (describe) */
+    int success_status;    /* http.status, else 201 for a mutating POST to a
+                            * collection, else 200 (see cmh_router_build) */
     int n_segs;
     char *segs[CMH_MAX_SEGS]; /* literal text, or the parameter name */
     bool seg_param[CMH_MAX_SEGS];

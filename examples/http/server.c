@@ -57,6 +57,8 @@ typedef struct conn {
     int state;
     int handles; /* open libuv handles (tcp, timer) */
     bool reading, closing, work_pending, close_after;
+    bool pw_slot;         /* holds one of the --password-workers slots */
+    struct conn *pw_next; /* in server.pw_queue */
     char peer[64];
     peer_count *pc; /* this connection's entry in server.peers */
     struct conn *prev, *next;
@@ -74,6 +76,10 @@ struct server {
     int n_conns;
     peer_count *peers[PEER_BUCKETS];
     int pending_work;
+    /* argon2id work: at most cfg->password_workers in the pool at once;
+     * the others wait here (FIFO) without holding a worker thread */
+    int pw_running;
+    conn *pw_head, *pw_tail;
     bool draining, stopped;
     char rbuf[READ_CHUNK];
     bool rbuf_busy;
@@ -297,6 +303,42 @@ static void work_cb(uv_work_t *w)
         cmh_app_work(c->ex);
 }
 
+static void after_work_cb(uv_work_t *w, int status);
+
+/* Hand c's exchange to the worker pool (work_pending is already set). */
+static void start_work(conn *c)
+{
+    server *srv = c->srv;
+    int rc = uv_queue_work(srv->loop, &c->work, work_cb, after_work_cb);
+    if (rc) {
+        c->work_pending = false;
+        srv->pending_work--;
+        if (c->pw_slot) {
+            c->pw_slot = false;
+            srv->pw_running--;
+        }
+        cmh_log(CMH_LOG_ERROR, "uv_queue_work failed", "%s", uv_strerror(rc));
+        close_conn(c);
+        maybe_free(c);
+    }
+}
+
+/* A password slot was freed: start the first waiting exchange. */
+static void pw_release(server *srv)
+{
+    srv->pw_running--;
+    conn *n = srv->pw_head;
+    if (!n)
+        return;
+    srv->pw_head = n->pw_next;
+    if (!srv->pw_head)
+        srv->pw_tail = NULL;
+    n->pw_next = NULL;
+    n->pw_slot = true;
+    srv->pw_running++;
+    start_work(n);
+}
+
 static void after_work_cb(uv_work_t *w, int status)
 {
     (void)status; /* work is never cancelled */
@@ -304,6 +346,10 @@ static void after_work_cb(uv_work_t *w, int status)
     server *srv = c->srv;
     srv->pending_work--;
     c->work_pending = false;
+    if (c->pw_slot) {
+        c->pw_slot = false;
+        pw_release(srv);
+    }
     if (!c->ex->posting) {
         cmh_app_after_work(c->ex);
         if (c->ex->post_work) {
@@ -346,13 +392,20 @@ static void dispatch(conn *c, cmh_request *req)
     c->work.data = c;
     c->work_pending = true;
     srv->pending_work++;
-    int rc = uv_queue_work(srv->loop, &c->work, work_cb, after_work_cb);
-    if (rc) {
-        c->work_pending = false;
-        srv->pending_work--;
-        cmh_log(CMH_LOG_ERROR, "uv_queue_work failed", "%s", uv_strerror(rc));
-        close_conn(c);
+    if (cmh_app_password_work(c->ex)) {
+        if (srv->pw_running >= srv->cfg->password_workers) {
+            /* wait in line; the connection reads nothing meanwhile */
+            if (srv->pw_tail)
+                srv->pw_tail->pw_next = c;
+            else
+                srv->pw_head = c;
+            srv->pw_tail = c;
+            return;
+        }
+        c->pw_slot = true;
+        srv->pw_running++;
     }
+    start_work(c);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -653,6 +706,7 @@ int cmh_server_run(const cmh_config *cfg, cmh_app *app)
         cmh_log_str(&b, "url", url);
         cmh_log_int(&b, "workers", cfg->workers);
         cmh_log_int(&b, "pool_size", cfg->pool_size);
+        cmh_log_int(&b, "password_workers", cfg->password_workers);
         cmh_log_str(&b, "version", cm_version_string());
         cmh_log_end(&b);
     }

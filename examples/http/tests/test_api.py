@@ -2,6 +2,7 @@
 from cm_ops_describe, authentication (bearer, cookie + CSRF), error mapping
 to problem details, pagination, idempotency, CORS, health/readiness/metrics,
 logs. Every rejected request is checked to have changed nothing."""
+import json
 import os
 import subprocess
 import sys
@@ -576,6 +577,37 @@ def logs_are_json_without_secrets(srv):
     for secret in (S["ann_token"], S["admin_token"], PASSWORD, "cms_"):
         check(secret not in text, "secret in the log: %s" % secret[:8])
     check(any(o.get("source") == "libcommunity" for o in objs), "library log routed")
+
+
+@test
+def sign_ins_wait_in_line_for_the_password_workers(srv):
+    # One password worker of two: concurrent sign-ins all succeed in turn,
+    # clients that leave while waiting cost nothing, reads still run.
+    import concurrent.futures
+    import socket
+    other = Server(args=["--rate-limit", "0", "--workers", "2", "--password-workers", "1"])
+    try:
+        for i in range(4):
+            eq(signup(other, "line%d@example.test" % i)[0], 201, "signup")
+
+        def login(i):
+            return other.request("POST", "/v1/sessions", {"email": "line%d@example.test" % (i % 4),
+                                                          "password": PASSWORD})[0]
+        body = json.dumps({"email": "line0@example.test", "password": PASSWORD}).encode()
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            futs = [pool.submit(login, i) for i in range(10)]
+            for _ in range(3):  # sent, then gone before the answer
+                s = socket.create_connection((other.host, other.port))
+                s.sendall(b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+                          % (len(body), body))
+                s.close()
+            eq(other.request("GET", "/v1/events")[0], 200, "a read meanwhile")
+            eq([f.result() for f in futs], [200] * 10, "every sign-in answered")
+        eq(login(0), 200, "and afterwards")
+        other.check_clean_exit()
+    finally:
+        other.close()
 
 
 @test
