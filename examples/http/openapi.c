@@ -183,6 +183,21 @@ static json_t *operation(const cmh_route *rt)
             json_object_set_new(prm, "explode", json_true());
         json_array_append_new(params, prm);
     }
+    const char *hname;
+    json_t *hfield;
+    json_object_foreach(rt->headers, hname, hfield)
+    {
+        const char *f = json_string_value(hfield);
+        json_t *fs = f ? json_object_get(props, f) : NULL;
+        if (!fs)
+            continue;
+        json_t *prm = json_pack("{s:s,s:s,s:b,s:O}", "name", hname, "in", "header", "required",
+                                is_required(rt, f), "schema", fs);
+        const char *d = json_string_value(json_object_get(fs, "description"));
+        if (d)
+            json_object_set_new(prm, "description", json_string(d));
+        json_array_append_new(params, prm);
+    }
     bool unsafe = body || strcmp(rt->method, "DELETE") == 0;
     if (unsafe) {
         json_array_append_new(params, ref("#/components/parameters/IdempotencyKey"));
@@ -213,7 +228,20 @@ static json_t *operation(const cmh_route *rt)
         "{s:s,s:s,s:[s#],s:o,s:o,s:s,s:b}", "operationId", rt->op, "summary", rt->summary, "tags",
         rt->op, dot ? (int)(dot - rt->op) : (int)strlen(rt->op), "parameters", params, "responses",
         responses, "x-community-role", rt->role, "x-community-mutates", rt->mutates);
-    if (body) {
+    if (body && rt->raw_body) {
+        /* a webhook: the body is taken as received (its signature covers
+         * the exact bytes), not as a JSON object of input fields */
+        json_t *fs = json_object_get(props, rt->raw_body);
+        const char *d = json_string_value(json_object_get(fs, "description"));
+        json_object_set_new(
+            o, "requestBody",
+            json_pack("{s:b,s:s,s:{s:{s:{s:s,s:s}}}}", "required", 1, "description",
+                      d ? d : "The raw body", "content", "application/json", "schema", "type",
+                      "object", "description",
+                      "The provider's event, verified byte for byte against the signature "
+                      "header before it is parsed"));
+        json_object_set_new(o, "x-community-raw-body", json_string(rt->raw_body));
+    } else if (body) {
         json_t *s = json_deep_copy(rt->input);
         json_t *sp = json_object_get(s, "properties");
         json_t *req = json_array();

@@ -126,6 +126,8 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->mutates = json_is_true(json_object_get(o, "mutates"));
         rt->text_body = json_is_true(json_object_get(http, "text_body"));
         rt->password_hashing = json_is_true(json_object_get(o, "password_hashing"));
+        rt->raw_body = json_string_value(json_object_get(http, "raw_body"));
+        rt->headers = json_object_get(http, "headers");
         json_int_t st = json_integer_value(json_object_get(http, "status"));
         rt->success_status = st >= 200 && st < 300 ? (int)st : 0; /* 0: decided below */
         if (!rt->op || !rt->summary || !rt->role) {
@@ -484,7 +486,34 @@ int cmh_build_input(const cmh_route *rt, const cmh_match *m, const char *query,
     const char *method = rt->method;
     bool query_style = strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0;
     json_t *in = NULL;
-    if (!query_style && req->body_len > 0) {
+    if (rt->raw_body && !query_style) {
+        /* a webhook: the body exactly as received, for its signature */
+        if (memchr(req->body, '\0', req->body_len) || !(in = json_object()) ||
+            json_object_set_new(in, rt->raw_body, json_stringn(req->body, req->body_len))) {
+            json_decref(in);
+            return bad(err, rt->raw_body, "%s: the body must be UTF-8 text", rt->raw_body);
+        }
+        const char *hname;
+        json_t *field;
+        json_object_foreach(rt->headers, hname, field)
+        {
+            char lower[64]; /* the parser keeps header names in lower case */
+            size_t n = strlen(hname);
+            if (n >= sizeof lower || !json_is_string(field))
+                continue;
+            for (size_t k = 0; k <= n; k++)
+                lower[k] = (char)(hname[k] >= 'A' && hname[k] <= 'Z' ? hname[k] + 32 : hname[k]);
+            const char *v = cmh_req_header(req, lower);
+            if (!v)
+                continue;
+            if (cmh_req_header_count(req, lower) != 1 || !cmh_utf8_valid(v)) {
+                json_decref(in);
+                return bad(err, json_string_value(field), "%s: give one %s header",
+                           json_string_value(field), hname);
+            }
+            json_object_set_new(in, json_string_value(field), json_string(v));
+        }
+    } else if (!query_style && req->body_len > 0) {
         const char *ct = cmh_req_header(req, "content-type");
         if (!ct || !(is_json_type(ct) || (rt->text_body && is_text_type(ct)))) {
             err->status = 415;

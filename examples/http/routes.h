@@ -45,6 +45,8 @@ typedef struct cmh_route {
     bool seg_param[CMH_MAX_SEGS];
     cmh_param *params;
     int n_params;
+    const char *raw_body; /* http.raw_body: the field that receives the body as received */
+    json_t *headers;      /* http.headers: header name -> input field (borrowed), or NULL */
 } cmh_route;
 
 typedef struct cmh_router {
@@ -91,7 +93,10 @@ typedef struct cmh_input_err {
  * The operation's JSON input: path parameters and, for GET/HEAD/DELETE,
  * the query string (values converted to the schema's types; repeated keys
  * make arrays), otherwise the JSON body (an object; Content-Type must be
- * JSON when a body is present). Query parameters in `host_params` (a
+ * JSON when a body is present). A route with http.raw_body (a webhook)
+ * takes the body as received, whatever its type, as that string field
+ * (valid UTF-8 without NUL), and each header named in http.headers as
+ * its field. Query parameters in `host_params` (a
  * NULL-terminated list) belong to the host and are skipped. Returns 0 and
  * a new object in *out, or -1 with err filled.
  */

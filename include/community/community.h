@@ -17,5 +17,6 @@
 #include <community/ai.h>
 #include <community/mail.h>
 #include <community/idem.h>
+#include <community/payments.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

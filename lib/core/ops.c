@@ -22,12 +22,13 @@ extern const cm__op cm__ticket_ops[];
 extern const cm__op cm__order_ops[];
 extern const cm__op cm__checkin_ops[];
 extern const cm__op cm__mail_ops[];
+extern const cm__op cm__pay_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
     cm__member_ops, cm__auth_ops,    cm__event_ops, cm__rsvp_ops, cm__group_ops,
     cm__post_ops,   cm__admin_ops,   cm__jobs_ops,  cm__ai_ops,   cm__ticket_ops,
-    cm__order_ops,  cm__checkin_ops, cm__mail_ops,
+    cm__order_ops,  cm__checkin_ops, cm__mail_ops,  cm__pay_ops,
 };
 
 /* Room in the index; more operations than this make cm__ops_ready() fail. */
@@ -340,6 +341,14 @@ int cm_ops_describe(char **out)
         json_object_set_new(http, "path", json_string(op->http_path));
         if (op->http_text_body)
             json_object_set_new(http, "text_body", json_true());
+        if (op->http_raw_body)
+            json_object_set_new(http, "raw_body", json_string(op->http_raw_body));
+        if (op->http_headers) {
+            json_t *hdrs = json_object();
+            for (const char *const *h = op->http_headers; h[0] && h[1]; h += 2)
+                json_object_set_new(hdrs, h[0], json_string(h[1]));
+            json_object_set_new(http, "headers", hdrs);
+        }
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(op->name));
         json_object_set_new(o, "summary", json_string(op->summary));

@@ -2,7 +2,7 @@
  * ops_admin.c - platform administration: the audit log and the business
  * metric counters.
  */
-#include "ops_int.h"
+#include "pay_int.h"
 
 static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
@@ -50,10 +50,20 @@ static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
-/* Counters every deployment reports, zero until first incremented. */
+/* Counters every deployment reports, zero until first incremented.
+ * "subscriptions" counts subscriptions that started (became trialing or
+ * active), "subscriptions_churned" those that ended after starting. */
 static const char *const known_metrics[] = {
-    "signups",      "events_created", "rsvps",       "posts", "ticket_purchases",
-    "tickets_sold", "subscriptions",  "ai_requests", NULL,
+    "signups",
+    "events_created",
+    "rsvps",
+    "posts",
+    "ticket_purchases",
+    "tickets_sold",
+    "subscriptions",
+    "subscriptions_churned",
+    "ai_requests",
+    NULL,
 };
 
 static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
@@ -69,6 +79,15 @@ static int op_metrics(cm__ctx *ctx, json_t *in, json_t **out)
     while ((rc = cm__q_step(&q)) == 1)
         json_object_set_new(counters, cm__q_col_text(&q, 0), json_integer(cm__q_col_int64(&q, 1)));
     cm__q_close(&q);
+    /* a gauge: subscriptions in good standing now */
+    if (rc >= 0 && (rc = cm__q_open(&q, ctx->conn, "subscription.count_active")) == CM_OK) {
+        cm__q_int64(&q, 1, ctx->now);
+        cm__q_int64(&q, 2, cm__pay_grace_us(ctx->store));
+        if ((rc = cm__q_step(&q)) == 1)
+            json_object_set_new(counters, "subscriptions_active",
+                                json_integer(cm__q_col_int64(&q, 0)));
+        cm__q_close(&q);
+    }
     if (rc < 0) {
         json_decref(counters);
         return rc;
@@ -144,9 +163,8 @@ const cm__op cm__admin_ops[] = {
     },
     {
         .name = "metrics.get",
-        .summary =
-            "Business counters (sign-ups, events created, RSVPs, posts, tickets, ...) and revenue "
-            "by currency",
+        .summary = "Business counters (sign-ups, events created, RSVPs, posts, tickets, "
+                   "subscriptions, ...) and revenue by currency",
         .role = CM_ROLE_MODERATOR,
         .http_method = "GET",
         .http_path = "/v1/metrics/business",

@@ -151,6 +151,12 @@ typedef struct cm__op {
     /* The JSON body may also come labelled text/plain (Amazon SNS sends
      * its JSON so): described as http.text_body. */
     bool http_text_body;
+    /* Optional, for webhooks: the input field that receives the request body
+     * as received (a string, not parsed as JSON), and header-to-field pairs
+     * ({"Stripe-Signature", "signature", NULL}) the host copies into the
+     * input. Both appear in the describe document under "http". */
+    const char *http_raw_body;
+    const char *const *http_headers;
     const cm__field *fields; /* terminated by {NULL} */
     cm__op_fn fn;
     /* Optional: runs before the transaction, outside any lock, for slow

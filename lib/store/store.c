@@ -215,6 +215,8 @@ void cm_store_close(cm_store *s)
     cm__rcache_free(s->rcache);
     if (s->embed_free)
         s->embed_free(s->embed);
+    if (s->pay_free)
+        s->pay_free(s->pay);
     if (s->state)
         s->ops->release(s->state);
     pthread_mutex_destroy(&s->lock);

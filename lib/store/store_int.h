@@ -45,6 +45,10 @@ struct cm_store {
      * close through embed_free */
     struct cm__embed_state *embed;
     void (*embed_free)(struct cm__embed_state *embed);
+    /* payment provider settings (lib/core/pay_config.c): created on first
+     * use, freed at close through pay_free */
+    struct cm__pay_state *pay;
+    void (*pay_free)(struct cm__pay_state *pay);
 };
 
 /* A statement handle as domain code sees it. The first failed bind is

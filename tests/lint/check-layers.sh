@@ -5,6 +5,7 @@
 #           store <- jobs <- core
 #   util <- mail <- core
 #   util <- blob <- core
+#   util <- pay <- core
 #
 # A file under lib/<layer> may include the headers of its own layer and of
 # the layers below it, never those of a layer above it or beside it (jobs
@@ -23,10 +24,11 @@ allowed() {
     jobs) echo "util store jobs" ;;
     mail) echo "util mail" ;;
     blob) echo "util blob" ;;
-    core) echo "util store vec ai jobs mail blob core" ;;
+    pay) echo "util pay" ;;
+    core) echo "util store vec ai jobs mail blob pay core" ;;
   esac
 }
-layers="util store vec ai jobs mail blob core"
+layers="util store vec ai jobs mail blob pay core"
 
 bad=""
 # every directory of lib/ is a known layer
@@ -96,7 +98,7 @@ $rel includes \"$inc\", which is not beside it" ;;
     done
     for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' "$f"); do
       case "$inc" in
-        util/* | store/* | vec/* | ai/* | jobs/* | mail/* | blob/* | core/*) hosts="$hosts
+        util/* | store/* | vec/* | ai/* | jobs/* | mail/* | blob/* | pay/* | core/*) hosts="$hosts
 $rel includes <$inc> (hosts use <community/*.h> only)" ;;
       esac
     done

@@ -141,6 +141,14 @@ static const char search_text_sql[] =
     "WHERE m.search_doc @@ q.q "
     "UNION ALL SELECT 2, p.id, ts_rank(p.search_doc, q.q) FROM posts p, q "
     "WHERE p.search_doc @@ q.q) r ORDER BY s DESC, t, id LIMIT $2";
+/* Webhook events of one subscription may be processed concurrently: the
+ * second waits for the first and sees its state (SQLite's BEGIN IMMEDIATE
+ * serialises them anyway). */
+static const char *const subscription_lock_patch[] = {
+    "WHERE id = ?1",
+    "WHERE id = ?1 FOR UPDATE",
+    NULL,
+};
 
 const cm__pg_override cm__pg_overrides[] = {
     {"comment.list", NULL, NULL, comment_list_patch},
@@ -155,6 +163,7 @@ const cm__pg_override cm__pg_overrides[] = {
     {"mail.claim_lapsed", NULL, NULL, mail_claim_patch},
     {"metric.add", NULL, NULL, metric_add_patch},
     {"search.text", "a86fcaa45da3", search_text_sql, NULL},
+    {"subscription.lock", NULL, NULL, subscription_lock_patch},
     {NULL, NULL, NULL, NULL},
 };
 

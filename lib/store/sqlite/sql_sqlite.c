@@ -32,6 +32,7 @@ extern const cm__sql_entry cm__sqlite_sql_ai[];
 extern const cm__sql_entry cm__sqlite_sql_mail[];
 extern const cm__sql_entry cm__sqlite_sql_idem[];
 extern const cm__sql_entry cm__sqlite_sql_order[];
+extern const cm__sql_entry cm__sqlite_sql_pay[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -44,5 +45,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_mail,
     cm__sqlite_sql_idem,
     cm__sqlite_sql_order,
+    cm__sqlite_sql_pay,
     NULL,
 };

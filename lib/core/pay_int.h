@@ -1,0 +1,37 @@
+/*
+ * pay_int.h - payments inside lib/core: the store's provider settings
+ * (pay_config.c), the webhook processing and the access lookup other
+ * features call (ops_pay.c).
+ */
+#ifndef CM_PAY_INT_H
+#define CM_PAY_INT_H
+
+#include "ops_int.h"
+
+#include "../pay/pay.h"
+
+/* A copy of the store's settings (cm__pay_settings_dispose frees it). */
+typedef struct cm__pay_settings {
+    cm__pay_cfg cfg; /* base_url, secret_key, webhook_secret, timeout_ms */
+    char *success_url, *cancel_url;
+    uint32_t tolerance_s; /* resolved: never 0 */
+    int64_t grace_us;     /* resolved: never 0 */
+} cm__pay_settings;
+
+int cm__pay_settings_get(cm__pay_settings *out, cm_store *store);
+void cm__pay_settings_dispose(cm__pay_settings *s);
+/* The grace period of past_due subscriptions, microseconds. */
+int64_t cm__pay_grace_us(cm_store *store);
+
+/*
+ * Does member_id hold, at `now`, a subscription in good standing (trialing,
+ * active, or past_due for less than the store's grace period) to a tier
+ * whose access table lists (kind, target_id)? kind is "ticket_type",
+ * "group" or "newsletter". *out is set; CM_OK or a storage error. Runs in
+ * ctx's transaction; the feature that gates something decides what a
+ * "no" means (e.g. a ticket type visible to one tier only).
+ */
+int cm__tier_grants(bool *out, cm__ctx *ctx, int64_t member_id, const char *kind,
+                    int64_t target_id);
+
+#endif /* CM_PAY_INT_H */

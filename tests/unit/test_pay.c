@@ -1,0 +1,621 @@
+/*
+ * test_pay.c - membership tiers, subscriptions and the payment webhook inbox
+ * on SQLite and, as pg-pay, on PostgreSQL, against the provider stand-in
+ * (tests/payments/standin.py, started once per run on a loopback port):
+ * the library opens real checkout sessions over HTTP; the test pays them
+ * through the stand-in's control API, reads the events the stand-in made
+ * and delivers them itself, signed with the test secret (cm__pay_sign), in
+ * the order and as often as each test needs, with the library's clock
+ * under the test's control (timestamp tolerance, grace period).
+ */
+#include "fixtures.h"
+
+#include "pay/pay.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SEC 1000000LL
+#define SECRET_KEY "sk_test_unit"
+#define WEBHOOK_SECRET "whsec_unit_test"
+
+static pid_t standin_pid;
+static int standin_port;
+
+/* Start the stand-in; its port from its "PORT n" line. */
+static void standin_start(void)
+{
+    const char *script = getenv("CM_TEST_PAY_STANDIN");
+    if (!script) {
+        fprintf(stderr, "CM_TEST_PAY_STANDIN is not set\n");
+        exit(1);
+    }
+    int fds[2];
+    if (pipe(fds)) {
+        perror("pipe");
+        exit(1);
+    }
+    standin_pid = fork();
+    if (standin_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execlp("python3", "python3", script, "--port", "0", "--secret-key", SECRET_KEY,
+               "--webhook-secret", WEBHOOK_SECRET, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[64] = "";
+    if (!f || !fgets(line, sizeof line, f) || sscanf(line, "PORT %d", &standin_port) != 1) {
+        fprintf(stderr, "the payment stand-in did not start (%s)\n", script);
+        exit(1);
+    }
+    fclose(f);
+}
+
+static void standin_stop(void)
+{
+    if (standin_pid > 0) {
+        kill(standin_pid, SIGTERM);
+        waitpid(standin_pid, NULL, 0);
+    }
+}
+
+typedef struct body {
+    char *p;
+    size_t n;
+} body;
+
+static size_t on_body(char *p, size_t s, size_t n, void *u)
+{
+    body *b = u;
+    b->p = realloc(b->p, b->n + s * n + 1);
+    memcpy(b->p + b->n, p, s * n);
+    b->n += s * n;
+    b->p[b->n] = '\0';
+    return s * n;
+}
+
+/* A request to the stand-in's control API; the parsed JSON reply. */
+static json_t *standin(const char *method, const char *path, const char *json)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", standin_port, path);
+    CURL *h = curl_easy_init();
+    body b = {0};
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (json)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+    else if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hd);
+    json_error_t e;
+    json_t *j = json_loads(b.p ? b.p : "null", JSON_DECODE_ANY, &e);
+    free(b.p);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static cm_actor *admin, *alice;
+
+static void setup(void)
+{
+    fx_setup();
+    cm_payments_options o = CM_PAYMENTS_OPTIONS_INIT;
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port);
+    o.base_url = base;
+    o.secret_key = SECRET_KEY;
+    o.webhook_secret = WEBHOOK_SECRET;
+    o.success_url = "http://localhost:3000/membership?paid={CHECKOUT_SESSION_ID}";
+    o.cancel_url = "http://localhost:3000/membership";
+    o.grace_s = 3 * 86400;
+    ck_assert_ok(cm_store_set_payments(FX.store, &o));
+    admin = fx_member("admin@example.org", "admin");
+    alice = fx_member("alice@example.org", "member");
+}
+
+static void teardown(void)
+{
+    cm_actor_free(admin);
+    cm_actor_free(alice);
+    fx_clock_real();
+    fx_teardown();
+}
+
+static json_int_t make_tier(const char *slug, int monthly, int yearly, int trial)
+{
+    json_t *t;
+    if (monthly || yearly)
+        ck_assert_ok(fx_exec(&t, admin, "memberships.create_tier", "{s:s,s:s,s:s,s:i,s:i,s:i}",
+                             "slug", slug, "name", slug, "currency", "EUR", "monthly_price",
+                             monthly, "yearly_price", yearly, "trial_days", trial));
+    else
+        ck_assert_ok(
+            fx_exec(&t, admin, "memberships.create_tier", "{s:s,s:s}", "slug", slug, "name", slug));
+    json_int_t id = fx_int(t, "id");
+    json_decref(t);
+    return id;
+}
+
+/* Deliver an event object (as the stand-in made it) signed at the library's
+ * "now" (or `t` when not 0), optionally with a changed body. Returns the
+ * status; *out the result. */
+static int deliver_at(json_t **out, json_t *event, int64_t t, bool tamper)
+{
+    char *payload = json_dumps(event, JSON_COMPACT);
+    char sig[160];
+    cm__pay_sign(sig, sizeof sig, WEBHOOK_SECRET, t ? t : cm_now_us() / SEC, payload,
+                 strlen(payload));
+    if (tamper) {
+        char *p = strstr(payload, "\"livemode\":false");
+        ck_assert_ptr_nonnull(p);
+        memcpy(p, "\"livemode\":true ", 16);
+    }
+    int rc =
+        fx_exec(out, NULL, "payments.webhook", "{s:s,s:s}", "payload", payload, "signature", sig);
+    free(payload);
+    return rc;
+}
+
+static const char *deliver(json_t *event)
+{
+    static char outcome[32];
+    json_t *r = NULL;
+    ck_assert_ok(deliver_at(&r, event, 0, false));
+    snprintf(outcome, sizeof outcome, "%s", fx_str(r, "outcome"));
+    json_decref(r);
+    return outcome;
+}
+
+/* The stand-in's events (the "event" member of each), oldest first. */
+static json_t *events(void)
+{
+    json_t *all = standin("GET", "/_test/events", NULL), *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(all, i, e) json_array_append(out, json_object_get(e, "event"));
+    json_decref(all);
+    return out;
+}
+
+static json_t *last_event(void)
+{
+    json_t *all = events();
+    json_t *e = json_incref(json_array_get(all, json_array_size(all) - 1));
+    json_decref(all);
+    return e;
+}
+
+/* Subscribe alice to a paid tier and pay: returns the subscription id;
+ * *session and *events_out (the two events the payment made: subscription
+ * created, checkout completed) for the caller to deliver. */
+static json_int_t subscribe_and_pay(json_int_t tier, char session[64], json_t **evs)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "memberships.subscribe", "{s:I,s:s}", "tier_id", tier,
+                         "interval", "month"));
+    json_t *sub = json_object_get(r, "subscription");
+    ck_assert_str_eq(fx_str(sub, "status"), "incomplete");
+    ck_assert(!json_is_true(json_object_get(sub, "in_good_standing")));
+    const char *url = fx_str(r, "checkout_url");
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "http://127.0.0.1:%d/pay/", standin_port);
+    ck_assert_msg(strncmp(url, prefix, strlen(prefix)) == 0, "checkout_url %s", url);
+    snprintf(session, 64, "%s", url + strlen(prefix));
+    json_int_t id = fx_int(sub, "id");
+    json_decref(r);
+    char path[128];
+    snprintf(path, sizeof path, "/_test/pay/%s", session);
+    json_decref(standin("POST", path, NULL));
+    json_t *all = events();
+    size_t n = json_array_size(all);
+    ck_assert_uint_ge(n, 2);
+    *evs = json_array();
+    json_array_append(*evs, json_array_get(all, n - 2));
+    json_array_append(*evs, json_array_get(all, n - 1));
+    json_decref(all);
+    ck_assert_str_eq(fx_str(json_array_get(*evs, 0), "type"), "customer.subscription.created");
+    ck_assert_str_eq(fx_str(json_array_get(*evs, 1), "type"), "checkout.session.completed");
+    return id;
+}
+
+static json_t *my_sub(void)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "memberships.mine", "{}"));
+    json_t *s = json_incref(json_array_get(json_object_get(r, "items"), 0));
+    json_decref(r);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static const char *my_status(void)
+{
+    static char st[32];
+    json_t *s = my_sub();
+    snprintf(st, sizeof st, "%s", fx_str(s, "status"));
+    json_decref(s);
+    return st;
+}
+
+static json_int_t metric(const char *name)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, admin, "metrics.get", "{}"));
+    json_int_t v = fx_int(json_object_get(r, "counters"), name);
+    json_decref(r);
+    return v;
+}
+
+static const char *provider_sub_id(json_t *evs)
+{
+    return fx_str(json_object_get(json_object_get(json_array_get(evs, 0), "data"), "object"), "id");
+}
+
+/* The provider changes the subscription; returns the new event. */
+static json_t *provider_sets(const char *sub_id, const char *status)
+{
+    char path[128], in[64];
+    snprintf(path, sizeof path, "/_test/subscriptions/%s", sub_id);
+    snprintf(in, sizeof in, "{\"status\":\"%s\"}", status);
+    json_decref(standin("POST", path, in));
+    return last_event();
+}
+
+START_TEST(tiers_free_subscription_and_access)
+{
+    json_int_t free_tier = make_tier("free", 0, 0, 0);
+    json_int_t gold = make_tier("gold", 500, 5000, 0);
+    json_t *r;
+    ck_assert_int_eq(
+        fx_exec(&r, alice, "memberships.create_tier", "{s:s,s:s}", "slug", "x", "name", "x"),
+        CM_EPERM);
+    ck_assert_int_eq(fx_exec(&r, admin, "memberships.create_tier", "{s:s,s:s,s:i}", "slug", "y",
+                             "name", "y", "monthly_price", 100),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "currency");
+    ck_assert_int_eq(
+        fx_exec(&r, admin, "memberships.create_tier", "{s:s,s:s}", "slug", "gold", "name", "again"),
+        CM_EEXISTS);
+    ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:i}", "tier_id",
+                         free_tier, "kind", "group", "target_id", 7));
+    ck_assert_int_eq(json_array_size(json_object_get(r, "access")), 1);
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, NULL, "memberships.tiers", "{}"));
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 2);
+    ck_assert(
+        json_is_true(json_object_get(json_array_get(json_object_get(r, "items"), 0), "free")));
+    json_decref(r);
+
+    ck_assert_ok(
+        fx_exec(&r, alice, "memberships.access", "{s:s,s:i}", "kind", "group", "target_id", 7));
+    ck_assert(json_is_false(json_object_get(r, "allowed")));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", free_tier));
+    ck_assert(json_is_null(json_object_get(r, "checkout_url")));
+    ck_assert_str_eq(fx_str(json_object_get(r, "subscription"), "status"), "active");
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", free_tier),
+                     CM_EEXISTS);
+    ck_assert_ok(
+        fx_exec(&r, alice, "memberships.access", "{s:s,s:i}", "kind", "group", "target_id", 7));
+    ck_assert(json_is_true(json_object_get(r, "allowed")));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, alice, "memberships.access", "{s:s,s:i}", "kind", "newsletter",
+                         "target_id", 7));
+    ck_assert(json_is_false(json_object_get(r, "allowed")));
+    json_decref(r);
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    ck_assert_int_eq(metric("subscriptions_active"), 1);
+    /* a tier no longer offered takes no new subscriber */
+    ck_assert_ok(fx_exec(&r, admin, "memberships.set_tier_active", "{s:I,s:b}", "tier_id", gold,
+                         "active", 0));
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", gold),
+                     CM_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(paid_subscription_follows_the_webhooks)
+{
+    fx_clock_real();
+    json_int_t gold = make_tier("gold", 500, 5000, 0);
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:i}", "tier_id", gold,
+                         "kind", "ticket_type", "target_id", 3));
+    json_decref(r);
+    char session[64];
+    json_t *evs;
+    subscribe_and_pay(gold, session, &evs);
+    ck_assert_str_eq(deliver(json_array_get(evs, 0)), "applied");
+    ck_assert_str_eq(my_status(), "active");
+    ck_assert_str_eq(deliver(json_array_get(evs, 1)), "stale"); /* the subscription said more */
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    ck_assert_int_eq(metric("subscriptions_active"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_checkouts WHERE status = 'complete'"),
+                     1);
+    const char *pid = provider_sub_id(evs);
+
+    /* past_due: access during the grace period, none after it */
+    json_t *e = provider_sets(pid, "past_due");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    json_t *s = my_sub();
+    ck_assert_str_eq(fx_str(s, "status"), "past_due");
+    ck_assert(json_is_true(json_object_get(s, "in_good_standing")));
+    ck_assert(json_is_string(json_object_get(s, "grace_ends_at")));
+    json_decref(s);
+    ck_assert_ok(fx_exec(&r, alice, "memberships.access", "{s:s,s:i}", "kind", "ticket_type",
+                         "target_id", 3));
+    ck_assert(json_is_true(json_object_get(r, "allowed")));
+    json_decref(r);
+    /* (the stand-in's event clock may run a few seconds ahead of real time) */
+    fx_clock_set(cm_now_us() + 3 * 86400 * SEC + 3600 * SEC);
+    ck_assert_ok(fx_exec(&r, alice, "memberships.access", "{s:s,s:i}", "kind", "ticket_type",
+                         "target_id", 3));
+    ck_assert(json_is_false(json_object_get(r, "allowed")));
+    json_decref(r);
+    ck_assert_int_eq(metric("subscriptions_active"), 0);
+    fx_clock_real();
+
+    /* paid again, then unpaid, then canceled: churn counted once */
+    e = provider_sets(pid, "active");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    s = my_sub();
+    ck_assert(json_is_null(json_object_get(s, "past_due_since")));
+    json_decref(s);
+    e = provider_sets(pid, "unpaid");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    ck_assert_int_eq(metric("subscriptions_churned"), 1);
+    json_t *cancel = provider_sets(pid, "canceled");
+    ck_assert_str_eq(fx_str(cancel, "type"), "customer.subscription.deleted");
+    ck_assert_str_eq(deliver(cancel), "applied");
+    json_decref(cancel);
+    ck_assert_str_eq(my_status(), "canceled");
+    ck_assert_int_eq(metric("subscriptions_churned"), 1);
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    /* canceled is final: a later "active" is refused as stale */
+    e = provider_sets(pid, "active");
+    ck_assert_str_eq(deliver(e), "stale");
+    json_decref(e);
+    ck_assert_str_eq(my_status(), "canceled");
+    /* and the member may subscribe again */
+    ck_assert_ok(fx_exec(&r, alice, "memberships.subscribe", "{s:I,s:s}", "tier_id", gold,
+                         "interval", "year"));
+    ck_assert_str_eq(fx_str(json_object_get(r, "subscription"), "interval"), "year");
+    json_decref(r);
+    json_decref(evs);
+}
+END_TEST
+
+START_TEST(duplicate_deliveries_change_nothing)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    char session[64];
+    json_t *evs, *r;
+    subscribe_and_pay(gold, session, &evs);
+    json_t *created = json_array_get(evs, 0);
+    ck_assert_ok(deliver_at(&r, created, 0, false));
+    ck_assert(json_is_false(json_object_get(r, "duplicate")));
+    json_decref(r);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_ok(deliver_at(&r, created, 0, false));
+        ck_assert(json_is_true(json_object_get(r, "duplicate")));
+        ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+        ck_assert_int_eq(fx_int(r, "deliveries"), 2 + i);
+        json_decref(r);
+    }
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_events"), 1);
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    json_decref(evs);
+}
+END_TEST
+
+START_TEST(reordered_events_keep_the_newest_state)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    char session[64];
+    json_t *evs;
+    subscribe_and_pay(gold, session, &evs);
+    json_t *past_due = provider_sets(provider_sub_id(evs), "past_due");
+    /* newest first: the later states win whatever arrives after them */
+    ck_assert_str_eq(deliver(past_due), "applied");
+    ck_assert_str_eq(my_status(), "past_due");
+    ck_assert_str_eq(deliver(json_array_get(evs, 1)), "stale"); /* checkout completed */
+    ck_assert_str_eq(deliver(json_array_get(evs, 0)), "stale"); /* subscription created */
+    ck_assert_str_eq(my_status(), "past_due");
+    /* the checkout session itself is marked complete all the same */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_checkouts WHERE status = 'complete'"),
+                     1);
+    json_decref(past_due);
+    json_decref(evs);
+}
+END_TEST
+
+START_TEST(checkout_completed_first_then_subscription)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 14);
+    char session[64];
+    json_t *evs;
+    subscribe_and_pay(gold, session, &evs);
+    ck_assert_str_eq(deliver(json_array_get(evs, 1)), "applied");
+    ck_assert_str_eq(my_status(), "trialing");
+    ck_assert_str_eq(deliver(json_array_get(evs, 0)), "applied");
+    ck_assert_str_eq(my_status(), "trialing");
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    json_decref(evs);
+}
+END_TEST
+
+START_TEST(bad_signatures_are_refused_and_not_stored)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    char session[64];
+    json_t *evs, *r = NULL;
+    subscribe_and_pay(gold, session, &evs);
+    json_t *ev = json_array_get(evs, 0);
+    /* tampered body */
+    ck_assert_int_eq(deliver_at(&r, ev, 0, true), CM_EAUTH);
+    ck_assert_str_eq(cm_error_field(), "signature");
+    /* signed too long ago, or too far ahead */
+    ck_assert_int_eq(deliver_at(&r, ev, cm_now_us() / SEC - 301, false), CM_EAUTH);
+    ck_assert_ptr_nonnull(strstr(cm_error_message(), "tolerance"));
+    ck_assert_int_eq(deliver_at(&r, ev, cm_now_us() / SEC + 301, false), CM_EAUTH);
+    /* within the tolerance */
+    ck_assert_ok(deliver_at(&r, ev, cm_now_us() / SEC - 299, false));
+    json_decref(r);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_events"), 1);
+    /* another secret, a malformed or missing header */
+    char *payload = json_dumps(json_array_get(evs, 1), JSON_COMPACT);
+    char sig[160];
+    cm__pay_sign(sig, sizeof sig, "whsec_other", cm_now_us() / SEC, payload, strlen(payload));
+    const char *bad[] = {sig, "t=abc,v1=00", "v1=abcdef", "", "t=1,v0=ab"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(fx_exec(&r, NULL, "payments.webhook", "{s:s,s:s}", "payload", payload,
+                                 "signature", bad[i]),
+                         CM_EAUTH);
+    ck_assert_int_eq(fx_exec(&r, NULL, "payments.webhook", "{s:s}", "payload", payload), CM_EAUTH);
+    /* clients cannot claim a verified payload */
+    ck_assert_int_eq(
+        fx_exec(&r, NULL, "payments.webhook", "{s:s,s:b}", "payload", payload, "_verified", 1),
+        CM_EINVAL);
+    free(payload);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_events"), 1);
+    json_decref(evs);
+}
+END_TEST
+
+START_TEST(unknown_events_are_kept_and_ignored)
+{
+    json_decref(standin("POST", "/_test/event",
+                        "{\"type\":\"invoice.finalized\",\"object\":{\"id\":\"in_1\"}}"));
+    json_t *ev = last_event(), *r;
+    ck_assert_ok(deliver_at(&r, ev, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "ignored");
+    ck_assert_str_eq(fx_str(r, "object_id"), "in_1");
+    json_decref(r);
+    ck_assert_int_eq(
+        fx_count("SELECT count(*) FROM payment_events WHERE type = 'invoice.finalized'"), 1);
+    /* the raw body is kept byte for byte */
+    char *payload = json_dumps(ev, JSON_COMPACT);
+    ck_assert_str_eq(fx_text("SELECT payload FROM payment_events"), payload);
+    free(payload);
+    json_decref(ev);
+    /* malformed but signed: refused, not stored */
+    char sig[160];
+    const char *junk = "{\"nothing\":1}";
+    cm__pay_sign(sig, sizeof sig, WEBHOOK_SECRET, cm_now_us() / SEC, junk, strlen(junk));
+    ck_assert_int_eq(
+        fx_exec(&r, NULL, "payments.webhook", "{s:s,s:s}", "payload", junk, "signature", sig),
+        CM_EINVAL);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_events"), 1);
+}
+END_TEST
+
+START_TEST(admins_replay_unmatched_events)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    json_decref(
+        standin("POST", "/_test/event",
+                "{\"type\":\"customer.subscription.updated\",\"object\":{\"id\":\"sub_later\","
+                "\"status\":\"active\",\"metadata\":{\"cm_ref\":\"sub_ref_later\"}}}"));
+    json_t *ev = last_event(), *r;
+    ck_assert_ok(deliver_at(&r, ev, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "unmatched");
+    json_int_t id = fx_int(r, "id");
+    json_decref(r);
+    json_decref(ev);
+    ck_assert_int_eq(fx_exec(&r, alice, "payments.replay", "{s:I}", "event_id", id), CM_EPERM);
+    /* the subscription it names appears (e.g. its transaction committed late) */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO subscriptions (member_id, tier_id, billing_interval, status, reference, "
+             "created_at, updated_at) VALUES (%lld, %lld, 'month', 'incomplete', 'sub_ref_later', "
+             "1, 1)",
+             (long long)fx_id_of(alice), (long long)gold);
+    fx_sql(sql);
+    ck_assert_ok(fx_exec(&r, admin, "payments.replay", "{s:I}", "event_id", id));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    json_decref(r);
+    ck_assert_str_eq(my_status(), "active");
+    ck_assert_str_eq(fx_text("SELECT provider_subscription_id FROM subscriptions"), "sub_later");
+    /* replaying again is harmless */
+    ck_assert_ok(fx_exec(&r, admin, "payments.replay", "{s:I}", "event_id", id));
+    json_decref(r);
+    ck_assert_int_eq(metric("subscriptions"), 1);
+    ck_assert_ok(fx_exec(&r, admin, "payments.events", "{s:s}", "outcome", "applied"));
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 1);
+    json_decref(r);
+}
+END_TEST
+
+START_TEST(checkout_needs_a_configured_provider)
+{
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    cm_payments_options o = CM_PAYMENTS_OPTIONS_INIT;
+    o.base_url = "http://127.0.0.1:1"; /* nothing listens */
+    o.secret_key = "sk_test_wrong_key_123";
+    o.success_url = o.cancel_url = "http://localhost/";
+    ck_assert_ok(cm_store_set_payments(FX.store, &o));
+    json_t *r;
+    ck_assert_int_eq(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", gold), CM_EIO);
+    /* a wrong key: the provider's 401, the key never in the message */
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", standin_port);
+    o.base_url = base;
+    ck_assert_ok(cm_store_set_payments(FX.store, &o));
+    ck_assert_int_eq(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", gold), CM_EIO);
+    ck_assert_ptr_nonnull(strstr(cm_error_message(), "401"));
+    ck_assert_ptr_null(strstr(cm_error_message(), "sk_test_wrong_key_123"));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM subscriptions"), 0);
+    /* no success URL configured and none given */
+    o.secret_key = SECRET_KEY;
+    o.success_url = o.cancel_url = NULL;
+    ck_assert_ok(cm_store_set_payments(FX.store, &o));
+    ck_assert_int_eq(fx_exec(&r, alice, "memberships.subscribe", "{s:I}", "tier_id", gold),
+                     CM_EINVAL);
+    ck_assert_ok(fx_exec(&r, alice, "memberships.subscribe", "{s:I,s:s}", "tier_id", gold,
+                         "return_url", "http://localhost:3000/membership"));
+    json_decref(r);
+    o.base_url = "ftp://x";
+    ck_assert_int_eq(cm_store_set_payments(FX.store, &o), CM_EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    standin_start();
+    Suite *s = suite_create("pay");
+    TCase *tc = tcase_create("payments");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, tiers_free_subscription_and_access);
+    tcase_add_test(tc, paid_subscription_follows_the_webhooks);
+    tcase_add_test(tc, duplicate_deliveries_change_nothing);
+    tcase_add_test(tc, reordered_events_keep_the_newest_state);
+    tcase_add_test(tc, checkout_completed_first_then_subscription);
+    tcase_add_test(tc, bad_signatures_are_refused_and_not_stored);
+    tcase_add_test(tc, unknown_events_are_kept_and_ignored);
+    tcase_add_test(tc, admins_replay_unmatched_events);
+    tcase_add_test(tc, checkout_needs_a_configured_provider);
+    suite_add_tcase(s, tc);
+    int rc = fx_run(s);
+    standin_stop();
+    return rc;
+}
