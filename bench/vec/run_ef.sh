@@ -11,7 +11,7 @@
 #   bench/vec/run_ef.sh [OUTFILE]       (default bench/out/ef/results.txt)
 #
 # Environment: BUILD (default build-ann, a release build), DIMS (384 768),
-# EFS (the sweep), N (100000). About 10-15 minutes on 2 cores.
+# EFS (the sweep), N (100000). About 25 minutes on 2 shared cores.
 # Benchmark script, not part of the library.
 set -eu
 cd "$(dirname "$0")/../.."
