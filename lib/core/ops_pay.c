@@ -25,6 +25,8 @@
  */
 #include "pay_int.h"
 
+#include "commerce_int.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -525,6 +527,112 @@ static int op_subscribe(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
+/* What orders.checkout's prepare hook learnt. */
+typedef struct order_prep {
+    int64_t order_id, member_id;
+    cm__order o;
+    char event_title[256];
+} order_prep;
+
+static int order_prep_read(cm__conn *conn, void *payload)
+{
+    order_prep *p = payload;
+    return cm__order_load(&p->o, conn, p->order_id);
+}
+
+/* prepare hook of orders.checkout: opens the checkout session for the
+ * order's total outside any transaction. The provider's Idempotency-Key is
+ * the order and its hold, so asking twice for one hold gives one session. */
+static int order_checkout_prepare(cm__ctx *ctx, json_t *in)
+{
+    order_prep p = {.order_id = cm__json_int(in, "order_id", 0)};
+    int rc = cm__store_run_tx(ctx->store, false, order_prep_read, &p);
+    if (rc)
+        return rc;
+    if (p.o.member_id != ctx->actor->member_id)
+        return cm__error_set_field(CM_ENOTFOUND, "order_id", "no order %lld of yours",
+                                   (long long)p.order_id);
+    if (p.o.state != CM__ORDER_RESERVED && p.o.state != CM__ORDER_PENDING_PAYMENT)
+        return cm__error_set_field(CM_ECONSTRAINT, "order_id", "order %lld is %s, not a hold",
+                                   (long long)p.order_id, cm__order_state_names[p.o.state]);
+    if (p.o.expires_at <= ctx->now)
+        return cm__error_set_field(CM_ECONSTRAINT, "order_id", "the hold of order %lld has ended",
+                                   (long long)p.order_id);
+    if (p.o.total_minor <= 0)
+        return cm__error_set_field(CM_ECONSTRAINT, "order_id", "order %lld is free",
+                                   (long long)p.order_id);
+    cm__pay_settings s;
+    if ((rc = cm__pay_settings_get(&s, ctx->store)))
+        return rc;
+    char ok_url[1024], cancel_url[1024], key[96], ref[48], name[64];
+    const char *ret = cm__json_str(in, "return_url");
+    snprintf(ok_url, sizeof ok_url, "%s", ret ? ret : s.success_url ? s.success_url : "");
+    snprintf(cancel_url, sizeof cancel_url, "%s", ret ? ret : s.cancel_url ? s.cancel_url : "");
+    snprintf(key, sizeof key, "cm-order-%lld-%lld", (long long)p.o.id, (long long)p.o.expires_at);
+    snprintf(ref, sizeof ref, "order:%lld", (long long)p.o.id);
+    snprintf(name, sizeof name, "Tickets, order %lld", (long long)p.o.id);
+    cm__checkout_req req = {
+        .mode = "payment",
+        .currency = p.o.currency,
+        .amount = p.o.unit_price_minor,
+        .quantity = p.o.quantity,
+        .product_name = name,
+        .reference = ref,
+        .success_url = ok_url,
+        .cancel_url = cancel_url,
+        .idempotency_key = key,
+        .meta_key = "cm_order",
+        .meta_value = ref + 6,
+    };
+    cm__checkout_session cs;
+    rc = cm__pay_stripe.checkout_create(&cs, &s.cfg, &req);
+    cm__pay_settings_dispose(&s);
+    if (rc)
+        return rc;
+    json_object_set_new(in, "_session_id", json_string(cs.id));
+    json_object_set_new(in, "_url", json_string(cs.url));
+    cm__free(cs.url);
+    return CM_OK;
+}
+
+static int op_order_checkout(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    const char *session = cm__json_str(in, "_session_id"), *url = cm__json_str(in, "_url");
+    if (!session || !url)
+        return cm__error_set(CM_EMISUSE, "orders.checkout ran without its prepare hook");
+    int64_t id = cm__json_int(in, "order_id", 0);
+    cm__order o;
+    int rc = cm__order_load(&o, ctx->conn, id);
+    if (rc)
+        return rc;
+    if (o.member_id != ctx->actor->member_id)
+        return cm__error_set_field(CM_ENOTFOUND, "order_id", "no order %lld of yours",
+                                   (long long)id);
+    if ((rc = cm__order_begin_payment(&o, ctx->conn, ctx->now, id, "stripe", session)))
+        return rc;
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "checkout.insert")))
+        return rc;
+    cm__q_text(&q, 1, session);
+    cm__q_text(&q, 2, "order");
+    cm__q_int64(&q, 3, o.member_id);
+    cm__q_null(&q, 4);
+    cm__q_int64(&q, 5, id);
+    cm__q_int64(&q, 6, o.total_minor);
+    cm__q_text(&q, 7, o.currency);
+    cm__q_text(&q, 8, url);
+    cm__q_int64(&q, 9, ctx->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    json_t *j = NULL;
+    if (rc || (rc = cm__order_json(&j, ctx->conn, &o, false)))
+        return rc;
+    ctx->target_type = "order";
+    ctx->target_id = id;
+    *out = json_pack("{s:o,s:s}", "order", j, "checkout_url", url);
+    return CM_OK;
+}
+
 static int op_mine(cm__ctx *ctx, json_t *in, json_t **out)
 {
     (void)in;
@@ -727,6 +835,42 @@ static int checkout_set(int64_t *changed, cm__ctx *ctx, const char *session, con
     return rc;
 }
 
+/* checkout.session.completed of an order: the payment is recorded through
+ * the commerce layer (cm__order_confirm_payment), keyed by the provider's
+ * payment id, so the order is paid exactly once; a payment for a hold that
+ * had ended is refunded in the ledger there (docs/commerce.md). */
+static int order_paid(outcome *o, cm__ctx *ctx, json_t *obj, const checkout_row *c,
+                      const char *session)
+{
+    const char *pay = cm__json_str(obj, "payment_status");
+    if (!pay || strcmp(pay, "paid") != 0) {
+        OUTCOME(o, "ignored", "payment_status %.40s: waiting for the payment",
+                pay ? pay : "(none)");
+        return CM_OK;
+    }
+    const char *cur = cm__json_str(obj, "currency"), *ref = cm__json_str(obj, "payment_intent");
+    char currency[4] = "";
+    for (int i = 0; cur && i < 3 && cur[i]; i++)
+        currency[i] = (char)(cur[i] >= 'a' && cur[i] <= 'z' ? cur[i] - 32 : cur[i]);
+    cm__pay_outcome oc;
+    cm__order ord;
+    int rc = cm__order_confirm_payment(&oc, &ord, ctx->conn, ctx->now, c->order_id,
+                                       cm__json_int(obj, "amount_total", -1), currency,
+                                       ref && *ref ? ref : session);
+    if (rc)
+        return rc;
+    if (oc == CM__PAY_REPLAY)
+        OUTCOME(o, "stale", "order %lld: this payment was recorded before", (long long)ord.id);
+    else if (oc == CM__PAY_REFUNDED)
+        OUTCOME(o, "applied",
+                "order %lld: the hold had ended; the payment is refunded in the ledger and must "
+                "be refunded at the provider",
+                (long long)ord.id);
+    else
+        OUTCOME(o, "applied", "order %lld is paid", (long long)ord.id);
+    return CM_OK;
+}
+
 static int on_checkout_completed(outcome *o, cm__ctx *ctx, json_t *obj)
 {
     const char *session = cm__json_str(obj, "id");
@@ -741,11 +885,8 @@ static int on_checkout_completed(outcome *o, cm__ctx *ctx, json_t *obj)
     int64_t changed;
     if ((rc = checkout_set(&changed, ctx, session, "complete")))
         return rc;
-    if (strcmp(c.purpose, "subscription") != 0) {
-        OUTCOME(o, "unmatched", "checkout for order %lld: orders are not paid here yet",
-                (long long)c.order_id);
-        return CM_OK;
-    }
+    if (strcmp(c.purpose, "order") == 0)
+        return order_paid(o, ctx, obj, &c, session);
     sub_row r;
     if ((rc = sub_lock(&r, ctx, c.subscription_id)))
         return rc;
@@ -1129,6 +1270,13 @@ static const cm__field subscribe_fields[] = {
                      "configured success and cancel URLs)"),
     {.name = NULL},
 };
+static const cm__field order_checkout_fields[] = {
+    CM__FIELD("order_id", CM__T_ID, .flags = CM__REQUIRED, .doc = "The order (a hold) to pay"),
+    CM__FIELD("return_url", CM__T_URL,
+              .doc = "Where the payment page sends the buyer back (default: the store's "
+                     "configured success and cancel URLs)"),
+    {.name = NULL},
+};
 static const cm__field webhook_fields[] = {
     CM__FIELD("payload", CM__T_STRING, .flags = CM__REQUIRED, .min = 2, .max = 262144,
               .doc = "The request body exactly as received"),
@@ -1207,6 +1355,12 @@ static const cm__rfield subscribe_result_fields[] = {
     {NULL},
 };
 static const cm__shape subscribe_result = {.fields = subscribe_result_fields};
+static const cm__rfield order_checkout_result_fields[] = {
+    {"order", CM__R_OBJECT, .shape = &cm__shape_order},
+    {"checkout_url", CM__R_STRING, .doc = "The provider's payment page to send the buyer to"},
+    {NULL},
+};
+static const cm__shape order_checkout_result = {.fields = order_checkout_result_fields};
 static const cm__rfield mine_result_fields[] = {
     {"items", CM__R_ARRAY, .shape = &sub_shape},
     {NULL},
@@ -1322,6 +1476,18 @@ const cm__op cm__pay_ops[] = {
         .fields = access_query_fields,
         .fn = op_access,
         .result = &access_result,
+    },
+    {
+        .name = "orders.checkout",
+        .summary = "Pay a ticket order (a hold) on the provider's checkout page",
+        .role = CM_ROLE_MEMBER,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/orders/{order_id}/checkout",
+        .fields = order_checkout_fields,
+        .fn = op_order_checkout,
+        .prepare = order_checkout_prepare,
+        .result = &order_checkout_result,
     },
     {
         .name = "payments.webhook",

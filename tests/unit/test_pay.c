@@ -597,6 +597,109 @@ START_TEST(checkout_needs_a_configured_provider)
 }
 END_TEST
 
+/* An event with a 15.00 EUR ticket type; alice holds an order of n tickets.
+ * Returns the order id. */
+static json_int_t hold_tickets(int n)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i}", "title",
+                         "Gala", "format", "online", "online_url", "https://meet.example/x",
+                         "start_local", "2030-05-01T18:00", "end_local", "2030-05-01T20:00",
+                         "timezone", "UTC", "publish", 1, "capacity", 10));
+    json_int_t ev = fx_int(r, "id");
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, org, "ticket_types.create", "{s:I,s:s,s:i,s:s}", "event_id", ev,
+                         "name", "Standard", "price_minor", 1500, "currency", "EUR"));
+    json_int_t tt = fx_int(r, "id");
+    json_decref(r);
+    cm_actor_free(org);
+    ck_assert_ok(
+        fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", tt, "quantity", n));
+    ck_assert_str_eq(fx_str(r, "state"), "reserved");
+    json_int_t id = fx_int(r, "id");
+    json_decref(r);
+    return id;
+}
+
+/* orders.checkout for order id, then pay at the stand-in: the
+ * checkout.session.completed event it made. */
+static json_t *checkout_and_pay(json_int_t id)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "orders.checkout", "{s:I}", "order_id", id));
+    ck_assert_str_eq(fx_str(json_object_get(r, "order"), "state"), "pending_payment");
+    const char *url = fx_str(r, "checkout_url");
+    const char *sid = strrchr(url, '/') + 1;
+    char path[128];
+    snprintf(path, sizeof path, "/_test/pay/%s", sid);
+    json_decref(r);
+    json_decref(standin("POST", path, NULL));
+    json_t *ev = last_event();
+    ck_assert_str_eq(fx_str(ev, "type"), "checkout.session.completed");
+    json_t *obj = json_object_get(json_object_get(ev, "data"), "object");
+    ck_assert_int_eq(fx_int(obj, "amount_total"), 3000);
+    return ev;
+}
+
+static const char *order_state(json_int_t id)
+{
+    static char st[32];
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "orders.get", "{s:I}", "order_id", id));
+    snprintf(st, sizeof st, "%s", fx_str(r, "state"));
+    json_decref(r);
+    return st;
+}
+
+START_TEST(order_checkout_pays_the_order_once)
+{
+    json_int_t id = hold_tickets(2);
+    json_t *r, *bob_r;
+    cm_actor *bob = fx_member("bob@example.org", "member");
+    ck_assert_int_eq(fx_exec(&bob_r, bob, "orders.checkout", "{s:I}", "order_id", id),
+                     CM_ENOTFOUND);
+    cm_actor_free(bob);
+    json_t *ev = checkout_and_pay(id);
+    ck_assert_ok(deliver_at(&r, ev, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    json_int_t inbox = fx_int(r, "id");
+    json_decref(r);
+    ck_assert_str_eq(order_state(id), "paid");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 2);
+    /* delivered again, replayed: paid once */
+    ck_assert_ok(deliver_at(&r, ev, 0, false));
+    ck_assert(json_is_true(json_object_get(r, "duplicate")));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, admin, "payments.replay", "{s:I}", "event_id", inbox));
+    ck_assert_str_eq(fx_str(r, "outcome"), "stale");
+    json_decref(r);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 2);
+    ck_assert_int_eq(metric("ticket_purchases"), 1);
+    /* a paid order takes no second checkout */
+    ck_assert_int_eq(fx_exec(&r, alice, "orders.checkout", "{s:I}", "order_id", id),
+                     CM_ECONSTRAINT);
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(a_payment_after_the_hold_ended_is_refunded)
+{
+    fx_clock_set(cm_now_us());
+    json_int_t id = hold_tickets(2);
+    json_t *ev = checkout_and_pay(id), *r;
+    fx_clock_advance(16 * 60 * SEC); /* the 15-minute hold ends before the webhook */
+    ck_assert_ok(deliver_at(&r, ev, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    ck_assert_ptr_nonnull(strstr(fx_str(r, "detail"), "refunded"));
+    json_decref(r);
+    ck_assert_str_eq(order_state(id), "expired");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 0);
+    ck_assert_int_eq(metric("ticket_purchases"), 0);
+    json_decref(ev);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -614,6 +717,8 @@ int main(void)
     tcase_add_test(tc, unknown_events_are_kept_and_ignored);
     tcase_add_test(tc, admins_replay_unmatched_events);
     tcase_add_test(tc, checkout_needs_a_configured_provider);
+    tcase_add_test(tc, order_checkout_pays_the_order_once);
+    tcase_add_test(tc, a_payment_after_the_hold_ended_is_refunded);
     suite_add_tcase(s, tc);
     int rc = fx_run(s);
     standin_stop();

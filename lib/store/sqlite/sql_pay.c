@@ -85,12 +85,14 @@ const cm__sql_entry cm__sqlite_sql_pay[] = {
     /* ?1 now ?2 grace */
     {"subscription.count_active", "SELECT count(*) FROM subscriptions s WHERE " GOOD("?1", "?2")},
 
-    /* ?1 session ?2 purpose ?3 member ?4 subscription ?5 order ?6 amount
+    /* (the provider answers the same session to the same Idempotency-Key:
+     * recorded once) ?1 session ?2 purpose ?3 member ?4 subscription ?5 order ?6 amount
      * ?7 currency ?8 url ?9 now */
     {"checkout.insert",
      "INSERT INTO payment_checkouts (session_id, purpose, member_id, subscription_id, order_id, "
      "amount, currency, url, status, created_at, updated_at) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?9)"},
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', ?9, ?9) "
+     "ON CONFLICT (session_id) DO NOTHING"},
     /* 0 purpose 1 member 2 subscription 3 order 4 amount 5 currency 6 status */
     {"checkout.get", "SELECT purpose, member_id, subscription_id, order_id, amount, currency, "
                      "status FROM payment_checkouts WHERE session_id = ?1"},
