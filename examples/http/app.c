@@ -16,6 +16,7 @@
 #include "jlog.h"
 #include "openapi.h"
 #include "ratelimit.h"
+#include "redis.h"
 
 struct cmh_app {
     const cmh_config *cfg;
@@ -25,6 +26,7 @@ struct cmh_app {
     size_t openapi_len;
     cmh_metrics *metrics;
     cmh_ratelimit *rl;
+    cmh_redis *redis; /* NULL without COMMUNITY_REDIS */
     bool draining;
     char id_prefix[12];
     uint64_t id_counter;
@@ -105,6 +107,13 @@ cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t e
     cmh_metrics_slot(app->metrics, app->slot_unmatched, "unmatched");
     cmh_metrics_gauges(app->metrics)->start_time = (double)time(NULL);
     app->rl = cmh_ratelimit_new(cfg->rate, cfg->burst, 65536);
+    if (cfg->redis) {
+        app->redis = cmh_redis_new(cfg->redis, cfg->redis_timeout_ms, cfg->workers, err, errlen);
+        if (!app->redis) {
+            cmh_app_free(app);
+            return NULL;
+        }
+    }
     unsigned char r[4];
     cmh_random(r, sizeof r);
     cmh_hex(app->id_prefix, r, sizeof r);
@@ -119,6 +128,7 @@ void cmh_app_free(cmh_app *app)
     free(app->openapi);
     cmh_metrics_free(app->metrics);
     cmh_ratelimit_free(app->rl);
+    cmh_redis_free(app->redis);
     free(app);
 }
 
@@ -669,9 +679,13 @@ static void op_route(cmh_exchange *ex, const char *method, const char *path, siz
         cmh_buf_puts(&k, "tok:");
         cmh_buf_puts(&k, ex->token);
         wait = cmh_ratelimit_take(app->rl, k.p, now);
+        if (!wait && app->redis && app->cfg->rate > 0)
+            ex->rl_key = cmh_buf_steal(&k, NULL);
         cmh_buf_free(&k);
     } else {
         wait = cmh_ratelimit_take(app->rl, key, now);
+        if (!wait && app->redis && app->cfg->rate > 0)
+            ex->rl_key = cmh_xstrdup(key);
     }
     if (wait) {
         char ra[16];
@@ -836,6 +850,14 @@ void cmh_app_work(cmh_exchange *ex)
     }
     if (ex->kind != CMH_K_OP)
         return;
+    if (ex->rl_key) {
+        /* the global budget: one per client across every server */
+        bool failed;
+        ex->rl_wait =
+            cmh_redis_rate_take(app->redis, ex->rl_key, app->cfg->rate, app->cfg->burst, &failed);
+        if (ex->rl_wait)
+            return;
+    }
     cm_actor *actor = NULL;
     if (ex->token) {
         int rc = cm_actor_from_session(&actor, app->store, ex->token);
@@ -1092,6 +1114,7 @@ void cmh_app_after_work(cmh_exchange *ex)
         char *store_stats = NULL;
         if (cm_store_stats(&store_stats, app->store) != CM_OK)
             store_stats = NULL;
+        cmh_app_gauges(app)->redis_errors_total = cmh_redis_errors(app->redis);
         cmh_metrics_render(app->metrics, &b, ex->rc ? NULL : ex->out,
                            cmh_router_find_op(&app->router, "jobs.stats") ? ex->jobs_out : NULL,
                            cmh_router_find_op(&app->router, "jobs.stats") != NULL,
@@ -1107,6 +1130,15 @@ void cmh_app_after_work(cmh_exchange *ex)
     }
     if (ex->kind != CMH_K_OP)
         return;
+    if (ex->rl_wait) {
+        char ra[16];
+        (void)snprintf(ra, sizeof ra, "%d", ex->rl_wait);
+        problem(ex, 429, "HTTP_RATE_LIMITED", "too many requests",
+                "rate limit exceeded; retry after the Retry-After delay", NULL);
+        header(&ex->resp, "Retry-After", ra);
+        cmh_app_gauges(app)->rate_limited_total++;
+        return;
+    }
     switch (ex->idem_state) {
         case CM_IDEM_REPLAY:
             ex->resp.status = ex->replay.status;
@@ -1226,6 +1258,7 @@ void cmh_exchange_free(cmh_exchange *ex)
         free(ex->token);
     }
     free(ex->idem_key);
+    free(ex->rl_key);
     free(ex->idem_store);
     cm_free(ex->out);
     cm_free(ex->jobs_out);

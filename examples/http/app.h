@@ -65,6 +65,8 @@ typedef struct cmh_exchange {
     char *token; /* bearer or cookie credential; never logged */
     bool cookie_auth, want_cookie;
     char *idem_key;
+    char *rl_key;       /* the client's key in the global (Redis) rate limit */
+    int rl_wait;        /* > 0: refused by the global rate limit, seconds to wait */
     char idem_hash[65]; /* SHA-256 hex of method, path and input */
     /* work output (set by work) */
     int rc;

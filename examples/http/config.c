@@ -58,6 +58,12 @@ static const char usage[] =
     "session;\n"
     "                            default 50; 0 = off) -> 429 with Retry-After\n"
     "  --rate-burst N            COMMUNITY_RATE_BURST      bucket size (default 2 x rate)\n"
+    "  --redis URI               COMMUNITY_REDIS           "
+    "redis://[[user]:password@]host[:port][/db]:\n"
+    "                            the rate limit becomes one budget per client across every\n"
+    "                            server using this Redis (default none: per process)\n"
+    "  --redis-timeout MS        COMMUNITY_REDIS_TIMEOUT_MS  per Redis call (default 100); a\n"
+    "                            failed or slow call lets the request through (fail open)\n"
     "  --trust-proxy             COMMUNITY_TRUST_PROXY=1   client IP = last X-Forwarded-For entry\n"
     "                            (only behind a proxy that sets it, e.g. an ALB)\n"
     "  --insecure-cookies        COMMUNITY_COOKIE_SECURE=0 drop the Secure cookie attribute "
@@ -83,6 +89,7 @@ void cmh_config_defaults(cmh_config *c)
     c->port = 8080;
     c->db = cmh_xstrdup("sqlite://community.db");
     c->workers = 4;
+    c->redis_timeout_ms = 100;
     c->max_body = 1024 * 1024;
     c->max_header = 16 * 1024;
     c->max_headers = 64;
@@ -107,6 +114,7 @@ void cmh_config_free(cmh_config *c)
         free(*o);
     free(c->cors_origins);
     free(c->metrics_token);
+    free(c->redis);
     memset(c, 0, sizeof *c);
 }
 
@@ -297,6 +305,13 @@ static int apply(cmh_config *c, const char *name, const char *v)
         c->no_result_cache = parse_bool(v);
     } else if (strcmp(name, "insecure-cookies") == 0) {
         c->cookie_secure = !parse_bool(v);
+    } else if (strcmp(name, "redis") == 0) {
+        free(c->redis);
+        c->redis = *v ? cmh_xstrdup(v) : NULL;
+    } else if (strcmp(name, "redis-timeout") == 0) {
+        if (parse_long(name, v, 1, 60000, &x))
+            return -1;
+        c->redis_timeout_ms = (int)x;
     } else if (strcmp(name, "metrics-token") == 0) {
         free(c->metrics_token);
         c->metrics_token = *v ? cmh_xstrdup(v) : NULL;
@@ -341,6 +356,8 @@ static const struct {
     {"COMMUNITY_TRUST_PROXY", "trust-proxy"},
     {"COMMUNITY_NO_RESULT_CACHE", "no-result-cache"},
     {"COMMUNITY_METRICS_TOKEN", "metrics-token"},
+    {"COMMUNITY_REDIS", "redis"},
+    {"COMMUNITY_REDIS_TIMEOUT_MS", "redis-timeout"},
     {"COMMUNITY_LOG_LEVEL", "log-level"},
     {"COMMUNITY_IDEMPOTENCY_TTL", "idempotency-ttl"},
 };

@@ -26,9 +26,11 @@ typedef struct cmh_config {
     char **cors_origins;     /* NULL-terminated; "*" allows any (without credentials) */
     double rate;             /* requests per second per client; 0 = off */
     double burst;
-    bool trust_proxy;    /* take the client address from X-Forwarded-For */
-    bool cookie_secure;  /* Secure attribute on cookies (default on) */
-    char *metrics_token; /* if set, /metrics needs "Authorization: Bearer <it>" */
+    bool trust_proxy;     /* take the client address from X-Forwarded-For */
+    bool cookie_secure;   /* Secure attribute on cookies (default on) */
+    char *metrics_token;  /* if set, /metrics needs "Authorization: Bearer <it>" */
+    char *redis;          /* redis://... for the global rate limit; NULL = none */
+    int redis_timeout_ms; /* per Redis call; then the call fails open */
     int log_level;
     int idem_ttl_s;       /* Idempotency-Key answers are kept this long */
     bool no_result_cache; /* open the store with CM_STORE_NO_RESULT_CACHE */

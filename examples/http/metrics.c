@@ -364,6 +364,10 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const 
            "Requests refused with 429 by the per-client rate limit.");
     cmh_buf_printf(o, "community_http_rate_limited_total %lld\n",
                    (long long)m->g.rate_limited_total);
+    family(o, "community_http_redis_errors_total", "counter",
+           "Redis calls that failed or timed out (the request was let through: fail open).");
+    cmh_buf_printf(o, "community_http_redis_errors_total %lld\n",
+                   (long long)m->g.redis_errors_total);
     family(o, "community_http_idempotent_replays_total", "counter",
            "Responses replayed for a repeated Idempotency-Key.");
     cmh_buf_printf(o, "community_http_idempotent_replays_total %lld\n",

@@ -35,6 +35,7 @@ typedef struct cmh_gauges {
     int64_t rate_limited_total;
     int64_t idempotent_replays_total;
     int64_t parse_errors_total;
+    int64_t redis_errors_total; /* copied from the Redis client before rendering */
     double start_time;
 } cmh_gauges;
 cmh_gauges *cmh_metrics_gauges(cmh_metrics *m);

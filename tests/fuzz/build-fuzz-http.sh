@@ -29,7 +29,7 @@ h="$src/examples/http"
 $cc $common $san -Wall -Wextra -Wno-unused-parameter \
     -I"$src/include" -I"$build/include" -I/usr/share/include/llhttp -I"$h" \
     "$src/tests/fuzz/fuzz_http.c" "$h/app.c" "$h/config.c" "$h/idem.c" "$h/jlog.c" \
-    "$h/metrics.c" "$h/openapi.c" "$h/parser.c" "$h/ratelimit.c" "$h/routes.c" "$h/util.c" \
+    "$h/metrics.c" "$h/openapi.c" "$h/parser.c" "$h/ratelimit.c" "$h/redis.c" "$h/routes.c" "$h/util.c" \
     "$tmp"/llhttp_*.o -L"$build/lib" -lcommunity -ljansson -lsodium -lpthread -lm \
     -Wl,-rpath,"$build/lib" -o "$out"
 echo "built $out"
