@@ -190,3 +190,61 @@ export async function createEvent(_prev: FormState, fd: FormData): Promise<FormS
   revalidatePath('/');
   redirect(`/events/${id}`);
 }
+
+/** "Forgot password": the library always answers the same (whether the
+ * address belongs to a member is not revealed) and queues the mail, which a
+ * worker (`community worker --smtp ...`) delivers. */
+export async function requestPasswordReset(_prev: FormState, fd: FormData): Promise<FormState> {
+  try {
+    const store = await getStore();
+    await store.auth.password_reset_request({ email: str(fd, 'email') });
+  } catch (e) {
+    return failure(e, fd);
+  }
+  return { ok: 'If an account uses this address, a link to choose a new password is on its way.' };
+}
+
+/** The link's second step: a new password for the token (every session of
+ * the member ends), then sign in with it. */
+export async function resetPassword(_prev: FormState, fd: FormData): Promise<FormState> {
+  try {
+    const store = await getStore();
+    await store.auth.password_reset({
+      token: str(fd, 'token'), new_password: String(fd.get('password') ?? ''),
+    });
+  } catch (e) {
+    if (isCommunityError(e) && e.code === 'CM_EAUTH')
+      return { error: 'This link is no longer valid. Ask for a new one.' };
+    return failure(e, null);
+  }
+  redirect('/login?reset=1');
+}
+
+/** "E-mail me a sign-in link". */
+export async function requestMagicLink(_prev: FormState, fd: FormData): Promise<FormState> {
+  try {
+    const store = await getStore();
+    await store.auth.magic_link_request({ email: str(fd, 'email') });
+  } catch (e) {
+    return failure(e, fd);
+  }
+  return { ok: 'If an account uses this address, a sign-in link is on its way.' };
+}
+
+/** Sign in with the link's token. A button press, not the page load, uses
+ * the token: mail scanners that open links do not sign anyone in. */
+export async function magicLogin(_prev: FormState, fd: FormData): Promise<FormState> {
+  const refused = await cookieProblem(fd);
+  if (refused)
+    return refused;
+  try {
+    const store = await getStore();
+    const r = await store.auth.magic_link_login({ token: str(fd, 'token') });
+    await startSession(r.session);
+  } catch (e) {
+    if (isCommunityError(e) && e.code === 'CM_EAUTH')
+      return { error: 'This link is no longer valid. Ask for a new one.' };
+    return failure(e, null);
+  }
+  redirect('/');
+}
