@@ -166,7 +166,8 @@ int cm__order_json(json_t **out, cm__conn *conn, const cm__order *o, bool with_t
 /* ---- signed check-in codes (order.c) ---- */
 
 /* The event's Ed25519 public key (base64url, no padding, 43 chars + NUL),
- * created with the secret key when the event has none yet. */
+ * created with the secret key when the event has none yet (its first
+ * ticket type, or its first ticket). */
 int cm__event_public_key(char out[64], cm__conn *conn, int64_t event_id, int64_t now);
 
 /* The event's public key if it has one: *found false otherwise (nothing is

@@ -25,8 +25,12 @@ static int op_key(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc)
         return rc;
     char pk[64];
-    if ((rc = cm__event_public_key(pk, ctx->conn, ev.id, ctx->now)))
+    bool found = false;
+    if ((rc = cm__event_public_key_find(pk, &found, ctx->conn, ev.id)))
         return rc;
+    if (!found)
+        return cm__error_set_field(CM_ENOTFOUND, "event_id",
+                                   "event_id: the event sells no tickets, so it has no key");
     *out = json_pack("{s:I,s:s,s:s,s:s}", "event_id", (json_int_t)ev.id, "algorithm", "Ed25519",
                      "public_key", pk, "code_format",
                      "CM1.<event>.<order>.<serial>.<nonce>.<signature>");
@@ -70,8 +74,7 @@ static int op_scan(cm__ctx *ctx, json_t *in, json_t **out)
         named = ev.id;
     char pk[64];
     bool has_key = true;
-    if ((rc = named == ev.id ? cm__event_public_key(pk, ctx->conn, ev.id, ctx->now)
-                             : cm__event_public_key_find(pk, &has_key, ctx->conn, named)))
+    if ((rc = cm__event_public_key_find(pk, &has_key, ctx->conn, named)))
         return rc;
     json_t *res = json_object();
     const char *result = "invalid";
@@ -310,7 +313,6 @@ const cm__op cm__checkin_ops[] = {
         .name = "checkin.key",
         .summary = "The event's Ed25519 public key, to verify ticket codes offline",
         .role = CM_ROLE_ANONYMOUS,
-        .flags = CM__OP_WRITE, /* made on first use */
         .http_method = "GET",
         .http_path = "/v1/events/{event_id}/checkin-key",
         .fields = key_fields,

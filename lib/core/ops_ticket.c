@@ -231,7 +231,9 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
     rc = cm__q_step(&q);
     int64_t id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
     cm__q_close(&q);
-    if ((rc = cm__ok(rc)) || (rc = tt_get(&t, ctx->conn, id)))
+    char pk[64]; /* the event's signing key exists from its first ticket type on */
+    if ((rc = cm__ok(rc)) || (rc = tt_get(&t, ctx->conn, id)) ||
+        (rc = cm__event_public_key(pk, ctx->conn, ev.id, ctx->now)))
         return rc;
     ctx->target_type = "ticket_type";
     ctx->target_id = id;

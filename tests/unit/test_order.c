@@ -539,6 +539,13 @@ START_TEST(tickets_check_in_once)
     json_int_t tt = mk_type(org, ev, 1200, NULL);
     json_int_t other_tt = mk_type(org, other_ev, 0, NULL);
     json_t *r;
+    /* the key exists from the first ticket type on, so door apps load it early; an
+     * event that sells no tickets has none */
+    json_t *k0;
+    ck_assert_ok(fx_exec(&k0, NULL, "checkin.key", "{s:I}", "event_id", ev));
+    ck_assert_int_eq(fx_exec(NULL, NULL, "checkin.key", "{s:I}", "event_id", mk_event(org, 5)),
+                     CM_ENOTFOUND);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM event_keys"), 2);
     ck_assert_ok(order(&r, m, tt, 2));
     json_int_t oid = I(r, "id");
     json_decref(r);
@@ -554,6 +561,8 @@ START_TEST(tickets_check_in_once)
     json_t *k;
     ck_assert_ok(fx_exec(&k, NULL, "checkin.key", "{s:I}", "event_id", ev));
     ck_assert_str_eq(S(k, "algorithm"), "Ed25519");
+    ck_assert_str_eq(S(k, "public_key"), S(k0, "public_key"));
+    json_decref(k0);
     ck_assert(door_verifies(code1, S(k, "public_key")));
     char forged[256];
     snprintf(forged, sizeof forged, "%s", code1);
