@@ -39,7 +39,9 @@ locals {
 
   # Every ECS service gets the CPU and memory alarms.
   ecs_services = {
-    app = aws_ecs_service.app.name
+    app    = aws_ecs_service.app.name
+    web    = aws_ecs_service.web.name
+    worker = aws_ecs_service.worker.name
   }
 }
 

@@ -1,7 +1,8 @@
 # alb.tf - the public Application Load Balancer: HTTP redirects to HTTPS,
-# HTTPS forwards to the tasks. The target group checks /readyz (database
-# reachable, schema current), so a task that loses the database or drains on
-# SIGTERM stops receiving traffic. The ALB's idle timeout (60 s) stays under
+# HTTPS forwards /v1/* and /openapi.json to the API tasks and everything else to
+# the web tasks. The API's target group checks /readyz (database reachable,
+# schema current), so a task that loses the database or drains on SIGTERM stops
+# receiving traffic; the web's checks /api/health (the store answers). The ALB's idle timeout (60 s) stays under
 # the server's keep-alive timeout (65 s), as the server's --help asks.
 
 resource "aws_lb" "main" {
@@ -25,6 +26,24 @@ resource "aws_lb_target_group" "app" {
 
   health_check {
     path                = "/readyz"
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_target_group" "web" {
+  name                 = substr("${local.prefix}-web", 0, 32)
+  port                 = 3000
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = aws_vpc.main.id
+  deregistration_delay = 30
+
+  health_check {
+    path                = "/api/health"
     matcher             = "200"
     interval            = 15
     timeout             = 5
@@ -58,6 +77,22 @@ resource "aws_lb_listener" "https" {
 
   default_action {
     type             = "forward"
+    target_group_arn = aws_lb_target_group.web.arn
+  }
+}
+
+resource "aws_lb_listener_rule" "api" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+
+  action {
+    type             = "forward"
     target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/v1/*", "/openapi.json"]
+    }
   }
 }

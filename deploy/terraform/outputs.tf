@@ -11,7 +11,7 @@ output "alb_zone_id" {
 }
 
 output "ecr_repository_url" {
-  description = "Push images here: docker push <url>:<image_tag>."
+  description = "Push the API image (deploy/Dockerfile --target api) here: docker push <url>:<image_tag>."
   value       = aws_ecr_repository.app.repository_url
 }
 
@@ -20,9 +20,24 @@ output "ecs_cluster" {
   value       = aws_ecs_cluster.main.name
 }
 
+output "ecr_web_repository_url" {
+  description = "Push the web image (deploy/Dockerfile --target web) here, with the same tag."
+  value       = aws_ecr_repository.web.repository_url
+}
+
 output "ecs_service" {
-  description = "ECS service name."
+  description = "ECS service of the API (community-server)."
   value       = aws_ecs_service.app.name
+}
+
+output "ecs_web_service" {
+  description = "ECS service of the web tier (Next.js)."
+  value       = aws_ecs_service.web.name
+}
+
+output "ecs_worker_service" {
+  description = "ECS service of the job worker (community worker)."
+  value       = aws_ecs_service.worker.name
 }
 
 output "migrate_task_definition" {
@@ -41,7 +56,7 @@ output "app_security_group_id" {
 }
 
 output "log_group" {
-  description = "CloudWatch log group of the server and the migrations."
+  description = "CloudWatch log group of every service and the migrations (stream prefixes app, web, worker, migrate)."
   value       = aws_cloudwatch_log_group.app.name
 }
 

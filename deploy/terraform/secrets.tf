@@ -1,6 +1,8 @@
 # secrets.tf - what the tasks read from Secrets Manager at start-up:
 #   <prefix>/db-uri    the whole COMMUNITY_DB URI, with the password;
-#   <prefix>/api-keys  JSON {COMMUNITY_METRICS_TOKEN, COMMUNITY_EMBEDDINGS_KEY}.
+#   <prefix>/api-keys  JSON {COMMUNITY_METRICS_TOKEN, COMMUNITY_EMBEDDINGS_KEY,
+#                      COMMUNITY_SMTP} (COMMUNITY_SMTP: the worker's SES SMTP URI,
+#                      smtp://USER:PASS@email-smtp.<region>.amazonaws.com:587/?tls=require).
 # The database password and the metrics token are ephemeral input variables
 # written through write-only arguments: Terraform keeps them in neither plan
 # nor state. They are written when the environment is created and again
@@ -39,6 +41,7 @@ resource "aws_secretsmanager_secret_version" "api_keys" {
   secret_string_wo = var.metrics_token == null ? null : jsonencode({
     COMMUNITY_METRICS_TOKEN  = var.metrics_token
     COMMUNITY_EMBEDDINGS_KEY = var.embeddings_api_key
+    COMMUNITY_SMTP           = var.smtp_uri
   })
   secret_string_wo_version = var.secrets_version
 }

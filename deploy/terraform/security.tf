@@ -1,6 +1,6 @@
 # security.tf - security groups, each open only to the tier in front of it:
-# clients -> ALB (443, 80 for the redirect) -> tasks (8080) -> PostgreSQL
-# (5432) and Redis (6379). Tasks may also reach HTTPS endpoints (AWS APIs,
+# clients -> ALB (443, 80 for the redirect) -> tasks (8080 API, 3000 web) ->
+# PostgreSQL (5432) and Redis (6379); the worker sends mail to SES (587). Tasks may also reach HTTPS endpoints (AWS APIs,
 # ECR, Secrets Manager, SES, an embeddings API) through the NAT.
 
 resource "aws_security_group" "alb" {
@@ -38,9 +38,18 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_app" {
   to_port                      = 8080
 }
 
+resource "aws_vpc_security_group_egress_rule" "alb_to_web" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To the web tasks"
+  referenced_security_group_id = aws_security_group.app.id
+  ip_protocol                  = "tcp"
+  from_port                    = 3000
+  to_port                      = 3000
+}
+
 resource "aws_security_group" "app" {
   name        = "${local.prefix}-app"
-  description = "community-server tasks and the migration task"
+  description = "community-server, web, worker and migration tasks"
   vpc_id      = aws_vpc.main.id
 }
 
@@ -51,6 +60,24 @@ resource "aws_vpc_security_group_ingress_rule" "app_from_alb" {
   ip_protocol                  = "tcp"
   from_port                    = 8080
   to_port                      = 8080
+}
+
+resource "aws_vpc_security_group_ingress_rule" "web_from_alb" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "Web tier from the load balancer"
+  referenced_security_group_id = aws_security_group.alb.id
+  ip_protocol                  = "tcp"
+  from_port                    = 3000
+  to_port                      = 3000
+}
+
+resource "aws_vpc_security_group_egress_rule" "app_smtp" {
+  security_group_id = aws_security_group.app.id
+  description       = "SMTP submission (STARTTLS) to SES from the worker"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 587
+  to_port           = 587
 }
 
 resource "aws_vpc_security_group_egress_rule" "app_https" {

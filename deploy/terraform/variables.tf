@@ -118,6 +118,61 @@ variable "embeddings_api_key" {
   sensitive   = true
 }
 
+variable "smtp_uri" {
+  description = "Initial COMMUNITY_SMTP of the worker (SES SMTP credentials in a URI); empty: the worker runs jobs but delivers no mail. Later changes are made in Secrets Manager."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "mail_from_name" {
+  description = "Display name of the worker's mails, sent from no-reply@<domain>."
+  type        = string
+  default     = "Community"
+}
+
+variable "web_cpu" {
+  description = "Fargate CPU units of a web (Next.js) task."
+  type        = number
+  default     = 512
+}
+
+variable "web_memory" {
+  description = "Fargate memory (MiB) of a web task."
+  type        = number
+  default     = 1024
+}
+
+variable "web_min_count" {
+  description = "Fewest running web tasks (autoscaling floor)."
+  type        = number
+  default     = 2
+}
+
+variable "web_max_count" {
+  description = "Most running web tasks (autoscaling ceiling)."
+  type        = number
+  default     = 10
+}
+
+variable "worker_count" {
+  description = "Running worker tasks (`community worker`); each job runs on one of them."
+  type        = number
+  default     = 2
+}
+
+variable "worker_cpu" {
+  description = "Fargate CPU units of a worker task."
+  type        = number
+  default     = 256
+}
+
+variable "worker_memory" {
+  description = "Fargate memory (MiB) of a worker task."
+  type        = number
+  default     = 512
+}
+
 variable "min_count" {
   description = "Fewest running tasks (autoscaling floor)."
   type        = number

@@ -40,6 +40,11 @@ mock_provider "aws" {
       arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/community/0123456789abcdef"
     }
   }
+  mock_resource "aws_lb_listener" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener/app/community/0123456789abcdef/0123456789abcdef"
+    }
+  }
   mock_data "aws_availability_zones" {
     defaults = {
       names = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
@@ -69,6 +74,15 @@ run "environment" {
   # apply against the mock: computed attributes get values (the ARNs above,
   # which the provider checks; random strings elsewhere).
   command = apply
+
+  # The web tier's target group gets its own ARN, so that the routing
+  # assertions below can tell the two target groups apart.
+  override_resource {
+    target = aws_lb_target_group.web
+    values = {
+      arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/community-web/fedcba9876543210"
+    }
+  }
 
   assert {
     condition     = var.environment != "prod" || (aws_db_instance.main.multi_az && aws_db_instance.main.backup_retention_period >= 7)
@@ -139,5 +153,49 @@ run "environment" {
   assert {
     condition     = aws_lb.main.drop_invalid_header_fields && aws_lb.main.idle_timeout < 65
     error_message = "the ALB drops invalid headers and idles out before the server's keep-alive"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.app.container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
+      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
+      jsondecode(aws_ecs_task_definition.web.container_definitions)[0].image == "${aws_ecr_repository.web.repository_url}:${var.image_tag}"
+    )
+    error_message = "the API and the worker run the api image, the web tier the web image, all with image_tag"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].command[0] == "worker" &&
+      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].entryPoint[0] == "/usr/local/bin/community" &&
+      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].stopTimeout > 30 &&
+      aws_ecs_service.worker.desired_count == var.worker_count && var.worker_count >= 2 &&
+      length(aws_ecs_service.worker.load_balancer) == 0
+    )
+    error_message = "the worker service runs `community worker` in at least two tasks, outside the load balancer, with time to drain"
+  }
+
+  assert {
+    condition = alltrue([
+      for c in [aws_ecs_task_definition.app, aws_ecs_task_definition.web, aws_ecs_task_definition.worker] :
+      jsondecode(c.container_definitions)[0].user == "10001:10001"
+    ])
+    error_message = "every service runs as the unprivileged user of the images"
+  }
+
+  assert {
+    condition = (
+      one(aws_ecs_service.web.load_balancer).container_port == 3000 &&
+      aws_lb_target_group.web.health_check[0].path == "/api/health" &&
+      one(aws_lb_listener.https.default_action).target_group_arn == aws_lb_target_group.web.arn &&
+      one(aws_lb_listener_rule.api.action).target_group_arn == aws_lb_target_group.app.arn &&
+      contains(one(one(aws_lb_listener_rule.api.condition).path_pattern).values, "/v1/*")
+    )
+    error_message = "the ALB sends /v1/* to the API and everything else to the web tier, each with its health check"
+  }
+
+  assert {
+    condition     = length(local.ecs_services) == 3
+    error_message = "the API, web and worker services each have their CPU and memory alarms"
   }
 }
