@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""multihost.py - the load balancer simulated on one machine (meson test multihost).
+
+scripts/stack.sh starts haproxy in front of 3 community-server processes and the
+Next.js app, 2 `community worker` processes, one PostgreSQL, one Redis and an
+SMTP sink. Then, as TAP:
+
+  routing      /v1/* reaches the API servers (round robin: each one answers),
+               / and /api/health the web app
+  idempotency  a POST with an Idempotency-Key answered by one API host is
+               replayed by the two others and through the proxy (same status
+               and body, Idempotent-Replayed: true, one member created); the
+               same key sent to the three hosts at once creates one member
+  api chaos    writers create members through the proxy while one API host
+               after another is SIGKILLed every few seconds and restarted: the
+               proxy's health checks mark the killed host DOWN (and UP again
+               after the restart), every acknowledged write (201 with an id)
+               is in the database, and the proxy kept answering
+  worker chaos waitlist promotions (one job each) drained while the workers
+               are SIGKILLed and restarted at random moments: every job
+               completed once, exactly one notice (email_outbox row) per
+               promotion
+
+  multihost.py BUILD_DIR [SOURCE_ROOT]
+
+Environment: CM_MULTIHOST_SECONDS (API chaos duration, default 20),
+CM_MULTIHOST_PROMOTIONS (default 200), CM_MULTIHOST_SEED.
+"""
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+
+BUILD = os.path.abspath(sys.argv[1])
+ROOT = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else
+                       os.path.join(os.path.dirname(__file__), "..", ".."))
+STACK = os.path.join(ROOT, "scripts", "stack.sh")
+SECONDS = float(os.environ.get("CM_MULTIHOST_SECONDS", "20"))
+PROMOTIONS = int(os.environ.get("CM_MULTIHOST_PROMOTIONS", "200"))
+SEED = int(os.environ.get("CM_MULTIHOST_SEED", str(int(time.time()))))
+rng = random.Random(SEED)
+
+n = 0
+failed = 0
+E = {}
+
+
+def tap(ok, name, diag=None):
+    global n, failed
+    n += 1
+    print("%s %d - %s" % ("ok" if ok else "not ok", n, name), flush=True)
+    if not ok:
+        failed += 1
+    if diag:
+        for line in str(diag).splitlines():
+            print("# " + line, flush=True)
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+def request(port, method, path, body=None, headers=None, timeout=30):
+    """One request on a fresh connection: (status, headers, bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def sql(query):
+    out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                          "-d", E["CM_STACK_DB"], "-c", query],
+                         check=True, capture_output=True, text=True)
+    return [line.split("|") for line in out.stdout.splitlines() if line]
+
+
+def stack(*args):
+    return subprocess.run([STACK] + list(args) + [E["CM_STACK_DIR"]], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def proxy_state(backend):
+    """{server: status} from haproxy's stats socket."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(E["CM_STACK_DIR"], "haproxy.sock"))
+    s.sendall(b"show stat\n")
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    st = {}
+    for line in data.decode().splitlines():
+        f = line.split(",")
+        if len(f) > 17 and f[0] == backend and f[1] not in ("FRONTEND", "BACKEND"):
+            st[f[1]] = (f[17], int(f[7] or 0))  # status, total sessions
+    return st
+
+
+def wait_state(server, want, seconds):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if proxy_state("api").get(server, ("?",))[0].startswith(want):
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def start_stack():
+    out = subprocess.run([STACK, "start", "--build", BUILD, "--api", "3", "--workers", "2",
+                          "--web", "--server-args", "--rate-limit 0",
+                          "--worker-args", "--lease 3000 --heartbeat 1000 --poll-ms 100"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print("1..1\nnot ok 1 - scripts/stack.sh start\n# " +
+              out.stderr.replace("\n", "\n# "), flush=True)
+        sys.exit(1)
+    for line in out.stdout.splitlines():
+        k, v = line[len("export "):].split("=", 1)
+        E[k] = v.strip("'")
+    E["proxy"] = int(E["CM_STACK_URL"].rsplit(":", 1)[1])
+    E["api"] = [int(p) for p in E["CM_STACK_API_PORTS"].split()]
+
+
+# ---- routing ----------------------------------------------------------------
+
+def routing():
+    st, _, body = request(E["proxy"], "GET", "/v1/events")
+    tap(st == 200 and "items" in json.loads(body), "proxy: /v1/events answered by the API")
+    st, hd, body = request(E["proxy"], "GET", "/")
+    tap(st == 200 and b"<html" in body, "proxy: / rendered by the Next.js app",
+        None if st == 200 else body[:300])
+    st, _, body = request(E["proxy"], "GET", "/api/health")
+    tap(st == 200 and json.loads(body).get("backend") in ("pg", "postgresql", "postgres"),
+        "proxy: /api/health of the web app, on PostgreSQL", body[:300])
+    before = {k: v[1] for k, v in proxy_state("api").items()}
+    for _ in range(9):
+        request(E["proxy"], "GET", "/v1/events?limit=1")
+    after = {k: v[1] for k, v in proxy_state("api").items()}
+    tap(all(after[k] - before.get(k, 0) >= 2 for k in after) and len(after) == 3,
+        "proxy: round robin over the 3 API servers", "sessions before %s after %s" % (before, after))
+
+
+# ---- idempotency across hosts -----------------------------------------------
+
+def members():
+    return int(sql("SELECT count(*) FROM members")[0][0])
+
+
+def idempotency():
+    body = {"email": "idem@multihost.test", "name": "Idem"}
+    h = {"Idempotency-Key": "multihost-1"}
+    before = members()
+    st1, hd1, b1 = request(E["api"][0], "POST", "/v1/members", body, h)
+    answers = [request(p, "POST", "/v1/members", body, h) for p in E["api"][1:] + [E["proxy"]]]
+    tap(st1 == 201 and all((s, b) == (st1, b1) and hd.get("idempotent-replayed") == "true"
+                           for s, hd, b in answers) and members() == before + 1,
+        "Idempotency-Key: the retry on the other hosts and the proxy replays the first answer",
+        "first %d; retries %s" % (st1, [(s, hd.get("idempotent-replayed")) for s, hd, _ in answers]))
+
+    # The same key sent to the three hosts at once, 20 times: one member each.
+    before = members()
+    bad = []
+    for k in range(20):
+        body = {"email": "race%d@multihost.test" % k, "name": "Race %d" % k}
+        h = {"Idempotency-Key": "multihost-race-%d" % k}
+        res = [None] * 3
+
+        def send(i):
+            for _ in range(100):
+                s, hd, b = request(E["api"][i], "POST", "/v1/members", body, h)
+                if s != 409:  # 409: the claim is in flight on another host
+                    res[i] = (s, b)
+                    return
+                time.sleep(0.05)
+        ts = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if not (res[0] and res[0][0] == 201 and res[0] == res[1] == res[2]):
+            bad.append((k, [r and r[0] for r in res]))
+    tap(not bad and members() == before + 20,
+        "Idempotency-Key sent to the 3 hosts at once (20 keys): one member per key, one answer",
+        "bad %s; members +%d" % (bad, members() - before))
+
+
+# ---- SIGKILL of API hosts under load ----------------------------------------
+
+def api_chaos():
+    stop = threading.Event()
+    acked = []          # (member id, email)
+    errors = {}
+    lock = threading.Lock()
+
+    def writer(w):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            email = "w%d-%d@multihost.test" % (w, i)
+            try:
+                s, _, b = request(E["proxy"], "POST", "/v1/members",
+                                  {"email": email, "name": "W %d %d" % (w, i)}, timeout=10)
+            except Exception as e:  # noqa: BLE001 - any transport error is not an ack
+                s, b = type(e).__name__, b""
+            with lock:
+                if s == 201:
+                    acked.append((json.loads(b)["member"]["id"], email))
+                else:
+                    errors[s] = errors.get(s, 0) + 1
+
+    down_times, up_times, kills = [], [], 0
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    t_end = time.monotonic() + SECONDS
+    k = 0
+    while time.monotonic() < t_end:
+        time.sleep(rng.uniform(1.0, 2.0))
+        k = k % 3 + 1
+        stack("kill", "api", str(k))
+        kills += 1
+        down_times.append(wait_state("api-%d" % k, "DOWN", 10))
+        time.sleep(rng.uniform(0.5, 1.5))
+        stack("restart", "api", str(k))
+        up_times.append(wait_state("api-%d" % k, "UP", 20))
+    stop.set()
+    for t in threads:
+        t.join()
+    note("api chaos: %d SIGKILLs in %.0f s, %d writes acknowledged, other outcomes %s"
+         % (kills, SECONDS, len(acked), errors))
+    tap(all(d is not None for d in down_times),
+        "proxy health checks take a SIGKILLed API host out (DOWN within %.1f s, worst)"
+        % max([d for d in down_times if d is not None] or [0]), "times to DOWN %s" % down_times)
+    tap(all(u is not None for u in up_times),
+        "a restarted API host is back in the proxy (UP within %.1f s, worst)"
+        % max([u for u in up_times if u is not None] or [0]), "times to UP %s" % up_times)
+    rows = {int(r[0]): r[1] for r in sql(
+        "SELECT id, email FROM members WHERE email LIKE 'w%@multihost.test'")}
+    lost = [(i, e) for i, e in acked if rows.get(i) != e]
+    tap(len(acked) > 0 and not lost,
+        "every acknowledged write is in the database (%d of %d)" % (len(acked) - len(lost), len(acked)),
+        "lost %s" % lost[:10])
+    served = len(acked)
+    failed_req = sum(errors.values())
+    tap(served > 0 and failed_req <= max(5, served // 10),
+        "the proxy kept serving: %d acknowledged, %d failed (in flight on a killed host)"
+        % (served, failed_req))
+
+
+# ---- SIGKILL of workers ------------------------------------------------------
+
+def worker_chaos():
+    org = json.loads(request(E["proxy"], "POST", "/v1/members",
+                             {"email": "org@multihost.test", "name": "Org",
+                              "password": "a long organizer password"})[2])
+    sql("UPDATE members SET role='organizer' WHERE id=%d" % org["member"]["id"])
+    tok = org["session"]["token"]
+    auth = {"Authorization": "Bearer " + tok}
+
+    def member(name):
+        r = json.loads(request(E["proxy"], "POST", "/v1/members",
+                               {"email": name + "@multihost.test", "name": name,
+                                "password": "a long member password"})[2])
+        return {"Authorization": "Bearer " + r["session"]["token"]}
+
+    # Stop the workers while the promotions are made, so that they pile up.
+    for w in (1, 2):
+        stack("term", "worker", str(w))
+    events = []
+    for i in range(PROMOTIONS):
+        s, _, b = request(E["proxy"], "POST", "/v1/events", {
+            "title": "Promotion %d" % i, "format": "in_person",
+            "start_local": "2031-03-%02dT18:00" % (1 + i % 28),
+            "end_local": "2031-03-%02dT21:00" % (1 + i % 28),
+            "timezone": "Europe/Berlin", "publish": True, "capacity": 1}, auth)
+        if s != 201:
+            tap(False, "create event %d" % i, b[:300])
+            return
+        ev = json.loads(b)
+        events.append(ev.get("id") or ev["event"]["id"])
+    a, b_ = member("first"), member("second")
+    for ev in events:
+        for who in (a, b_):
+            s, _, body = request(E["proxy"], "PUT", "/v1/events/%d/rsvp" % ev, {}, who)
+            if s not in (200, 201):
+                tap(False, "RSVP to event %d" % ev, body[:300])
+                return
+        s, _, body = request(E["proxy"], "DELETE", "/v1/events/%d/rsvp" % ev, None, a)
+        if s not in (200, 204):
+            tap(False, "cancel the RSVP to event %d" % ev, body[:300])
+            return
+    kind = "platform.waitlist_promoted"
+    queued = int(sql("SELECT count(*) FROM jobs WHERE kind = '%s'" % kind)[0][0])
+    tap(queued == PROMOTIONS, "%d promotions queued %d jobs" % (PROMOTIONS, queued))
+
+    # Drain while the workers are SIGKILLed: each cycle starts one worker and
+    # kills it 50-300 ms later, alternating between the two, until every job is
+    # done; then both run to the end. A killed worker's jobs return to the queue
+    # when their lease (3 s here) lapses.
+    kills = 0
+    t0 = time.monotonic()
+    w = 1
+
+    def finished():
+        return int(sql("SELECT count(*) FROM jobs WHERE kind = '%s' AND state IN "
+                       "('completed', 'failed', 'dead', 'cancelled')" % kind)[0][0])
+    while time.monotonic() - t0 < 60 and finished() < PROMOTIONS:
+        stack("restart", "worker", str(w))
+        time.sleep(rng.uniform(0.05, 0.3))
+        stack("kill", "worker", str(w))
+        kills += 1
+        w = 3 - w
+        time.sleep(0.05)
+    for w in (1, 2):
+        stack("restart", "worker", str(w))
+    while time.monotonic() - t0 < 120 and finished() < PROMOTIONS:
+        time.sleep(0.2)
+    reruns = int(sql("SELECT count(*) FROM jobs WHERE kind = '%s' AND attempts > 1" % kind)[0][0])
+    note("worker chaos: %d SIGKILLs, %d jobs started again after a kill" % (kills, reruns))
+    states = dict((r[0], int(r[1])) for r in sql(
+        "SELECT state, count(*) FROM jobs WHERE kind = '%s' GROUP BY state" % kind))
+    note("worker chaos: drained in %.1f s, job states %s" % (time.monotonic() - t0, states))
+    tap(states.get("completed", 0) == PROMOTIONS and len(states) == 1,
+        "no job lost: all %d completed" % PROMOTIONS, "states %s" % states)
+    rows = sql("SELECT count(*), count(DISTINCT payload) FROM email_outbox "
+               "WHERE template = 'waitlist_promoted'")[0]
+    tap(int(rows[0]) == PROMOTIONS and int(rows[1]) == PROMOTIONS,
+        "no job doubled: one notice per promotion (%s rows, %s distinct)" % (rows[0], rows[1]))
+
+
+def main():
+    start_stack()
+    try:
+        note("seed %d; stack in %s" % (SEED, E["CM_STACK_DIR"]))
+        routing()
+        idempotency()
+        api_chaos()
+        worker_chaos()
+    finally:
+        subprocess.run([STACK, "stop", E["CM_STACK_DIR"]], capture_output=True)
+    print("1..%d" % n)
+    print("# %d passed, %d failed" % (n - failed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
