@@ -18,5 +18,6 @@
 #include <community/mail.h>
 #include <community/idem.h>
 #include <community/payments.h>
+#include <community/uploads.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

@@ -23,12 +23,13 @@ extern const cm__op cm__order_ops[];
 extern const cm__op cm__checkin_ops[];
 extern const cm__op cm__mail_ops[];
 extern const cm__op cm__pay_ops[];
+extern const cm__op cm__attach_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
     cm__member_ops, cm__auth_ops,    cm__event_ops, cm__rsvp_ops, cm__group_ops,
     cm__post_ops,   cm__admin_ops,   cm__jobs_ops,  cm__ai_ops,   cm__ticket_ops,
-    cm__order_ops,  cm__checkin_ops, cm__mail_ops,  cm__pay_ops,
+    cm__order_ops,  cm__checkin_ops, cm__mail_ops,  cm__pay_ops,  cm__attach_ops,
 };
 
 /* Room in the index; more operations than this make cm__ops_ready() fail. */

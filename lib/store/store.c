@@ -138,6 +138,7 @@ int cm_store_open(cm_store **out, const char *uri, const cm_store_options *opts_
         return cm__oom();
     s->ops = ops;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->uploads_lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->busy_timeout_ms = opts.busy_timeout_ms ? opts.busy_timeout_ms : 5000;
     s->no_rcache = (opts.flags & CM_STORE_NO_RESULT_CACHE) != 0;
@@ -217,6 +218,9 @@ void cm_store_close(cm_store *s)
         s->embed_free(s->embed);
     if (s->pay_free)
         s->pay_free(s->pay);
+    if (s->uploads_free)
+        s->uploads_free(s->uploads);
+    pthread_mutex_destroy(&s->uploads_lock);
     if (s->state)
         s->ops->release(s->state);
     pthread_mutex_destroy(&s->lock);

@@ -49,6 +49,11 @@ struct cm_store {
      * use, freed at close through pay_free */
     struct cm__pay_state *pay;
     void (*pay_free)(struct cm__pay_state *pay);
+    /* upload storage (lib/core/uploads.c): set by cm_store_set_uploads or
+     * made on first use, freed at close through uploads_free */
+    struct cm__uploads *uploads;
+    void (*uploads_free)(struct cm__uploads *uploads);
+    pthread_mutex_t uploads_lock;
 };
 
 /* A statement handle as domain code sees it. The first failed bind is

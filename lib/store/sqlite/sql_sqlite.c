@@ -33,6 +33,7 @@ extern const cm__sql_entry cm__sqlite_sql_mail[];
 extern const cm__sql_entry cm__sqlite_sql_idem[];
 extern const cm__sql_entry cm__sqlite_sql_order[];
 extern const cm__sql_entry cm__sqlite_sql_pay[];
+extern const cm__sql_entry cm__sqlite_sql_attach[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -46,5 +47,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_idem,
     cm__sqlite_sql_order,
     cm__sqlite_sql_pay,
+    cm__sqlite_sql_attach,
     NULL,
 };
