@@ -7,6 +7,7 @@
 #include <community/community.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,19 @@ static const char usage[] =
     "                            in line without holding a worker (default workers/4, >= 1)\n"
     "  --max-body BYTES          COMMUNITY_MAX_BODY        request body limit (default 1048576) -> "
     "413\n"
+    "  --max-upload BYTES        COMMUNITY_MAX_UPLOAD      body limit of the upload route\n"
+    "                            PUT /v1/uploads/... (default 16777216) -> 413\n"
+    "  --uploads-dir DIR         COMMUNITY_UPLOADS_DIR     keep uploaded files in DIR (default:\n"
+    "                            <database file>.uploads for an SQLite store)\n"
+    "  --s3-endpoint URL         COMMUNITY_S3_ENDPOINT     keep them in S3 instead\n"
+    "                            (https://s3.REGION.amazonaws.com); with --s3-bucket,\n"
+    "                            --s3-region, and the credentials from COMMUNITY_S3_ACCESS_KEY,\n"
+    "                            COMMUNITY_S3_SECRET_KEY, COMMUNITY_S3_SESSION_TOKEN (or\n"
+    "                            AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)\n"
+    "  --s3-bucket NAME          COMMUNITY_S3_BUCKET\n"
+    "  --s3-region REGION        COMMUNITY_S3_REGION\n"
+    "  --s3-virtual-host         COMMUNITY_S3_VIRTUAL_HOST=1 bucket.host URLs (default path "
+    "style)\n"
     "  --max-header BYTES        COMMUNITY_MAX_HEADER      request line + headers limit (default "
     "16384) -> 431\n"
     "  --max-headers N           COMMUNITY_MAX_HEADERS     header fields limit (default 64) -> "
@@ -91,6 +105,7 @@ void cmh_config_defaults(cmh_config *c)
     c->workers = 4;
     c->redis_timeout_ms = 100;
     c->max_body = 1024 * 1024;
+    c->max_upload = 16 * 1024 * 1024;
     c->max_header = 16 * 1024;
     c->max_headers = 64;
     c->max_connections = 4096;
@@ -115,6 +130,13 @@ void cmh_config_free(cmh_config *c)
     free(c->cors_origins);
     free(c->metrics_token);
     free(c->redis);
+    free(c->uploads_dir);
+    free(c->s3_endpoint);
+    free(c->s3_bucket);
+    free(c->s3_region);
+    free(c->s3_access_key);
+    free(c->s3_secret_key);
+    free(c->s3_session_token);
     memset(c, 0, sizeof *c);
 }
 
@@ -259,6 +281,22 @@ static int apply(cmh_config *c, const char *name, const char *v)
         if (parse_long(name, v, 0, 1L << 30, &x))
             return -1;
         c->max_body = (size_t)x;
+    } else if (strcmp(name, "max-upload") == 0) {
+        if (parse_long(name, v, 0, 1L << 31, &x))
+            return -1;
+        c->max_upload = (size_t)x;
+    } else if (strcmp(name, "uploads-dir") == 0) {
+        free(c->uploads_dir);
+        c->uploads_dir = cmh_xstrdup(v);
+    } else if (strcmp(name, "s3-endpoint") == 0) {
+        free(c->s3_endpoint);
+        c->s3_endpoint = cmh_xstrdup(v);
+    } else if (strcmp(name, "s3-bucket") == 0) {
+        free(c->s3_bucket);
+        c->s3_bucket = cmh_xstrdup(v);
+    } else if (strcmp(name, "s3-region") == 0) {
+        free(c->s3_region);
+        c->s3_region = cmh_xstrdup(v);
     } else if (strcmp(name, "max-header") == 0) {
         if (parse_long(name, v, 256, 1L << 20, &x))
             return -1;
@@ -303,6 +341,8 @@ static int apply(cmh_config *c, const char *name, const char *v)
         c->trust_proxy = parse_bool(v);
     } else if (strcmp(name, "no-result-cache") == 0) {
         c->no_result_cache = parse_bool(v);
+    } else if (strcmp(name, "s3-virtual-host") == 0) {
+        c->s3_virtual_host = parse_bool(v);
     } else if (strcmp(name, "insecure-cookies") == 0) {
         c->cookie_secure = !parse_bool(v);
     } else if (strcmp(name, "redis") == 0) {
@@ -342,6 +382,11 @@ static const struct {
     {"COMMUNITY_WORKERS", "workers"},
     {"COMMUNITY_PASSWORD_WORKERS", "password-workers"},
     {"COMMUNITY_MAX_BODY", "max-body"},
+    {"COMMUNITY_MAX_UPLOAD", "max-upload"},
+    {"COMMUNITY_UPLOADS_DIR", "uploads-dir"},
+    {"COMMUNITY_S3_ENDPOINT", "s3-endpoint"},
+    {"COMMUNITY_S3_BUCKET", "s3-bucket"},
+    {"COMMUNITY_S3_REGION", "s3-region"},
     {"COMMUNITY_MAX_HEADER", "max-header"},
     {"COMMUNITY_MAX_HEADERS", "max-headers"},
     {"COMMUNITY_MAX_CONNECTIONS", "max-connections"},
@@ -355,6 +400,7 @@ static const struct {
     {"COMMUNITY_RATE_BURST", "rate-burst"},
     {"COMMUNITY_TRUST_PROXY", "trust-proxy"},
     {"COMMUNITY_NO_RESULT_CACHE", "no-result-cache"},
+    {"COMMUNITY_S3_VIRTUAL_HOST", "s3-virtual-host"},
     {"COMMUNITY_METRICS_TOKEN", "metrics-token"},
     {"COMMUNITY_REDIS", "redis"},
     {"COMMUNITY_REDIS_TIMEOUT_MS", "redis-timeout"},
@@ -373,6 +419,23 @@ int cmh_config_load(cmh_config *c, int argc, char **argv)
     const char *cs = getenv("COMMUNITY_COOKIE_SECURE");
     if (cs && *cs)
         c->cookie_secure = parse_bool(cs);
+    /* S3 credentials come from the environment only (never argv, which
+     * other users of the machine can read) */
+    static const struct {
+        const char *a, *b;
+        size_t off;
+    } creds[] = {
+        {"COMMUNITY_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", offsetof(cmh_config, s3_access_key)},
+        {"COMMUNITY_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", offsetof(cmh_config, s3_secret_key)},
+        {"COMMUNITY_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", offsetof(cmh_config, s3_session_token)},
+    };
+    for (size_t i = 0; i < sizeof creds / sizeof creds[0]; i++) {
+        const char *v = getenv(creds[i].a);
+        if (!v || !*v)
+            v = getenv(creds[i].b);
+        if (v && *v)
+            *(char **)((char *)c + creds[i].off) = cmh_xstrdup(v);
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -398,7 +461,7 @@ int cmh_config_load(cmh_config *c, int argc, char **argv)
         memcpy(name, a + 2, nl);
         name[nl] = '\0';
         if (strcmp(name, "trust-proxy") == 0 || strcmp(name, "insecure-cookies") == 0 ||
-            strcmp(name, "no-result-cache") == 0) {
+            strcmp(name, "no-result-cache") == 0 || strcmp(name, "s3-virtual-host") == 0) {
             v = eq ? eq + 1 : "1";
         } else if (eq) {
             v = eq + 1;

@@ -15,8 +15,14 @@ typedef struct cmh_config {
     int workers;          /* threads running library calls */
     int password_workers; /* of which at most this many compute argon2id (0 = default) */
     size_t max_body;      /* bytes */
-    size_t max_header;    /* bytes of request line + headers */
-    int max_headers;      /* header fields */
+    size_t max_upload;    /* bytes, for bodies to /v1/uploads/ */
+    /* upload storage (docs/uploads.md): a directory or an S3 bucket; all NULL
+     * = the library's default (beside an SQLite file) */
+    char *uploads_dir, *s3_endpoint, *s3_bucket, *s3_region;
+    char *s3_access_key, *s3_secret_key, *s3_session_token;
+    bool s3_virtual_host;
+    size_t max_header; /* bytes of request line + headers */
+    int max_headers;   /* header fields */
     int max_connections;
     int max_conn_per_client; /* per TCP peer address (IPv6: per /64); 0 = no cap */
     int read_timeout_ms;     /* whole request (headers + body) once started */

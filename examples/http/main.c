@@ -43,6 +43,25 @@ int main(int argc, char **argv)
         cmh_config_free(&cfg);
         return 1;
     }
+    if (cfg.uploads_dir || cfg.s3_endpoint) {
+        cm_upload_options uo = CM_UPLOAD_OPTIONS_INIT;
+        uo.dir = cfg.s3_endpoint ? NULL : cfg.uploads_dir;
+        uo.s3_endpoint = cfg.s3_endpoint;
+        uo.s3_bucket = cfg.s3_bucket;
+        uo.s3_region = cfg.s3_region;
+        uo.s3_access_key = cfg.s3_access_key;
+        uo.s3_secret_key = cfg.s3_secret_key;
+        uo.s3_session_token = cfg.s3_session_token;
+        uo.s3_virtual_host = cfg.s3_virtual_host;
+        rc = cm_store_set_uploads(store, &uo);
+        if (rc) {
+            cmh_log(CMH_LOG_ERROR, "cannot set up upload storage", "%s: %s", cm_status_name(rc),
+                    cm_error_message());
+            cm_store_close(store);
+            cmh_config_free(&cfg);
+            return 1;
+        }
+    }
     char err[256];
     cmh_app *app = cmh_app_new(&cfg, store, err, sizeof err);
     if (!app) {

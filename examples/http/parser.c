@@ -24,7 +24,8 @@ struct cmh_parser {
     bool in_message;
     bool want_continue;
     bool failed;
-    bool in_trailers; /* after the header section: fields are trailers */
+    bool in_trailers;  /* after the header section: fields are trailers */
+    size_t body_limit; /* this request's: max_body, or max_upload on the upload route */
     int n_trailers;
     uint64_t started;
 };
@@ -210,7 +211,11 @@ static int on_headers_complete(llhttp_t *ll)
         return fail(p, 400, "malformed Transfer-Encoding");
     r->keep_alive = llhttp_should_keep_alive(ll) != 0;
     r->upgrade = llhttp_get_upgrade(ll) != 0;
-    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->lim.max_body)
+    p->body_limit = p->lim.max_body;
+    if (p->lim.upload_prefix &&
+        strncmp(r->target, p->lim.upload_prefix, strlen(p->lim.upload_prefix)) == 0)
+        p->body_limit = p->lim.max_upload;
+    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->body_limit)
         return fail(p, 413, "request body is too large");
     const char *expect = cmh_req_header(r, "expect");
     if (expect) {
@@ -228,7 +233,7 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_chunk_header(llhttp_t *ll)
 {
     cmh_parser *p = P(ll);
-    if (ll->content_length > p->lim.max_body - p->cur->body_len)
+    if (ll->content_length > p->body_limit - p->cur->body_len)
         return fail(p, 413, "request body is too large");
     return 0;
 }
@@ -237,7 +242,7 @@ static int on_body(llhttp_t *ll, const char *at, size_t n)
 {
     cmh_parser *p = P(ll);
     cmh_request *r = p->cur;
-    if (r->body_len + n > p->lim.max_body)
+    if (r->body_len + n > p->body_limit)
         return fail(p, 413, "request body is too large");
     r->body = cmh_xrealloc(r->body, r->body_len + n + 1);
     memcpy(r->body + r->body_len, at, n);

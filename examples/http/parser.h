@@ -40,6 +40,8 @@ typedef struct cmh_limits {
     size_t max_header_bytes; /* request line + all header fields and values */
     int max_headers;
     size_t max_body;
+    size_t max_upload;         /* instead of max_body for targets under upload_prefix */
+    const char *upload_prefix; /* "/v1/uploads/", or NULL */
 } cmh_limits;
 
 typedef struct cmh_parser cmh_parser;

@@ -76,6 +76,9 @@ static int build_params(cmh_route *rt, char *err, size_t errlen)
         pa->item_type =
             pa->type == CMH_PT_ARRAY ? type_of(json_object_get(s, "items")) : CMH_PT_OTHER;
         pa->required = in_list(req, name);
+        const char *enc = json_string_value(json_object_get(s, "contentEncoding"));
+        if (enc && strcmp(enc, "base64") == 0)
+            rt->raw_body_field = name;
     }
     for (int i = 0; i < rt->n_segs; i++) {
         if (!rt->seg_param[i])
@@ -486,6 +489,8 @@ int cmh_build_input(const cmh_route *rt, const cmh_match *m, const char *query,
     const char *method = rt->method;
     bool query_style = strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0;
     json_t *in = NULL;
+    const char *ct = cmh_req_header(req, "content-type");
+    bool raw = !query_style && rt->raw_body_field && (!ct || !is_json_type(ct));
     if (rt->raw_body && !query_style) {
         /* a webhook: the body exactly as received, for its signature */
         if (memchr(req->body, '\0', req->body_len) || !(in = json_object()) ||
@@ -513,8 +518,15 @@ int cmh_build_input(const cmh_route *rt, const cmh_match *m, const char *query,
             }
             json_object_set_new(in, json_string_value(field), json_string(v));
         }
+    } else if (raw) {
+        /* a file upload: the body is the file, the other inputs come from
+         * the path and the query string */
+        char *b64 = cmh_base64(req->body ? req->body : "", req->body_len);
+        in = json_object();
+        json_object_set_new(in, rt->raw_body_field, json_string(b64));
+        free(b64);
+        query_style = true;
     } else if (!query_style && req->body_len > 0) {
-        const char *ct = cmh_req_header(req, "content-type");
         if (!ct || !(is_json_type(ct) || (rt->text_body && is_text_type(ct)))) {
             err->status = 415;
             err->code = "HTTP_UNSUPPORTED_MEDIA_TYPE";

@@ -47,6 +47,9 @@ typedef struct cmh_route {
     int n_params;
     const char *raw_body; /* http.raw_body: the field that receives the body as received */
     json_t *headers;      /* http.headers: header name -> input field (borrowed), or NULL */
+    /* The input property a raw (non-JSON) request body fills, base64
+     * encoded: the one whose schema says contentEncoding base64; or NULL. */
+    const char *raw_body_field;
 } cmh_route;
 
 typedef struct cmh_router {

@@ -659,7 +659,8 @@ int cmh_server_run(const cmh_config *cfg, cmh_app *app)
     server *srv = cmh_xcalloc(1, sizeof *srv);
     srv->cfg = cfg;
     srv->app = app;
-    srv->limits = (cmh_limits){cfg->max_header, cfg->max_headers, cfg->max_body};
+    srv->limits = (cmh_limits){cfg->max_header, cfg->max_headers, cfg->max_body, cfg->max_upload,
+                               "/v1/uploads/"};
     srv->loop = uv_default_loop();
 
     struct sockaddr_storage addr;

@@ -351,3 +351,27 @@ bool cmh_strieq(const char *a, const char *b)
     size_t la = strlen(a);
     return la == strlen(b) && cmh_strnieq(a, b, la);
 }
+
+char *cmh_base64(const char *src, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)src;
+    char *out = cmh_xmalloc((n + 2) / 3 * 4 + 1);
+    size_t k = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[k++] = tab[v >> 18];
+        out[k++] = tab[(v >> 12) & 63];
+        out[k++] = tab[(v >> 6) & 63];
+        out[k++] = tab[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        out[k++] = tab[v >> 18];
+        out[k++] = tab[(v >> 12) & 63];
+        out[k++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        out[k++] = '=';
+    }
+    out[k] = '\0';
+    return out;
+}

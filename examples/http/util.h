@@ -63,6 +63,8 @@ bool cmh_ct_streq(const char *a, const char *b);
 /* Decode %XX escapes (and '+' as space when `plus` is set) of src[0..n)
  * into a new string. NULL when an escape is malformed or decodes to NUL. */
 char *cmh_url_decode(const char *src, size_t n, bool plus);
+/* Standard base64 (RFC 4648, with padding) of src[0..n), NUL-terminated; free(). */
+char *cmh_base64(const char *src, size_t n);
 /* Is s (NUL-terminated) valid UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF)? */
 bool cmh_utf8_valid(const char *s);

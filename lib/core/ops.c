@@ -146,6 +146,8 @@ static json_t *field_schema(const cm__field *f)
             set_bounds(s, "minLength", min, "maxLength", max);
             if (f->type == CM__T_SECRET)
                 json_object_set_new(s, "writeOnly", json_true());
+            if (f->flags & CM__BASE64)
+                json_object_set_new(s, "contentEncoding", json_string("base64"));
             break;
         case CM__T_INT:
         case CM__T_ID:

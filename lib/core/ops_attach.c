@@ -611,9 +611,10 @@ static int op_prune(cm__ctx *ctx, json_t *in, json_t **out)
 
 static const cm__field upload_fields[] = {
     TARGET_FIELDS,
-    CM__FIELD("content", CM__T_STRING, .flags = CM__REQUIRED, .min = 1, .max = 16 * 1024 * 1024,
-              .doc = "The file, base64 (the HTTP route PUT /v1/uploads/{target}/{target_id} "
-                     "takes the raw bytes instead)"),
+    CM__FIELD("content", CM__T_STRING, .flags = CM__REQUIRED | CM__BASE64, .min = 1,
+              .max = 16 * 1024 * 1024,
+              .doc = "The file, base64; over HTTP the raw request body (any Content-Type but "
+                     "JSON), with filename in the query string"),
     CM__FIELD("filename", CM__T_STRING, .min = 1, .max = 255,
               .doc = "The file's name, for display only (no '/', '\\\\' or '..')"),
     {.name = NULL},
@@ -712,8 +713,8 @@ const cm__op cm__attach_ops[] = {
         .summary = "Upload an event cover, a member avatar or a post image",
         .role = CM_ROLE_MEMBER,
         .flags = CM__OP_WRITE,
-        .http_method = "POST",
-        .http_path = "/v1/attachments",
+        .http_method = "PUT",
+        .http_path = "/v1/uploads/{target}/{target_id}",
         .fields = upload_fields,
         .fn = op_record,
         .prepare = prepare_upload,

@@ -29,6 +29,9 @@ typedef enum cm__ftype {
 } cm__ftype;
 
 #define CM__REQUIRED 0x1u
+/* CM__T_STRING holding a file as base64: the schema says contentEncoding
+ * base64, and HTTP hosts take the raw request body for it. */
+#define CM__BASE64 0x2u
 
 /* The default bounds of each field type, for a field that leaves min or max
  * at 0. The validator (validate.c) and the JSON Schema of cm_ops_describe

@@ -75,7 +75,8 @@ static void check_head(const cmh_exchange *ex, const cmh_buf *head)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    cmh_limits lim = {cfg.max_header, cfg.max_headers, cfg.max_body};
+    cmh_limits lim = {cfg.max_header, cfg.max_headers, cfg.max_body, cfg.max_upload,
+                      "/v1/uploads/"};
     cmh_parser *p = cmh_parser_new(&lim);
     size_t off = 0;
     for (int n = 0; n < 16; n++) {
