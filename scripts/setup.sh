@@ -15,7 +15,7 @@
 set -euo pipefail
 
 RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
-              libsqlite3-dev libpq-dev libsodium-dev libqrencode-dev libcurl4-openssl-dev libssl-dev python3
+              libsqlite3-dev libpq-dev libsodium-dev libqrencode-dev libcurl4-openssl-dev libssl-dev libcmark-dev python3
               node-llhttp libstemmer-dev libhiredis-dev libmagic-dev libgd-dev)
 TEST_PACKAGES=(clang check postgresql-15 prometheus prometheus-alertmanager
                libclang-rt-14-dev valgrind

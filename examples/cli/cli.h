@@ -39,6 +39,7 @@ typedef struct cli {
     int anonymous;        /* --anonymous */
     int json;             /* --json: raw JSON output */
     const char *columns;  /* --columns: table columns to show */
+    int watch;            /* --watch: repeat a result with progress until it is done */
     json_t *describe;     /* the parsed cm_ops_describe() document */
     cm_store *store;      /* opened on first need */
     cm_actor *actor;      /* resolved on first need; NULL = anonymous */
@@ -46,13 +47,24 @@ typedef struct cli {
 
 /* main.c */
 /* Try to consume argv[*i] as a global option (--db, --as, --token,
- * --columns, --anonymous, --json). Returns 1 when consumed (advancing *i past a value),
+ * --columns, --anonymous, --json, --watch). Returns 1 when consumed (advancing *i past a value),
  * 0 when it is not a global option, or CLI_EXIT_USAGE after printing why. */
 int cli_global_option(cli *c, int argc, char **argv, int *i);
 /* Open the store (once). Returns an exit code; prints the error. */
 int cli_open_store(cli *c);
 /* Resolve the actor from --as/--token/--anonymous (once). Exit code. */
 int cli_resolve_actor(cli *c);
+
+/* progress.c */
+/* The "progress" object of a result ({queued, sent, failed, suppressed,
+ * pending, sending, audience_done}), or NULL. Borrowed. */
+const json_t *cli_progress_of(const json_t *result);
+/* Draw a progress line for result on f: "[#####-----] 52% 2600/5000 sent,
+ * 3 failed, 1 suppressed, 2396 to go". tty: redraw in place (\r, a bar
+ * `width` columns wide); otherwise one line. */
+void cli_progress_draw(FILE *f, const json_t *result, int tty, int width);
+/* true while the status of result says more will happen (scheduled, sending). */
+int cli_progress_live(const json_t *result);
 
 /* args.c */
 /* The operation object named `name` in the describe document, or NULL. */

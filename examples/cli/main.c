@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,6 +35,8 @@ static const char global_options_text[] =
     "  --anonymous     act as a visitor who is not signed in\n"
     "                  (default actor: the system, which passes every role check)\n"
     "  --json          print results as raw JSON, for scripts\n"
+    "  --watch         for a result with progress (newsletters get): run the\n"
+    "                  operation again every second until it is done\n"
     "  --columns LIST  table columns to show, in order (a,b,counts.seats_left); on a\n"
     "                  terminal, tables are otherwise cut to its width\n"
     "  -h, --help      help (also after a module or an operation)\n";
@@ -63,6 +66,8 @@ int cli_global_option(cli *c, int argc, char **argv, int *i)
         c->anonymous = 1;
     else if (!strcmp(a, "--json"))
         c->json = 1;
+    else if (!strcmp(a, "--watch"))
+        c->watch = 1;
     else
         return 0;
     return 1;
@@ -245,6 +250,26 @@ static int run_op(cli *c, const json_t *op, int argc, char **argv)
     if ((rc = cli_resolve_actor(c)) == CLI_EXIT_OK && (rc = cli_open_store(c)) == CLI_EXIT_OK) {
         const char *name = json_string_value(json_object_get(op, "name"));
         int st = cm_exec(&out, c->store, c->actor, name, in, strlen(in));
+        int tty = isatty(STDOUT_FILENO);
+        /* progress: a bar on a terminal; --watch repeats the call until done */
+        json_t *res = st == CM_OK && !c->json ? json_loads(out, 0, NULL) : NULL;
+        bool mutates = json_is_true(json_object_get(op, "mutates"));
+        while (res && cli_progress_of(res) && (tty || c->watch)) {
+            cli_progress_draw(stdout, res, tty, 40);
+            if (!c->watch || mutates || !cli_progress_live(res))
+                break;
+            fflush(stdout);
+            sleep(1);
+            cm_free(out);
+            out = NULL;
+            json_decref(res);
+            res = NULL;
+            if ((st = cm_exec(&out, c->store, c->actor, name, in, strlen(in))) == CM_OK)
+                res = json_loads(out, 0, NULL);
+        }
+        if (res && cli_progress_of(res) && tty)
+            fputc('\n', stdout);
+        json_decref(res);
         if (st) {
             rc = cli_report(st, NULL);
         } else {

@@ -525,6 +525,43 @@ def test_worker_runs_the_platform_jobs_once():
     expect(n == len(rows), "no reminder sent twice", (n, rows))
 
 
+def test_newsletter_progress():
+    """A newsletter through the CLI: composed, sent, its rows written by
+    `worker --once`; `newsletters get` draws a progress bar on a terminal and
+    a plain line with --watch elsewhere."""
+    db, _ = worker_db("newsletter.db")
+    expect_rc(run("members", "signup", "--email", "org@example.org", "--name", "Org", db=db), 0)
+    org = rjson("--as", "org@example.org", "members", "me", db=db)
+    expect_rc(run("members", "set-role", "--member-id", str(org["id"]), "--role", "organizer",
+                  db=db), 0)
+    for i in range(3):
+        email = "sub%d@example.org" % i
+        expect_rc(run("members", "signup", "--email", email, "--name", "Sub", db=db), 0)
+        expect_rc(run("--as", email, "mail", "preferences-set", "--newsletters", db=db), 0)
+    nl = rjson("--as", "org@example.org", "newsletters", "create", "--subject", "Hello",
+               "--body", "# Hi\n\nNews.", "--audience", "subscribers", db=db)
+    expect(nl["status"] == "draft" and nl["progress"]["queued"] == 0, "a draft", nl)
+    sent = rjson("--as", "org@example.org", "newsletters", "send", "--newsletter-id",
+                 str(nl["id"]), db=db)
+    expect(sent["status"] == "sending", "sending", sent)
+    expect_rc(run("worker", "--once", db=db), 0)
+    args = ("--as", "org@example.org", "newsletters", "get", "--newsletter-id", str(nl["id"]))
+    rc, out, err = run_tty(*args, db=db, cols=100)
+    expect(rc == 0, "newsletters get on a terminal", (rc, out, err))
+    expect("\r[----------------------------------------]   0% 0/3 sent, 0 failed, "
+           "0 suppressed, 3 to go (sending)" in out, "a progress bar", (rc, out, err))
+    res = run(*args, db=db)
+    expect_rc(res, 0)
+    expect("to go" not in res[1], "no bar in a pipe", res)
+    cancelled = rjson("--as", "org@example.org", "newsletters", "cancel", "--newsletter-id",
+                      str(nl["id"]), db=db)
+    expect(cancelled["progress"]["cancelled"] == 3, "cancelled rows", cancelled)
+    res = run("--watch", *args, db=db)
+    expect_rc(res, 0)
+    expect(res[1].startswith("  0% 0/3 sent, 0 failed, 0 suppressed, 0 to go, 3 cancelled "
+                             "(cancelled)\n"), "one progress line, then the result", res)
+
+
 def test_worker_options():
     db, _ = worker_db("worker-opts.db")
     res = run("worker", "--help", db=db)

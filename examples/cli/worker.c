@@ -30,7 +30,8 @@ static const char worker_help[] =
     "                 [--lease MS] [--heartbeat MS] [--drain-ms N] [--worker-id NAME]\n"
     "                 [--once] [--json-logs]\n"
     "                 [--smtp URI --mail-from ADDR [--public-url URL] [--site-name NAME]\n"
-    "                  [--mail-rate N] [--mail-lease-ms N] [--mail-templates DIR]]\n\n"
+    "                  [--mail-rate N] [--mail-lease-ms N] [--mail-templates DIR]\n"
+    "                  [--api-url URL]]\n\n"
     "Run the platform's own jobs: event reminders (a sweep every minute) and\n"
     "waitlist-promotion notices, on queue \"platform\". Any number of workers, in any\n"
     "number of processes, may run on one database; each job runs on one of them\n"
@@ -67,7 +68,10 @@ static const char worker_help[] =
     "  --mail-lease-ms N how long a claim holds its mails (default 120000); a dead\n"
     "                    worker's mails are sent by another worker after this\n"
     "  --mail-templates DIR  NAME.subject / NAME.txt / NAME.html files replacing\n"
-    "                    parts of the built-in templates (env COMMUNITY_MAIL_TEMPLATES)\n\n"
+    "                    parts of the built-in templates (env COMMUNITY_MAIL_TEMPLATES)\n"
+    "  --api-url URL     base of the one-click unsubscribe links (List-Unsubscribe),\n"
+    "                    the HTTP API's public origin (env COMMUNITY_API_URL,\n"
+    "                    default the --public-url)\n\n"
     "Logs go to stderr, one line per job event (started, completed, retry, failed,\n"
     "dead, cancelled, lease_lost, timeout, recovered) and per library message.\n"
     "SIGTERM or SIGINT: stop claiming, finish running jobs (--drain-ms), exit 0; a\n"
@@ -178,7 +182,7 @@ typedef struct worker_opts {
     uint32_t concurrency, poll_ms, drain_ms, lease_ms, heartbeat_ms; /* heartbeat 0: default */
     const char *worker_id;
     int once;
-    const char *smtp, *mail_from, *public_url, *site_name, *mail_templates;
+    const char *smtp, *mail_from, *public_url, *site_name, *mail_templates, *api_url;
     uint32_t mail_rate, mail_lease_ms;
 } worker_opts;
 
@@ -234,9 +238,10 @@ static int parse_queues(worker_opts *o, const char *list)
 static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
 {
     static const char *const valued[] = {
-        "--queues",    "--concurrency", "--poll-ms",       "--drain-ms",       "--worker-id",
-        "--lease",     "--heartbeat",   "--smtp",          "--mail-from",      "--public-url",
-        "--site-name", "--mail-rate",   "--mail-lease-ms", "--mail-templates", NULL};
+        "--queues",        "--concurrency",    "--poll-ms",   "--drain-ms",
+        "--worker-id",     "--lease",          "--heartbeat", "--smtp",
+        "--mail-from",     "--public-url",     "--site-name", "--mail-rate",
+        "--mail-lease-ms", "--mail-templates", "--api-url",   NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -302,8 +307,11 @@ static int parse_args(worker_opts *o, cli *c, int argc, char **argv, int *help)
                 case 12:
                     rc = parse_u32(&o->mail_lease_ms, valued[k], v, 1000, 86400000);
                     break;
-                default:
+                case 13:
                     o->mail_templates = v;
+                    break;
+                default:
+                    o->api_url = v;
             }
             if (rc)
                 return rc;
@@ -417,6 +425,8 @@ int cli_worker(cli *c, int argc, char **argv)
         o.public_url = getenv("COMMUNITY_PUBLIC_URL");
     if (!o.site_name)
         o.site_name = getenv("COMMUNITY_SITE_NAME");
+    if (!o.api_url)
+        o.api_url = getenv("COMMUNITY_API_URL");
     if (!o.mail_templates)
         o.mail_templates = getenv("COMMUNITY_MAIL_TEMPLATES");
     if (!o.mail_rate && getenv("COMMUNITY_MAIL_RATE") &&
@@ -455,6 +465,7 @@ int cli_worker(cli *c, int argc, char **argv)
         mo.from = o.mail_from;
         mo.public_url = o.public_url && *o.public_url ? o.public_url : NULL;
         mo.site_name = o.site_name && *o.site_name ? o.site_name : NULL;
+        mo.api_url = o.api_url && *o.api_url ? o.api_url : NULL;
         mo.rate_per_s = o.mail_rate;
         mo.lease_ms = o.mail_lease_ms;
         mo.flags = o.once ? CM_MAILER_NO_WATCH : 0;

@@ -131,6 +131,7 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->password_hashing = json_is_true(json_object_get(o, "password_hashing"));
         rt->raw_body = json_string_value(json_object_get(http, "raw_body"));
         rt->headers = json_object_get(http, "headers");
+        rt->form = json_is_true(json_object_get(http, "form"));
         json_int_t st = json_integer_value(json_object_get(http, "status"));
         rt->success_status = st >= 200 && st < 300 ? (int)st : 0; /* 0: decided below */
         if (!rt->op || !rt->summary || !rt->role) {
@@ -460,6 +461,17 @@ static int parse_query(const cmh_route *rt, const char *q, const char *const *ho
     return 0;
 }
 
+/* application/x-www-form-urlencoded or multipart/form-data (parameters
+ * allowed): what a mail client's one-click unsubscribe POST carries. */
+static bool is_form_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return (n == 33 && cmh_strnieq(ct, "application/x-www-form-urlencoded", 33)) ||
+           (n == 19 && cmh_strnieq(ct, "multipart/form-data", 19));
+}
+
 /* text/plain (parameters allowed): how Amazon SNS labels its JSON. */
 static bool is_text_type(const char *ct)
 {
@@ -526,6 +538,11 @@ int cmh_build_input(const cmh_route *rt, const cmh_match *m, const char *query,
         json_object_set_new(in, rt->raw_body_field, json_string(b64));
         free(b64);
         query_style = true;
+    } else if (!query_style && rt->form && req->body_len > 0 &&
+               cmh_req_header(req, "content-type") &&
+               is_form_type(cmh_req_header(req, "content-type"))) {
+        /* RFC 8058: "List-Unsubscribe=One-Click"; the input is in the path */
+        in = json_object();
     } else if (!query_style && req->body_len > 0) {
         if (!ct || !(is_json_type(ct) || (rt->text_body && is_text_type(ct)))) {
             err->status = 415;

@@ -53,6 +53,10 @@ typedef struct cm_mailer_options {
     const char *templates_dir; /**< NULL, or a directory whose files NAME.subject,
                                     NAME.txt, NAME.html replace those parts of the
                                     built-in template NAME (read by cm_mailer_open) */
+    const char *api_url;       /**< base URL of the HTTP API (community-server) for the
+                                    one-click unsubscribe links of List-Unsubscribe;
+                                    NULL = public_url. Use https:// in production
+                                    (RFC 8058 one-click needs it) */
 } cm_mailer_options;
 
 /**
@@ -64,7 +68,8 @@ typedef struct cm_mailer_options {
 
 #define CM_MAILER_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        (uint32_t)sizeof(cm_mailer_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0           \
+        (uint32_t)sizeof(cm_mailer_options), NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL,    \
+            NULL                                                                                   \
     }
 
 /** Fill `opts` with the defaults. @return CM_OK or CM_EINVAL. @since 0.1 */

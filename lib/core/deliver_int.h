@@ -18,6 +18,7 @@ typedef struct cm__mail_tmpl_text {
 typedef struct cm__mail_site {
     const char *name;                 /* "Community" */
     const char *public_url;           /* no trailing slash */
+    const char *api_url;              /* base of one-click unsubscribe URLs, no trailing slash */
     const char *from_addr;            /* envelope and From address */
     const char *from_name;            /* may be NULL */
     const cm__mail_tmpl_text *custom; /* cm__mail_template_count() entries, or NULL */
@@ -30,10 +31,12 @@ const char *cm__mail_template_name(size_t i);
  * CM_EINVAL (field "templates_dir") naming `what` otherwise. */
 int cm__mail_template_check(const char *what, const char *text);
 
-/* Fill msg (From, To, Subject, text, HTML, calendar part, Message-ID) for
+/* Fill msg (From, To, Subject, text, HTML, calendar part, Message-ID and,
+ * for mail of a category a member can turn off, List-Unsubscribe) for
  * the outbox row (id, created_at, member_id (0 when none), to, template,
- * payload JSON), reading the event or member a template names through
- * conn. CM_EINVAL with the detail set for an unknown template, a payload
+ * payload JSON), reading the event, member or newsletter a template names
+ * through conn (a write transaction: the unsubscribe key is made on first
+ * use). CM_EINVAL with the detail set for an unknown template, a payload
  * it cannot use or a value the message builder refuses (e.g. a malformed
  * address): such a row can never be sent. */
 int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *site, int64_t id,

@@ -28,6 +28,7 @@
  * jobs deliver meanwhile).
  */
 #include "deliver_int.h"
+#include "newsletter_int.h"
 
 #include <community/mail.h>
 
@@ -48,7 +49,7 @@
 
 struct cm_mailer {
     cm_store *store;
-    char *smtp_uri, *from_addr, *from_name, *public_url, *site_name;
+    char *smtp_uri, *from_addr, *from_name, *public_url, *api_url, *site_name;
     uint32_t rate, batch, max_attempts, lease_ms, retry_ms, slots, flags;
     int64_t timeout_ms;
     pthread_mutex_t mu;
@@ -178,6 +179,7 @@ void cm_mailer_close(cm_mailer *m)
     cm__free(m->from_addr);
     cm__free(m->from_name);
     cm__free(m->public_url);
+    cm__free(m->api_url);
     cm__free(m->site_name);
     cm__free(m);
 }
@@ -207,6 +209,10 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
     size_t ul = strlen(url);
     while (ul > 0 && url[ul - 1] == '/')
         ul--;
+    const char *api = o.api_url ? o.api_url : url;
+    size_t al = strlen(api);
+    while (al > 0 && api[al - 1] == '/')
+        al--;
     int rc = CM_OK;
     cm__mail_sender *s = NULL;
     if (m->batch > 500)
@@ -221,6 +227,10 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
         rc = cm__error_set_field(CM_EINVAL, "public_url",
                                  "public_url has a space, quote or "
                                  "line break");
+    else if (strncmp(api, "http://", 7) && strncmp(api, "https://", 8))
+        rc = cm__error_set_field(CM_EINVAL, "api_url", "api_url must be an http(s) URL");
+    else if (strpbrk(api, " \r\n\t\"<>"))
+        rc = cm__error_set_field(CM_EINVAL, "api_url", "api_url has a space, quote or line break");
     else if (o.site_name && (strlen(o.site_name) > 100 || strpbrk(o.site_name, "\r\n")))
         rc = cm__error_set_field(CM_EINVAL, "site_name",
                                  "site_name must be one line of at "
@@ -241,8 +251,9 @@ int cm_mailer_open(cm_mailer **out, cm_store *store, const cm_mailer_options *op
     if (rc == CM_OK) {
         m->smtp_uri = cm__strdup(o.smtp_uri);
         m->public_url = cm__strndup(url, ul);
+        m->api_url = cm__strndup(api, al);
         m->site_name = cm__strdup(o.site_name ? o.site_name : "Community");
-        if (!m->smtp_uri || !m->public_url || !m->site_name)
+        if (!m->smtp_uri || !m->public_url || !m->api_url || !m->site_name)
             rc = cm__oom();
     }
     if (rc) {
@@ -357,11 +368,24 @@ static int prepare(cm__conn *conn, cm_mailer *m, row *r)
         int rc = finish(conn, r, "failed", why, 0);
         return rc ? rc : 0;
     }
+    int cat = cm__mail_cat_of_template(r->tmpl);
+    if (cat >= 0 && r->member_id > 0) { /* the member turned this category off */
+        bool off = false;
+        int rc = cm__mail_pref_off(&off, conn, r->member_id, cat);
+        if (rc == CM_OK && off) {
+            (void)snprintf(why, sizeof why, "unsubscribed from %s", cm__mail_cat_name(cat));
+            rc = finish(conn, r, "suppressed", why, 0);
+            return rc ? rc : 0;
+        }
+        if (rc)
+            return rc;
+    }
     cm__mail_msg *msg = NULL;
     int rc = cm__mail_msg_new(&msg);
     if (rc)
         return rc;
-    cm__mail_site site = {m->site_name, m->public_url, m->from_addr, m->from_name, m->custom};
+    cm__mail_site site = {m->site_name, m->public_url, m->api_url,
+                          m->from_addr, m->from_name,  m->custom};
     rc = cm__mail_render_row(msg, conn, &site, r->id, r->created_at, r->member_id, r->to, r->tmpl,
                              r->payload);
     if (rc == CM_OK)

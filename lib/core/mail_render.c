@@ -3,9 +3,14 @@
  * built-in template per outbox template name (subject, text, HTML), with
  * {{name}} placeholders filled from the row's payload, the member and the
  * event it names; values are HTML-escaped in the HTML part. Event mails
- * carry the event as an .ics part.
+ * carry the event as an .ics part. Newsletters (template "newsletter") are
+ * their Markdown text and the HTML cmark makes of it, with a footer
+ * linking to the member's preferences. Mail of a category the member can
+ * turn off carries List-Unsubscribe (+ List-Unsubscribe-Post over https)
+ * with a signed one-click link.
  */
 #include "deliver_int.h"
+#include "newsletter_int.h"
 
 #include "../util/json.h"
 
@@ -225,10 +230,111 @@ int cm__mail_template_check(const char *what, const char *text)
     return CM_OK;
 }
 
+/* List-Unsubscribe for member_id's mail of category cat; *token (room for
+ * CM__UNSUB_TOKEN_MAX) gets the signed token for other links. */
+static int set_unsubscribe(char *token, cm__mail_msg *msg, cm__conn *conn,
+                           const cm__mail_site *site, int64_t member_id, int cat)
+{
+    int rc = cm__unsub_token(token, conn, member_id, cat);
+    if (rc)
+        return rc;
+    char url[1400];
+    make_link(url, sizeof url, site->api_url, "/v1/mail/unsubscribe/", token);
+    return cm__mail_set_list_unsubscribe(msg, url, NULL);
+}
+
+/* A newsletter: subject and Markdown from the newsletters row, a footer
+ * with the preferences link. */
+static int render_newsletter(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *site,
+                             int64_t member_id, const char *payload)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    int64_t nid = cm__json_int(p, "newsletter_id", 0);
+    json_decref(p);
+    if (nid <= 0 || member_id <= 0)
+        return cm__error_set_field(CM_EINVAL, "payload",
+                                   "a newsletter row needs newsletter_id "
+                                   "and a member");
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "newsletter.render_info");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, nid);
+    rc = cm__q_step(&q);
+    char *subject = NULL, *md = NULL;
+    if (rc == 1) {
+        subject = cm__strdup(cm__q_col_text(&q, 0));
+        md = cm__strdup(cm__q_col_text(&q, 1));
+        rc = subject && md ? CM_OK : cm__oom();
+    } else if (rc == 0) {
+        rc = cm__error_set_field(CM_EINVAL, "payload", "newsletter %lld not found", (long long)nid);
+    }
+    cm__q_close(&q);
+    char token[CM__UNSUB_TOKEN_MAX], prefs[1400];
+    char *html = NULL, *text = NULL, *full_html = NULL;
+    if (rc == CM_OK)
+        rc = set_unsubscribe(token, msg, conn, site, member_id, CM__CAT_NEWSLETTERS);
+    if (rc == CM_OK) {
+        make_link(prefs, sizeof prefs, site->public_url, "/preferences?token=", token);
+        rc = cm__mail_markdown_html(&html, md, strlen(md));
+    }
+    if (rc == CM_OK) {
+        cm__buf b = {0};
+        cm__buf_puts(&b, md);
+        cm__buf_puts(&b, "\n\n-- \nYou get this newsletter from ");
+        cm__buf_puts(&b, site->name);
+        cm__buf_puts(&b, ". Unsubscribe or choose which mail you get: ");
+        cm__buf_puts(&b, prefs);
+        cm__buf_puts(&b, "\n");
+        text = b.p;
+        cm__buf h = {0};
+        cm__buf_puts(&h, html);
+        cm__buf_puts(&h, "<hr>\n<p>You get this newsletter from ");
+        append(&h, site->name, true);
+        cm__buf_puts(&h, ". <a href=\"");
+        append(&h, prefs, true);
+        cm__buf_puts(&h, "\">Unsubscribe or choose which mail you get</a>.</p>\n");
+        full_html = h.p;
+        if (b.err || h.err)
+            rc = cm__oom();
+    }
+    if (rc == CM_OK)
+        rc = cm__mail_set_subject(msg, subject);
+    if (rc == CM_OK)
+        rc = cm__mail_set_text(msg, text);
+    if (rc == CM_OK)
+        rc = cm__mail_set_html(msg, full_html);
+    cm__free(subject);
+    cm__free(md);
+    cm__free(html);
+    cm__free(text);
+    cm__free(full_html);
+    return rc;
+}
+
 int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *site, int64_t id,
                         int64_t created_at, int64_t member_id, const char *to,
                         const char *tmpl_name, const char *payload)
 {
+    if (strcmp(tmpl_name, "newsletter") == 0) {
+        char mid[300], name[256] = "";
+        (void)snprintf(mid, sizeof mid, "%lld.%lld.outbox@%s", (long long)id, (long long)created_at,
+                       strrchr(site->from_addr, '@') + 1);
+        int rc = member_id > 0 ? load_member_name(name, sizeof name, conn, member_id) : CM_OK;
+        if (rc == CM_OK)
+            rc = render_newsletter(msg, conn, site, member_id, payload);
+        if (rc == CM_OK)
+            rc = cm__mail_set_from(msg, site->from_addr, site->from_name);
+        if (rc == CM_OK)
+            rc = cm__mail_add_to(msg, to, name[0] ? name : NULL);
+        if (rc == CM_OK)
+            rc = cm__mail_set_message_id(msg, mid);
+        if (rc == CM_OK)
+            rc = cm__mail_set_date(msg, cm_now_us());
+        if (rc == CM_OK)
+            rc = cm__mail_add_header(msg, "Precedence", "bulk");
+        return rc;
+    }
     const tmpl *t = NULL;
     const cm__mail_tmpl_text *custom = NULL;
     for (size_t i = 0; i < sizeof templates / sizeof *templates; i++)
@@ -320,6 +426,11 @@ int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *
         rc = cm__mail_set_date(msg, cm_now_us());
     if (rc == CM_OK)
         rc = cm__mail_add_header(msg, "Auto-Submitted", "auto-generated");
+    int cat = cm__mail_cat_of_template(t->name);
+    if (rc == CM_OK && cat >= 0 && member_id > 0) {
+        char token[CM__UNSUB_TOKEN_MAX];
+        rc = set_unsubscribe(token, msg, conn, site, member_id, cat);
+    }
     cm__free(subject);
     cm__free(text);
     cm__free(html);

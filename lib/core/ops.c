@@ -24,12 +24,14 @@ extern const cm__op cm__checkin_ops[];
 extern const cm__op cm__mail_ops[];
 extern const cm__op cm__pay_ops[];
 extern const cm__op cm__attach_ops[];
+extern const cm__op cm__newsletter_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
-    cm__member_ops, cm__auth_ops,    cm__event_ops, cm__rsvp_ops, cm__group_ops,
-    cm__post_ops,   cm__admin_ops,   cm__jobs_ops,  cm__ai_ops,   cm__ticket_ops,
-    cm__order_ops,  cm__checkin_ops, cm__mail_ops,  cm__pay_ops,  cm__attach_ops,
+    cm__member_ops, cm__auth_ops,   cm__event_ops,  cm__rsvp_ops,
+    cm__group_ops,  cm__post_ops,   cm__admin_ops,  cm__jobs_ops,
+    cm__ai_ops,     cm__ticket_ops, cm__order_ops,  cm__checkin_ops,
+    cm__mail_ops,   cm__pay_ops,    cm__attach_ops, cm__newsletter_ops,
 };
 
 /* Room in the index; more operations than this make cm__ops_ready() fail. */
@@ -352,6 +354,8 @@ int cm_ops_describe(char **out)
                 json_object_set_new(hdrs, h[0], json_string(h[1]));
             json_object_set_new(http, "headers", hdrs);
         }
+        if (op->flags & CM__OP_FORM)
+            json_object_set_new(http, "form", json_true());
         json_t *o = json_object();
         json_object_set_new(o, "name", json_string(op->name));
         json_object_set_new(o, "summary", json_string(op->summary));

@@ -129,6 +129,10 @@ extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session
           * input, the actor and the data (and "now" within 1 s) */
 
 #define CM__OP_PASSWORD 0x8u /* computes argon2id (describe: "password_hashing") */
+#define CM__OP_FORM                                                                                \
+    0x10u /* an HTTP POST that a mail client sends (RFC 8058 one-click): hosts                     \
+           * accept a form body (application/x-www-form-urlencoded or                              \
+           * multipart/form-data) and ignore it; the input is in the path */
 
 /* argon2id through the process-wide gate (at most
  * COMMUNITY_PASSWORD_CONCURRENCY at once; ops_auth.c). hash: 0 or

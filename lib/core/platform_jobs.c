@@ -27,6 +27,9 @@
  *   job's completion). Orders of an event also expire lazily, under its
  *   lock, whenever someone orders tickets for it or pays.
  *
+ * - "platform.newsletter_fill": writes the next batch of a newsletter's
+ *   delivery rows (ops_newsletter.c; kind defined by migration 0012).
+ *
  * The first two kinds are defined by migration 0002 on queue "platform",
  * the third when a scheduler registers them; a scheduler opened with
  * CM_SCHEDULER_PLATFORM_JOBS runs them: cm_scheduler_start() lives here
@@ -34,6 +37,7 @@
  * domain.
  */
 #include "commerce_int.h"
+#include "newsletter_int.h"
 
 #include "../jobs/jobs_int.h"
 
@@ -289,6 +293,9 @@ static int platform_register(cm_scheduler *s, cm_store *store)
     if (rc && rc != CM_EEXISTS)
         return rc;
     rc = cm_scheduler_register(s, "platform.waitlist_promoted", waitlist_handler, NULL);
+    if (rc && rc != CM_EEXISTS)
+        return rc;
+    rc = cm_scheduler_register(s, "platform.newsletter_fill", cm__newsletter_fill_handler, NULL);
     if (rc && rc != CM_EEXISTS)
         return rc;
     cm_job_kind_options ko = CM_JOB_KIND_OPTIONS_INIT;

@@ -81,6 +81,14 @@ const char *cm__mail_message_id(const cm__mail_msg *m);
  * CM_EINVAL (field "from", "to" or "text") when a required part is missing. */
 int cm__mail_render(char **out, size_t *len_out, cm__mail_msg *m);
 
+/* ---- Markdown ---- */
+
+/* HTML for the CommonMark text md (len bytes), in cmark's safe mode: raw
+ * HTML and script URLs are dropped, text is escaped. *out freed with
+ * cm__free. CM_EINVAL (field "body") when md is not UTF-8, or md or the
+ * HTML is over CM__MAIL_MAX_BODY. */
+int cm__mail_markdown_html(char **out, const char *md, size_t len);
+
 /* ---- calendar (RFC 5545) ---- */
 
 typedef struct cm__mail_ics_event {

@@ -2,8 +2,12 @@
 from cm_ops_describe, authentication (bearer, cookie + CSRF), error mapping
 to problem details, pagination, idempotency, CORS, health/readiness/metrics,
 logs. Every rejected request is checked to have changed nothing."""
+import base64
+import hashlib
+import hmac
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -559,6 +563,56 @@ def metrics_pass_promtool(srv):
     check(promtool, "promtool is installed (apt-get install -y prometheus)")
     r = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True)
     eq(r.returncode, 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
+
+
+def unsubscribe_token(srv, member_id, category):
+    """The token of a List-Unsubscribe link, as the library signs it, under a
+    key the test plays the operator to set."""
+    key = bytes(range(32))
+    db = sqlite3.connect(srv.db_path, timeout=10)
+    try:
+        db.execute("INSERT OR REPLACE INTO site_keys (name, secret, created_at) "
+                   "VALUES ('unsubscribe', ?, 0)", (key.hex(),))
+        db.commit()
+    finally:
+        db.close()
+    mac = hmac.new(key, ("unsubscribe:%d:%s" % (member_id, category)).encode(),
+                   hashlib.sha256).digest()
+    return "%d.%s.%s" % (member_id, category,
+                         base64.urlsafe_b64encode(mac).decode().rstrip("="))
+
+
+@test
+def one_click_unsubscribe(srv):
+    """RFC 8058: a mail client POSTs "List-Unsubscribe=One-Click" as a form to
+    the link, with no session; the token in the path is the authority."""
+    tok = unsubscribe_token(srv, S["ann"], "newsletters")
+    st, _, _, js = srv.request("PUT", "/v1/mail/preferences", {"newsletters": True},
+                               token=S["ann_token"])
+    eq(st, 200, "opt in")
+    eq(js["preferences"]["newsletters"], True, "opted in")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    st, _, _, js = srv.request("POST", "/v1/mail/unsubscribe/" + tok, headers=form,
+                               raw_body=b"List-Unsubscribe=One-Click")
+    eq(st, 200, "one-click status: %s" % js)
+    eq(js, {"unsubscribed": True, "category": "newsletters"}, "one-click result")
+    st, _, _, js = srv.request("GET", "/v1/mail/preferences?token=" + tok)
+    eq(st, 200, "preferences by token")
+    eq(js["preferences"]["newsletters"], False, "newsletters off")
+    # multipart/form-data is accepted too; a tampered token is refused
+    multipart = {"Content-Type": "multipart/form-data; boundary=x"}
+    body = (b"--x\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
+            b"One-Click\r\n--x--\r\n")
+    st, _, _, js = srv.request("POST", "/v1/mail/unsubscribe/" + tok, headers=multipart,
+                               raw_body=body)
+    eq(st, 200, "multipart one-click: %s" % js)
+    bad = tok[:-2] + ("AA" if not tok.endswith("AA") else "BA")
+    problem(srv.request("POST", "/v1/mail/unsubscribe/" + bad, headers=multipart,
+                        raw_body=body), 422, "CM_EINVAL", "token")
+    # other operations still take JSON only
+    st, _, _, _ = srv.request("PUT", "/v1/mail/preferences", headers=form,
+                              raw_body=b"newsletters=1", token=S["ann_token"])
+    eq(st, 415, "form body elsewhere")
 
 
 @test

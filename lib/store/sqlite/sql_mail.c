@@ -9,12 +9,18 @@
 #define MAIL_ROW                                                                                   \
     "RETURNING id, lease_token, member_id, to_addr, template, payload, created_at, attempts"
 
+/* A newsletter's rows are sent only while it is 'sending' (0012_newsletters). */
+#define LIVE_NEWSLETTER                                                                            \
+    "(newsletter_id IS NULL OR newsletter_id IN (SELECT id FROM newsletters "                      \
+    "WHERE status = 'sending'))"
+
 const cm__sql_entry cm__sqlite_sql_mail[] = {
     /* ?1 now, ?2 lease until, ?3 limit: due pending rows, oldest first */
     {"mail.claim", "UPDATE email_outbox SET status = 'sending', lease_until = ?2, "
                    "lease_token = lease_token + 1, attempts = attempts + 1 "
                    "WHERE id IN (SELECT id FROM email_outbox WHERE status = 'pending' "
-                   "AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?3) " MAIL_ROW},
+                   "AND next_attempt_at <= ?1 AND " LIVE_NEWSLETTER
+                   " ORDER BY next_attempt_at, id LIMIT ?3) " MAIL_ROW},
     /* the same for rows whose worker died while sending */
     {"mail.claim_lapsed", "UPDATE email_outbox SET status = 'sending', lease_until = ?2, "
                           "lease_token = lease_token + 1, attempts = attempts + 1 "
@@ -40,7 +46,8 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
     /* ?1 now, ?2 limit: how many rows a claim would find (capped) */
     {"mail.due_count",
      "SELECT (SELECT count(*) FROM (SELECT 1 FROM email_outbox WHERE status = 'pending' "
-     "AND next_attempt_at <= ?1 LIMIT ?2) a) + (SELECT count(*) FROM (SELECT 1 FROM "
+     "AND next_attempt_at <= ?1 AND " LIVE_NEWSLETTER
+     " LIMIT ?2) a) + (SELECT count(*) FROM (SELECT 1 FROM "
      "email_outbox WHERE status = 'sending' AND lease_until <= ?1 LIMIT ?2) b)"},
     {"mail.stats", "SELECT status, count(*) FROM email_outbox GROUP BY status ORDER BY status"},
     {"mail.event_info",

@@ -34,6 +34,7 @@ extern const cm__sql_entry cm__sqlite_sql_idem[];
 extern const cm__sql_entry cm__sqlite_sql_order[];
 extern const cm__sql_entry cm__sqlite_sql_pay[];
 extern const cm__sql_entry cm__sqlite_sql_attach[];
+extern const cm__sql_entry cm__sqlite_sql_newsletter[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -48,5 +49,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_order,
     cm__sqlite_sql_pay,
     cm__sqlite_sql_attach,
+    cm__sqlite_sql_newsletter,
     NULL,
 };
