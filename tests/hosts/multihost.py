@@ -113,10 +113,10 @@ def proxy_state(backend):
     return st
 
 
-def wait_state(server, want, seconds):
+def wait_state(server, want, seconds, backend="api"):
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
-        if proxy_state("api").get(server, ("?",))[0].startswith(want):
+        if proxy_state(backend).get(server, ("?",))[0].startswith(want):
             return time.monotonic() - t0
         time.sleep(0.05)
     return None
@@ -143,6 +143,8 @@ def start_stack():
 def routing():
     st, _, body = request(E["proxy"], "GET", "/v1/events")
     tap(st == 200 and "items" in json.loads(body), "proxy: /v1/events answered by the API")
+    # the proxy sends to the web app once its health check has passed
+    wait_state("web-1", "UP", 60, backend="web")
     st, hd, body = request(E["proxy"], "GET", "/")
     tap(st == 200 and b"<html" in body, "proxy: / rendered by the Next.js app",
         None if st == 200 else body[:300])
