@@ -696,6 +696,13 @@ static int auth_tables(void *arg, int action, const char *a1, const char *a2, co
         case SQLITE_DELETE:
             c->prep_write |= a1 ? table_bit(c->st, a1) : ~UINT64_C(0);
             break;
+        case SQLITE_PRAGMA:
+            /* data_version reads no table; FTS5 prepares it when it
+             * connects its table inside another statement's prepare */
+            if (a1 && sqlite3_stricmp(a1, "data_version") == 0)
+                break;
+            c->prep_read = c->prep_write = ~UINT64_C(0);
+            break;
         case SQLITE_SELECT:
         case SQLITE_FUNCTION:
         case SQLITE_RECURSIVE:
