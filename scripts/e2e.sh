@@ -5,7 +5,10 @@
 # headless chromium through playwright-core (no browser is downloaded).
 # The mail test (e2e/mail.test.mjs) gets a real SMTP server started here
 # (tests/fixtures/smtp_sink.py on python3-aiosmtpd) and the `community` CLI,
-# whose worker delivers the app's mail to it.
+# whose worker delivers the app's mail to it. The shop test
+# (e2e/shop.test.mjs) starts the payment provider stand-in
+# (tests/payments/standin.py) itself and reads the ticket QR codes with
+# zbarimg (Debian zbar-tools).
 #
 # Environment:
 #   BUILD_DIR      meson build directory to use or create (default: build-e2e);
@@ -34,6 +37,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 "$PY" -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
 pkg-config --exists libcrypto 2>/dev/null || missing+=(libssl-dev)
 [ -f /usr/include/node/node_api.h ] || missing+=(libnode-dev)
@@ -93,5 +97,5 @@ log "test SMTP server at $E2E_SMTP_URL"
 log "running the browser tests"
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter "$ROOT/bindings/node/test/summary-reporter.mjs" \
-  --test-reporter-destination=stdout e2e/e2e.test.mjs e2e/mail.test.mjs
+  --test-reporter-destination=stdout e2e/e2e.test.mjs e2e/mail.test.mjs e2e/shop.test.mjs
 log "screenshots in ${E2E_ARTIFACTS:-$APP/test-results/e2e}"

@@ -21,7 +21,7 @@ TEST_PACKAGES=(clang check postgresql-15 prometheus prometheus-alertmanager
                libclang-rt-14-dev valgrind
                yamllint shellcheck docker-compose wrk python3-aiosmtpd redis-server
                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nodejs
-               buildah debootstrap haproxy)
+               buildah debootstrap haproxy zbar-tools)
 
 list=
 if [ "${1:-}" = --list ]; then

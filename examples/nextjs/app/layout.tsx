@@ -25,6 +25,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           {me ? (
             <>
               <Link href="/tickets">My tickets</Link>
+              <Link href="/membership">Membership</Link>
               <span data-testid="whoami">{me.name}</span>
               <form action={logout}><button className="secondary" type="submit">Log out</button></form>
             </>

@@ -7,13 +7,7 @@
 import Link from 'next/link';
 import { redirect } from 'next/navigation';
 import { currentMember, getStore, sessionActor } from '@/lib/community';
-
-/** 1234 EUR minor units -> "€12.34" (the currency's own number of decimals). */
-function money(minor: number, currency: string): string {
-  const f = new Intl.NumberFormat('en', { style: 'currency', currency });
-  const digits = f.resolvedOptions().maximumFractionDigits ?? 2;
-  return f.format(minor / 10 ** digits);
-}
+import { money } from '../money';
 
 const STATE_TEXT: Record<string, string> = {
   reserved: 'awaiting payment',
@@ -45,7 +39,8 @@ export default async function MyTickets() {
       {orders.map((o) => (
         <section className="card" key={o.id} data-testid="order">
           <h2>
-            <Link href={`/events/${o.event_id}`}>{o.event_title}</Link>
+            <Link href={`/events/${o.event_id}`}>{o.event_title}</Link>{' '}
+            <Link href={`/tickets/${o.id}`} className="muted">(order {o.id})</Link>
           </h2>
           <p className="muted">
             {o.quantity} × {o.ticket_type_name} ·{' '}

@@ -1,7 +1,7 @@
 /*
  * app/events/[id]/page.tsx - one event: when, where, going and waitlist
  * counts, the caller's RSVP with RSVP (or "Join waitlist" when full) / cancel
- * buttons.
+ * buttons, and the ticket types on sale with a Buy button each.
  */
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
@@ -10,6 +10,8 @@ import {
   currentMember, formatWhen, getStore, isCommunityError, sessionActor,
 } from '@/lib/community';
 import { RsvpButtons } from './rsvp-buttons';
+import { BuyTickets, type TypeView } from './buy-tickets';
+import { money } from '../../money';
 
 export default async function EventPage({ params }: { params: Promise<{ id: string }> }) {
   const id = Number((await params).id);
@@ -26,6 +28,14 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
     throw e;
   }
   const c = ev.counts;
+  /* the types this caller may buy (tier-only types are left out for others) */
+  const types: TypeView[] = (await store.ticket_types.list({ event_id: id }, me ? actor : undefined))
+    .items.filter((t) => t.active)
+    .map((t) => ({
+      id: t.id, name: t.name, description: t.description, free: t.price_minor === 0,
+      price: t.price_minor === 0 ? 'free' : money(t.price_minor, t.currency),
+      available: t.available ?? null, perOrderMax: t.per_order_max,
+    }));
   return (
     <article>
       <h1 data-testid="event-title">{ev.title}</h1>
@@ -49,6 +59,7 @@ export default async function EventPage({ params }: { params: Promise<{ id: stri
         <p><Link href={`/login?next=/events/${ev.id}`}>Log in</Link> or{' '}
           <Link href={`/signup?next=/events/${ev.id}`}>sign up</Link> to RSVP.</p>
       )}
+      {types.length > 0 && <BuyTickets types={types} signedIn={!!me} />}
       {ev.organizers && ev.organizers.length > 0 && (
         <p className="muted">Organized by {ev.organizers.map((o) => o.name).join(', ')}</p>
       )}
