@@ -199,3 +199,165 @@ test('forgot password and sign-in link, through a real SMTP server', { timeout: 
     throw e;
   }
 });
+
+/* ---------------------------------------------------------------------- */
+/* Mail preferences and the one-click unsubscribe link of a newsletter.   */
+/* ---------------------------------------------------------------------- */
+
+/** Seed members, start the app and a worker on a fresh database; returns
+ * {base, db, env, browser, logs}. Everything stops when the test ends. */
+async function startStack(t, members) {
+  assert.ok(chromiumPath, 'Debian chromium is needed (apt-get install chromium)');
+  assert.ok(smtpUrl && smtpDir && parseMail, 'run through scripts/e2e.sh: it starts the test SMTP server');
+  assert.ok(cli && existsSync(cli), 'COMMUNITY_CLI must name the community CLI (scripts/e2e.sh builds it)');
+  assert.ok(existsSync(join(appDir, '.next', 'BUILD_ID')), 'build the app first (next build)');
+  mkdirSync(artifacts, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-prefs-'));
+  const db = `sqlite://${join(dataDir, 'community.db')}`;
+  const env = { ...process.env, COMMUNITY_DB: db, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
+  for (const m of members)
+    execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'), '--email', m.email,
+      '--name', m.name, '--password', m.password, '--role', m.role], { cwd: appDir, env });
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const logs = { app: '', worker: '' };
+  const server = spawn(process.execPath,
+    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
+    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => { logs.app += d; });
+  server.stderr.on('data', (d) => { logs.app += d; });
+  /* the worker writes the newsletter's rows and delivers them; the links
+   * (preferences page, List-Unsubscribe) point at the app */
+  const worker = spawn(cli, ['--db', db, 'worker', '--smtp', `${smtpUrl}/?timeout_ms=5000`,
+    '--mail-from', 'Community <noreply@community.test>', '--public-url', base, '--api-url', base,
+    '--site-name', 'Community'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker.stdout.on('data', (d) => { logs.worker += d; });
+  worker.stderr.on('data', (d) => { logs.worker += d; });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(async () => {
+    await browser.close().catch(() => undefined);
+    server.kill('SIGTERM');
+    worker.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  await waitReady(base, server);
+  return { base, db, browser, logs };
+}
+
+/** Send a newsletter to the members who opted in, as organizer `org`,
+ * through the Node binding on the app's database. */
+async function sendNewsletter(db, org, subject, body) {
+  const { open } = await import('@libcommunity/node');
+  const store = await open(db);
+  try {
+    const { session } = await store.auth.login({ email: org.email, password: org.password });
+    const actor = { token: session.token };
+    const nl = await store.newsletters.create({ subject, body, audience: 'subscribers' }, actor);
+    await store.newsletters.send({ newsletter_id: nl.id }, actor);
+  } finally {
+    await store.close();
+  }
+}
+
+test('mail preferences, and unsubscribing from a newsletter\'s link without logging in', { timeout: 240000 }, async (t) => {
+  const pat = { email: 'pat@example.org', name: 'Pat Prefs', password: 'pat-password', role: 'member' };
+  const olga = { email: 'olga@example.org', name: 'Olga Organizer', password: 'olga-password', role: 'organizer' };
+  const { base, db, browser, logs } = await startStack(t, [pat, olga]);
+  try {
+    let shotNo = 0;
+    const shot = (page, name) => page.screenshot({
+      path: join(artifacts, `prefs-${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
+    });
+    const box = (page, name) => page.getByTestId(`pref-${name}`);
+
+    /* 1. Pat, signed in, sees the three categories (newsletters are
+     * opt-in) and turns newsletters on. */
+    const mine = await (await browser.newContext()).newPage();
+    await mine.goto(`${base}/login`);
+    await mine.fill('input[name=email]', pat.email);
+    await mine.fill('input[name=password]', pat.password);
+    await mine.getByRole('button', { name: 'Log in' }).click();
+    await mine.getByTestId('whoami').filter({ hasText: pat.name }).waitFor({ timeout: 20000 });
+    await mine.getByRole('link', { name: 'Mail preferences' }).click();
+    await mine.waitForURL(`${base}/preferences`);
+    assert.equal(await box(mine, 'newsletters').isChecked(), false);
+    assert.equal(await box(mine, 'event_reminders').isChecked(), true);
+    assert.equal(await box(mine, 'waitlist_news').isChecked(), true);
+    await box(mine, 'newsletters').check();
+    await mine.getByRole('button', { name: 'Save' }).click();
+    await mine.getByTestId('form-ok').filter({ hasText: 'saved' }).waitFor({ timeout: 20000 });
+    await mine.reload();
+    assert.equal(await box(mine, 'newsletters').isChecked(), true);
+    await shot(mine, 'signed-in');
+
+    /* 2. A newsletter reaches Pat, with its unsubscribe links. */
+    await sendNewsletter(db, olga, 'Autumn news', 'Hello **owls**, see you soon.');
+    const news = await mailTo(pat.email, 1);
+    assert.equal(news.headers.subject[0], 'Autumn news');
+    const listUnsub = news.headers['list-unsubscribe'][0].match(/<([^>]+)>/)[1];
+    assert.ok(listUnsub.startsWith(`${base}/v1/mail/unsubscribe/`), listUnsub);
+    const footer = news.parts.find((p) => p.type === 'text/plain').body
+      .match(/(http:\/\/localhost:\d+\/preferences\?token=\d+\.[a-z_]+\.[A-Za-z0-9_-]+)/);
+    assert.ok(footer, 'no preferences link in the newsletter');
+    const prefsLink = footer[1];
+    assert.ok(prefsLink.startsWith(`${base}/preferences?token=`), prefsLink);
+
+    /* 3. Signed out, the List-Unsubscribe link opened in a browser leads to
+     * the preferences page for its token; one button unsubscribes, and the
+     * page confirms it. */
+    const anon = await (await browser.newContext()).newPage();
+    await anon.goto(listUnsub);
+    await anon.waitForURL(/\/preferences\?token=/);
+    assert.equal(await anon.getByTestId('whoami').count(), 0);
+    await anon.getByTestId('prefs-for').filter({ hasText: pat.email }).waitFor();
+    assert.equal(await box(anon, 'newsletters').isChecked(), true);
+    await anon.getByRole('button', { name: 'Unsubscribe' }).click();
+    await anon.getByTestId('form-ok').filter({ hasText: 'no longer get newsletters' }).waitFor({ timeout: 20000 });
+    assert.equal(await box(anon, 'newsletters').isChecked(), false);
+    await shot(anon, 'unsubscribed');
+    /* the same page (the mail's footer link) changes the other categories */
+    await anon.goto(prefsLink);
+    await box(anon, 'event_reminders').uncheck();
+    await anon.getByRole('button', { name: 'Save' }).click();
+    await anon.getByTestId('form-ok').filter({ hasText: 'saved' }).waitFor({ timeout: 20000 });
+
+    /* 4. Pat's own page shows both changes. */
+    await mine.reload();
+    assert.equal(await box(mine, 'newsletters').isChecked(), false);
+    assert.equal(await box(mine, 'event_reminders').isChecked(), false);
+    assert.equal(await box(mine, 'waitlist_news').isChecked(), true);
+
+    /* 5. RFC 8058 one-click, as a mail client posts it, after Pat turned
+     * newsletters on again. */
+    await box(mine, 'newsletters').check();
+    await mine.getByRole('button', { name: 'Save' }).click();
+    await mine.getByTestId('form-ok').filter({ hasText: 'saved' }).waitFor({ timeout: 20000 });
+    const res = await fetch(listUnsub, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { unsubscribed: true, category: 'newsletters' });
+    await mine.reload();
+    assert.equal(await box(mine, 'newsletters').isChecked(), false);
+
+    /* 6. A tampered link shows nothing of anyone. */
+    /* the signature's first character changed */
+    const tamper = (url) => url.replace(/\.([a-z_]+)\.(.)/, (_, cat, c) => `.${cat}.${c === 'A' ? 'B' : 'A'}`);
+    const bad = tamper(prefsLink);
+    assert.notEqual(bad, prefsLink);
+    await anon.goto(bad);
+    await anon.getByTestId('link-invalid').waitFor({ timeout: 20000 });
+    assert.equal(await anon.getByTestId('prefs-for').count(), 0);
+    const badPost = await fetch(tamper(listUnsub), { method: 'POST' });
+    assert.equal(badPost.status, 400);
+  } catch (e) {
+    t.diagnostic(`app log:\n${logs.app.slice(-4000)}\nworker log:\n${logs.worker.slice(-4000)}`);
+    throw e;
+  }
+});
