@@ -1,11 +1,11 @@
 /*
- * embed_http.c - the OpenAI-compatible embeddings client (libcurl).
+ * embed_http.c - the OpenAI-compatible embeddings client (over the
+ * internal HTTP client, lib/util/http_client.h).
  *
  * POST {base_url}/embeddings with {"model", "input": [texts],
  * "encoding_format": "float"[, "dimensions"]} and the key as a bearer
  * token; the reply's data[i].embedding (ordered by data[i].index) are the
- * vectors. One easy handle per request: no shared curl state, no global
- * initialisation beyond what curl_easy_init does itself.
+ * vectors.
  *
  * Secrets: the key travels only in the Authorization header. Error
  * messages and log lines name the URL (without any user:password part)
@@ -14,48 +14,16 @@
  */
 #include "ai_int.h"
 
-#include <curl/curl.h>
+#include "../util/http_client.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_REPLY (256u * 1024u * 1024u)
 
-typedef struct reply {
-    char *p;
-    size_t len, cap;
-    bool too_big, oom;
-} reply;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    reply *r = userdata;
-    size_t n = size * nmemb;
-    if (r->len + n + 1 > MAX_REPLY) {
-        r->too_big = true;
-        return 0;
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 16384;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *p = cm__realloc(r->p, cap);
-        if (!p) {
-            r->oom = true;
-            return 0;
-        }
-        r->p = p;
-        r->cap = cap;
-    }
-    memcpy(r->p + r->len, ptr, n);
-    r->len += n;
-    r->p[r->len] = '\0';
-    return n;
-}
-
-/* "{base_url}/embeddings" and the same without "user:password@" for
- * messages (at most 120 bytes). */
-static char *make_url(const char *base, char shown[128])
+/* "{base_url}/embeddings". */
+static char *make_url(const char *base)
 {
     size_t n = strlen(base);
     while (n && base[n - 1] == '/')
@@ -65,46 +33,26 @@ static char *make_url(const char *base, char shown[128])
         return NULL;
     memcpy(url, base, n);
     memcpy(url + n, "/embeddings", sizeof "/embeddings");
-    const char *host = strstr(url, "://");
-    const char *at = host ? strchr(host + 3, '@') : NULL;
-    const char *slash = host ? strchr(host + 3, '/') : NULL;
-    if (at && (!slash || at < slash))
-        (void)snprintf(shown, 128, "%.*s%.100s", (int)(host + 3 - url), url, at + 1);
-    else
-        (void)snprintf(shown, 128, "%.120s", url);
     return url;
 }
 
-/* Replace each occurrence of key in s (NUL-terminated, in place) by "***". */
-static void redact(char *s, const char *key)
-{
-    size_t k = key ? strlen(key) : 0;
-    if (k < 4)
-        return;
-    for (char *p = strstr(s, key); p; p = strstr(p, key)) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + k, strlen(p + k) + 1);
-        p += 3;
-    }
-}
-
 /* A short, printable piece of the error a server put in its reply. */
-static void server_message(char out[100], const reply *r, const char *key)
+static void server_message(char out[100], const cm__http_response *r, const char *key)
 {
     out[0] = '\0';
-    if (!r->p || !r->len)
+    if (!r->body || !r->body_len)
         return;
     const char *msg = NULL;
-    json_t *doc = json_loadb(r->p, r->len, 0, NULL);
+    json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
     json_t *err = doc ? json_object_get(doc, "error") : NULL;
     if (json_is_string(err))
         msg = json_string_value(err);
     else if (json_is_string(json_object_get(err, "message")))
         msg = json_string_value(json_object_get(err, "message"));
     char buf[400];
-    (void)snprintf(buf, sizeof buf, "%s", msg ? msg : r->p);
+    (void)snprintf(buf, sizeof buf, "%s", msg ? msg : r->body);
     json_decref(doc);
-    redact(buf, key);
+    cm__http_redact(buf, key);
     for (char *c = buf; *c; c++)
         if ((unsigned char)*c < 0x20)
             *c = ' ';
@@ -119,10 +67,11 @@ static void server_message(char out[100], const reply *r, const char *key)
 }
 
 /* Read n vectors of *dim_io (or, when 0, of the first one's) size. */
-static int parse_reply(float **out, uint32_t *dim_io, const reply *r, size_t n, const char *shown)
+static int parse_reply(float **out, uint32_t *dim_io, const cm__http_response *r, size_t n,
+                       const char *shown)
 {
     json_error_t jerr;
-    json_t *doc = json_loadb(r->p ? r->p : "", r->len, 0, &jerr);
+    json_t *doc = json_loadb(r->body ? r->body : "", r->body_len, 0, &jerr);
     if (!doc)
         return cm__error_set(CM_EIO, "embeddings: malformed reply from %s (not JSON: %.60s)", shown,
                              jerr.text);
@@ -198,19 +147,19 @@ int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e, const c
                    size_t n)
 {
     *out = NULL;
-    char shown[128];
-    char *url = make_url(e->base_url ? e->base_url : "", shown);
+    char shown[224];
+    char *url = make_url(e->base_url ? e->base_url : "");
     json_t *body = json_object(), *input = json_array();
-    char *payload = NULL, *auth = NULL;
-    struct curl_slist *headers = NULL;
-    reply r = {0};
-    CURL *h = NULL;
+    char *payload = NULL;
+    cm__buf auth = {0};
+    cm__http_response res = {0};
     int rc = CM_OK;
     if (!url || !body || !input) {
         json_decref(input);
         rc = cm__oom();
         goto out;
     }
+    cm__http_url_shown(shown, sizeof shown, url);
     for (size_t i = 0; i < n; i++)
         json_array_append_new(input, json_string(texts[i]));
     json_object_set_new(body, "model", json_string(e->model ? e->model : ""));
@@ -220,89 +169,49 @@ int cm__embed_http(float **out, uint32_t *dim_io, const cm__embedder *e, const c
         json_object_set_new(body, "dimensions", json_integer(*dim_io));
     if ((rc = cm__json_dump(&payload, body)))
         goto out;
+    const char *headers[3] = {"Content-Type: application/json", "Accept: application/json"};
+    size_t n_headers = 2;
     if (e->api_key && *e->api_key) {
-        size_t k = strlen(e->api_key);
-        if (!(auth = cm__malloc(k + sizeof "Authorization: Bearer "))) {
+        cm__buf_printf(&auth, "Authorization: Bearer %s", e->api_key);
+        if (auth.err) {
             rc = cm__oom();
             goto out;
         }
-        memcpy(auth, "Authorization: Bearer ", sizeof "Authorization: Bearer " - 1);
-        memcpy(auth + sizeof "Authorization: Bearer " - 1, e->api_key, k + 1);
+        headers[n_headers++] = auth.p;
     }
-    const char *lines[] = {"Content-Type: application/json", "Accept: application/json", auth};
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        if (!lines[i])
-            continue;
-        struct curl_slist *l = curl_slist_append(headers, lines[i]);
-        if (!l) {
-            rc = cm__oom();
-            goto out;
-        }
-        headers = l;
-    }
-    if (!(h = curl_easy_init())) {
-        rc = cm__error_set(CM_ENOMEM, "embeddings: cannot set up an HTTP request");
-        goto out;
-    }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long timeout = e->timeout_ms ? (long)e->timeout_ms : 30000L;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000L ? timeout : 10000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
+    cm__http_request req = {.method = "POST",
+                            .url = url,
+                            .headers = headers,
+                            .n_headers = n_headers,
+                            .body = payload,
+                            .body_len = strlen(payload),
+                            .timeout_ms = e->timeout_ms ? e->timeout_ms : 30000u,
+                            .max_response = MAX_REPLY,
+                            .what = "embeddings"};
     cm__log(CM_LOG_DEBUG, "ai", "POST %s (%zu texts, model %.64s)", shown, n,
             e->model ? e->model : "");
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        if (r.oom) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory reading the embeddings reply");
-        } else if (r.too_big) {
-            rc = cm__error_set(CM_EIO, "embeddings: the reply of %s is too large", shown);
-        } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-            rc = cm__error_set(CM_ETIMEOUT, "embeddings: no reply from %s within %ld ms", shown,
-                               timeout);
-        } else {
-            char detail[CURL_ERROR_SIZE + 1];
-            (void)snprintf(detail, sizeof detail, "%s",
-                           errbuf[0] ? errbuf : curl_easy_strerror(cc));
-            redact(detail, e->api_key);
-            rc = cm__error_set(CM_EIO, "embeddings: POST %s failed: %.100s", shown, detail);
-        }
+    rc = cm__http_perform(&res, &req);
+    if (rc == CM_EUNAVAILABLE || rc == CM_ERANGE || rc == CM_EINVAL)
+        rc = cm__http_error_recode(CM_EIO); /* documented: CM_EIO for HTTP failures */
+    if (rc)
         goto out;
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
+    if (res.status < 200 || res.status > 299) {
         char msg[100];
-        server_message(msg, &r, e->api_key);
-        rc = cm__error_set(CM_EIO, "embeddings: %s answered HTTP %ld%s%s", shown, status, msg,
-                           status == 401 || status == 403 ? " (check the API key)" : "");
+        server_message(msg, &res, e->api_key);
+        rc = cm__error_set(CM_EIO, "embeddings: %s answered HTTP %ld%s%s", shown, res.status, msg,
+                           res.status == 401 || res.status == 403 ? " (check the API key)" : "");
         goto out;
     }
-    rc = parse_reply(out, dim_io, &r, n, shown);
+    rc = parse_reply(out, dim_io, &res, n, shown);
 out:
     if (rc)
         cm__log(CM_LOG_WARN, "ai", "%s", cm_error_message());
-    if (h)
-        curl_easy_cleanup(h);
-    curl_slist_free_all(headers);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        cm__free(auth);
+    if (auth.p) {
+        memset(auth.p, 0, auth.len);
+        cm__free(auth.p);
     }
+    cm__http_response_dispose(&res);
     cm__free(payload);
-    cm__free(r.p);
     json_decref(body);
     cm__free(url);
     return rc;

@@ -1,8 +1,8 @@
 /*
  * pay.h - the payment-provider interface: open a hosted checkout session
  * and verify the signature of a webhook delivery. One implementation,
- * cm__pay_stripe, speaks Stripe's API (Checkout Sessions over HTTPS with
- * libcurl, `Stripe-Signature` HMAC-SHA256 webhooks) against a configured
+ * cm__pay_stripe, speaks Stripe's API (Checkout Sessions over HTTPS through
+ * lib/util/http_client.h, `Stripe-Signature` HMAC-SHA256 webhooks) against a configured
  * base URL, so the same code talks to Stripe in production and to the
  * local stand-in (tests/payments/standin.py) in tests.
  *

@@ -4,8 +4,8 @@
  * Checkout: POST {base_url}/v1/checkout/sessions, form-encoded as Stripe
  * documents it (mode, line_items[0][price_data][...], success_url, ...),
  * the secret key as a bearer token and an Idempotency-Key header; the
- * reply's id, url and expires_at (seconds) are kept. One easy handle per
- * request, as lib/ai/embed_http.c does.
+ * reply's id, url and expires_at (seconds) are kept. The request goes
+ * through the internal HTTP client (lib/util/http_client.h).
  *
  * Webhooks: the `Stripe-Signature` header is "t=<unix seconds>,v1=<hex>"
  * (more v1 entries during a secret rotation; v0 and unknown keys are
@@ -14,9 +14,9 @@
  */
 #include "pay.h"
 
+#include "../util/http_client.h"
 #include "../util/json.h"
 
-#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,68 +24,28 @@
 
 #define MAX_REPLY (1024u * 1024u)
 
-typedef struct reply {
-    char *p;
-    size_t len, cap;
-    bool too_big, oom;
-} reply;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* Append "&key=value" to b, the value percent-encoded as
+ * application/x-www-form-urlencoded (every byte but A-Z a-z 0-9 - . _ ~). */
+static void form_add(cm__buf *b, const char *key, const char *value)
 {
-    reply *r = userdata;
-    size_t n = size * nmemb;
-    if (r->len + n + 1 > MAX_REPLY) {
-        r->too_big = true;
-        return 0;
-    }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        char *p = cm__realloc(r->p, cap);
-        if (!p) {
-            r->oom = true;
-            return 0;
+    static const char hex[] = "0123456789ABCDEF";
+    cm__buf_printf(b, "%s%s=", b->len ? "&" : "", key);
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '.' || *c == '_' || *c == '~') {
+            cm__buf_put(b, (const char *)c, 1);
+        } else {
+            char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
+            cm__buf_put(b, e, 3);
         }
-        r->p = p;
-        r->cap = cap;
-    }
-    memcpy(r->p + r->len, ptr, n);
-    r->len += n;
-    r->p[r->len] = '\0';
-    return n;
-}
-
-/* Replace every occurrence of secret in s by "***". */
-static void redact(char *s, const char *secret)
-{
-    size_t k = secret ? strlen(secret) : 0;
-    if (k < 4)
-        return;
-    char *p;
-    while ((p = strstr(s, secret))) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + k, strlen(p + k) + 1);
     }
 }
 
-/* Append "&key=value" (value percent-encoded) to b. */
-static void form_add(cm__buf *b, CURL *h, const char *key, const char *value)
-{
-    char *e = curl_easy_escape(h, value, 0);
-    if (!e) {
-        b->err = CM_ENOMEM;
-        return;
-    }
-    cm__buf_printf(b, "%s%s=%s", b->len ? "&" : "", key, e);
-    curl_free(e);
-}
-
-static void form_addi(cm__buf *b, CURL *h, const char *key, int64_t v)
+static void form_addi(cm__buf *b, const char *key, int64_t v)
 {
     char n[24];
     snprintf(n, sizeof n, "%lld", (long long)v);
-    form_add(b, h, key, n);
+    form_add(b, key, n);
 }
 
 static bool is_http_url(const char *s)
@@ -117,44 +77,44 @@ static int check_req(const cm__pay_cfg *cfg, const cm__checkout_req *req, bool *
     return CM_OK;
 }
 
-static int build_form(cm__buf *b, CURL *h, const cm__checkout_req *req, bool sub)
+static int build_form(cm__buf *b, const cm__checkout_req *req, bool sub)
 {
     char cur[4];
     for (int i = 0; i < 3; i++)
         cur[i] = (char)(req->currency[i] | 0x20); /* Stripe wants lower case */
     cur[3] = '\0';
-    form_add(b, h, "mode", req->mode);
-    form_add(b, h, "success_url", req->success_url);
-    form_add(b, h, "cancel_url", req->cancel_url);
+    form_add(b, "mode", req->mode);
+    form_add(b, "success_url", req->success_url);
+    form_add(b, "cancel_url", req->cancel_url);
     if (req->reference)
-        form_add(b, h, "client_reference_id", req->reference);
+        form_add(b, "client_reference_id", req->reference);
     if (req->customer_email)
-        form_add(b, h, "customer_email", req->customer_email);
-    form_add(b, h, "line_items[0][price_data][currency]", cur);
-    form_addi(b, h, "line_items[0][price_data][unit_amount]", req->amount);
-    form_add(b, h, "line_items[0][price_data][product_data][name]",
+        form_add(b, "customer_email", req->customer_email);
+    form_add(b, "line_items[0][price_data][currency]", cur);
+    form_addi(b, "line_items[0][price_data][unit_amount]", req->amount);
+    form_add(b, "line_items[0][price_data][product_data][name]",
              req->product_name ? req->product_name : "");
     if (sub)
-        form_add(b, h, "line_items[0][price_data][recurring][interval]", req->interval);
-    form_addi(b, h, "line_items[0][quantity]", req->quantity);
+        form_add(b, "line_items[0][price_data][recurring][interval]", req->interval);
+    form_addi(b, "line_items[0][quantity]", req->quantity);
     if (req->meta_key && req->meta_value) {
         char k[128];
         snprintf(k, sizeof k, "metadata[%s]", req->meta_key);
-        form_add(b, h, k, req->meta_value);
+        form_add(b, k, req->meta_value);
         if (sub) {
             snprintf(k, sizeof k, "subscription_data[metadata][%s]", req->meta_key);
-            form_add(b, h, k, req->meta_value);
+            form_add(b, k, req->meta_value);
         }
     }
     if (sub && req->trial_days)
-        form_addi(b, h, "subscription_data[trial_period_days]", req->trial_days);
+        form_addi(b, "subscription_data[trial_period_days]", req->trial_days);
     return b->err ? cm__oom() : CM_OK;
 }
 
-static int parse_session(cm__checkout_session *out, const reply *r, const char *shown)
+static int parse_session(cm__checkout_session *out, const cm__http_response *r, const char *shown)
 {
     json_error_t jerr;
-    json_t *j = r->p ? json_loadb(r->p, r->len, 0, &jerr) : NULL;
+    json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, &jerr) : NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *url = json_string_value(json_object_get(j, "url"));
     int rc = CM_OK;
@@ -172,15 +132,15 @@ static int parse_session(cm__checkout_session *out, const reply *r, const char *
 }
 
 /* A short, redacted piece of the provider's error reply: " (message)". */
-static void server_message(char *msg, size_t cap, const reply *r, const char *key)
+static void server_message(char *msg, size_t cap, const cm__http_response *r, const char *key)
 {
     msg[0] = '\0';
     json_error_t jerr;
-    json_t *j = r->p ? json_loadb(r->p, r->len, 0, &jerr) : NULL;
+    json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, &jerr) : NULL;
     const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
     if (m) {
         snprintf(msg, cap, " (%.80s)", m);
-        redact(msg, key);
+        cm__http_redact(msg, key);
     }
     json_decref(j);
 }
@@ -193,106 +153,60 @@ static int stripe_checkout_create(cm__checkout_session *out, const cm__pay_cfg *
     int rc = check_req(cfg, req, &sub);
     if (rc)
         return rc;
-    char shown[160];
     size_t bl = strlen(cfg->base_url);
     while (bl && cfg->base_url[bl - 1] == '/')
         bl--;
-    const char *at = memchr(cfg->base_url, '@', bl); /* never show user:password@ */
-    const char *scheme_end = strstr(cfg->base_url, "://");
-    if (at && scheme_end && scheme_end < at)
-        snprintf(shown, sizeof shown, "%.*s%.*s/v1/checkout/sessions",
-                 (int)(scheme_end + 3 - cfg->base_url), cfg->base_url,
-                 (int)(bl - (size_t)(at + 1 - cfg->base_url)), at + 1);
-    else
-        snprintf(shown, sizeof shown, "%.*s/v1/checkout/sessions", (int)(bl < 120 ? bl : 120),
-                 cfg->base_url);
     cm__buf url = {0}, form = {0}, auth = {0}, idem = {0};
-    struct curl_slist *headers = NULL;
-    reply r = {0};
-    CURL *h = curl_easy_init();
-    if (!h)
-        return cm__error_set(CM_ENOMEM, "payments: cannot set up an HTTP request");
+    cm__http_response res = {0};
+    char shown[224];
     cm__buf_printf(&url, "%.*s/v1/checkout/sessions", (int)bl, cfg->base_url);
     cm__buf_printf(&auth, "Authorization: Bearer %s", cfg->secret_key);
     if (req->idempotency_key)
         cm__buf_printf(&idem, "Idempotency-Key: %s", req->idempotency_key);
-    if ((rc = build_form(&form, h, req, sub)))
+    if ((rc = build_form(&form, req, sub)))
         goto out;
     if (url.err || auth.err || idem.err) {
         rc = cm__oom();
         goto out;
     }
-    const char *lines[] = {"Content-Type: application/x-www-form-urlencoded",
-                           "Accept: application/json", auth.p, idem.p};
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        if (!lines[i])
-            continue;
-        struct curl_slist *l = curl_slist_append(headers, lines[i]);
-        if (!l) {
-            rc = cm__oom();
-            goto out;
-        }
-        headers = l;
-    }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long timeout = cfg->timeout_ms ? (long)cfg->timeout_ms : 30000L;
-    curl_easy_setopt(h, CURLOPT_URL, url.p);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, form.p);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)form.len);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000L ? timeout : 10000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
+    cm__http_url_shown(shown, sizeof shown, url.p);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                             "Accept: application/json", auth.p, idem.p};
+    cm__http_request hreq = {.method = "POST",
+                             .url = url.p,
+                             .headers = headers,
+                             .n_headers = idem.p ? 4 : 3,
+                             .body = form.p,
+                             .body_len = form.len,
+                             .timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000u,
+                             .max_response = MAX_REPLY,
+                             .what = "payments"};
     cm__log(CM_LOG_DEBUG, "pay", "POST %s (%s, %lld %s)", shown, req->mode, (long long)req->amount,
             req->currency);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        if (r.oom) {
-            rc = cm__error_set(CM_ENOMEM, "out of memory reading the provider's reply");
-        } else if (r.too_big) {
-            rc = cm__error_set(CM_EIO, "payments: the reply of %s is too large", shown);
-        } else if (cc == CURLE_OPERATION_TIMEDOUT) {
-            rc = cm__error_set(CM_ETIMEOUT, "payments: no reply from %s within %ld ms", shown,
-                               timeout);
-        } else {
-            char detail[CURL_ERROR_SIZE + 1];
-            snprintf(detail, sizeof detail, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-            redact(detail, cfg->secret_key);
-            rc = cm__error_set(CM_EIO, "payments: POST %s failed: %.100s", shown, detail);
-        }
+    rc = cm__http_perform(&res, &hreq);
+    if (rc == CM_EUNAVAILABLE || rc == CM_ERANGE || rc == CM_EINVAL)
+        rc = cm__http_error_recode(CM_EIO); /* the provider's failures are CM_EIO */
+    if (rc)
         goto out;
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 200 || status > 299) {
+    if (res.status < 200 || res.status > 299) {
         char msg[100];
-        server_message(msg, sizeof msg, &r, cfg->secret_key);
-        rc = cm__error_set(CM_EIO, "payments: %s answered HTTP %ld%s%s", shown, status, msg,
-                           status == 401 || status == 403 ? " (check the secret key)" : "");
+        server_message(msg, sizeof msg, &res, cfg->secret_key);
+        rc = cm__error_set(CM_EIO, "payments: %s answered HTTP %ld%s%s", shown, res.status, msg,
+                           res.status == 401 || res.status == 403 ? " (check the secret key)" : "");
         goto out;
     }
-    rc = parse_session(out, &r, shown);
+    rc = parse_session(out, &res, shown);
 out:
     if (rc)
         cm__log(CM_LOG_WARN, "pay", "%s", cm_error_message());
-    curl_easy_cleanup(h);
-    curl_slist_free_all(headers);
     if (auth.p) {
         sodium_memzero(auth.p, auth.len);
         cm__free(auth.p);
     }
+    cm__http_response_dispose(&res);
     cm__free(url.p);
     cm__free(form.p);
     cm__free(idem.p);
-    cm__free(r.p);
     return rc;
 }
 
