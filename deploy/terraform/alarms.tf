@@ -43,40 +43,156 @@ locals {
     web    = aws_ecs_service.web.name
     worker = aws_ecs_service.worker.name
   }
+
+  # The alarms on one metric each, by name (the alarm is
+  # <prefix>-<key>): namespace, metric, dimensions, statistic, period (s),
+  # periods to breach, comparison, threshold, missing data, description.
+  # Dimensions are tomap() so that every entry has the same type.
+  metric_alarms = merge(
+    { for k, svc in local.ecs_services : "${k}-cpu-high" => {
+      namespace   = "AWS/ECS"
+      metric      = "CPUUtilization"
+      dimensions  = tomap({ ClusterName = aws_ecs_cluster.main.name, ServiceName = svc })
+      statistic   = "Average"
+      period      = 300
+      periods     = 3
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.alarm_cpu_percent
+      missing     = "missing"
+      description = "ECS service ${svc}: average CPU above ${var.alarm_cpu_percent}% for 15 min (autoscaling at max_count, or a busy loop)."
+    } },
+    { for k, svc in local.ecs_services : "${k}-memory-high" => {
+      namespace   = "AWS/ECS"
+      metric      = "MemoryUtilization"
+      dimensions  = tomap({ ClusterName = aws_ecs_cluster.main.name, ServiceName = svc })
+      statistic   = "Average"
+      period      = 300
+      periods     = 3
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.alarm_memory_percent
+      missing     = "missing"
+      description = "ECS service ${svc}: average memory above ${var.alarm_memory_percent}% of the task's for 15 min (tasks near their limit are killed)."
+    } },
+    {
+      "alb-unhealthy-targets" = {
+        namespace   = "AWS/ApplicationELB"
+        metric      = "UnHealthyHostCount"
+        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix })
+        statistic   = "Maximum"
+        period      = 60
+        periods     = 5
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0
+        missing     = "notBreaching"
+        description = "A target of the load balancer failed /readyz for 5 min (database unreachable, migration pending, task stuck)."
+      }
+      "alb-no-healthy-targets" = {
+        namespace   = "AWS/ApplicationELB"
+        metric      = "HealthyHostCount"
+        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix })
+        statistic   = "Minimum"
+        period      = 60
+        periods     = 3
+        comparison  = "LessThanThreshold"
+        threshold   = 1
+        missing     = "breaching"
+        description = "No healthy target behind the load balancer for 3 min: the site is down."
+      }
+      "db-connections-high" = {
+        namespace   = "AWS/RDS"
+        metric      = "DatabaseConnections"
+        dimensions  = tomap({ DBInstanceIdentifier = aws_db_instance.main.identifier })
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 3
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.alarm_db_connections
+        missing     = "missing"
+        description = "More than ${var.alarm_db_connections} database connections for 15 min (tasks x pool_size approaching max_connections)."
+      }
+      "db-free-storage-low" = {
+        namespace   = "AWS/RDS"
+        metric      = "FreeStorageSpace"
+        dimensions  = tomap({ DBInstanceIdentifier = aws_db_instance.main.identifier })
+        statistic   = "Minimum"
+        period      = 300
+        periods     = 2
+        comparison  = "LessThanThreshold"
+        threshold   = var.alarm_db_free_storage_gib * 1073741824
+        missing     = "missing"
+        description = "Less than ${var.alarm_db_free_storage_gib} GiB free on the database for 10 min (storage autoscaling at db_max_allocated_storage?). A full disk makes the database read-only."
+      }
+    },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "ecs_cpu" {
-  for_each            = local.ecs_services
-  alarm_name          = "${local.prefix}-${each.key}-cpu-high"
-  alarm_description   = "ECS service ${each.value}: average CPU above ${var.alarm_cpu_percent}% for 15 min (autoscaling at max_count, or a busy loop)."
-  namespace           = "AWS/ECS"
-  metric_name         = "CPUUtilization"
-  dimensions          = { ClusterName = aws_ecs_cluster.main.name, ServiceName = each.value }
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.alarm_cpu_percent
-  treat_missing_data  = "missing"
+resource "aws_cloudwatch_metric_alarm" "metric" {
+  for_each            = local.metric_alarms
+  alarm_name          = "${local.prefix}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = each.value.missing
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "ecs_memory" {
-  for_each            = local.ecs_services
-  alarm_name          = "${local.prefix}-${each.key}-memory-high"
-  alarm_description   = "ECS service ${each.value}: average memory above ${var.alarm_memory_percent}% of the task's for 15 min (tasks near their limit are killed)."
-  namespace           = "AWS/ECS"
-  metric_name         = "MemoryUtilization"
-  dimensions          = { ClusterName = aws_ecs_cluster.main.name, ServiceName = each.value }
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.alarm_memory_percent
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# These alarms were one resource each (or one per metric) before: keep their
+# state.
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_cpu["app"]
+  to   = aws_cloudwatch_metric_alarm.metric["app-cpu-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_cpu["web"]
+  to   = aws_cloudwatch_metric_alarm.metric["web-cpu-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_cpu["worker"]
+  to   = aws_cloudwatch_metric_alarm.metric["worker-cpu-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_memory["app"]
+  to   = aws_cloudwatch_metric_alarm.metric["app-memory-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_memory["web"]
+  to   = aws_cloudwatch_metric_alarm.metric["web-memory-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.ecs_memory["worker"]
+  to   = aws_cloudwatch_metric_alarm.metric["worker-memory-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.alb_unhealthy_targets
+  to   = aws_cloudwatch_metric_alarm.metric["alb-unhealthy-targets"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.alb_no_healthy_targets
+  to   = aws_cloudwatch_metric_alarm.metric["alb-no-healthy-targets"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_connections
+  to   = aws_cloudwatch_metric_alarm.metric["db-connections-high"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_free_storage
+  to   = aws_cloudwatch_metric_alarm.metric["db-free-storage-low"]
 }
 
 # 5xx answers (the tasks' and the load balancer's own) as a percentage of
@@ -130,68 +246,4 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
       period      = 300
     }
   }
-}
-
-resource "aws_cloudwatch_metric_alarm" "alb_unhealthy_targets" {
-  alarm_name          = "${local.prefix}-alb-unhealthy-targets"
-  alarm_description   = "A target of the load balancer failed /readyz for 5 min (database unreachable, migration pending, task stuck)."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "UnHealthyHostCount"
-  dimensions          = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "alb_no_healthy_targets" {
-  alarm_name          = "${local.prefix}-alb-no-healthy-targets"
-  alarm_description   = "No healthy target behind the load balancer for 3 min: the site is down."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HealthyHostCount"
-  dimensions          = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix }
-  statistic           = "Minimum"
-  period              = 60
-  evaluation_periods  = 3
-  comparison_operator = "LessThanThreshold"
-  threshold           = 1
-  treat_missing_data  = "breaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_connections" {
-  alarm_name          = "${local.prefix}-db-connections-high"
-  alarm_description   = "More than ${var.alarm_db_connections} database connections for 15 min (tasks x pool_size approaching max_connections)."
-  namespace           = "AWS/RDS"
-  metric_name         = "DatabaseConnections"
-  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.alarm_db_connections
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_free_storage" {
-  alarm_name          = "${local.prefix}-db-free-storage-low"
-  alarm_description   = "Less than ${var.alarm_db_free_storage_gib} GiB free on the database for 10 min (storage autoscaling at db_max_allocated_storage?). A full disk makes the database read-only."
-  namespace           = "AWS/RDS"
-  metric_name         = "FreeStorageSpace"
-  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 2
-  comparison_operator = "LessThanThreshold"
-  threshold           = var.alarm_db_free_storage_gib * 1073741824
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
 }

@@ -6,7 +6,7 @@
 #   worker  `community worker` (image `api`, another command): reminders,
 #           waitlist notices, the mail outbox; no load balancer;
 # and the one-off migration task (image `api`) run before each deployment.
-# Each service scales on its own; all of them share one PostgreSQL database.
+# Their task definitions are in tasks.tf. Each service scales on its own; all of them share one PostgreSQL database.
 #
 # The container logs JSON lines on stdout; the awslogs driver sends them to
 # CloudWatch Logs unchanged (one event per line, queryable with Logs
@@ -110,83 +110,10 @@ locals {
   }
 }
 
-resource "aws_ecs_task_definition" "app" {
-  family                   = "${local.prefix}-app"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.container_cpu
-  memory                   = var.container_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-
-  container_definitions = jsonencode([{
-    name                   = "app"
-    image                  = local.image
-    essential              = true
-    user                   = "10001:10001"
-    readonlyRootFilesystem = true
-    stopTimeout            = 30
-    portMappings           = [{ name = "http", containerPort = 8080, protocol = "tcp" }]
-    environment            = local.app_environment
-    secrets                = local.app_secrets
-    ulimits                = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
-    linuxParameters        = { initProcessEnabled = true }
-    healthCheck = {
-      command     = ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
-      interval    = 10
-      timeout     = 3
-      retries     = 3
-      startPeriod = 15
-    }
-    logConfiguration = {
-      logDriver = "awslogs"
-      options   = merge(local.log_options, { "awslogs-stream-prefix" = "app" })
-    }
-  }])
-}
-
-# `community migrate` with the server's image and settings. Run it with
-# `aws ecs run-task` before updating the service (docs/operations-guide.md).
-resource "aws_ecs_task_definition" "migrate" {
-  family                   = "${local.prefix}-migrate"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = 256
-  memory                   = 512
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-
-  container_definitions = jsonencode([{
-    name                   = "migrate"
-    image                  = local.image
-    essential              = true
-    user                   = "10001:10001"
-    readonlyRootFilesystem = true
-    entryPoint             = ["/usr/local/bin/community"]
-    command                = ["migrate"]
-    environment            = [{ name = "COMMUNITY_LOG_LEVEL", value = var.log_level }]
-    secrets                = [local.app_secrets[0]]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options   = merge(local.log_options, { "awslogs-stream-prefix" = "migrate" })
-    }
-  }])
-}
-
 resource "aws_ecs_service" "app" {
   name                               = "${local.prefix}-app"
   cluster                            = aws_ecs_cluster.main.id
-  task_definition                    = aws_ecs_task_definition.app.arn
+  task_definition                    = aws_ecs_task_definition.service["app"].arn
   desired_count                      = var.min_count
   launch_type                        = "FARGATE"
   platform_version                   = "LATEST"
@@ -220,53 +147,10 @@ resource "aws_ecs_service" "app" {
   depends_on = [aws_lb_listener.https]
 }
 
-# The web tier: the Next.js app with libcommunity in process (the N-API addon),
-# on the same database as the API.
-resource "aws_ecs_task_definition" "web" {
-  family                   = "${local.prefix}-web"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.web_cpu
-  memory                   = var.web_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-
-  container_definitions = jsonencode([{
-    name         = "web"
-    image        = local.web_image
-    essential    = true
-    user         = "10001:10001"
-    stopTimeout  = 30
-    portMappings = [{ name = "http", containerPort = 3000, protocol = "tcp" }]
-    environment = [
-      { name = "PORT", value = "3000" },
-      { name = "HOSTNAME", value = "0.0.0.0" },
-    ]
-    secrets         = [local.app_secrets[0]]
-    linuxParameters = { initProcessEnabled = true }
-    healthCheck = {
-      command     = ["CMD", "node", "-e", "fetch('http://127.0.0.1:3000/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-      interval    = 10
-      timeout     = 3
-      retries     = 3
-      startPeriod = 20
-    }
-    logConfiguration = {
-      logDriver = "awslogs"
-      options   = merge(local.log_options, { "awslogs-stream-prefix" = "web" })
-    }
-  }])
-}
-
 resource "aws_ecs_service" "web" {
   name                               = "${local.prefix}-web"
   cluster                            = aws_ecs_cluster.main.id
-  task_definition                    = aws_ecs_task_definition.web.arn
+  task_definition                    = aws_ecs_task_definition.service["web"].arn
   desired_count                      = var.web_min_count
   launch_type                        = "FARGATE"
   platform_version                   = "LATEST"
@@ -299,47 +183,10 @@ resource "aws_ecs_service" "web" {
   depends_on = [aws_lb_listener.https]
 }
 
-# The job worker: `community worker` from the API image. It listens on no port;
-# ECS replaces a task whose process exits. SIGTERM drains running jobs within
-# --drain-ms (30 s, under stopTimeout); jobs of a killed task are taken over by
-# the others when their lease lapses.
-resource "aws_ecs_task_definition" "worker" {
-  family                   = "${local.prefix}-worker"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.worker_cpu
-  memory                   = var.worker_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-
-  container_definitions = jsonencode([{
-    name                   = "worker"
-    image                  = local.image
-    essential              = true
-    user                   = "10001:10001"
-    readonlyRootFilesystem = true
-    stopTimeout            = 35
-    entryPoint             = ["/usr/local/bin/community"]
-    command                = ["worker", "--json-logs", "--drain-ms", "30000"]
-    environment            = local.worker_environment
-    secrets                = local.worker_secrets
-    linuxParameters        = { initProcessEnabled = true }
-    logConfiguration = {
-      logDriver = "awslogs"
-      options   = merge(local.log_options, { "awslogs-stream-prefix" = "worker" })
-    }
-  }])
-}
-
 resource "aws_ecs_service" "worker" {
   name                               = "${local.prefix}-worker"
   cluster                            = aws_ecs_cluster.main.id
-  task_definition                    = aws_ecs_task_definition.worker.arn
+  task_definition                    = aws_ecs_task_definition.service["worker"].arn
   desired_count                      = var.worker_count
   launch_type                        = "FARGATE"
   platform_version                   = "LATEST"

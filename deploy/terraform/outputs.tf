@@ -42,7 +42,7 @@ output "ecs_worker_service" {
 
 output "migrate_task_definition" {
   description = "Task definition that runs `community migrate` (aws ecs run-task)."
-  value       = aws_ecs_task_definition.migrate.arn
+  value       = aws_ecs_task_definition.service["migrate"].arn
 }
 
 output "private_subnet_ids" {

@@ -121,31 +121,20 @@ run "environment" {
   }
 
   assert {
-    condition = (
-      length(aws_cloudwatch_metric_alarm.ecs_cpu) == length(local.ecs_services) &&
-      length(aws_cloudwatch_metric_alarm.ecs_memory) == length(local.ecs_services) &&
-      aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name != "" &&
-      aws_cloudwatch_metric_alarm.alb_unhealthy_targets.alarm_name != "" &&
-      aws_cloudwatch_metric_alarm.alb_no_healthy_targets.alarm_name != "" &&
-      aws_cloudwatch_metric_alarm.db_connections.alarm_name != "" &&
-      aws_cloudwatch_metric_alarm.db_free_storage.alarm_name != ""
-    )
+    condition = alltrue([
+      for name in concat(
+        [for k in keys(local.ecs_services) : "${k}-cpu-high"],
+        [for k in keys(local.ecs_services) : "${k}-memory-high"],
+        ["alb-unhealthy-targets", "alb-no-healthy-targets", "db-connections-high", "db-free-storage-low"],
+      ) : aws_cloudwatch_metric_alarm.metric[name].alarm_name == "${var.name}-${var.environment}-${name}"
+    ]) && aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name != ""
     error_message = "every environment has the CPU and memory alarms per service, the ALB 5xx and target health alarms, and the database connection and storage alarms"
   }
 
   assert {
     condition = alltrue([
-      for a in concat(
-        values(aws_cloudwatch_metric_alarm.ecs_cpu),
-        values(aws_cloudwatch_metric_alarm.ecs_memory),
-        [
-          aws_cloudwatch_metric_alarm.alb_5xx_rate,
-          aws_cloudwatch_metric_alarm.alb_unhealthy_targets,
-          aws_cloudwatch_metric_alarm.alb_no_healthy_targets,
-          aws_cloudwatch_metric_alarm.db_connections,
-          aws_cloudwatch_metric_alarm.db_free_storage,
-        ]
-      ) : contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)
+      for a in concat(values(aws_cloudwatch_metric_alarm.metric), [aws_cloudwatch_metric_alarm.alb_5xx_rate]) :
+      contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)
     ])
     error_message = "every alarm notifies the SNS topic when it fires and when it recovers"
   }
@@ -157,18 +146,18 @@ run "environment" {
 
   assert {
     condition = (
-      jsondecode(aws_ecs_task_definition.app.container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
-      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
-      jsondecode(aws_ecs_task_definition.web.container_definitions)[0].image == "${aws_ecr_repository.web.repository_url}:${var.image_tag}"
+      jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
+      jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].image == "${aws_ecr_repository.app.repository_url}:${var.image_tag}" &&
+      jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].image == "${aws_ecr_repository.web.repository_url}:${var.image_tag}"
     )
     error_message = "the API and the worker run the api image, the web tier the web image, all with image_tag"
   }
 
   assert {
     condition = (
-      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].command[0] == "worker" &&
-      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].entryPoint[0] == "/usr/local/bin/community" &&
-      jsondecode(aws_ecs_task_definition.worker.container_definitions)[0].stopTimeout > 30 &&
+      jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].command[0] == "worker" &&
+      jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].entryPoint[0] == "/usr/local/bin/community" &&
+      jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].stopTimeout > 30 &&
       aws_ecs_service.worker.desired_count == var.worker_count && var.worker_count >= 2 &&
       length(aws_ecs_service.worker.load_balancer) == 0
     )
@@ -177,7 +166,7 @@ run "environment" {
 
   assert {
     condition = alltrue([
-      for c in [aws_ecs_task_definition.app, aws_ecs_task_definition.web, aws_ecs_task_definition.worker] :
+      for c in values(aws_ecs_task_definition.service) :
       jsondecode(c.container_definitions)[0].user == "10001:10001"
     ])
     error_message = "every service runs as the unprivileged user of the images"
