@@ -1,6 +1,8 @@
-# alarms.tf - CloudWatch alarms on the service, the load balancer and the
-# database, all sent (alarm and recovery) to one SNS topic, <prefix>-alarms,
-# with e-mail, PagerDuty and Slack subscriptions from variables. The alarm
+# alarms.tf - CloudWatch alarms on the services, the load balancer, the
+# database, its read replica, the job queues (the server's metrics, through
+# the collector of metrics.tf) and the uploads replication, all sent (alarm
+# and recovery) to one SNS topic, <prefix>-alarms, with e-mail, PagerDuty and
+# Slack subscriptions from variables. The alarm
 # list and the first steps are in docs/operations-guide.md ("Terraform").
 
 resource "aws_sns_topic" "alarms" {
@@ -122,7 +124,86 @@ locals {
         missing     = "missing"
         description = "Less than ${var.alarm_db_free_storage_gib} GiB free on the database for 10 min (storage autoscaling at db_max_allocated_storage?). A full disk makes the database read-only."
       }
+      "alb-web-unhealthy-targets" = {
+        namespace   = "AWS/ApplicationELB"
+        metric      = "UnHealthyHostCount"
+        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.web.arn_suffix })
+        statistic   = "Maximum"
+        period      = 60
+        periods     = 5
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0
+        missing     = "notBreaching"
+        description = "A web task failed /api/health for 5 min (database unreachable, task stuck)."
+      }
+      "alb-web-no-healthy-targets" = {
+        namespace   = "AWS/ApplicationELB"
+        metric      = "HealthyHostCount"
+        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.web.arn_suffix })
+        statistic   = "Minimum"
+        period      = 60
+        periods     = 3
+        comparison  = "LessThanThreshold"
+        threshold   = 1
+        missing     = "breaching"
+        description = "No healthy web task behind the load balancer for 3 min: the site's pages are down."
+      }
     },
+    # The job queues, from the server's own metrics (metrics.tf).
+    { for k, v in {
+      "queue-backlog" = {
+        namespace   = var.metrics_namespace
+        metric      = "community_job_queue_depth"
+        dimensions  = tomap({ environment = var.environment, state = "queued" })
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 3
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.alarm_queue_depth
+        missing     = "missing"
+        description = "More than ${var.alarm_queue_depth} jobs waiting in a queue for 15 min: workers too few, stopped or failing (docs/runbooks/CommunityJobQueueBacklog.md)."
+      }
+      "queue-stalled" = {
+        namespace   = var.metrics_namespace
+        metric      = "community_job_queue_oldest_age_seconds"
+        dimensions  = tomap({ environment = var.environment })
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 2
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.alarm_queue_age_seconds
+        missing     = "missing"
+        description = "The oldest waiting job has waited more than ${var.alarm_queue_age_seconds} s for 10 min: workers down (docs/runbooks/CommunityJobQueueStalled.md)."
+      }
+    } : k => v if var.metrics_collector },
+    { for k, v in {
+      "db-replica-lag" = {
+        namespace   = "AWS/RDS"
+        metric      = "ReplicaLag"
+        dimensions  = tomap({ DBInstanceIdentifier = "${local.prefix}-replica" })
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 2
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.alarm_replica_lag_seconds
+        missing     = "breaching"
+        description = "The read replica is more than ${var.alarm_replica_lag_seconds} s behind the primary for 10 min (or reports nothing: replication stopped)."
+      }
+    } : k => v if var.db_read_replica },
+    { for k, v in {
+      "uploads-replication-latency" = {
+        namespace   = "AWS/S3"
+        metric      = "ReplicationLatency"
+        dimensions  = tomap({ SourceBucket = aws_s3_bucket.uploads.bucket, DestinationBucket = "${local.prefix}-uploads-replica-${local.account_id}", RuleId = "uploads-to-${var.backup_region}" })
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 3
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.alarm_uploads_replication_seconds
+        missing     = "notBreaching"
+        description = "Uploads take more than ${var.alarm_uploads_replication_seconds} s to reach the replica bucket in ${var.backup_region} for 15 min: the uploads' RPO is at risk."
+      }
+    } : k => v if var.uploads_replication },
   )
 }
 

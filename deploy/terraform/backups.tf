@@ -13,10 +13,12 @@ provider "aws" {
   }
 }
 
+# The key of the second region: replicated database backups and the uploads
+# replica bucket (s3.tf).
 resource "aws_kms_key" "backup" {
-  count                   = var.db_backup_replication ? 1 : 0
+  count                   = var.db_backup_replication || var.uploads_replication ? 1 : 0
   provider                = aws.backup
-  description             = "${local.prefix}: replicated RDS automated backups"
+  description             = "${local.prefix}: replicated RDS automated backups and uploads"
   enable_key_rotation     = true
   deletion_window_in_days = 30
 }

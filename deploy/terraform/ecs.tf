@@ -83,13 +83,38 @@ locals {
     { name = "COMMUNITY_POOL_SIZE", value = tostring(var.pool_size) },
     ], length(var.cors_origins) > 0 ? [
     { name = "COMMUNITY_CORS_ORIGINS", value = join(",", var.cors_origins) },
+    ] : [], var.uploads_s3 ? [
+    # Uploads in the bucket of s3.tf; browsers PUT to it through presigned
+    # URLs (the bucket's CORS rule admits the site's origin).
+    { name = "COMMUNITY_S3_ENDPOINT", value = "https://s3.${var.region}.amazonaws.com" },
+    { name = "COMMUNITY_S3_BUCKET", value = aws_s3_bucket.uploads.bucket },
+    { name = "COMMUNITY_S3_REGION", value = var.region },
+    { name = "COMMUNITY_S3_VIRTUAL_HOST", value = "1" },
   ] : [])
 
-  app_secrets = [
+  # COMMUNITY_DB first: the migration and web tasks take only that one.
+  app_secrets = concat([
     { name = "COMMUNITY_DB", valueFrom = aws_secretsmanager_secret.db_uri.arn },
     { name = "COMMUNITY_METRICS_TOKEN", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_METRICS_TOKEN::" },
     { name = "COMMUNITY_EMBEDDINGS_KEY", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_EMBEDDINGS_KEY::" },
+  ], local.redis_secrets)
+
+  # COMMUNITY_REDIS (redis.tf) for the API (one rate-limit budget per client
+  # across tasks) and the worker. The server's Redis client speaks plain
+  # redis:// only, so the URL is given only when ElastiCache runs without
+  # in-transit encryption (var.redis_transit_encryption = false).
+  redis_secrets = var.redis_transit_encryption ? [] : [
+    { name = "COMMUNITY_REDIS", valueFrom = aws_secretsmanager_secret.redis_url.arn },
   ]
+
+  # The S3 credentials of the API (keys of the api-keys secret): the server
+  # signs with static keys and does not fetch the task role's credentials
+  # (docs/uploads.md), so they are an access key of the IAM user
+  # <prefix>-uploads (iam.tf).
+  app_s3_secrets = var.uploads_s3 ? [
+    { name = "COMMUNITY_S3_ACCESS_KEY", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_S3_ACCESS_KEY::" },
+    { name = "COMMUNITY_S3_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_S3_SECRET_KEY::" },
+  ] : []
 
   # The worker: the database and the keys of the server, plus SMTP (SES's SMTP
   # interface; COMMUNITY_SMTP in the api-keys secret) for the mail outbox.

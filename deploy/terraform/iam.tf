@@ -1,10 +1,17 @@
 # iam.tf - two roles for the tasks, each with only what it needs:
 #   execution role (ECS agent): pull this repository's images, write this log
-#     group, read this service's two secrets;
-#   task role (the server itself): objects of the uploads bucket, and SES
-#     sending from var.domain.
-# Nothing else: no wildcard resources except ecr:GetAuthorizationToken,
-# which AWS only grants on "*".
+#     group, read this service's secrets;
+#   task role (the processes themselves): objects of the uploads bucket, SES
+#     sending from var.domain, and the metrics collector's log group;
+# and the IAM user <prefix>-uploads with the same rights on the uploads
+# bucket. community-server signs S3 requests with static keys from its
+# environment and does not fetch the task role's credentials from the ECS
+# credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), nor renew
+# temporary ones: until it does, create an access key of that user and put it
+# into the api-keys secret (docs/operations-guide.md, Terraform). Terraform
+# creates no key, so none is in the state.
+# No wildcard resources except ecr:GetAuthorizationToken, which AWS only
+# grants on "*".
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -58,6 +65,7 @@ data "aws_iam_policy_document" "execution" {
     resources = [
       aws_secretsmanager_secret.db_uri.arn,
       aws_secretsmanager_secret.api_keys.arn,
+      aws_secretsmanager_secret.redis_url.arn,
     ]
   }
 }
@@ -74,7 +82,8 @@ resource "aws_iam_role" "task" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-data "aws_iam_policy_document" "task" {
+# The uploads bucket: objects (with multipart uploads) and listing.
+data "aws_iam_policy_document" "uploads_access" {
   statement {
     sid       = "UploadObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -86,6 +95,10 @@ data "aws_iam_policy_document" "task" {
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.uploads.arn]
   }
+}
+
+data "aws_iam_policy_document" "task" {
+  source_policy_documents = [data.aws_iam_policy_document.uploads_access.json]
 
   statement {
     sid       = "SendMail"
@@ -98,10 +111,30 @@ data "aws_iam_policy_document" "task" {
       values   = ["*@${var.domain}"]
     }
   }
+
+  # The metrics collector (metrics.tf) writes embedded metric format events.
+  statement {
+    sid       = "WriteMetrics"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["arn:aws:logs:${var.region}:${local.account_id}:log-group:/ecs/${local.prefix}/metrics:*"]
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
   name   = "${local.prefix}-task"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
+}
+
+# The S3 identity of community-server until it uses role credentials (see the
+# top of this file). No access key here: create one by hand
+# (aws iam create-access-key --user-name <prefix>-uploads).
+resource "aws_iam_user" "uploads" {
+  name = "${local.prefix}-uploads"
+}
+
+resource "aws_iam_user_policy" "uploads" {
+  name   = "${local.prefix}-uploads"
+  user   = aws_iam_user.uploads.name
+  policy = data.aws_iam_policy_document.uploads_access.json
 }

@@ -73,3 +73,33 @@ resource "aws_db_instance" "main" {
   performance_insights_enabled    = true
   enabled_cloudwatch_logs_exports = ["postgresql"]
 }
+
+# A read replica in the same region (var.db_read_replica): asynchronous, for
+# reports and `community backup` off the primary, and a copy that can be
+# promoted (`aws rds promote-read-replica`) in minutes. It replicates bad
+# writes too: point-in-time recovery stays the answer to those. The replica
+# lag alarm (alarms.tf) watches it.
+resource "aws_db_instance" "replica" {
+  count               = var.db_read_replica ? 1 : 0
+  identifier          = "${local.prefix}-replica"
+  replicate_source_db = aws_db_instance.main.identifier
+  instance_class      = var.db_instance_class
+
+  max_allocated_storage = var.db_max_allocated_storage
+  storage_type          = "gp3"
+  storage_encrypted     = true
+
+  vpc_security_group_ids = [aws_security_group.db.id]
+  parameter_group_name   = aws_db_parameter_group.postgres15.name
+  publicly_accessible    = false
+  multi_az               = false
+
+  backup_retention_period = 0
+  skip_final_snapshot     = true
+  deletion_protection     = var.deletion_protection
+
+  auto_minor_version_upgrade      = true
+  apply_immediately               = false
+  performance_insights_enabled    = true
+  enabled_cloudwatch_logs_exports = ["postgresql"]
+}

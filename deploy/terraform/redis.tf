@@ -1,10 +1,17 @@
-# redis.tf - ElastiCache Redis 7 in the private subnets: encrypted at rest
-# and in transit, an AUTH token when var.redis_auth_token is set, automatic
-# failover with two or more nodes. community-server does not use Redis yet;
-# it is provisioned for shared rate-limit and idempotency state across
-# tasks. Its URL (with the token) is kept in the secret <prefix>/redis-url,
-# which no task reads today. ElastiCache has no write-only AUTH token
-# argument: a token given here is stored in the (encrypted) state.
+# redis.tf - ElastiCache Redis 7 in the private subnets, encrypted at rest,
+# automatic failover with two or more nodes. community-server uses it, as
+# COMMUNITY_REDIS, for one rate-limit budget per client across every task
+# (docs/operations-guide.md, Scaling); the worker gets the same URL.
+#
+# The server's Redis client (hiredis 0.14) speaks plain redis:// only, without
+# TLS, so in-transit encryption is off by default
+# (var.redis_transit_encryption): the traffic stays inside the VPC, and the
+# security group admits only the tasks. ElastiCache allows an AUTH token only
+# with in-transit encryption; with it on (for other clients), the URL is
+# rediss:// with the token, and the tasks get no COMMUNITY_REDIS (the server
+# would refuse the scheme). The URL is kept in the secret <prefix>/redis-url.
+# ElastiCache has no write-only AUTH token argument: a token given here is
+# stored in the (encrypted) state.
 
 resource "aws_elasticache_subnet_group" "main" {
   name       = local.prefix
@@ -26,8 +33,8 @@ resource "aws_elasticache_replication_group" "main" {
   automatic_failover_enabled = var.redis_num_nodes > 1
   multi_az_enabled           = var.redis_num_nodes > 1
   at_rest_encryption_enabled = true
-  transit_encryption_enabled = true
-  auth_token                 = var.redis_auth_token != "" ? var.redis_auth_token : null
+  transit_encryption_enabled = var.redis_transit_encryption
+  auth_token                 = var.redis_transit_encryption && var.redis_auth_token != "" ? var.redis_auth_token : null
 
   snapshot_retention_limit = 1
   apply_immediately        = false
@@ -35,11 +42,15 @@ resource "aws_elasticache_replication_group" "main" {
 
 resource "aws_secretsmanager_secret" "redis_url" {
   name                    = "${local.prefix}/redis-url"
-  description             = "Redis URL (rediss://, with the AUTH token)"
+  description             = "COMMUNITY_REDIS: the Redis URL (with the AUTH token when there is one)"
   recovery_window_in_days = 7
 }
 
 resource "aws_secretsmanager_secret_version" "redis_url" {
-  secret_id     = aws_secretsmanager_secret.redis_url.id
-  secret_string = var.redis_auth_token != "" ? "rediss://:${var.redis_auth_token}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379" : "rediss://${aws_elasticache_replication_group.main.primary_endpoint_address}:6379"
+  secret_id = aws_secretsmanager_secret.redis_url.id
+  secret_string = (
+    !var.redis_transit_encryption ? "redis://${aws_elasticache_replication_group.main.primary_endpoint_address}:6379/0" :
+    var.redis_auth_token != "" ? "rediss://:${var.redis_auth_token}@${aws_elasticache_replication_group.main.primary_endpoint_address}:6379" :
+    "rediss://${aws_elasticache_replication_group.main.primary_endpoint_address}:6379"
+  )
 }

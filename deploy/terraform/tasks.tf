@@ -3,7 +3,8 @@
 # health check) is in that map; what they share (Fargate, x86-64 Linux, the
 # two roles, user 10001, essential, the awslogs driver with the task's name
 # as stream prefix) is written once below.
-#   app      community-server (image `api`), port 8080, read-only root
+#   app      community-server (image `api`), port 8080, read-only root, and
+#            the metrics collector beside it (metrics.tf)
 #   migrate  `community migrate` (image `api`), run before each deployment
 #   web      the Next.js site (image `web`), port 3000
 #   worker   `community worker` (image `api`), no port
@@ -29,13 +30,13 @@ locals {
     app = {
       cpu    = var.container_cpu
       memory = var.container_memory
-      containers = jsonencode([merge(local.container_base.app, {
+      containers = jsonencode(concat([merge(local.container_base.app, {
         image                  = local.image
         readonlyRootFilesystem = true
         stopTimeout            = 30
         portMappings           = [{ name = "http", containerPort = 8080, protocol = "tcp" }]
         environment            = local.app_environment
-        secrets                = local.app_secrets
+        secrets                = concat(local.app_secrets, local.app_s3_secrets)
         ulimits                = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
         linuxParameters        = { initProcessEnabled = true }
         healthCheck = {
@@ -45,7 +46,7 @@ locals {
           retries     = 3
           startPeriod = 15
         }
-      })])
+      })], var.metrics_collector ? [local.collector_container] : []))
     }
 
     # `community migrate` with the server's image and settings. Run it with

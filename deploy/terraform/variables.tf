@@ -304,10 +304,14 @@ variable "redis_num_nodes" {
 }
 
 variable "redis_auth_token" {
-  description = "Redis AUTH token (16-128 characters, none of @ \" /); empty for none (the connection is still TLS). Kept in the state: ElastiCache has no write-only token argument."
+  description = "Redis AUTH token (16-128 characters, none of @ \" /), only with redis_transit_encryption (ElastiCache allows a token only with TLS); empty for none. Kept in the state: ElastiCache has no write-only token argument."
   type        = string
   default     = ""
   sensitive   = true
+  validation {
+    condition     = var.redis_auth_token == "" || var.redis_transit_encryption
+    error_message = "redis_auth_token needs redis_transit_encryption = true."
+  }
 }
 
 variable "uploads_noncurrent_days" {
@@ -389,4 +393,82 @@ variable "alarm_db_free_storage_gib" {
   description = "Free database storage (GiB) under which the storage alarm fires."
   type        = number
   default     = 10
+}
+
+variable "redis_transit_encryption" {
+  description = "TLS between the tasks and Redis. The server's Redis client speaks plain redis:// only: with TLS on, the tasks get no COMMUNITY_REDIS and rate limits are per task."
+  type        = bool
+  default     = false
+}
+
+# ---- uploads ----
+
+variable "uploads_s3" {
+  description = "Give the API the uploads bucket (COMMUNITY_S3_*). Put an access key of the IAM user <prefix>-uploads into the api-keys secret (COMMUNITY_S3_ACCESS_KEY, COMMUNITY_S3_SECRET_KEY) first: the server does not use the task role's credentials."
+  type        = bool
+  default     = false
+}
+
+variable "uploads_cors_origins" {
+  description = "Browser origins allowed to PUT and GET the uploads bucket through presigned URLs; empty: https://<domain>."
+  type        = list(string)
+  default     = []
+}
+
+variable "uploads_replication" {
+  description = "Replicate the uploads bucket to a bucket in var.backup_region (S3 Replication Time Control: 15 minutes)."
+  type        = bool
+  default     = false
+}
+
+# ---- read replica ----
+
+variable "db_read_replica" {
+  description = "A read replica of the database in the same region (reports, pg_dump off the primary, a copy that can be promoted), with a replica lag alarm."
+  type        = bool
+  default     = false
+}
+
+# ---- server metrics in CloudWatch ----
+
+variable "metrics_collector" {
+  description = "Run the ADOT collector beside each API task, writing the job queue metrics to CloudWatch (needed by the queue alarms)."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_collector_image" {
+  description = "Image of the AWS Distro for OpenTelemetry collector."
+  type        = string
+  default     = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the server's metrics (dimension `environment`)."
+  type        = string
+  default     = "Community"
+}
+
+variable "alarm_replica_lag_seconds" {
+  description = "Replica lag (s) above which the replica lag alarm fires."
+  type        = number
+  default     = 300
+}
+
+variable "alarm_queue_depth" {
+  description = "Jobs waiting in one queue above which the queue backlog alarm fires."
+  type        = number
+  default     = 1000
+}
+
+variable "alarm_queue_age_seconds" {
+  description = "Age (s) of the oldest waiting job above which the stalled queue alarm fires."
+  type        = number
+  default     = 600
+}
+
+variable "alarm_uploads_replication_seconds" {
+  description = "S3 replication latency (s) of the uploads bucket above which its alarm fires (the RPO is 15 minutes)."
+  type        = number
+  default     = 900
 }

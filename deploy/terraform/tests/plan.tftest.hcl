@@ -60,6 +60,11 @@ mock_provider "aws" {
       arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
     }
   }
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn = "arn:aws:s3:::community-prod-uploads-replica-123456789012"
+    }
+  }
 }
 
 # Not in the tfvars files: the image comes from the pipeline, the secrets
@@ -125,10 +130,62 @@ run "environment" {
       for name in concat(
         [for k in keys(local.ecs_services) : "${k}-cpu-high"],
         [for k in keys(local.ecs_services) : "${k}-memory-high"],
-        ["alb-unhealthy-targets", "alb-no-healthy-targets", "db-connections-high", "db-free-storage-low"],
+        ["alb-unhealthy-targets", "alb-no-healthy-targets", "alb-web-unhealthy-targets", "alb-web-no-healthy-targets"],
+        ["db-connections-high", "db-free-storage-low", "queue-backlog", "queue-stalled"],
+        var.db_read_replica ? ["db-replica-lag"] : [],
+        var.uploads_replication ? ["uploads-replication-latency"] : [],
       ) : aws_cloudwatch_metric_alarm.metric[name].alarm_name == "${var.name}-${var.environment}-${name}"
     ]) && aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name != ""
-    error_message = "every environment has the CPU and memory alarms per service, the ALB 5xx and target health alarms, and the database connection and storage alarms"
+    error_message = "every environment has the CPU and memory alarms per service, the ALB 5xx and target health alarms (API and web), the database connection and storage alarms, the job queue alarms, and the replica lag and uploads replication alarms where those exist"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.metric["queue-backlog"].namespace == var.metrics_namespace &&
+      aws_cloudwatch_metric_alarm.metric["queue-backlog"].metric_name == "community_job_queue_depth" &&
+      aws_cloudwatch_metric_alarm.metric["queue-backlog"].dimensions.state == "queued" &&
+      aws_cloudwatch_metric_alarm.metric["queue-stalled"].metric_name == "community_job_queue_oldest_age_seconds" &&
+      strcontains(one([for c in jsondecode(aws_ecs_task_definition.service["app"].container_definitions) : c if c.name == "metrics"]).environment[0].value, "community_job_queue_depth") &&
+      !one([for c in jsondecode(aws_ecs_task_definition.service["app"].container_definitions) : c if c.name == "metrics"]).essential
+    )
+    error_message = "the queue alarms watch the metrics that the collector beside each API task (not essential) sends to CloudWatch"
+  }
+
+  assert {
+    condition     = var.environment != "prod" || try(aws_db_instance.replica[0].replicate_source_db == aws_db_instance.main.identifier, false)
+    error_message = "prod: the database has a read replica, watched by the replica lag alarm"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_versioning.uploads.versioning_configuration[0].status == "Enabled" &&
+      contains(one(aws_s3_bucket_cors_configuration.uploads.cors_rule).allowed_methods, "PUT") &&
+      contains(one(aws_s3_bucket_cors_configuration.uploads.cors_rule).allowed_origins, "https://${var.domain}") &&
+      contains(one(aws_s3_bucket_cors_configuration.uploads.cors_rule).allowed_headers, "Content-Type")
+    )
+    error_message = "the uploads bucket is versioned and lets the site's pages PUT to it through presigned URLs"
+  }
+
+  assert {
+    condition = var.environment != "prod" || try(
+      aws_s3_bucket_replication_configuration.uploads[0].rule[0].status == "Enabled" &&
+      aws_s3_bucket_replication_configuration.uploads[0].rule[0].destination[0].bucket == aws_s3_bucket.uploads_replica[0].arn &&
+      aws_s3_bucket_replication_configuration.uploads[0].rule[0].destination[0].replication_time[0].time[0].minutes == 15 &&
+      aws_s3_bucket_replication_configuration.uploads[0].rule[0].delete_marker_replication[0].status == "Enabled" &&
+      aws_s3_bucket_versioning.uploads_replica[0].versioning_configuration[0].status == "Enabled" &&
+      var.backup_region != var.region,
+    false)
+    error_message = "prod: the uploads are replicated, delete markers included, to a versioned bucket in another region within 15 minutes"
+  }
+
+  assert {
+    condition = (
+      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      startswith(aws_secretsmanager_secret_version.redis_url.secret_string, "redis://") &&
+      !aws_elasticache_replication_group.main.transit_encryption_enabled
+    )
+    error_message = "the API and the worker get COMMUNITY_REDIS, a plain redis:// URL (the server's client has no TLS)"
   }
 
   assert {
@@ -186,5 +243,56 @@ run "environment" {
   assert {
     condition     = length(local.ecs_services) == 3
     error_message = "the API, web and worker services each have their CPU and memory alarms"
+  }
+}
+
+# With TLS to Redis (for other clients), the tasks get no COMMUNITY_REDIS: the
+# server would refuse the rediss:// scheme and not start.
+run "redis_tls" {
+  command = apply
+
+  variables {
+    redis_transit_encryption = true
+    redis_auth_token         = "testredistoken0123456789"
+  }
+
+  assert {
+    condition = (
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      startswith(aws_secretsmanager_secret_version.redis_url.secret_string, "rediss://:")
+    )
+    error_message = "with TLS to Redis the URL is rediss:// with the token, and no task gets it"
+  }
+}
+
+# ElastiCache takes an AUTH token only with in-transit encryption.
+run "redis_token_needs_tls" {
+  command = plan
+
+  variables {
+    redis_transit_encryption = false
+    redis_auth_token         = "testredistoken0123456789"
+  }
+
+  expect_failures = [var.redis_auth_token]
+}
+
+# The uploads bucket for the API: the COMMUNITY_S3_* settings and the two
+# keys from the api-keys secret.
+run "uploads_s3" {
+  command = apply
+
+  variables {
+    uploads_s3 = true
+  }
+
+  assert {
+    condition = (
+      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].environment : x.value if x.name == "COMMUNITY_S3_BUCKET"], aws_s3_bucket.uploads.bucket) &&
+      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY") &&
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY")
+    )
+    error_message = "with uploads_s3 the API (only) gets the bucket and the keys"
   }
 }
