@@ -25,13 +25,14 @@ extern const cm__op cm__mail_ops[];
 extern const cm__op cm__pay_ops[];
 extern const cm__op cm__attach_ops[];
 extern const cm__op cm__newsletter_ops[];
+extern const cm__op cm__assistant_ops[];
 
 /* Module tables, each terminated by an entry with name == NULL. */
 static const cm__op *const modules[] = {
-    cm__member_ops, cm__auth_ops,   cm__event_ops,  cm__rsvp_ops,
-    cm__group_ops,  cm__post_ops,   cm__admin_ops,  cm__jobs_ops,
-    cm__ai_ops,     cm__ticket_ops, cm__order_ops,  cm__checkin_ops,
-    cm__mail_ops,   cm__pay_ops,    cm__attach_ops, cm__newsletter_ops,
+    cm__member_ops,     cm__auth_ops,      cm__event_ops, cm__rsvp_ops, cm__group_ops,
+    cm__post_ops,       cm__admin_ops,     cm__jobs_ops,  cm__ai_ops,   cm__ticket_ops,
+    cm__order_ops,      cm__checkin_ops,   cm__mail_ops,  cm__pay_ops,  cm__attach_ops,
+    cm__newsletter_ops, cm__assistant_ops,
 };
 
 /* Room in the index; more operations than this make cm__ops_ready() fail. */
@@ -320,6 +321,21 @@ static json_t *shape_use(const cm__shape *sh, json_t *defs)
     return json_pack("{s:s}", "$ref", ref);
 }
 
+json_t *cm__op_input_schema(const cm__op *op)
+{
+    json_t *props = json_object(), *req = json_array(), *input = json_object();
+    for (const cm__field *f = op->fields; f && f->name; f++) {
+        json_object_set_new(props, f->name, field_schema(f));
+        if (f->flags & CM__REQUIRED)
+            json_array_append_new(req, json_string(f->name));
+    }
+    json_object_set_new(input, "type", json_string("object"));
+    json_object_set_new(input, "properties", props);
+    json_object_set_new(input, "required", req);
+    json_object_set_new(input, "additionalProperties", json_false());
+    return input;
+}
+
 int cm_ops_describe(char **out)
 {
     if (!out)
@@ -331,16 +347,7 @@ int cm_ops_describe(char **out)
     json_t *ops = json_array(), *defs = json_object();
     const cm__op *op;
     for (size_t i = 0; (op = cm__op_at(i)); i++) {
-        json_t *props = json_object(), *req = json_array(), *input = json_object();
-        for (const cm__field *f = op->fields; f && f->name; f++) {
-            json_object_set_new(props, f->name, field_schema(f));
-            if (f->flags & CM__REQUIRED)
-                json_array_append_new(req, json_string(f->name));
-        }
-        json_object_set_new(input, "type", json_string("object"));
-        json_object_set_new(input, "properties", props);
-        json_object_set_new(input, "required", req);
-        json_object_set_new(input, "additionalProperties", json_false());
+        json_t *input = cm__op_input_schema(op);
         json_t *http = json_object();
         json_object_set_new(http, "method", json_string(op->http_method));
         json_object_set_new(http, "path", json_string(op->http_path));

@@ -63,6 +63,12 @@ static const char *const known_metrics[] = {
     "subscriptions",
     "subscriptions_churned",
     "ai_requests",
+    "assistant_requests",
+    "assistant_tokens_in",
+    "assistant_tokens_out",
+    "assistant_tool_calls",
+    "assistant_actions_confirmed",
+    "assistant_actions_declined",
     NULL,
 };
 

@@ -226,6 +226,9 @@ const cm__op *cm__op_at(size_t i);
 int cm__ops_index(const cm__op **dst, size_t cap, size_t *n, const cm__op *const *modules,
                   size_t n_modules);
 
+/* The JSON Schema of an operation's input (as cm_ops_describe gives it). */
+json_t *cm__op_input_schema(const cm__op *op);
+
 /* Validate `in` against the op's schema (types, bounds, required fields,
  * unknown fields, UTF-8). CM_EINVAL with the field on failure. */
 int cm__validate(const cm__op *op, json_t *in);

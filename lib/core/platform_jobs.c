@@ -30,12 +30,17 @@
  * - "platform.newsletter_fill": writes the next batch of a newsletter's
  *   delivery rows (ops_newsletter.c; kind defined by migration 0012).
  *
+ * - "platform.assistant_retention": a sweep every 10 minutes that deletes
+ *   the assistant conversations older than the policy's retention and
+ *   expired pending actions (assistant_store.c).
+ *
  * The first two kinds are defined by migration 0002 on queue "platform",
  * the third when a scheduler registers them; a scheduler opened with
  * CM_SCHEDULER_PLATFORM_JOBS runs them: cm_scheduler_start() lives here
  * and hands their registration to lib/jobs, which knows nothing of the
  * domain.
  */
+#include "assistant_int.h"
 #include "commerce_int.h"
 #include "newsletter_int.h"
 
@@ -309,6 +314,11 @@ static int platform_register(cm_scheduler *s, cm_store *store)
         ((rc = cm_scheduler_register(s, "platform.order_expiry", order_expiry_handler, NULL)) &&
          rc != CM_EEXISTS))
         return rc;
+    if ((rc = cm_jobs_define(store, "platform.assistant_retention", &ko)) ||
+        ((rc = cm_scheduler_register(s, "platform.assistant_retention",
+                                     cm__assistant_retention_handler, NULL)) &&
+         rc != CM_EEXISTS))
+        return rc;
     cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
     o.every_us = 60 * INT64_C(1000000);
     o.start_at = cm_now_us();
@@ -318,8 +328,13 @@ static int platform_register(cm_scheduler *s, cm_store *store)
     if ((rc = cm_jobs_schedule(NULL, store, "platform.order_expiry", "platform.order_expiry", "{}",
                                2, &o)))
         return rc;
-    return cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh", "{}",
-                            2, &o);
+    if ((rc = cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh",
+                               "{}", 2, &o)))
+        return rc;
+    /* the assistant's retention: every 10 minutes, up to 1000 conversations */
+    o.every_us = 600 * INT64_C(1000000);
+    return cm_jobs_schedule(NULL, store, "platform.assistant_retention",
+                            "platform.assistant_retention", "{}", 2, &o);
 }
 
 int cm_scheduler_start(cm_scheduler *s)

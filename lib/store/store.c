@@ -220,6 +220,8 @@ void cm_store_close(cm_store *s)
         s->pay_free(s->pay);
     if (s->uploads_free)
         s->uploads_free(s->uploads);
+    if (s->assistant_free)
+        s->assistant_free(s->assistant);
     pthread_mutex_destroy(&s->uploads_lock);
     if (s->state)
         s->ops->release(s->state);

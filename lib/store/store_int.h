@@ -54,6 +54,10 @@ struct cm_store {
     struct cm__uploads *uploads;
     void (*uploads_free)(struct cm__uploads *uploads);
     pthread_mutex_t uploads_lock;
+    /* the assistant's chat provider (lib/core/assistant_config.c): made on
+     * first use, freed at close through assistant_free */
+    struct cm__assistant_state *assistant;
+    void (*assistant_free)(struct cm__assistant_state *a);
 };
 
 /* A statement handle as domain code sees it. The first failed bind is

@@ -203,7 +203,8 @@ static void sqlite_schema(char *buf, size_t n, const char *path)
     const char *sql =
         "SELECT m.name || '.' || p.name || ' ' || CASE upper(p.type) WHEN 'INTEGER' THEN "
         "'bigint' WHEN 'TEXT' THEN 'text' WHEN 'REAL' THEN 'double precision' WHEN 'BLOB' "
-        "THEN 'bytea' ELSE lower(p.type) END || CASE WHEN p.\"notnull\" OR p.pk THEN ' not null' "
+        "THEN 'bytea' WHEN 'JSON' THEN 'jsonb' ELSE lower(p.type) END || CASE WHEN p.\"notnull\" "
+        "OR p.pk THEN ' not null' "
         "ELSE '' END FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' "
         "AND m.name NOT LIKE 'search_fts%' "
         "UNION ALL SELECT 'index ' || name FROM sqlite_master WHERE type = 'index' AND sql IS "

@@ -35,6 +35,7 @@ extern const cm__sql_entry cm__sqlite_sql_order[];
 extern const cm__sql_entry cm__sqlite_sql_pay[];
 extern const cm__sql_entry cm__sqlite_sql_attach[];
 extern const cm__sql_entry cm__sqlite_sql_newsletter[];
+extern const cm__sql_entry cm__sqlite_sql_assistant[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -50,5 +51,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_pay,
     cm__sqlite_sql_attach,
     cm__sqlite_sql_newsletter,
+    cm__sqlite_sql_assistant,
     NULL,
 };
