@@ -313,6 +313,60 @@ static const cm__rfield sns_result_fields[] = {
 };
 static const cm__shape sns_result = {.fields = sns_result_fields};
 
+/* ---- mail.suppression_lift ---- */
+
+static int op_suppression_lift(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    char hash[65];
+    cm__mail_addr_hash(hash, cm__json_str(in, "email"));
+    if (!hash[0])
+        return cm__error_set_field(CM_EINVAL, "email", "not an e-mail address");
+    ctx->target_type = "mail_suppression";
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "mail.unsuppress");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, hash);
+    rc = cm__q_step(&q);
+    json_t *o = NULL;
+    if (rc == 1) {
+        o = json_pack("{s:b,s:s,s:I}", "lifted", 1, "reason", cm__q_col_text(&q, 0), "reports",
+                      (json_int_t)cm__q_col_int64(&q, 1));
+        if (o) {
+            cm__json_set_col_time(o, "first_reported_at", &q, 2);
+            cm__json_set_col_time(o, "last_reported_at", &q, 3);
+        }
+    }
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    if (rc == 0)
+        return cm__error_set_field(CM_ENOTFOUND, "email",
+                                   "this address is not on the suppression list");
+    if (!o)
+        return cm__oom();
+    *out = o;
+    return CM_OK;
+}
+
+static const cm__field lift_fields[] = {
+    CM__FIELD("email", CM__T_EMAIL, .flags = CM__REQUIRED,
+              .doc = "The address to take off the suppression list (any case)"),
+    {.name = NULL},
+};
+static const char *const lift_reasons[] = {"bounce", "complaint", NULL};
+static const cm__rfield lift_result_fields[] = {
+    {"lifted", CM__R_BOOL},
+    {"reason", CM__R_ENUM, .values = lift_reasons, .doc = "Why it was suppressed"},
+    {"reports", CM__R_INT, .doc = "How many reports SES had sent about it"},
+    {"first_reported_at", CM__R_TIME},
+    {"last_reported_at", CM__R_TIME},
+    {NULL},
+};
+static const cm__shape lift_result = {.fields = lift_result_fields};
+
 /* ---- mail.stats: what the hosts' metrics show ---- */
 
 /* Upper bounds of the delivery latency buckets, in seconds. */
@@ -455,6 +509,18 @@ const cm__op cm__mail_ops[] = {
         .prepare = sns_prepare,
         .fn = op_sns_receive,
         .result = &sns_result,
+    },
+    {
+        .name = "mail.suppression_lift",
+        .summary = "Take an address off the suppression list (after a bounce or complaint), so "
+                   "that mail is sent to it again",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/mail/suppressions/lift",
+        .fields = lift_fields,
+        .fn = op_suppression_lift,
+        .result = &lift_result,
     },
     {.name = NULL},
 };

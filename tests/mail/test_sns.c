@@ -293,6 +293,76 @@ START_TEST(complaint_v2_suppresses_and_outlives_the_member)
 }
 END_TEST
 
+/* Password resets are suppressed too (docs/email.md says why); an admin
+ * lifts the suppression, and the next reset link arrives. */
+START_TEST(an_admin_lifts_a_suppression)
+{
+    cm_actor *dora = fx_member("dora@example.com", "member");
+    cm_actor *org = fx_member("org@example.com", "organizer");
+    cm_actor *admin = fx_member("admin@example.com", "admin");
+    json_t *msg = ses("bounce", "Dora@example.com", NULL, 0), *out = NULL;
+    sign(msg, "2", "signer", "trusted");
+    ck_assert_ok(receive(&out, msg));
+    json_decref(out);
+    json_decref(msg);
+    ck_assert_int_eq(suppressions(), 1);
+
+    /* a reset link asked for now is not sent */
+    cm_mailer *m = mailer();
+    ck_assert_ok(
+        fx_exec(NULL, NULL, "auth.password_reset_request", "{s:s}", "email", "dora@example.com"));
+    uint32_t sent = 9;
+    ck_assert_ok(cm_mailer_run(&sent, m, 0));
+    ck_assert_uint_eq(sent, 0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE template = "
+                              "'password_reset' AND status = 'suppressed' AND last_error LIKE "
+                              "'suppressed%bounce%'"),
+                     1);
+
+    /* only admins lift; the address must be on the list */
+    ck_assert_int_eq(
+        fx_exec(NULL, dora, "mail.suppression_lift", "{s:s}", "email", "dora@example.com"),
+        CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, org, "mail.suppression_lift", "{s:s}", "email", "dora@example.com"),
+        CM_EPERM);
+    ck_assert_int_eq(
+        fx_exec(NULL, admin, "mail.suppression_lift", "{s:s}", "email", "nobody@example.com"),
+        CM_ENOTFOUND);
+    ck_assert_str_eq(cm_error_field(), "email");
+    ck_assert_int_eq(suppressions(), 1);
+    ck_assert_ok(
+        fx_exec(&out, admin, "mail.suppression_lift", "{s:s}", "email", "DORA@Example.com"));
+    ck_assert(json_is_true(json_object_get(out, "lifted")));
+    ck_assert_str_eq(fx_str(out, "reason"), "bounce");
+    ck_assert_int_eq(fx_int(out, "reports"), 1);
+    json_decref(out);
+    ck_assert_int_eq(suppressions(), 0);
+    /* audited: who lifted one, and when (the list keeps no address, nor does the log) */
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM audit_log WHERE op = 'mail.suppression_lift' AND actor_id = "
+             "%lld AND target_type = 'mail_suppression'",
+             (long long)fx_id_of(admin));
+    ck_assert_int_eq(fx_count(sql), 1);
+
+    /* the next link arrives */
+    ck_assert_ok(
+        fx_exec(NULL, NULL, "auth.password_reset_request", "{s:s}", "email", "dora@example.com"));
+    ck_assert_ok(cm_mailer_run(&sent, m, 0));
+    ck_assert_uint_eq(sent, 1);
+    json_t *env = fx_sink_envelopes(&S);
+    ck_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(json_array_get(env, 0), "rcpt_tos"), 0)),
+        "dora@example.com");
+    json_decref(env);
+    cm_mailer_close(m);
+    cm_actor_free(dora);
+    cm_actor_free(org);
+    cm_actor_free(admin);
+}
+END_TEST
+
 START_TEST(transient_bounce_is_counted_not_suppressed)
 {
     json_t *msg = ses("transient", "full@example.com", NULL, 0), *out = NULL;
@@ -546,6 +616,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, permanent_bounce_v1_suppresses_and_delivery_skips);
     tcase_add_test(tc, complaint_v2_suppresses_and_outlives_the_member);
+    tcase_add_test(tc, an_admin_lifts_a_suppression);
     tcase_add_test(tc, transient_bounce_is_counted_not_suppressed);
     tcase_add_test(tc, tampered_messages_are_refused);
     tcase_add_test(tc, wrong_certificate_urls_are_refused);

@@ -79,6 +79,9 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
                       "reports = mail_suppression.reports + 1"},
     /* ?1 address hash */
     {"mail.is_suppressed", "SELECT reason FROM mail_suppression WHERE addr_hash = ?1"},
+    /* ?1 address hash: take the address off the suppression list */
+    {"mail.unsuppress", "DELETE FROM mail_suppression WHERE addr_hash = ?1 "
+                        "RETURNING reason, reports, created_at, updated_at"},
     /* ---- metrics (ops_mail.c, mail.stats) ---- */
     /* Per template: rows written, by status, and the delivery latency
      * (sent_at - created_at) of sent rows: counts at or under each bound
