@@ -329,6 +329,37 @@ static int finish(cm__conn *conn, const row *r, const char *status, const char *
     return rc;
 }
 
+/* A claimed newsletter row whose newsletter was cancelled meanwhile is
+ * dropped and counted as cancelled, as cancelling drops the pending rows:
+ * it must not wait as 'pending' for a newsletter that never sends again.
+ * Called for a row just put back (retry, release) and for a row claimed
+ * again after its worker died. *dropped: whether it was. */
+static int drop_if_cancelled(bool *dropped, cm__conn *conn, const row *r)
+{
+    *dropped = false;
+    if (strcmp(r->tmpl, "newsletter") != 0)
+        return CM_OK;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "mail.drop_cancelled");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, r->id);
+    cm__q_int64(&q, 2, r->token);
+    rc = cm__q_step(&q);
+    int64_t nid = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+    cm__q_close(&q);
+    if (rc <= 0)
+        return cm__ok(rc);
+    if ((rc = cm__q_open(&q, conn, "newsletter.add_cancelled")))
+        return rc;
+    cm__q_int64(&q, 1, nid);
+    cm__q_int64(&q, 2, 1);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    *dropped = rc == CM_OK;
+    return rc;
+}
+
 /* The suppression list's reason for r's address ("bounce", "complaint")
  * into why, or "" when it may be sent to. */
 static int suppressed(cm__conn *conn, const row *r, char *why, size_t n)
@@ -355,7 +386,11 @@ static int suppressed(cm__conn *conn, const row *r, char *why, size_t n)
 static int prepare(cm__conn *conn, cm_mailer *m, row *r)
 {
     char why[300];
-    int st = suppressed(conn, r, why, sizeof why);
+    bool dropped;
+    int st = drop_if_cancelled(&dropped, conn, r);
+    if (st || dropped)
+        return st ? st : 0;
+    st = suppressed(conn, r, why, sizeof why);
     if (st)
         return st;
     if (why[0]) {
@@ -503,6 +538,9 @@ static int mark_fn(cm__conn *conn, void *arg)
     rc = cm__q_step(&q);
     c->changed = rc >= 0 ? cm__q_changes(&q) : 0;
     cm__q_close(&q);
+    bool dropped;
+    if (rc >= 0 && c->changed > 0 && (c->outcome == 1 || c->outcome == 3))
+        return drop_if_cancelled(&dropped, conn, c->r);
     return cm__ok(rc);
 }
 

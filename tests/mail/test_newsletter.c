@@ -12,10 +12,12 @@
 
 #include <community/mail.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SEC INT64_C(1000000)
 
@@ -356,6 +358,82 @@ START_TEST(pausing_while_writing_rows)
 }
 END_TEST
 
+/* ---- a newsletter cancelled while one of its rows is being sent ---- */
+
+static void *deliver_thread(void *arg)
+{
+    uint32_t *sent = arg;
+    ck_assert_ok(cm_mailer_run(sent, M, 0));
+    return NULL;
+}
+
+/* Wait (up to 60 s) until the sink holds a message (DIR/held). */
+static void wait_held(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/held", S.dir);
+    for (int i = 0; i < 6000 && access(path, F_OK) != 0; i++)
+        sleep_ms(10);
+    ck_assert_msg(access(path, F_OK) == 0, "the SMTP server never got the held message");
+}
+
+static void release_held(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/release", S.dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+}
+
+START_TEST(cancelled_while_sending_ends_final)
+{
+    /* Two subscribers; the server holds the message to hold4 until the
+     * newsletter is cancelled, then refuses it for now (451). */
+    cm_actor *a = subscriber("amy@example.com"), *h = subscriber("hold4@example.com");
+    json_int_t id = compose(ORG, "News", "Body", "subscribers", NULL, 0);
+    ck_assert_str_eq(act("send", id), "sending");
+    fill();
+    ck_assert_int_eq(progress(id, "queued"), 2);
+    uint32_t sent = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, deliver_thread, &sent), 0);
+    wait_held();
+    ck_assert_str_eq(act("cancel", id), "cancelled");
+    release_held();
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_uint_eq(sent, 1); /* amy's, claimed before the cancel */
+    /* the refused row is not left pending: it is dropped like the pending
+     * rows the cancel dropped, and counted with them */
+    ck_assert_int_eq(progress(id, "pending"), 0);
+    ck_assert_int_eq(progress(id, "sending"), 0);
+    ck_assert_int_eq(progress(id, "sent"), 1);
+    ck_assert_int_eq(progress(id, "cancelled"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE status IN ('pending', "
+                              "'sending')"),
+                     0);
+    ck_assert_str_eq(status_of(id), "cancelled");
+
+    /* A row whose worker died while sending it (a lapsed lease), of a
+     * newsletter cancelled since, is dropped when claimed again, not sent. */
+    json_int_t id2 = compose(ORG, "More news", "Body", "subscribers", NULL, 0);
+    ck_assert_str_eq(act("send", id2), "sending");
+    fill();
+    ck_assert_int_eq(progress(id2, "queued"), 2);
+    fx_sql("UPDATE email_outbox SET status = 'sending', lease_until = 1, attempts = 1, "
+           "lease_token = lease_token + 1 WHERE newsletter_id IS NOT NULL AND status = 'pending' "
+           "AND to_addr = 'amy@example.com'");
+    ck_assert_str_eq(act("cancel", id2), "cancelled");
+    ck_assert_int_eq(progress(id2, "cancelled"), 1); /* hold4's pending row */
+    ck_assert_uint_eq(deliver(0), 0);
+    ck_assert_int_eq(progress(id2, "sending"), 0);
+    ck_assert_int_eq(progress(id2, "cancelled"), 2);
+    ck_assert_uint_eq(fx_sink_count(&S), 1);
+    cm_actor_free(a);
+    cm_actor_free(h);
+}
+END_TEST
+
 START_TEST(bad_input_is_refused_clearly)
 {
     int rc = fx_exec(NULL, ORG, "newsletters.create", "{s:s,s:s,s:s}", "subject",
@@ -489,7 +567,9 @@ int main(void)
     tcase_add_test(tc, subscribers_get_it_once_with_safe_html_and_one_click);
     tcase_add_test(tc, group_and_event_audiences);
     tcase_add_test(tc, pause_resume_cancel);
+    tcase_add_test(tc, scheduled_send_at_moves_until_it_starts);
     tcase_add_test(tc, pausing_while_writing_rows);
+    tcase_add_test(tc, cancelled_while_sending_ends_final);
     tcase_add_test(tc, bad_input_is_refused_clearly);
     tcase_add_test(tc, tampered_tokens_are_refused);
     tcase_add_test(tc, reminders_honour_the_category);

@@ -43,6 +43,12 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
     {"mail.release",
      "UPDATE email_outbox SET status = 'pending', lease_until = NULL, attempts = attempts - 1 "
      "WHERE id = ?1 AND lease_token = ?2 AND status = 'sending'"},
+    /* ?1 id, ?2 token: drop a claimed row of a newsletter that was cancelled
+     * meanwhile (not accepted by the server: a retry, a release, or a row
+     * claimed again after its worker died); returns the newsletter */
+    {"mail.drop_cancelled",
+     "DELETE FROM email_outbox WHERE id = ?1 AND lease_token = ?2 AND newsletter_id IN "
+     "(SELECT id FROM newsletters WHERE status = 'cancelled') RETURNING newsletter_id"},
     /* ?1 now, ?2 limit: how many rows a claim would find (capped) */
     {"mail.due_count",
      "SELECT (SELECT count(*) FROM (SELECT 1 FROM email_outbox WHERE status = 'pending' "
