@@ -257,6 +257,11 @@ static int op_create(cm__ctx *ctx, json_t *in, json_t **out)
     return full_json(out, ctx, id);
 }
 
+static int set_status(cm__ctx *ctx, const nl *n, const char *status, bool has_send_at,
+                      int64_t send_at);
+static int enqueue_start(cm__conn *conn, int64_t id, int64_t send_at, int64_t now);
+static int cancel_start(cm__conn *conn, int64_t id, int64_t send_at, int64_t now);
+
 static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
 {
     nl n;
@@ -265,10 +270,25 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
     int rc = load(&n, &cur, ctx, id, true);
     if (rc)
         return rc;
-    if (strcmp(n.status, "draft") != 0) {
+    bool scheduled = strcmp(n.status, "scheduled") == 0;
+    if (strcmp(n.status, "draft") != 0 && !scheduled) {
         json_decref(cur);
         return cm__error_set_field(CM_ECONFLICT, "newsletter_id",
-                                   "only a draft can be changed (this one is %s)", n.status);
+                                   "only a draft or a scheduled newsletter can be changed (this "
+                                   "one is %s)",
+                                   n.status);
+    }
+    /* send_at: a scheduled newsletter's start, until it starts */
+    int64_t send_at = 0;
+    const char *at = cm__json_str(in, "send_at");
+    if (at && !scheduled) {
+        json_decref(cur);
+        return cm__error_set_field(CM_EINVAL, "send_at",
+                                   "a draft gets its time from newsletters.send");
+    }
+    if (at && cm__time_parse(&send_at, at)) {
+        json_decref(cur);
+        return cm__error_set_field(CM_EINVAL, "send_at", "send_at is not an RFC 3339 instant");
     }
     /* the new values, defaulting to the current ones */
     const char *subject =
@@ -305,6 +325,12 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
         rc = cm__ok(cm__q_step(&q));
         cm__q_close(&q);
     }
+    /* a new time: the job for it starts the newsletter (now when it is
+     * past); the job of the old time will find it changed */
+    if (rc == CM_OK && at && send_at != n.send_at &&
+        (rc = set_status(ctx, &n, "scheduled", true, send_at)) == CM_OK &&
+        (rc = cancel_start(ctx->conn, id, n.send_at, ctx->now)) == CM_OK)
+        rc = enqueue_start(ctx->conn, id, send_at, ctx->now);
     json_decref(aud);
     json_decref(cur);
     return rc ? rc : full_json(out, ctx, id);
@@ -389,6 +415,50 @@ static int enqueue_fill(cm__conn *conn, int64_t id, int64_t cursor, int64_t run_
     return rc == CM_EEXISTS ? CM_OK : rc;
 }
 
+/* Enqueue the job that starts newsletter id at send_at (now when it is
+ * past). The job carries send_at: when the time is changed before it runs
+ * (newsletters.update), the job for the old time finds another send_at and
+ * does nothing, so one job starts the newsletter. */
+static int enqueue_start(cm__conn *conn, int64_t id, int64_t send_at, int64_t now)
+{
+    char payload[96], key[96];
+    int len = snprintf(payload, sizeof payload, "{\"newsletter_id\":%lld,\"send_at\":%lld}",
+                       (long long)id, (long long)send_at);
+    (void)snprintf(key, sizeof key, "newsletter_fill:%lld:start:%lld", (long long)id,
+                   (long long)send_at);
+    cm_job_options o = CM_JOB_OPTIONS_INIT;
+    o.dedupe_key = key;
+    o.run_at = send_at > now ? send_at : 0;
+    int rc = cm__jobs_enqueue_tx(NULL, conn, "platform.newsletter_fill", payload, (size_t)len, &o);
+    return rc == CM_EEXISTS ? CM_OK : rc;
+}
+
+/* Cancel the job that would start newsletter id at send_at, if it has not
+ * run (a running one finds the new time and does nothing). */
+static int cancel_start(cm__conn *conn, int64_t id, int64_t send_at, int64_t now)
+{
+    char key[96];
+    (void)snprintf(key, sizeof key, "newsletter_fill:%lld:start:%lld", (long long)id,
+                   (long long)send_at);
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "jobs.find_live_dedupe");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, key);
+    rc = cm__q_step(&q);
+    int64_t job = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+    cm__q_close(&q);
+    if (rc <= 0)
+        return cm__ok(rc);
+    const char *state;
+    rc = cm__jobs_cancel_tx(conn, job, now, &state);
+    if (rc == CM_ECONFLICT) { /* it finished meanwhile */
+        cm_error_clear();
+        rc = CM_OK;
+    }
+    return rc;
+}
+
 static int set_status(cm__ctx *ctx, const nl *n, const char *status, bool has_send_at,
                       int64_t send_at)
 {
@@ -442,7 +512,8 @@ static int op_send(cm__ctx *ctx, json_t *in, json_t **out)
     if (!later)
         send_at = ctx->now;
     if ((rc = set_status(ctx, &n, later ? "scheduled" : "sending", true, send_at)) ||
-        (rc = enqueue_fill(ctx->conn, id, 0, later ? send_at : 0)))
+        (rc = later ? enqueue_start(ctx->conn, id, send_at, ctx->now)
+                    : enqueue_fill(ctx->conn, id, 0, 0)))
         return rc;
     return full_json(out, ctx, id);
 }
@@ -480,7 +551,8 @@ static int op_resume(cm__ctx *ctx, json_t *in, json_t **out)
     if ((rc = set_status(ctx, &n, later ? "scheduled" : "sending", n.has_send_at, n.send_at)) ||
         (rc = rows_exec(NULL, ctx->conn, "newsletter.resume_rows", id)))
         return rc;
-    if (!n.audience_done && (rc = enqueue_fill(ctx->conn, id, n.cursor, later ? n.send_at : 0)))
+    if (!n.audience_done && (rc = later ? enqueue_start(ctx->conn, id, n.send_at, ctx->now)
+                                        : enqueue_fill(ctx->conn, id, n.cursor, 0)))
         return rc;
     return full_json(out, ctx, id);
 }
@@ -513,6 +585,8 @@ static int op_cancel(cm__ctx *ctx, json_t *in, json_t **out)
 
 typedef struct fill_call {
     int64_t id;
+    bool start;      /* the job that starts a scheduled newsletter */
+    int64_t send_at; /* ... at this send_at */
 } fill_call;
 
 static int fill_fn(cm__conn *conn, void *arg)
@@ -526,9 +600,11 @@ static int fill_fn(cm__conn *conn, void *arg)
         return CM_OK;
     if (rc)
         return rc;
+    if (c->start && (strcmp(n.status, "scheduled") != 0 || n.send_at != c->send_at))
+        return CM_OK; /* its time was changed: the job for the new time starts it */
     if (strcmp(n.status, "scheduled") == 0) {
-        if (n.send_at > ctx.now) /* moved later: come back then */
-            return enqueue_fill(conn, n.id, n.cursor, n.send_at);
+        if (n.send_at > ctx.now) /* not yet (a job of an older version) */
+            return enqueue_start(conn, n.id, n.send_at, ctx.now);
         if ((rc = set_status(&ctx, &n, "sending", true, n.send_at)))
             return rc;
     } else if (strcmp(n.status, "sending") != 0) {
@@ -607,7 +683,8 @@ int cm__newsletter_fill_handler(cm_job *job, void *payload)
 {
     (void)payload;
     json_t *in = json_loads(job->payload, 0, NULL);
-    fill_call c = {cm__json_int(in, "newsletter_id", 0)};
+    fill_call c = {cm__json_int(in, "newsletter_id", 0), cm__json_has(in, "send_at"),
+                   cm__json_int(in, "send_at", 0)};
     json_decref(in);
     if (c.id <= 0) {
         cm_job_no_retry(job);
@@ -748,6 +825,9 @@ static const cm__field update_fields[] = {
     SUBJECT_FIELD(0),
     BODY_FIELD(0),
     AUDIENCE_FIELDS(0),
+    CM__FIELD("send_at", CM__T_INSTANT,
+              .doc = "A scheduled newsletter only: start at this instant instead (now when it "
+                     "is past)"),
     {.name = NULL},
 };
 static const cm__field id_fields[] = {
@@ -857,7 +937,7 @@ const cm__op cm__newsletter_ops[] = {
     },
     {
         .name = "newsletters.update",
-        .summary = "Change a draft newsletter",
+        .summary = "Change a draft, or a scheduled newsletter until it starts (also its send_at)",
         .role = CM_ROLE_ORGANIZER,
         .flags = CM__OP_WRITE,
         .http_method = "PATCH",

@@ -308,10 +308,10 @@ START_TEST(pause_resume_cancel)
     ck_assert_str_eq(act("resume", id), "scheduled");
     ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.send", "{s:I}", "newsletter_id", id),
                      CM_ECONFLICT);
-    /* start it now (an operator moving the time), then write every row */
-    fx_sql("UPDATE newsletters SET send_at = 0");
-    fx_sql("UPDATE jobs SET run_at = 0, state = 'queued' WHERE kind = 'platform.newsletter_fill' "
-           "AND state = 'delayed'");
+    /* start it now (moving its time), then write every row */
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id, "send_at",
+                         "2000-01-01T00:00:00Z"));
+    json_decref(r);
     fill();
     ck_assert_str_eq(status_of(id), "sending");
     ck_assert_int_eq(progress(id, "queued"), 1200);
@@ -339,6 +339,71 @@ START_TEST(pause_resume_cancel)
                               "newsletter_id IS NOT NULL GROUP BY member_id HAVING count(*) > 1) "
                               "d"),
                      0);
+}
+END_TEST
+
+#define LIVE_FILL_JOBS                                                                             \
+    "SELECT count(*) FROM jobs WHERE kind = 'platform.newsletter_fill' AND state IN "              \
+    "('delayed', 'queued', 'running')"
+
+START_TEST(scheduled_send_at_moves_until_it_starts)
+{
+    bulk_subscribers(3);
+    json_int_t id = compose(ORG, "Draft subject", "Body", "subscribers", NULL, 0);
+    json_t *r = NULL;
+    /* a draft has no time yet: newsletters.send gives it */
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id,
+                             "send_at", "2098-06-01T00:00:00Z"),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "send_at");
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.send", "{s:I,s:s}", "newsletter_id", id, "send_at",
+                         "2099-01-01T00:00:00Z"));
+    json_decref(r);
+    /* earlier: one job waits, for the new time; the subject changes too */
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.update", "{s:I,s:s,s:s}", "newsletter_id", id,
+                         "send_at", "2098-06-01T00:00:00Z", "subject", "Final subject"));
+    ck_assert_str_eq(fx_str(r, "status"), "scheduled");
+    ck_assert_str_eq(fx_str(r, "send_at"), "2098-06-01T00:00:00Z");
+    json_decref(r);
+    ck_assert_int_eq(fx_count(LIVE_FILL_JOBS), 1);
+    ck_assert_int_eq(fx_count(LIVE_FILL_JOBS " AND run_at = 4052419200000000"), 1);
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id,
+                             "send_at", "tomorrow"),
+                     CM_EINVAL);
+    /* now (a time in the past): it starts at once, once */
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id, "send_at",
+                         "2001-01-01T00:00:00Z"));
+    json_decref(r);
+    ck_assert_int_eq(fx_count(LIVE_FILL_JOBS), 1);
+    fill();
+    ck_assert_str_eq(status_of(id), "sending");
+    ck_assert_int_eq(progress(id, "queued"), 3);
+    ck_assert_uint_eq(deliver(0), 3);
+    json_t *msgs = fx_sink_messages(&S);
+    ck_assert_uint_eq(json_array_size(msgs), 3);
+    ck_assert_str_eq(hdr1(json_array_get(msgs, 0), "subject"), "Final subject");
+    json_decref(msgs);
+    /* started: its time and content are settled */
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id,
+                             "send_at", "2099-01-01T00:00:00Z"),
+                     CM_ECONFLICT);
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id,
+                             "subject", "Too late"),
+                     CM_ECONFLICT);
+    ck_assert_str_eq(status_of(id), "sent");
+
+    /* A start job whose time was changed while it waited does nothing,
+     * even when a scheduler runs it anyway. */
+    json_int_t id2 = compose(ORG, "Second", "Body", "subscribers", NULL, 0);
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.send", "{s:I,s:s}", "newsletter_id", id2, "send_at",
+                         "2099-01-01T00:00:00Z"));
+    json_decref(r);
+    fx_sql("UPDATE newsletters SET send_at = 4052419200000000 WHERE status = 'scheduled'");
+    fx_sql("UPDATE jobs SET run_at = 0, state = 'queued' WHERE kind = 'platform.newsletter_fill' "
+           "AND state = 'delayed'");
+    fill();
+    ck_assert_str_eq(status_of(id2), "scheduled");
+    ck_assert_int_eq(progress(id2, "queued"), 0);
 }
 END_TEST
 
