@@ -182,10 +182,14 @@ int cm__ticket_code_verify(int64_t *event_id, int64_t *order_id, int64_t *serial
 
 /* ---- tier visibility hook (ticket_access.c) ---- */
 
-/* May the caller see and buy a ticket type restricted to membership tier
- * `tier` (never NULL here)? Until memberships exist only staff and the
- * event's organizers may. */
-bool cm__ticket_tier_allows(cm__ctx *ctx, const cm__event *ev, const char *tier);
+/* May the caller see and buy ticket type type_id, restricted to the
+ * membership tier of slug `tier` (never NULL here)? *ok is true for the
+ * event's organizers and staff, and for a member holding a subscription in
+ * good standing (docs/payments.md) to that tier or to a tier whose access
+ * table lists the type. CM_OK or a storage error; runs in ctx's
+ * transaction (no statement of it may be open). */
+int cm__ticket_tier_allows(bool *ok, cm__ctx *ctx, const cm__event *ev, const char *tier,
+                           int64_t type_id);
 
 /* The shared result shape of an order (ops_order.c). */
 extern const cm__shape cm__shape_order;

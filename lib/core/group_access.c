@@ -4,6 +4,7 @@
  * helpers shared by the group and post modules.
  */
 #include "group_int.h"
+#include "pay_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,18 @@ int cm__group_access_load(cm__group_access *out, cm__ctx *ctx, int64_t group_id,
     cm__q_close(&q);
     if (rc < 0)
         return rc;
+    if (rc == 1 && !out->staff && ctx->actor->member_id > 0 && out->status != CM__GM_ACTIVE &&
+        out->status != CM__GM_BANNED) {
+        bool tier = false;
+        int trc = cm__tier_grants(&tier, ctx, ctx->actor->member_id, "group", group_id);
+        if (trc)
+            return trc;
+        if (tier) {
+            out->via_tier = true;
+            out->status = CM__GM_ACTIVE;
+            out->role = CM__GR_MEMBER;
+        }
+    }
     if (rc == 0 || !cm__group_visible(out))
         return not_found(field, group_id);
     return CM_OK;

@@ -13,6 +13,11 @@
  *     (basic fields only), never its content or member list;
  *   - pending and banned members of a private group, and everybody else,
  *     get CM_ENOTFOUND, exactly as if the group did not exist.
+ * A member holding a subscription in good standing to a membership tier
+ * whose access table lists the group (cm__tier_grants) acts as an active
+ * member of it (unless banned from it), without a group_members row: the
+ * access ends with the subscription. The listing SQL does not apply this
+ * (tier access is decided per group, in cm__group_access_load).
  */
 #ifndef CM_GROUP_INT_H
 #define CM_GROUP_INT_H
@@ -45,6 +50,7 @@ typedef struct cm__group_access {
     int status;           /* CM__GM_* of the actor's row */
     int role;             /* CM__GR_* of the actor's row (whatever its status) */
     bool staff;           /* platform moderator, admin or system */
+    bool via_tier;        /* active through a membership tier (status, role set so) */
 } cm__group_access;
 
 /* Load the actor's standing in group_id. CM_ENOTFOUND (field `field`)

@@ -7,6 +7,7 @@
  * visibility rule of private groups is stated in group_int.h.
  */
 #include "group_int.h"
+#include "pay_int.h"
 
 #include <string.h>
 
@@ -30,14 +31,16 @@ static int check_slug(const char *slug)
 
 /* A group as the viewer sees it, from a GROUP_COLS row. A private group
  * the viewer is only invited to is shown as an invitation: basic fields,
- * no member count. Returns NULL when the row is hidden from the viewer. */
-static json_t *group_json(cm__ctx *ctx, cm__q *q)
+ * no member count. Returns NULL when the row is hidden from the viewer.
+ * via_tier: the viewer's membership tier unlocks the group (group_int.h). */
+static json_t *group_json(cm__ctx *ctx, cm__q *q, bool via_tier)
 {
     bool is_private = strcmp(cm__q_col_text(q, 6), "private") == 0;
     bool staff = cm__actor_at_least(ctx, CM_ROLE_MODERATOR);
     int status = cm__q_is_null(q, 12) ? CM__GM_NONE : cm__group_status_parse(cm__q_col_text(q, 12));
-    bool invitation = is_private && !staff && status == CM__GM_INVITED;
-    if (is_private && !staff && status != CM__GM_ACTIVE && !invitation)
+    bool reads = staff || status == CM__GM_ACTIVE || (via_tier && status != CM__GM_BANNED);
+    bool invitation = is_private && !reads && status == CM__GM_INVITED;
+    if (is_private && !reads && !invitation)
         return NULL;
     json_t *g = json_object();
     cm__json_set_col_int(g, "id", q, 0);
@@ -69,15 +72,16 @@ static json_t *group_json(cm__ctx *ctx, cm__q *q)
 static int group_load(json_t **out, cm__ctx *ctx, int64_t id)
 {
     *out = NULL;
+    bool tier = false;
+    int rc = cm__tier_grants(&tier, ctx, ctx->actor->member_id, "group", id);
     cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "group.get");
-    if (rc)
+    if (rc || (rc = cm__q_open(&q, ctx->conn, "group.get")))
         return rc;
     cm__q_int64(&q, 1, ctx->actor->member_id);
     cm__q_int64(&q, 2, id);
     rc = cm__q_step(&q);
     if (rc == 1)
-        *out = group_json(ctx, &q);
+        *out = group_json(ctx, &q, tier);
     cm__q_close(&q);
     if (rc < 0)
         return rc;
@@ -296,7 +300,7 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
             break;
         }
         last = cm__q_col_int64(&q, 0);
-        json_t *g = group_json(ctx, &q);
+        json_t *g = group_json(ctx, &q, false);
         if (g) /* the SQL applies the same rule: defence in depth */
             json_array_append_new(items, g);
     }
@@ -352,7 +356,9 @@ static int op_join(cm__ctx *ctx, json_t *in, json_t **out)
     switch (acc.status) {
         case CM__GM_ACTIVE:
             return cm__error_set_field(CM_EEXISTS, "group_id",
-                                       "group_id: you are already a member");
+                                       acc.via_tier
+                                           ? "group_id: you are a member through your membership"
+                                           : "group_id: you are already a member");
         case CM__GM_PENDING:
             return cm__error_set_field(CM_EEXISTS, "group_id",
                                        "group_id: your request to join is pending");

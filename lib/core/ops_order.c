@@ -134,7 +134,12 @@ static int find_by_key(int64_t *id, cm__ctx *ctx, const char *key, const char *h
 /* The checks of an order of `quantity` tickets of type t for the caller. */
 static int check_order(cm__ctx *ctx, const cm__event *ev, const tt_info *t, int64_t quantity)
 {
-    if (!t->active || (t->has_tier && !ev->manage && !cm__ticket_tier_allows(ctx, ev, t->tier)))
+    bool allowed = t->active;
+    int rc;
+    if (allowed && t->has_tier && !ev->manage &&
+        (rc = cm__ticket_tier_allows(&allowed, ctx, ev, t->tier, t->id)))
+        return rc;
+    if (!allowed)
         return cm__error_set_field(CM_ENOTFOUND, "ticket_type_id",
                                    "ticket_type_id: ticket type %lld not found", (long long)t->id);
     if (strcmp(ev->status, "published") != 0)
@@ -156,7 +161,7 @@ static int check_order(cm__ctx *ctx, const cm__event *ev, const tt_info *t, int6
     if (!t->has_member_max)
         return CM_OK;
     cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "order.member_count");
+    rc = cm__q_open(&q, ctx->conn, "order.member_count");
     if (rc)
         return rc;
     cm__q_int64(&q, 1, t->id);

@@ -293,6 +293,25 @@ int cm__tier_grants(bool *out, cm__ctx *ctx, int64_t member_id, const char *kind
     return cm__ok(rc);
 }
 
+int cm__tier_holds(bool *out, cm__ctx *ctx, int64_t member_id, const char *slug)
+{
+    *out = false;
+    if (!member_id || !slug)
+        return CM_OK;
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "tier.holds_slug");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, member_id);
+    cm__q_text(&q, 2, slug);
+    cm__q_int64(&q, 3, ctx->now);
+    cm__q_int64(&q, 4, cm__pay_grace_us(ctx->store));
+    rc = cm__q_step(&q);
+    cm__q_close(&q);
+    *out = rc == 1;
+    return cm__ok(rc);
+}
+
 static int op_access(cm__ctx *ctx, json_t *in, json_t **out)
 {
     bool ok;

@@ -279,16 +279,31 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     tt_row *t = cm__malloc(sizeof *t);
     if (!t)
         rc = cm__oom();
+    /* tier-restricted types are checked once the listing is closed: [index, tier, id] */
+    json_t *tiered = json_array();
     while (t && (rc = cm__q_step(&q)) == 1) {
         tt_read(t, &q);
-        if (!ev.manage &&
-            (!t->active || (t->has_tier && !cm__ticket_tier_allows(ctx, &ev, t->tier))))
+        if (!ev.manage && !t->active)
             continue;
+        if (!ev.manage && t->has_tier)
+            json_array_append_new(tiered, json_pack("[I,s,I]", (json_int_t)json_array_size(items),
+                                                    t->tier, (json_int_t)t->id));
         json_array_append_new(items, tt_json(t, &ev));
     }
     cm__q_close(&q);
     cm__free(t);
-    if ((rc = cm__ok(rc))) {
+    rc = cm__ok(rc);
+    /* from the last, so that removing keeps the earlier indexes */
+    for (size_t i = json_array_size(tiered); rc == CM_OK && i-- > 0;) {
+        json_t *x = json_array_get(tiered, i);
+        bool ok = false;
+        rc = cm__ticket_tier_allows(&ok, ctx, &ev, json_string_value(json_array_get(x, 1)),
+                                    (int64_t)json_integer_value(json_array_get(x, 2)));
+        if (rc == CM_OK && !ok)
+            json_array_remove(items, (size_t)json_integer_value(json_array_get(x, 0)));
+    }
+    json_decref(tiered);
+    if (rc) {
         json_decref(items);
         return rc;
     }

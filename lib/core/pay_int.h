@@ -34,4 +34,8 @@ int64_t cm__pay_grace_us(cm_store *store);
 int cm__tier_grants(bool *out, cm__ctx *ctx, int64_t member_id, const char *kind,
                     int64_t target_id);
 
+/* Does member_id hold, at `now`, a subscription in good standing to the
+ * tier of slug `slug`? Same contract as cm__tier_grants(). */
+int cm__tier_holds(bool *out, cm__ctx *ctx, int64_t member_id, const char *slug);
+
 #endif /* CM_PAY_INT_H */

@@ -700,6 +700,139 @@ START_TEST(a_payment_after_the_hold_ended_is_refunded)
 }
 END_TEST
 
+/* What alice may see: the names of the ticket types of event ev she is
+ * shown, comma-separated, and whether she can read private group g. */
+static const char *visible_types(json_int_t ev)
+{
+    static char names[128];
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "ticket_types.list", "{s:I}", "event_id", ev));
+    names[0] = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(r, "items"), i, t)
+    {
+        if (names[0])
+            strncat(names, ",", sizeof names - strlen(names) - 1);
+        strncat(names, fx_str(t, "name"), sizeof names - strlen(names) - 1);
+    }
+    json_decref(r);
+    return names;
+}
+
+static bool reads_group(json_int_t g)
+{
+    json_t *r = NULL;
+    int rc = fx_exec(&r, alice, "groups.get", "{s:I}", "group_id", g);
+    ck_assert_msg(rc == CM_OK || rc == CM_ENOTFOUND, "groups.get: %d", rc);
+    json_decref(r);
+    return rc == CM_OK;
+}
+
+START_TEST(tiers_unlock_ticket_types_and_private_groups)
+{
+    fx_clock_real();
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, org, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i}", "title",
+                         "Members night", "format", "online", "online_url",
+                         "https://meet.example/m", "start_local", "2030-05-01T18:00", "end_local",
+                         "2030-05-01T20:00", "timezone", "UTC", "publish", 1, "capacity", 10));
+    json_int_t ev = fx_int(r, "id");
+    json_decref(r);
+    /* "Gold": for the gold tier by its slug; "Insider": restricted to another
+     * tier, but gold's access table lists it; "Open": everyone */
+    json_int_t types[3];
+    const char *names[] = {"Open", "Gold", "Insider"}, *tiers[] = {NULL, "gold", "inner-circle"};
+    for (int i = 0; i < 3; i++) {
+        if (tiers[i])
+            ck_assert_ok(fx_exec(&r, org, "ticket_types.create", "{s:I,s:s,s:i,s:s,s:s}",
+                                 "event_id", ev, "name", names[i], "price_minor", 1000, "currency",
+                                 "EUR", "tier", tiers[i]));
+        else
+            ck_assert_ok(fx_exec(&r, org, "ticket_types.create", "{s:I,s:s,s:i,s:s}", "event_id",
+                                 ev, "name", names[i], "price_minor", 1000, "currency", "EUR"));
+        types[i] = fx_int(r, "id");
+        json_decref(r);
+    }
+    ck_assert_ok(fx_exec(&r, admin, "groups.create", "{s:s,s:s,s:s,s:s,s:s}", "slug", "backstage",
+                         "name", "Backstage", "kind", "interest", "visibility", "private",
+                         "join_policy", "invite"));
+    json_int_t g = fx_int(r, "id");
+    json_decref(r);
+    json_int_t gold = make_tier("gold", 500, 0, 0);
+    ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:I}", "tier_id", gold,
+                         "kind", "ticket_type", "target_id", types[2]));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:I}", "tier_id", gold,
+                         "kind", "group", "target_id", g));
+    json_decref(r);
+
+    /* not a member yet: the open type only, no group, no tier-only order */
+    ck_assert_str_eq(visible_types(ev), "Open");
+    ck_assert(!reads_group(g));
+    ck_assert_int_eq(
+        fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[1], "quantity", 1),
+        CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(&r, alice, "groups.join", "{s:I}", "group_id", g), CM_ENOTFOUND);
+    /* the organizer sees every type */
+    ck_assert_ok(fx_exec(&r, org, "ticket_types.list", "{s:I}", "event_id", ev));
+    ck_assert_int_eq(json_array_size(json_object_get(r, "items")), 3);
+    json_decref(r);
+
+    /* a paid subscription: both restricted types, and the group as a member */
+    char session[64];
+    json_t *evs;
+    subscribe_and_pay(gold, session, &evs);
+    ck_assert_str_eq(deliver(json_array_get(evs, 0)), "applied");
+    ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
+    ck_assert_ok(fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[1],
+                         "quantity", 1));
+    json_decref(r);
+    ck_assert(reads_group(g));
+    ck_assert_ok(fx_exec(&r, alice, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title",
+                         "Hello backstage", "body", "hi"));
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(&r, alice, "groups.join", "{s:I}", "group_id", g), CM_EEXISTS);
+
+    /* past_due keeps the access during the grace period only */
+    const char *pid = provider_sub_id(evs);
+    json_t *e = provider_sets(pid, "past_due");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
+    ck_assert(reads_group(g));
+    fx_clock_set(cm_now_us() + 3 * 86400 * SEC + 3600 * SEC);
+    ck_assert_str_eq(visible_types(ev), "Open");
+    ck_assert(!reads_group(g));
+    fx_clock_real();
+
+    /* unpaid loses it, paid again brings it back, canceled loses it for good */
+    e = provider_sets(pid, "unpaid");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    ck_assert_str_eq(visible_types(ev), "Open");
+    ck_assert(!reads_group(g));
+    e = provider_sets(pid, "active");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
+    ck_assert(reads_group(g));
+    e = provider_sets(pid, "canceled");
+    ck_assert_str_eq(deliver(e), "applied");
+    json_decref(e);
+    ck_assert_str_eq(visible_types(ev), "Open");
+    ck_assert(!reads_group(g));
+    ck_assert_int_eq(
+        fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[2], "quantity", 1),
+        CM_ENOTFOUND);
+    /* the order made while a member stands */
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM orders WHERE state = 'reserved'"), 1);
+    json_decref(evs);
+    cm_actor_free(org);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -719,6 +852,7 @@ int main(void)
     tcase_add_test(tc, checkout_needs_a_configured_provider);
     tcase_add_test(tc, order_checkout_pays_the_order_once);
     tcase_add_test(tc, a_payment_after_the_hold_ended_is_refunded);
+    tcase_add_test(tc, tiers_unlock_ticket_types_and_private_groups);
     suite_add_tcase(s, tc);
     int rc = fx_run(s);
     standin_stop();

@@ -57,6 +57,10 @@ const cm__sql_entry cm__sqlite_sql_pay[] = {
     {"tier.grants", "SELECT 1 FROM subscriptions s JOIN tier_access a ON a.tier_id = s.tier_id "
                     "WHERE s.member_id = ?1 AND a.kind = ?2 AND a.target_id = ?3 AND " GOOD(
                         "?4", "?5") " LIMIT 1"},
+    /* ?1 member ?2 tier slug ?3 now ?4 grace: 1 row when the member holds a
+     * subscription in good standing to the tier of that slug */
+    {"tier.holds_slug", "SELECT 1 " SUB_FROM
+                        "WHERE s.member_id = ?1 AND t.slug = ?2 AND " GOOD("?3", "?4") " LIMIT 1"},
 
     /* ?1 member ?2 tier ?3 interval ?4 status ?5 reference ?6 now ?7 started_at */
     {"subscription.insert",
