@@ -845,6 +845,10 @@ void cmh_app_work(cmh_exchange *ex)
         if (sys && cmh_router_find_op(&app->router, "mail.stats") &&
             cm_exec(&ex->mail_out, app->store, sys, "mail.stats", NULL, 0) != CM_OK)
             ex->mail_out = NULL;
+        /* the assistant's inference, when the library has the assistant */
+        if (sys && cmh_router_find_op(&app->router, "assistant.stats") &&
+            cm_exec(&ex->assistant_out, app->store, sys, "assistant.stats", NULL, 0) != CM_OK)
+            ex->assistant_out = NULL;
         cm_actor_free(sys);
         return;
     }
@@ -1121,6 +1125,8 @@ void cmh_app_after_work(cmh_exchange *ex)
                            cm_version_string(), store_stats);
         if (cmh_router_find_op(&app->router, "mail.stats"))
             cmh_metrics_render_mail(&b, ex->mail_out);
+        if (cmh_router_find_op(&app->router, "assistant.stats"))
+            cmh_metrics_render_assistant(&b, ex->assistant_out);
         cm_free(store_stats);
         size_t n;
         char *body = cmh_buf_steal(&b, &n);
@@ -1263,6 +1269,7 @@ void cmh_exchange_free(cmh_exchange *ex)
     cm_free(ex->out);
     cm_free(ex->jobs_out);
     cm_free(ex->mail_out);
+    cm_free(ex->assistant_out);
     free(ex->err_msg);
     free(ex->err_field);
     cmh_stored_clear(&ex->replay);

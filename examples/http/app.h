@@ -70,9 +70,10 @@ typedef struct cmh_exchange {
     char idem_hash[65]; /* SHA-256 hex of method, path and input */
     /* work output (set by work) */
     int rc;
-    char *out;      /* cm_exec result (cm_free) */
-    char *jobs_out; /* /metrics: jobs.stats result (cm_free), if any */
-    char *mail_out; /* /metrics: mail.stats result (cm_free), if any */
+    char *out;           /* cm_exec result (cm_free) */
+    char *jobs_out;      /* /metrics: jobs.stats result (cm_free), if any */
+    char *mail_out;      /* /metrics: mail.stats result (cm_free), if any */
+    char *assistant_out; /* /metrics: assistant.stats result (cm_free), if any */
     char *err_msg, *err_field;
     int64_t retry_after; /* seconds, CM_ETHROTTLED */
     int64_t actor_id;

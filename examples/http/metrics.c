@@ -279,6 +279,59 @@ void cmh_metrics_render_mail(cmh_buf *o, const char *mail)
     json_decref(doc);
 }
 
+/* The assistant from the assistant.stats result: {"le_s": [...],
+ * "by_model": {model: {le_counts, count, sum_s, tokens_in, tokens_out}}}. */
+void cmh_metrics_render_assistant(cmh_buf *o, const char *stats)
+{
+    json_t *doc = stats ? json_loads(stats, 0, NULL) : NULL;
+    json_t *by = json_object_get(doc, "by_model"), *le = json_object_get(doc, "le_s");
+    const char *model;
+    json_t *m;
+    family(o, "community_assistant_inference_latency_seconds", "histogram",
+           "Time the assistant took to answer (retrieval and model inference), per model, over "
+           "the messages kept.");
+    json_object_foreach(by, model, m)
+    {
+        json_t *counts = json_object_get(m, "le_counts");
+        for (size_t i = 0; i < json_array_size(le) && i < json_array_size(counts); i++) {
+            cmh_buf_puts(o, "community_assistant_inference_latency_seconds_bucket{model=");
+            label_value(o, model);
+            cmh_buf_puts(o, ",le=\"");
+            bucket_le(o, json_number_value(json_array_get(le, i)));
+            cmh_buf_printf(o, "\"} %lld\n",
+                           (long long)json_integer_value(json_array_get(counts, i)));
+        }
+        long long n = (long long)json_integer_value(json_object_get(m, "count"));
+        cmh_buf_puts(o, "community_assistant_inference_latency_seconds_bucket{model=");
+        label_value(o, model);
+        cmh_buf_printf(o, ",le=\"+Inf\"} %lld\n", n);
+        cmh_buf_puts(o, "community_assistant_inference_latency_seconds_sum{model=");
+        label_value(o, model);
+        cmh_buf_printf(o, "} %.6f\n", json_number_value(json_object_get(m, "sum_s")));
+        cmh_buf_puts(o, "community_assistant_inference_latency_seconds_count{model=");
+        label_value(o, model);
+        cmh_buf_printf(o, "} %lld\n", n);
+    }
+    family(o, "community_assistant_tokens_total", "counter",
+           "Tokens the assistant's model read (direction in) and wrote (out), per model, over "
+           "the messages kept.");
+    json_object_foreach(by, model, m)
+    {
+        static const char *const dirs[] = {"in", "out"};
+        static const char *const keys[] = {"tokens_in", "tokens_out"};
+        for (int i = 0; i < 2; i++) {
+            cmh_buf_puts(o, "community_assistant_tokens_total{model=");
+            label_value(o, model);
+            cmh_buf_printf(o, ",direction=\"%s\"} %lld\n", dirs[i],
+                           (long long)json_integer_value(json_object_get(m, keys[i])));
+        }
+    }
+    family(o, "community_assistant_stats_up", "gauge",
+           "1 if the assistant's statistics could be read from the database, else 0.");
+    cmh_buf_printf(o, "community_assistant_stats_up %d\n", by ? 1 : 0);
+    json_decref(doc);
+}
+
 /* The store's pool and result cache from cm_store_stats(). */
 static void render_store(cmh_buf *o, const char *stats)
 {

@@ -51,4 +51,8 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *out, const char *business, cons
  * not be read: only community_mail_stats_up 0). */
 void cmh_metrics_render_mail(cmh_buf *out, const char *mail);
 
+/* Append the assistant's families from the assistant.stats result (NULL
+ * when it could not be read: only community_assistant_stats_up 0). */
+void cmh_metrics_render_assistant(cmh_buf *out, const char *stats);
+
 #endif /* CMH_METRICS_H */

@@ -60,6 +60,24 @@ struct cm__chat_provider {
 const cm__chat_provider *cm__chat_offline(void);
 #define CM__CHAT_OFFLINE_MODEL "offline-compose-v1"
 
+/* The OpenAI-compatible provider (chat_openai.c): POST
+ * {base_url}/chat/completions, streamed as server-sent events. */
+typedef struct cm__chat_openai_config {
+    const char *base_url; /* "https://api.openai.com/v1" (required) */
+    const char *api_key;  /* sent as a Bearer token; NULL: none */
+    const char *model;    /* required */
+    uint32_t timeout_ms;  /* a whole request; 0: 60000 */
+    uint32_t retries;     /* tries after a 429, a 5xx or no connection */
+    uint32_t backoff_ms;  /* the first retry's wait, doubled each time; 0: 500 */
+} cm__chat_openai_config;
+/* A new provider (the strings are copied); release it through p->free. On
+ * failure CM_EINVAL (base_url not http(s), no model) or CM_ENOMEM. A
+ * request fails with CM_ETIMEOUT, CM_ETHROTTLED (429), CM_EUNAVAILABLE
+ * (5xx, no connection), CM_ECANCELED (on_text stopped it) or CM_EIO (any
+ * other status, a malformed stream, an error event), the detail naming the
+ * URL and status and quoting the service's message without the key. */
+int cm__chat_openai_new(cm__chat_provider **out, const cm__chat_openai_config *cfg);
+
 /* Words of s (runs of non-blank bytes): the offline token count. */
 int64_t cm__chat_count_words(const char *s);
 

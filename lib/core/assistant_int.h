@@ -17,8 +17,9 @@
 
 /* The store's chat provider: the one set by cm__assistant_set_provider, or
  * the one the environment names on first use (COMMUNITY_ASSISTANT=offline,
- * the default). Borrowed until the store closes or the provider is
- * replaced. */
+ * the default, or openai with COMMUNITY_ASSISTANT_URL, _KEY, _MODEL,
+ * _TIMEOUT_MS, _RETRIES, _BACKOFF_MS). Borrowed until the store closes or
+ * the provider is replaced. */
 int cm__assistant_provider(const cm__chat_provider **out, cm_store *store);
 /* Use p for the store's assistant (NULL: the offline provider). The store
  * borrows p: it must outlive the store or the next call. For tests and

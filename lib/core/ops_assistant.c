@@ -1078,6 +1078,44 @@ static int op_set_policy(cm__ctx *ctx, json_t *in, json_t **out)
     return *out ? CM_OK : cm__oom();
 }
 
+/* ---- assistant.stats: what the hosts' metrics show ---- */
+
+/* The histogram's upper bounds, seconds (the SQL of "assistant.stats"
+ * counts at most each of them). */
+static const double stat_le_s[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define N_LE (sizeof stat_le_s / sizeof stat_le_s[0])
+
+static int op_stats(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    (void)in;
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "assistant.stats");
+    if (rc)
+        return rc;
+    json_t *by = json_object(), *le = json_array();
+    for (size_t i = 0; i < N_LE; i++)
+        json_array_append_new(le, json_real(stat_le_s[i]));
+    while ((rc = cm__q_step(&q)) == 1) {
+        json_t *counts = json_array();
+        for (size_t i = 0; i < N_LE; i++)
+            json_array_append_new(counts, json_integer(cm__q_col_int64(&q, 5 + (int)i)));
+        json_object_set_new(by, cm__q_col_text(&q, 0),
+                            json_pack("{s:o,s:I,s:f,s:I,s:I}", "le_counts", counts, "count",
+                                      (json_int_t)cm__q_col_int64(&q, 1), "sum_s",
+                                      (double)cm__q_col_int64(&q, 2) / 1e6, "tokens_in",
+                                      (json_int_t)cm__q_col_int64(&q, 3), "tokens_out",
+                                      (json_int_t)cm__q_col_int64(&q, 4)));
+    }
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(by);
+        json_decref(le);
+        return rc;
+    }
+    *out = json_pack("{s:o,s:o}", "le_s", le, "by_model", by);
+    return *out ? CM_OK : cm__oom();
+}
+
 /* ---- the table ---- */
 
 static const cm__field ask_fields[] = {
@@ -1253,6 +1291,24 @@ static const cm__rfield policy_result_fields[] = {
 };
 static const cm__shape policy_result = {.fields = policy_result_fields};
 
+static const cm__rfield stats_model_fields[] = {
+    {"le_counts", CM__R_ARRAY, .items = CM__R_INT,
+     .doc = "Answers that took at most each bound of le_s (cumulative)"},
+    {"count", CM__R_INT, .doc = "Answers"},
+    {"sum_s", CM__R_NUMBER, .doc = "Their total retrieval and inference time, seconds"},
+    {"tokens_in", CM__R_INT},
+    {"tokens_out", CM__R_INT},
+    {NULL},
+};
+static const cm__shape stats_model = {
+    .name = "AssistantModelStats", .doc = "Inference of one model", .fields = stats_model_fields};
+static const cm__rfield stats_result_fields[] = {
+    {"le_s", CM__R_ARRAY, .items = CM__R_NUMBER, .doc = "Histogram bounds, seconds"},
+    {"by_model", CM__R_MAP, .shape = &stats_model, .doc = "Model name to its inference"},
+    {NULL},
+};
+static const cm__shape stats_result = {.fields = stats_result_fields};
+
 const cm__op cm__assistant_ops[] = {
     {
         .name = "assistant.ask",
@@ -1338,6 +1394,16 @@ const cm__op cm__assistant_ops[] = {
         .fields = policy_fields,
         .fn = op_set_policy,
         .result = &policy_result,
+    },
+    {
+        .name = "assistant.stats",
+        .summary = "The assistant's answers per model: latency histogram and tokens (of the "
+                   "messages kept)",
+        .role = CM_ROLE_MODERATOR,
+        .http_method = "GET",
+        .http_path = "/v1/assistant/stats",
+        .fn = op_stats,
+        .result = &stats_result,
     },
     {.name = NULL},
 };

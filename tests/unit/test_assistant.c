@@ -445,6 +445,16 @@ START_TEST(usage_counts_and_bad_input)
     ck_assert_int_gt(I(c, "assistant_tokens_in"), 0);
     ck_assert_int_gt(I(c, "assistant_tokens_out"), 0);
     json_decref(r);
+    /* per model: the two answers (the confirmation's message had no model) */
+    ck_assert_int_eq(fx_exec(NULL, ann, "assistant.stats", "{}"), CM_EPERM);
+    ck_assert_ok(fx_exec(&r, mod, "assistant.stats", "{}"));
+    json_t *st = json_object_get(json_object_get(r, "by_model"), CM__CHAT_OFFLINE_MODEL);
+    ck_assert_int_eq(I(st, "count"), 2);
+    ck_assert_int_gt(I(st, "tokens_in"), 0);
+    json_t *le = json_object_get(st, "le_counts");
+    ck_assert_int_eq(json_array_size(le), json_array_size(json_object_get(r, "le_s")));
+    ck_assert_int_eq(json_integer_value(json_array_get(le, json_array_size(le) - 1)), 2);
+    json_decref(r);
     ck_assert_int_eq(ask(NULL, ann, 0, ""), CM_EINVAL);
     char big[2100];
     memset(big, 'a', sizeof big - 1);

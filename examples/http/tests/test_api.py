@@ -536,6 +536,10 @@ def cors_wildcard_never_allows_credentials(srv):
 
 @test
 def metrics_pass_promtool(srv):
+    # one question to the assistant: its inference histogram and tokens appear
+    st, _, _, js = srv.request("POST", "/v1/assistant/ask", {"message": "what is on?"},
+                               token=S["ann_token"])
+    eq(st, 200, "assistant.ask: %s" % js)
     st, hd, data, _ = srv.request("GET", "/metrics")
     eq(st, 200, "metrics")
     check(hd["content-type"].startswith("text/plain; version=0.0.4"), "exposition type")
@@ -559,6 +563,11 @@ def metrics_pass_promtool(srv):
         check("community_job_stats_up 1" in text, "job queue gauges")
     else:
         check("community_job_queue_depth" not in text, "no invented job gauges")
+    check("community_assistant_stats_up 1" in text, "assistant statistics")
+    check('community_assistant_inference_latency_seconds_count{model="offline-compose-v1"} 1'
+          in text, "inference latency histogram")
+    check('community_assistant_tokens_total{model="offline-compose-v1",direction="in"}' in text,
+          "assistant tokens")
     promtool = os.environ.get("PROMTOOL")
     check(promtool, "promtool is installed (apt-get install -y prometheus)")
     r = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True)

@@ -64,5 +64,20 @@ const cm__sql_entry cm__sqlite_sql_assistant[] = {
      "WHERE updated_at < ?1 ORDER BY updated_at, id LIMIT ?2)"},
     /* actions expired before ?1 (used or not: their messages keep the outcome) */
     {"assistant.prune_actions", "DELETE FROM assistant_actions WHERE expires_at < ?1"},
+    /* inference per model: count, latency sum (us), tokens in and out, then
+     * how many took at most 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 s */
+    {"assistant.stats", "SELECT model, COUNT(*), SUM(latency_us), SUM(tokens_in), SUM(tokens_out), "
+                        "SUM(CASE WHEN latency_us <= 50000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 100000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 250000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 500000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 1000000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 2500000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 5000000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 10000000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 30000000 THEN 1 ELSE 0 END), "
+                        "SUM(CASE WHEN latency_us <= 60000000 THEN 1 ELSE 0 END) "
+                        "FROM assistant_messages WHERE role = 'assistant' AND model IS NOT NULL "
+                        "GROUP BY model ORDER BY model"},
     {NULL, NULL},
 };
