@@ -135,6 +135,21 @@ int cm__order_confirm_payment(cm__pay_outcome *outcome, cm__order *o, cm__conn *
                               const char *reference);
 
 /*
+ * Record a payment of order_id that cannot pay it (its amount or currency
+ * differs from the order's total, or the order is paid, refunded or free
+ * already) together with a refund of the same amount (reason `reason`,
+ * reference "<reason>:<reference>"), inside conn's open write transaction;
+ * the order itself does not change. The payment layer calls it when
+ * cm__order_confirm_payment() refused a provider's payment, so that the
+ * money is accounted for and returned instead of the delivery failing.
+ * The same reference again is a replay (*replay = true, nothing changes).
+ * Takes the event's lock. CM_ENOTFOUND when the order does not exist.
+ */
+int cm__order_refuse_payment(bool *replay, cm__conn *conn, int64_t now, int64_t order_id,
+                             int64_t amount_minor, const char *currency, const char *reference,
+                             const char *reason);
+
+/*
  * Mark a reserved order as pending_payment with the provider's checkout
  * session (provider: a short name such as "stripe"; session: its id),
  * inside conn's open write transaction. Calling it again on a pending order

@@ -854,10 +854,44 @@ static int checkout_set(int64_t *changed, cm__ctx *ctx, const char *session, con
     return rc;
 }
 
+/* A refund owed at the provider for payment `ref` of order_id (written in
+ * the transaction that records the payment and its refund in the ledger);
+ * *id receives its row id. */
+static int refund_owed(int64_t *id, cm__ctx *ctx, int64_t order_id, const char *ref, int64_t amount,
+                       const char *currency, const char *reason)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "refund.insert");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, order_id);
+    cm__q_text(&q, 2, ref);
+    cm__q_int64(&q, 3, amount);
+    cm__q_text(&q, 4, currency);
+    cm__q_text(&q, 5, reason);
+    cm__q_int64(&q, 6, ctx->now);
+    rc = cm__q_step(&q);
+    *id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+    cm__q_close(&q);
+    if (rc == 0) { /* owed before: the same payment again */
+        if ((rc = cm__q_open(&q, ctx->conn, "refund.find")))
+            return rc;
+        cm__q_text(&q, 1, ref);
+        rc = cm__q_step(&q);
+        *id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+        cm__q_close(&q);
+    }
+    return cm__ok(rc);
+}
+
 /* checkout.session.completed of an order: the payment is recorded through
  * the commerce layer (cm__order_confirm_payment), keyed by the provider's
- * payment id, so the order is paid exactly once; a payment for a hold that
- * had ended is refunded in the ledger there (docs/commerce.md). */
+ * payment id, so the order is paid exactly once. A payment that cannot pay
+ * the order (the hold had ended, another amount or currency than the
+ * order's, or the order was paid already) is recorded with an equal refund
+ * in the ledger and a refund owed at the provider (payment_refunds, sent
+ * by cm__pay_send_refunds): the delivery succeeds, nothing is retried
+ * forever, and admins see it in payments.refunds (docs/payments.md). */
 static int order_paid(outcome *o, cm__ctx *ctx, json_t *obj, const checkout_row *c,
                       const char *session)
 {
@@ -871,22 +905,55 @@ static int order_paid(outcome *o, cm__ctx *ctx, json_t *obj, const checkout_row 
     char currency[4] = "";
     for (int i = 0; cur && i < 3 && cur[i]; i++)
         currency[i] = (char)(cur[i] >= 'a' && cur[i] <= 'z' ? cur[i] - 32 : cur[i]);
+    if (!ref || !*ref)
+        ref = session;
+    int64_t amount = cm__json_int(obj, "amount_total", -1);
     cm__pay_outcome oc;
     cm__order ord;
-    int rc = cm__order_confirm_payment(&oc, &ord, ctx->conn, ctx->now, c->order_id,
-                                       cm__json_int(obj, "amount_total", -1), currency,
-                                       ref && *ref ? ref : session);
+    int rc = cm__order_confirm_payment(&oc, &ord, ctx->conn, ctx->now, c->order_id, amount,
+                                       currency, ref);
+    const char *reason = NULL, *field = cm_error_field();
+    if (rc == CM_EINVAL && field &&
+        (strcmp(field, "amount_minor") == 0 || strcmp(field, "currency") == 0) && amount > 0 &&
+        strlen(currency) == 3)
+        reason = "amount_mismatch";
+    else if (rc == CM_ECONSTRAINT && field && strcmp(field, "order_id") == 0)
+        reason = "already_paid";
+    if (reason) { /* a payment that cannot pay the order: accounted for and given back */
+        char why[120];
+        snprintf(why, sizeof why, "%s", cm_error_message());
+        cm_error_clear();
+        bool replay;
+        int64_t refund = 0;
+        if ((rc = cm__order_refuse_payment(&replay, ctx->conn, ctx->now, c->order_id, amount,
+                                           currency, ref, reason)) ||
+            (rc = refund_owed(&refund, ctx, c->order_id, ref, amount, currency, reason)))
+            return rc;
+        if (replay)
+            OUTCOME(o, "stale", "order %lld: this payment was recorded before",
+                    (long long)c->order_id);
+        else
+            OUTCOME(o, "applied",
+                    "order %lld: payment refused (%.100s); recorded, refund %lld owed at the "
+                    "provider",
+                    (long long)c->order_id, why, (long long)refund);
+        return CM_OK;
+    }
     if (rc)
         return rc;
-    if (oc == CM__PAY_REPLAY)
+    if (oc == CM__PAY_REPLAY) {
         OUTCOME(o, "stale", "order %lld: this payment was recorded before", (long long)ord.id);
-    else if (oc == CM__PAY_REFUNDED)
+    } else if (oc == CM__PAY_REFUNDED) {
+        int64_t refund = 0;
+        if ((rc = refund_owed(&refund, ctx, ord.id, ref, amount, currency, "late_payment")))
+            return rc;
         OUTCOME(o, "applied",
-                "order %lld: the hold had ended; the payment is refunded in the ledger and must "
-                "be refunded at the provider",
-                (long long)ord.id);
-    else
+                "order %lld: the hold had ended; the payment is refunded in the ledger, refund "
+                "%lld owed at the provider",
+                (long long)ord.id, (long long)refund);
+    } else {
         OUTCOME(o, "applied", "order %lld is paid", (long long)ord.id);
+    }
     return CM_OK;
 }
 
@@ -1238,6 +1305,206 @@ static int op_events_replay(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
+/* ---- refunds owed at the provider ---- */
+
+#define REFUND_MAX_ATTEMPTS 5
+
+typedef struct refund_due {
+    int64_t id, amount, attempts;
+    char reference[256], reason[32];
+} refund_due;
+
+typedef struct refund_batch {
+    int64_t after, limit;
+    size_t n;
+    refund_due *due;
+} refund_batch;
+
+static int refunds_read(cm__conn *conn, void *payload)
+{
+    refund_batch *b = payload;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "refund.pending");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, b->after);
+    cm__q_int64(&q, 2, b->limit);
+    b->n = 0;
+    while ((rc = cm__q_step(&q)) == 1 && (int64_t)b->n < b->limit) {
+        refund_due *d = &b->due[b->n++];
+        d->id = cm__q_col_int64(&q, 0);
+        snprintf(d->reference, sizeof d->reference, "%s", cm__q_col_text(&q, 1));
+        d->amount = cm__q_col_int64(&q, 2);
+        snprintf(d->reason, sizeof d->reason, "%s", cm__q_col_text(&q, 3));
+        d->attempts = cm__q_col_int64(&q, 4);
+    }
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+typedef struct refund_result {
+    int64_t id;
+    const char *status, *provider_id, *error;
+} refund_result;
+
+static int refund_write(cm__conn *conn, void *payload)
+{
+    const refund_result *r = payload;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "refund.set");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, r->id);
+    cm__q_text(&q, 2, r->status);
+    if (r->provider_id)
+        cm__q_text(&q, 3, r->provider_id);
+    else
+        cm__q_null(&q, 3);
+    cm__q_text(&q, 4, r->error ? r->error : "");
+    cm__q_int64(&q, 5, cm_now_us());
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    return rc;
+}
+
+int cm__pay_send_refunds(cm_store *store, int64_t limit, int64_t *sent, int64_t *failed)
+{
+    *sent = *failed = 0;
+    refund_batch b = {.after = 0, .limit = limit > 0 && limit < 500 ? limit : 50};
+    b.due = cm__calloc((size_t)b.limit, sizeof *b.due);
+    if (!b.due)
+        return cm__oom();
+    int rc = cm__store_run_tx(store, false, refunds_read, &b);
+    cm__pay_settings s;
+    bool have_settings = false;
+    if (rc == CM_OK && b.n) {
+        if ((rc = cm__pay_settings_get(&s, store)) == CM_OK)
+            have_settings = true;
+    }
+    for (size_t i = 0; rc == CM_OK && i < b.n; i++) {
+        const refund_due *d = &b.due[i];
+        char key[300], provider_id[128], error[256] = "";
+        snprintf(key, sizeof key, "cm-refund-%s", d->reference);
+        cm__refund_req req = {.payment = d->reference,
+                              .amount = d->amount,
+                              .reason = d->reason,
+                              .idempotency_key = key};
+        int prc = cm__pay_stripe.refund_create(provider_id, &s.cfg, &req);
+        if (prc == CM_ENOMEM) {
+            rc = prc;
+            break;
+        }
+        refund_result r = {.id = d->id, .status = "sent", .provider_id = provider_id};
+        if (prc) {
+            snprintf(error, sizeof error, "%s", cm_error_message());
+            cm_error_clear();
+            r.provider_id = NULL;
+            r.error = error;
+            r.status = d->attempts + 1 >= REFUND_MAX_ATTEMPTS ? "failed" : "pending";
+            cm__log(CM_LOG_WARN, "pay", "refund %lld (attempt %lld): %s", (long long)d->id,
+                    (long long)d->attempts + 1, error);
+        }
+        if ((rc = cm__store_run_tx(store, true, refund_write, &r)))
+            break;
+        if (!prc)
+            ++*sent;
+        else if (strcmp(r.status, "failed") == 0)
+            ++*failed;
+    }
+    if (have_settings)
+        cm__pay_settings_dispose(&s);
+    cm__free(b.due);
+    return rc;
+}
+
+static int count_pending(int64_t *n, cm__conn *conn)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "refund.count_pending");
+    if (rc)
+        return rc;
+    rc = cm__q_step(&q);
+    *n = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
+    cm__q_close(&q);
+    return cm__ok(rc);
+}
+
+/* prepare hook of payments.send_refunds: the provider is asked outside any
+ * transaction; the handler reports. */
+static int send_refunds_prepare(cm__ctx *ctx, json_t *in)
+{
+    int64_t sent, failed;
+    int rc = cm__pay_send_refunds(ctx->store, cm__json_int(in, "limit", 50), &sent, &failed);
+    if (rc)
+        return rc;
+    json_object_set_new(in, "_sent", json_integer(sent));
+    json_object_set_new(in, "_failed", json_integer(failed));
+    return CM_OK;
+}
+
+static int op_send_refunds(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    if (!json_is_integer(json_object_get(in, "_sent")))
+        return cm__error_set(CM_EMISUSE, "payments.send_refunds ran without its prepare hook");
+    int64_t pending;
+    int rc = count_pending(&pending, ctx->conn);
+    if (rc)
+        return rc;
+    *out = json_pack("{s:I,s:I,s:I}", "sent", (json_int_t)cm__json_int(in, "_sent", 0), "failed",
+                     (json_int_t)cm__json_int(in, "_failed", 0), "pending", (json_int_t)pending);
+    return CM_OK;
+}
+
+static int op_refunds_list(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t before = INT64_MAX, unused;
+    int rc;
+    const char *cursor = cm__json_str(in, "cursor");
+    if (cursor && (rc = cm__cursor_decode(&before, &unused, cursor)))
+        return rc;
+    int64_t limit = cm__json_int(in, "limit", 50);
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "refund.list")))
+        return rc;
+    cm__q_int64(&q, 1, before);
+    cm__q_text(&q, 2, cm__json_str(in, "status"));
+    cm__q_int64(&q, 3, limit + 1);
+    json_t *items = json_array();
+    int64_t last = 0;
+    bool more = false;
+    while ((rc = cm__q_step(&q)) == 1) {
+        if ((int64_t)json_array_size(items) == limit) {
+            more = true;
+            break;
+        }
+        last = cm__q_col_int64(&q, 0);
+        json_t *r = json_object();
+        cm__json_set_col_int(r, "id", &q, 0);
+        cm__json_set_col_int(r, "order_id", &q, 1);
+        cm__json_set_col_text(r, "payment_reference", &q, 2);
+        cm__json_set_col_int(r, "amount_minor", &q, 3);
+        cm__json_set_col_text(r, "currency", &q, 4);
+        cm__json_set_col_text(r, "reason", &q, 5);
+        cm__json_set_col_text(r, "status", &q, 6);
+        if (cm__q_is_null(&q, 7))
+            json_object_set_new(r, "provider_refund_id", json_null());
+        else
+            cm__json_set_col_text(r, "provider_refund_id", &q, 7);
+        cm__json_set_col_int(r, "attempts", &q, 8);
+        cm__json_set_col_text(r, "last_error", &q, 9);
+        cm__json_set_col_time(r, "created_at", &q, 10);
+        cm__json_set_col_time(r, "updated_at", &q, 11);
+        json_array_append_new(items, r);
+    }
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = cm__page(items, more, last, 0);
+    return CM_OK;
+}
+
 /* ---- declarations ---- */
 
 static const cm__field tier_create_fields[] = {
@@ -1308,6 +1575,20 @@ static const cm__field events_list_fields[] = {
     CM__FIELD("outcome", CM__T_ENUM, .values = outcome_values, .doc = "Only this outcome"),
     CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500, .doc = "Page size (default 50)"),
     CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
+};
+static const char *const refund_status_values[] = {"pending", "sent", "failed", NULL};
+static const char *const refund_reason_values[] = {"late_payment", "amount_mismatch",
+                                                   "already_paid", NULL};
+static const cm__field refunds_list_fields[] = {
+    CM__FIELD("status", CM__T_ENUM, .values = refund_status_values, .doc = "Only this status"),
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500, .doc = "Page size (default 50)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
+};
+static const cm__field send_refunds_fields[] = {
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500,
+              .doc = "Most refunds to ask the provider for (default 50)"),
     {.name = NULL},
 };
 static const cm__field replay_fields[] = {
@@ -1409,6 +1690,37 @@ static const cm__rfield event_fields[] = {
 static const cm__shape event_shape = {
     .name = "PaymentEvent", .doc = "A provider event in the webhook inbox", .fields = event_fields};
 CM__PAGE(event_page, event_shape);
+
+static const cm__rfield refund_fields[] = {
+    {"id", CM__R_INT},
+    {"order_id", CM__R_INT},
+    {"payment_reference", CM__R_STRING, .doc = "The provider's payment id"},
+    {"amount_minor", CM__R_INT},
+    {"currency", CM__R_STRING},
+    {"reason", CM__R_ENUM, .values = refund_reason_values,
+     .doc = "late_payment: the hold had ended; amount_mismatch: not the order's total or "
+            "currency; already_paid: the order took another payment before"},
+    {"status", CM__R_ENUM, .values = refund_status_values,
+     .doc = "pending: to be asked for; sent: the provider took it; failed: gave up after 5 "
+            "attempts (see last_error; refund it from the provider's dashboard)"},
+    {"provider_refund_id", CM__R_STRING, .flags = CM__R_NULL},
+    {"attempts", CM__R_INT},
+    {"last_error", CM__R_STRING},
+    {"created_at", CM__R_TIME},
+    {"updated_at", CM__R_TIME},
+    {NULL},
+};
+static const cm__shape refund_shape = {.name = "PaymentRefund",
+                                       .doc = "A refund the library owes at the payment provider",
+                                       .fields = refund_fields};
+CM__PAGE(refund_page, refund_shape);
+static const cm__rfield send_refunds_result_fields[] = {
+    {"sent", CM__R_INT, .doc = "Refunds the provider took now"},
+    {"failed", CM__R_INT, .doc = "Refunds given up now (5 failed attempts)"},
+    {"pending", CM__R_INT, .doc = "Refunds still to ask for"},
+    {NULL},
+};
+static const cm__shape send_refunds_result = {.fields = send_refunds_result_fields};
 
 const cm__op cm__pay_ops[] = {
     {
@@ -1542,6 +1854,30 @@ const cm__op cm__pay_ops[] = {
         .fields = replay_fields,
         .fn = op_events_replay,
         .result = &event_shape,
+    },
+    {
+        .name = "payments.refunds",
+        .summary = "Refunds owed at the provider (late, mismatched or second payments), newest "
+                   "first",
+        .role = CM_ROLE_ADMIN,
+        .http_method = "GET",
+        .http_path = "/v1/payments/refunds",
+        .fields = refunds_list_fields,
+        .fn = op_refunds_list,
+        .result = &refund_page,
+    },
+    {
+        .name = "payments.send_refunds",
+        .summary = "Ask the provider now for the pending refunds (the platform job does it every "
+                   "minute)",
+        .role = CM_ROLE_ADMIN,
+        .flags = CM__OP_WRITE,
+        .http_method = "POST",
+        .http_path = "/v1/payments/refunds/send",
+        .fields = send_refunds_fields,
+        .fn = op_send_refunds,
+        .prepare = send_refunds_prepare,
+        .result = &send_refunds_result,
     },
     {.name = NULL},
 };

@@ -557,6 +557,37 @@ done:
     return rc;
 }
 
+int cm__order_refuse_payment(bool *replay, cm__conn *conn, int64_t now, int64_t order_id,
+                             int64_t amount_minor, const char *currency, const char *reference,
+                             const char *reason)
+{
+    *replay = false;
+    int rc = check_reference(reference);
+    if (rc)
+        return rc;
+    if (amount_minor <= 0)
+        return cm__error_set_field(CM_EINVAL, "amount_minor", "amount_minor: must be > 0");
+    if (!currency || strlen(currency) != 3)
+        return cm__error_set_field(CM_EINVAL, "currency", "currency: an ISO 4217 code");
+    cm__order o;
+    if ((rc = cm__order_lock(&o, conn, order_id)))
+        return rc;
+    bool found;
+    int64_t amount = 0;
+    char cur[4] = "";
+    if ((rc = ledger_find(&found, &amount, cur, conn, o.id, "payment", reference)))
+        return rc;
+    if (found) {
+        *replay = true;
+        return CM_OK;
+    }
+    char back[300];
+    (void)snprintf(back, sizeof back, "%s:%s", reason, reference);
+    if ((rc = ledger_add(conn, now, o.id, "payment", amount_minor, currency, reference, "", 0)))
+        return rc;
+    return ledger_add(conn, now, o.id, "refund", amount_minor, currency, back, reason, 0);
+}
+
 int cm__order_begin_payment(cm__order *out, cm__conn *conn, int64_t now, int64_t order_id,
                             const char *provider, const char *session)
 {

@@ -38,4 +38,12 @@ int cm__tier_grants(bool *out, cm__ctx *ctx, int64_t member_id, const char *kind
  * tier of slug `slug`? Same contract as cm__tier_grants(). */
 int cm__tier_holds(bool *out, cm__ctx *ctx, int64_t member_id, const char *slug);
 
+/* Ask the provider for up to `limit` pending refunds of payment_refunds
+ * (each with Idempotency-Key "cm-refund-<payment>", so a repeat never refunds
+ * twice) and record each answer; a refund that failed 5 times becomes
+ * 'failed'. Runs its own transactions and the network between them: call
+ * outside any transaction (the platform job "platform.payment_refunds",
+ * payments.send_refunds). *sent and *failed count this call's outcomes. */
+int cm__pay_send_refunds(cm_store *store, int64_t limit, int64_t *sent, int64_t *failed);
+
 #endif /* CM_PAY_INT_H */

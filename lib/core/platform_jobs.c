@@ -27,6 +27,10 @@
  *   job's completion). Orders of an event also expire lazily, under its
  *   lock, whenever someone orders tickets for it or pays.
  *
+ * - "platform.payment_refunds": a sweep every minute that asks the payment
+ *   provider for the refunds the library owes (payments that could not pay
+ *   their order; cm__pay_send_refunds, docs/payments.md).
+ *
  * - "platform.newsletter_fill": writes the next batch of a newsletter's
  *   delivery rows (ops_newsletter.c; kind defined by migration 0012).
  *
@@ -43,6 +47,7 @@
 #include "assistant_int.h"
 #include "commerce_int.h"
 #include "newsletter_int.h"
+#include "pay_int.h"
 
 #include "../jobs/jobs_int.h"
 
@@ -292,6 +297,17 @@ static int order_expiry_handler(cm_job *job, void *payload)
     return cm__job_complete_tx(job, expiry_fn, NULL);
 }
 
+static int refunds_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    int64_t sent = 0, failed = 0;
+    int rc = cm__pay_send_refunds(job->store, 50, &sent, &failed);
+    if (rc == CM_OK && (sent || failed))
+        cm__log(CM_LOG_INFO, "jobs", "payment_refunds: %lld sent, %lld given up", (long long)sent,
+                (long long)failed);
+    return rc;
+}
+
 static int platform_register(cm_scheduler *s, cm_store *store)
 {
     int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
@@ -319,6 +335,10 @@ static int platform_register(cm_scheduler *s, cm_store *store)
                                      cm__assistant_retention_handler, NULL)) &&
          rc != CM_EEXISTS))
         return rc;
+    if ((rc = cm_jobs_define(store, "platform.payment_refunds", &ko)) ||
+        ((rc = cm_scheduler_register(s, "platform.payment_refunds", refunds_handler, NULL)) &&
+         rc != CM_EEXISTS))
+        return rc;
     cm_job_schedule_options o = CM_JOB_SCHEDULE_OPTIONS_INIT;
     o.every_us = 60 * INT64_C(1000000);
     o.start_at = cm_now_us();
@@ -327,6 +347,9 @@ static int platform_register(cm_scheduler *s, cm_store *store)
         return rc;
     if ((rc = cm_jobs_schedule(NULL, store, "platform.order_expiry", "platform.order_expiry", "{}",
                                2, &o)))
+        return rc;
+    if ((rc = cm_jobs_schedule(NULL, store, "platform.payment_refunds", "platform.payment_refunds",
+                               "{}", 2, &o)))
         return rc;
     if ((rc = cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh",
                                "{}", 2, &o)))

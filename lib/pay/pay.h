@@ -1,10 +1,11 @@
 /*
- * pay.h - the payment-provider interface: open a hosted checkout session
- * and verify the signature of a webhook delivery. One implementation,
- * cm__pay_stripe, speaks Stripe's API (Checkout Sessions over HTTPS through
- * lib/util/http_client.h, `Stripe-Signature` HMAC-SHA256 webhooks) against a configured
- * base URL, so the same code talks to Stripe in production and to the
- * local stand-in (tests/payments/standin.py) in tests.
+ * pay.h - the payment-provider interface: open a hosted checkout session,
+ * refund a payment and verify the signature of a webhook delivery. One
+ * implementation, cm__pay_stripe, speaks Stripe's API (Checkout Sessions
+ * and Refunds over HTTPS through lib/util/http_client.h, `Stripe-Signature`
+ * HMAC-SHA256 webhooks) against a configured base URL, so the same code
+ * talks to Stripe in production and to the local stand-in
+ * (tests/payments/standin.py) in tests.
  *
  * This layer depends only on lib/util: no SQL, no domain. lib/core keeps
  * the configuration per store and decides what a checkout pays for.
@@ -53,6 +54,14 @@ typedef struct cm__checkout_session {
     int64_t expires_at; /* microseconds; 0 if not given */
 } cm__checkout_session;
 
+/* A refund of (part of) a payment. */
+typedef struct cm__refund_req {
+    const char *payment;         /* the provider's payment id ("pi_...") */
+    int64_t amount;              /* minor units, > 0 */
+    const char *reason;          /* ours, kept as metadata[cm_reason]; may be NULL */
+    const char *idempotency_key; /* same key: the provider answers the same refund */
+} cm__refund_req;
+
 typedef struct cm__pay_provider {
     const char *name; /* "stripe" */
     /* Open a checkout session. CM_OK with *out filled (free out->url);
@@ -61,6 +70,10 @@ typedef struct cm__pay_provider {
      * outside any transaction. */
     int (*checkout_create)(cm__checkout_session *out, const cm__pay_cfg *cfg,
                            const cm__checkout_req *req);
+    /* Refund (part of) a payment: POST /v1/refunds. CM_OK with the
+     * provider's refund id in id_out; errors as checkout_create. Blocks on
+     * the network: call outside any transaction. */
+    int (*refund_create)(char id_out[128], const cm__pay_cfg *cfg, const cm__refund_req *req);
     /* Verify a webhook delivery: `sig` is the signature header as received,
      * payload the raw body. CM_OK when one of its signatures is the HMAC of
      * the payload under cfg->webhook_secret and its timestamp is within

@@ -4,8 +4,10 @@
  * Checkout: POST {base_url}/v1/checkout/sessions, form-encoded as Stripe
  * documents it (mode, line_items[0][price_data][...], success_url, ...),
  * the secret key as a bearer token and an Idempotency-Key header; the
- * reply's id, url and expires_at (seconds) are kept. The request goes
- * through the internal HTTP client (lib/util/http_client.h).
+ * reply's id, url and expires_at (seconds) are kept. Refunds: POST
+ * {base_url}/v1/refunds (payment_intent, amount, metadata[cm_reason]) the
+ * same way; the reply's id is kept. The requests go through the internal
+ * HTTP client (lib/util/http_client.h).
  *
  * Webhooks: the `Stripe-Signature` header is "t=<unix seconds>,v1=<hex>"
  * (more v1 entries during a secret rotation; v0 and unknown keys are
@@ -145,6 +147,60 @@ static void server_message(char *msg, size_t cap, const cm__http_response *r, co
     json_decref(j);
 }
 
+/* POST the form to base_url + path with the bearer key and an optional
+ * Idempotency-Key; CM_OK only for a 2xx reply, in *res (the caller
+ * disposes of it). `shown` receives the URL as messages may show it. */
+static int stripe_post(cm__http_response *res, char shown[224], const cm__pay_cfg *cfg,
+                       const char *path, const char *idem_key, const cm__buf *form)
+{
+    size_t bl = strlen(cfg->base_url);
+    while (bl && cfg->base_url[bl - 1] == '/')
+        bl--;
+    cm__buf url = {0}, auth = {0}, idem = {0};
+    int rc = CM_OK;
+    shown[0] = '\0';
+    cm__buf_printf(&url, "%.*s%s", (int)bl, cfg->base_url, path);
+    cm__buf_printf(&auth, "Authorization: Bearer %s", cfg->secret_key);
+    if (idem_key)
+        cm__buf_printf(&idem, "Idempotency-Key: %s", idem_key);
+    if (url.err || auth.err || idem.err || form->err) {
+        rc = cm__oom();
+        goto out;
+    }
+    cm__http_url_shown(shown, 224, url.p);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                             "Accept: application/json", auth.p, idem.p};
+    cm__http_request hreq = {.method = "POST",
+                             .url = url.p,
+                             .headers = headers,
+                             .n_headers = idem.p ? 4 : 3,
+                             .body = form->p,
+                             .body_len = form->len,
+                             .timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000u,
+                             .max_response = MAX_REPLY,
+                             .what = "payments"};
+    rc = cm__http_perform(res, &hreq);
+    if (rc == CM_EUNAVAILABLE || rc == CM_ERANGE || rc == CM_EINVAL)
+        rc = cm__http_error_recode(CM_EIO); /* the provider's failures are CM_EIO */
+    if (rc)
+        goto out;
+    if (res->status < 200 || res->status > 299) {
+        char msg[100];
+        server_message(msg, sizeof msg, res, cfg->secret_key);
+        rc = cm__error_set(CM_EIO, "payments: %s answered HTTP %ld%s%s", shown, res->status, msg,
+                           res->status == 401 || res->status == 403 ? " (check the secret key)"
+                                                                    : "");
+    }
+out:
+    if (auth.p) {
+        sodium_memzero(auth.p, auth.len);
+        cm__free(auth.p);
+    }
+    cm__free(url.p);
+    cm__free(idem.p);
+    return rc;
+}
+
 static int stripe_checkout_create(cm__checkout_session *out, const cm__pay_cfg *cfg,
                                   const cm__checkout_req *req)
 {
@@ -153,60 +209,54 @@ static int stripe_checkout_create(cm__checkout_session *out, const cm__pay_cfg *
     int rc = check_req(cfg, req, &sub);
     if (rc)
         return rc;
-    size_t bl = strlen(cfg->base_url);
-    while (bl && cfg->base_url[bl - 1] == '/')
-        bl--;
-    cm__buf url = {0}, form = {0}, auth = {0}, idem = {0};
+    cm__buf form = {0};
     cm__http_response res = {0};
-    char shown[224];
-    cm__buf_printf(&url, "%.*s/v1/checkout/sessions", (int)bl, cfg->base_url);
-    cm__buf_printf(&auth, "Authorization: Bearer %s", cfg->secret_key);
-    if (req->idempotency_key)
-        cm__buf_printf(&idem, "Idempotency-Key: %s", req->idempotency_key);
-    if ((rc = build_form(&form, req, sub)))
-        goto out;
-    if (url.err || auth.err || idem.err) {
-        rc = cm__oom();
-        goto out;
-    }
-    cm__http_url_shown(shown, sizeof shown, url.p);
-    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
-                             "Accept: application/json", auth.p, idem.p};
-    cm__http_request hreq = {.method = "POST",
-                             .url = url.p,
-                             .headers = headers,
-                             .n_headers = idem.p ? 4 : 3,
-                             .body = form.p,
-                             .body_len = form.len,
-                             .timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000u,
-                             .max_response = MAX_REPLY,
-                             .what = "payments"};
-    cm__log(CM_LOG_DEBUG, "pay", "POST %s (%s, %lld %s)", shown, req->mode, (long long)req->amount,
-            req->currency);
-    rc = cm__http_perform(&res, &hreq);
-    if (rc == CM_EUNAVAILABLE || rc == CM_ERANGE || rc == CM_EINVAL)
-        rc = cm__http_error_recode(CM_EIO); /* the provider's failures are CM_EIO */
-    if (rc)
-        goto out;
-    if (res.status < 200 || res.status > 299) {
-        char msg[100];
-        server_message(msg, sizeof msg, &res, cfg->secret_key);
-        rc = cm__error_set(CM_EIO, "payments: %s answered HTTP %ld%s%s", shown, res.status, msg,
-                           res.status == 401 || res.status == 403 ? " (check the secret key)" : "");
-        goto out;
-    }
-    rc = parse_session(out, &res, shown);
-out:
+    char shown[224] = "";
+    cm__log(CM_LOG_DEBUG, "pay", "POST /v1/checkout/sessions (%s, %lld %s)", req->mode,
+            (long long)req->amount, req->currency);
+    if ((rc = build_form(&form, req, sub)) == CM_OK &&
+        (rc = stripe_post(&res, shown, cfg, "/v1/checkout/sessions", req->idempotency_key,
+                          &form)) == CM_OK)
+        rc = parse_session(out, &res, shown);
     if (rc)
         cm__log(CM_LOG_WARN, "pay", "%s", cm_error_message());
-    if (auth.p) {
-        sodium_memzero(auth.p, auth.len);
-        cm__free(auth.p);
-    }
     cm__http_response_dispose(&res);
-    cm__free(url.p);
     cm__free(form.p);
-    cm__free(idem.p);
+    return rc;
+}
+
+static int stripe_refund_create(char id_out[128], const cm__pay_cfg *cfg, const cm__refund_req *req)
+{
+    id_out[0] = '\0';
+    if (!is_http_url(cfg->base_url))
+        return cm__error_set(CM_EINVAL, "payments: the provider's base URL is not configured");
+    if (!cfg->secret_key || !*cfg->secret_key)
+        return cm__error_set(CM_EINVAL, "payments: the provider's secret key is not configured");
+    if (!req->payment || !*req->payment || req->amount <= 0)
+        return cm__error_set(CM_EINVAL, "payments: a refund needs a payment and an amount > 0");
+    cm__buf form = {0};
+    form_add(&form, "payment_intent", req->payment);
+    form_addi(&form, "amount", req->amount);
+    if (req->reason)
+        form_add(&form, "metadata[cm_reason]", req->reason);
+    cm__http_response res = {0};
+    char shown[224] = "";
+    cm__log(CM_LOG_DEBUG, "pay", "POST /v1/refunds (%lld)", (long long)req->amount);
+    int rc = stripe_post(&res, shown, cfg, "/v1/refunds", req->idempotency_key, &form);
+    if (rc == CM_OK) {
+        json_error_t jerr;
+        json_t *j = res.body ? json_loadb(res.body, res.body_len, 0, &jerr) : NULL;
+        const char *id = json_string_value(json_object_get(j, "id"));
+        if (!id || !*id || strlen(id) >= 128)
+            rc = cm__error_set(CM_EIO, "payments: %s answered no refund id", shown);
+        else
+            snprintf(id_out, 128, "%s", id);
+        json_decref(j);
+    }
+    if (rc)
+        cm__log(CM_LOG_WARN, "pay", "%s", cm_error_message());
+    cm__http_response_dispose(&res);
+    cm__free(form.p);
     return rc;
 }
 
@@ -288,5 +338,6 @@ static int stripe_verify(const cm__pay_cfg *cfg, const char *payload, size_t len
 const cm__pay_provider cm__pay_stripe = {
     .name = "stripe",
     .checkout_create = stripe_checkout_create,
+    .refund_create = stripe_refund_create,
     .verify = stripe_verify,
 };

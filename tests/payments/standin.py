@@ -9,6 +9,8 @@ loopback so that the tests exercise libcommunity's real HTTP client and webhook 
   POST /pay/<session>          pay: completes the session (a subscription is created) and sends
                                the webhooks, then redirects to success_url
   POST /pay/<session>/cancel   back to cancel_url, nothing paid
+  POST /v1/refunds             form-encoded (payment_intent, amount), Bearer key, Idempotency-Key:
+                               refunds (part of) a paid session's payment; 400 beyond what is left
 
 Webhooks are POSTed to the configured URL with a `Stripe-Signature: t=<time>,v1=<hex>` header
 (HMAC-SHA256 of "<t>.<body>" under the webhook secret). Event `created` times come from a clock
@@ -25,6 +27,8 @@ Test controls (JSON in, JSON out), to deliver events twice, late, out of order o
   POST /_test/send/<event>      {"mode": "normal"|"tampered"|"old"|"wrong_secret"}: deliver
                                 an existing event again ("old": signed 10 minutes ago)
   GET  /_test/events            every event created, oldest first, with delivery results
+  GET  /_test/refunds           every refund made, oldest first
+  POST /_test/refunds/fail      {"fail": n}: answer the next n refund requests with HTTP 500
 
 Start: standin.py --port 0 --secret-key sk_test_x --webhook-secret whsec_x [--portfile F];
 it prints "PORT <n>" on stdout once listening.
@@ -45,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.RLock()
 STATE = {
     "sessions": {}, "subscriptions": {}, "events": [], "idem": {}, "held": [], "hold": False,
-    "webhook_url": None, "clock": 0, "n": 0,
+    "webhook_url": None, "clock": 0, "n": 0, "refunds": [], "refund_failures": 0,
 }
 ARGS = None
 
@@ -187,6 +191,28 @@ def create_session(f):
     return 200, {k: v for k, v in s.items() if not k.startswith("_")}
 
 
+def create_refund(f):
+    pi = f.get("payment_intent")
+    s = next((x for x in STATE["sessions"].values() if x.get("payment_intent") == pi), None)
+    if not s:
+        return 404, {"error": {"type": "invalid_request_error",
+                               "message": "No such payment_intent: '%s'" % pi}}
+    try:
+        amount = int(f.get("amount", s["amount_total"]))
+    except ValueError:
+        return 400, {"error": {"type": "invalid_request_error", "message": "amount invalid"}}
+    done = sum(r["amount"] for r in STATE["refunds"] if r["payment_intent"] == pi)
+    if amount <= 0 or done + amount > s["amount_total"]:
+        return 400, {"error": {"type": "invalid_request_error",
+                               "message": "Refund amount is greater than unrefunded amount"}}
+    meta = {k[9:-1]: v for k, v in f.items() if k.startswith("metadata[")}
+    r = {"id": next_id("re"), "object": "refund", "amount": amount, "currency": s["currency"],
+         "payment_intent": pi, "status": "succeeded", "metadata": meta,
+         "created": int(time.time())}
+    STATE["refunds"].append(r)
+    return 200, r
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -230,6 +256,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_test/events":
             with LOCK:
                 return self.reply(200, STATE["events"])
+        if path == "/_test/refunds":
+            with LOCK:
+                return self.reply(200, STATE["refunds"])
         if path.startswith("/v1/checkout/sessions/"):
             if not self.authorized():
                 return
@@ -266,6 +295,29 @@ class Handler(BaseHTTPRequestHandler):
                 if key:
                     STATE["idem"][key] = (raw, st, obj)
             return self.reply(st, obj)
+        if path == "/v1/refunds":
+            if not self.authorized():
+                return
+            raw = self.body()
+            key = self.headers.get("Idempotency-Key")
+            with LOCK:
+                if STATE["refund_failures"] > 0:
+                    STATE["refund_failures"] -= 1
+                    return self.reply(500, {"error": {"type": "api_error",
+                                                      "message": "try again later"}})
+                if key and key in STATE["idem"]:
+                    prev_body, st, obj = STATE["idem"][key]
+                    if prev_body != raw:
+                        return self.reply(400, {"error": {"type": "idempotency_error",
+                                                          "message": "key reused"}})
+                    return self.reply(st, obj)
+                st, obj = create_refund(parse_form(raw))
+                if key:
+                    STATE["idem"][key] = (raw, st, obj)
+            return self.reply(st, obj)
+        if path == "/_test/refunds/fail":
+            STATE["refund_failures"] = int(self.jbody().get("fail", 0))
+            return self.reply(200, {"ok": True})
         if path.startswith("/pay/"):
             self.body()
             rest = path[5:]

@@ -652,6 +652,42 @@ static const char *order_state(json_int_t id)
     return st;
 }
 
+/* The refunds the stand-in made of payment pi (it serves every test). */
+static json_t *refunds_of(const char *pi)
+{
+    json_t *all = standin("GET", "/_test/refunds", NULL), *out = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(all, i, x) if (strcmp(fx_str(x, "payment_intent"), pi) == 0)
+        json_array_append(out, x);
+    json_decref(all);
+    return out;
+}
+
+/* The only refund owed at the provider, which must have this status. */
+static json_t *only_refund(const char *status)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, admin, "payments.refunds", "{}"));
+    json_t *items = json_object_get(r, "items");
+    ck_assert_int_eq(json_array_size(items), 1);
+    json_t *one = json_incref(json_array_get(items, 0));
+    json_decref(r);
+    ck_assert_str_eq(fx_str(one, "status"), status);
+    return one;
+}
+
+/* payments.send_refunds: what it says it did, and what is left. */
+static void send_refunds(int sent, int failed, int pending)
+{
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, admin, "payments.send_refunds", "{}"));
+    ck_assert_int_eq(fx_int(r, "sent"), sent);
+    ck_assert_int_eq(fx_int(r, "failed"), failed);
+    ck_assert_int_eq(fx_int(r, "pending"), pending);
+    json_decref(r);
+}
+
 START_TEST(order_checkout_pays_the_order_once)
 {
     json_int_t id = hold_tickets(2);
@@ -696,7 +732,132 @@ START_TEST(a_payment_after_the_hold_ended_is_refunded)
     ck_assert_str_eq(order_state(id), "expired");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 0);
     ck_assert_int_eq(metric("ticket_purchases"), 0);
+    /* the refund is owed at the provider, and sent there once */
+    json_t *refund = only_refund("pending");
+    ck_assert_str_eq(fx_str(refund, "reason"), "late_payment");
+    ck_assert_int_eq(fx_int(refund, "amount_minor"), 3000);
+    json_decref(refund);
+    send_refunds(1, 0, 0);
+    send_refunds(0, 0, 0);
+    ck_assert_ok(deliver_at(&r, ev, 0, false)); /* delivered again: nothing more */
+    ck_assert(json_is_true(json_object_get(r, "duplicate")));
+    json_decref(r);
+    send_refunds(0, 0, 0);
+    json_t *obj = json_object_get(json_object_get(ev, "data"), "object");
+    json_t *made = refunds_of(fx_str(obj, "payment_intent"));
+    ck_assert_int_eq(json_array_size(made), 1);
+    ck_assert_int_eq(fx_int(json_array_get(made, 0), "amount"), 3000);
+    refund = only_refund("sent");
+    ck_assert_str_eq(fx_str(refund, "provider_refund_id"), fx_str(json_array_get(made, 0), "id"));
+    json_decref(refund);
+    json_decref(made);
     json_decref(ev);
+}
+END_TEST
+
+/* The event ev as another provider event (new id) whose data.object has
+ * `key` set to `value` (a string, or an integer when value is NULL). */
+static json_t *variant(json_t *ev, const char *id, const char *key, const char *value, json_int_t n)
+{
+    json_t *v = json_deep_copy(ev);
+    json_object_set_new(v, "id", json_string(id));
+    json_t *obj = json_object_get(json_object_get(v, "data"), "object");
+    json_object_set_new(obj, key, value ? json_string(value) : json_integer(n));
+    return v;
+}
+
+START_TEST(a_payment_of_another_amount_is_recorded_and_refunded)
+{
+    json_int_t id = hold_tickets(2);
+    json_t *ev = checkout_and_pay(id), *r;
+    /* the provider reports 20.00 for an order of 30.00: the delivery
+     * succeeds (no endless retries), the order is not paid */
+    json_t *odd = variant(ev, "evt_odd_amount", "amount_total", NULL, 2000);
+    ck_assert_ok(deliver_at(&r, odd, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    ck_assert_ptr_nonnull(strstr(fx_str(r, "detail"), "refused"));
+    json_decref(r);
+    ck_assert_str_eq(order_state(id), "pending_payment");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM ledger WHERE amount_minor = 2000"), 2);
+    ck_assert_ok(fx_exec(&r, alice, "orders.get", "{s:I}", "order_id", id));
+    ck_assert_int_eq(fx_int(r, "paid_minor") - fx_int(r, "refunded_minor"), 0);
+    json_decref(r);
+    json_t *refund = only_refund("pending");
+    ck_assert_str_eq(fx_str(refund, "reason"), "amount_mismatch");
+    ck_assert_int_eq(fx_int(refund, "amount_minor"), 2000);
+    json_decref(refund);
+    /* the provider fails once: the refund stays pending with the error, and
+     * goes through on the next round */
+    json_decref(standin("POST", "/_test/refunds/fail", "{\"fail\":1}"));
+    send_refunds(0, 0, 1);
+    refund = only_refund("pending");
+    ck_assert_int_eq(fx_int(refund, "attempts"), 1);
+    ck_assert_ptr_nonnull(strstr(fx_str(refund, "last_error"), "HTTP 500"));
+    json_decref(refund);
+    send_refunds(1, 0, 0);
+    json_t *made = refunds_of(
+        fx_str(json_object_get(json_object_get(ev, "data"), "object"), "payment_intent"));
+    ck_assert_int_eq(json_array_size(made), 1);
+    ck_assert_int_eq(fx_int(json_array_get(made, 0), "amount"), 2000);
+    json_decref(made);
+    /* another currency is refused the same way */
+    json_t *odd_cur = variant(ev, "evt_odd_currency", "currency", "usd", 0);
+    json_object_set_new(json_object_get(json_object_get(odd_cur, "data"), "object"),
+                        "payment_intent", json_string("pi_other_currency"));
+    ck_assert_ok(deliver_at(&r, odd_cur, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    json_decref(r);
+    ck_assert_str_eq(order_state(id), "pending_payment");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_refunds WHERE reason = "
+                              "'amount_mismatch' AND currency = 'USD'"),
+                     1);
+    json_decref(odd_cur);
+    json_decref(odd);
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(a_second_payment_for_a_paid_order_is_refunded)
+{
+    json_int_t a = hold_tickets(2), b;
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "orders.get", "{s:I}", "order_id", a));
+    json_int_t tt = fx_int(r, "ticket_type_id");
+    json_decref(r);
+    json_t *ev_a = checkout_and_pay(a);
+    ck_assert_str_eq(deliver(ev_a), "applied");
+    ck_assert_str_eq(order_state(a), "paid");
+    /* a second payment at the provider that names order a's checkout */
+    ck_assert_ok(
+        fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", tt, "quantity", 2));
+    b = fx_int(r, "id");
+    json_decref(r);
+    json_t *ev_b = checkout_and_pay(b);
+    const char *session_a = fx_str(json_object_get(json_object_get(ev_a, "data"), "object"), "id");
+    json_t *twice = variant(ev_b, "evt_paid_twice", "id", session_a, 0);
+    ck_assert_ok(deliver_at(&r, twice, 0, false));
+    ck_assert_str_eq(fx_str(r, "outcome"), "applied");
+    ck_assert_ptr_nonnull(strstr(fx_str(r, "detail"), "refund"));
+    json_decref(r);
+    ck_assert_str_eq(order_state(a), "paid");
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM tickets"), 2);
+    ck_assert_ok(fx_exec(&r, alice, "orders.get", "{s:I}", "order_id", a));
+    ck_assert_int_eq(fx_int(r, "paid_minor") - fx_int(r, "refunded_minor"), 3000);
+    json_decref(r);
+    json_t *refund = only_refund("pending");
+    ck_assert_str_eq(fx_str(refund, "reason"), "already_paid");
+    ck_assert_int_eq(fx_int(refund, "order_id"), a);
+    json_decref(refund);
+    send_refunds(1, 0, 0);
+    json_t *made = refunds_of(
+        fx_str(json_object_get(json_object_get(ev_b, "data"), "object"), "payment_intent"));
+    ck_assert_int_eq(json_array_size(made), 1);
+    ck_assert_int_eq(fx_int(json_array_get(made, 0), "amount"), 3000);
+    json_decref(made);
+    json_decref(twice);
+    json_decref(ev_a);
+    json_decref(ev_b);
 }
 END_TEST
 
@@ -853,6 +1014,8 @@ int main(void)
     tcase_add_test(tc, order_checkout_pays_the_order_once);
     tcase_add_test(tc, a_payment_after_the_hold_ended_is_refunded);
     tcase_add_test(tc, tiers_unlock_ticket_types_and_private_groups);
+    tcase_add_test(tc, a_payment_of_another_amount_is_recorded_and_refunded);
+    tcase_add_test(tc, a_second_payment_for_a_paid_order_is_refunded);
     suite_add_tcase(s, tc);
     int rc = fx_run(s);
     standin_stop();

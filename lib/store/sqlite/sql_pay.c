@@ -127,5 +127,28 @@ const cm__sql_entry cm__sqlite_sql_pay[] = {
     {"payevent.list", "SELECT " EVENT_COLS " FROM payment_events WHERE id < ?1 "
                       "AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR outcome = ?3) "
                       "ORDER BY id DESC LIMIT ?4"},
+
+    /* refunds owed at the provider: ?1 order ?2 payment reference ?3 amount
+     * ?4 currency ?5 reason ?6 now; one per payment */
+    {"refund.insert", "INSERT INTO payment_refunds (order_id, payment_reference, amount, currency, "
+                      "reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) "
+                      "ON CONFLICT (payment_reference) DO NOTHING RETURNING id"},
+    {"refund.find", "SELECT id FROM payment_refunds WHERE payment_reference = ?1"},
+    /* ?1 after id ?2 limit */
+    {"refund.pending",
+     "SELECT id, payment_reference, amount, reason, attempts FROM payment_refunds "
+     "WHERE status = 'pending' AND id > ?1 ORDER BY id LIMIT ?2"},
+    /* ?1 id ?2 status ?3 provider refund id ?4 last error ?5 now */
+    {"refund.set", "UPDATE payment_refunds SET status = ?2, provider_refund_id = ?3, "
+                   "attempts = attempts + 1, last_error = ?4, updated_at = ?5 "
+                   "WHERE id = ?1 AND status = 'pending'"},
+    {"refund.count_pending", "SELECT count(*) FROM payment_refunds WHERE status = 'pending'"},
+    /* 0 id, 1 order_id, 2 payment_reference, 3 amount, 4 currency, 5 reason,
+     * 6 status, 7 provider_refund_id, 8 attempts, 9 last_error, 10 created_at,
+     * 11 updated_at; ?1 before id ?2 status or NULL ?3 limit */
+    {"refund.list", "SELECT id, order_id, payment_reference, amount, currency, reason, status, "
+                    "provider_refund_id, attempts, last_error, created_at, updated_at "
+                    "FROM payment_refunds WHERE id < ?1 AND (?2 IS NULL OR status = ?2) "
+                    "ORDER BY id DESC LIMIT ?3"},
     {NULL, NULL},
 };
