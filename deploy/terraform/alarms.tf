@@ -76,30 +76,6 @@ locals {
       description = "ECS service ${svc}: average memory above ${var.alarm_memory_percent}% of the task's for 15 min (tasks near their limit are killed)."
     } },
     {
-      "alb-unhealthy-targets" = {
-        namespace   = "AWS/ApplicationELB"
-        metric      = "UnHealthyHostCount"
-        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix })
-        statistic   = "Maximum"
-        period      = 60
-        periods     = 5
-        comparison  = "GreaterThanThreshold"
-        threshold   = 0
-        missing     = "notBreaching"
-        description = "A target of the load balancer failed /readyz for 5 min (database unreachable, migration pending, task stuck)."
-      }
-      "alb-no-healthy-targets" = {
-        namespace   = "AWS/ApplicationELB"
-        metric      = "HealthyHostCount"
-        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.app.arn_suffix })
-        statistic   = "Minimum"
-        period      = 60
-        periods     = 3
-        comparison  = "LessThanThreshold"
-        threshold   = 1
-        missing     = "breaching"
-        description = "No healthy target behind the load balancer for 3 min: the site is down."
-      }
       "db-connections-high" = {
         namespace   = "AWS/RDS"
         metric      = "DatabaseConnections"
@@ -123,30 +99,6 @@ locals {
         threshold   = var.alarm_db_free_storage_gib * 1073741824
         missing     = "missing"
         description = "Less than ${var.alarm_db_free_storage_gib} GiB free on the database for 10 min (storage autoscaling at db_max_allocated_storage?). A full disk makes the database read-only."
-      }
-      "alb-web-unhealthy-targets" = {
-        namespace   = "AWS/ApplicationELB"
-        metric      = "UnHealthyHostCount"
-        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.web.arn_suffix })
-        statistic   = "Maximum"
-        period      = 60
-        periods     = 5
-        comparison  = "GreaterThanThreshold"
-        threshold   = 0
-        missing     = "notBreaching"
-        description = "A web task failed /api/health for 5 min (database unreachable, task stuck)."
-      }
-      "alb-web-no-healthy-targets" = {
-        namespace   = "AWS/ApplicationELB"
-        metric      = "HealthyHostCount"
-        dimensions  = tomap({ LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = aws_lb_target_group.web.arn_suffix })
-        statistic   = "Minimum"
-        period      = 60
-        periods     = 3
-        comparison  = "LessThanThreshold"
-        threshold   = 1
-        missing     = "breaching"
-        description = "No healthy web task behind the load balancer for 3 min: the site's pages are down."
       }
     },
     # The job queues, from the server's own metrics (metrics.tf).
@@ -327,4 +279,101 @@ resource "aws_cloudwatch_metric_alarm" "alb_5xx_rate" {
       period      = 300
     }
   }
+}
+
+# Target health of the API and the web tier. Each service has two target
+# groups, of which CodeDeploy keeps one in the listener (codedeploy.tf): the
+# alarms add the counts of both, so they watch whichever is live, and they
+# stop and roll back a blue/green deployment.
+locals {
+  target_health_alarms = merge([
+    for svc, tier in { app = "alb", web = "alb-web" } : {
+      "${tier}-unhealthy-targets" = {
+        service     = svc
+        metric      = "UnHealthyHostCount"
+        statistic   = "Maximum"
+        periods     = 5
+        comparison  = "GreaterThanThreshold"
+        threshold   = 0
+        missing     = "notBreaching"
+        description = svc == "app" ? "A target of the load balancer failed /readyz for 5 min (database unreachable, migration pending, task stuck)." : "A web task failed /api/health for 5 min (database unreachable, task stuck)."
+      }
+      "${tier}-no-healthy-targets" = {
+        service     = svc
+        metric      = "HealthyHostCount"
+        statistic   = "Minimum"
+        periods     = 3
+        comparison  = "LessThanThreshold"
+        threshold   = 1
+        missing     = "breaching"
+        description = svc == "app" ? "No healthy target behind the load balancer for 3 min: the site is down." : "No healthy web task behind the load balancer for 3 min: the site's pages are down."
+      }
+    }
+  ]...)
+
+  target_groups = {
+    app = [aws_lb_target_group.app.arn_suffix, aws_lb_target_group.green["app"].arn_suffix]
+    web = [aws_lb_target_group.web.arn_suffix, aws_lb_target_group.green["web"].arn_suffix]
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "target_health" {
+  for_each            = local.target_health_alarms
+  alarm_name          = "${local.prefix}-${each.key}"
+  alarm_description   = each.value.description
+  evaluation_periods  = each.value.periods
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = each.value.missing
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "hosts"
+    expression  = "FILL(blue, 0) + FILL(green, 0)"
+    label       = each.value.metric
+    return_data = true
+  }
+
+  metric_query {
+    id = "blue"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = each.value.metric
+      dimensions  = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = local.target_groups[each.value.service][0] }
+      stat        = each.value.statistic
+      period      = 60
+    }
+  }
+
+  metric_query {
+    id = "green"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = each.value.metric
+      dimensions  = { LoadBalancer = aws_lb.main.arn_suffix, TargetGroup = local.target_groups[each.value.service][1] }
+      stat        = each.value.statistic
+      period      = 60
+    }
+  }
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.metric["alb-unhealthy-targets"]
+  to   = aws_cloudwatch_metric_alarm.target_health["alb-unhealthy-targets"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.metric["alb-no-healthy-targets"]
+  to   = aws_cloudwatch_metric_alarm.target_health["alb-no-healthy-targets"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.metric["alb-web-unhealthy-targets"]
+  to   = aws_cloudwatch_metric_alarm.target_health["alb-web-unhealthy-targets"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.metric["alb-web-no-healthy-targets"]
+  to   = aws_cloudwatch_metric_alarm.target_health["alb-web-no-healthy-targets"]
 }

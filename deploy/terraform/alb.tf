@@ -79,6 +79,12 @@ resource "aws_lb_listener" "https" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.web.arn
   }
+
+  # CodeDeploy moves the traffic between the two target groups of each
+  # service (codedeploy.tf).
+  lifecycle {
+    ignore_changes = [default_action]
+  }
 }
 
 resource "aws_lb_listener_rule" "api" {
@@ -88,6 +94,10 @@ resource "aws_lb_listener_rule" "api" {
   action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  lifecycle {
+    ignore_changes = [action]
   }
 
   condition {

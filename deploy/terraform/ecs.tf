@@ -136,20 +136,18 @@ locals {
 }
 
 resource "aws_ecs_service" "app" {
-  name                               = "${local.prefix}-app"
-  cluster                            = aws_ecs_cluster.main.id
-  task_definition                    = aws_ecs_task_definition.service["app"].arn
-  desired_count                      = var.min_count
-  launch_type                        = "FARGATE"
-  platform_version                   = "LATEST"
-  health_check_grace_period_seconds  = 30
-  deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent         = 200
-  propagate_tags                     = "SERVICE"
+  name                              = "${local.prefix}-app"
+  cluster                           = aws_ecs_cluster.main.id
+  task_definition                   = aws_ecs_task_definition.service["app"].arn
+  desired_count                     = var.min_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  health_check_grace_period_seconds = 30
+  propagate_tags                    = "SERVICE"
 
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  # Blue/green by CodeDeploy (codedeploy.tf), which rolls back on alarms.
+  deployment_controller {
+    type = "CODE_DEPLOY"
   }
 
   network_configuration {
@@ -164,29 +162,28 @@ resource "aws_ecs_service" "app" {
     container_port   = 8080
   }
 
-  # The autoscaling policies own the task count after creation.
+  # The autoscaling policies own the task count after creation, CodeDeploy
+  # the task definition and the target group.
   lifecycle {
-    ignore_changes = [desired_count]
+    ignore_changes = [desired_count, task_definition, load_balancer]
   }
 
   depends_on = [aws_lb_listener.https]
 }
 
 resource "aws_ecs_service" "web" {
-  name                               = "${local.prefix}-web"
-  cluster                            = aws_ecs_cluster.main.id
-  task_definition                    = aws_ecs_task_definition.service["web"].arn
-  desired_count                      = var.web_min_count
-  launch_type                        = "FARGATE"
-  platform_version                   = "LATEST"
-  health_check_grace_period_seconds  = 30
-  deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent         = 200
-  propagate_tags                     = "SERVICE"
+  name                              = "${local.prefix}-web"
+  cluster                           = aws_ecs_cluster.main.id
+  task_definition                   = aws_ecs_task_definition.service["web"].arn
+  desired_count                     = var.web_min_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  health_check_grace_period_seconds = 30
+  propagate_tags                    = "SERVICE"
 
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  # Blue/green by CodeDeploy (codedeploy.tf), which rolls back on alarms.
+  deployment_controller {
+    type = "CODE_DEPLOY"
   }
 
   network_configuration {
@@ -202,7 +199,7 @@ resource "aws_ecs_service" "web" {
   }
 
   lifecycle {
-    ignore_changes = [desired_count]
+    ignore_changes = [desired_count, task_definition, load_balancer]
   }
 
   depends_on = [aws_lb_listener.https]
@@ -228,5 +225,11 @@ resource "aws_ecs_service" "worker" {
     subnets          = aws_subnet.private[*].id
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = false
+  }
+
+  # The CD workflow deploys new task definition revisions (a rolling update;
+  # the circuit breaker rolls back tasks that do not stay running).
+  lifecycle {
+    ignore_changes = [task_definition]
   }
 }

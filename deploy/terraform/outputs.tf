@@ -99,3 +99,18 @@ output "ses_dkim_records" {
   description = "CNAME records <token>._domainkey.<domain> -> <token>.dkim.amazonses.com."
   value       = [for t in aws_ses_domain_dkim.main.dkim_tokens : "${t}._domainkey.${var.domain} CNAME ${t}.dkim.amazonses.com"]
 }
+
+output "deploy_role_arn" {
+  description = "Role of the CD workflow (GitHub OIDC): the AWS_DEPLOY_ROLE_ARN variable of the GitHub environment."
+  value       = one(aws_iam_role.deploy[*].arn)
+}
+
+output "codedeploy_application" {
+  description = "CodeDeploy application of the blue/green deployments (deployment groups <prefix>-app and <prefix>-web)."
+  value       = aws_codedeploy_app.main.name
+}
+
+output "migrate_task_family" {
+  description = "Task definition family of the migrations (the CD workflow registers new revisions)."
+  value       = "${local.prefix}-migrate"
+}

@@ -472,3 +472,41 @@ variable "alarm_uploads_replication_seconds" {
   type        = number
   default     = 900
 }
+
+# ---- deployments ----
+
+variable "deployment_config" {
+  description = "CodeDeploy configuration of the API and web deployments: CodeDeployDefault.ECSAllAtOnce, or a canary/linear one such as CodeDeployDefault.ECSCanary10Percent5Minutes."
+  type        = string
+  default     = "CodeDeployDefault.ECSAllAtOnce"
+}
+
+variable "blue_termination_minutes" {
+  description = "Minutes the previous task set stays up after the traffic moved (a rollback in that time is instant, and the alarms can still trigger it)."
+  type        = number
+  default     = 30
+}
+
+variable "github_repository" {
+  description = "owner/name of the GitHub repository whose CD workflow deploys this environment (OIDC role <prefix>-deploy); empty: no role."
+  type        = string
+  default     = ""
+}
+
+variable "github_environment" {
+  description = "GitHub environment whose jobs may assume the deploy role (the token's sub repo:<owner/name>:environment:<this>); empty: var.environment."
+  type        = string
+  default     = ""
+}
+
+variable "github_oidc_provider_arn" {
+  description = "ARN of the account's existing token.actions.githubusercontent.com OIDC provider (one per account); empty: this configuration creates it."
+  type        = string
+  default     = ""
+}
+
+variable "image_source_repository_arns" {
+  description = "ECR repositories the deploy role may pull from to promote an image (production: staging's two repositories)."
+  type        = list(string)
+  default     = []
+}

@@ -130,11 +130,13 @@ run "environment" {
       for name in concat(
         [for k in keys(local.ecs_services) : "${k}-cpu-high"],
         [for k in keys(local.ecs_services) : "${k}-memory-high"],
-        ["alb-unhealthy-targets", "alb-no-healthy-targets", "alb-web-unhealthy-targets", "alb-web-no-healthy-targets"],
         ["db-connections-high", "db-free-storage-low", "queue-backlog", "queue-stalled"],
         var.db_read_replica ? ["db-replica-lag"] : [],
         var.uploads_replication ? ["uploads-replication-latency"] : [],
       ) : aws_cloudwatch_metric_alarm.metric[name].alarm_name == "${var.name}-${var.environment}-${name}"
+      ]) && alltrue([
+      for name in ["alb-unhealthy-targets", "alb-no-healthy-targets", "alb-web-unhealthy-targets", "alb-web-no-healthy-targets"] :
+      aws_cloudwatch_metric_alarm.target_health[name].alarm_name == "${var.name}-${var.environment}-${name}"
     ]) && aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name != ""
     error_message = "every environment has the CPU and memory alarms per service, the ALB 5xx and target health alarms (API and web), the database connection and storage alarms, the job queue alarms, and the replica lag and uploads replication alarms where those exist"
   }
@@ -190,7 +192,7 @@ run "environment" {
 
   assert {
     condition = alltrue([
-      for a in concat(values(aws_cloudwatch_metric_alarm.metric), [aws_cloudwatch_metric_alarm.alb_5xx_rate]) :
+      for a in concat(values(aws_cloudwatch_metric_alarm.metric), values(aws_cloudwatch_metric_alarm.target_health), [aws_cloudwatch_metric_alarm.alb_5xx_rate]) :
       contains(a.alarm_actions, aws_sns_topic.alarms.arn) && contains(a.ok_actions, aws_sns_topic.alarms.arn)
     ])
     error_message = "every alarm notifies the SNS topic when it fires and when it recovers"
@@ -238,6 +240,47 @@ run "environment" {
       contains(one(one(aws_lb_listener_rule.api.condition).path_pattern).values, "/v1/*")
     )
     error_message = "the ALB sends /v1/* to the API and everything else to the web tier, each with its health check"
+  }
+
+  assert {
+    condition = alltrue([
+      for svc in ["app", "web"] : (
+        aws_codedeploy_deployment_group.service[svc].deployment_style[0].deployment_type == "BLUE_GREEN" &&
+        aws_codedeploy_deployment_group.service[svc].deployment_config_name == var.deployment_config &&
+        aws_codedeploy_deployment_group.service[svc].auto_rollback_configuration[0].enabled &&
+        contains(aws_codedeploy_deployment_group.service[svc].auto_rollback_configuration[0].events, "DEPLOYMENT_STOP_ON_ALARM") &&
+        aws_codedeploy_deployment_group.service[svc].alarm_configuration[0].enabled &&
+        contains(aws_codedeploy_deployment_group.service[svc].alarm_configuration[0].alarms, aws_cloudwatch_metric_alarm.alb_5xx_rate.alarm_name) &&
+        length(aws_codedeploy_deployment_group.service[svc].alarm_configuration[0].alarms) == 3 &&
+        length(aws_codedeploy_deployment_group.service[svc].load_balancer_info[0].target_group_pair_info[0].target_group) == 2 &&
+        one(aws_ecs_service.app.deployment_controller).type == "CODE_DEPLOY" &&
+        one(aws_ecs_service.web.deployment_controller).type == "CODE_DEPLOY"
+      )
+    ])
+    error_message = "the API and web services deploy blue/green through CodeDeploy, rolled back on failure and on the 5xx and target health alarms"
+  }
+
+  assert {
+    condition     = var.environment != "prod" || strcontains(var.deployment_config, "Canary")
+    error_message = "prod: deployments shift a canary share of the traffic first"
+  }
+
+  assert {
+    condition = alltrue([
+      for k, a in aws_cloudwatch_metric_alarm.target_health :
+      length(a.metric_query) == 3 && contains([for q in a.metric_query : q.expression if q.return_data == true], "FILL(blue, 0) + FILL(green, 0)")
+    ]) && length(aws_cloudwatch_metric_alarm.target_health) == 4
+    error_message = "the target health alarms of both tiers count both target groups of the blue/green pair"
+  }
+
+  assert {
+    condition = var.github_repository == "" || try(
+      aws_iam_role.deploy[0].name == "${var.name}-${var.environment}-deploy" &&
+      one(data.aws_iam_policy_document.deploy_assume[0].statement).actions == toset(["sts:AssumeRoleWithWebIdentity"]) &&
+      contains([for c in one(data.aws_iam_policy_document.deploy_assume[0].statement).condition : c.values[0] if c.variable == "token.actions.githubusercontent.com:sub"],
+      "repo:${var.github_repository}:environment:${var.github_environment != "" ? var.github_environment : var.environment}")
+    , false)
+    error_message = "the CD workflow's role is assumed through GitHub OIDC, by jobs of the environment's GitHub environment only"
   }
 
   assert {

@@ -17,6 +17,19 @@ uploads_replication      = true
 redis_num_nodes          = 2
 deletion_protection      = true
 
+deployment_config        = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+blue_termination_minutes = 60
+
+# The CD workflow promotes staging's image by digest; both in one account
+# here, so prod uses the OIDC provider that staging created.
+github_repository        = "example-org/libcommunity"
+github_environment       = "production"
+github_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+image_source_repository_arns = [
+  "arn:aws:ecr:eu-central-1:123456789012:repository/community-staging",
+  "arn:aws:ecr:eu-central-1:123456789012:repository/community-staging-web",
+]
+
 alarm_emails = ["ops@example.org"]
 # alarm_pagerduty_endpoint = "https://events.pagerduty.com/integration/<key>/enqueue"
 # alarm_slack_endpoint     = "https://<relay>/sns"

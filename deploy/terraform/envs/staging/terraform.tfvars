@@ -13,4 +13,6 @@ db_backup_replication    = false
 redis_num_nodes          = 1
 deletion_protection      = false
 
+github_repository = "example-org/libcommunity"
+
 alarm_emails = ["ops@example.org"]
