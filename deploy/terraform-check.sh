@@ -5,10 +5,12 @@
 #   init       terraform init -backend=false from a local provider mirror
 #   validate   terraform validate: unknown arguments and blocks, wrong types,
 #              provider-side argument checks, missing references
-#   test       terraform test -var-file=envs/<env>/terraform.tfvars for each
-#              environment: deploy/terraform/tests/*.tftest.hcl, assertions
-#              against mock_provider "aws" (Multi-AZ and backups in prod,
-#              alarms and their SNS topic everywhere)
+#   test       terraform test -var-file=envs/<env>/terraform.tfvars of
+#              deploy/terraform/tests/plan.tftest.hcl for each environment,
+#              assertions against mock_provider "aws" (Multi-AZ, backups and
+#              replication in prod, alarms and their SNS topic everywhere, ...),
+#              and tests/variants.tftest.hcl once, on the dev values (settings
+#              no environment uses: TLS to Redis, uploads in S3)
 #   bootstrap  init and validate of deploy/terraform/bootstrap (the state
 #              bucket)
 #
@@ -78,9 +80,13 @@ if ls -d "$mirror"/registry.terraform.io/hashicorp/aws/*/* >/dev/null 2>&1; then
         check "terraform validate" terraform -chdir="$work" validate -no-color
         for vars in "$work"/envs/*/terraform.tfvars; do
             env=$(basename "$(dirname "$vars")")
-            check "terraform test -var-file=envs/$env/terraform.tfvars" \
-                terraform -chdir="$work" test -no-color -var-file="envs/$env/terraform.tfvars"
+            check "terraform test tests/plan.tftest.hcl -var-file=envs/$env/terraform.tfvars" \
+                terraform -chdir="$work" test -no-color -filter=tests/plan.tftest.hcl \
+                -var-file="envs/$env/terraform.tfvars"
         done
+        check "terraform test tests/variants.tftest.hcl -var-file=envs/dev/terraform.tfvars" \
+            terraform -chdir="$work" test -no-color -filter=tests/variants.tftest.hcl \
+            -var-file=envs/dev/terraform.tfvars
     else
         skip "terraform validate" "init failed"
         skip "terraform test" "init failed"

@@ -5,66 +5,12 @@
 # once for each of envs/*/ (meson test terraform).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
-  mock_resource "aws_sns_topic" {
-    defaults = {
-      arn = "arn:aws:sns:eu-central-1:123456789012:community-alarms"
-    }
-  }
-  mock_resource "aws_db_instance" {
-    defaults = {
-      arn = "arn:aws:rds:eu-central-1:123456789012:db:community"
-    }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = {
-      arn = "arn:aws:iam::123456789012:role/community"
-    }
-  }
-  mock_resource "aws_lb" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:loadbalancer/app/community/0123456789abcdef"
-    }
-  }
-  mock_resource "aws_lb_target_group" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/community/0123456789abcdef"
-    }
-  }
-  mock_resource "aws_lb_listener" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-central-1:123456789012:listener/app/community/0123456789abcdef/0123456789abcdef"
-    }
-  }
-  mock_data "aws_availability_zones" {
-    defaults = {
-      names = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
-    }
-  }
+  source = "./tests/mocks/aws"
 }
 
 mock_provider "aws" {
-  alias = "backup"
-
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-    }
-  }
-  mock_resource "aws_s3_bucket" {
-    defaults = {
-      arn = "arn:aws:s3:::community-prod-uploads-replica-123456789012"
-    }
-  }
+  alias  = "backup"
+  source = "./tests/mocks/backup"
 }
 
 # Not in the tfvars files: the image comes from the pipeline, the secrets
@@ -286,56 +232,5 @@ run "environment" {
   assert {
     condition     = length(local.ecs_services) == 3
     error_message = "the API, web and worker services each have their CPU and memory alarms"
-  }
-}
-
-# With TLS to Redis (for other clients), the tasks get no COMMUNITY_REDIS: the
-# server would refuse the rediss:// scheme and not start.
-run "redis_tls" {
-  command = apply
-
-  variables {
-    redis_transit_encryption = true
-    redis_auth_token         = "testredistoken0123456789"
-  }
-
-  assert {
-    condition = (
-      !contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
-      !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
-      startswith(aws_secretsmanager_secret_version.redis_url.secret_string, "rediss://:")
-    )
-    error_message = "with TLS to Redis the URL is rediss:// with the token, and no task gets it"
-  }
-}
-
-# ElastiCache takes an AUTH token only with in-transit encryption.
-run "redis_token_needs_tls" {
-  command = plan
-
-  variables {
-    redis_transit_encryption = false
-    redis_auth_token         = "testredistoken0123456789"
-  }
-
-  expect_failures = [var.redis_auth_token]
-}
-
-# The uploads bucket for the API: the COMMUNITY_S3_* settings and the two
-# keys from the api-keys secret.
-run "uploads_s3" {
-  command = apply
-
-  variables {
-    uploads_s3 = true
-  }
-
-  assert {
-    condition = (
-      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].environment : x.value if x.name == "COMMUNITY_S3_BUCKET"], aws_s3_bucket.uploads.bucket) &&
-      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY") &&
-      !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY")
-    )
-    error_message = "with uploads_s3 the API (only) gets the bucket and the keys"
   }
 }
