@@ -22,6 +22,33 @@ bool cm__actor_at_least(cm__ctx *ctx, int role)
     return ctx->actor->role >= role;
 }
 
+int cm__page_collect(json_t **out, cm__q *q, int64_t limit, int key_col, int key2_col,
+                     json_t *(*row)(cm__q *q, void *payload), void *payload)
+{
+    json_t *items = json_array();
+    int64_t a = 0, b = 0;
+    bool more = false;
+    int rc;
+    while ((rc = cm__q_step(q)) == 1) {
+        if ((int64_t)json_array_size(items) == limit) {
+            more = true;
+            break;
+        }
+        a = cm__q_col_int64(q, key_col);
+        b = key2_col >= 0 ? cm__q_col_int64(q, key2_col) : 0;
+        json_t *item = row(q, payload);
+        if (item)
+            json_array_append_new(items, item);
+    }
+    cm__q_close(q);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = cm__page(items, more, a, b);
+    return CM_OK;
+}
+
 void cm__token_hash(char out[65], const char *token)
 {
     unsigned char h[crypto_hash_sha256_BYTES];

@@ -4,6 +4,20 @@
  */
 #include "pay_int.h"
 
+static json_t *audit_row(cm__q *q, void *payload)
+{
+    (void)payload;
+    json_t *row = json_object();
+    cm__json_set_col_int(row, "id", q, 0);
+    cm__json_set_col_time(row, "at", q, 1);
+    cm__json_set_col_int(row, "actor_id", q, 2);
+    cm__json_set_col_text(row, "actor_role", q, 3);
+    cm__json_set_col_text(row, "op", q, 4);
+    cm__json_set_col_text(row, "target_type", q, 5);
+    cm__json_set_col_int(row, "target_id", q, 6);
+    return row;
+}
+
 static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t before = INT64_MAX, unused;
@@ -22,32 +36,7 @@ static int op_audit_list(cm__ctx *ctx, json_t *in, json_t **out)
     else
         cm__q_null(&q, 3);
     cm__q_int64(&q, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        json_t *row = json_object();
-        last = cm__q_col_int64(&q, 0);
-        cm__json_set_col_int(row, "id", &q, 0);
-        cm__json_set_col_time(row, "at", &q, 1);
-        cm__json_set_col_int(row, "actor_id", &q, 2);
-        cm__json_set_col_text(row, "actor_role", &q, 3);
-        cm__json_set_col_text(row, "op", &q, 4);
-        cm__json_set_col_text(row, "target_type", &q, 5);
-        cm__json_set_col_int(row, "target_id", &q, 6);
-        json_array_append_new(items, row);
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, 0, -1, audit_row, NULL);
 }
 
 /* Counters every deployment reports, zero until first incremented.

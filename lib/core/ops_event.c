@@ -358,6 +358,11 @@ static void like_pattern(char *dst, size_t cap, const char *q)
     dst[n] = '\0';
 }
 
+static json_t *event_row(cm__q *q, void *payload)
+{
+    return cm__event_json(q, payload);
+}
+
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int rc;
@@ -404,25 +409,7 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         cm__q_null(&q, 11);
     }
     cm__q_int64(&q, 12, limit + 1);
-    json_t *items = json_array();
-    int64_t last_start = 0, last_id = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last_id = cm__q_col_int64(&q, 0);
-        last_start = cm__q_col_int64(&q, 10);
-        json_array_append_new(items, cm__event_json(&q, ctx));
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last_start, last_id);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, 10, 0, event_row, ctx);
 }
 
 static int op_add_organizer(cm__ctx *ctx, json_t *in, json_t **out)

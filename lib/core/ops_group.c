@@ -267,6 +267,13 @@ static int op_get(cm__ctx *ctx, json_t *in, json_t **out)
     return group_load(out, ctx, cm__json_int(in, "group_id", 0));
 }
 
+/* A listed group; NULL (left out) when hidden from the viewer: the SQL
+ * applies the same rule, this is defence in depth. */
+static json_t *group_row(cm__q *q, void *payload)
+{
+    return group_json(payload, q, false);
+}
+
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t after = 0, unused;
@@ -291,27 +298,9 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_text(&q, 5, like);
     cm__q_int64(&q, 6, cm__json_bool(in, "mine", false));
     cm__q_int64(&q, 7, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last = cm__q_col_int64(&q, 0);
-        json_t *g = group_json(ctx, &q, false);
-        if (g) /* the SQL applies the same rule: defence in depth */
-            json_array_append_new(items, g);
-    }
-    cm__q_close(&q);
+    rc = cm__page_collect(out, &q, limit, 0, -1, group_row, ctx);
     cm__free(like);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return rc;
 }
 
 static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
@@ -586,6 +575,19 @@ static int op_unban(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
+static json_t *group_member_row(cm__q *q, void *payload)
+{
+    (void)payload;
+    json_t *m = json_object();
+    cm__json_set_col_int(m, "member_id", q, 0);
+    cm__json_set_col_text(m, "name", q, 1);
+    cm__json_set_col_text(m, "role", q, 2);
+    cm__json_set_col_text(m, "status", q, 3);
+    cm__json_set_col_time(m, "since", q, 4);
+    cm__json_set_col_time(m, "updated_at", q, 5);
+    return m;
+}
+
 /* Members of a group. Active members are listed to whoever may read the
  * group; pending, invited and banned lists need group moderator+ (or
  * staff). A member whose profile the viewer may not see is left out,
@@ -616,31 +618,7 @@ static int op_members(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 5, manager);
     cm__q_int64(&q, 6, ctx->actor->member_id);
     cm__q_int64(&q, 7, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last = cm__q_col_int64(&q, 0);
-        json_t *m = json_object();
-        cm__json_set_col_int(m, "member_id", &q, 0);
-        cm__json_set_col_text(m, "name", &q, 1);
-        cm__json_set_col_text(m, "role", &q, 2);
-        cm__json_set_col_text(m, "status", &q, 3);
-        cm__json_set_col_time(m, "since", &q, 4);
-        cm__json_set_col_time(m, "updated_at", &q, 5);
-        json_array_append_new(items, m);
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, 0, -1, group_member_row, NULL);
 }
 
 static const cm__field create_fields[] = {

@@ -242,6 +242,12 @@ int cm__role_parse(const char *name);
 /* Helpers for handlers. */
 int cm__require_member(cm__ctx *ctx); /* actor is a logged-in member (or system) */
 bool cm__actor_at_least(cm__ctx *ctx, int role);
+/* One page of a listing from q (opened and bound, its row limit limit + 1):
+ * row(q, payload) makes each item (NULL: the row is left out); the last
+ * row's columns key_col and key2_col (-1: none) make the next cursor
+ * (cm__page). Closes q. CM_OK with *out set, or q's error. */
+int cm__page_collect(json_t **out, cm__q *q, int64_t limit, int key_col, int key2_col,
+                     json_t *(*row)(cm__q *q, void *payload), void *payload);
 /* SHA-256 hex of a token, as stored for sessions and single-use tokens. */
 void cm__token_hash(char out[65], const char *token);
 /* New random token with a prefix ("cms_"): out >= 64 bytes. */

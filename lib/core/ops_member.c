@@ -108,6 +108,14 @@ static int op_get(cm__ctx *ctx, json_t *in, json_t **out)
     return cm__member_load(out, ctx, cm__json_int(in, "member_id", 0));
 }
 
+/* A listed member, with the private fields for staff and for oneself. */
+static json_t *member_row(cm__q *q, void *payload)
+{
+    cm__ctx *ctx = payload;
+    bool staff = cm__actor_at_least(ctx, CM_ROLE_MODERATOR);
+    return cm__member_json(q, staff || cm__q_col_int64(q, 0) == ctx->actor->member_id);
+}
+
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t after = 0, unused;
@@ -129,26 +137,9 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 2, ctx->actor->role);
     cm__q_text(&q, 3, like);
     cm__q_int64(&q, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    bool staff = cm__actor_at_least(ctx, CM_ROLE_MODERATOR);
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last = cm__q_col_int64(&q, 0);
-        json_array_append_new(items, cm__member_json(&q, staff || last == ctx->actor->member_id));
-    }
-    cm__q_close(&q);
+    rc = cm__page_collect(out, &q, limit, 0, -1, member_row, ctx);
     cm__free(like);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return rc;
 }
 
 static int op_update(cm__ctx *ctx, json_t *in, json_t **out)

@@ -1246,6 +1246,12 @@ static int op_webhook(cm__ctx *ctx, json_t *in, json_t **out)
     return CM_OK;
 }
 
+static json_t *event_row(cm__q *q, void *payload)
+{
+    (void)payload;
+    return event_json(q);
+}
+
 static int op_events_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t before = INT64_MAX, unused;
@@ -1261,24 +1267,7 @@ static int op_events_list(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_text(&q, 2, cm__json_str(in, "type"));
     cm__q_text(&q, 3, cm__json_str(in, "outcome"));
     cm__q_int64(&q, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last = cm__q_col_int64(&q, 0);
-        json_array_append_new(items, event_json(&q));
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, 0, -1, event_row, NULL);
 }
 
 static int op_events_replay(cm__ctx *ctx, json_t *in, json_t **out)

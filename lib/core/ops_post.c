@@ -263,6 +263,18 @@ static int op_get(cm__ctx *ctx, json_t *in, json_t **out)
  * content must be readable). Without: scope "all" (default) lists
  * platform-wide posts and posts of every group the caller may read;
  * scope "platform" only posts outside groups. */
+static json_t *post_row(cm__q *q, void *payload)
+{
+    (void)payload;
+    return post_json(q);
+}
+
+static json_t *comment_item(cm__q *q, void *payload)
+{
+    (void)payload;
+    return comment_json(q);
+}
+
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int rc;
@@ -311,26 +323,9 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         cm__q_null(&q, 9);
     }
     cm__q_int64(&q, 10, limit + 1);
-    json_t *items = json_array();
-    int64_t last_at = 0, last_id = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last_at = cm__q_col_int64(&q, P_CREATED);
-        last_id = cm__q_col_int64(&q, P_ID);
-        json_array_append_new(items, post_json(&q));
-    }
-    cm__q_close(&q);
+    rc = cm__page_collect(out, &q, limit, P_CREATED, P_ID, post_row, NULL);
     cm__free(like);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last_at, last_id);
-    return CM_OK;
+    return rc;
 }
 
 static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
@@ -506,24 +501,7 @@ static int op_comment_list(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 2, p.id);
     cm__q_int64(&q, 3, after);
     cm__q_int64(&q, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        last = cm__q_col_int64(&q, C_ID);
-        json_array_append_new(items, comment_json(&q));
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, C_ID, -1, comment_item, NULL);
 }
 
 static int op_comment_delete(cm__ctx *ctx, json_t *in, json_t **out)
