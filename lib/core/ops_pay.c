@@ -378,6 +378,34 @@ static int sub_get_json(json_t **out, cm__ctx *ctx, int64_t id)
     return cm__ok(rc);
 }
 
+/* Open a checkout session for req at the configured provider, outside any
+ * transaction (a prepare hook), and note its id and URL in the input
+ * (_session_id, _url) for the handler. The success and cancel URLs are the
+ * input's return_url (the host's page; the provider appends nothing), else
+ * the configured ones. */
+static int open_checkout(cm__ctx *ctx, json_t *in, cm__checkout_req *req)
+{
+    cm__pay_settings s;
+    int rc = cm__pay_settings_get(&s, ctx->store);
+    if (rc)
+        return rc;
+    char ok_url[1024], cancel_url[1024];
+    const char *ret = cm__json_str(in, "return_url");
+    snprintf(ok_url, sizeof ok_url, "%s", ret ? ret : s.success_url ? s.success_url : "");
+    snprintf(cancel_url, sizeof cancel_url, "%s", ret ? ret : s.cancel_url ? s.cancel_url : "");
+    req->success_url = ok_url;
+    req->cancel_url = cancel_url;
+    cm__checkout_session cs;
+    rc = cm__pay_stripe.checkout_create(&cs, &s.cfg, req);
+    cm__pay_settings_dispose(&s);
+    if (rc)
+        return rc;
+    json_object_set_new(in, "_session_id", json_string(cs.id));
+    json_object_set_new(in, "_url", json_string(cs.url));
+    cm__free(cs.url);
+    return CM_OK;
+}
+
 /* What memberships.subscribe's prepare hook learnt (a read transaction). */
 typedef struct sub_prep {
     int64_t tier_id;
@@ -414,17 +442,6 @@ static int subscribe_prepare(cm__ctx *ctx, json_t *in)
     char ref[64];
     if ((rc = cm__token_new(ref, "sub_")))
         return rc;
-    cm__pay_settings s;
-    if ((rc = cm__pay_settings_get(&s, ctx->store)))
-        return rc;
-    char ok_url[1024], cancel_url[1024];
-    snprintf(ok_url, sizeof ok_url, "%s", s.success_url ? s.success_url : "");
-    snprintf(cancel_url, sizeof cancel_url, "%s", s.cancel_url ? s.cancel_url : "");
-    const char *ret = cm__json_str(in, "return_url");
-    if (ret) { /* the host's page; the provider appends nothing */
-        snprintf(ok_url, sizeof ok_url, "%s", ret);
-        snprintf(cancel_url, sizeof cancel_url, "%s", ret);
-    }
     cm__checkout_req req = {
         .mode = "subscription",
         .currency = p.tier.currency,
@@ -434,24 +451,16 @@ static int subscribe_prepare(cm__ctx *ctx, json_t *in)
         .trial_days = (uint32_t)p.tier.trial_days,
         .product_name = p.tier.name,
         .reference = ref,
-        .success_url = ok_url,
-        .cancel_url = cancel_url,
         .idempotency_key = ref,
         .meta_key = "cm_ref",
         .meta_value = ref,
     };
-    cm__checkout_session cs;
-    rc = cm__pay_stripe.checkout_create(&cs, &s.cfg, &req);
-    cm__pay_settings_dispose(&s);
-    if (rc)
+    if ((rc = open_checkout(ctx, in, &req)))
         return rc;
-    json_object_set_new(in, "_session_id", json_string(cs.id));
-    json_object_set_new(in, "_url", json_string(cs.url));
     json_object_set_new(in, "_reference", json_string(ref));
     json_object_set_new(in, "_interval", json_string(interval));
     json_object_set_new(in, "_amount", json_integer(amount));
     json_object_set_new(in, "_currency", json_string(p.tier.currency));
-    cm__free(cs.url);
     return CM_OK;
 }
 
@@ -580,13 +589,7 @@ static int order_checkout_prepare(cm__ctx *ctx, json_t *in)
     if (p.o.total_minor <= 0)
         return cm__error_set_field(CM_ECONSTRAINT, "order_id", "order %lld is free",
                                    (long long)p.order_id);
-    cm__pay_settings s;
-    if ((rc = cm__pay_settings_get(&s, ctx->store)))
-        return rc;
-    char ok_url[1024], cancel_url[1024], key[96], ref[48], name[64];
-    const char *ret = cm__json_str(in, "return_url");
-    snprintf(ok_url, sizeof ok_url, "%s", ret ? ret : s.success_url ? s.success_url : "");
-    snprintf(cancel_url, sizeof cancel_url, "%s", ret ? ret : s.cancel_url ? s.cancel_url : "");
+    char key[96], ref[48], name[64];
     snprintf(key, sizeof key, "cm-order-%lld-%lld", (long long)p.o.id, (long long)p.o.expires_at);
     snprintf(ref, sizeof ref, "order:%lld", (long long)p.o.id);
     snprintf(name, sizeof name, "Tickets, order %lld", (long long)p.o.id);
@@ -597,21 +600,11 @@ static int order_checkout_prepare(cm__ctx *ctx, json_t *in)
         .quantity = p.o.quantity,
         .product_name = name,
         .reference = ref,
-        .success_url = ok_url,
-        .cancel_url = cancel_url,
         .idempotency_key = key,
         .meta_key = "cm_order",
         .meta_value = ref + 6,
     };
-    cm__checkout_session cs;
-    rc = cm__pay_stripe.checkout_create(&cs, &s.cfg, &req);
-    cm__pay_settings_dispose(&s);
-    if (rc)
-        return rc;
-    json_object_set_new(in, "_session_id", json_string(cs.id));
-    json_object_set_new(in, "_url", json_string(cs.url));
-    cm__free(cs.url);
-    return CM_OK;
+    return open_checkout(ctx, in, &req);
 }
 
 static int op_order_checkout(cm__ctx *ctx, json_t *in, json_t **out)
@@ -1159,6 +1152,27 @@ static int event_get_json(json_t **out, json_t **payload, cm__ctx *ctx, int64_t 
  * transaction, so a forged or stale delivery never takes the write lock.
  * "_verified" cannot come from a client (validation refuses unknown
  * fields). */
+/* Process ev (NULL: a stored body that is not JSON) as inbox event id,
+ * record the outcome, and answer the inbox row ("duplicate": false): the
+ * common end of a first delivery and of a replay. */
+static int apply_event(json_t **out, cm__ctx *ctx, int64_t id, json_t *ev)
+{
+    outcome o = {0};
+    int rc = CM_OK;
+    if (!ev)
+        OUTCOME(&o, "ignored", "the stored body is not JSON");
+    else
+        rc = process(&o, ctx, ev);
+    if (rc || (rc = set_outcome(ctx, id, &o)))
+        return rc;
+    ctx->target_type = "payment_event";
+    ctx->target_id = id;
+    if ((rc = event_get_json(out, NULL, ctx, id)))
+        return rc;
+    json_object_set_new(*out, "duplicate", json_false());
+    return CM_OK;
+}
+
 static int webhook_prepare(cm__ctx *ctx, json_t *in)
 {
     const char *payload = cm__json_str(in, "payload");
@@ -1233,17 +1247,9 @@ static int op_webhook(cm__ctx *ctx, json_t *in, json_t **out)
         *out = row;
         return CM_OK;
     }
-    outcome o = {0};
-    rc = process(&o, ctx, ev);
+    rc = apply_event(out, ctx, id, ev);
     json_decref(ev);
-    if (rc || (rc = set_outcome(ctx, id, &o)))
-        return rc;
-    ctx->target_type = "payment_event";
-    ctx->target_id = id;
-    if ((rc = event_get_json(out, NULL, ctx, id)))
-        return rc;
-    json_object_set_new(*out, "duplicate", json_false());
-    return CM_OK;
+    return rc;
 }
 
 static json_t *event_row(cm__q *q, void *payload)
@@ -1278,20 +1284,9 @@ static int op_events_replay(cm__ctx *ctx, json_t *in, json_t **out)
     if (rc)
         return rc;
     json_decref(row);
-    outcome o = {0};
-    if (!ev)
-        OUTCOME(&o, "ignored", "the stored body is not JSON");
-    else
-        rc = process(&o, ctx, ev);
+    rc = apply_event(out, ctx, id, ev);
     json_decref(ev);
-    if (rc || (rc = set_outcome(ctx, id, &o)))
-        return rc;
-    ctx->target_type = "payment_event";
-    ctx->target_id = id;
-    if ((rc = event_get_json(out, NULL, ctx, id)))
-        return rc;
-    json_object_set_new(*out, "duplicate", json_false());
-    return CM_OK;
+    return rc;
 }
 
 /* ---- refunds owed at the provider ---- */
