@@ -436,6 +436,39 @@ START_TEST(sqlstates_map_to_codes)
 }
 END_TEST
 
+/* Class 53 (insufficient resources) is the server's load, not the
+ * client's memory: a retryable CM_EBUSY (HTTP 503 with Retry-After), also
+ * when the server refuses the connection itself (too many connections). */
+START_TEST(server_resource_limits_are_busy)
+{
+    cm__conn *c;
+    ck_assert_ok(cm__store_acquire(&c, FX.store));
+    expect_error(c, "DO $$BEGIN RAISE EXCEPTION 'no memory' USING ERRCODE = '53200'; END$$",
+                 CM_EBUSY, "53200");
+    expect_error(c, "DO $$BEGIN RAISE EXCEPTION 'no slots' USING ERRCODE = '53300'; END$$",
+                 CM_EBUSY, "53300");
+    expect_error(c, "DO $$BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END$$",
+                 CM_EUNAVAILABLE, "53100");
+    cm__store_release(c);
+
+    /* a role allowed no connection: the server refuses at start-up (53300) */
+    char role[64], sql[200], uri[700];
+    snprintf(role, sizeof role, "cm_nolimit_%d", (int)getpid());
+    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN CONNECTION LIMIT 0", role);
+    fx_sql(sql);
+    snprintf(uri, sizeof uri, "%s&user=%s", FX.uri, role);
+    cm_store *s = NULL;
+    int rc = cm_store_open(&s, uri, NULL);
+    snprintf(sql, sizeof sql, "DROP ROLE %s", role);
+    fx_sql(sql);
+    ck_assert_msg(rc == CM_EBUSY, "%s: %s", cm_status_name(rc), cm_error_message());
+    ck_assert_str_eq(cm_error_backend_code(), "53300");
+    ck_assert_msg(strstr(cm_error_message(), "too many connections"), "%s", cm_error_message());
+    ck_assert_msg(!strstr(cm_error_message(), "LOCATION"), "%s", cm_error_message());
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
 START_TEST(uri_parameters_are_checked)
 {
     char uri[600];
@@ -939,6 +972,7 @@ int main(void)
         tcase_add_test(p, values_round_trip);
         tcase_add_test(p, changes_count_the_last_write);
         tcase_add_test(p, sqlstates_map_to_codes);
+        tcase_add_test(p, server_resource_limits_are_busy);
         tcase_add_test(p, uri_parameters_are_checked);
         tcase_add_test(p, serialization_failure_is_a_retryable_conflict);
         tcase_add_test(p, run_tx_retries_serialization_failures);

@@ -35,12 +35,14 @@
 #include <libpq-fe.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Built-in type OIDs (fixed by PostgreSQL; pg_type_d.h is a server header). */
 enum {
@@ -135,14 +137,15 @@ static int code_for_sqlstate(const char *s)
         return CM_EBUSY;
     if (strcmp(s, "57014") == 0 || strcmp(s, "25P03") == 0)
         return CM_ETIMEOUT;
-    if (strcmp(s, "53200") == 0)
-        return CM_ENOMEM;
     /* disk_full; read_only_sql_transaction (a hot standby, or
      * default_transaction_read_only): the server cannot take writes now */
     if (strcmp(s, "53100") == 0 || strcmp(s, "25006") == 0)
         return CM_EUNAVAILABLE;
     if (strncmp(s, "58", 2) == 0)
         return CM_EIO;
+    /* the rest of class 53, insufficient resources: the server is out of
+     * memory (53200) or connection slots (53300), or over another limit;
+     * not the client's memory (CM_ENOMEM), a load to retry later */
     if (strncmp(s, "53", 2) == 0)
         return CM_EBUSY;
     if (strcmp(s, "22003") == 0)
@@ -214,6 +217,100 @@ static int exec_simple(pg_conn *c, const char *sql, const char *what)
 static int pg_write_probe(cm__conn *conn)
 {
     return exec_simple((pg_conn *)conn, "SELECT txid_current()", "write probe");
+}
+
+/* The SQLSTATE in a verbose libpq message ("...failed: FATAL:  53300: too
+ * many connections..."), found by its shape rather than by the localised
+ * severity word; "" when there is none. */
+static void sqlstate_of_message(char out[6], const char *msg)
+{
+    out[0] = '\0';
+    for (const char *p = msg ? strstr(msg, ":  ") : NULL; p; p = strstr(p + 1, ":  ")) {
+        const char *s = p + 3;
+        size_t n = 0;
+        while (n < 5 && (isdigit((unsigned char)s[n]) || isupper((unsigned char)s[n])))
+            n++;
+        if (n == 5 && s[5] == ':') {
+            memcpy(out, s, 5);
+            out[5] = '\0';
+            return;
+        }
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Open a libpq connection with the state's parameters. libpq's
+ * non-blocking start is used so that the error verbosity can be raised
+ * before the server answers: a refusal during start-up then carries its
+ * SQLSTATE (53300 too many connections, 57P03 starting up, 28P01 a wrong
+ * password), which PQconnectdb's message lacks. The whole attempt is
+ * bounded by connect_timeout (seconds; 0 or absent: no bound). On failure
+ * the detail is "<what>: <libpq's message>", the code that SQLSTATE maps
+ * to (CM_EBUSY for too many connections) or CM_EBACKEND, and the backend
+ * code the SQLSTATE or 08001; *out is NULL. */
+static int pg_open(PGconn **out, const pg_state *st, const char *what)
+{
+    *out = NULL;
+    PGconn *pg = PQconnectStartParams((const char *const *)st->kw, (const char *const *)st->val, 0);
+    if (!pg)
+        return cm__oom();
+    PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
+    int64_t timeout_ms = 0;
+    for (size_t i = 0; st->kw[i]; i++)
+        if (strcmp(st->kw[i], "connect_timeout") == 0)
+            timeout_ms = (int64_t)atoi(st->val[i]) * 1000;
+    int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : 0;
+    PostgresPollingStatusType ps =
+        PQstatus(pg) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+    bool timed_out = false;
+    while (ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+        struct pollfd pfd = {.fd = PQsocket(pg),
+                             .events = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        int wait = -1;
+        if (deadline) {
+            int64_t left = deadline - mono_ms();
+            if (left <= 0) {
+                timed_out = true;
+                break;
+            }
+            wait = left > 60000 ? 60000 : (int)left;
+        }
+        if (poll(&pfd, 1, wait) < 0 && errno != EINTR) {
+            ps = PGRES_POLLING_FAILED;
+            break;
+        }
+        if (pfd.revents || !deadline || deadline - mono_ms() > 0)
+            ps = PQconnectPoll(pg);
+    }
+    if (ps == PGRES_POLLING_OK && !timed_out) {
+        PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
+        *out = pg;
+        return CM_OK;
+    }
+    char state[6], msg[200];
+    sqlstate_of_message(state, PQerrorMessage(pg));
+    if (timed_out) {
+        (void)snprintf(msg, sizeof msg, "timeout expired after %lld s",
+                       (long long)(timeout_ms / 1000));
+    } else {
+        copy_trimmed(msg, sizeof msg, PQerrorMessage(pg));
+        char *loc = strstr(msg, " LOCATION:"); /* the verbose tail: server source lines */
+        if (loc)
+            *loc = '\0';
+    }
+    PQfinish(pg);
+    int code = state[0] ? code_for_sqlstate(state) : CM_EBACKEND;
+    if (code != CM_EBUSY && code != CM_EUNAVAILABLE)
+        code = CM_EBACKEND;
+    cm__error_set(code, "%s: %s", what, msg);
+    cm__error_set_backend_code(state[0] ? state : "08001");
+    return code;
 }
 
 /* ------------------------------------------------------------------ */
@@ -482,16 +579,10 @@ static int pg_connect(cm__conn *conn, void *state)
     pg_state *st = state;
     c->state = st;
     c->gen = 1;
-    c->pg = PQconnectdbParams((const char *const *)st->kw, (const char *const *)st->val, 0);
-    if (!c->pg)
-        return cm__oom();
-    int rc = CM_OK;
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        char msg[200];
-        copy_trimmed(msg, sizeof msg, PQerrorMessage(c->pg));
-        rc = cm__error_set(CM_EBACKEND, "cannot connect to PostgreSQL: %s", msg);
-        cm__error_set_backend_code("08001");
-    } else if (PQserverVersion(c->pg) < 120000) {
+    int rc = pg_open(&c->pg, st, "cannot connect to PostgreSQL");
+    if (rc)
+        return rc;
+    if (PQserverVersion(c->pg) < 120000) {
         rc = cm__error_set(CM_ENOTSUP, "PostgreSQL %d is too old: 12 or later is needed",
                            PQserverVersion(c->pg) / 10000);
     }
@@ -1227,17 +1318,11 @@ static int pg_listen_open(void **out, int *fd_out, void *state, const char *chan
     *fd_out = -1;
     if (st->notify_off)
         return cm__error_set(CM_ENOTSUP, "pg: notify=off: no LISTEN, workers poll");
-    PGconn *pg = PQconnectdbParams((const char *const *)st->kw, (const char *const *)st->val, 0);
-    if (!pg)
-        return cm__oom();
-    int rc = CM_OK;
+    PGconn *pg;
+    int rc = pg_open(&pg, st, "pg: cannot open the listening connection");
+    if (rc)
+        return rc;
     char msg[200];
-    if (PQstatus(pg) != CONNECTION_OK) {
-        copy_trimmed(msg, sizeof msg, PQerrorMessage(pg));
-        rc = cm__error_set(CM_EBACKEND, "pg: cannot open the listening connection: %s", msg);
-        cm__error_set_backend_code("08001");
-        goto out;
-    }
     PQsetNoticeProcessor(pg, on_notice, NULL);
     char *ch = PQescapeIdentifier(pg, channel, strlen(channel));
     char sql[300];
@@ -1258,7 +1343,6 @@ static int pg_listen_open(void **out, int *fd_out, void *state, const char *chan
         PQfreemem(ch);
     if (rc == CM_OK && PQsetnonblocking(pg, 1) != 0)
         rc = cm__error_set(CM_EBACKEND, "pg: cannot make the listening connection non-blocking");
-out:
     if (rc) {
         PQfinish(pg);
         return rc;
