@@ -438,6 +438,12 @@ int cli_worker(cli *c, int argc, char **argv)
     if ((rc = cli_open_store(c)))
         return rc;
     cm_set_log_callback(on_log, CM_LOG_INFO, NULL);
+    /* OpenTelemetry tracing of the job runs when OTEL_EXPORTER_OTLP_ENDPOINT
+     * is set (after the signal mask: the exporter thread inherits it). */
+    if ((rc = cm_trace_start("community-worker"))) {
+        cm_set_log_callback(NULL, 0, NULL);
+        return cli_report(rc, "worker: tracing");
+    }
 
     cm_scheduler_options so = CM_SCHEDULER_OPTIONS_INIT;
     so.threads = o.concurrency;
@@ -485,6 +491,7 @@ int cli_worker(cli *c, int argc, char **argv)
             rc = CLI_EXIT_USAGE; /* a --queues entry this worker has no job kind for */
         cm_scheduler_close(s, NULL, NULL);
         cm_mailer_close(mailer);
+        cm_trace_stop(2000);
         cm_set_log_callback(NULL, 0, NULL);
         return rc;
     }
@@ -566,6 +573,7 @@ int cli_worker(cli *c, int argc, char **argv)
     log_summary(s, sig > 0 ? " after a signal" : o.once ? " (once: nothing due)" : "");
     cm_scheduler_close(s, NULL, NULL);
     cm_mailer_close(mailer);
+    cm_trace_stop(2000); /* the spans still queued, for at most 2 s */
     cm_set_log_callback(NULL, 0, NULL);
     return st && st != CM_ETIMEOUT ? cli_exit_code(st) : CLI_EXIT_OK;
 }

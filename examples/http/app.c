@@ -759,6 +759,34 @@ out:
     cmh_match_clear(&m);
 }
 
+/* The request's server span, child of the caller's `traceparent` (sent
+ * once; several are ignored, as W3C Trace Context says). Its name is the
+ * route template, never the path's values; the path goes without its
+ * query. The host endpoints (health, readiness, metrics, OpenAPI), which
+ * load balancers and Prometheus call every few seconds, get none. */
+static void trace_begin(cmh_exchange *ex, const char *path, size_t path_len)
+{
+    if (!cm_trace_enabled())
+        return;
+    const char *tp = cmh_req_header_count(ex->req, "traceparent") == 1
+                         ? cmh_req_header(ex->req, "traceparent")
+                         : NULL;
+    const char *route = cmh_metrics_slot_label(ex->app->metrics, ex->slot);
+    char name[256];
+    (void)snprintf(name, sizeof name, "%s %s", ex->req->method, route);
+    if (cm_span_begin(&ex->span, name, CM_SPAN_SERVER, tp) != CM_OK || !ex->span)
+        return;
+    char *p = cmh_xstrndup(path, path_len);
+    cm_span_set_str(ex->span, "http.request.method", ex->req->method);
+    cm_span_set_str(ex->span, "http.route", route);
+    cm_span_set_str(ex->span, "url.path", p);
+    cm_span_set_str(ex->span, "client.address", ex->client);
+    cm_span_set_str(ex->span, "cm.request_id", ex->request_id);
+    if (ex->route)
+        cm_span_set_str(ex->span, "cm.operation", ex->route->op);
+    free(p);
+}
+
 cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
 {
     cmh_exchange *ex = exchange_new(app, req);
@@ -775,15 +803,18 @@ cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
     const char *query = t[path_len] == '?' ? t + path_len + 1 : "";
     char *qcopy = cmh_xstrndup(query, strcspn(query, "#"));
 
+    bool host = false;
     if (strcmp(req->method, "OPTIONS") == 0) {
         preflight(ex, t, path_len);
     } else if (t[0] != '/') {
         problem(ex, 400, "HTTP_BAD_REQUEST", "bad request", "the request-target must be a path",
                 NULL);
-    } else if (!host_route(ex, req->method, t, path_len)) {
+    } else if (!(host = host_route(ex, req->method, t, path_len))) {
         op_route(ex, req->method, t, path_len, qcopy);
     }
     free(qcopy);
+    if (!host)
+        trace_begin(ex, t, path_len);
     return ex;
 }
 
@@ -821,7 +852,17 @@ static void capture_error(cmh_exchange *ex, int rc)
     ex->retry_after = cm_error_retry_after();
 }
 
+static void work(cmh_exchange *ex);
+
 void cmh_app_work(cmh_exchange *ex)
+{
+    /* The library's spans (operation, SQL) become the request's children. */
+    cm_span *prev = cm_trace_set_current(ex->span);
+    work(ex);
+    cm_trace_set_current(prev);
+}
+
+static void work(cmh_exchange *ex)
 {
     cmh_app *app = ex->app;
     if (ex->kind == CMH_K_READYZ) {
@@ -1081,6 +1122,7 @@ static void idem_finish(cmh_exchange *ex)
 
 void cmh_app_post_work(cmh_exchange *ex)
 {
+    cm_span *prev = cm_trace_set_current(ex->span);
     cmh_app *app = ex->app;
     int rc = ex->idem_store
                  ? cm_idem_complete(app->store, ex->idem_scope, ex->idem_key, ex->idem_hash,
@@ -1090,6 +1132,7 @@ void cmh_app_post_work(cmh_exchange *ex)
     if (rc)
         cmh_log(CMH_LOG_WARN, "idempotency record not written", "%s: %s", cm_status_name(rc),
                 cm_error_message());
+    cm_trace_set_current(prev);
 }
 
 void cmh_app_after_work(cmh_exchange *ex)
@@ -1190,6 +1233,15 @@ void cmh_app_finish(cmh_exchange *ex)
     double sec = (double)(now - start) / 1e9;
     cmh_metrics_observe(app->metrics, ex->slot, ex->req->method, ex->resp.status, sec);
     cmh_app_gauges(app)->in_flight--;
+    if (ex->span) {
+        cm_span_set_int(ex->span, "http.response.status_code", ex->resp.status);
+        if (ex->actor_id)
+            cm_span_set_int(ex->span, "cm.actor.id", ex->actor_id);
+        if (ex->resp.status >= 500)
+            cm_span_set_error(ex->span, ex->rc ? cm_status_name(ex->rc) : "server error");
+        cm_span_end(ex->span);
+        ex->span = NULL;
+    }
     int level = ex->resp.status >= 500 ? CMH_LOG_ERROR : CMH_LOG_INFO;
     if (!cmh_log_enabled(level))
         return;
@@ -1255,6 +1307,7 @@ void cmh_exchange_free(cmh_exchange *ex)
 {
     if (!ex)
         return;
+    cm_span_end(ex->span);
     cmh_request_free(ex->req);
     cmh_buf_free(&ex->resp.headers);
     free(ex->resp.body);

@@ -87,6 +87,10 @@ typedef struct cmh_exchange {
     bool posting;     /* the exchange is in (or past) its post_work phase */
     char *idem_store; /* encoded answer to store; NULL: release the claim */
     size_t idem_store_len;
+    /* The request's trace span (NULL when tracing is off or for the host
+     * endpoints); current on the worker thread while the work runs, ended
+     * by cmh_app_finish. */
+    cm_span *span;
 } cmh_exchange;
 
 /* Build the app: routes and OpenAPI document from cm_ops_describe(),

@@ -31,6 +31,15 @@ int main(int argc, char **argv)
     (void)snprintf(workers, sizeof workers, "%d", cfg.workers);
     (void)setenv("UV_THREADPOOL_SIZE", workers, 1);
 
+    /* OpenTelemetry tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+    rc = cm_trace_start("community-server");
+    if (rc) {
+        cmh_log(CMH_LOG_ERROR, "cannot start tracing", "%s: %s", cm_status_name(rc),
+                cm_error_message());
+        cmh_config_free(&cfg);
+        return 2;
+    }
+
     cm_store_options opts = CM_STORE_OPTIONS_INIT;
     opts.pool_size = (uint32_t)cfg.pool_size;
     if (cfg.no_result_cache)
@@ -40,6 +49,7 @@ int main(int argc, char **argv)
     if (rc) {
         cmh_log(CMH_LOG_ERROR, "cannot open the store", "%s: %s", cm_status_name(rc),
                 cm_error_message());
+        cm_trace_stop(0);
         cmh_config_free(&cfg);
         return 1;
     }
@@ -58,6 +68,7 @@ int main(int argc, char **argv)
             cmh_log(CMH_LOG_ERROR, "cannot set up upload storage", "%s: %s", cm_status_name(rc),
                     cm_error_message());
             cm_store_close(store);
+            cm_trace_stop(0);
             cmh_config_free(&cfg);
             return 1;
         }
@@ -67,12 +78,16 @@ int main(int argc, char **argv)
     if (!app) {
         cmh_log(CMH_LOG_ERROR, "cannot build the routes", "%s", err);
         cm_store_close(store);
+        cm_trace_stop(0);
         cmh_config_free(&cfg);
         return 1;
     }
     rc = cmh_server_run(&cfg, app);
     cmh_app_free(app);
     cm_store_close(store);
+    /* Send the spans still queued, for at most 2 s (within the margin
+     * between the drain timeout and the orchestrator's stop timeout). */
+    cm_trace_stop(2000);
     cm_set_log_callback(NULL, 0, NULL);
     cmh_config_free(&cfg);
     return rc;

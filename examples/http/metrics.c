@@ -5,6 +5,7 @@
  */
 #include "metrics.h"
 
+#include <community/community.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,19 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const 
 
     if (have_jobs)
         render_jobs(o, jobs);
+
+    family(o, "community_trace_spans_total", "counter",
+           "Trace spans by outcome: exported to the OTLP collector, dropped because the "
+           "export queue was full, failed because an export failed.");
+    static const struct {
+        const char *name;
+        int32_t counter;
+    } outcomes[] = {{"exported", CM_TRACE_EXPORTED},
+                    {"dropped", CM_TRACE_DROPPED},
+                    {"failed", CM_TRACE_FAILED}};
+    for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+        cmh_buf_printf(o, "community_trace_spans_total{outcome=\"%s\"} %llu\n", outcomes[i].name,
+                       (unsigned long long)cm_trace_stat(outcomes[i].counter));
 
     family(o, "community_build_info", "gauge", "Library version of this server.");
     cmh_buf_puts(o, "community_build_info{version=");

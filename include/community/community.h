@@ -19,5 +19,6 @@
 #include <community/idem.h>
 #include <community/payments.h>
 #include <community/uploads.h>
+#include <community/trace.h>
 
 #endif /* COMMUNITY_COMMUNITY_H */

@@ -8,6 +8,7 @@
 #include "ops_int.h"
 
 #include "../jobs/jobs_int.h" /* cm__jobs_local_wake_* */
+#include "../util/tracing.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -131,6 +132,9 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         return cm__error_set(CM_EINVAL, "cm_exec: store is NULL");
     if (!opname)
         return cm__error_set(CM_EINVAL, "cm_exec: operation name is NULL");
+    /* The operation's span; its SQL statements become its children. */
+    cm_span *span = cm__span_begin(opname, CM_SPAN_INTERNAL, CM__SPAN_CURRENT);
+    cm_span_set_str(span, "cm.operation", opname);
     cm__call call;
     int rc = cm__call_init(&call, store, actor, opname, json_in, len);
     if (rc)
@@ -150,8 +154,10 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
         if (n > 0 && (size_t)n + in_len <= sizeof key) {
             memcpy(key + n, json_in, in_len);
             key_len = (size_t)n + in_len;
-            if (cm__rcache_get(store, key, key_len, version, cm_now_us(), out))
+            if (cm__rcache_get(store, key, key_len, version, cm_now_us(), out)) {
+                cm_span_set_str(span, "cm.result_cache", "hit");
                 goto out; /* rc is CM_OK */
+            }
         } else {
             cacheable = false; /* long inputs are not worth caching */
         }
@@ -180,6 +186,9 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
                 cm__role_name(actor->role), (long long)actor->member_id, cm_status_name(rc));
     }
 out:
+    if (span && call.actor && call.actor->member_id)
+        cm_span_set_int(span, "cm.actor.id", call.actor->member_id);
     cm__call_dispose(&call);
+    cm__span_end(span, rc);
     return rc;
 }

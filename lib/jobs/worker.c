@@ -11,6 +11,8 @@
  */
 #include "scheduler_int.h"
 
+#include "../util/tracing.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -116,9 +118,17 @@ static void run_one(cm_scheduler *s, cm_job *j)
     const cm__handler *h = find_handler(s, j->kind);
     uint64_t t0 = uv_hrtime();
     cm_error_clear();
+    /* The run's span: a trace of its own (the handler's SQL, operations
+     * and outbound calls become its children). */
+    cm_span *span = cm__span_begin(j->kind, CM_SPAN_CONSUMER, CM__SPAN_CURRENT);
+    cm_span_set_str(span, "cm.job.queue", j->queue);
+    cm_span_set_str(span, "cm.job.kind", j->kind);
+    cm_span_set_int(span, "cm.job.id", j->id);
+    cm_span_set_int(span, "cm.job.attempt", j->attempt);
     int rc = h ? h->fn(j, h->payload)
                : cm__error_set(CM_ENOTSUP, "no handler for job kind '%s' in worker %s", j->kind,
                                s->worker_id);
+    cm__span_end(span, rc < 0 ? rc : CM_OK);
     j->duration_us = (int64_t)((uv_hrtime() - t0) / 1000);
     j->status = rc < 0 ? rc : CM_OK;
     if (rc < 0)

@@ -52,6 +52,10 @@ struct cm__conn {
     bool broken;      /* must be reconnected before reuse */
     uint64_t written; /* tables written in the open transaction (stmt_tables bits) */
     cm__conn *next_free;
+    /* The trace span of the statement running on this connection, and the
+     * cm__q it belongs to (store.c; ended at the latest on release). */
+    cm_span *trace_span;
+    const void *trace_q;
 };
 
 typedef struct cm__store_ops {

@@ -5,6 +5,8 @@
  */
 #include "store_int.h"
 
+#include "../util/tracing.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,10 +294,21 @@ fail:
     return rc;
 }
 
+/* End the trace span of the statement that ran on c (see cm__q_step). */
+static void sql_span_end(cm__conn *c, int rc)
+{
+    if (c->trace_span) {
+        cm__span_end(c->trace_span, rc);
+        c->trace_span = NULL;
+        c->trace_q = NULL;
+    }
+}
+
 void cm__store_release(cm__conn *c)
 {
     if (!c)
         return;
+    sql_span_end(c, CM_OK);
     cm_store *s = c->store;
     if (c->in_tx)
         cm__tx_rollback(c);
@@ -452,6 +465,8 @@ int cm__q_open(cm__q *q, cm__conn *c, const char *id)
     q->id = id;
     q->bind_err = CM_OK;
     q->bind_idx = 0;
+    q->sql = NULL;
+    q->stepped = false;
     size_t i;
     const cm__sql_entry *e = find_sql(c->store, id, &i);
     if (!e)
@@ -476,6 +491,7 @@ int cm__q_open(cm__q *q, cm__conn *c, const char *id)
     if (c->in_tx && c->tx_write)
         c->written |= known ? __atomic_load_n(&s->q_write[i], __ATOMIC_RELAXED) : ~UINT64_C(0);
     q->st = c->cache[i];
+    q->sql = e->sql;
     return CM_OK;
 }
 
@@ -483,8 +499,11 @@ void cm__q_close(cm__q *q)
 {
     if (q->st)
         q->conn->store->ops->reset(q->st);
+    if (q->stepped && q->conn->trace_q == q)
+        sql_span_end(q->conn, CM_OK);
     q->st = NULL;
     q->bind_err = CM_OK;
+    q->stepped = false;
 }
 
 #define OPS(q) ((q)->conn->store->ops)
@@ -532,7 +551,41 @@ int cm__q_null(cm__q *q, int idx)
 {
     return q->bind_err ? q->bind_err : bound(q, idx, OPS(q)->bind_null(q->st, idx));
 }
+/* The trace span of a statement covers its execution: from its first
+ * step until a step returns anything but a row, or until it is closed,
+ * or until its connection goes back to the pool (whichever comes first;
+ * a connection runs one traced statement at a time). It carries the
+ * catalogue id and text, whose placeholders keep the values out. */
+static int q_step(cm__q *q);
+
+static void sql_span_begin(cm__q *q)
+{
+    cm__conn *c = q->conn;
+    q->stepped = true;
+    sql_span_end(c, CM_OK);
+    cm_span *sp = cm__span_begin(q->id, CM_SPAN_CLIENT, CM__SPAN_CHILD_ONLY);
+    if (!sp)
+        return;
+    const char *backend = c->store->ops->name;
+    cm_span_set_str(sp, "db.system", strcmp(backend, "pg") == 0 ? "postgresql" : backend);
+    cm_span_set_str(sp, "db.operation.name", q->id);
+    if (q->sql)
+        cm_span_set_str(sp, "db.query.text", q->sql);
+    c->trace_span = sp;
+    c->trace_q = q;
+}
+
 int cm__q_step(cm__q *q)
+{
+    if (!q->stepped)
+        sql_span_begin(q);
+    int rc = q_step(q);
+    if (rc != 1 && q->conn->trace_q == q) /* 1: a row */
+        sql_span_end(q->conn, rc);
+    return rc;
+}
+
+static int q_step(cm__q *q)
 {
     if (q->bind_err) {
         /* The bind's own detail, unless something failed since. */

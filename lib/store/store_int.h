@@ -68,8 +68,10 @@ typedef struct cm__q {
     cm__conn *conn;
     cm__stmt *st;
     const char *id;
-    int bind_err; /* the first bind failure, or CM_OK */
-    int bind_idx; /* its parameter number */
+    int bind_err;    /* the first bind failure, or CM_OK */
+    int bind_idx;    /* its parameter number */
+    const char *sql; /* the catalogue text (static), for its trace span */
+    bool stepped;    /* stepped since open/close: its trace span is begun */
 } cm__q;
 
 /* The backend registered for the URI's scheme, or NULL. A string with no

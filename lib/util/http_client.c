@@ -9,6 +9,8 @@
  */
 #include "http_client.h"
 
+#include "tracing.h"
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
@@ -262,6 +264,8 @@ static int transfer_error(const xfer *x, CURLcode cc, const char *errbuf, const 
         if ((unsigned char)*c < 0x20)
             *c = ' ';
     switch (cc) {
+        case CURLE_ABORTED_BY_CALLBACK:
+            return cm__error_set(CM_ECANCELED, "%s: %s %s canceled", what, method, shown);
         case CURLE_OPERATION_TIMEDOUT: {
             curl_off_t connected = 0;
             curl_easy_getinfo(x->h, CURLINFO_CONNECT_TIME_T, &connected);
@@ -287,6 +291,15 @@ static int transfer_error(const xfer *x, CURLcode cc, const char *errbuf, const 
     }
 }
 
+/* libcurl calls this about once a second, and as data moves: a non-zero
+ * return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load((const atomic_int *)p) != 0;
+}
+
 int cm__http_perform(cm__http_response *out, const cm__http_request *req)
 {
     memset(out, 0, sizeof *out);
@@ -309,12 +322,20 @@ int cm__http_perform(cm__http_response *out, const cm__http_request *req)
                                  i);
         }
     }
-    for (size_t i = 0; i <= req->n_headers; i++) {
+    /* The call's trace span; its traceparent goes out with the request. */
+    cm_span *span = cm__span_begin(method, CM_SPAN_CLIENT, 0);
+    cm_span_set_str(span, "http.request.method", method);
+    cm_span_set_str(span, "url.full", shown);
+    char traceparent[13 + 56] = "traceparent: ";
+    bool traced = cm_span_traceparent(traceparent + 13, sizeof traceparent - 13, span) > 0;
+    for (size_t i = 0; i <= req->n_headers + traced; i++) {
         /* "Expect:" keeps libcurl from waiting for 100 Continue on large bodies */
-        struct curl_slist *l =
-            curl_slist_append(headers, i < req->n_headers ? req->headers[i] : "Expect:");
+        struct curl_slist *l = curl_slist_append(headers, i < req->n_headers    ? req->headers[i]
+                                                          : i == req->n_headers ? "Expect:"
+                                                                                : traceparent);
         if (!l) {
             curl_slist_free_all(headers);
+            cm__span_end(span, CM_ENOMEM);
             return cm__oom();
         }
         headers = l;
@@ -322,6 +343,7 @@ int cm__http_perform(cm__http_response *out, const cm__http_request *req)
     CURL *h = curl_easy_init();
     if (!h) {
         curl_slist_free_all(headers);
+        cm__span_end(span, CM_ENOMEM);
         return cm__error_set(CM_ENOMEM, "%s: cannot set up an HTTP request", what);
     }
     xfer x = {.h = h, .req = req, .res = out};
@@ -351,6 +373,11 @@ int cm__http_perform(cm__http_response *out, const cm__http_request *req)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (req->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req->cancel);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     if (req->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
@@ -367,5 +394,11 @@ int cm__http_perform(cm__http_response *out, const cm__http_request *req)
     }
     curl_easy_cleanup(h);
     curl_slist_free_all(headers);
+    if (rc == CM_OK) {
+        cm_span_set_int(span, "http.response.status_code", out->status);
+        if (out->status >= 400)
+            cm_span_set_error(span, "HTTP error status");
+    }
+    cm__span_end(span, rc);
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "util.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,10 @@ typedef struct cm__http_request {
     void *payload;
     /* Prefix of error messages ("payments", "embeddings"; NULL: "http"). */
     const char *what;
+    /* When set, the transfer stops with CM_ECANCELED soon (within about a
+     * second) after *cancel becomes non-zero: a shutdown that cannot wait
+     * for a slow service. */
+    const atomic_int *cancel;
 } cm__http_request;
 
 typedef struct cm__http_response {
