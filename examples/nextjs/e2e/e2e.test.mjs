@@ -10,7 +10,9 @@
  * organize, signing in over plain HTTP away from localhost is refused
  * with an explanation (the Secure cookie would be dropped), and a member's
  * free ticket (ordered through the addon) shows on "My tickets" as a QR
- * image. Screenshots go
+ * image; every response carries the security headers (a nonce-based CSP
+ * under which the pages hydrate, no framing, nosniff, HSTS over HTTPS).
+ * Screenshots go
  * to E2E_ARTIFACTS (default test-results/e2e).
  *
  * Needs a production build (`next build`) of the app and the addon
@@ -130,6 +132,36 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     assert.match(await text(plain, 'form-error'), /HTTPS.*COOKIE_SECURE=0/s);
     assert.equal(await plain.inputValue('input[name=email]'), 'olga@example.org');
     await shot(plain, 'plain-http-refused');
+
+    /* Security headers (lib/security-headers.ts, set by proxy.ts): on a page
+     * and on an API response; the page hydrates under its nonce-based CSP
+     * (React attaches itself to the form) with no CSP violation reported;
+     * HSTS only when the request came over HTTPS through a proxy. */
+    {
+      const cspPage = await (await browser.newContext()).newPage();
+      const violations = [];
+      cspPage.on('console', (m) => {
+        if (/Content.Security.Policy/i.test(m.text()))
+          violations.push(m.text());
+      });
+      const resp = await cspPage.goto(`${base}/login`);
+      const h = resp.headers();
+      assert.match(h['content-security-policy'] ?? '', /script-src 'self' 'nonce-[^']+' 'strict-dynamic'/);
+      assert.match(h['content-security-policy'], /frame-ancestors 'none'/);
+      assert.equal(h['x-frame-options'], 'DENY');
+      assert.equal(h['x-content-type-options'], 'nosniff');
+      assert.equal(h['referrer-policy'], 'strict-origin-when-cross-origin');
+      assert.equal(h['strict-transport-security'], undefined, 'no HSTS over plain HTTP');
+      const nonce = /'nonce-([^']+)'/.exec(h['content-security-policy'])[1];
+      assert.ok((await resp.text()).includes(`nonce="${nonce}"`), 'the inline scripts carry the nonce');
+      await cspPage.waitForFunction(() => Object.keys(document.querySelector('form') ?? {})
+        .some((k) => k.startsWith('__react')), null, { timeout: 20000 });
+      assert.deepEqual(violations, []);
+      const api = await fetch(`${base}/api/health`, { headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(api.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(api.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains');
+      await cspPage.context().close();
+    }
 
     /* 1. The organizer logs in (a wrong password first; a redirect target that
      * would leave the site is ignored) and creates an event with 2 seats (an

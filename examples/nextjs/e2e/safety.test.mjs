@@ -59,3 +59,37 @@ test('secureCookieProblem: plain HTTP elsewhere is explained', () => {
   for (const req of bad)
     assert.match(secureCookieProblem(req) ?? '', /plain HTTP.*HTTPS.*COOKIE_SECURE=0/s, JSON.stringify(req));
 });
+
+/* lib/security-headers.ts, transpiled the same way. */
+const hdrDir = mkdtempSync(join(tmpdir(), 'cm-headers-'));
+writeFileSync(join(hdrDir, 'headers.mjs'), ts.transpileModule(
+  readFileSync(join(appDir, 'lib', 'security-headers.ts'), 'utf8'),
+  { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+const { contentSecurityPolicy, strictTransportSecurity, STATIC_SECURITY_HEADERS } =
+  await import(pathToFileURL(join(hdrDir, 'headers.mjs')).href);
+rmSync(hdrDir, { recursive: true, force: true });
+
+test('the CSP allows scripts by nonce only, no framing, eval only in development', () => {
+  const csp = contentSecurityPolicy('abc');
+  assert.match(csp, /script-src 'self' 'nonce-abc' 'strict-dynamic'(;|$)/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.match(csp, /object-src 'none'/);
+  assert.doesNotMatch(csp, /unsafe-eval|script-src[^;]*unsafe-inline/);
+  assert.match(contentSecurityPolicy('abc', true), /'unsafe-eval'/);
+  assert.deepEqual(Object.fromEntries(STATIC_SECURITY_HEADERS), {
+    'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'strict-origin-when-cross-origin',
+  });
+});
+
+test('HSTS only over HTTPS, max-age from HSTS_MAX_AGE, 0 turns it off', () => {
+  const hsts = (protocol, forwardedProto, maxAge) =>
+    strictTransportSecurity({ protocol, forwardedProto, maxAge });
+  assert.equal(hsts('http:', null, undefined), null);
+  assert.equal(hsts('http:', 'http', '600'), null);
+  assert.equal(hsts('https:', null, undefined), 'max-age=31536000; includeSubDomains');
+  assert.equal(hsts('http:', 'https, http', ''), 'max-age=31536000; includeSubDomains');
+  assert.equal(hsts('http:', 'HTTPS', '600'), 'max-age=600; includeSubDomains');
+  assert.equal(hsts('https:', null, '0'), null);
+  assert.throws(() => hsts('https:', null, '1y'), /HSTS_MAX_AGE/);
+});
