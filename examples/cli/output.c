@@ -315,7 +315,7 @@ static size_t fit_columns(size_t *show, size_t nshow, char **cols, size_t *width
                 used = term;
             }
         }
-    size_t fit = 0, drop = 0, order[MAX_COLS];
+    size_t fit = 0, drop = 0, order[MAX_COLS] = {0};
     for (size_t k = 0; k < nshow; k++)
         if (chosen[k])
             show[fit++] = show[k];

@@ -530,6 +530,9 @@ static int enqueue_common(batch_call *c, cm_store *store, const cm_job_options *
         return cm__error_set(CM_EINVAL, "job options: size not set");
     cm_job_options o;
     read_job_options(&o, in);
+    /* c lives in the caller's frame for this call only; nothing reads
+     * c->opts after it returns. */
+    /* cppcheck-suppress autoVariables */
     c->opts = &o;
     int rc;
     if ((rc = cm__jobs_check_name(c->kind, "kind")) || (rc = check_options(&o, !c->single)) ||

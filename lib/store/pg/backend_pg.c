@@ -352,7 +352,7 @@ static bool duration_ok(const char *v)
         i++;
     while (isalpha((unsigned char)v[i]))
         i++;
-    return v[i] == '\0' && i < 16;
+    return i < 16 && v[i] == '\0';
 }
 
 typedef struct uri_opts {
