@@ -3,7 +3,11 @@ payment provider pointed at the stand-in (tests/payments/standin.py); a member s
 the stand-in's page, and the stand-in's signed webhooks reach POST /v1/payments/webhook (the raw
 body and the Stripe-Signature header go to the library as they came). Then deliveries twice,
 tampered, signed too long ago, with another secret, of an unknown type, and out of order; an
-admin replays an event from the inbox; /openapi.json documents the webhook."""
+admin replays an event from the inbox; /openapi.json documents the webhook.
+
+With CM_HTTP_PAYMENTS_PG=1 (test pg-http-payments) the server's store is a fresh schema on the
+PostgreSQL server named by CM_TEST_PG_URI (psql creates and drops it); without that URI it skips,
+as the other PostgreSQL suites do."""
 import json
 import os
 import subprocess
@@ -28,7 +32,33 @@ def standin(method, path, body=None):
         return json.loads(r.read())
 
 
+PG = os.environ.get("CM_HTTP_PAYMENTS_PG") == "1"
+
+
+def psql(sql):
+    subprocess.run(["psql", os.environ["CM_TEST_PG_URI"], "-q", "-v", "ON_ERROR_STOP=1",
+                    "-c", sql], check=True, stdout=subprocess.DEVNULL)
+
+
+def store_uri():
+    """None (the harness's SQLite file), or a fresh PostgreSQL schema's URI."""
+    if not PG:
+        return None
+    base = os.environ["CM_TEST_PG_URI"]
+    S["schema"] = "cmh_payments_%d" % os.getpid()
+    psql("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s" % (S["schema"], S["schema"]))
+    return "%s%soptions=-csearch_path%%3D%s" % (base, "&" if "?" in base else "?", S["schema"])
+
+
+def make_admin(srv, member_id):
+    if PG:
+        psql("UPDATE %s.members SET role = 'admin' WHERE id = %d" % (S["schema"], member_id))
+    else:
+        srv.make_admin(member_id)
+
+
 def setup():
+    uri = store_uri()  # first: a failure here leaves no stand-in behind
     p = subprocess.Popen([sys.executable, os.path.join(HERE, "standin.py"), "--port", "0",
                           "--secret-key", SECRET_KEY, "--webhook-secret", WEBHOOK_SECRET],
                          stdout=subprocess.PIPE)
@@ -36,7 +66,7 @@ def setup():
     check(line.startswith("PORT "), "stand-in started: %r" % line)
     S["standin_proc"] = p
     S["standin"] = "http://127.0.0.1:%d" % int(line.split()[1])
-    srv = Server(args=["--rate-limit", "0"], env={
+    srv = Server(args=["--rate-limit", "0"], db_uri=uri, env={
         "COMMUNITY_PAYMENTS_URL": S["standin"],
         "COMMUNITY_PAYMENTS_SECRET_KEY": SECRET_KEY,
         "COMMUNITY_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -50,7 +80,7 @@ def setup():
                                    {"email": email, "name": "X", "password": PASSWORD})
         eq(st, 201, "signup")
         if email.startswith("root"):
-            srv.make_admin(js["member"]["id"])
+            make_admin(srv, js["member"]["id"])
         st, _, _, js = srv.request("POST", "/v1/sessions", {"email": email, "password": PASSWORD})
         eq(st, 200, "login")
         S[email.split("@")[0]] = js["session"]["token"]
@@ -61,6 +91,8 @@ def teardown(srv):
     srv.close()
     S["standin_proc"].terminate()
     S["standin_proc"].wait()
+    if PG:
+        psql("DROP SCHEMA IF EXISTS %s CASCADE" % S["schema"])
 
 
 def events():
@@ -181,4 +213,7 @@ def openapi_documents_the_webhook(srv):
 
 
 if __name__ == "__main__":
+    if PG and not os.environ.get("CM_TEST_PG_URI"):
+        print("1..0 # SKIP CM_TEST_PG_URI is not set (scripts/pg-test-server.sh start)")
+        sys.exit(0)
     run(setup, teardown)

@@ -23,8 +23,9 @@ SERVER = os.environ.get("COMMUNITY_SERVER", "")
 class Server:
     """A community-server process and its captured JSON log lines."""
 
-    def __init__(self, db_path=None, args=(), env=None):
+    def __init__(self, db_path=None, args=(), env=None, db_uri=None):
         self.tmp = None
+        self.db_uri = db_uri  # another store URI (e.g. PostgreSQL) instead of db_path
         if db_path is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="cmh-test-")
             db_path = os.path.join(self.tmp.name, "db.sqlite")
@@ -40,7 +41,7 @@ class Server:
             raise RuntimeError("COMMUNITY_SERVER is not set to the server binary")
         env = dict(os.environ)
         env.update(self.env or {})
-        cmd = [SERVER, "--listen", "127.0.0.1:0", "--db", "sqlite://" + self.db_path,
+        cmd = [SERVER, "--listen", "127.0.0.1:0", "--db", self.db_uri or "sqlite://" + self.db_path,
                "--log-level", "info"] + self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env)
