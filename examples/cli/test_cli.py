@@ -21,9 +21,10 @@ TMP = tempfile.mkdtemp(prefix="cm-cli-test-")
 DB = "sqlite://" + os.path.join(TMP, "t.db")
 
 
-def run(*args, stdin=None, db=DB, cwd=None):
+def run(*args, stdin=None, db=DB, cwd=None, extra_env=None):
     env = dict(os.environ)
     env["COMMUNITY_DB"] = db
+    env.update(extra_env or {})
     p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, env=env,
                        timeout=120, cwd=cwd)
     res = (p.returncode, p.stdout, p.stderr)
@@ -589,6 +590,50 @@ def test_worker_options():
     started = json_lines(res[2])[1]
     expect(started["lease_ms"] == 2000 and started["heartbeat_ms"] == 500,
            "lease and heartbeat logged", res)
+
+
+def png_b64(w, h, rgb):
+    """A small valid PNG (truecolour, one colour), base64."""
+    import base64
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+           chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return base64.b64encode(png).decode()
+
+
+def test_worker_deletes_the_files_of_an_erased_member():
+    """members.erase commits; the stored files go when `worker --once` runs
+    the platform.uploads_sweep job; the daily prune runs as well."""
+    db, path = worker_db("worker-erase.db")
+    objects = path + ".uploads/objects"
+    eve = rjson("members", "signup", "--email", "eve@example.org", "--name", "Eve",
+                db=db)["member"]
+    rjson("--as", "eve@example.org", "attachments", "upload", "--target", "member",
+          "--target-id", str(eve["id"]), "--content", png_b64(8, 6, (200, 30, 40)), db=db)
+    count = lambda: sum(len(f) for _, _, f in os.walk(objects))
+    expect(count() == 2, "avatar and thumbnail stored (%d)" % count())
+    erased = rjson("members", "erase", "--member-id", str(eve["id"]), db=db)
+    expect(erased["attachments_erased"] == 1 and "orders" in erased["kept"], "erased", erased)
+    expect(count() == 2, "the files outlive the commit until the job runs")
+    res = run("worker", "--once", "--json-logs", "--poll-ms", "50", db=db)
+    expect_rc(res, 0)
+    events = [(l.get("event"), l.get("kind")) for l in json_lines(res[2])]
+    expect(("completed", "platform.uploads_sweep") in events, "sweep ran", res)
+    expect(("completed", "platform.uploads_prune") in events, "daily prune ran", res)
+    expect(count() == 0, "no file left (%d)" % count(), res)
+    # the retention needs a storage to apply to
+    res = run("worker", "--once", db=db, extra_env={"COMMUNITY_UPLOADS_KEEP_VERSIONS": "60"})
+    expect_rc(res, 2)
+    res = run("worker", "--once", db=db,
+              extra_env={"COMMUNITY_UPLOADS_KEEP_VERSIONS": "60",
+                         "COMMUNITY_UPLOADS_DIR": path + ".uploads"})
+    expect_rc(res, 0)
 
 
 def test_worker_takes_over_the_jobs_of_a_dead_worker():

@@ -72,6 +72,13 @@ static const char worker_help[] =
     "  --api-url URL     base of the one-click unsubscribe links (List-Unsubscribe),\n"
     "                    the HTTP API's public origin (env COMMUNITY_API_URL,\n"
     "                    default the --public-url)\n\n"
+    "Uploads (docs/uploads.md): the worker deletes erased and pruned files and prunes\n"
+    "replaced versions daily, in the storage community-server uses, configured by the\n"
+    "same environment: COMMUNITY_UPLOADS_DIR, or COMMUNITY_S3_ENDPOINT, _BUCKET, _REGION,\n"
+    "_VIRTUAL_HOST with COMMUNITY_S3_ACCESS_KEY, _SECRET_KEY, _SESSION_TOKEN (or\n"
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); an SQLite store\n"
+    "defaults to <database file>.uploads. COMMUNITY_UPLOADS_KEEP_VERSIONS (with a\n"
+    "directory or S3): seconds a replaced cover or avatar is kept (default 30 days).\n\n"
     "Logs go to stderr, one line per job event (started, completed, retry, failed,\n"
     "dead, cancelled, lease_lost, timeout, recovered) and per library message.\n"
     "SIGTERM or SIGINT: stop claiming, finish running jobs (--drain-ms), exit 0; a\n"
@@ -185,6 +192,53 @@ typedef struct worker_opts {
     const char *smtp, *mail_from, *public_url, *site_name, *mail_templates, *api_url;
     uint32_t mail_rate, mail_lease_ms;
 } worker_opts;
+
+static const char *env2(const char *a, const char *b)
+{
+    const char *v = getenv(a);
+    if ((!v || !*v) && b)
+        v = getenv(b);
+    return v && *v ? v : NULL;
+}
+
+/* Upload storage from the environment community-server reads; without it
+ * an SQLite store keeps its default directory. */
+static int set_uploads(cm_store *store)
+{
+    cm_upload_options uo = CM_UPLOAD_OPTIONS_INIT;
+    uo.dir = env2("COMMUNITY_UPLOADS_DIR", NULL);
+    uo.s3_endpoint = env2("COMMUNITY_S3_ENDPOINT", NULL);
+    const char *keep = env2("COMMUNITY_UPLOADS_KEEP_VERSIONS", NULL);
+    if (keep) {
+        char *end = NULL;
+        errno = 0;
+        long long k = strtoll(keep, &end, 10);
+        if (errno || !end || *end || k < 1 || k > 3153600000LL)
+            return cli_fail(CLI_EXIT_USAGE,
+                            "COMMUNITY_UPLOADS_KEEP_VERSIONS: seconds, 1 to 3153600000");
+        uo.keep_versions_s = k;
+    }
+    if (!uo.dir && !uo.s3_endpoint) {
+        if (keep)
+            return cli_fail(CLI_EXIT_USAGE, "COMMUNITY_UPLOADS_KEEP_VERSIONS needs "
+                                            "COMMUNITY_UPLOADS_DIR or COMMUNITY_S3_ENDPOINT");
+        return 0; /* the store's default, if it has one */
+    }
+    if (uo.s3_endpoint) {
+        uo.dir = NULL;
+        uo.s3_bucket = env2("COMMUNITY_S3_BUCKET", NULL);
+        uo.s3_region = env2("COMMUNITY_S3_REGION", NULL);
+        uo.s3_access_key = env2("COMMUNITY_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID");
+        uo.s3_secret_key = env2("COMMUNITY_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY");
+        uo.s3_session_token = env2("COMMUNITY_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN");
+        const char *vh = env2("COMMUNITY_S3_VIRTUAL_HOST", NULL);
+        uo.s3_virtual_host = vh && strcmp(vh, "0") != 0;
+    }
+    int rc = cm_store_set_uploads(store, &uo);
+    if (rc)
+        return cli_fail(CLI_EXIT_USAGE, "upload storage: %s", cm_error_message());
+    return 0;
+}
 
 static int parse_u32(uint32_t *out, const char *flag, const char *v, uint32_t min, uint32_t max)
 {
@@ -438,6 +492,8 @@ int cli_worker(cli *c, int argc, char **argv)
     if ((rc = cli_open_store(c)))
         return rc;
     cm_set_log_callback(on_log, CM_LOG_INFO, NULL);
+    if ((rc = set_uploads(c->store)))
+        return rc;
     /* OpenTelemetry tracing of the job runs when OTEL_EXPORTER_OTLP_ENDPOINT
      * is set (after the signal mask: the exporter thread inherits it). */
     if ((rc = cm_trace_start("community-worker"))) {

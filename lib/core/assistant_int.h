@@ -53,6 +53,8 @@ int cm__assistant_conv_load(json_t **out, cm__conn *conn, int64_t id, int64_t *m
 /* Everything the assistant keeps for a member, for members.export:
  * [{...conversation, messages: [...]}], oldest first. */
 int cm__assistant_export_member(json_t **out, cm__conn *conn, int64_t member_id);
+/* The shape of one item of that array (ops_assistant.c). */
+extern const cm__shape cm__assistant_export_conv;
 /* Delete a member's conversations with their messages and pending
  * actions, for members.erase, inside its transaction. *deleted (may be
  * NULL) gets the number of conversations. */

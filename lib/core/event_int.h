@@ -59,6 +59,12 @@ bool cm__event_staff(cm__ctx *ctx);
  * email_outbox. *promoted (may be NULL) receives the number promoted. */
 int cm__rsvp_promote(cm__ctx *ctx, const cm__event *ev, int64_t *promoted);
 
+/* Cancel member_id's RSVP to event_id when it holds a seat or a waitlist
+ * place (as the system actor: no visibility or right is checked), give the
+ * seats back and promote from the waitlist. No RSVP, or one already
+ * cancelled or not going, is CM_OK. For the member erasure. */
+int cm__rsvp_release(cm__ctx *ctx, int64_t event_id, int64_t member_id);
+
 /* ---- the platform's own jobs (platform_jobs.c) ---- */
 /* Enqueue the "platform.waitlist_promoted" job of the promotion of RSVP
  * rsvp_id (member_id, event_id, waitlist place seq) inside conn's open

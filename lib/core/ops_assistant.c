@@ -1275,11 +1275,12 @@ static const cm__rfield export_conv_fields[] = {
     {"messages", CM__R_ARRAY, .shape = &message_shape},
     {NULL},
 };
-static const cm__shape export_conv = {.fields = export_conv_fields};
+/* also in members.export (ops_privacy.c) */
+const cm__shape cm__assistant_export_conv = {.fields = export_conv_fields};
 static const cm__rfield export_result_fields[] = {
     {"member_id", CM__R_INT},
     {"exported_at", CM__R_TIME},
-    {"conversations", CM__R_ARRAY, .shape = &export_conv, .doc = "Oldest first"},
+    {"conversations", CM__R_ARRAY, .shape = &cm__assistant_export_conv, .doc = "Oldest first"},
     {NULL},
 };
 static const cm__shape export_result = {.fields = export_result_fields};

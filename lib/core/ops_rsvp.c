@@ -331,6 +331,29 @@ static int op_cancel(cm__ctx *ctx, json_t *in, json_t **out)
     return rsvp_json(out, ctx, cur.id);
 }
 
+int cm__rsvp_release(cm__ctx *ctx, int64_t event_id, int64_t member_id)
+{
+    static const cm_actor system_actor = {0, CM_ROLE_SYSTEM};
+    cm__ctx sys = *ctx;
+    sys.actor = &system_actor;
+    cm__event ev;
+    int rc = cm__event_lock(&sys, event_id);
+    if (rc || (rc = cm__event_load(&ev, NULL, &sys, event_id)))
+        return rc;
+    rsvp_row cur;
+    if ((rc = rsvp_get(&cur, &sys, ev.id, member_id)) || !cur.found)
+        return rc;
+    if (strcmp(cur.status, "going") == 0)
+        rc = seats_exec(&sys, "event.seats_release", ev.id, cur.seats, 0, NULL);
+    else if (strcmp(cur.status, "waitlisted") == 0)
+        rc = seats_exec(&sys, "event.waitlist_leave", ev.id, 0, 0, NULL);
+    else
+        return CM_OK;
+    if (rc || (rc = rsvp_set(&sys, cur.id, "cancelled", 0, 0)))
+        return rc;
+    return cm__rsvp_promote(&sys, &ev, NULL);
+}
+
 static void page_cursor(json_t *res, bool more, int64_t a, int64_t b)
 {
     json_t *page = cm__page(json_array(), more, a, b);

@@ -37,6 +37,13 @@
  * - "platform.assistant_retention": a sweep every 10 minutes that deletes
  *   the assistant conversations older than the policy's retention and
  *   expired pending actions (assistant_store.c).
+ * - "platform.uploads_sweep": deletes the stored files that blob_trash
+ *   lists; members.erase enqueues it in its transaction, so the files go
+ *   after the commit and a crash in between only delays them (retried with
+ *   backoff while the storage fails; kind defined by migration 0015).
+ * - "platform.uploads_prune": daily (repeatable schedule of the same
+ *   name), drops the versions of covers and avatars replaced longer ago
+ *   than the store's keep_versions_s, then sweeps (migration 0015).
  *
  * The first two kinds are defined by migration 0002 on queue "platform",
  * the third when a scheduler registers them; a scheduler opened with
@@ -48,6 +55,7 @@
 #include "commerce_int.h"
 #include "newsletter_int.h"
 #include "pay_int.h"
+#include "uploads_int.h"
 
 #include "../jobs/jobs_int.h"
 
@@ -308,6 +316,44 @@ static int refunds_handler(cm_job *job, void *payload)
     return rc;
 }
 
+/* Delete the stored files blob_trash lists (queued by an erasure, a
+ * deletion or a prune); retried with backoff while the storage fails. */
+static int uploads_sweep_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    int64_t deleted = 0;
+    int rc = cm__uploads_sweep(job->store, cm_now_us(), 10000, &deleted);
+    if (rc == CM_ENOTSUP) {
+        cm__log(CM_LOG_WARN, "jobs",
+                "uploads_sweep: this worker has no upload storage configured "
+                "(cm_store_set_uploads); the files stay until a worker that has it runs "
+                "the prune");
+        cm_job_no_retry(job);
+        return rc;
+    }
+    if (rc == CM_OK && deleted)
+        cm__log(CM_LOG_INFO, "jobs", "uploads_sweep: %lld stored files deleted",
+                (long long)deleted);
+    return rc;
+}
+
+/* The daily prune: replaced versions older than the retention, then the
+ * sweep. A store without upload storage has nothing to prune. */
+static int uploads_prune_handler(cm_job *job, void *payload)
+{
+    (void)payload;
+    int64_t pruned = 0, deleted = 0;
+    int rc = cm__uploads_prune(job->store, cm_now_us(), -1, &pruned, &deleted);
+    if (rc == CM_ENOTSUP) {
+        cm_error_clear();
+        return CM_OK;
+    }
+    if (rc == CM_OK && (pruned || deleted))
+        cm__log(CM_LOG_INFO, "jobs", "uploads_prune: %lld versions pruned, %lld files deleted",
+                (long long)pruned, (long long)deleted);
+    return rc;
+}
+
 static int platform_register(cm_scheduler *s, cm_store *store)
 {
     int rc = cm_scheduler_register(s, "platform.event_reminders", reminders_handler, NULL);
@@ -317,6 +363,12 @@ static int platform_register(cm_scheduler *s, cm_store *store)
     if (rc && rc != CM_EEXISTS)
         return rc;
     rc = cm_scheduler_register(s, "platform.newsletter_fill", cm__newsletter_fill_handler, NULL);
+    if (rc && rc != CM_EEXISTS)
+        return rc;
+    rc = cm_scheduler_register(s, "platform.uploads_sweep", uploads_sweep_handler, NULL);
+    if (rc && rc != CM_EEXISTS)
+        return rc;
+    rc = cm_scheduler_register(s, "platform.uploads_prune", uploads_prune_handler, NULL);
     if (rc && rc != CM_EEXISTS)
         return rc;
     cm_job_kind_options ko = CM_JOB_KIND_OPTIONS_INIT;
@@ -350,6 +402,12 @@ static int platform_register(cm_scheduler *s, cm_store *store)
         return rc;
     if ((rc = cm_jobs_schedule(NULL, store, "platform.payment_refunds", "platform.payment_refunds",
                                "{}", 2, &o)))
+        return rc;
+    cm_job_schedule_options daily = CM_JOB_SCHEDULE_OPTIONS_INIT;
+    daily.every_us = 24 * HOUR_US;
+    daily.start_at = cm_now_us();
+    if ((rc = cm_jobs_schedule(NULL, store, "platform.uploads_prune", "platform.uploads_prune",
+                               "{}", 2, &daily)))
         return rc;
     if ((rc = cm_jobs_schedule(NULL, store, "platform.embed_refresh", "platform.embed_refresh",
                                "{}", 2, &o)))

@@ -211,3 +211,45 @@ int cm__uploads_sweep(cm_store *store, int64_t before, int64_t max, int64_t *del
         *deleted_out = deleted;
     return rc;
 }
+
+/* ---- the prune of replaced versions ---- */
+
+typedef struct prune_call {
+    int64_t cutoff, now, pruned;
+} prune_call;
+
+static int prune_tx(cm__conn *conn, void *payload)
+{
+    prune_call *p = payload;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "attach.trash_replaced");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, p->cutoff);
+    cm__q_int64(&q, 2, p->now);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    if (rc || (rc = cm__q_open(&q, conn, "attach.delete_replaced")))
+        return rc;
+    cm__q_int64(&q, 1, p->cutoff);
+    rc = cm__ok(cm__q_step(&q));
+    p->pruned = rc ? 0 : cm__q_changes(&q);
+    cm__q_close(&q);
+    return rc;
+}
+
+int cm__uploads_prune(cm_store *store, int64_t now, int64_t keep_s, int64_t *pruned_out,
+                      int64_t *deleted_out)
+{
+    *pruned_out = *deleted_out = 0;
+    cm__uploads *u;
+    int rc = cm__uploads_get(&u, store);
+    if (rc)
+        return rc;
+    prune_call p = {.now = now};
+    p.cutoff = now - (keep_s >= 0 ? keep_s : u->keep_versions_s) * INT64_C(1000000);
+    if ((rc = cm__store_run_tx(store, true, prune_tx, &p)))
+        return rc;
+    *pruned_out = p.pruned;
+    return cm__uploads_sweep(store, now, 10000, deleted_out);
+}

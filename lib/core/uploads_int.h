@@ -27,6 +27,14 @@ int cm__uploads_get(cm__uploads **out, cm_store *store);
  * *deleted_out (may be NULL) gets how many were deleted. */
 int cm__uploads_sweep(cm_store *store, int64_t before, int64_t max, int64_t *deleted_out);
 
+/* Drop the versions replaced more than keep_s seconds before now (keep_s
+ * < 0: the configured keep_versions_s) in one write transaction, then
+ * sweep: *pruned_out gets the versions dropped, *deleted_out the stored
+ * objects deleted. CM_ENOTSUP without upload storage. The body of the
+ * "platform.uploads_prune" job. */
+int cm__uploads_prune(cm_store *store, int64_t now, int64_t keep_s, int64_t *pruned_out,
+                      int64_t *deleted_out);
+
 /* Erase what a member uploaded and their avatar (rows and, after the
  * sweep, the stored objects): for the member erasure, inside its
  * transaction. */

@@ -421,12 +421,13 @@ START_TEST(describe_marks_password_hashing)
     {
         const char *n = json_string_value(json_object_get(o, "name"));
         bool want = strcmp(n, "auth.login") == 0 || strcmp(n, "members.signup") == 0 ||
-                    strcmp(n, "auth.change_password") == 0 || strcmp(n, "auth.password_reset") == 0;
+                    strcmp(n, "auth.change_password") == 0 ||
+                    strcmp(n, "auth.password_reset") == 0 || strcmp(n, "members.erase") == 0;
         json_t *v = json_object_get(o, "password_hashing");
         ck_assert_msg(json_is_boolean(v) && json_is_true(v) == want, "%s", n);
         marked += want;
     }
-    ck_assert_int_eq(marked, 4);
+    ck_assert_int_eq(marked, 5);
     json_decref(doc);
 }
 END_TEST

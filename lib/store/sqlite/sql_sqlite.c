@@ -36,6 +36,7 @@ extern const cm__sql_entry cm__sqlite_sql_pay[];
 extern const cm__sql_entry cm__sqlite_sql_attach[];
 extern const cm__sql_entry cm__sqlite_sql_newsletter[];
 extern const cm__sql_entry cm__sqlite_sql_assistant[];
+extern const cm__sql_entry cm__sqlite_sql_privacy[];
 
 const cm__sql_entry *const cm__sqlite_catalog[] = {
     core_sql,
@@ -52,5 +53,6 @@ const cm__sql_entry *const cm__sqlite_catalog[] = {
     cm__sqlite_sql_attach,
     cm__sqlite_sql_newsletter,
     cm__sqlite_sql_assistant,
+    cm__sqlite_sql_privacy,
     NULL,
 };
