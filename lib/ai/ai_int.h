@@ -109,6 +109,16 @@ void cm__embed_builtin(float *out, size_t dim, const char *text, size_t len);
  * for). *out: cm__free. CM_ENOMEM. */
 #define CM__SEARCH_MAX_TERMS 32
 int cm__search_terms(char **out, const char *text, size_t len);
+/* Synonym expansion of a full-text query (synonyms.c): text[0..len) with
+ * the other phrases of every synonym group it names appended, e.g. "rust
+ * in new york" -> "rust in new york nyc new york city". The table is the
+ * built-in one or the file COMMUNITY_SEARCH_SYNONYMS names, loaded at the
+ * first call. *out: NUL-terminated, cm__free. CM_ENOMEM. */
+int cm__search_expand(char **out, const char *text, size_t len);
+/* Replace the synonym table by the file at path (NULL: the built-in one):
+ * CM_OK, CM_EIO (unreadable, over 256 KiB), CM_EINVAL (over 1024
+ * phrases), CM_ENOMEM; the table in use stays on failure. */
+int cm__search_synonyms_load(const char *path);
 /* OpenAI-compatible POST {base_url}/embeddings of n texts (none empty).
  * *dim_io: expected size, or 0 to accept the reply's (then set). out
  * receives n * dim normalised floats (cm__free). CM_EIO (HTTP error or

@@ -282,24 +282,32 @@ static int prep_search(cm__ctx *ctx, json_t *in)
     int rc = parse_types(&mask, in);
     if (rc || (rc = cm__embed_before_op(ctx->store)))
         return rc;
+    char *expanded = NULL;
+    if (text && (rc = cm__search_expand(&expanded, text, strlen(text))))
+        return rc;
     if (text && mode != MODE_VECTOR) {
         char *terms;
-        if ((rc = cm__search_terms(&terms, text, strlen(text))))
+        if ((rc = cm__search_terms(&terms, expanded, strlen(expanded)))) {
+            cm__free(expanded);
             return rc;
+        }
         json_object_set_new(in, "_terms", json_string(terms));
         cm__free(terms);
     }
     if (text && mode != MODE_TEXT) {
         float *v;
         uint32_t dim;
-        if ((rc = cm__embed_query(&v, &dim, ctx->store, text)))
+        if ((rc = cm__embed_query(&v, &dim, ctx->store, expanded))) {
+            cm__free(expanded);
             return rc;
+        }
         json_t *arr = json_array();
         for (uint32_t i = 0; i < dim; i++)
             json_array_append_new(arr, json_real(v[i]));
         cm__free(v);
         json_object_set_new(in, "_query_vector", arr);
     }
+    cm__free(expanded);
     return CM_OK;
 }
 

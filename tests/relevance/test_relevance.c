@@ -34,7 +34,7 @@
 /* The floors hybrid search must reach on this set (measured figures are in
  * docs/ai.md; the vector-only ranking of before stays below both). */
 #define FLOOR_RECALL5 0.90
-#define FLOOR_MRR 0.75
+#define FLOOR_MRR 0.80
 
 #define LIMIT 10
 

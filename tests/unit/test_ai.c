@@ -267,6 +267,68 @@ START_TEST(hybrid_search_finds_things)
 }
 END_TEST
 
+/* A place or a tool named another way ("NYC" for "new york"): the synonym
+ * table expands the query (lib/ai/synonyms.c); an operator's file replaces
+ * the table, an empty one turns expansion off. */
+START_TEST(synonyms_find_a_place_named_another_way)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    json_int_t nyc = mk_event(org, "Rust Meetup NYC", "Monthly, near Union Square", "2026-02-12");
+    mk_event(org, "Product Design Meetup New York", "New York designers meet", "2026-02-13");
+    mk_event(org, "Data Science Night", "Manhattan, New York", "2026-02-14");
+    json_int_t go = mk_event(org, "Gophers at night", "Concurrency talks", "2026-02-15");
+    json_t *r;
+    json_int_t ids[10];
+    ck_assert_ok(search(&r, NULL, "rust meetup in new york", "events", 10));
+    ck_assert_int_ge(item_ids(ids, 10, r, ""), 3);
+    ck_assert_int_eq(ids[0], nyc);
+    json_decref(r);
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "events in nyc", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 3);
+    json_decref(r);
+    /* an operator's table */
+    char path[400];
+    snprintf(path, sizeof path, "%s/synonyms.txt", FX.dir);
+    FILE *f = fopen(path, "w");
+    fputs("# ours\ngophers, go programmers # the Go community\nlonely\n", f);
+    fclose(f);
+    ck_assert_ok(cm__search_synonyms_load(path));
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "programmers", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 0);
+    json_decref(r);
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "go programmers", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 1);
+    ck_assert_int_eq(ids[0], go);
+    json_decref(r);
+    /* it replaced the built-in table: NYC is only NYC again */
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "events in nyc", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 1);
+    json_decref(r);
+    /* an empty file: no expansion; a missing one: refused, the table stays */
+    f = fopen(path, "w");
+    fclose(f);
+    ck_assert_ok(cm__search_synonyms_load(path));
+    ck_assert_ok(exec_obj(&r, NULL, "search.semantic",
+                          json_pack("{s:s,s:s}", "query", "go programmers", "mode", "text")));
+    ck_assert_int_eq(item_ids(ids, 10, r, ""), 0);
+    json_decref(r);
+    ck_assert_int_eq(cm__search_synonyms_load("/nonexistent/synonyms.txt"), CM_EIO);
+    char *x = NULL;
+    ck_assert_ok(cm__search_expand(&x, "new york", 8));
+    ck_assert_str_eq(x, "new york");
+    cm_free(x);
+    ck_assert_ok(cm__search_synonyms_load(NULL));
+    ck_assert_ok(cm__search_expand(&x, "Rust in New York", 16));
+    ck_assert_str_eq(x, "Rust in New York nyc city");
+    cm_free(x);
+    cm_actor_free(org);
+}
+END_TEST
+
 START_TEST(search_covers_members_and_posts)
 {
     cm_actor *org = fx_member("org@example.org", "organizer");
@@ -1104,6 +1166,7 @@ int main(void)
     tcase_add_test(tc, builtin_embedder_shares_words);
     tcase_add_test(tc, search_ranks_by_meaning);
     tcase_add_test(tc, hybrid_search_finds_things);
+    tcase_add_test(tc, synonyms_find_a_place_named_another_way);
     tcase_add_test(tc, search_covers_members_and_posts);
     tcase_add_test(tc, hidden_items_never_ranked_and_k_results_come_back);
     tcase_add_test(tc, upcoming_filter);
