@@ -19,7 +19,7 @@ RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
               node-llhttp libstemmer-dev libhiredis-dev libmagic-dev libgd-dev)
 TEST_PACKAGES=(clang cppcheck check postgresql-15 prometheus prometheus-alertmanager
                libclang-rt-14-dev valgrind
-               yamllint shellcheck docker-compose wrk python3-aiosmtpd redis-server
+               yamllint shellcheck docker-compose wrk python3-aiosmtpd python3-botocore redis-server
                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nodejs
                buildah debootstrap haproxy zbar-tools)
 

@@ -34,7 +34,11 @@ typedef struct cm_mailer cm_mailer;
 typedef struct cm_mailer_options {
     uint32_t size;             /**< sizeof(cm_mailer_options) */
     const char *smtp_uri;      /**< required: smtp://user:pass@host:port/?options or smtps://
-                                    (options: tls=try|require, cafile, helo, timeout_ms) */
+                                    (options: tls=try|require, cafile, helo, timeout_ms), or
+                                    ses://region/?options for the Amazon SES v2 API (options:
+                                    configuration_set, timeout_ms, cafile, endpoint; credentials
+                                    from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                                    AWS_SESSION_TOKEN) */
     const char *from;          /**< required: "noreply@example.org" or
                                     "Community <noreply@example.org>" */
     const char *public_url;    /**< base of the links in mails; NULL = "http://localhost:3000" */

@@ -128,6 +128,10 @@ typedef struct cm__mail_sender cm__mail_sender;
  *   cafile=PATH          CA bundle to verify the server against
  *   helo=NAME            name sent in EHLO (default: "localhost")
  *   timeout_ms=N         per-message timeout (default 60000)
+ *   ses://REGION[/?options]  the Amazon SES v2 API (ses.c): configuration_set,
+ *                        timeout_ms, cafile, endpoint; credentials from the
+ *                        environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ *                        AWS_SESSION_TOKEN)
  * Nothing connects until the first send. CM_EINVAL (field "smtp") for a
  * malformed URI; the password never appears in an error or log message. */
 int cm__mail_sender_open(cm__mail_sender **out, const char *uri);

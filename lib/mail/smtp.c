@@ -13,6 +13,7 @@
 #include <string.h>
 
 struct cm__mail_sender {
+    cm__mail_ses *ses; /* ses:// (ses.c); the rest is unused then */
     CURL *h;
     char *url; /* scheme://host[:port]/helo, no credentials */
     char *user, *pass;
@@ -154,6 +155,15 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
     cm__mail_sender *s = cm__calloc(1, sizeof *s);
     if (!s)
         return cm__oom();
+    if (strncmp(uri, "ses://", 6) == 0) {
+        int rc = cm__mail_ses_open(&s->ses, uri);
+        if (rc) {
+            cm__free(s);
+            return rc;
+        }
+        *out = s;
+        return CM_OK;
+    }
     s->timeout_ms = 60000;
     char *helo = NULL;
     int rc = cm__mail_uri_redact(&s->shown, uri);
@@ -165,7 +175,7 @@ int cm__mail_sender_open(cm__mail_sender **out, const char *uri)
             auth = uri + 8;
             s->smtps = true;
         } else {
-            rc = bad_uri(s, "scheme must be smtp:// or smtps://");
+            rc = bad_uri(s, "scheme must be smtp://, smtps:// or ses://");
         }
     }
     size_t alen = auth ? strcspn(auth, "/?#") : 0;
@@ -226,6 +236,7 @@ void cm__mail_sender_close(cm__mail_sender *s)
 {
     if (!s)
         return;
+    cm__mail_ses_close(s->ses);
     if (s->h)
         curl_easy_cleanup(s->h);
     if (s->pass)
@@ -240,7 +251,7 @@ void cm__mail_sender_close(cm__mail_sender *s)
 
 int64_t cm__mail_sender_timeout_ms(const cm__mail_sender *s)
 {
-    return s->timeout_ms;
+    return s->ses ? cm__mail_ses_timeout_ms(s->ses) : s->timeout_ms;
 }
 
 typedef struct upload {
@@ -275,6 +286,13 @@ int cm__mail_send(cm__mail_sender *s, const char *from, const char *const *rcpt,
         return cm__error_set_field(CM_EINVAL, "from", "envelope sender is not a valid address");
     if (nrcpt == 0)
         return cm__error_set_field(CM_EINVAL, "to", "no recipient");
+    if (s->ses) {
+        for (size_t i = 0; i < nrcpt; i++)
+            if (!cm__mail_addr_valid(rcpt[i]))
+                return cm__error_set_field(CM_EINVAL, "to", "recipient %zu is not a valid address",
+                                           i);
+        return cm__mail_ses_send(s->ses, from, rcpt, nrcpt, data, len, res);
+    }
     char angle[300];
     struct curl_slist *rl = NULL;
     for (size_t i = 0; i < nrcpt; i++) {
