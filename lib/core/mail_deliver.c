@@ -622,6 +622,11 @@ static int send_rows(cm_mailer *m, cm__mail_sender *s, claim_call *c, uint32_t *
         int st = cm__mail_send(s, m->from_addr, rcpt, 1, r->raw, r->len, &res);
         if (st == CM_OK) {
             (*sent)++;
+            char *pid = res.provider_id[0] ? cm__strdup(res.provider_id) : NULL;
+            if (pid) { /* what the service's reports will name (SES API) */
+                cm__free(r->mid);
+                r->mid = pid;
+            }
             (void)mark(m, r, 0, 0, res.smtp_code, NULL);
             continue;
         }

@@ -118,13 +118,10 @@ void cm__mail_addr_hash(char out[65], const char *addr)
         out[0] = 0;
 }
 
-/* The outbox template of the message SES reports on (by the Message-ID
- * header we wrote), or "unknown". */
-static int report_kind(cm__conn *conn, const json_t *mail, char *kind, size_t kn, int64_t *oid)
+/* The outbox row whose message_id is mid (angle brackets dropped): its id
+ * and template. */
+static int find_sent(cm__conn *conn, const char *mid, char *kind, size_t kn, int64_t *oid)
 {
-    (void)snprintf(kind, kn, "unknown");
-    *oid = 0;
-    const char *mid = cm__json_str(json_object_get(mail, "commonHeaders"), "messageId");
     if (!mid)
         return CM_OK;
     char bare[256];
@@ -146,6 +143,21 @@ static int report_kind(cm__conn *conn, const json_t *mail, char *kind, size_t kn
     }
     cm__q_close(&q);
     return cm__ok(rc);
+}
+
+/* The outbox template of the message SES reports on, or "unknown": by the
+ * Message-ID header we wrote (mail sent over SMTP to a server that keeps
+ * it), else by SES's own MessageId (mail sent through the SES API, which
+ * records it). */
+static int report_kind(cm__conn *conn, const json_t *mail, char *kind, size_t kn, int64_t *oid)
+{
+    (void)snprintf(kind, kn, "unknown");
+    *oid = 0;
+    int rc = find_sent(conn, cm__json_str(json_object_get(mail, "commonHeaders"), "messageId"),
+                       kind, kn, oid);
+    if (rc == CM_OK && *oid == 0)
+        rc = find_sent(conn, cm__json_str(mail, "messageId"), kind, kn, oid);
+    return rc;
 }
 
 /* One reported recipient: a feedback row, and a suppression when it is for

@@ -115,6 +115,9 @@ typedef struct cm__mail_result {
     int32_t smtp_code; /* last SMTP reply code (250, 451, 550...) or 0 */
     bool permanent;    /* true: the server refused for good (5xx) */
     char detail[200];  /* server or transport message, never a secret */
+    /* The service's own id of an accepted message (SES's MessageId, which
+     * its bounce and complaint reports name), or "". */
+    char provider_id[128];
 } cm__mail_result;
 
 typedef struct cm__mail_sender cm__mail_sender;

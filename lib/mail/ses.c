@@ -376,6 +376,7 @@ static void result_set(cm__mail_result *res, long code, bool permanent, const ch
         return;
     res->smtp_code = (int32_t)code;
     res->permanent = permanent;
+    res->provider_id[0] = 0;
     cm__mail_shown(res->detail, sizeof res->detail, detail);
 }
 
@@ -413,8 +414,15 @@ int cm__mail_ses_send(cm__mail_ses *s, const char *from, const char *const *rcpt
         }
         status = resp.status;
         if (status >= 200 && status <= 299) {
-            cm__http_response_dispose(&resp);
             result_set(res, status, false, "");
+            json_t *j = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+            const char *id = json_string_value(json_object_get(j, "MessageId"));
+            if (res && id && strlen(id) < sizeof res->provider_id &&
+                strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") ==
+                    strlen(id))
+                (void)snprintf(res->provider_id, sizeof res->provider_id, "%s", id);
+            json_decref(j);
+            cm__http_response_dispose(&resp);
             break;
         }
         error_of(type, sizeof type, msg, sizeof msg, &resp);

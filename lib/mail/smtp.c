@@ -275,6 +275,7 @@ static void result_set(cm__mail_result *res, long code, bool permanent, const ch
         return;
     res->smtp_code = (int32_t)code;
     res->permanent = permanent;
+    res->provider_id[0] = 0;
     cm__mail_shown(res->detail, sizeof res->detail, detail);
 }
 

@@ -308,6 +308,11 @@ START_TEST(the_mailer_delivers_through_ses)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE to_addr = 'ok@example.com' "
                               "AND status = 'sent' AND smtp_code = 200"),
                      1);
+    /* SES replaces the Message-ID header: its MessageId is kept, which its
+     * bounce and complaint reports name */
+    ck_assert_str_eq(fx_text("SELECT message_id FROM email_outbox WHERE to_addr = "
+                             "'ok@example.com'"),
+                     "0100019000000001-standin-000000");
     ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE to_addr = "
                               "'throttle@example.com' AND status = 'pending' AND smtp_code = 429 "
                               "AND next_attempt_at > 0"),

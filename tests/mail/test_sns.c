@@ -363,6 +363,32 @@ START_TEST(an_admin_lifts_a_suppression)
 }
 END_TEST
 
+/* Mail sent through the SES API keeps SES's MessageId: a report that names
+ * only it (SES replaced our Message-ID header) still finds the kind. */
+START_TEST(reports_match_the_ses_message_id)
+{
+    fx_sql("INSERT INTO email_outbox (to_addr, template, payload, created_at, status, "
+           "message_id) VALUES ('ann@example.com', 'magic_link', '{\"token\":\"t\"}', 1, "
+           "'sent', '010201900000abcd-1234-5678-0000-000000000000-000000')");
+    json_t *msg = ses("bounce", "ann@example.com", "<0102019-other@eu-west-1.amazonses.com>", 0);
+    json_t *n = json_loads(json_string_value(json_object_get(msg, "Message")), 0, NULL);
+    json_object_set_new(json_object_get(n, "mail"), "messageId",
+                        json_string("010201900000abcd-1234-5678-0000-000000000000-000000"));
+    char *text = json_dumps(n, JSON_COMPACT);
+    json_object_set_new(msg, "Message", json_string(text));
+    free(text);
+    json_decref(n);
+    sign(msg, "2", "signer", "trusted");
+    json_t *out = NULL;
+    ck_assert_msg(receive(&out, msg) == CM_OK, "%s", cm_error_message());
+    json_decref(out);
+    json_decref(msg);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM mail_feedback WHERE kind = 'magic_link' AND "
+                              "outbox_id IS NOT NULL"),
+                     1);
+}
+END_TEST
+
 START_TEST(transient_bounce_is_counted_not_suppressed)
 {
     json_t *msg = ses("transient", "full@example.com", NULL, 0), *out = NULL;
@@ -617,6 +643,7 @@ int main(void)
     tcase_add_test(tc, permanent_bounce_v1_suppresses_and_delivery_skips);
     tcase_add_test(tc, complaint_v2_suppresses_and_outlives_the_member);
     tcase_add_test(tc, an_admin_lifts_a_suppression);
+    tcase_add_test(tc, reports_match_the_ses_message_id);
     tcase_add_test(tc, transient_bounce_is_counted_not_suppressed);
     tcase_add_test(tc, tampered_messages_are_refused);
     tcase_add_test(tc, wrong_certificate_urls_are_refused);
