@@ -9,6 +9,7 @@
 #   scripts/stack.sh term    api|worker|web N [DIR]   # SIGTERM, wait for its exit
 #   scripts/stack.sh restart api|worker|web N [DIR]   # start it again, same settings
 #   scripts/stack.sh pid     api|worker|web N [DIR]
+#   (redis: "kill redis 1", "restart redis 1": the one Redis, same port)
 #
 # What runs (each process logs to DIR/<name>.log):
 #   postgres   a throwaway PostgreSQL 15 (scripts/pg-test-server.sh: unix socket,
@@ -38,7 +39,7 @@
 # Exports: CM_STACK_DIR, CM_STACK_URL (the proxy), CM_STACK_DB (the database URI),
 # CM_STACK_PG_DIR, CM_STACK_REDIS (redis://127.0.0.1:PORT), CM_STACK_API_PORTS,
 # CM_STACK_WEB_PORT (empty without web), CM_STACK_SMTP_DIR.
-# The API servers and workers get COMMUNITY_REDIS=$CM_STACK_REDIS.
+# The API servers, workers and the web app get COMMUNITY_REDIS=$CM_STACK_REDIS.
 # Needs: postgresql-15, redis-server, haproxy, /usr/bin/python3 with aiosmtpd
 # (python3-aiosmtpd), curl; node for the web app.
 set -euo pipefail
@@ -184,7 +185,8 @@ start() {
     local web_port=""
     if [ "$web" = yes ]; then
         web_port=$(free_port)
-        spawn "$dir" web-1 "$app" COMMUNITY_DB="$db" NEXT_TELEMETRY_DISABLED=1 COOKIE_SECURE=0 -- \
+        spawn "$dir" web-1 "$app" COMMUNITY_DB="$db" COMMUNITY_REDIS="$redis" \
+            NEXT_TELEMETRY_DISABLED=1 COOKIE_SECURE=0 -- \
             node "$app/node_modules/next/dist/bin/next" start -H 127.0.0.1 -p "$web_port"
     fi
 
@@ -302,8 +304,8 @@ stop() {
 one() { # ACTION KIND N [DIR]
     local action=$1 kind=$2 n=$3 dir=${4:-${CM_STACK_DIR:-}}
     if [ -z "$dir" ] || [ ! -d "$dir" ]; then die "$action: no stack directory"; fi
-    case $kind in api|worker|web) ;; *) die "$action: api, worker or web" ;; esac
     local name=$kind-$n
+    case $kind in api|worker|web) ;; redis) name=redis ;; *) die "$action: api, worker, web or redis" ;; esac
     [ -f "$dir/$name.cmd" ] || die "$action: no $name in this stack"
     case $action in
         pid) cat "$dir/$name.pid" ;;

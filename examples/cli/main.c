@@ -99,6 +99,19 @@ int cli_open_store(cli *c)
         snprintf(ctx, sizeof ctx, "cannot open %s", c->db);
         return cli_report(rc, ctx);
     }
+    /* With COMMUNITY_REDIS, this process's writes reach the other hosts'
+     * cached reads (cm_store_share_cache) like the servers' own. */
+    const char *redis = getenv("COMMUNITY_REDIS");
+    if (redis && *redis) {
+        const char *t = getenv("COMMUNITY_REDIS_TIMEOUT_MS");
+        int ms = t ? atoi(t) : 0;
+        rc = cm_store_share_cache(c->store, redis, ms > 0 ? (uint32_t)ms : 0);
+        if (rc) {
+            cm_store_close(c->store);
+            c->store = NULL;
+            return cli_report(rc, "COMMUNITY_REDIS");
+        }
+    }
     return CLI_EXIT_OK;
 }
 

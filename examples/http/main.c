@@ -53,6 +53,15 @@ int main(int argc, char **argv)
         cmh_config_free(&cfg);
         return 1;
     }
+    /* Cached reads stay coherent with the writes of every other host. */
+    if (cfg.redis &&
+        (rc = cm_store_share_cache(store, cfg.redis, (uint32_t)cfg.redis_timeout_ms)) != CM_OK) {
+        cmh_log(CMH_LOG_ERROR, "cannot share the result cache through Redis", "%s: %s",
+                cm_status_name(rc), cm_error_message());
+        cm_store_close(store);
+        cmh_config_free(&cfg);
+        return 1;
+    }
     if (cfg.uploads_dir || cfg.s3_endpoint) {
         cm_upload_options uo = CM_UPLOAD_OPTIONS_INIT;
         uo.dir = cfg.s3_endpoint ? NULL : cfg.uploads_dir;

@@ -356,6 +356,11 @@ static void render_store(cmh_buf *o, const char *stats)
                    (long long)json_integer_value(json_object_get(doc, "cache_hits")));
     cmh_buf_printf(o, "community_result_cache_lookups_total{result=\"miss\"} %lld\n",
                    (long long)json_integer_value(json_object_get(doc, "cache_misses")));
+    family(o, "community_result_cache_shared_errors_total", "counter",
+           "Redis calls of the shared result cache that failed or timed out "
+           "(each turns the cache off for a second).");
+    cmh_buf_printf(o, "community_result_cache_shared_errors_total %lld\n",
+                   (long long)json_integer_value(json_object_get(doc, "cache_shared_errors")));
     json_decref(doc);
 }
 

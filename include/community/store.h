@@ -79,12 +79,47 @@ CM_API int cm_store_schema_status(char **out, cm_store *store);
 
 /**
  * Report the store's run-time state as JSON for metrics: {"backend",
- * "pool_size", "open", "in_use", "waiting", "cache_hits", "cache_misses"}
- * (connections of the pool: configured, opened, lent out, callers waiting
- * for one; result-cache lookups). Free with cm_free(). Cheap: no database
- * access. Thread-safe. @since 0.1
+ * "pool_size", "open", "in_use", "waiting", "cache_hits", "cache_misses",
+ * "cache_shared", "cache_shared_errors"} (connections of the pool:
+ * configured, opened, lent out, callers waiting for one; result-cache
+ * lookups; whether cm_store_share_cache() is on, and how many of its Redis
+ * calls failed). Free with cm_free(). Cheap: no database access.
+ * Thread-safe. @since 0.1
  */
 CM_API int cm_store_stats(char **out, cm_store *store);
+
+/**
+ * Share the result cache's coherence with every process that uses the
+ * same database and the same Redis (method of cm_store).
+ *
+ * Read operations marked cacheable keep their results in a small cache of
+ * each store. On SQLite a commit by any process on the host invalidates it;
+ * PostgreSQL offers no such signal, so without sharing a PostgreSQL store
+ * caches nothing. With sharing, every commit that writes increments one
+ * number in Redis before the write returns, and a cached result is served
+ * only while that number is unchanged since before the read that computed
+ * it: a read that starts after a write has returned (on any host) never
+ * gets a result from before that write. On PostgreSQL any write
+ * invalidates every cached read (the backend does not know which tables a
+ * statement touches); results also expire after one second.
+ *
+ * Correctness never depends on Redis: when Redis fails or is slower than
+ * `timeout_ms` the read runs against the database, and for one second the
+ * store asks Redis nothing and caches nothing. Every process that writes
+ * the database must share: a write by a process that does not (another
+ * program, psql) is seen by cached reads elsewhere only when their entries
+ * expire (one second). One Redis database (the URI's /db) per database.
+ *
+ * @param store      the store.
+ * @param redis_uri  redis://[[user]:password@]host[:port][/db] (copied), or
+ *                   NULL to stop sharing.
+ * @param timeout_ms per Redis call (connect and command); 0 = 100.
+ * @return CM_OK; CM_EINVAL (bad URI); CM_ENOTSUP (built without hiredis).
+ * Call it before the store is used by other threads. Each cacheable read
+ * and each commit that writes then costs one Redis round trip.
+ * @since 0.1
+ */
+CM_API int cm_store_share_cache(cm_store *store, const char *redis_uri, uint32_t timeout_ms);
 
 /** The backend's name ("sqlite", "pg"). Borrowed; lives as long as the store. @since 0.1 */
 CM_API const char *cm_store_backend_name(const cm_store *store);

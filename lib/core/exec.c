@@ -142,9 +142,9 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     const cm__op *op = call.op;
     actor = call.actor;
     /* Cacheable reads: serve a result computed since the last commit. */
-    uint64_t version = 0, since = 0;
+    uint64_t version[2] = {0, 0}, since = 0;
     bool cacheable = (op->flags & CM__OP_CACHE) && !(op->flags & CM__OP_WRITE) &&
-                     cm__store_data_version(store, &version) == CM_OK;
+                     cm__store_cache_version(store, version) == CM_OK;
     char key[256 + 64];
     size_t key_len = 0;
     if (cacheable) {

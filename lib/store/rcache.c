@@ -3,10 +3,12 @@
  *
  * Entries are keyed by an opaque string (the core uses op name, actor and
  * input) and tagged with the tables the computation read, the store's
- * write number before it began, the data_version epoch and a time of
- * birth. An entry is served only while no commit of this store since then
- * wrote one of its tables, nobody else (another process or store)
- * committed anything (the epoch), and it is younger than the time-to-live,
+ * write number before it began, the data_version epoch, the version
+ * shared through Redis (shared.c) and a time of birth. An entry is served
+ * only while no commit of this store since then wrote one of its tables,
+ * nobody else (another process or store) committed anything (the epoch,
+ * or on other hosts the shared version), and it is younger than the
+ * time-to-live,
  * which bounds how stale results that depend on "now" (upcoming events)
  * can be. Direct-mapped slots keep the
  * memory bounded without an LRU list.
@@ -21,7 +23,7 @@
 
 typedef struct rc_entry {
     uint64_t hash;
-    uint64_t version;
+    uint64_t version[2];
     uint64_t tables, since;
     int64_t born;
     char *key;
@@ -67,8 +69,8 @@ static void entry_clear(rc_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    char **out)
+bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, const uint64_t version[2],
+                    int64_t now, char **out)
 {
     if (s->no_rcache)
         return false;
@@ -79,9 +81,9 @@ bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t versi
     rc_entry *e = &c->slot[h % RCACHE_SLOTS];
     bool hit = false;
     pthread_mutex_lock(&c->lock);
-    if (e->value && e->hash == h && e->version == version && now - e->born < RCACHE_TTL_US &&
-        now >= e->born && e->key_len == key_len && memcmp(e->key, key, key_len) == 0 &&
-        cm__store_tables_unchanged(s, e->tables, e->since)) {
+    if (e->value && e->hash == h && e->version[0] == version[0] && e->version[1] == version[1] &&
+        now - e->born < RCACHE_TTL_US && now >= e->born && e->key_len == key_len &&
+        memcmp(e->key, key, key_len) == 0 && cm__store_tables_unchanged(s, e->tables, e->since)) {
         *out = cm__strdup(e->value);
         hit = *out != NULL;
     }
@@ -90,8 +92,8 @@ bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t versi
     return hit;
 }
 
-void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    const char *value, uint64_t tables, uint64_t since)
+void cm__rcache_put(cm_store *s, const char *key, size_t key_len, const uint64_t version[2],
+                    int64_t now, const char *value, uint64_t tables, uint64_t since)
 {
     size_t vlen = strlen(value);
     if (s->no_rcache || vlen > RCACHE_MAX_VALUE)
@@ -109,7 +111,7 @@ void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t versi
     pthread_mutex_lock(&c->lock);
     rc_entry *e = &c->slot[h % RCACHE_SLOTS];
     entry_clear(e);
-    *e = (rc_entry){h, version, tables, since, now, k, key_len, v};
+    *e = (rc_entry){h, {version[0], version[1]}, tables, since, now, k, key_len, v};
     pthread_mutex_unlock(&c->lock);
 }
 

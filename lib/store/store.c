@@ -216,6 +216,7 @@ void cm_store_close(cm_store *s)
         conn_destroy(c);
     }
     cm__rcache_free(s->rcache);
+    cm__shared_free(s->shared);
     if (s->embed_free)
         s->embed_free(s->embed);
     if (s->pay_free)
@@ -356,8 +357,12 @@ static void note_written(cm_store *s, uint64_t written)
 
 void cm__store_commit_written(cm__conn *c)
 {
-    if (c->tx_write && c->written)
+    if (c->tx_write && c->written) {
         note_written(c->store, c->written);
+        /* other processes' cached reads: before the write returns */
+        if (c->store->shared)
+            cm__shared_written(c->store->shared);
+    }
     c->written = 0;
 }
 
@@ -644,12 +649,15 @@ int cm_store_stats(char **out, cm_store *s)
     uint32_t size = s->pool_size, open = s->open_conns, used = s->in_use, wait = s->waiting;
     pthread_mutex_unlock(&s->lock);
     char buf[320];
-    int n = snprintf(buf, sizeof buf,
-                     "{\"backend\":\"%s\",\"pool_size\":%u,\"open\":%u,\"in_use\":%u,"
-                     "\"waiting\":%u,\"cache_hits\":%llu,\"cache_misses\":%llu}",
-                     s->ops->name, size, open, used, wait,
-                     (unsigned long long)__atomic_load_n(&s->cache_hits, __ATOMIC_RELAXED),
-                     (unsigned long long)__atomic_load_n(&s->cache_misses, __ATOMIC_RELAXED));
+    int n =
+        snprintf(buf, sizeof buf,
+                 "{\"backend\":\"%s\",\"pool_size\":%u,\"open\":%u,\"in_use\":%u,"
+                 "\"waiting\":%u,\"cache_hits\":%llu,\"cache_misses\":%llu,"
+                 "\"cache_shared\":%s,\"cache_shared_errors\":%llu}",
+                 s->ops->name, size, open, used, wait,
+                 (unsigned long long)__atomic_load_n(&s->cache_hits, __ATOMIC_RELAXED),
+                 (unsigned long long)__atomic_load_n(&s->cache_misses, __ATOMIC_RELAXED),
+                 s->shared ? "true" : "false", (unsigned long long)cm__shared_errors(s->shared));
     *out = cm__strndup(buf, n > 0 ? (size_t)n : 0);
     return *out ? CM_OK : cm__oom();
 }
@@ -659,6 +667,19 @@ int cm__store_data_version(cm_store *s, uint64_t *out)
     if (s->ops->size < sizeof(cm__store_ops) || !s->ops->data_version)
         return CM_ENOTSUP;
     return s->ops->data_version(s->state, out);
+}
+
+int cm__store_cache_version(cm_store *s, uint64_t out[2])
+{
+    out[0] = out[1] = 0;
+    if (s->no_rcache)
+        return CM_ENOTSUP;
+    int dv = cm__store_data_version(s, &out[0]);
+    if (dv != CM_OK && dv != CM_ENOTSUP)
+        return dv;
+    if (s->shared)
+        return cm__shared_version(s->shared, &out[1]);
+    return dv;
 }
 
 int cm_store_ping(cm_store *s)

@@ -41,6 +41,8 @@ struct cm_store {
     /* result cache of read-only operations (lib/core/rcache.c), or NULL */
     struct cm__rcache *rcache;
     bool no_rcache; /* CM_STORE_NO_RESULT_CACHE: no lookups, no entries */
+    /* the cache's version shared through Redis (shared.c), or NULL */
+    struct cm__shared *shared;
     /* embeddings state (lib/ai/embed_state.c): created on first use, freed at
      * close through embed_free */
     struct cm__embed_state *embed;
@@ -163,14 +165,26 @@ int cm__store_data_version(cm_store *store, uint64_t *out);
 uint64_t cm__store_reads_begin(cm_store *store);
 uint64_t cm__store_reads_end(void);
 bool cm__store_tables_unchanged(cm_store *store, uint64_t tables, uint64_t since);
+/* The versions a cached result is valid for, taken before the read's
+ * transaction: [0] the data_version epoch (0 when the backend has none),
+ * [1] the version shared through Redis (0 when not shared). CM_OK, or an
+ * error when nothing may be cached now: neither is available, or sharing
+ * is on and Redis did not answer. */
+int cm__store_cache_version(cm_store *store, uint64_t out[2]);
 /* Result cache (rcache.c): a hit copies the value into *out (cm_free).
- * version: the data_version epoch; tables and since as above. */
-bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    char **out);
-void cm__rcache_put(cm_store *s, const char *key, size_t key_len, uint64_t version, int64_t now,
-                    const char *value, uint64_t tables, uint64_t since);
+ * version: from cm__store_cache_version; tables and since as above. */
+bool cm__rcache_get(cm_store *s, const char *key, size_t key_len, const uint64_t version[2],
+                    int64_t now, char **out);
+void cm__rcache_put(cm_store *s, const char *key, size_t key_len, const uint64_t version[2],
+                    int64_t now, const char *value, uint64_t tables, uint64_t since);
 /* Free the result cache (called by cm_store_close). */
 void cm__rcache_free(struct cm__rcache *c);
+/* The shared version (shared.c): fetch it (CM_OK or CM_EBACKEND), move it
+ * on after a commit that wrote, count failures, free. */
+int cm__shared_version(struct cm__shared *r, uint64_t *out);
+void cm__shared_written(struct cm__shared *r);
+uint64_t cm__shared_errors(const struct cm__shared *r);
+void cm__shared_free(struct cm__shared *r);
 
 /* ---- migrations (migrate.c) ---- */
 int cm__migrate(cm_store *store, bool apply, int32_t *applied_out);

@@ -352,6 +352,59 @@ static const char *group_name(json_int_t gid)
     return buf;
 }
 
+static long long stat_int(const char *key)
+{
+    char *st = NULL;
+    ck_assert_ok(cm_store_stats(&st, FX.store));
+    json_t *j = json_loads(st, 0, NULL);
+    long long n =
+        json_is_true(json_object_get(j, key)) ? 1 : json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    cm_free(st);
+    return n;
+}
+
+/* cm_store_share_cache with a Redis that refuses connections: nothing is
+ * cached (the reads go to the database and stay right), the failures are
+ * counted, and stopping the sharing brings the process's own cache back
+ * (SQLite; PostgreSQL caches only while sharing). */
+START_TEST(a_shared_cache_without_redis_caches_nothing_and_reads_stay_right)
+{
+    ck_assert_int_eq(cm_store_share_cache(NULL, "redis://127.0.0.1:1", 0), CM_EINVAL);
+    ck_assert_int_eq(cm_store_share_cache(FX.store, "http://127.0.0.1:1", 0), CM_EINVAL);
+    ck_assert_int_eq(cm_store_share_cache(FX.store, "redis://127.0.0.1:99999", 0), CM_EINVAL);
+    int rc = cm_store_share_cache(FX.store, "redis://:pw%21@127.0.0.1:1/2", 50);
+    if (rc == CM_ENOTSUP)
+        return; /* built without hiredis */
+    ck_assert_ok(rc);
+    ck_assert_int_eq(stat_int("cache_shared"), 1);
+    fx_clock_set(cm_now_us());
+    cm_actor *own = fx_member("sharer@example.org", "organizer");
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, own, "groups.create", "{s:s,s:s,s:s,s:s,s:s}", "slug", "sharers",
+                         "name", "Sharers", "kind", "chapter", "join_policy", "open", "visibility",
+                         "public"));
+    json_int_t gid = json_integer_value(json_object_get(r, "id"));
+    json_decref(r);
+    long long h = cache_hits();
+    ck_assert_str_eq(group_name(gid), "Sharers");
+    ck_assert_str_eq(group_name(gid), "Sharers");
+    ck_assert_int_eq(cache_hits(), h);
+    ck_assert_int_ge(stat_int("cache_shared_errors"), 1);
+    ck_assert_ok(
+        fx_exec(NULL, own, "groups.update", "{s:I,s:s}", "group_id", gid, "name", "Renamed"));
+    ck_assert_str_eq(group_name(gid), "Renamed");
+    ck_assert_ok(cm_store_share_cache(FX.store, NULL, 0));
+    ck_assert_int_eq(stat_int("cache_shared"), 0);
+    if (!fx_is_pg()) {
+        ck_assert_str_eq(group_name(gid), "Renamed");
+        ck_assert_str_eq(group_name(gid), "Renamed");
+        ck_assert_int_eq(cache_hits(), h + 1);
+    }
+    cm_actor_free(own);
+}
+END_TEST
+
 /* SQLite: a commit of this store drops only the cached results that read
  * a table it wrote (a member signing up leaves a group's page cached, a
  * rename of the group does not); a commit by anybody else still drops
@@ -600,6 +653,7 @@ int main(void)
     tcase_add_test(pool, opens_of_a_migrated_database_do_not_wait_for_the_writer);
     tcase_add_test(pool, commits_are_synced_before_they_return_and_writers_share_the_syncs);
     tcase_add_test(pool, a_commit_drops_only_the_cached_reads_of_the_tables_it_wrote);
+    tcase_add_test(pool, a_shared_cache_without_redis_caches_nothing_and_reads_stay_right);
     suite_add_tcase(s, pool);
     TCase *bind = tcase_create("bind");
     tcase_add_checked_fixture(bind, fx_setup, fx_teardown);

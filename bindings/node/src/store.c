@@ -102,10 +102,13 @@ static bool opt_uint(napi_env env, napi_value obj, const char *name, const char 
     return true;
 }
 
-/* open()'s arguments: uri and options {poolSize, busyTimeoutMs, migrate}. */
+/* open()'s arguments: uri and options {poolSize, busyTimeoutMs, migrate,
+ * redis, redisTimeoutMs}; *redis (malloc'd) is NULL without the option. */
 static bool parse_open_args(napi_env env, napi_callback_info info, char **uri,
-                            cm_store_options *opts)
+                            cm_store_options *opts, char **redis, uint32_t *redis_ms)
 {
+    *redis = NULL;
+    *redis_ms = 0;
     size_t argc = 2;
     napi_value argv[2];
     if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
@@ -124,12 +127,24 @@ static bool parse_open_args(napi_env env, napi_callback_info info, char **uri,
         cmn_type_error(env, "options must be an object");
         goto fail;
     }
-    static const char *const keys[] = {"poolSize", "busyTimeoutMs", "migrate", NULL};
+    static const char *const keys[] = {"poolSize", "busyTimeoutMs",  "migrate",
+                                       "redis",    "redisTimeoutMs", NULL};
     if (!cmn_check_keys(env, o, "options", keys) ||
         !opt_uint(env, o, "poolSize", "options.poolSize", 1024, &opts->pool_size) ||
         !opt_uint(env, o, "busyTimeoutMs", "options.busyTimeoutMs", 3600000,
-                  &opts->busy_timeout_ms))
+                  &opts->busy_timeout_ms) ||
+        !opt_uint(env, o, "redisTimeoutMs", "options.redisTimeoutMs", 3600000, redis_ms))
         goto fail;
+    napi_value rv;
+    if (!cmn_get_prop(env, o, "redis", &rv))
+        goto fail;
+    /* "" counts as absent, as an empty COMMUNITY_REDIS does */
+    if (!cmn_is_nullish(env, rv) && !cmn_get_string(env, rv, "options.redis", redis, NULL))
+        goto fail;
+    if (*redis && !**redis) {
+        free(*redis);
+        *redis = NULL;
+    }
     napi_value m;
     if (!cmn_get_prop(env, o, "migrate", &m))
         goto fail;
@@ -146,7 +161,21 @@ static bool parse_open_args(napi_env env, napi_callback_info info, char **uri,
 fail:
     free(*uri);
     *uri = NULL;
+    free(*redis);
+    *redis = NULL;
     return false;
+}
+
+/* cm_store_open, then cm_store_share_cache when redis is set. */
+static int open_store(cm_store **out, const char *uri, const cm_store_options *opts,
+                      const char *redis, uint32_t redis_ms)
+{
+    int rc = cm_store_open(out, uri, opts);
+    if (rc == CM_OK && redis && (rc = cm_store_share_cache(*out, redis, redis_ms)) != CM_OK) {
+        cm_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* A new JS Store wrapping an open cm_store; closes it on failure. */
@@ -185,13 +214,15 @@ typedef struct open_req {
     cmn_async a; /* first: the request is its cmn_async */
     char *uri;
     cm_store_options opts;
+    char *redis;
+    uint32_t redis_ms;
     cm_store *store; /* until the Store object owns it */
 } open_req;
 
 static int open_run(cmn_async *a)
 {
     open_req *r = (open_req *)a;
-    return cm_store_open(&r->store, r->uri, &r->opts);
+    return open_store(&r->store, r->uri, &r->opts, r->redis, r->redis_ms);
 }
 
 static napi_value open_result(napi_env env, cmn_async *a)
@@ -209,6 +240,7 @@ static void open_free(napi_env env, cmn_async *a)
     if (r->store)
         cm_store_close(r->store);
     free(r->uri);
+    free(r->redis);
     free(r);
 }
 
@@ -219,7 +251,7 @@ static napi_value js_open(napi_env env, napi_callback_info info)
         napi_throw_error(env, "CM_ENOMEM", "out of memory");
         return NULL;
     }
-    if (!parse_open_args(env, info, &r->uri, &r->opts)) {
+    if (!parse_open_args(env, info, &r->uri, &r->opts, &r->redis, &r->redis_ms)) {
         free(r);
         return NULL;
     }
@@ -231,13 +263,15 @@ static napi_value js_open(napi_env env, napi_callback_info info)
 
 static napi_value js_open_sync(napi_env env, napi_callback_info info)
 {
-    char *uri = NULL;
+    char *uri = NULL, *redis = NULL;
+    uint32_t redis_ms = 0;
     cm_store_options opts;
-    if (!parse_open_args(env, info, &uri, &opts))
+    if (!parse_open_args(env, info, &uri, &opts, &redis, &redis_ms))
         return NULL;
     cm_store *store = NULL;
-    int rc = cm_store_open(&store, uri, &opts);
+    int rc = open_store(&store, uri, &opts, redis, redis_ms);
     free(uri);
+    free(redis);
     if (rc) {
         cmn_err e;
         cmn_err_capture(&e, rc);

@@ -70,6 +70,23 @@ test('openSync and open with options', async (t) => {
   await s2.close();
 });
 
+test('open with redis: the result cache shared through Redis (cm_store_share_cache)', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const uri = `sqlite://${join(dir, 'shared.db')}`;
+  await assert.rejects(cm.open(uri, { redis: 'http://127.0.0.1:1' }), { code: 'CM_EINVAL' });
+  assert.throws(() => cm.openSync(uri, { redis: 42 }), TypeError);
+  // A Redis that refuses connections: every call still answers, nothing is cached.
+  const s = await cm.open(uri, { redis: 'redis://127.0.0.1:1', redisTimeoutMs: 50 });
+  await s.members.signup({ email: email(), name: 'Shared' });
+  const a = await s.members.list({}, { system: true });
+  const b = await s.members.list({}, { system: true });
+  assert.deepEqual(a, b);
+  await s.close();
+  const s2 = cm.openSync(uri, { redis: '' }); // "" = not shared, as an empty COMMUNITY_REDIS
+  await s2.close();
+});
+
 test('members: signup, me, get, list, update', async (t) => {
   const store = await freshStore(t);
   const addr = email('ada');

@@ -118,7 +118,10 @@ out += `  | { system: boolean }\n  | Record<string, never>\n  | null\n  | undefi
 out += `/** Options of open(). */\nexport interface OpenOptions {\n`;
 out += `  /** Connections in the pool; 0 = default (8; 1 for :memory:). */\n  poolSize?: number;\n`;
 out += `  /** How long to wait for database locks, in ms (default 5000). */\n  busyTimeoutMs?: number;\n`;
-out += `  /** Apply pending migrations on open (default true). */\n  migrate?: boolean;\n}\n\n`;
+out += `  /** Apply pending migrations on open (default true). */\n  migrate?: boolean;\n`;
+out += `  /** Share the result cache's coherence with the other hosts through this Redis\n`;
+out += `   * (redis://[[user]:password@]host[:port][/db]; cm_store_share_cache). */\n  redis?: string;\n`;
+out += `  /** Per Redis call, in ms (default 100). */\n  redisTimeoutMs?: number;\n}\n\n`;
 
 const codeNames = Object.keys(codes);
 out += `/** Symbolic status codes. */\nexport type ErrorCode =\n${codeNames.map((c) => `  | ${JSON.stringify(c)}`).join('\n')};\n\n`;

@@ -29,7 +29,11 @@ const holder = globalThis as typeof globalThis & { __communityStore?: Promise<St
 /** The process-wide store, opened on first use. */
 export function getStore(): Promise<Store> {
   if (!holder.__communityStore) {
-    holder.__communityStore = open(databaseUri()).catch((err: unknown) => {
+    // With COMMUNITY_REDIS (as the API hosts and workers have), this process's
+    // writes reach their cached reads and theirs reach this one's.
+    const redis = process.env.COMMUNITY_REDIS || undefined;
+    const redisTimeoutMs = Number(process.env.COMMUNITY_REDIS_TIMEOUT_MS) || undefined;
+    holder.__communityStore = open(databaseUri(), { redis, redisTimeoutMs }).catch((err: unknown) => {
       holder.__communityStore = undefined;
       throw err;
     });
