@@ -131,13 +131,18 @@ CM_API const char *cm_store_backend_name(const cm_store *store);
 CM_API int cm_store_ping(cm_store *store);
 
 /**
- * cm_store_ping(), then check that the database can take a write now (for
- * readiness probes of hosts that write): a write transaction with the
- * smallest change its commit must write to storage, committed through the
- * pool. SQLite rewrites the database header's user_version with its own
- * value (one page appended to the WAL and synced); PostgreSQL assigns a
- * transaction id (a WAL record). No data the library reads changes. Cost:
- * one small synced write per call.
+ * cm_store_ping(), then check that the database can take writes (for
+ * readiness probes of hosts that write). The proof is a write committed
+ * through this store in the last 10 s (of cm_now_us()) with no write
+ * refused with CM_EUNAVAILABLE since: an operation's write, or this
+ * function's own write probe, which it makes only when there is no such
+ * proof: a write transaction with the smallest change its commit must
+ * write to storage. SQLite rewrites the database header's user_version
+ * with its own value (one page appended to the WAL and synced); PostgreSQL
+ * assigns a transaction id (a WAL record). No data the library reads
+ * changes. Cost: one read transaction per call, and at most one small
+ * synced write per 10 s. A database that turns read-only while nothing
+ * writes is therefore reported at the latest 10 s later.
  *
  * A full disk can still leave room for this one page (SQLite reuses WAL
  * space after a checkpoint) while larger writes fail: those fail with

@@ -393,7 +393,11 @@ bool cm__store_tables_unchanged(cm_store *s, uint64_t tables, uint64_t since)
 int cm__tx_commit(cm__conn *c)
 {
     assert(c->in_tx);
+    uint64_t wrote = c->written; /* the backend's commit may clear it */
     int rc = c->store->ops->commit(c);
+    if (c->tx_write && (rc == CM_OK ? wrote != 0 : rc == CM_EUNAVAILABLE))
+        __atomic_store_n(&c->store->write_proved_us, rc == CM_OK ? cm_now_us() : 0,
+                         __ATOMIC_RELAXED);
     /* Also when the commit failed (it may have taken effect before a sync
      * failed): marking more than needed is always safe. */
     cm__store_commit_written(c);
@@ -411,6 +415,8 @@ void cm__tx_rollback(cm__conn *c)
 {
     if (!c->in_tx)
         return;
+    if (c->tx_write && cm_error_code() == CM_EUNAVAILABLE) /* a write was refused */
+        __atomic_store_n(&c->store->write_proved_us, 0, __ATOMIC_RELAXED);
     cm__error_saved saved;
     cm__error_save(&saved);
     if (c->store->ops->rollback(c))
@@ -699,14 +705,24 @@ static int write_probe(cm__conn *c, void *payload)
     return CM_OK;
 }
 
+/* How long a committed write stands as proof that the store takes writes. */
+#define CM__PING_WRITE_INTERVAL_US (10 * 1000000LL)
+
 int cm_store_ping_write(cm_store *s)
 {
     if (!s)
         return cm__error_set(CM_EINVAL, "cm_store_ping_write: store is NULL");
+    /* a read transaction: the store answers and has the right schema */
     int rc = cm__migrate(s, false, NULL);
     if (rc)
         return rc;
-    return cm__store_run_tx(s, true, write_probe, NULL);
+    int64_t proved = __atomic_load_n(&s->write_proved_us, __ATOMIC_RELAXED), now = cm_now_us();
+    if (proved && now >= proved && now - proved < CM__PING_WRITE_INTERVAL_US)
+        return CM_OK; /* a write committed lately, none refused since */
+    if ((rc = cm__store_run_tx(s, true, write_probe, NULL)))
+        return rc;
+    __atomic_store_n(&s->write_proved_us, now, __ATOMIC_RELAXED);
+    return CM_OK;
 }
 
 int cm_store_migrate(cm_store *s, int32_t *applied_out)

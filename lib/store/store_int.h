@@ -37,6 +37,10 @@ struct cm_store {
     /* Commits of this store that wrote: write_seq numbers them, table_seq[b]
      * is the number of the last one that wrote table b (atomics). */
     uint64_t write_seq;
+    /* cm_now_us() of the last commit that wrote (a write transaction that
+     * changed a table, or the write probe); 0: none since the last write
+     * refused with CM_EUNAVAILABLE. Read by cm_store_ping_write. */
+    int64_t write_proved_us;
     uint64_t table_seq[64];
     /* result cache of read-only operations (lib/core/rcache.c), or NULL */
     struct cm__rcache *rcache;

@@ -204,6 +204,55 @@ START_TEST(opens_of_a_migrated_database_do_not_wait_for_the_writer)
 }
 END_TEST
 
+static int64_t data_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Readiness probes: a write at most every 10 s (of the library's clock),
+ * and none while other writes commit; a refused write forgets the proof. */
+START_TEST(readiness_probes_do_not_write_each_time)
+{
+    if (fx_is_pg())
+        return;
+    fx_clock_set(INT64_C(1800000000) * 1000000);
+    cm_store *s;
+    ck_assert_ok(cm_store_open(&s, FX.uri, NULL));
+    sqlite3 *other; /* data_version moves when another connection commits */
+    ck_assert_int_eq(sqlite3_open(FX.path, &other), SQLITE_OK);
+    int64_t v0 = data_version(other);
+    ck_assert_ok(cm_store_ping_write(s)); /* the first probe writes */
+    int64_t v1 = data_version(other);
+    ck_assert_int_ne(v1, v0);
+    for (int i = 0; i < 20; i++) {
+        ck_assert_ok(cm_store_ping_write(s));
+        fx_clock_advance(400000); /* 8 s in all */
+    }
+    ck_assert_int_eq(data_version(other), v1);
+    /* an operation's write renews the proof */
+    char *out = NULL;
+    const char *in = "{\"email\":\"probe@example.org\",\"name\":\"P\"}";
+    ck_assert_ok(cm_exec(&out, s, FX.sys, "members.signup", in, strlen(in)));
+    cm_free(out);
+    int64_t v2 = data_version(other);
+    fx_clock_advance(5 * 1000000); /* 13 s after the probe, 5 s after the sign-up */
+    ck_assert_ok(cm_store_ping_write(s));
+    ck_assert_int_eq(data_version(other), v2);
+    /* 10 s without a write: the probe writes again */
+    fx_clock_advance(10 * 1000000);
+    ck_assert_ok(cm_store_ping_write(s));
+    ck_assert_int_ne(data_version(other), v2);
+    sqlite3_close(other);
+    cm_store_close(s);
+    fx_clock_real();
+}
+END_TEST
+
 /* A database that cannot take writes says so with CM_EUNAVAILABLE (and the
  * native code), not a generic I/O error: SQLite at its page limit returns
  * SQLITE_FULL as on a full disk; a connection that turned read-only returns
@@ -642,6 +691,7 @@ int main(void)
     tcase_add_test(tc, no_migrate_flag_refuses_pending_schema);
     tcase_add_test(tc, wal_mode_is_on);
     tcase_add_test(tc, full_or_read_only_database_is_unavailable);
+    tcase_add_test(tc, readiness_probes_do_not_write_each_time);
     tcase_add_test(tc, plain_path_is_an_sqlite_file);
     suite_add_tcase(s, tc);
     TCase *pool = tcase_create("pool");
