@@ -187,7 +187,8 @@ start() {
         web_port=$(free_port)
         spawn "$dir" web-1 "$app" COMMUNITY_DB="$db" COMMUNITY_REDIS="$redis" \
             NEXT_TELEMETRY_DISABLED=1 COOKIE_SECURE=0 -- \
-            node "$app/node_modules/next/dist/bin/next" start -H 127.0.0.1 -p "$web_port"
+            node --require "$app/scripts/exit-on-sigterm.cjs" \
+            "$app/node_modules/next/dist/bin/next" start -H 127.0.0.1 -p "$web_port"
     fi
 
     # The proxy
