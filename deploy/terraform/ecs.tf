@@ -100,7 +100,7 @@ locals {
   ], local.redis_secrets)
 
   # COMMUNITY_REDIS (redis.tf) for the API (one rate-limit budget per client
-  # across tasks) and the worker. The server's Redis client speaks plain
+  # across tasks), the worker and the web tier (the shared read cache). The server's Redis client speaks plain
   # redis:// only, so the URL is given only when ElastiCache runs without
   # in-transit encryption (var.redis_transit_encryption = false).
   redis_secrets = var.redis_transit_encryption ? [] : [

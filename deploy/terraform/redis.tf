@@ -1,7 +1,8 @@
 # redis.tf - ElastiCache Redis 7 in the private subnets, encrypted at rest,
 # automatic failover with two or more nodes. community-server uses it, as
 # COMMUNITY_REDIS, for one rate-limit budget per client across every task
-# (docs/operations-guide.md, Scaling); the worker gets the same URL.
+# (docs/operations-guide.md, Scaling); the worker and the web tier get the
+# same URL (every process that writes shares the read cache's version).
 #
 # The server's Redis client (hiredis 0.14) speaks plain redis:// only, without
 # TLS, so in-transit encryption is off by default

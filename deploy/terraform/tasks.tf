@@ -65,7 +65,8 @@ locals {
     }
 
     # The web tier: the Next.js app with libcommunity in process (the N-API
-    # addon), on the same database as the API.
+    # addon), on the same database as the API, and on the same Redis: its
+    # cached reads share the version that the API's writes bump.
     web = {
       cpu    = var.web_cpu
       memory = var.web_memory
@@ -77,7 +78,7 @@ locals {
           { name = "PORT", value = "3000" },
           { name = "HOSTNAME", value = "0.0.0.0" },
         ]
-        secrets         = [local.app_secrets[0]]
+        secrets         = concat([local.app_secrets[0]], local.redis_secrets)
         linuxParameters = { initProcessEnabled = true }
         healthCheck = {
           command     = ["CMD", "node", "-e", "fetch('http://127.0.0.1:3000/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -130,10 +130,11 @@ run "environment" {
     condition = (
       contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
       contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      contains([for x in jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
       startswith(aws_secretsmanager_secret_version.redis_url.secret_string, "redis://") &&
       !aws_elasticache_replication_group.main.transit_encryption_enabled
     )
-    error_message = "the API and the worker get COMMUNITY_REDIS, a plain redis:// URL (the server's client has no TLS)"
+    error_message = "the API, the worker and the web tier get COMMUNITY_REDIS, a plain redis:// URL (the server's client has no TLS)"
   }
 
   assert {

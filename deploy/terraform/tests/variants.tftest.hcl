@@ -33,6 +33,7 @@ run "redis_tls" {
     condition = (
       !contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
       !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["web"].container_definitions)[0].secrets : x.name], "COMMUNITY_REDIS") &&
       startswith(aws_secretsmanager_secret_version.redis_url.secret_string, "rediss://:")
     )
     error_message = "with TLS to Redis the URL is rediss:// with the token, and no task gets it"
