@@ -3,7 +3,8 @@
  *
  * Organizers and admins compose a newsletter (subject, Markdown body) for
  * an audience (members who opted in, a group's active members, the members
- * going to an event), send it now or at a time, pause, resume or cancel it,
+ * going to an event, the opted-in members a membership tier grants access
+ * to), send it now or at a time, pause, resume or cancel it,
  * and read its progress. Sending does not write the recipients at once:
  * "platform.newsletter_fill" jobs walk the audience in member id order and
  * write one email_outbox row per recipient, FILL_BATCH at a time, each
@@ -20,6 +21,7 @@
 #include "event_int.h"
 #include "group_int.h"
 #include "newsletter_int.h"
+#include "pay_int.h"
 
 #include "../jobs/jobs_int.h"
 #include "../mail/mail.h"
@@ -30,7 +32,22 @@
 
 #define FILL_BATCH 500
 
-static const char *const audiences[] = {"subscribers", "group", "event", NULL};
+static const char *const audiences[] = {"subscribers", "group", "event", "tier", NULL};
+
+/* The id field of each audience that takes one. */
+static const struct {
+    const char *audience, *field;
+} audience_ids[] = {{"group", "group_id"}, {"event", "event_id"}, {"tier", "tier_id"}};
+#define N_AUDIENCE_IDS (sizeof audience_ids / sizeof audience_ids[0])
+
+/* The id field of audience (NULL for subscribers). */
+static const char *audience_field(const char *audience)
+{
+    for (size_t i = 0; audience && i < N_AUDIENCE_IDS; i++)
+        if (strcmp(audience_ids[i].audience, audience) == 0)
+            return audience_ids[i].field;
+    return NULL;
+}
 static const char *const nl_statuses[] = {"draft",     "scheduled", "sending", "paused",
                                           "cancelled", "sent",      NULL};
 
@@ -99,9 +116,12 @@ static void read_row(nl *n, json_t **out, cm__q *q)
     cm__json_set_col_text(o, "subject", q, 2);
     cm__json_set_col_text(o, "body", q, 3);
     cm__json_set_col_text(o, "audience", q, 4);
-    bool group = strcmp(n->audience, "group") == 0, event = strcmp(n->audience, "event") == 0;
-    json_object_set_new(o, "group_id", group ? json_integer(n->audience_id) : json_null());
-    json_object_set_new(o, "event_id", event ? json_integer(n->audience_id) : json_null());
+    const char *idf = audience_field(n->audience);
+    for (size_t i = 0; i < N_AUDIENCE_IDS; i++)
+        json_object_set_new(o, audience_ids[i].field,
+                            idf && strcmp(idf, audience_ids[i].field) == 0
+                                ? json_integer(n->audience_id)
+                                : json_null());
     cm__json_set_col_time(o, "send_at", q, 7);
     cm__json_set_col_time(o, "created_at", q, 12);
     cm__json_set_col_time(o, "updated_at", q, 13);
@@ -184,23 +204,43 @@ static int check_body(const char *md)
 }
 
 /* Check the audience (kind + id) and that the caller may write to it:
- * subscribers: any organizer; a group: its admins and owner; an event: its
- * organizers (and staff). *audience_id gets the group or event id. */
+ * subscribers and a membership tier: any organizer; a group: its admins
+ * and owner; an event: its organizers (and staff). *audience_id gets the
+ * group, event or tier id. */
 static int check_audience(int64_t *audience_id, cm__ctx *ctx, const char *audience, json_t *in)
 {
-    bool has_group = cm__json_has(in, "group_id"), has_event = cm__json_has(in, "event_id");
-    int64_t gid = cm__json_int(in, "group_id", 0), eid = cm__json_int(in, "event_id", 0);
+    const char *want = audience_field(audience);
     *audience_id = 0;
-    if (strcmp(audience, "subscribers") == 0) {
-        if (has_group || has_event)
-            return cm__error_set_field(CM_EINVAL, has_group ? "group_id" : "event_id",
-                                       "the subscribers audience takes no group or event");
+    /* exactly the id field of the audience, none of the others */
+    for (size_t i = 0; i < N_AUDIENCE_IDS; i++) {
+        const char *f = audience_ids[i].field;
+        bool mine = want && strcmp(f, want) == 0;
+        if (cm__json_has(in, f) && !mine)
+            return cm__error_set_field(CM_EINVAL, f, "the %s audience takes no %s", audience, f);
+        if (!cm__json_has(in, f) && mine)
+            return cm__error_set_field(CM_EINVAL, f, "a %s audience needs %s", audience, f);
+    }
+    int64_t gid = cm__json_int(in, "group_id", 0), eid = cm__json_int(in, "event_id", 0);
+    int64_t tid = cm__json_int(in, "tier_id", 0);
+    if (strcmp(audience, "subscribers") == 0)
+        return CM_OK;
+    if (strcmp(audience, "tier") == 0) {
+        cm__q q;
+        int rc = cm__q_open(&q, ctx->conn, "tier.get");
+        if (rc)
+            return rc;
+        cm__q_int64(&q, 1, tid);
+        rc = cm__q_step(&q);
+        cm__q_close(&q);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return cm__error_set_field(CM_ENOTFOUND, "tier_id", "no membership tier %lld",
+                                       (long long)tid);
+        *audience_id = tid;
         return CM_OK;
     }
     if (strcmp(audience, "group") == 0) {
-        if (!has_group || has_event)
-            return cm__error_set_field(CM_EINVAL, "group_id",
-                                       "a group audience needs group_id (and no event_id)");
         cm__group_access a;
         int rc = cm__group_access_load(&a, ctx, gid, "group_id");
         if (rc)
@@ -211,9 +251,6 @@ static int check_audience(int64_t *audience_id, cm__ctx *ctx, const char *audien
         *audience_id = gid;
         return CM_OK;
     }
-    if (!has_event || has_group)
-        return cm__error_set_field(CM_EINVAL, "event_id",
-                                   "an event audience needs event_id (and no group_id)");
     cm__event ev;
     int rc = cm__event_load(&ev, NULL, ctx, eid);
     if (rc == CM_OK)
@@ -298,15 +335,16 @@ static int op_update(cm__ctx *ctx, json_t *in, json_t **out)
     const char *audience =
         cm__json_has(in, "audience") ? cm__json_str(in, "audience") : cm__json_str(cur, "audience");
     json_t *aud = json_object();
-    if (cm__json_has(in, "audience") || cm__json_has(in, "group_id") ||
-        cm__json_has(in, "event_id")) {
-        if (cm__json_has(in, "group_id"))
-            json_object_set(aud, "group_id", json_object_get(in, "group_id"));
-        if (cm__json_has(in, "event_id"))
-            json_object_set(aud, "event_id", json_object_get(in, "event_id"));
-    } else if (n.audience_id) {
-        json_object_set_new(aud, strcmp(n.audience, "group") == 0 ? "group_id" : "event_id",
-                            json_integer(n.audience_id));
+    bool new_audience = cm__json_has(in, "audience");
+    for (size_t i = 0; i < N_AUDIENCE_IDS; i++)
+        new_audience = new_audience || cm__json_has(in, audience_ids[i].field);
+    if (new_audience) {
+        for (size_t i = 0; i < N_AUDIENCE_IDS; i++)
+            if (cm__json_has(in, audience_ids[i].field))
+                json_object_set(aud, audience_ids[i].field,
+                                json_object_get(in, audience_ids[i].field));
+    } else if (audience_field(n.audience)) {
+        json_object_set_new(aud, audience_field(n.audience), json_integer(n.audience_id));
     }
     int64_t audience_id = 0;
     if ((rc = check_subject(subject)) == CM_OK && (rc = check_body(body)) == CM_OK)
@@ -587,6 +625,7 @@ typedef struct fill_call {
     int64_t id;
     bool start;      /* the job that starts a scheduled newsletter */
     int64_t send_at; /* ... at this send_at */
+    int64_t grace;   /* the grace period of past_due subscriptions (tier audience) */
 } fill_call;
 
 static int fill_fn(cm__conn *conn, void *arg)
@@ -622,6 +661,7 @@ static int fill_fn(cm__conn *conn, void *arg)
         return cm__oom();
     size_t cnt = 0;
     bool subscribers = strcmp(n.audience, "subscribers") == 0;
+    bool tier = strcmp(n.audience, "tier") == 0;
     char stmt[48];
     (void)snprintf(stmt, sizeof stmt, "newsletter.audience_%s", n.audience);
     cm__q q;
@@ -630,7 +670,11 @@ static int fill_fn(cm__conn *conn, void *arg)
         if (!subscribers)
             cm__q_int64(&q, k++, n.audience_id);
         cm__q_int64(&q, k++, n.cursor);
-        cm__q_int64(&q, k, FILL_BATCH);
+        cm__q_int64(&q, k++, FILL_BATCH);
+        if (tier) { /* standing is read as of this batch */
+            cm__q_int64(&q, k++, ctx.now);
+            cm__q_int64(&q, k, c->grace);
+        }
         while (cnt < FILL_BATCH && (rc = cm__q_step(&q)) == 1) {
             rs[cnt].id = cm__q_col_int64(&q, 0);
             if (!(rs[cnt++].email = cm__strdup(cm__q_col_text(&q, 1)))) {
@@ -684,7 +728,7 @@ int cm__newsletter_fill_handler(cm_job *job, void *payload)
     (void)payload;
     json_t *in = json_loads(job->payload, 0, NULL);
     fill_call c = {cm__json_int(in, "newsletter_id", 0), cm__json_has(in, "send_at"),
-                   cm__json_int(in, "send_at", 0)};
+                   cm__json_int(in, "send_at", 0), cm__pay_grace_us(job->store)};
     json_decref(in);
     if (c.id <= 0) {
         cm_job_no_retry(job);
@@ -810,9 +854,13 @@ static int op_unsubscribe(cm__ctx *ctx, json_t *in, json_t **out)
 #define AUDIENCE_FIELDS(flags_)                                                                    \
     CM__FIELD("audience", CM__T_ENUM, .flags = (flags_), .values = audiences,                      \
               .doc = "subscribers: members who opted in to newsletters; group: the active "        \
-                     "members of group_id; event: the members going to event_id"),                 \
+                     "members of group_id; event: the members going to event_id; tier: the "       \
+                     "members who opted in to newsletters and whose subscription to tier_id is "   \
+                     "in good standing (trialing, active, or past_due within the grace period) "   \
+                     "when their batch of recipients is written"),                                 \
         CM__FIELD("group_id", CM__T_ID, .doc = "The group, for audience group"),                   \
-        CM__FIELD("event_id", CM__T_ID, .doc = "The event, for audience event")
+        CM__FIELD("event_id", CM__T_ID, .doc = "The event, for audience event"),                   \
+        CM__FIELD("tier_id", CM__T_ID, .doc = "The membership tier, for audience tier")
 
 static const cm__field create_fields[] = {
     SUBJECT_FIELD(CM__REQUIRED),
@@ -885,6 +933,7 @@ static const cm__rfield newsletter_fields[] = {
     {"audience", CM__R_ENUM, .values = audiences},
     {"group_id", CM__R_INT, .flags = CM__R_NULL},
     {"event_id", CM__R_INT, .flags = CM__R_NULL},
+    {"tier_id", CM__R_INT, .flags = CM__R_NULL},
     {"status", CM__R_ENUM, .values = nl_statuses,
      .doc = "sent: sending, every recipient written and none left to send"},
     {"send_at", CM__R_TIME, .flags = CM__R_NULL, .doc = "When sending starts (or started)"},

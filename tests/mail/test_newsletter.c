@@ -3,7 +3,7 @@
  * through the operations, their delivery rows written by the platform's
  * fill jobs (a real scheduler), sent by cm_mailer to a real SMTP server
  * (tests/fixtures/smtp_sink.py) and read back. Audiences (subscribers, a group, an
- * event), pause / resume / cancel, progress, opt-outs (signed one-click
+ * event, a membership tier), pause / resume / cancel, progress, opt-outs (signed one-click
  * links and preferences), bad input. Runs on SQLite, and on PostgreSQL as
  * pg-mail_newsletter.
  */
@@ -622,6 +622,188 @@ START_TEST(reminders_honour_the_category)
 }
 END_TEST
 
+/* ---- a membership tier as the audience ---- */
+
+/* A member (opted in to newsletters unless optin is false) with a
+ * subscription to tier in state status; past_due_since: seconds ago. */
+static cm_actor *tier_member(const char *email, bool optin, json_int_t tier, const char *status,
+                             long long past_due_ago_s)
+{
+    cm_actor *a = optin ? subscriber(email) : fx_member(email, "member");
+    char sql[600], pds[40] = "NULL";
+    if (past_due_ago_s)
+        snprintf(pds, sizeof pds, "%lld", (long long)time(NULL) * SEC - past_due_ago_s * SEC);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO subscriptions (member_id, tier_id, billing_interval, status, reference, "
+             "past_due_since, created_at, updated_at) VALUES (%lld, %lld, 'month', '%s', "
+             "'ref-%s', %s, 1, 1)",
+             (long long)fx_id_of(a), (long long)tier, status, email, pds);
+    fx_sql(sql);
+    return a;
+}
+
+static json_int_t make_tier(const char *slug)
+{
+    json_t *r = NULL;
+    ck_assert_ok(
+        fx_exec(&r, ADMIN, "memberships.create_tier", "{s:s,s:s}", "slug", slug, "name", slug));
+    json_int_t id = fx_int(r, "id");
+    json_decref(r);
+    return id;
+}
+
+START_TEST(tier_audience_is_members_in_good_standing_who_opted_in)
+{
+    json_int_t gold = make_tier("gold"), silver = make_tier("silver");
+    /* the grace period is 3 days by default */
+    cm_actor *ms[] = {
+        tier_member("active@example.com", true, gold, "active", 0),
+        tier_member("trial@example.com", true, gold, "trialing", 0),
+        tier_member("grace@example.com", true, gold, "past_due", 86400),
+        tier_member("late@example.com", true, gold, "past_due", 4 * 86400),
+        tier_member("canceled@example.com", true, gold, "canceled", 0),
+        tier_member("unpaid@example.com", true, gold, "unpaid", 0),
+        tier_member("incomplete@example.com", true, gold, "incomplete", 0),
+        tier_member("never@example.com", false, gold, "active", 0),
+        tier_member("off@example.com", true, gold, "active", 0),
+        tier_member("silver@example.com", true, silver, "active", 0),
+    };
+    ck_assert_ok(fx_exec(NULL, ms[8], "mail.preferences_set", "{s:b}", "newsletters", 0));
+    cm_actor *plain = subscriber("plain@example.com"); /* opted in, no tier */
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.create", "{s:s,s:s,s:s,s:I}", "subject",
+                         "For gold members", "body", "Gold *only*", "audience", "tier", "tier_id",
+                         gold));
+    ck_assert_str_eq(fx_str(r, "audience"), "tier");
+    ck_assert_int_eq(fx_int(r, "tier_id"), gold);
+    ck_assert(json_is_null(json_object_get(r, "group_id")));
+    json_int_t id = fx_int(r, "id");
+    json_decref(r);
+    ck_assert_str_eq(act("send", id), "sending");
+    fill();
+    ck_assert(progress(id, "audience_done"));
+    ck_assert_int_eq(progress(id, "queued"), 3);
+    ck_assert_uint_eq(deliver(0), 3);
+    ck_assert_str_eq(status_of(id), "sent");
+    json_t *env = fx_sink_envelopes(&S);
+    ck_assert_uint_eq(json_array_size(env), 3);
+    json_decref(env);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE newsletter_id IS NOT NULL "
+                              "AND status = 'sent' AND to_addr IN ('active@example.com', "
+                              "'trial@example.com', 'grace@example.com')"),
+                     3);
+    /* standing is read when the rows are written: the member whose grace
+     * ran out since gets the next one, no more */
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "UPDATE subscriptions SET past_due_since = %lld WHERE reference = "
+             "'ref-grace@example.com'",
+             (long long)time(NULL) * SEC - 5 * 86400 * SEC);
+    fx_sql(sql);
+    json_int_t id2 = compose(ORG, "Second", "Body", "tier", "tier_id", gold);
+    act("send", id2);
+    fill();
+    ck_assert_int_eq(progress(id2, "queued"), 2);
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        cm_actor_free(ms[i]);
+    cm_actor_free(plain);
+}
+END_TEST
+
+START_TEST(tier_audience_input_is_checked)
+{
+    json_int_t gold = make_tier("gold");
+    /* an unknown tier */
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.create", "{s:s,s:s,s:s,s:I}", "subject", "x",
+                             "body", "y", "audience", "tier", "tier_id", gold + 1000),
+                     CM_ENOTFOUND);
+    ck_assert_str_eq(cm_error_field(), "tier_id");
+    /* tier_id is needed, and only with the tier audience */
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.create", "{s:s,s:s,s:s}", "subject", "x",
+                             "body", "y", "audience", "tier"),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "tier_id");
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.create", "{s:s,s:s,s:s,s:I}", "subject", "x",
+                             "body", "y", "audience", "subscribers", "tier_id", gold),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "tier_id");
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.create", "{s:s,s:s,s:s,s:I,s:I}", "subject",
+                             "x", "body", "y", "audience", "tier", "tier_id", gold, "group_id", 1),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "group_id");
+    /* organizers and admins only */
+    cm_actor *m = fx_member("m@example.com", "member");
+    ck_assert_int_eq(fx_exec(NULL, m, "newsletters.create", "{s:s,s:s,s:s,s:I}", "subject", "x",
+                             "body", "y", "audience", "tier", "tier_id", gold),
+                     CM_EPERM);
+    cm_actor_free(m);
+    /* a draft moves to a tier and back; the tier is kept when other fields
+     * change */
+    json_int_t id = compose(ORG, "Draft", "Body", "subscribers", NULL, 0);
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.update", "{s:I,s:s,s:I}", "newsletter_id", id,
+                         "audience", "tier", "tier_id", gold));
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, ORG, "newsletters.update", "{s:I,s:s}", "newsletter_id", id, "subject",
+                         "Renamed"));
+    ck_assert_str_eq(fx_str(r, "audience"), "tier");
+    ck_assert_int_eq(fx_int(r, "tier_id"), gold);
+    json_decref(r);
+    ck_assert_int_eq(fx_exec(NULL, ORG, "newsletters.update", "{s:I,s:I}", "newsletter_id", id,
+                             "tier_id", gold + 1000),
+                     CM_ENOTFOUND);
+    ck_assert_ok(fx_exec(&r, ADMIN, "newsletters.update", "{s:I,s:s}", "newsletter_id", id,
+                         "audience", "subscribers"));
+    ck_assert(json_is_null(json_object_get(r, "tier_id")));
+    json_decref(r);
+    /* the database refuses an audience it does not know */
+    ck_assert_int_eq(fx_try_sql("UPDATE newsletters SET audience = 'everyone'"), CM_ECONSTRAINT);
+}
+END_TEST
+
+/* Migration 0016 widens the audience CHECK; run again on a database with
+ * newsletters and their delivery rows, it keeps both (SQLite rebuilds the
+ * table under the foreign key of email_outbox). */
+START_TEST(migration_0016_keeps_newsletters_and_their_rows)
+{
+    cm_actor *a = subscriber("ana@example.com"), *b = subscriber("bo@example.com");
+    json_int_t id = compose(ORG, "Kept", "Body", "subscribers", NULL, 0);
+    act("send", id);
+    fill();
+    ck_assert_uint_eq(deliver(1), 1);
+    cm_mailer_close(M);
+    M = NULL;
+    cm_store_close(FX.store);
+    FX.store = NULL;
+    fx_sql("DELETE FROM cm_migrations WHERE version = 16");
+    ck_assert_ok(cm_store_open(&FX.store, FX.uri, NULL));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM cm_migrations WHERE version = 16"), 1);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox o JOIN newsletters n ON "
+                              "n.id = o.newsletter_id WHERE n.subject = 'Kept'"),
+                     2);
+    ck_assert_int_eq(progress(id, "sent"), 1);
+    ck_assert_int_eq(progress(id, "pending"), 1);
+    if (!fx_is_pg()) {
+        ck_assert_int_eq(fx_count("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+        ck_assert_int_eq(fx_count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                  "name = 'newsletters_created'"),
+                         1);
+    }
+    /* the foreign key still holds */
+    const char *fk = fx_is_pg() ? "" : "PRAGMA foreign_keys = ON; ";
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "%sUPDATE email_outbox SET newsletter_id = 999999 WHERE newsletter_id IS NOT NULL",
+             fk);
+    ck_assert_int_eq(fx_try_sql(sql), CM_ECONSTRAINT);
+    json_int_t gold = make_tier("gold");
+    json_int_t t = compose(ORG, "Tiered", "Body", "tier", "tier_id", gold);
+    ck_assert_int_gt(t, id);
+    cm_actor_free(a);
+    cm_actor_free(b);
+}
+END_TEST
+
 int main(void)
 {
     fx_sink_require();
@@ -638,6 +820,9 @@ int main(void)
     tcase_add_test(tc, bad_input_is_refused_clearly);
     tcase_add_test(tc, tampered_tokens_are_refused);
     tcase_add_test(tc, reminders_honour_the_category);
+    tcase_add_test(tc, tier_audience_is_members_in_good_standing_who_opted_in);
+    tcase_add_test(tc, tier_audience_input_is_checked);
+    tcase_add_test(tc, migration_0016_keeps_newsletters_and_their_rows);
     suite_add_tcase(su, tc);
     return fx_run(su);
 }

@@ -15,7 +15,8 @@
     "queued, audience_done, cancelled_rows, created_at, updated_at "
 
 /* An audience statement: ?1 audience id (not for subscribers), then cursor
- * and limit; rows (member id, address), member ids ascending. */
+ * and limit (and for a tier, now and the grace period); rows (member id,
+ * address), member ids ascending. */
 const cm__sql_entry cm__sqlite_sql_newsletter[] = {
     /* ?1 author, ?2 subject, ?3 body, ?4 audience, ?5 audience id, ?6 now */
     {"newsletter.insert", "INSERT INTO newsletters (author_id, subject, body_md, audience, "
@@ -54,6 +55,15 @@ const cm__sql_entry cm__sqlite_sql_newsletter[] = {
      "SELECT m.id, m.email FROM rsvps r JOIN members m ON m.id = r.member_id "
      "WHERE r.event_id = ?1 AND r.status = 'going' AND m.status = 'active' AND m.id > ?2 "
      "ORDER BY m.id LIMIT ?3"},
+    /* ?4 now, ?5 grace: members who opted in, with a subscription to tier ?1
+     * in good standing (trialing, active, or past_due for less than the
+     * grace period: the rule of tier.grants in sql_pay.c) */
+    {"newsletter.audience_tier",
+     "SELECT m.id, m.email FROM members m JOIN mail_prefs p ON p.member_id = m.id "
+     "AND p.category = 'newsletters' AND p.subscribed = 1 "
+     "WHERE m.status = 'active' AND m.id > ?2 AND EXISTS (SELECT 1 FROM subscriptions s "
+     "WHERE s.member_id = m.id AND s.tier_id = ?1 AND (s.status IN ('trialing', 'active') OR "
+     "(s.status = 'past_due' AND s.past_due_since + ?5 > ?4))) ORDER BY m.id LIMIT ?3"},
     /* ?1 member, ?2 address, ?3 payload, ?4 dedupe key, ?5 now, ?6 newsletter */
     {"newsletter.outbox_insert",
      "INSERT INTO email_outbox (member_id, to_addr, template, payload, dedupe_key, created_at, "
