@@ -14,6 +14,11 @@
  * (mail_deliver.c), which claims a newsletter's rows only while it is
  * 'sending'. See migration 0012_newsletters for the states.
  *
+ * The archive: a membership tier unlocks a newsletter for reading on the
+ * web (memberships.grant_access, kind "newsletter") once it has gone out;
+ * newsletters.archive lists what the caller's tiers unlock and
+ * newsletters.read gives one, to the members cm__tier_grants() lets in.
+ *
  * Members' preferences: mail.preferences_get / mail.preferences_set (signed
  * in, or with the token of an unsubscribe link) and mail.unsubscribe (the
  * RFC 8058 one-click POST of a List-Unsubscribe link).
@@ -431,6 +436,97 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         }
         json_object_set_new(o, "status", json_string(shown_status(&n, full)));
         json_object_set_new(o, "progress", full);
+    }
+    *out = cm__page(items, more, last, 0);
+    return CM_OK;
+}
+
+/* ---- the archive ---- */
+
+/* newsletters.read: the author and admins read any newsletter; a member
+ * one that has gone out and that a tier in good standing unlocks. Anyone
+ * else: CM_ENOTFOUND, as for a newsletter that does not exist. */
+static int op_read(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t id = cm__json_int(in, "newsletter_id", 0);
+    cm__q q;
+    int rc = cm__q_open(&q, ctx->conn, "newsletter.get");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, id);
+    nl n;
+    json_t *o = NULL;
+    rc = cm__q_step(&q);
+    if (rc == 1)
+        read_row(&n, &o, &q);
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    bool may = false;
+    if (rc == 1) {
+        may = n.author_id == ctx->actor->member_id || cm__actor_at_least(ctx, CM_ROLE_ADMIN);
+        if (!may && strcmp(n.status, "sending") == 0 &&
+            (rc = cm__tier_grants(&may, ctx, ctx->actor->member_id, "newsletter", id))) {
+            json_decref(o);
+            return rc;
+        }
+    }
+    if (!may) {
+        json_decref(o);
+        return cm__error_set_field(CM_ENOTFOUND, "newsletter_id", "no newsletter %lld",
+                                   (long long)id);
+    }
+    char *html = NULL;
+    const char *md = cm__json_str(o, "body");
+    if ((rc = cm__mail_markdown_html(&html, md, strlen(md)))) {
+        json_decref(o);
+        return rc;
+    }
+    *out = json_pack("{s:I,s:s,s:s,s:s,s:O}", "id", (json_int_t)id, "subject",
+                     cm__json_str(o, "subject"), "body", md, "html", html, "send_at",
+                     json_object_get(o, "send_at"));
+    cm__free(html);
+    json_decref(o);
+    ctx->target_type = "newsletter";
+    ctx->target_id = id;
+    return *out ? CM_OK : cm__oom();
+}
+
+static int op_archive(cm__ctx *ctx, json_t *in, json_t **out)
+{
+    int64_t before = INT64_MAX, unused;
+    int rc;
+    const char *cursor = cm__json_str(in, "cursor");
+    if (cursor && (rc = cm__cursor_decode(&before, &unused, cursor)))
+        return rc;
+    int64_t limit = cm__json_int(in, "limit", 20);
+    cm__q q;
+    if ((rc = cm__q_open(&q, ctx->conn, "newsletter.archive")))
+        return rc;
+    cm__q_int64(&q, 1, ctx->actor->member_id);
+    cm__q_int64(&q, 2, ctx->now);
+    cm__q_int64(&q, 3, cm__pay_grace_us(ctx->store));
+    cm__q_int64(&q, 4, before);
+    cm__q_int64(&q, 5, limit + 1);
+    json_t *items = json_array();
+    int64_t last = 0;
+    bool more = false;
+    while ((rc = cm__q_step(&q)) == 1) {
+        if ((int64_t)json_array_size(items) == limit) {
+            more = true;
+            break;
+        }
+        json_t *o = json_object();
+        cm__json_set_col_int(o, "id", &q, 0);
+        cm__json_set_col_text(o, "subject", &q, 1);
+        cm__json_set_col_time(o, "send_at", &q, 2);
+        json_array_append_new(items, o);
+        last = cm__q_col_int64(&q, 0);
+    }
+    cm__q_close(&q);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
     }
     *out = cm__page(items, more, last, 0);
     return CM_OK;
@@ -892,6 +988,11 @@ static const cm__field list_fields[] = {
     CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
     {.name = NULL},
 };
+static const cm__field archive_fields[] = {
+    CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
+    CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
+    {.name = NULL},
+};
 static const cm__field prefs_get_fields[] = {
     CM__FIELD("token", CM__T_SECRET, .min = 1, .max = 200,
               .doc = "The token of an unsubscribe link (default: the signed-in member)"),
@@ -946,6 +1047,27 @@ static const cm__shape newsletter_shape = {.name = "Newsletter",
                                            .doc = "A newsletter and its delivery progress",
                                            .fields = newsletter_fields};
 CM__PAGE(newsletter_page, newsletter_shape);
+
+static const cm__rfield archived_fields[] = {
+    {"id", CM__R_INT},
+    {"subject", CM__R_STRING},
+    {"send_at", CM__R_TIME, .flags = CM__R_NULL, .doc = "When sending started"},
+    {NULL},
+};
+static const cm__shape archived_shape = {
+    .name = "ArchivedNewsletter", .doc = "A newsletter in the archive", .fields = archived_fields};
+CM__PAGE(archive_page, archived_shape);
+static const cm__rfield reading_fields[] = {
+    {"id", CM__R_INT},
+    {"subject", CM__R_STRING},
+    {"body", CM__R_STRING, .doc = "Markdown"},
+    {"html", CM__R_STRING,
+     .doc = "The body as HTML, rendered as in the mail (raw HTML and unsafe links dropped)"},
+    {"send_at", CM__R_TIME, .flags = CM__R_NULL, .doc = "When sending started"},
+    {NULL},
+};
+static const cm__shape reading_shape = {
+    .name = "NewsletterReading", .doc = "A newsletter to read", .fields = reading_fields};
 
 static const cm__rfield prefs_map_fields[] = {
     {"newsletters", CM__R_BOOL},
@@ -1058,6 +1180,28 @@ const cm__op cm__newsletter_ops[] = {
         .fields = id_fields,
         .fn = op_cancel,
         .result = &newsletter_shape,
+    },
+    {
+        .name = "newsletters.archive",
+        .summary = "Newsletters that went out and that one of my membership tiers unlocks "
+                   "(newest first)",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/newsletters/archive",
+        .fields = archive_fields,
+        .fn = op_archive,
+        .result = &archive_page,
+    },
+    {
+        .name = "newsletters.read",
+        .summary = "Read a newsletter: one that went out and that one of my membership tiers "
+                   "unlocks (authors and admins: any)",
+        .role = CM_ROLE_MEMBER,
+        .http_method = "GET",
+        .http_path = "/v1/newsletters/{newsletter_id}/read",
+        .fields = id_fields,
+        .fn = op_read,
+        .result = &reading_shape,
     },
     {
         .name = "mail.preferences_get",

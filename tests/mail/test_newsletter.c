@@ -804,6 +804,114 @@ START_TEST(migration_0016_keeps_newsletters_and_their_rows)
 }
 END_TEST
 
+/* ---- tier access of kind newsletter: the archive ---- */
+
+static int reads(const cm_actor *a, json_int_t id)
+{
+    return fx_exec(NULL, a, "newsletters.read", "{s:I}", "newsletter_id", id);
+}
+
+static size_t archive_size(const cm_actor *a)
+{
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, a, "newsletters.archive", "{}"));
+    size_t n = json_array_size(json_object_get(r, "items"));
+    json_decref(r);
+    return n;
+}
+
+static void access_change(const char *op, json_int_t tier, json_int_t id)
+{
+    ck_assert_ok(fx_exec(NULL, ADMIN, op, "{s:I,s:s,s:I}", "tier_id", tier, "kind", "newsletter",
+                         "target_id", id));
+}
+
+START_TEST(a_tier_unlocks_a_newsletter_in_the_archive)
+{
+    json_int_t gold = make_tier("gold"), silver = make_tier("silver");
+    cm_actor *active = tier_member("active@example.com", false, gold, "active", 0);
+    cm_actor *grace = tier_member("grace@example.com", false, gold, "past_due", 86400);
+    cm_actor *late = tier_member("late@example.com", false, gold, "past_due", 4 * 86400);
+    cm_actor *canceled = tier_member("canceled@example.com", false, gold, "canceled", 0);
+    cm_actor *unpaid = tier_member("unpaid@example.com", false, gold, "unpaid", 0);
+    cm_actor *other = tier_member("silver@example.com", false, silver, "active", 0);
+    cm_actor *none = fx_member("none@example.com", "member");
+    json_int_t id =
+        compose(ORG, "Gold digest", "Hello *gold* <script>x</script>", "subscribers", NULL, 0);
+    json_int_t open_one = compose(ORG, "For everyone", "Body", "subscribers", NULL, 0);
+    access_change("memberships.grant_access", gold, id);
+    /* not gone out yet: a draft is its author's (and admins') only */
+    ck_assert_int_eq(reads(active, id), CM_ENOTFOUND);
+    ck_assert_str_eq(cm_error_field(), "newsletter_id");
+    ck_assert_uint_eq(archive_size(active), 0);
+    ck_assert_ok(reads(ORG, id));
+    ck_assert_ok(reads(ADMIN, id));
+    cm_actor *org2 = fx_member("org2@example.com", "organizer");
+    ck_assert_int_eq(reads(org2, id), CM_ENOTFOUND);
+    ck_assert_str_eq(act("send", id), "sending");
+    ck_assert_str_eq(act("send", open_one), "sending");
+    /* gone out: the members the tier grants read it, rendered safely */
+    json_t *r = NULL;
+    ck_assert_ok(fx_exec(&r, active, "newsletters.read", "{s:I}", "newsletter_id", id));
+    ck_assert_str_eq(fx_str(r, "subject"), "Gold digest");
+    ck_assert_msg(strstr(fx_str(r, "html"), "<em>gold</em>") &&
+                      !strstr(fx_str(r, "html"), "<script"),
+                  "%s", fx_str(r, "html"));
+    json_decref(r);
+    ck_assert_ok(reads(grace, id));
+    /* past the grace period, canceled, unpaid, another tier, no tier: no */
+    ck_assert_int_eq(reads(late, id), CM_ENOTFOUND);
+    ck_assert_int_eq(reads(canceled, id), CM_ENOTFOUND);
+    ck_assert_int_eq(reads(unpaid, id), CM_ENOTFOUND);
+    ck_assert_int_eq(reads(other, id), CM_ENOTFOUND);
+    ck_assert_int_eq(reads(none, id), CM_ENOTFOUND);
+    ck_assert_int_eq(fx_exec(NULL, NULL, "newsletters.read", "{s:I}", "newsletter_id", id),
+                     CM_EAUTH);
+    /* a newsletter no tier unlocks is not in the archive */
+    ck_assert_int_eq(reads(active, open_one), CM_ENOTFOUND);
+    ck_assert_ok(fx_exec(&r, active, "newsletters.archive", "{}"));
+    json_t *items = json_object_get(r, "items");
+    ck_assert_uint_eq(json_array_size(items), 1);
+    ck_assert_int_eq(fx_int(json_array_get(items, 0), "id"), id);
+    ck_assert_str_eq(fx_str(json_array_get(items, 0), "subject"), "Gold digest");
+    json_decref(r);
+    ck_assert_uint_eq(archive_size(grace), 1);
+    ck_assert_uint_eq(archive_size(late), 0);
+    ck_assert_uint_eq(archive_size(canceled), 0);
+    ck_assert_uint_eq(archive_size(other), 0);
+    /* two tiers unlocking the same newsletter list it once; pages */
+    access_change("memberships.grant_access", silver, id);
+    access_change("memberships.grant_access", silver, open_one);
+    fx_sql("INSERT INTO subscriptions (member_id, tier_id, billing_interval, status, reference, "
+           "created_at, updated_at) SELECT member_id, (SELECT id FROM membership_tiers WHERE "
+           "slug = 'silver'), 'month', 'active', 'ref-2', 1, 1 FROM subscriptions WHERE "
+           "reference = 'ref-active@example.com'");
+    ck_assert_uint_eq(archive_size(active), 2);
+    ck_assert_ok(fx_exec(&r, active, "newsletters.archive", "{s:i}", "limit", 1));
+    ck_assert_int_eq(fx_int(json_array_get(json_object_get(r, "items"), 0), "id"), open_one);
+    const char *next = fx_str(r, "next_cursor");
+    json_t *r2 = NULL;
+    ck_assert_ok(
+        fx_exec(&r2, active, "newsletters.archive", "{s:i,s:s}", "limit", 1, "cursor", next));
+    ck_assert_int_eq(fx_int(json_array_get(json_object_get(r2, "items"), 0), "id"), id);
+    ck_assert(json_is_null(json_object_get(r2, "next_cursor")));
+    json_decref(r2);
+    json_decref(r);
+    /* the grant revoked, paused or cancelled: gone from the archive */
+    access_change("memberships.revoke_access", gold, id);
+    ck_assert_int_eq(reads(grace, id), CM_ENOTFOUND);
+    ck_assert_ok(reads(active, id)); /* still through silver */
+    ck_assert_str_eq(act("pause", id), "paused");
+    ck_assert_int_eq(reads(active, id), CM_ENOTFOUND);
+    ck_assert_uint_eq(archive_size(active), 1);
+    ck_assert_str_eq(act("cancel", open_one), "cancelled");
+    ck_assert_uint_eq(archive_size(active), 0);
+    cm_actor *all[] = {active, grace, late, canceled, unpaid, other, none, org2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        cm_actor_free(all[i]);
+}
+END_TEST
+
 int main(void)
 {
     fx_sink_require();
@@ -823,6 +931,7 @@ int main(void)
     tcase_add_test(tc, tier_audience_is_members_in_good_standing_who_opted_in);
     tcase_add_test(tc, tier_audience_input_is_checked);
     tcase_add_test(tc, migration_0016_keeps_newsletters_and_their_rows);
+    tcase_add_test(tc, a_tier_unlocks_a_newsletter_in_the_archive);
     suite_add_tcase(su, tc);
     return fx_run(su);
 }

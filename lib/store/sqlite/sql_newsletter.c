@@ -77,6 +77,18 @@ const cm__sql_entry cm__sqlite_sql_newsletter[] = {
      "WHERE newsletter_id = ?1 AND status = 'pending' AND next_attempt_at >= " PAUSED},
     {"newsletter.cancel_rows",
      "DELETE FROM email_outbox WHERE newsletter_id = ?1 AND status = 'pending'"},
+    /* The archive: newsletters that have gone out ('sending'; shown 'sent'
+     * once done) which a tier_access row of kind 'newsletter' unlocks for
+     * member ?1, through a subscription in good standing at ?2 with grace
+     * ?3 (the rule of tier.grants in sql_pay.c); ids below ?4, newest
+     * first, ?5 rows. */
+    {"newsletter.archive",
+     "SELECT DISTINCT n.id, n.subject, n.send_at FROM subscriptions s "
+     "JOIN tier_access a ON a.tier_id = s.tier_id AND a.kind = 'newsletter' "
+     "JOIN newsletters n ON n.id = a.target_id "
+     "WHERE s.member_id = ?1 AND (s.status IN ('trialing', 'active') OR "
+     "(s.status = 'past_due' AND s.past_due_since + ?3 > ?2)) AND n.status = 'sending' "
+     "AND n.id < ?4 ORDER BY n.id DESC LIMIT ?5"},
     /* what the renderer needs: subject, body, status */
     {"newsletter.render_info", "SELECT subject, body_md, status FROM newsletters WHERE id = ?1"},
 
