@@ -180,6 +180,7 @@ int cmh_status_for(int code, const char *field)
             return 409;
         case CM_EBUSY:
         case CM_EUNAVAILABLE:
+        case CM_ENOTSUP: /* a feature this deployment has not configured */
             return 503;
         case CM_ETIMEOUT:
             return 504;
@@ -308,6 +309,10 @@ static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const
         cmh_log(CMH_LOG_ERROR, "storage cannot take writes", "request_id=%s: %s", ex->request_id,
                 detail);
         detail = "the database cannot take writes now (disk full or read-only); retry later";
+    } else if (code == CM_ENOTSUP) {
+        /* e.g. SNS notifications without COMMUNITY_SNS_CERT_URL_PREFIXES:
+         * the detail says what is missing; the operator must set it */
+        cmh_log(CMH_LOG_WARN, "not configured", "request_id=%s: %s", ex->request_id, detail);
     } else if (status >= 500 && status != 503 && status != 504) {
         cmh_log(CMH_LOG_ERROR, "library error", "request_id=%s code=%s: %s", ex->request_id,
                 cm_status_name(code), detail);
@@ -318,7 +323,7 @@ static void problem_from_code(cmh_exchange *ex, int code, const char *msg, const
         header(&ex->resp, "WWW-Authenticate",
                ex->token ? "Bearer realm=\"community\", error=\"invalid_token\""
                          : "Bearer realm=\"community\"");
-    } else if (status == 503) {
+    } else if (status == 503 && code != CM_ENOTSUP) {
         header(&ex->resp, "Retry-After", code == CM_EUNAVAILABLE ? UNAVAILABLE_RETRY : "1");
     } else if (code == CM_ETHROTTLED) {
         char ra[24];

@@ -3,8 +3,8 @@ JSON labelled text/plain; charset=UTF-8, signed with a certificate from a test
 CA made here with the openssl command and served as a file:// URL under the
 configured prefix. A valid bounce is taken (200) and suppresses the address;
 a tampered message is 401, a certificate URL outside the prefix 403, a replay
-200 with no second effect, an unknown type 422; other routes still refuse
-text/plain (415)."""
+200 with no second effect, an unknown type 422, a server where SNS is not
+configured 503 CM_ENOTSUP; other routes still refuse text/plain (415)."""
 import base64
 import datetime
 import json
@@ -165,6 +165,24 @@ def metrics_show_mail_per_kind_and_pass_promtool(s):
     check(promtool, "promtool is installed (apt-get install -y prometheus)")
     r = subprocess.run([promtool, "check", "metrics"], input=data, capture_output=True)
     eq(r.returncode, 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
+
+
+@test
+def not_configured_is_503_not_configured(s):
+    # a server without COMMUNITY_SNS_CERT_URL_PREFIXES: a clear 503 with the
+    # library's code and what is missing, not a generic 500
+    srv = Server(db_path=os.path.join(S["pki"], "unconfigured.sqlite"), args=["--rate-limit", "0"],
+                 env={"COMMUNITY_SNS_CERT_URL_PREFIXES": ""})
+    try:
+        m = message("x@example.com")
+        resp = srv.request("POST", "/v1/mail/sns", raw_body=json.dumps(m).encode(),
+                           headers={"Content-Type": "text/plain; charset=UTF-8",
+                                    "x-amz-sns-message-type": "Notification"})
+        js = problem(resp, 503, "CM_ENOTSUP")
+        check("COMMUNITY_SNS_CERT_URL_PREFIXES" in js["detail"], "detail names the setting: %s"
+              % js["detail"])
+    finally:
+        srv.close()
 
 
 if __name__ == "__main__":
