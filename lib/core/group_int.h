@@ -16,8 +16,9 @@
  * A member holding a subscription in good standing to a membership tier
  * whose access table lists the group (cm__tier_grants) acts as an active
  * member of it (unless banned from it), without a group_members row: the
- * access ends with the subscription. The listing SQL does not apply this
- * (tier access is decided per group, in cm__group_access_load).
+ * access ends with the subscription. cm__group_access_load applies it per
+ * group; group.list and post.list apply it in SQL (TIER_GROUP in
+ * lib/store/sqlite/sql_group.c).
  */
 #ifndef CM_GROUP_INT_H
 #define CM_GROUP_INT_H

@@ -268,10 +268,11 @@ static int op_get(cm__ctx *ctx, json_t *in, json_t **out)
 }
 
 /* A listed group; NULL (left out) when hidden from the viewer: the SQL
- * applies the same rule, this is defence in depth. */
+ * applies the same rule, this is defence in depth. Column 13 says whether
+ * a membership tier unlocks the group for the viewer. */
 static json_t *group_row(cm__q *q, void *payload)
 {
-    return group_json(payload, q, false);
+    return group_json(payload, q, cm__q_col_int64(q, 13) != 0);
 }
 
 static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
@@ -298,6 +299,8 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_text(&q, 5, like);
     cm__q_int64(&q, 6, cm__json_bool(in, "mine", false));
     cm__q_int64(&q, 7, limit + 1);
+    cm__q_int64(&q, 8, ctx->now);
+    cm__q_int64(&q, 9, cm__pay_grace_us(ctx->store));
     rc = cm__page_collect(out, &q, limit, 0, -1, group_row, ctx);
     cm__free(like);
     return rc;
@@ -663,7 +666,8 @@ static const cm__field list_fields[] = {
     CM__FIELD("kind", CM__T_ENUM, .values = kind_values,
               .doc = "Only chapters or only interest circles"),
     CM__FIELD("mine", CM__T_BOOL,
-              .doc = "Only groups you belong to, asked to join or are invited to"),
+              .doc = "Only groups you belong to (also through your membership tier), asked to join "
+                     "or are invited to"),
     CM__FIELD("limit", CM__T_INT, .min = 1, .max = 100, .doc = "Page size (default 20)"),
     CM__FIELD("cursor", CM__T_CURSOR, .doc = "next_cursor of the previous page"),
     {.name = NULL},

@@ -7,6 +7,7 @@
  * its thread as a placeholder so that replies keep their place.
  */
 #include "group_int.h"
+#include "pay_int.h"
 
 #include "ai/ai_int.h" /* cm__embed_sync */
 
@@ -323,6 +324,8 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         cm__q_null(&q, 9);
     }
     cm__q_int64(&q, 10, limit + 1);
+    cm__q_int64(&q, 11, ctx->now);
+    cm__q_int64(&q, 12, cm__pay_grace_us(ctx->store));
     rc = cm__page_collect(out, &q, limit, P_CREATED, P_ID, post_row, NULL);
     cm__free(like);
     return rc;

@@ -36,6 +36,13 @@ typedef struct cm__sql_entry {
     const char *sql;
 } cm__sql_entry;
 
+/* SQL fragment shared by the catalogue files: the subscription row `s` is in
+ * good standing at `now` with grace period `grace` (SQL expressions, e.g.
+ * parameters): trialing or active, or past_due for less than the grace. */
+#define CM__SQL_SUB_GOOD(now, grace)                                                               \
+    "(s.status IN ('trialing', 'active') OR (s.status = 'past_due' AND s.past_due_since + " grace  \
+    " > " now "))"
+
 /* One forward-only migration. The checksum is computed from `sql`. */
 typedef struct cm__migration {
     int32_t version;

@@ -881,13 +881,59 @@ static const char *visible_types(json_int_t ev)
     return names;
 }
 
+/* Whether items (an array of objects) holds one whose `key` is id. */
+static bool lists_id(json_t *items, const char *key, json_int_t id)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        if (json_integer_value(json_object_get(it, key)) == id)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the list operation op (input: extra pairs) shows alice id. */
+static bool alice_lists(const char *op, json_t *in, const char *key, json_int_t id)
+{
+    json_t *r;
+    int rc = fx_exec_obj(&r, alice, op, in);
+    ck_assert_msg(rc == CM_OK, "%s: %d", op, rc);
+    bool found = lists_id(json_object_get(r, "items"), key, id);
+    json_decref(r);
+    return found;
+}
+
+/* Whether alice reads private group g, asserting that every way in agrees:
+ * groups.get, groups.list (all and mine), groups.members, posts.list of the
+ * group and the feed (g holds a post by the admin). */
 static bool reads_group(json_int_t g)
 {
     json_t *r = NULL;
     int rc = fx_exec(&r, alice, "groups.get", "{s:I}", "group_id", g);
     ck_assert_msg(rc == CM_OK || rc == CM_ENOTFOUND, "groups.get: %d", rc);
     json_decref(r);
-    return rc == CM_OK;
+    bool reads = rc == CM_OK;
+    ck_assert_int_eq(alice_lists("groups.list", json_pack("{s:i}", "limit", 100), "id", g), reads);
+    ck_assert_int_eq(
+        alice_lists("groups.list", json_pack("{s:b,s:i}", "mine", 1, "limit", 100), "id", g),
+        reads);
+    r = NULL;
+    rc = fx_exec(&r, alice, "groups.members", "{s:I}", "group_id", g);
+    ck_assert_int_eq(rc, reads ? CM_OK : CM_ENOTFOUND);
+    if (reads)
+        ck_assert(lists_id(json_object_get(r, "items"), "member_id", fx_id_of(admin)));
+    json_decref(r);
+    r = NULL;
+    rc = fx_exec(&r, alice, "posts.list", "{s:I}", "group_id", g);
+    ck_assert_int_eq(rc, reads ? CM_OK : CM_ENOTFOUND);
+    if (reads)
+        ck_assert_int_ge(json_array_size(json_object_get(r, "items")), 1);
+    json_decref(r);
+    ck_assert_int_eq(alice_lists("posts.list", json_pack("{s:i}", "limit", 100), "group_id", g),
+                     reads);
+    return reads;
 }
 
 START_TEST(tiers_unlock_ticket_types_and_private_groups)
@@ -920,6 +966,9 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
                          "name", "Backstage", "kind", "interest", "visibility", "private",
                          "join_policy", "invite"));
     json_int_t g = fx_int(r, "id");
+    json_decref(r);
+    ck_assert_ok(fx_exec(&r, admin, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title",
+                         "Welcome backstage", "body", "hello"));
     json_decref(r);
     json_int_t gold = make_tier("gold", 500, 0, 0);
     ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:I}", "tier_id", gold,
@@ -978,6 +1027,15 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
     ck_assert_str_eq(deliver(e), "applied");
     json_decref(e);
     ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
+    ck_assert(reads_group(g));
+    /* a ban from the group outweighs the tier, lifting it restores the access */
+    ck_assert_ok(
+        fx_exec(&r, admin, "groups.ban", "{s:I,s:I}", "group_id", g, "member_id", fx_id_of(alice)));
+    json_decref(r);
+    ck_assert(!reads_group(g));
+    ck_assert_ok(fx_exec(&r, admin, "groups.unban", "{s:I,s:I}", "group_id", g, "member_id",
+                         fx_id_of(alice)));
+    json_decref(r);
     ck_assert(reads_group(g));
     e = provider_sets(pid, "canceled");
     ck_assert_str_eq(deliver(e), "applied");

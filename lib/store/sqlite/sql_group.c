@@ -6,7 +6,7 @@
  *   - statements returning posts or comments take the viewing member's id
  *     as ?1 (0 for anonymous) for the "my reactions" columns;
  *   - the private-group visibility rule (lib/core/group_int.h) is repeated
- *     in group.list and post.list: keep it in step with
+ *     in group.list (with tier access) and post.list: keep it in step with
  *     cm__group_access_load();
  *   - reaction count columns follow cm__reaction_kinds[] in order: like,
  *     love, insightful, celebrate, curious; then one 0/1 "mine" column per
@@ -51,6 +51,24 @@
     " FROM posts p JOIN members a ON a.id = p.author_id LEFT JOIN groups g ON g.id = "             \
     "p.group_id "
 
+/* A subscription of member `me` in good standing at `now` (grace period
+ * `grace`) to a tier whose access table lists group `gid` (the rule of
+ * tier.grants in sql_pay.c; all four are SQL expressions). Such a member,
+ * unless banned from the group, acts as an active member of it.
+ * TIER_G: for group g of a GROUP_FROM query, with ?8 now and ?9 grace;
+ * TIER_MEMBER: the same, not banned. */
+#define TIER_GROUP(me, gid, now, grace)                                                            \
+    "EXISTS (SELECT 1 FROM subscriptions s JOIN tier_access ta ON ta.tier_id = s.tier_id "         \
+    "WHERE s.member_id = " me " AND ta.kind = 'group' AND ta.target_id = " gid                     \
+    " AND " CM__SQL_SUB_GOOD(now, grace) ")"
+#define TIER_G TIER_GROUP("?1", "g.id", "?8", "?9")
+#define TIER_MEMBER "(coalesce(me.status, '') <> 'banned' AND " TIER_G ")"
+/* For post.list: the tier opens p's group to ?1 at ?11 (grace ?12), no ban. */
+#define TIER_P TIER_GROUP("?1", "p.group_id", "?11", "?12")
+#define TIER_POST                                                                                  \
+    "(" TIER_P " AND NOT EXISTS (SELECT 1 FROM group_members gb WHERE gb.group_id = p.group_id "   \
+    "AND gb.member_id = ?1 AND gb.status = 'banned'))"
+
 /* 0 id, 1 post_id, 2 parent_id, 3 author_id, 4 author name, 5 body,
  * 6 depth, 7 created_at, 8 deleted_at, 9.. reactions (5 counts, 5 mine). */
 #define COMMENT_COLS                                                                               \
@@ -67,14 +85,17 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
      "SELECT g.visibility, g.join_policy, gm.role, gm.status FROM groups g "
      "LEFT JOIN group_members gm ON gm.group_id = g.id AND gm.member_id = ?2 WHERE g.id = ?1"},
     {"group.get", "SELECT " GROUP_COLS GROUP_FROM "WHERE g.id = ?2"},
-    /* ?1 me, ?2 after id, ?3 staff, ?4 kind, ?5 LIKE pattern, ?6 only mine, ?7 limit */
+    /* ?1 me, ?2 after id, ?3 staff, ?4 kind, ?5 LIKE pattern, ?6 only mine, ?7 limit,
+     * ?8 now, ?9 grace period; GROUP_COLS then 13: 1 when a membership tier
+     * unlocks the group for me (TIER_GROUP, whether or not banned) */
     {"group.list",
-     "SELECT " GROUP_COLS GROUP_FROM "WHERE g.id > ?2 AND (g.visibility = 'public' OR ?3 = 1 "
-     "OR me.status IN ('active', 'invited')) "
+     "SELECT " GROUP_COLS ", CASE WHEN " TIER_G " THEN 1 ELSE 0 END" GROUP_FROM
+     "WHERE g.id > ?2 AND (g.visibility = 'public' OR ?3 = 1 "
+     "OR me.status IN ('active', 'invited') OR " TIER_MEMBER ") "
      "AND (?4 IS NULL OR g.kind = ?4) "
      "AND (?5 IS NULL OR g.name LIKE ?5 ESCAPE '\\' OR g.slug LIKE ?5 ESCAPE '\\' "
      "OR g.description LIKE ?5 ESCAPE '\\') "
-     "AND (?6 = 0 OR me.status IN ('active', 'pending', 'invited')) "
+     "AND (?6 = 0 OR me.status IN ('active', 'pending', 'invited') OR " TIER_MEMBER ") "
      "ORDER BY g.id LIMIT ?7"},
     {"group.update",
      "UPDATE groups SET slug = coalesce(?2, slug), name = coalesce(?3, name), "
@@ -113,11 +134,11 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
     {"post.get", "SELECT " POST_COLS POST_FROM "WHERE p.id = ?2"},
     /* ?1 me, ?2 staff, ?3 group id or NULL, ?4 platform-wide only, ?5 kind,
      * ?6 author id, ?7 LIKE pattern, ?8/?9 cursor (created_at, id) or NULL,
-     * ?10 limit. Newest first. */
+     * ?10 limit, ?11 now, ?12 grace period. Newest first. */
     {"post.list", "SELECT " POST_COLS POST_FROM "WHERE p.deleted_at IS NULL "
                   "AND (p.group_id IS NULL OR ?2 = 1 OR g.visibility = 'public' "
                   "OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = p.group_id "
-                  "AND gm.member_id = ?1 AND gm.status = 'active')) "
+                  "AND gm.member_id = ?1 AND gm.status = 'active') OR " TIER_POST ") "
                   "AND (?3 IS NULL OR p.group_id = ?3) AND (?4 = 0 OR p.group_id IS NULL) "
                   "AND (?5 IS NULL OR p.kind = ?5) AND (?6 IS NULL OR p.author_id = ?6) "
                   "AND (?7 IS NULL OR p.title LIKE ?7 ESCAPE '\\' OR p.body LIKE ?7 ESCAPE '\\') "

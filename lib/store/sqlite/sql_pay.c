@@ -24,9 +24,7 @@
 #define SUB_FROM "FROM subscriptions s JOIN membership_tiers t ON t.id = s.tier_id "
 
 /* In good standing at ?now with grace ?grace (s = subscriptions). */
-#define GOOD(now, grace)                                                                           \
-    "(s.status IN ('trialing', 'active') OR (s.status = 'past_due' AND s.past_due_since + " grace  \
-    " > " now "))"
+#define GOOD(now, grace) CM__SQL_SUB_GOOD(now, grace)
 
 /* 0 id, 1 provider_event_id, 2 type, 3 object_id, 4 event_created,
  * 5 deliveries, 6 outcome, 7 detail, 8 received_at, 9 processed_at */
