@@ -3,7 +3,11 @@ payment provider pointed at the stand-in (tests/payments/standin.py); a member s
 the stand-in's page, and the stand-in's signed webhooks reach POST /v1/payments/webhook (the raw
 body and the Stripe-Signature header go to the library as they came). Then deliveries twice,
 tampered, signed too long ago, with another secret, of an unknown type, and out of order; an
-admin replays an event from the inbox; /openapi.json documents the webhook.
+admin replays an event from the inbox; /openapi.json documents the webhook. Then ticket orders:
+one paid on the stand-in's page and refunded by an admin in two parts (a retry is a replay, more
+than what is left is refused, the ledger and the order's totals and the revenue follow), and two
+payments that cannot pay their order (after the buyer cancelled the hold, and of another amount)
+refunded at the stand-in by payments.send_refunds, once each, a failing first request included.
 
 With CM_HTTP_PAYMENTS_PG=1 (test pg-http-payments) the server's store is a fresh schema on the
 PostgreSQL server named by CM_TEST_PG_URI (psql creates and drops it); without that URI it skips,
@@ -211,6 +215,173 @@ def openapi_documents_the_webhook(srv):
     eq(op["x-community-raw-body"], "payload", "raw body")
     check("requestBody" in op, "request body")
 
+
+# ---- ticket orders: payments and refunds over HTTP ----
+
+def order(srv, oid, token=None):
+    st, _, _, o = srv.request("GET", "/v1/orders/%d" % oid, token=token or S["mia"])
+    eq(st, 200, "orders.get")
+    return o
+
+
+def ledger(o):
+    return [(e["kind"], e["amount_minor"], e["reason"]) for e in o["ledger"]]
+
+
+def hold(srv, n):
+    """Mia holds n tickets of the 15.00 EUR type and starts its checkout: (order, session id)."""
+    st, _, _, o = srv.request("POST", "/v1/ticket-types/%d/orders" % S["ticket_type"],
+                              {"quantity": n}, token=S["mia"])
+    eq((st, o["state"], o["total_minor"]), (200, "reserved", 1500 * n), "hold")
+    st, _, _, js = srv.request("POST", "/v1/orders/%d/checkout" % o["id"], {}, token=S["mia"])
+    eq((st, js["order"]["state"]), (200, "pending_payment"), "checkout")
+    check(js["checkout_url"].startswith(S["standin"] + "/pay/"), js["checkout_url"])
+    return o["id"], js["checkout_url"].rsplit("/", 1)[1]
+
+
+def refund(srv, oid, body, token=None):
+    return srv.request("POST", "/v1/orders/%d/refunds" % oid, body, token=token or S["root"])
+
+
+def refunds_at_provider(pi):
+    return [r["amount"] for r in standin("GET", "/_test/refunds") if r["payment_intent"] == pi]
+
+
+def owed(srv):
+    """The refunds owed at the provider, by payment: (reason, amount, status, attempts)."""
+    st, _, _, js = srv.request("GET", "/v1/payments/refunds", token=S["root"])
+    eq(st, 200, "payments.refunds")
+    return {r["payment_reference"]: (r["reason"], r["amount_minor"], r["status"], r["attempts"])
+            for r in js["items"]}
+
+
+def send_refunds(srv):
+    st, _, _, js = srv.request("POST", "/v1/payments/refunds/send", {}, token=S["root"])
+    eq(st, 200, "payments.send_refunds")
+    return (js["sent"], js["failed"], js["pending"])
+
+
+def revenue(srv):
+    st, _, _, m = srv.request("GET", "/v1/metrics/business", token=S["root"])
+    eq(st, 200, "metrics")
+    r = m["revenue"].get("EUR", {"paid_minor": 0, "refunded_minor": 0, "net_minor": 0})
+    return (r["paid_minor"], r["refunded_minor"], r["net_minor"])
+
+
+@test
+def a_paid_order_is_refunded_in_parts_never_beyond_what_was_paid(srv):
+    st, _, _, ev = srv.request("POST", "/v1/events", {
+        "title": "Gala", "format": "online", "online_url": "https://meet.example/gala",
+        "start_local": "2030-05-01T18:00", "end_local": "2030-05-01T20:00", "timezone": "UTC",
+        "publish": True, "capacity": 10}, token=S["root"])
+    eq(st, 201, "event")
+    st, _, _, tt = srv.request("POST", "/v1/events/%d/ticket-types" % ev["id"], {
+        "name": "Standard", "price_minor": 1500, "currency": "EUR"}, token=S["root"])
+    eq(st, 201, "ticket type")
+    S["ticket_type"] = tt["id"]
+    oid, sid = hold(srv, 2)
+    out = standin("POST", "/_test/pay/" + sid)
+    eq(len(out), 1, "one event")
+    eq((out[0]["delivery"]["status"], out[0]["delivery"]["reply"]["outcome"]), (200, "applied"),
+       "the webhook pays the order")
+    o = order(srv, oid)
+    eq((o["state"], o["paid_minor"], o["refunded_minor"]), ("paid", 3000, 0), "paid")
+    eq(len(o["tickets"]), 2, "a ticket per seat")
+    before = revenue(srv)
+    # the buyer does not refund herself; nobody refunds more than was paid
+    problem(refund(srv, oid, {"amount_minor": 1000, "reference": "r-mia"}, token=S["mia"]), 403,
+            "CM_EPERM")
+    problem(refund(srv, oid, {"amount_minor": 3001, "reference": "r-big"}), 409,
+            "CM_ECONSTRAINT", "amount_minor")
+    st, _, _, js = refund(srv, oid, {"amount_minor": 1000, "reference": "r-1",
+                                     "reason": "one guest cannot come"})
+    eq((st, js["replay"], js["order"]["state"]), (200, False, "partially_refunded"), "part")
+    eq((js["order"]["paid_minor"], js["order"]["refunded_minor"]), (3000, 1000), "totals")
+    # the same refund again (a retry) is a replay; the same key for another amount a conflict
+    st, _, _, js = refund(srv, oid, {"amount_minor": 1000, "reference": "r-1",
+                                     "reason": "one guest cannot come"})
+    eq((st, js["replay"], js["order"]["refunded_minor"]), (200, True, 1000), "replay")
+    problem(refund(srv, oid, {"amount_minor": 900, "reference": "r-1"}), 409, "CM_ECONFLICT",
+            "reference")
+    problem(refund(srv, oid, {"amount_minor": 2001, "reference": "r-2"}), 409,
+            "CM_ECONSTRAINT", "amount_minor")
+    o = order(srv, oid)
+    eq([t["status"] for t in o["tickets"]], ["valid", "valid"], "a part keeps the tickets")
+    # the rest (no amount: all that is left) makes the order refunded, its tickets void
+    st, _, _, js = refund(srv, oid, {"reference": "r-2"})
+    eq((st, js["order"]["state"]), (200, "refunded"), "rest")
+    o = order(srv, oid)
+    eq((o["paid_minor"], o["refunded_minor"]), (3000, 3000), "all refunded")
+    eq(ledger(o), [("payment", 3000, ""), ("refund", 1000, "one guest cannot come"),
+                   ("refund", 2000, "")], "the ledger, in order")
+    check(all(t["status"] == "void" for t in o["tickets"]), o["tickets"])
+    problem(refund(srv, oid, {"amount_minor": 1, "reference": "r-3"}), 409, "CM_ECONSTRAINT")
+    after = revenue(srv)
+    eq((after[0] - before[0], after[1] - before[1], after[2] - before[2]), (0, 3000, -3000),
+       "revenue: the refunds, summed from the ledger")
+    # the seats came back: the event sells all 10 again
+    st, _, _, js = srv.request("POST", "/v1/ticket-types/%d/orders" % S["ticket_type"],
+                               {"quantity": 10}, token=S["root"])
+    eq((st, js["state"]), (200, "reserved"), "10 seats free again")
+    st, _, _, _ = srv.request("DELETE", "/v1/orders/%d" % js["id"], token=S["root"])
+    eq(st, 200, "cancel that hold")
+
+
+@test
+def payments_that_cannot_pay_are_refunded_at_the_provider_once(srv):
+    owed_before = owed(srv)
+    eq(send_refunds(srv), (0, 0, 0), "nothing owed yet")
+    # a late payment: the buyer cancels her hold while the provider takes the money
+    late, sid = hold(srv, 2)
+    standin("POST", "/_test/hold", {"hold": True})
+    standin("POST", "/_test/pay/" + sid)
+    st, _, _, _ = srv.request("DELETE", "/v1/orders/%d" % late, token=S["mia"])
+    eq(st, 200, "cancelled")
+    standin("POST", "/_test/hold", {"hold": False})
+    out = standin("POST", "/_test/release", {"order": "forward"})
+    reply = out[0]["delivery"]["reply"]
+    eq((out[0]["delivery"]["status"], reply["outcome"]), (200, "applied"), "accepted")
+    check("refund" in reply["detail"], reply["detail"])
+    session = [e for e in events() if e["event"]["type"] == "checkout.session.completed"][-1]
+    pi_late = session["event"]["data"]["object"]["payment_intent"]
+    o = order(srv, late)
+    eq((o["state"], o["paid_minor"], o["refunded_minor"]), ("cancelled", 3000, 3000), "late")
+    eq(ledger(o), [("payment", 3000, ""), ("refund", 3000, "late_payment")],
+       "payment and equal refund")
+    eq(o.get("tickets"), [], "no tickets")
+    problem(refund(srv, late, {"amount_minor": 1, "reference": "r-late"}), 409, "CM_ECONSTRAINT")
+    # a payment of another amount for a live hold: recorded, refused, refunded (the
+    # provider's own event for the session stays held, never delivered)
+    odd, sid = hold(srv, 1)
+    standin("POST", "/_test/hold", {"hold": True})
+    standin("POST", "/_test/pay/" + sid)
+    standin("POST", "/_test/hold", {"hold": False})
+    held = [e for e in events() if e["event"]["type"] == "checkout.session.completed"][-1]
+    pi_odd = held["event"]["data"]["object"]["payment_intent"]
+    obj = dict(held["event"]["data"]["object"], amount_total=900)
+    r = standin("POST", "/_test/event", {"type": "checkout.session.completed", "object": obj})
+    eq((r["delivery"]["status"], r["delivery"]["reply"]["outcome"]), (200, "applied"), "odd")
+    o = order(srv, odd)
+    eq((o["state"], o["paid_minor"], o["refunded_minor"]), ("pending_payment", 900, 900),
+       "not paid by another amount")
+    problem(refund(srv, odd, {"amount_minor": 1, "reference": "r-odd"}), 409, "CM_ECONSTRAINT")
+    # both refunds are owed at the provider; the first request fails, the job retries
+    new = {k: v for k, v in owed(srv).items() if k not in owed_before}
+    eq(new, {pi_late: ("late_payment", 3000, "pending", 0),
+             pi_odd: ("amount_mismatch", 900, "pending", 0)}, "owed")
+    standin("POST", "/_test/refunds/fail", {"fail": 1})
+    eq(send_refunds(srv), (1, 0, 1), "one sent, one failed once and still pending")
+    eq(send_refunds(srv), (1, 0, 0), "the other on the next round")
+    eq(send_refunds(srv), (0, 0, 0), "nothing twice")
+    eq(refunds_at_provider(pi_late), [3000], "the late payment returned once")
+    left = {k: v[2] for k, v in owed(srv).items() if k not in owed_before}
+    eq(left, {pi_late: "sent", pi_odd: "sent"}, "both sent")
+    eq(refunds_at_provider(pi_odd), [900], "the odd payment returned once")
+    # a redelivery of the late payment changes nothing and owes nothing more
+    d = standin("POST", "/_test/send/" + session["event"]["id"], {"mode": "normal"})
+    eq(d["reply"]["duplicate"], True, "duplicate")
+    eq(send_refunds(srv), (0, 0, 0), "still nothing")
+    eq(order(srv, late)["refunded_minor"], 3000, "refunded once")
 
 if __name__ == "__main__":
     if PG and not os.environ.get("CM_TEST_PG_URI"):
