@@ -7,7 +7,8 @@ admin replays an event from the inbox; /openapi.json documents the webhook. Then
 one paid on the stand-in's page and refunded by an admin in two parts (a retry is a replay, more
 than what is left is refused, the ledger and the order's totals and the revenue follow), and two
 payments that cannot pay their order (after the buyer cancelled the hold, and of another amount)
-refunded at the stand-in by payments.send_refunds, once each, a failing first request included.
+refunded at the stand-in by payments.send_refunds, once each, a failing first request included;
+8 refunds of 10.00 sent at once on 8 connections for a payment of 30.00: 3 pass, 5 are refused.
 
 With CM_HTTP_PAYMENTS_PG=1 (test pg-http-payments) the server's store is a fresh schema on the
 PostgreSQL server named by CM_TEST_PG_URI (psql creates and drops it); without that URI it skips,
@@ -16,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ.get("CM_HTTP_TESTS", ""), ""))
@@ -382,6 +384,34 @@ def payments_that_cannot_pay_are_refunded_at_the_provider_once(srv):
     eq(d["reply"]["duplicate"], True, "duplicate")
     eq(send_refunds(srv), (0, 0, 0), "still nothing")
     eq(order(srv, late)["refunded_minor"], 3000, "refunded once")
+
+
+@test
+def concurrent_refunds_never_exceed_the_payment(srv):
+    oid, sid = hold(srv, 2)
+    out = standin("POST", "/_test/pay/" + sid)
+    eq(out[0]["delivery"]["reply"]["outcome"], "applied", "paid")
+    # 8 admins' requests of 10.00 each at once, on 8 connections, for a payment of 30.00
+    n = 8
+    gate = threading.Barrier(n)
+    answers = [None] * n
+
+    def one(i):
+        gate.wait()
+        answers[i] = refund(srv, oid, {"amount_minor": 1000, "reference": "race-%d" % i})
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok = [a for a in answers if a[0] == 200]
+    for a in answers:  # the others find the order refunded: nothing is left
+        if a[0] != 200:
+            problem(a, 409, "CM_ECONSTRAINT", "order_id")
+    eq(len(ok), 3, "three refunds of 10.00 fit in 30.00")
+    o = order(srv, oid)
+    eq((o["state"], o["paid_minor"], o["refunded_minor"]), ("refunded", 3000, 3000), "totals")
+    eq(sorted(e[1] for e in ledger(o) if e[0] == "refund"), [1000, 1000, 1000], "ledger")
 
 if __name__ == "__main__":
     if PG and not os.environ.get("CM_TEST_PG_URI"):
