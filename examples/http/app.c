@@ -228,6 +228,8 @@ static const char *reason_phrase(int status)
             return "Too Many Requests";
         case 431:
             return "Request Header Fields Too Large";
+        case 499:
+            return "Client Closed Request";
         case 500:
             return "Internal Server Error";
         case 501:
@@ -730,7 +732,17 @@ static void op_route(cmh_exchange *ex, const char *method, const char *path, siz
     if (ex->cookie_auth && strcmp(rt->op, "auth.logout") == 0 && !json_object_get(in, "token"))
         json_object_set_new(in, "token", json_string(ex->token));
 
+    const char *accept = cmh_req_header(ex->req, "accept");
+    ex->stream = rt->stream && accept && strstr(accept, "text/event-stream");
     const char *ik = cmh_req_header(ex->req, "idempotency-key");
+    if (ik && unsafe && ex->stream) {
+        json_decref(in);
+        problem(ex, 400, "CM_EINVAL", cm_strerror(CM_EINVAL),
+                "a streamed answer (Accept: text/event-stream) cannot be replayed: send it "
+                "without Idempotency-Key",
+                "Idempotency-Key");
+        goto out;
+    }
     if (ik && unsafe) {
         if (!valid_idem_key(ik) || cmh_req_header_count(ex->req, "idempotency-key") != 1) {
             json_decref(in);
@@ -950,7 +962,10 @@ static void work(cmh_exchange *ex)
             return;
         }
     }
-    int rc = cm_exec(&ex->out, app->store, actor, ex->route->op, ex->input, ex->input_len);
+    int rc = ex->stream
+                 ? cm_exec_stream(&ex->out, app->store, actor, ex->route->op, ex->input,
+                                  ex->input_len, ex->on_event, ex->on_event_payload)
+                 : cm_exec(&ex->out, app->store, actor, ex->route->op, ex->input, ex->input_len);
     if (rc)
         capture_error(ex, rc);
     cm_actor_free(actor);
@@ -1216,9 +1231,55 @@ void cmh_app_after_work(cmh_exchange *ex)
         default:
             break;
     }
+    if (ex->stream && ex->rc == CM_ECANCELED) {
+        /* the client went away before the answer was stored */
+        problem(ex, 499, "CM_ECANCELED", cm_strerror(CM_ECANCELED), ex->err_msg, NULL);
+        return;
+    }
     op_result(ex);
     if (ex->idem_state == CM_IDEM_NEW)
         idem_finish(ex);
+}
+
+/* ---- server-sent events ----------------------------------------------- */
+
+void cmh_app_stream_head(const cmh_exchange *ex, cmh_buf *out)
+{
+    cmh_exchange head = *ex;
+    head.resp = (cmh_response){
+        .status = 200,
+        .content_type = "text/event-stream; charset=utf-8",
+        .cache = "no-store",
+        .close = true,
+        .until_close = true,
+    };
+    cmh_app_write_head(&head, out);
+}
+
+void cmh_app_stream_event(cmh_buf *out, const char *event, const char *data, size_t len)
+{
+    cmh_buf_puts(out, "event: ");
+    cmh_buf_puts(out, event);
+    cmh_buf_puts(out, "\ndata: ");
+    cmh_buf_put(out, data, len);
+    cmh_buf_puts(out, "\n\n");
+}
+
+void cmh_app_stream_end(cmh_exchange *ex, cmh_buf *out)
+{
+    if (ex->rc == CM_OK) {
+        ex->resp.status = 200;
+        return;
+    }
+    if (ex->rc == CM_ECANCELED) {
+        /* the client went away: logged as 499, as before the first event */
+        problem(ex, 499, "CM_ECANCELED", cm_strerror(CM_ECANCELED), ex->err_msg, NULL);
+        return;
+    }
+    /* the head (200) is out: the failure is an event, with the problem */
+    problem_from_code(ex, ex->rc, ex->err_msg, ex->err_field);
+    cmh_app_stream_event(out, "error", ex->resp.body, ex->resp.body_len);
+    ex->resp.status = 200;
 }
 
 /* ---- finish, serialise, free ------------------------------------------ */
@@ -1278,7 +1339,8 @@ void cmh_app_write_head(const cmh_exchange *ex, cmh_buf *out)
     cmh_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, reason_phrase(r->status),
                    date);
     if (r->status != 204 && r->status >= 200) {
-        cmh_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
+        if (!r->until_close)
+            cmh_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
         if (r->content_type)
             cmh_buf_printf(out, "Content-Type: %s\r\n", r->content_type);
     }

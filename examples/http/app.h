@@ -43,6 +43,7 @@ typedef struct cmh_response {
     const char *cache;        /* Cache-Control value (static) */
     bool close;               /* "Connection: close", then close */
     bool head;                /* HEAD: headers only */
+    bool until_close;         /* no Content-Length: the body ends at close (SSE) */
 } cmh_response;
 
 enum { CMH_K_NONE, CMH_K_OP, CMH_K_READYZ, CMH_K_METRICS };
@@ -87,6 +88,12 @@ typedef struct cmh_exchange {
     bool posting;     /* the exchange is in (or past) its post_work phase */
     char *idem_store; /* encoded answer to store; NULL: release the claim */
     size_t idem_store_len;
+    /* Server-sent events (a "stream" operation asked with Accept:
+     * text/event-stream): the worker calls cm_exec_stream with the
+     * server's on_event; the server writes the events as they come. */
+    bool stream;
+    cm_stream_cb on_event;
+    void *on_event_payload;
     /* The request's trace span (NULL when tracing is off or for the host
      * endpoints); current on the worker thread while the work runs, ended
      * by cmh_app_finish. */
@@ -122,6 +129,15 @@ void cmh_app_post_work(cmh_exchange *ex);
  * 408, 413, 431, 501 or 505; the connection closes after it. */
 cmh_exchange *cmh_app_reject(cmh_app *app, int status, const char *reason, const char *peer,
                              uint64_t start_ns);
+/* Server-sent events (loop thread), for an exchange with ex->stream once
+ * the work sent its first event: the status line and headers of the
+ * stream (200, text/event-stream, no length: the connection closes after
+ * it); one event ("event: NAME\ndata: JSON\n\n", JSON on one line); and,
+ * after a failed work, its "error" event (the problem details as data).
+ * cmh_app_stream_end() replaces cmh_app_after_work() for such an exchange. */
+void cmh_app_stream_head(const cmh_exchange *ex, cmh_buf *out);
+void cmh_app_stream_event(cmh_buf *out, const char *event, const char *data, size_t len);
+void cmh_app_stream_end(cmh_exchange *ex, cmh_buf *out);
 /* Metrics + access log (loop thread); call once, before writing. */
 void cmh_app_finish(cmh_exchange *ex);
 /* Status line and headers, ready for the wire (the body follows). */

@@ -431,6 +431,14 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const 
            "Responses replayed for a repeated Idempotency-Key.");
     cmh_buf_printf(o, "community_http_idempotent_replays_total %lld\n",
                    (long long)m->g.idempotent_replays_total);
+    family(o, "community_http_streams_total", "counter",
+           "Answers streamed as server-sent events (Accept: text/event-stream).");
+    cmh_buf_printf(o, "community_http_streams_total %lld\n", (long long)m->g.streams_total);
+    family(o, "community_http_streams_abandoned_total", "counter",
+           "Streamed answers whose client went away before the last event (the operation "
+           "stops at its next event and stores nothing when it had not committed).");
+    cmh_buf_printf(o, "community_http_streams_abandoned_total %lld\n",
+                   (long long)m->g.streams_abandoned_total);
     family(o, "community_http_parse_errors_total", "counter",
            "Connections closed because of malformed or oversized requests.");
     cmh_buf_printf(o, "community_http_parse_errors_total %lld\n",

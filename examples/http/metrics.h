@@ -34,6 +34,8 @@ typedef struct cmh_gauges {
     int64_t refused_total[2]; /* over --max-connections, over the per-client cap */
     int64_t rate_limited_total;
     int64_t idempotent_replays_total;
+    int64_t streams_total;           /* answers sent as server-sent events */
+    int64_t streams_abandoned_total; /* ... whose client went away before the end */
     int64_t parse_errors_total;
     int64_t redis_errors_total; /* copied from the Redis client before rendering */
     double start_time;

@@ -222,12 +222,28 @@ static json_t *operation(const cmh_route *rt)
                         json_pack("{s:s,s:{s:{s:o}}}", "description", rdesc ? rdesc : "The result",
                                   "content", "application/json", "schema", rs));
     add_error_refs(responses, rt, body);
+    if (rt->stream) {
+        /* Accept: text/event-stream: the same result, streamed */
+        json_t *content = json_object_get(json_object_get(responses, status), "content");
+        json_object_set_new(
+            content, "text/event-stream",
+            json_pack("{s:{s:s,s:s}}", "schema", "type", "string", "description",
+                      "With Accept: text/event-stream: server-sent events while the operation "
+                      "runs (event: NAME, data: one JSON object per event), ended by the "
+                      "connection closing. assistant.ask sends delta {text} pieces of the "
+                      "answer, then citations {citations}, action (the pending action, when "
+                      "one is proposed) and done (the result above); a failure after the "
+                      "first event is an error event whose data is a Problem. A failure "
+                      "before it is an ordinary problem response. Not with Idempotency-Key."));
+    }
 
     const char *dot = strchr(rt->op, '.');
     json_t *o = json_pack(
         "{s:s,s:s,s:[s#],s:o,s:o,s:s,s:b}", "operationId", rt->op, "summary", rt->summary, "tags",
         rt->op, dot ? (int)(dot - rt->op) : (int)strlen(rt->op), "parameters", params, "responses",
         responses, "x-community-role", rt->role, "x-community-mutates", rt->mutates);
+    if (rt->stream)
+        json_object_set_new(o, "x-community-stream", json_true());
     if (body && rt->raw_body) {
         /* a webhook: the body is taken as received (its signature covers
          * the exact bytes), not as a JSON object of input fields */

@@ -129,6 +129,7 @@ int cmh_router_build(cmh_router *r, const char *describe_json, char *err, size_t
         rt->mutates = json_is_true(json_object_get(o, "mutates"));
         rt->text_body = json_is_true(json_object_get(http, "text_body"));
         rt->password_hashing = json_is_true(json_object_get(o, "password_hashing"));
+        rt->stream = json_is_true(json_object_get(o, "stream"));
         rt->raw_body = json_string_value(json_object_get(http, "raw_body"));
         rt->headers = json_object_get(http, "headers");
         rt->form = json_is_true(json_object_get(http, "form"));

@@ -38,6 +38,7 @@ typedef struct cmh_route {
     bool mutates;
     bool text_body;        /* http.text_body: a JSON body may come as text/plain */
     bool password_hashing; /* computes argon2id (describe) */
+    bool stream;           /* sends events while it runs (describe "stream"): SSE */
     bool form; /* http.form: a form body (RFC 8058 one-click POST) is accepted and ignored */
     int success_status; /* http.status, else 201 for a mutating POST to a
                          * collection, else 200 (see cmh_router_build) */

@@ -62,6 +62,18 @@ typedef struct conn {
     char peer[64];
     peer_count *pc; /* this connection's entry in server.peers */
     struct conn *prev, *next;
+    /* Server-sent events of a streamed exchange: the worker queues them
+     * (sse_q, under sse_mu) and wakes the loop (sse_async), which writes
+     * them in order, the head first. A client that goes away (EOF, a
+     * failed write) sets sse_gone: the next event stops the operation. */
+    uv_async_t sse_async;
+    uv_write_t sse_wreq;
+    uv_mutex_t sse_mu;
+    cmh_buf sse_q, sse_w; /* queued by the worker / being written */
+    bool sse_open;        /* sse_async and sse_mu exist */
+    bool sse_started;     /* the head was queued */
+    bool sse_gone;        /* under sse_mu */
+    bool sse_writing, sse_ended;
 } conn;
 
 struct server {
@@ -88,6 +100,7 @@ struct server {
 static void close_conn(conn *c);
 static void consume(conn *c, const char *data, size_t len);
 static void respond(conn *c);
+static bool sse_after_work(conn *c);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -219,6 +232,10 @@ static void maybe_free(conn *c)
     cmh_parser_free(c->parser);
     free(c->in);
     cmh_buf_free(&c->whead);
+    cmh_buf_free(&c->sse_q);
+    cmh_buf_free(&c->sse_w);
+    if (c->sse_open)
+        uv_mutex_destroy(&c->sse_mu);
     cmh_exchange_free(c->ex);
     free(c);
     check_drained(srv);
@@ -350,6 +367,8 @@ static void after_work_cb(uv_work_t *w, int status)
         c->pw_slot = false;
         pw_release(srv);
     }
+    if (c->ex->stream && !c->ex->posting && sse_after_work(c))
+        return;
     if (!c->ex->posting) {
         cmh_app_after_work(c->ex);
         if (c->ex->post_work) {
@@ -378,6 +397,147 @@ static void after_work_cb(uv_work_t *w, int status)
     respond(c);
 }
 
+/* ---- server-sent events -------------------------------------------------- */
+
+/* Worker thread: one event of the operation (cm_stream_cb). */
+static int sse_on_event(const char *event, const char *data, size_t len, void *payload)
+{
+    conn *c = payload;
+    uv_mutex_lock(&c->sse_mu);
+    bool gone = c->sse_gone;
+    if (!gone) {
+        if (!c->sse_started) {
+            c->sse_started = true;
+            cmh_app_stream_head(c->ex, &c->sse_q);
+        }
+        cmh_app_stream_event(&c->sse_q, event, data, len);
+    }
+    uv_mutex_unlock(&c->sse_mu);
+    if (!gone)
+        (void)uv_async_send(&c->sse_async);
+    return gone ? 1 : 0;
+}
+
+/* Loop thread: the client of a stream went away (once counted). */
+static void sse_gone(conn *c)
+{
+    uv_mutex_lock(&c->sse_mu);
+    bool was = c->sse_gone;
+    c->sse_gone = true;
+    uv_mutex_unlock(&c->sse_mu);
+    if (!was && !c->sse_ended)
+        cmh_app_gauges(c->srv->app)->streams_abandoned_total++;
+}
+
+static void sse_flush(conn *c);
+
+static void on_sse_write(uv_write_t *req, int status)
+{
+    conn *c = req->data;
+    c->sse_writing = false;
+    c->sse_w.len = 0;
+    if (status < 0 || c->closing) {
+        sse_gone(c);
+        close_conn(c);
+        if (c->sse_ended) {
+            cmh_exchange_free(c->ex);
+            c->ex = NULL;
+        }
+        return;
+    }
+    sse_flush(c);
+}
+
+/* Loop thread: write what the worker queued; after the last event, close. */
+static void sse_flush(conn *c)
+{
+    if (c->sse_writing || c->closing)
+        return;
+    uv_mutex_lock(&c->sse_mu);
+    cmh_buf t = c->sse_w;
+    c->sse_w = c->sse_q;
+    c->sse_q = t;
+    uv_mutex_unlock(&c->sse_mu);
+    if (c->sse_w.len == 0) {
+        if (c->sse_ended) {
+            /* the whole stream is out: the connection ends it */
+            cmh_exchange_free(c->ex);
+            c->ex = NULL;
+            linger_close(c);
+        }
+        return;
+    }
+    uv_buf_t b = uv_buf_init(c->sse_w.p, (unsigned)c->sse_w.len);
+    c->sse_wreq.data = c;
+    c->sse_writing = true;
+    if (uv_write(&c->sse_wreq, (uv_stream_t *)&c->tcp, &b, 1, on_sse_write) != 0) {
+        c->sse_writing = false;
+        sse_gone(c);
+        close_conn(c);
+    }
+}
+
+static void on_sse_async(uv_async_t *a)
+{
+    sse_flush(a->data);
+}
+
+static void on_sse_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    c->handles--;
+    maybe_free(c);
+}
+
+/* Before the work of a streamed exchange (loop thread). */
+static void sse_begin(conn *c)
+{
+    if (!c->sse_open) {
+        uv_mutex_init(&c->sse_mu);
+        c->sse_open = true;
+    }
+    (void)uv_async_init(c->srv->loop, &c->sse_async, on_sse_async);
+    c->sse_async.data = c;
+    c->handles++;
+    c->sse_started = c->sse_gone = c->sse_writing = c->sse_ended = false;
+    cmh_app_gauges(c->srv->app)->streams_total++;
+    c->ex->on_event = sse_on_event;
+    c->ex->on_event_payload = c;
+    /* read on, to notice a client that goes away (what it sends is dropped) */
+    start_reading(c);
+}
+
+/* After the work (loop thread): the async handle closes (the worker is
+ * done with it). True when the exchange went out as a stream, which then
+ * ends with its last event; false when no event was sent (a failure
+ * before the first one): then it is answered as any request. */
+static bool sse_after_work(conn *c)
+{
+    c->sse_async.data = c;
+    uv_close((uv_handle_t *)&c->sse_async, on_sse_closed);
+    stop_reading(c);
+    if (!c->sse_started) {
+        c->ex->resp.close = true; /* what the client sent meanwhile was dropped */
+        return false;
+    }
+    cmh_exchange *ex = c->ex;
+    uv_mutex_lock(&c->sse_mu);
+    cmh_app_stream_end(ex, &c->sse_q);
+    uv_mutex_unlock(&c->sse_mu);
+    cmh_app_finish(ex);
+    c->sse_ended = true;
+    if (c->closing) {
+        cmh_exchange_free(c->ex);
+        c->ex = NULL;
+        maybe_free(c);
+        return true;
+    }
+    set_state(c, C_WRITING);
+    set_timer(c, c->srv->cfg->write_timeout_ms);
+    sse_flush(c);
+    return true;
+}
+
 static void dispatch(conn *c, cmh_request *req)
 {
     server *srv = c->srv;
@@ -389,6 +549,8 @@ static void dispatch(conn *c, cmh_request *req)
     }
     set_state(c, C_WORKING);
     (void)uv_timer_stop(&c->timer);
+    if (c->ex->stream)
+        sse_begin(c);
     c->work.data = c;
     c->work_pending = true;
     srv->pending_work++;
@@ -518,11 +680,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     if (nread < 0) { /* EOF or error: nothing is in progress while reading */
+        if (c->state == C_WORKING && c->ex && c->ex->stream)
+            sse_gone(c); /* ... but a stream: its next event stops it */
         close_conn(c);
         return;
     }
     if (c->state == C_LINGER)
         return; /* drop */
+    if (c->state == C_WORKING && c->ex && c->ex->stream)
+        return; /* a streamed answer: the connection closes after it */
     consume(c, buf->base, (size_t)nread);
 }
 

@@ -47,9 +47,45 @@ CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const cha
                    const char *json_in, size_t len);
 
 /**
+ * Receives the events of a streamed operation (cm_exec_stream()), on the
+ * thread that called cm_exec_stream().
+ *
+ * @param event    the event's name: "done" for every operation; an
+ *                 operation whose description says "stream": true also
+ *                 sends its own events before it (assistant.ask: "delta",
+ *                 "citations", "action"; see docs/assistant.md).
+ * @param data     its data, a JSON object (UTF-8, NUL-terminated), borrowed
+ *                 for the call.
+ * @param len      length of data in bytes.
+ * @param payload  as given to cm_exec_stream().
+ * @return 0 to go on. Non-zero before the operation committed stops it:
+ *         cm_exec_stream() fails with CM_ECANCELED and nothing is stored.
+ *         Once it committed (the events that report the stored result and
+ *         "done"), the return value is ignored.
+ * @since 0.1
+ */
+typedef int (*cm_stream_cb)(const char *event, const char *data, size_t len, void *payload);
+
+/**
+ * Run one operation as cm_exec() does, handing its events to cb as they
+ * are produced: for assistant.ask, the answer's text while the model
+ * writes it ("delta" {"text"}), then, once the answer is stored, its
+ * "citations" {"citations": [...]}, its "action" {the pending action}
+ * when it proposes one, and "done" (the whole result, as *out holds it).
+ * Every other operation sends "done" only. What is stored is exactly what
+ * cm_exec() stores.
+ *
+ * @return as cm_exec(), plus CM_ECANCELED when cb stopped the operation
+ *         (then nothing was stored). On failure no "done" is sent.
+ * Thread-safe as cm_exec(). @since 0.1
+ */
+CM_API int cm_exec_stream(char **out, cm_store *store, const cm_actor *actor, const char *op,
+                          const char *json_in, size_t len, cm_stream_cb cb, void *payload);
+
+/**
  * Describe every operation as JSON: {"operations":[{"name","summary","role",
- * "mutates","password_hashing","http":{"method","path"},"input": <JSON Schema>,
- * "result": <JSON Schema>}, ...], "$defs": {"Member": <JSON Schema>, ...}}.
+ * "mutates","password_hashing","stream","http":{"method","path"},
+ * "input": <JSON Schema>, "result": <JSON Schema>}, ...], "$defs": {"Member": <JSON Schema>, ...}}.
  * Result schemas refer to the shared result types with "$ref":
  * "#/$defs/<Name>". "password_hashing" is true for the operations that
  * compute argon2id (sign-in, sign-up, password change and reset): a host may
@@ -57,6 +93,9 @@ CM_API int cm_exec(char **out, cm_store *store, const cm_actor *actor, const cha
  * them, at most COMMUNITY_PASSWORD_CONCURRENCY (environment, read once;
  * default half the CPUs, at least 1) argon2id computations run at a time in
  * a process; the others wait their turn.
+ * "stream" is true for the operations that send events of their own to
+ * cm_exec_stream() while they run (a host may pass them on as they come,
+ * e.g. as server-sent events).
  * Free with cm_free(). Thread-safe. @since 0.1
  */
 CM_API int cm_ops_describe(char **out);

@@ -77,7 +77,13 @@ int cm__call_prepare(cm__call *c)
 {
     if (!c->op->prepare)
         return CM_OK;
-    cm__ctx pctx = {.store = c->store, .actor = c->actor, .op = c->op, .now = cm_now_us()};
+    cm__ctx pctx = {
+        .store = c->store,
+        .actor = c->actor,
+        .op = c->op,
+        .now = cm_now_us(),
+        .stream = (c->op->flags & CM__OP_STREAM) ? c->stream : NULL,
+    };
     return c->op->prepare(&pctx, c->in);
 }
 
@@ -94,6 +100,7 @@ int cm__call_run(cm__conn *conn, void *payload)
         .actor = call->actor,
         .op = call->op,
         .now = cm_now_us(),
+        .stream = (call->op->flags & CM__OP_STREAM) ? call->stream : NULL,
     };
     int rc = call->op->fn(&ctx, call->in, &call->result);
     if (rc == CM_OK && (call->op->flags & CM__OP_WRITE))
@@ -122,8 +129,24 @@ void cm__call_dispose(cm__call *c)
     memset(c, 0, sizeof *c);
 }
 
-int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opname,
-            const char *json_in, size_t len)
+int cm__stream_emit(cm__stream *s, const char *event, const json_t *data)
+{
+    if (!s)
+        return CM_OK;
+    if (!s->stopped) {
+        char *text = NULL;
+        int rc = cm__json_dump(&text, data);
+        if (rc)
+            return rc;
+        s->stopped = s->cb(event, text, strlen(text), s->payload) != 0;
+        cm__free(text);
+    }
+    return s->stopped ? cm__error_set(CM_ECANCELED, "the stream's reader stopped the operation")
+                      : CM_OK;
+}
+
+static int exec_call(char **out, cm_store *store, const cm_actor *actor, const char *opname,
+                     const char *json_in, size_t len, cm__stream *stream)
 {
     if (!out)
         return cm__error_set(CM_EINVAL, "cm_exec: out is NULL");
@@ -137,6 +160,7 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     cm_span_set_str(span, "cm.operation", opname);
     cm__call call;
     int rc = cm__call_init(&call, store, actor, opname, json_in, len);
+    call.stream = stream;
     if (rc)
         goto out;
     const cm__op *op = call.op;
@@ -164,6 +188,10 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
     }
     if ((rc = cm__call_prepare(&call)))
         goto out;
+    if (stream && stream->stopped) { /* its reader went away: store nothing */
+        rc = cm__error_set(CM_ECANCELED, "the stream's reader stopped the operation");
+        goto out;
+    }
     /* Before the read transaction: commits it may miss are numbered later. */
     since = cacheable ? cm__store_reads_begin(store) : 0;
     cm__jobs_local_wake_reset();
@@ -179,6 +207,8 @@ int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opna
             cm__rcache_put(store, key, key_len, version, cm_now_us(), call.out,
                            cm__store_reads_end(), since);
         *out = cm__call_take_out(&call);
+        if (stream && (op->flags & CM__OP_STREAM) && op->stream_end && call.result)
+            op->stream_end(stream, call.result);
         cm__log(CM_LOG_DEBUG, "ops", "%s by %s #%lld ok", op->name, cm__role_name(actor->role),
                 (long long)actor->member_id);
     } else {
@@ -190,5 +220,25 @@ out:
         cm_span_set_int(span, "cm.actor.id", call.actor->member_id);
     cm__call_dispose(&call);
     cm__span_end(span, rc);
+    return rc;
+}
+
+int cm_exec(char **out, cm_store *store, const cm_actor *actor, const char *opname,
+            const char *json_in, size_t len)
+{
+    return exec_call(out, store, actor, opname, json_in, len, NULL);
+}
+
+int cm_exec_stream(char **out, cm_store *store, const cm_actor *actor, const char *opname,
+                   const char *json_in, size_t len, cm_stream_cb cb, void *payload)
+{
+    if (out)
+        *out = NULL;
+    if (!cb)
+        return cm__error_set(CM_EINVAL, "cm_exec_stream: cb is NULL");
+    cm__stream s = {cb, payload, false};
+    int rc = exec_call(out, store, actor, opname, json_in, len, &s);
+    if (rc == CM_OK && !s.stopped)
+        (void)cb("done", *out, strlen(*out), payload); /* committed: its answer is ignored */
     return rc;
 }

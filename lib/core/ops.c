@@ -370,6 +370,7 @@ int cm_ops_describe(char **out)
         json_object_set_new(o, "role", json_string(cm__role_name(op->role)));
         json_object_set_new(o, "mutates", json_boolean(op->flags & CM__OP_WRITE));
         json_object_set_new(o, "password_hashing", json_boolean(op->flags & CM__OP_PASSWORD));
+        json_object_set_new(o, "stream", json_boolean(op->flags & CM__OP_STREAM));
         json_object_set_new(o, "http", http);
         json_object_set_new(o, "input", input);
         if (op->result)

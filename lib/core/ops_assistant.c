@@ -489,6 +489,41 @@ static json_t *assistant_turn(const cm__chat_reply *r)
                      "tool_calls", tc);
 }
 
+/* A streamed ask: each piece of the answer as the model writes it. */
+static int stream_delta(void *payload, const char *text, size_t len)
+{
+    json_t *d = json_object();
+    json_t *t = json_stringn(text, len);
+    if (!d || !t) { /* not UTF-8 (a provider's bug) or no memory: left out */
+        json_decref(d);
+        json_decref(t);
+        return 0;
+    }
+    json_object_set_new(d, "text", t);
+    int rc = cm__stream_emit(payload, "delta", d);
+    json_decref(d);
+    if (rc && rc != CM_ECANCELED)
+        cm_error_clear();
+    return rc == CM_ECANCELED;
+}
+
+/* After the commit: what the stored answer cites, and the action it
+ * proposes (with its token) when there is one. */
+static void ask_stream_end(cm__stream *s, const json_t *result)
+{
+    json_t *m = json_object_get(result, "message");
+    json_t *cit = json_object_get(m, "citations");
+    json_t *c = json_is_array(cit) ? json_pack("{s:O}", "citations", cit)
+                                   : json_pack("{s:[]}", "citations");
+    if (c)
+        (void)cm__stream_emit(s, "citations", c);
+    json_decref(c);
+    json_t *a = json_object_get(result, "pending_action");
+    if (json_is_object(a))
+        (void)cm__stream_emit(s, "action", a);
+    cm_error_clear();
+}
+
 static int prep_ask(cm__ctx *ctx, json_t *in)
 {
     int64_t me = ctx->actor->member_id;
@@ -524,7 +559,11 @@ static int prep_ask(cm__ctx *ctx, json_t *in)
     char model[128] = "";
     for (int round = 0; round < MAX_ROUNDS; round++) {
         cm__chat_reply_dispose(&reply);
-        cm__chat_request req = {.messages = messages, .tools = tools, .context = context};
+        cm__chat_request req = {.messages = messages,
+                                .tools = tools,
+                                .context = context,
+                                .on_text = ctx->stream ? stream_delta : NULL,
+                                .payload = ctx->stream};
         if ((rc = provider->complete(provider, &reply, &req)))
             goto out;
         tokens_in += reply.tokens_in;
@@ -1316,13 +1355,14 @@ const cm__op cm__assistant_ops[] = {
         .summary = "Ask the assistant about the community: it answers from what you may see, "
                    "cites events and posts, and proposes actions (RSVPs) for you to confirm",
         .role = CM_ROLE_MEMBER,
-        .flags = CM__OP_WRITE,
+        .flags = CM__OP_WRITE | CM__OP_STREAM,
         .http_method = "POST",
         .http_path = "/v1/assistant/ask",
         .fields = ask_fields,
         .fn = op_ask,
         .prepare = prep_ask,
         .result = &ask_result,
+        .stream_end = ask_stream_end,
     },
     {
         .name = "assistant.confirm",

@@ -129,6 +129,10 @@ extern const cm__shape cm__shape_member, cm__shape_member_ref, cm__shape_session
           * input, the actor and the data (and "now" within 1 s) */
 
 #define CM__OP_PASSWORD 0x8u /* computes argon2id (describe: "password_hashing") */
+#define CM__OP_STREAM                                                                              \
+    0x20u /* sends events of its own to cm_exec_stream() (describe: "stream"):                     \
+           * through ctx->stream while it runs, and its stream_end hook after                      \
+           * the commit */
 #define CM__OP_FORM                                                                                \
     0x10u /* an HTTP POST that a mail client sends (RFC 8058 one-click): hosts                     \
            * accept a form body (application/x-www-form-urlencoded or                              \
@@ -142,6 +146,17 @@ int cm__password_verify(const char *hash, const char *pw);
 
 /* The bounds that apply to f: its own min and max where not 0, else its type's. */
 void cm__field_bounds(const cm__field *f, int64_t *min, int64_t *max);
+
+/* The reader of a streamed call (cm_exec_stream); NULL for cm_exec. */
+typedef struct cm__stream {
+    cm_stream_cb cb;
+    void *payload;
+    bool stopped; /* cb returned non-zero */
+} cm__stream;
+/* Send one event (data a JSON object) to s; NULL s: nothing. CM_OK, or
+ * CM_ECANCELED with the detail set once the reader stopped it (also for
+ * every later event), CM_ENOMEM. */
+int cm__stream_emit(cm__stream *s, const char *event, const json_t *data);
 
 typedef struct cm__ctx cm__ctx;
 typedef int (*cm__op_fn)(cm__ctx *ctx, json_t *in, json_t **out);
@@ -171,6 +186,9 @@ typedef struct cm__op {
      * (clients cannot send those: validation rejects unknown fields). */
     int (*prepare)(cm__ctx *ctx, json_t *in);
     const cm__shape *result; /* what the result object holds */
+    /* Optional, with CM__OP_STREAM: the events that report the committed
+     * result (before "done", which cm_exec_stream sends itself). */
+    void (*stream_end)(cm__stream *s, const json_t *result);
 } cm__op;
 
 struct cm_actor {
@@ -188,6 +206,8 @@ struct cm__ctx {
     /* The handler names the row it acted on; the audit row records it. */
     const char *target_type;
     int64_t target_id;
+    /* The reader of a streamed call (CM__OP_STREAM), or NULL. */
+    cm__stream *stream;
 };
 
 /* One operation call, shared by cm_exec() and cm_job_complete_exec():
@@ -201,7 +221,8 @@ typedef struct cm__call {
     const struct cm__op *op;
     json_t *in;
     json_t *result;
-    char *out; /* the result serialised inside the transaction */
+    char *out;          /* the result serialised inside the transaction */
+    cm__stream *stream; /* cm_exec_stream's reader, or NULL */
 } cm__call;
 int cm__call_init(cm__call *c, cm_store *store, const cm_actor *actor, const char *opname,
                   const char *json_in, size_t len);

@@ -606,6 +606,118 @@ START_TEST(injected_post_with_a_model_that_obeys_it)
 }
 END_TEST
 
+/* A reader of cm_exec_stream: the events in order, the deltas joined;
+ * stop_after > 0 stops at that delta. */
+typedef struct stream_log {
+    char names[512];
+    char text[4096];
+    json_t *last[4]; /* citations, action, done */
+    int deltas, stop_after;
+} stream_log;
+
+static int stream_cb(const char *event, const char *data, size_t len, void *payload)
+{
+    stream_log *l = payload;
+    ck_assert_uint_eq(strlen(data), len);
+    json_t *d = json_loads(data, 0, NULL);
+    ck_assert_ptr_nonnull(d);
+    size_t n = strlen(l->names);
+    snprintf(l->names + n, sizeof l->names - n, "%s%s", n ? "," : "",
+             strcmp(event, "delta") == 0 && l->deltas ? "" : event);
+    if (strcmp(event, "delta") == 0) {
+        if (l->deltas)
+            l->names[strlen(l->names) - 1] = '\0'; /* one "delta" for a run of them */
+        n = strlen(l->text);
+        snprintf(l->text + n, sizeof l->text - n, "%s", fx_str(d, "text"));
+        json_decref(d);
+        return ++l->deltas == l->stop_after;
+    }
+    int k = strcmp(event, "citations") == 0 ? 0 : strcmp(event, "action") == 0 ? 1 : 2;
+    json_decref(l->last[k]);
+    l->last[k] = d;
+    return 0;
+}
+
+static void stream_log_dispose(stream_log *l)
+{
+    for (int i = 0; i < 4; i++)
+        json_decref(l->last[i]);
+}
+
+START_TEST(streamed_answer_is_the_stored_one)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    cm_actor *ann = fx_member("ann@example.org", "member");
+    json_int_t e1 = mk_event(org, "Rust Meetup NYC", "Rust talks in New York", "2026-02-03", 0);
+    const char *q = "{\"message\":\"Which rust meetups are there?\"}";
+    stream_log l = {0};
+    char *out = NULL;
+    ck_assert_ok(cm_exec_stream(&out, FX.store, ann, "assistant.ask", q, strlen(q), stream_cb, &l));
+    ck_assert_str_eq(l.names, "delta,citations,done");
+    ck_assert_int_gt(l.deltas, 3); /* word by word */
+    json_t *r = json_loads(out, 0, NULL);
+    cm_free(out);
+    ck_assert_str_eq(l.text, text_of(r));
+    ck_assert(json_equal(l.last[2], r));
+    ck_assert(json_equal(json_object_get(l.last[0], "citations"),
+                         json_object_get(json_object_get(r, "message"), "citations")));
+    ck_assert(cites(json_object_get(r, "message"), "event", e1));
+    json_decref(r);
+    stream_log_dispose(&l);
+    /* a proposed action comes with its token, before "done" */
+    memset(&l, 0, sizeof l);
+    q = "{\"message\":\"RSVP me to the next Rust meetup\"}";
+    ck_assert_ok(cm_exec_stream(&out, FX.store, ann, "assistant.ask", q, strlen(q), stream_cb, &l));
+    ck_assert_str_eq(l.names, "delta,citations,action,done");
+    r = json_loads(out, 0, NULL);
+    cm_free(out);
+    ck_assert(json_equal(l.last[1], json_object_get(r, "pending_action")));
+    ck_assert_int_eq(I(json_object_get(l.last[1], "input"), "event_id"), e1);
+    json_decref(r);
+    stream_log_dispose(&l);
+    /* any other operation: "done" only */
+    memset(&l, 0, sizeof l);
+    ck_assert_ok(
+        cm_exec_stream(&out, FX.store, ann, "assistant.conversations", NULL, 0, stream_cb, &l));
+    ck_assert_str_eq(l.names, "done");
+    cm_free(out);
+    stream_log_dispose(&l);
+    /* failures send nothing */
+    memset(&l, 0, sizeof l);
+    ck_assert_int_eq(cm_exec_stream(&out, FX.store, ann, "assistant.ask", "{}", 2, stream_cb, &l),
+                     CM_EINVAL);
+    ck_assert_str_eq(l.names, "");
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(cm_exec_stream(&out, FX.store, ann, "assistant.ask", "{}", 2, NULL, NULL),
+                     CM_EINVAL);
+    cm_actor_free(org);
+    cm_actor_free(ann);
+}
+END_TEST
+
+START_TEST(stopped_stream_stores_nothing)
+{
+    cm_actor *org = fx_member("org@example.org", "organizer");
+    cm_actor *ann = fx_member("ann@example.org", "member");
+    mk_event(org, "Rust Meetup NYC", "Rust talks in New York", "2026-02-03", 0);
+    const char *q = "{\"message\":\"RSVP me to the next Rust meetup\"}";
+    stream_log l = {.stop_after = 2};
+    char *out = NULL;
+    ck_assert_int_eq(
+        cm_exec_stream(&out, FX.store, ann, "assistant.ask", q, strlen(q), stream_cb, &l),
+        CM_ECANCELED);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(l.deltas, 2); /* nothing more after the reader stopped */
+    ck_assert_str_eq(l.names, "delta");
+    ck_assert_int_eq(fx_count("SELECT COUNT(*) FROM assistant_conversations"), 0);
+    ck_assert_int_eq(fx_count("SELECT COUNT(*) FROM assistant_messages"), 0);
+    ck_assert_int_eq(fx_count("SELECT COUNT(*) FROM assistant_actions"), 0);
+    stream_log_dispose(&l);
+    cm_actor_free(org);
+    cm_actor_free(ann);
+}
+END_TEST
+
 static Suite *assistant_suite(void)
 {
     Suite *s = suite_create("assistant");
@@ -620,6 +732,8 @@ static Suite *assistant_suite(void)
     tcase_add_test(tc, usage_counts_and_bad_input);
     tcase_add_test(tc, injected_post_with_the_offline_provider);
     tcase_add_test(tc, injected_post_with_a_model_that_obeys_it);
+    tcase_add_test(tc, streamed_answer_is_the_stored_one);
+    tcase_add_test(tc, stopped_stream_stores_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
