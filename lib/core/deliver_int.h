@@ -43,9 +43,16 @@ int cm__mail_render_row(cm__mail_msg *msg, cm__conn *conn, const cm__mail_site *
                         int64_t created_at, int64_t member_id, const char *to, const char *tmpl,
                         const char *payload);
 
-/* SHA-256 hex of an address ("addr", "<addr>" or "Name <addr>") once
- * normalised as members' addresses are: the key of the suppression list
- * (ops_mail.c). out is "" when there is no address. */
-void cm__mail_addr_hash(char out[65], const char *addr);
+/* The suppression list's keys of an address ("addr", "<addr>" or "Name
+ * <addr>") once normalised as members' addresses are (ops_mail.c): keyed,
+ * the hex HMAC-SHA256 under the site key "suppression" (made on first use:
+ * conn in a write transaction), which the list stores; legacy, the bare
+ * SHA-256 hex that rows written before the list was keyed still hold. Both
+ * "" when there is no address. */
+int cm__mail_addr_keys(char keyed[65], char legacy[65], cm__conn *conn, const char *addr);
+
+/* Move the legacy row of an address to its keyed hash (dropping it when
+ * the keyed row exists). */
+int cm__mail_suppression_rekey(cm__conn *conn, const char *keyed, const char *legacy);
 
 #endif

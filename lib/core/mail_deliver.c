@@ -364,19 +364,24 @@ static int drop_if_cancelled(bool *dropped, cm__conn *conn, const row *r)
  * into why, or "" when it may be sent to. */
 static int suppressed(cm__conn *conn, const row *r, char *why, size_t n)
 {
-    char hash[65];
+    char hash[65], legacy[65];
     why[0] = 0;
-    cm__mail_addr_hash(hash, r->to);
-    if (!hash[0])
-        return CM_OK;
+    int rc = cm__mail_addr_keys(hash, legacy, conn, r->to);
+    if (rc || !hash[0])
+        return rc;
     cm__q q;
-    int rc = cm__q_open(&q, conn, "mail.is_suppressed");
-    if (rc)
+    if ((rc = cm__q_open(&q, conn, "mail.is_suppressed")))
         return rc;
     cm__q_text(&q, 1, hash);
-    if ((rc = cm__q_step(&q)) == 1)
+    cm__q_text(&q, 2, legacy);
+    bool old = false;
+    if ((rc = cm__q_step(&q)) == 1) {
         (void)snprintf(why, n, "suppressed: the address reported a %s", cm__q_col_text(&q, 0));
+        old = strcmp(cm__q_col_text(&q, 1), legacy) == 0;
+    }
     cm__q_close(&q);
+    if (rc >= 0 && old) /* a row from before the list was keyed: keyed now */
+        return cm__mail_suppression_rekey(conn, hash, legacy);
     return cm__ok(rc);
 }
 

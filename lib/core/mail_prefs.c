@@ -66,13 +66,32 @@ int cm__mail_pref_off(bool *off, cm__conn *conn, int64_t member_id, int cat)
     return rc < 0 ? rc : CM_OK;
 }
 
-/* The key (32 bytes); when make, written at random first if missing.
- * CM_ENOTFOUND when it does not exist and make is false. */
-static int load_key(unsigned char key[32], cm__conn *conn, bool make)
+/* A site key (32 bytes) of site_keys; when make, written at random first
+ * if missing (a write, once). CM_ENOTFOUND when it does not exist and make
+ * is false. */
+int cm__site_key(unsigned char key[32], cm__conn *conn, const char *name, bool make)
 {
-    cm__q q;
-    int rc;
-    if (make) {
+    for (int pass = 0;; pass++) {
+        cm__q q;
+        int rc = cm__q_open(&q, conn, "sitekey.get");
+        if (rc)
+            return rc;
+        cm__q_text(&q, 1, name);
+        rc = cm__q_step(&q);
+        size_t n = 0;
+        if (rc == 1) {
+            const char *hex = cm__q_col_text(&q, 0);
+            if (sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &n, NULL) != 0 || n != 32)
+                rc = cm__error_set(CM_ERROR, "site_keys: the %s key is malformed", name);
+            else
+                rc = CM_OK;
+        } else if (rc == 0) {
+            rc = cm__error_set(CM_ENOTFOUND, "no %s key yet", name);
+        }
+        cm__q_close(&q);
+        if (rc != CM_ENOTFOUND || !make || pass > 0)
+            return rc;
+        cm_error_clear(); /* made now */
         unsigned char k[32];
         char hex[65];
         randombytes_buf(k, sizeof k);
@@ -80,7 +99,7 @@ static int load_key(unsigned char key[32], cm__conn *conn, bool make)
         sodium_memzero(k, sizeof k);
         if ((rc = cm__q_open(&q, conn, "sitekey.init")))
             return rc;
-        cm__q_text(&q, 1, KEY_NAME);
+        cm__q_text(&q, 1, name);
         cm__q_text(&q, 2, hex);
         cm__q_int64(&q, 3, cm_now_us());
         rc = cm__ok(cm__q_step(&q));
@@ -89,21 +108,13 @@ static int load_key(unsigned char key[32], cm__conn *conn, bool make)
         if (rc)
             return rc;
     }
-    if ((rc = cm__q_open(&q, conn, "sitekey.get")))
-        return rc;
-    cm__q_text(&q, 1, KEY_NAME);
-    rc = cm__q_step(&q);
-    size_t n = 0;
-    if (rc == 1) {
-        const char *hex = cm__q_col_text(&q, 0);
-        if (sodium_hex2bin(key, 32, hex, strlen(hex), NULL, &n, NULL) != 0 || n != 32)
-            rc = cm__error_set(CM_ERROR, "site_keys: the unsubscribe key is malformed");
-        else
-            rc = CM_OK;
-    } else if (rc == 0) {
-        rc = cm__error_set_field(CM_ENOTFOUND, "token", "no unsubscribe key yet");
-    }
-    cm__q_close(&q);
+}
+
+static int load_key(unsigned char key[32], cm__conn *conn, bool make)
+{
+    int rc = cm__site_key(key, conn, KEY_NAME, make);
+    if (rc == CM_ENOTFOUND)
+        return cm__error_set_field(CM_ENOTFOUND, "token", "no unsubscribe key yet");
     return rc;
 }
 

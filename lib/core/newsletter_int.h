@@ -41,6 +41,11 @@ int cm__unsub_token(char out[CM__UNSUB_TOKEN_MAX], cm__conn *conn, int64_t membe
  * (field "token") when it is malformed, or not signed by the site's key. */
 int cm__unsub_verify(int64_t *member_id, int *cat, cm__conn *conn, const char *token);
 
+/* The 32-byte key `name` of site_keys ("unsubscribe", "suppression"), made
+ * at random and written the first time when make (conn must then be in a
+ * write transaction). CM_ENOTFOUND when it does not exist and !make. */
+int cm__site_key(unsigned char key[32], cm__conn *conn, const char *name, bool make);
+
 /* The "platform.newsletter_fill" job: writes the next batch of a
  * newsletter's delivery rows (registered by the platform scheduler). */
 int cm__newsletter_fill_handler(cm_job *job, void *payload);

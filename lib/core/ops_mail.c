@@ -10,8 +10,11 @@
  * MessageId is recorded (a message seen before has no second effect); an
  * SES Bounce or Complaint adds one mail_feedback row per recipient (kind =
  * the outbox template of the reported message) and, for a permanent bounce
- * or a complaint, puts the SHA-256 of the recipient's normalised address
- * on the suppression list, which delivery (mail_deliver.c) consults.
+ * or a complaint, puts the HMAC-SHA256 of the recipient's normalised
+ * address (under the site key "suppression") on the suppression list,
+ * which delivery (mail_deliver.c) consults. Rows written as a bare SHA-256
+ * before the list was keyed are moved to their keyed hash whenever their
+ * address comes up (delivery, a report, a lift).
  *
  * Configuration (environment, read per call):
  *   COMMUNITY_SNS_CERT_URL_PREFIXES  trusted URL prefixes (required: without
@@ -24,8 +27,11 @@
  */
 #include "deliver_int.h"
 #include "member_int.h"
+#include "newsletter_int.h"
 #include "../util/json.h"
 
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +94,9 @@ static int sns_prepare(cm__ctx *ctx, json_t *in)
 }
 
 /* The bare address of "addr", "<addr>" or "Name <addr>", lower-cased, as
- * members' addresses are normalised; SHA-256 hex into hash. false when
- * there is no address. */
-static bool addr_hash(char hash[65], const char *given)
+ * members' addresses are normalised, into norm. false when there is no
+ * address. */
+static bool addr_norm(char norm[256], const char *given)
 {
     const char *a = given, *lt = strrchr(given, '<');
     size_t n = strlen(given);
@@ -102,20 +108,51 @@ static bool addr_hash(char hash[65], const char *given)
         a++, n--;
     while (n && (a[n - 1] == ' ' || a[n - 1] == '\t'))
         n--;
-    char raw[256], norm[256];
+    char raw[256];
     if (n == 0 || n >= sizeof raw || !memchr(a, '@', n))
         return false;
     memcpy(raw, a, n);
     raw[n] = 0;
-    cm__email_normalize(norm, raw, sizeof norm);
-    cm__token_hash(hash, norm);
+    cm__email_normalize(norm, raw, 256);
     return true;
 }
 
-void cm__mail_addr_hash(char out[65], const char *addr)
+int cm__mail_addr_keys(char keyed[65], char legacy[65], cm__conn *conn, const char *addr)
 {
-    if (!addr_hash(out, addr))
-        out[0] = 0;
+    char norm[256];
+    keyed[0] = legacy[0] = 0;
+    if (!addr || !addr_norm(norm, addr))
+        return CM_OK;
+    unsigned char key[32], mac[crypto_auth_hmacsha256_BYTES];
+    int rc = cm__site_key(key, conn, "suppression", true);
+    if (rc)
+        return rc;
+    crypto_auth_hmacsha256(mac, (const unsigned char *)norm, strlen(norm), key);
+    sodium_memzero(key, sizeof key);
+    for (size_t i = 0; i < sizeof mac; i++)
+        (void)snprintf(keyed + 2 * i, 3, "%02x", mac[i]);
+    cm__token_hash(legacy, norm);
+    return CM_OK;
+}
+
+int cm__mail_suppression_rekey(cm__conn *conn, const char *keyed, const char *legacy)
+{
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "mail.suppression_rekey");
+    if (rc)
+        return rc;
+    cm__q_text(&q, 1, keyed);
+    cm__q_text(&q, 2, legacy);
+    rc = cm__ok(cm__q_step(&q));
+    cm__q_close(&q);
+    /* the keyed row existed already: the legacy one goes */
+    if (rc == CM_OK && (rc = cm__q_open(&q, conn, "mail.unsuppress")) == CM_OK) {
+        cm__q_text(&q, 1, legacy);
+        rc = cm__q_step(&q);
+        cm__q_close(&q);
+        rc = cm__ok(rc);
+    }
+    return rc;
 }
 
 /* The outbox row whose message_id is mid (angle brackets dropped): its id
@@ -179,10 +216,11 @@ static int record(cm__ctx *ctx, const char *type, bool permanent, const char *ki
     cm__q_int64(&q, 5, ctx->now);
     rc = cm__ok(cm__q_step(&q));
     cm__q_close(&q);
-    char hash[65];
-    if (rc || !permanent || !addr_hash(hash, addr))
+    char hash[65], legacy[65];
+    if (rc || !permanent || (rc = cm__mail_addr_keys(hash, legacy, ctx->conn, addr)) || !hash[0])
         return rc;
-    if ((rc = cm__q_open(&q, ctx->conn, "mail.suppress")))
+    if ((rc = cm__mail_suppression_rekey(ctx->conn, hash, legacy)) ||
+        (rc = cm__q_open(&q, ctx->conn, "mail.suppress")))
         return rc;
     cm__q_text(&q, 1, hash);
     cm__q_text(&q, 2, type);
@@ -329,13 +367,17 @@ static const cm__shape sns_result = {.fields = sns_result_fields};
 
 static int op_suppression_lift(cm__ctx *ctx, json_t *in, json_t **out)
 {
-    char hash[65];
-    cm__mail_addr_hash(hash, cm__json_str(in, "email"));
+    char hash[65], legacy[65];
+    int rc = cm__mail_addr_keys(hash, legacy, ctx->conn, cm__json_str(in, "email"));
+    if (rc)
+        return rc;
     if (!hash[0])
         return cm__error_set_field(CM_EINVAL, "email", "not an e-mail address");
     ctx->target_type = "mail_suppression";
+    if ((rc = cm__mail_suppression_rekey(ctx->conn, hash, legacy)))
+        return rc;
     cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "mail.unsuppress");
+    rc = cm__q_open(&q, ctx->conn, "mail.unsuppress");
     if (rc)
         return rc;
     cm__q_text(&q, 1, hash);

@@ -6,7 +6,9 @@
  * feed the suppression list, which delivery honours (nothing reaches the
  * test SMTP server for a suppressed address); tampered messages, a
  * certificate URL outside the prefix, a certificate from another CA,
- * replays and unknown types change nothing. Runs on SQLite, and on
+ * replays and unknown types change nothing. The list holds keyed hashes;
+ * rows of the older bare SHA-256 form are keyed as their address comes up.
+ * Runs on SQLite, and on
  * PostgreSQL as pg-mail_sns.
  */
 #include "fixtures.h"
@@ -212,6 +214,37 @@ static void outbox(const char *to)
     fx_sql(sql);
 }
 
+/* The bare SHA-256 hex of s: how the suppression list keyed an address
+ * before it used a keyed hash. */
+static void sha256_hex(char out[65], const char *s)
+{
+    unsigned char h[32];
+    unsigned int n = 0;
+    ck_assert(EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL) == 1 && n == 32);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* A suppression row as written before the list was keyed. */
+static void legacy_suppression(const char *addr, const char *reason)
+{
+    char hash[65], sql[300];
+    sha256_hex(hash, addr);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO mail_suppression (addr_hash, reason, created_at, updated_at) VALUES "
+             "('%s', '%s', 1, 1)",
+             hash, reason);
+    fx_sql(sql);
+}
+
+static long long rows_with_bare_hash(const char *addr)
+{
+    char hash[65], sql[200];
+    sha256_hex(hash, addr);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM mail_suppression WHERE addr_hash = '%s'", hash);
+    return fx_count(sql);
+}
+
 /* ---- tests ---- */
 
 START_TEST(permanent_bounce_v1_suppresses_and_delivery_skips)
@@ -242,6 +275,9 @@ START_TEST(permanent_bounce_v1_suppresses_and_delivery_skips)
     ck_assert_int_eq(fx_count("SELECT count(*) FROM mail_suppression WHERE addr_hash LIKE '%@%' "
                               "OR length(addr_hash) <> 64"),
                      0);
+    /* a keyed hash: not the bare SHA-256 anyone can compute from a list of
+     * addresses */
+    ck_assert_int_eq(rows_with_bare_hash("gone@example.com"), 0);
 
     /* new mail to the address, in any case, is never sent */
     outbox("GONE@example.com");
@@ -632,6 +668,59 @@ START_TEST(stats_count_per_kind)
 }
 END_TEST
 
+/* Rows written as a bare SHA-256 (before the list was keyed) still
+ * suppress, and take the keyed hash as soon as their address comes up:
+ * delivery, a new report, a lift. */
+START_TEST(legacy_rows_are_keyed_when_their_address_comes_up)
+{
+    legacy_suppression("old@example.com", "bounce");
+    legacy_suppression("again@example.com", "complaint");
+    legacy_suppression("lift@example.com", "bounce");
+    ck_assert_int_eq(suppressions(), 3);
+    /* delivery: suppressed, and the row keyed */
+    cm_mailer *m = mailer();
+    outbox("Old@Example.com");
+    uint32_t sent = 9;
+    ck_assert_ok(cm_mailer_run(&sent, m, 0));
+    ck_assert_uint_eq(sent, 0);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM email_outbox WHERE status = 'suppressed' AND "
+                              "last_error = 'suppressed: the address reported a bounce'"),
+                     1);
+    ck_assert_int_eq(rows_with_bare_hash("old@example.com"), 0);
+    ck_assert_int_eq(suppressions(), 3);
+    /* and still suppresses once keyed */
+    outbox("old@example.com");
+    ck_assert_ok(cm_mailer_run(&sent, m, 0));
+    ck_assert_uint_eq(sent, 0);
+    ck_assert_uint_eq(fx_sink_count(&S), 0);
+    cm_mailer_close(m);
+    /* a new report: one row, keyed, the reports added up */
+    json_t *msg = ses("bounce", "again@example.com", NULL, 0), *out = NULL;
+    sign(msg, "2", "signer", "trusted");
+    ck_assert_ok(receive(&out, msg));
+    json_decref(out);
+    json_decref(msg);
+    ck_assert_int_eq(rows_with_bare_hash("again@example.com"), 0);
+    ck_assert_int_eq(suppressions(), 3);
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM mail_suppression WHERE reports = 2 AND "
+                              "reason = 'bounce'"),
+                     1);
+    /* a lift finds the legacy row */
+    cm_actor *admin = fx_member("admin@example.com", "admin");
+    ck_assert_ok(
+        fx_exec(&out, admin, "mail.suppression_lift", "{s:s}", "email", "LIFT@example.com"));
+    ck_assert(json_is_true(json_object_get(out, "lifted")));
+    json_decref(out);
+    ck_assert_int_eq(suppressions(), 2);
+    /* every row keyed now: none holds a bare SHA-256 */
+    ck_assert_int_eq(rows_with_bare_hash("old@example.com") +
+                         rows_with_bare_hash("again@example.com") +
+                         rows_with_bare_hash("lift@example.com"),
+                     0);
+    cm_actor_free(admin);
+}
+END_TEST
+
 int main(void)
 {
     fx_sink_require();
@@ -651,6 +740,7 @@ int main(void)
     tcase_add_test(tc, unknown_types_and_topics_are_refused);
     tcase_add_test(tc, subscription_is_confirmed_through_the_trusted_prefix);
     tcase_add_test(tc, stats_count_per_kind);
+    tcase_add_test(tc, legacy_rows_are_keyed_when_their_address_comes_up);
     suite_add_tcase(su, tc);
     int rc = fx_run(su);
     char cmd[300];

@@ -83,8 +83,15 @@ const cm__sql_entry cm__sqlite_sql_mail[] = {
                       "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (addr_hash) DO UPDATE SET "
                       "reason = excluded.reason, updated_at = excluded.updated_at, "
                       "reports = mail_suppression.reports + 1"},
-    /* ?1 address hash */
-    {"mail.is_suppressed", "SELECT reason FROM mail_suppression WHERE addr_hash = ?1"},
+    /* ?1 keyed address hash, ?2 its legacy (bare SHA-256) hash: the keyed
+     * row first */
+    {"mail.is_suppressed", "SELECT reason, addr_hash FROM mail_suppression "
+                           "WHERE addr_hash IN (?1, ?2) ORDER BY addr_hash = ?1 DESC LIMIT 1"},
+    /* ?1 keyed hash, ?2 legacy hash: the legacy row takes the keyed hash
+     * unless the keyed row exists */
+    {"mail.suppression_rekey",
+     "UPDATE mail_suppression SET addr_hash = ?1 WHERE addr_hash = ?2 AND NOT EXISTS "
+     "(SELECT 1 FROM mail_suppression k WHERE k.addr_hash = ?1)"},
     /* ?1 address hash: take the address off the suppression list */
     {"mail.unsuppress", "DELETE FROM mail_suppression WHERE addr_hash = ?1 "
                         "RETURNING reason, reports, created_at, updated_at"},
