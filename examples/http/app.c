@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <ctype.h>
+#include <signal.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +29,10 @@ struct cmh_app {
     cmh_ratelimit *rl;
     cmh_redis *redis; /* NULL without COMMUNITY_REDIS */
     bool draining;
+    /* Tests only (CMH_TEST_CRASH_AFTER_COMMIT=1 in the environment): the
+     * process kills itself once an operation with an Idempotency-Key has
+     * committed, before its answer leaves, as a host that dies there. */
+    bool crash_after_commit;
     char id_prefix[12];
     uint64_t id_counter;
     int slot_healthz, slot_readyz, slot_metrics, slot_openapi, slot_preflight, slot_unmatched;
@@ -74,6 +79,8 @@ cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t e
     cmh_app *app = cmh_xcalloc(1, sizeof *app);
     app->cfg = cfg;
     app->store = store;
+    const char *crash = getenv("CMH_TEST_CRASH_AFTER_COMMIT");
+    app->crash_after_commit = crash && strcmp(crash, "1") == 0;
     char *desc = NULL;
     int rc = cm_ops_describe(&desc);
     if (rc) {
@@ -947,8 +954,14 @@ static void work(cmh_exchange *ex)
             cm_actor_free(actor);
             return;
         }
-        if (rc == CM_IDEM_REPLAY &&
-            !cmh_stored_decode(&ex->replay, (int)status, stored, stored_len)) {
+        if (rc == CM_IDEM_REPLAY && stored_len > 0 && stored[0] == '{') {
+            /* an operation's result, stored in its transaction by
+             * cm_idem_exec: rendered again as the first answer was */
+            ex->out = stored;
+            ex->replay_result = true;
+            stored = NULL;
+        } else if (rc == CM_IDEM_REPLAY &&
+                   !cmh_stored_decode(&ex->replay, (int)status, stored, stored_len)) {
             cm_free(stored);
             cm_actor_free(actor);
             ex->rc = CM_ECORRUPT;
@@ -962,10 +975,31 @@ static void work(cmh_exchange *ex)
             return;
         }
     }
-    int rc = ex->stream
+    int rc;
+    if (ex->idem_key) {
+        /* the answer commits with the operation: a retry replays it */
+        rc = cm_idem_exec(&ex->out, app->store, actor, ex->route->op, ex->input, ex->input_len,
+                          ex->idem_scope, ex->idem_key, ex->idem_hash, ex->route->success_status,
+                          (int64_t)app->cfg->idem_ttl_s * 1000000);
+        if (rc == CM_ELEASE) {
+            /* the claim lapsed and the key was answered or taken again:
+             * nothing committed, the retry finds what the key holds */
+            ex->idem_state = CM_IDEM_BUSY;
+            cm_actor_free(actor);
+            return;
+        }
+        if (rc == CM_OK) {
+            ex->idem_done = true;
+            if (app->crash_after_commit)
+                (void)raise(SIGKILL);
+        }
+    } else {
+        /* (a streamed answer never has a key: refused in op_route) */
+        rc = ex->stream
                  ? cm_exec_stream(&ex->out, app->store, actor, ex->route->op, ex->input,
                                   ex->input_len, ex->on_event, ex->on_event_payload)
                  : cm_exec(&ex->out, app->store, actor, ex->route->op, ex->input, ex->input_len);
+    }
     if (rc)
         capture_error(ex, rc);
     cm_actor_free(actor);
@@ -1124,7 +1158,8 @@ static void op_result(cmh_exchange *ex)
     json_decref(res);
 }
 
-/* Loop thread: what post_work stores for a claimed key (NULL: release). */
+/* Loop thread: what post_work stores for a claimed key whose operation
+ * failed (NULL: release). */
 static void idem_finish(cmh_exchange *ex)
 {
     ex->post_work = true;
@@ -1210,6 +1245,12 @@ void cmh_app_after_work(cmh_exchange *ex)
     }
     switch (ex->idem_state) {
         case CM_IDEM_REPLAY:
+            if (ex->replay_result) {
+                op_result(ex);
+                header(&ex->resp, "Idempotent-Replayed", "true");
+                cmh_app_gauges(app)->idempotent_replays_total++;
+                return;
+            }
             ex->resp.status = ex->replay.status;
             cmh_buf_puts(&ex->resp.headers, ex->replay.headers);
             header(&ex->resp, "Idempotent-Replayed", "true");
@@ -1237,7 +1278,9 @@ void cmh_app_after_work(cmh_exchange *ex)
         return;
     }
     op_result(ex);
-    if (ex->idem_state == CM_IDEM_NEW)
+    /* a failed operation's answer (or the claim's release) is written
+     * apart: it changed nothing a retry could repeat */
+    if (ex->idem_state == CM_IDEM_NEW && !ex->idem_done)
         idem_finish(ex);
 }
 

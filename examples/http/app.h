@@ -9,12 +9,15 @@
  *                        ready (ex->needs_work false) or the library must
  *                        be called:
  *   cmh_app_work()       a worker thread: session -> actor, Idempotency-Key
- *                        claim, cm_exec() (or the readiness ping, or the
- *                        business counters for /metrics);
+ *                        claim, cm_exec() (cm_idem_exec() with a key: the
+ *                        answer commits with the operation) (or the
+ *                        readiness ping, or the business counters for
+ *                        /metrics);
  *   cmh_app_after_work() loop thread: status mapping, problem details,
  *                        cookies; then, for a request with an
- *                        Idempotency-Key, cmh_app_post_work() on a worker
- *                        thread stores its answer.
+ *                        Idempotency-Key whose operation failed,
+ *                        cmh_app_post_work() on a worker thread stores its
+ *                        answer (or releases the claim).
  * Then cmh_app_finish() records metrics and writes the access log line,
  * and cmh_app_write_head() renders the status line and headers.
  *
@@ -81,7 +84,9 @@ typedef struct cmh_exchange {
     int actor_role;
     bool token_failed;
     char idem_scope[80];
-    int idem_state; /* CM_IDEM_* or -1 when no key */
+    int idem_state;     /* CM_IDEM_* or -1 when no key */
+    bool idem_done;     /* the operation committed its answer (cm_idem_exec) */
+    bool replay_result; /* CM_IDEM_REPLAY of an operation's result, in out */
     cmh_stored replay;
     /* after after_work: the idempotency record to write (post_work) */
     bool post_work;

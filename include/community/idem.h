@@ -11,6 +11,10 @@
  * library does not interpret). The flow of one request:
  *
  *   cm_idem_claim()          CM_IDEM_NEW: run the request, then
+ *   cm_idem_exec()           run the operation and store its result as the
+ *                            answer, in the operation's own transaction; or,
+ *                            when the operation fails (or for a request
+ *                            that is not one operation):
  *   cm_idem_complete()       store the answer, or
  *   cm_idem_release()        forget the claim (a retry should run again)
  *
@@ -18,9 +22,12 @@
  * shared by every process on the same store and survive restarts. A claim
  * whose host dies before completing it lapses after its lease. Claims also
  * delete a few expired records each, so the table stays bounded by what
- * the TTL keeps. The record is written in its own transaction, not in the
- * operation's: a host that dies between the two leaves a claim that lapses
- * and lets the retry run again.
+ * the TTL keeps. With cm_idem_exec() the answer commits with the
+ * operation's changes: a host that dies after the commit leaves the answer
+ * stored (a retry replays it, the operation never runs twice), and one that
+ * dies before it leaves nothing but the claim, which lapses and lets the
+ * retry run. cm_idem_complete() writes in its own transaction: use it for
+ * answers of requests that changed nothing (a failed operation).
  */
 #ifndef COMMUNITY_IDEM_H
 #define COMMUNITY_IDEM_H
@@ -82,6 +89,28 @@ CM_API int cm_idem_complete(cm_store *store, const char *scope, const char *key,
  */
 CM_API int cm_idem_release(cm_store *store, const char *scope, const char *key,
                            const char *request_hash);
+
+/**
+ * Run operation `op` as cm_exec() does, for a request that holds the claim
+ * of (scope, key) (cm_idem_claim() returned CM_IDEM_NEW), and complete the
+ * claim in the operation's own transaction: its answer is `status` and the
+ * operation's JSON result (the bytes returned in *out), kept for ttl_us.
+ * Either the operation's changes and the answer commit together or neither
+ * does. A later claim with the same key and request replays that answer
+ * (CM_IDEM_REPLAY; the stored answer is the result JSON, which begins with
+ * '{').
+ *
+ * @param out  [out] the operation's JSON result (cm_free()); NULL on failure.
+ * @return CM_OK; what cm_exec() returns when the operation fails (the claim
+ *         is then still held: complete it with the failure's answer, or
+ *         release it); CM_ELEASE when the claim is no longer this
+ *         request's (it lapsed, and the key was answered or taken again):
+ *         nothing was committed; CM_EINVAL for bad arguments.
+ * Thread-safe (the actor is only read). @since 0.1
+ */
+CM_API int cm_idem_exec(char **out, cm_store *store, const cm_actor *actor, const char *op,
+                        const char *json_in, size_t len, const char *scope, const char *key,
+                        const char *request_hash, int32_t status, int64_t ttl_us);
 
 CM_END_DECLS
 

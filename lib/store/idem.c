@@ -1,7 +1,9 @@
 /*
  * idem.c - Idempotency-Key records in the store (include/community/idem.h):
  * claim, complete and release, each one short write transaction on the
- * pool. SQL: lib/store/sqlite/sql_idem.c.
+ * pool, and the completion inside an operation's transaction
+ * (cm__idem_complete_in, for cm_idem_exec in lib/core/exec_idem.c). SQL:
+ * lib/store/sqlite/sql_idem.c.
  */
 #include "store_int.h"
 
@@ -180,9 +182,10 @@ typedef struct finish_ctx {
     bool complete;
 } finish_ctx;
 
-static int finish_tx(cm__conn *conn, void *payload)
+/* 1 when the claim was there (and is now completed or released), 0 when
+ * not, < 0 on error. */
+static int finish_step(cm__conn *conn, const finish_ctx *f)
 {
-    finish_ctx *f = payload;
     cm__q q;
     int rc = cm__q_open(&q, conn, f->complete ? "idem.complete" : "idem.release");
     if (rc)
@@ -196,8 +199,41 @@ static int finish_tx(cm__conn *conn, void *payload)
         cm__q_int64(&q, 6, f->expires_at);
     }
     rc = cm__q_step(&q);
+    if (rc >= 0)
+        rc = cm__q_changes(&q) > 0;
     cm__q_close(&q);
+    return rc;
+}
+
+static int finish_tx(cm__conn *conn, void *payload)
+{
+    int rc = finish_step(conn, payload);
     return rc < 0 ? rc : CM_OK;
+}
+
+int cm__idem_complete_in(cm__conn *conn, const char *scope, const char *key,
+                         const char *request_hash, int32_t status, const void *response, size_t len,
+                         int64_t expires_at)
+{
+    finish_ctx f = {.scope = scope,
+                    .key = key,
+                    .hash = request_hash,
+                    .status = status,
+                    .response = response,
+                    .len = len,
+                    .expires_at = expires_at,
+                    .complete = true};
+    int rc = finish_step(conn, &f);
+    if (rc == 0)
+        rc = cm__error_set(CM_ELEASE,
+                           "the Idempotency-Key claim is no longer held by this request (it "
+                           "lapsed, and the key was answered or taken again)");
+    return rc < 0 ? rc : CM_OK;
+}
+
+int cm__idem_check(cm_store *store, const char *scope, const char *key, const char *request_hash)
+{
+    return check_args(store, scope, key, request_hash);
 }
 
 int cm_idem_complete(cm_store *store, const char *scope, const char *key, const char *request_hash,

@@ -108,6 +108,16 @@ void cm__tx_rollback(cm__conn *conn);
 typedef int (*cm__tx_fn)(cm__conn *conn, void *payload);
 int cm__store_run_tx(cm_store *store, bool write, cm__tx_fn fn, void *payload);
 
+/* ---- Idempotency-Key records (idem.c) ---- */
+/* Complete the claim of (scope, key, request_hash) with an answer inside
+ * the caller's transaction: CM_OK, CM_ELEASE when that claim is no longer
+ * there (lapsed and answered or taken again), or the error. */
+int cm__idem_complete_in(cm__conn *conn, const char *scope, const char *key,
+                         const char *request_hash, int32_t status, const void *response, size_t len,
+                         int64_t expires_at);
+/* The argument checks of cm_idem_*: CM_OK or CM_EINVAL (detail set). */
+int cm__idem_check(cm_store *store, const char *scope, const char *key, const char *request_hash);
+
 /* ---- statements ---- */
 /* Fetch the prepared statement for catalogue id (prepared once per
  * connection) ready for binding. CM_ENOTSUP when the dialect lacks it. */
