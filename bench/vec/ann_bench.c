@@ -11,6 +11,8 @@
  *                 [--min-time S] [--index PATH]
  *                 [--clusters C] [--subclusters S] [--noise X] [--sub-spread X]
  *                 [--seed N]    (data set shape, datagen.h; defaults there)
+ *                 [--tune R]    (self-tuning ef: cm_vec_index_tune for recall@10 R,
+ *                                its cost, then recall / QPS at the ef it picked)
  *
  * Every result is one line "key=value ..." on stdout (see run_ann.sh).
  * Memory is measured two ways: bytes the library holds (a counting
@@ -256,7 +258,7 @@ static void usage(void)
                     "         [--ef a,b,c] [--data DIR] [--no-filter] [--no-churn]\n"
                     "         [--min-time S] [--index PATH (load if present, else save)]\n"
                     "         [--clusters C] [--subclusters S] [--noise X] [--sub-spread X]\n"
-                    "         [--seed N]\n");
+                    "         [--seed N] [--tune RECALL]\n");
     exit(2);
 }
 
@@ -279,6 +281,7 @@ int main(int argc, char **argv)
     long clusters = 0, subclusters = 0;
     double noise = -1, sub_spread = -1;
     unsigned long long seed = 0;
+    double tune = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--no-filter")) {
@@ -326,6 +329,8 @@ int main(int argc, char **argv)
             sub_spread = strtod(v, NULL);
         else if (!strcmp(a, "--seed"))
             seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--tune"))
+            tune = strtod(v, NULL);
         else
             usage();
     }
@@ -406,6 +411,27 @@ int main(int argc, char **argv)
         }
     }
     fflush(stdout);
+
+    /* self-tuning ef: what tuning costs, then the index at its own ef
+     * (ef 0) on the held-out queries */
+    if (tune > 0) {
+        cm_vec_tune_options to = CM_VEC_TUNE_OPTIONS_INIT;
+        to.target_recall = (float)tune;
+        uint32_t tef = 0;
+        double t0 = vb_now(), c0 = cpu_now();
+        int rc = cm_vec_index_tune(&tef, ix, &to);
+        if (rc)
+            die("tune", rc);
+        printf("tune lib=cm storage=%s target=%.3f sample=%u ef=%u secs=%.2f cpu_secs=%.2f\n",
+               storage_name, tune, (unsigned)to.sample, tef, vb_now() - t0, cpu_now() - c0);
+        point p = measure(ix, &d, d.gt, 0, threads, NULL);
+        printf("tuned lib=cm storage=%s ef=%u recall=%.4f qps1=%.0f cpu_qps1=%.0f", storage_name,
+               tef, p.recall, p.qps1, p.cpu_qps1);
+        if (threads > 1)
+            printf(" qps%u=%.0f", threads, p.qpsT);
+        printf("\n");
+        fflush(stdout);
+    }
 
     /* ef sweep */
     uint32_t ef95 = 0;

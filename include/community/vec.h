@@ -194,10 +194,12 @@ typedef int (*cm_vec_filter_fn)(int64_t id, void *payload);
 typedef struct cm_vec_search_options {
     uint32_t size;           /**< sizeof(cm_vec_search_options). */
     uint32_t threads;        /**< worker threads, 0 or 1 = the calling thread only. */
-    uint32_t ef;             /**< HNSW search breadth (>= k used); 0 = default 64. For
-                                  recall@10 >= 0.95 on data of any cluster structure at
-                                  384 or 768 dimensions (M 16): 80; on well-clustered
-                                  data 24 (docs/benchmarks.md). */
+    uint32_t ef;             /**< HNSW search breadth (>= k used); 0 = the index's own:
+                                  the ef picked by cm_vec_index_tune() for its target
+                                  recall, else 64. The ef a recall needs depends on the
+                                  data (for recall@10 0.95 at M 16: 24 on well-clustered
+                                  data, 80 on data with little cluster structure;
+                                  docs/benchmarks.md): prefer cm_vec_index_tune(). */
     uint32_t reserved;       /**< must be 0. */
     const uint8_t *allow;    /**< optional bitmap: bit (id % 8) of byte id / 8 set = allowed. */
     uint64_t allow_bits;     /**< number of valid bits in `allow`; ids beyond are excluded. */
@@ -425,6 +427,74 @@ CM_API int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_
 CM_API int cm_vec_index_search_batch(int64_t *ids_out, float *dist_out, size_t *found_out,
                                      const cm_vec_index *ix, const float *queries, size_t nq,
                                      size_t dim, size_t k, const cm_vec_search_options *opts);
+
+/**
+ * Options of cm_vec_index_tune(). Fill with CM_VEC_TUNE_OPTIONS_INIT.
+ * @since 0.1
+ */
+typedef struct cm_vec_tune_options {
+    uint32_t size;       /**< sizeof(cm_vec_tune_options). */
+    float target_recall; /**< recall@k wanted from searches with ef 0, in (0, 1]; default
+                              0.95. 0 = stop tuning: ef 0 means 64 again. */
+    uint32_t k;          /**< the k of that recall; default 10. */
+    uint32_t sample;     /**< held-out queries per tuning; default 256, at most 65536. */
+    uint32_t regrow;     /**< re-tune after an add once the live count reaches `regrow`
+                              times the count of the last tuning; 0 = default 2; 1 = never
+                              re-tune automatically. */
+    uint32_t max_ef;     /**< the largest ef tried (taken when nothing smaller reaches the
+                              target); 0 = default 1024. */
+    uint64_t seed;       /**< picks the held-out sample. */
+} cm_vec_tune_options;
+
+#define CM_VEC_TUNE_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        (uint32_t)sizeof(cm_vec_tune_options), 0.95f, 10, 256, 2, 1024, 0x7e57                     \
+    }
+
+/**
+ * Method of cm_vec_index: give the index a target recall and let it pick the
+ * ef of searches whose `opts->ef` is 0 (self-tuning ef).
+ *
+ * Tuning holds out `sample` live entries (at random; never the entry point)
+ * as queries, finds each one's exact k nearest other entries with a scan of
+ * the whole index, then searches for each at growing ef, with the held-out
+ * entry neither returned nor walked through, so that it acts as a query
+ * the graph has never seen. The chosen ef is the smallest of
+ * k, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, ... `max_ef` (searched by
+ * bisection) whose mean recall over the sample, less 1.645 standard errors,
+ * reaches the target, so that a sample that happened to be easy does not
+ * pick too small an ef. Recall is measured against the exact scan of the
+ * stored vectors (bf16 storage: of the bf16 rows).
+ *
+ * The index tunes at once when it holds at least k + 2 entries, and again
+ * after a cm_vec_index_add() or cm_vec_index_add_batch() that brings the
+ * live count to `regrow` times the count of the last tuning (the first
+ * automatic tuning comes at 1,000 entries when the index was smaller when
+ * this was called). That add returns after the tuning: it pays the cost.
+ * Cost: `sample` exact scans of the index (sample * n distances, blocked
+ * so that rows are read from memory once per 64 queries) plus about
+ * log2(number of ef steps) * sample searches; with regrow 2 every tuning
+ * together cost at most twice the last one. Measured in docs/benchmarks.md
+ * (100,000 x 384 f32: 0.55-0.76 CPU seconds). Searches run during tuning;
+ * adds and removes wait for it.
+ *
+ * The target and the tuned ef are not saved by cm_vec_index_save(): call
+ * this again after cm_vec_index_load(). A search with a larger k than the
+ * tuned one uses ef = max(tuned ef, k); one with a filter uses the same ef.
+ *
+ * @param ef_out [out] the ef now used by searches with ef 0, or NULL.
+ * @param opts   NULL for the defaults (target 0.95 at k 10).
+ * @return CM_OK; CM_EINVAL (field "target_recall" outside [0, 1], "k" 0 or
+ *         above 4096, "sample", "opts"); CM_ENOMEM.
+ * Thread-safe; one tuning runs at a time. @since 0.1
+ */
+CM_API int cm_vec_index_tune(uint32_t *ef_out, cm_vec_index *ix, const cm_vec_tune_options *opts);
+
+/**
+ * Method of cm_vec_index: the ef a search with `opts->ef` 0 uses now: the
+ * tuned one (cm_vec_index_tune()) or 64. Thread-safe. @since 0.1
+ */
+CM_API uint32_t cm_vec_index_ef(const cm_vec_index *ix);
 
 /**
  * Method of cm_vec_index: write the index to `path` (replaced atomically

@@ -48,6 +48,8 @@ uint64_t cm__hnsw_exact_fallbacks(void)
  * already agrees past this depth) */
 #define RESCORE(k) ((k) + (k) / 2 + 2)
 
+static void retune_after_add(cm_vec_index *ix);
+
 /* ---- layout ---- */
 
 uint32_t cm__hnsw_max_links(const cm_vec_index *ix, int level)
@@ -101,6 +103,13 @@ int cm__hnsw_create(cm_vec_index **out, size_t dim, int metric, int storage, uin
         cm__free(ix);
         return cm__error_set(CM_ERROR, "cm_vec_index: cannot create lock");
     }
+    if (pthread_mutex_init(&ix->tune_lock, NULL) != 0) {
+        (void)pthread_mutex_destroy(&ix->entry_lock);
+        (void)pthread_mutex_destroy(&ix->pool_lock);
+        (void)pthread_rwlock_destroy(&ix->lock);
+        cm__free(ix);
+        return cm__error_set(CM_ERROR, "cm_vec_index: cannot create lock");
+    }
     *out = ix;
     return CM_OK;
 }
@@ -138,6 +147,7 @@ void cm_vec_index_free(cm_vec_index *ix)
     (void)pthread_rwlock_destroy(&ix->lock);
     (void)pthread_mutex_destroy(&ix->pool_lock);
     (void)pthread_mutex_destroy(&ix->entry_lock);
+    (void)pthread_mutex_destroy(&ix->tune_lock);
     cm__free(ix);
 }
 
@@ -500,6 +510,7 @@ typedef struct {
     const void *q;                    /* encoded query */
     const cm_vec_search_options *flt; /* NULL: no filter */
     uint32_t exclude;                 /* slot never returned (the one being inserted) */
+    int hide;                         /* `exclude` is not walked through either (tuning) */
     int locking;                      /* parallel insert: read lists under node locks */
     cm__visited *vis;
     pheap cand, res;
@@ -562,6 +573,8 @@ static uint32_t greedy(walk *w, uint32_t cur, int level)
         for (uint32_t j = 1; j <= l[0]; j++) {
             if (ix->levels[l[j]] < level) /* defensive: a list never points lower */
                 continue;
+            if (w->hide && l[j] == w->exclude)
+                continue;
             float d = qdist(w, vec_at(ix, l[j]));
             if (d < cd) {
                 cd = d;
@@ -611,6 +624,8 @@ static int search_layer(walk *w, uint32_t ep, size_t ef, int level)
     vis_next(w->vis);
     epoch = w->vis->epoch;
     w->cand.n = w->res.n = 0;
+    if (w->hide && w->exclude != NO_SLOT)
+        marks[w->exclude] = epoch; /* never expanded: a held-out query */
     marks[ep] = epoch;
     float d = qdist(w, vec_at(ix, ep)), lower = INFINITY;
     if (eligible(w, ep)) {
@@ -1290,6 +1305,8 @@ int cm_vec_index_add_batch(cm_vec_index *ix, const int64_t *ids, const float *ve
     (void)pthread_rwlock_unlock(&ix->lock);
     cm__free(tmp);
     cm__free(slots);
+    if (ready)
+        retune_after_add(ix);
     return rc;
 }
 
@@ -1531,9 +1548,9 @@ static void *align64(void *p)
 /* One search with the read lock held and options read. */
 static int search_locked(cm_vec_index *ix, const float *query, size_t k,
                          const cm_vec_search_options *opts, cm__vec_hit **hits_out, size_t *found,
-                         cm__visited *v)
+                         cm__visited *v, uint32_t hide)
 {
-    size_t ef = opts->ef ? opts->ef : 64;
+    size_t ef = opts->ef ? opts->ef : cm_vec_index_ef(ix);
     if (ef < k)
         ef = k;
     *found = 0;
@@ -1555,7 +1572,8 @@ static int search_locked(cm_vec_index *ix, const float *query, size_t k,
     w.f = dfn_make(ix);
     w.q = qe;
     w.flt = cm__vec_has_filter(opts) ? opts : NULL;
-    w.exclude = NO_SLOT;
+    w.exclude = hide;
+    w.hide = hide != NO_SLOT;
     walk_begin(&w, v);
     size_t n = 0;
     double passing = w.flt ? filter_passing(ix, w.flt) : (double)ix->live;
@@ -1631,7 +1649,7 @@ int cm_vec_index_search(int64_t *ids_out, float *dist_out, size_t *found_out,
     cm__visited *v = scratch_get(ix);
     cm__vec_hit *hits = NULL;
     size_t found = 0;
-    rc = v ? search_locked(ix, query, k, &opts, &hits, &found, v) : CM_ENOMEM;
+    rc = v ? search_locked(ix, query, k, &opts, &hits, &found, v, NO_SLOT) : CM_ENOMEM;
     if (rc == CM_OK)
         cm__vec_hits_write(ids_out, dist_out, hits, found, k);
     scratch_put(ix, v);
@@ -1669,7 +1687,8 @@ static void *batch_worker(void *arg)
         for (; q < end && rc == CM_OK; q++) {
             cm__vec_hit *hits = NULL;
             size_t found = 0;
-            rc = search_locked(ix, j->queries + q * ix->dim, j->k, j->opts, &hits, &found, v);
+            rc = search_locked(ix, j->queries + q * ix->dim, j->k, j->opts, &hits, &found, v,
+                               NO_SLOT);
             if (rc == CM_OK) {
                 cm__vec_hits_write(j->ids_out + q * j->k,
                                    j->dist_out ? j->dist_out + q * j->k : NULL, hits, found, j->k);
@@ -1723,4 +1742,249 @@ int cm_vec_index_search_batch(int64_t *ids_out, float *dist_out, size_t *found_o
     if (rc)
         return cm__error_set(CM_ENOMEM, "cm_vec_index_search_batch: out of memory");
     return CM_OK;
+}
+
+/* ---- self-tuning ef ---- */
+
+#define TUNE_FIRST_AUTO 1000 /* live entries before the first automatic tuning */
+#define TUNE_BLOCK 64        /* queries per pass over the rows in the exact scan */
+
+static const uint32_t ef_steps[] = {12,  16,  20,  24,   32,   40,   48,   64,
+                                    80,  96,  128, 160,  192,  256,  320,  384,
+                                    512, 640, 768, 1024, 1536, 2048, 3072, 4096};
+
+uint32_t cm_vec_index_ef(const cm_vec_index *ix)
+{
+    uint32_t ef = ix ? atomic_load_explicit(&ix->tuned_ef, memory_order_relaxed) : 0;
+    return ef ? ef : 64;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    cm_vec_index *ix;
+    size_t nq, k;
+    uint32_t *qslot;   /* held-out slots */
+    float *qf;         /* their vectors as f32 queries, nq * dim */
+    int64_t *truth;    /* nq * k ids, exact */
+    cm__vec_hit *heap; /* nq * k */
+    cm__visited *v;
+} tuner;
+
+/* Pick up to t->nq distinct live slots (not the entry point) at random. */
+static void tune_sample(tuner *t, uint64_t seed)
+{
+    cm_vec_index *ix = t->ix;
+    uint64_t s = seed;
+    size_t got = 0;
+    uint16_t *marks = t->v->marks;
+    vis_next(t->v);
+    uint16_t epoch = t->v->epoch;
+    for (size_t tries = 0; got < t->nq && tries < 20 * t->nq + 1000; tries++) {
+        uint32_t slot = (uint32_t)(splitmix(&s) % ix->n);
+        if (ix->state[slot] != CM__SLOT_LIVE || (int64_t)slot == ix->entry || marks[slot] == epoch)
+            continue;
+        marks[slot] = epoch;
+        t->qslot[got++] = slot;
+    }
+    t->nq = got;
+    for (size_t i = 0; i < got; i++) {
+        const void *row = vec_at(ix, t->qslot[i]);
+        if (ix->storage == CM_VEC_STORE_BF16)
+            cm_vec_bf16_to_f32(t->qf + i * ix->dim, row, ix->dim);
+        else
+            memcpy(t->qf + i * ix->dim, row, ix->dim * sizeof(float));
+    }
+}
+
+/* Exact k nearest live entries of every held-out slot (itself excluded):
+ * each block of rows is scanned for TUNE_BLOCK queries while in cache. */
+static void tune_exact(tuner *t)
+{
+    cm_vec_index *ix = t->ix;
+    walk w = {0};
+    w.ix = ix;
+    w.f = dfn_make(ix);
+    uint32_t rows[64];
+    float dd[64];
+    for (size_t q0 = 0; q0 < t->nq; q0 += TUNE_BLOCK) {
+        size_t q1 = q0 + TUNE_BLOCK < t->nq ? q0 + TUNE_BLOCK : t->nq;
+        cm__vec_heap hp[TUNE_BLOCK];
+        for (size_t q = q0; q < q1; q++)
+            hp[q - q0] = (cm__vec_heap){t->heap + q * t->k, 0, t->k};
+        for (size_t s = 0; s < ix->n;) {
+            uint32_t nr = 0;
+            for (; s < ix->n && nr < 64; s++)
+                if (ix->state[s] == CM__SLOT_LIVE)
+                    rows[nr++] = (uint32_t)s;
+            for (size_t q = q0; q < q1; q++) {
+                w.q = vec_at(ix, t->qslot[q]);
+                dist_many(&w, rows, nr, dd);
+                for (uint32_t r = 0; r < nr; r++)
+                    if (rows[r] != t->qslot[q])
+                        cm__vec_heap_push(&hp[q - q0], dd[r], (int64_t)rows[r]);
+            }
+        }
+        for (size_t q = q0; q < q1; q++) {
+            cm__vec_heap_sort(&hp[q - q0]);
+            for (size_t i = 0; i < t->k; i++)
+                t->truth[q * t->k + i] =
+                    i < hp[q - q0].size ? ix->ids[t->heap[q * t->k + i].id] : -1;
+        }
+    }
+}
+
+/* Mean recall@k over the sample at `ef`, less 1.645 standard errors. */
+static int tune_recall(tuner *t, uint32_t ef, double *out)
+{
+    cm_vec_index *ix = t->ix;
+    cm_vec_search_options so = CM_VEC_SEARCH_OPTIONS_INIT;
+    so.ef = ef;
+    double sum = 0, sum2 = 0;
+    for (size_t q = 0; q < t->nq; q++) {
+        cm__vec_hit *hits = NULL;
+        size_t found = 0;
+        if (search_locked(ix, t->qf + q * ix->dim, t->k, &so, &hits, &found, t->v, t->qslot[q]))
+            return CM_ENOMEM;
+        const int64_t *truth = t->truth + q * t->k;
+        size_t want = 0, hit = 0;
+        for (size_t i = 0; i < t->k; i++) {
+            if (truth[i] < 0)
+                continue;
+            want++;
+            for (size_t j = 0; j < found; j++)
+                if (hits[j].id == truth[i]) {
+                    hit++;
+                    break;
+                }
+        }
+        double r = want ? (double)hit / (double)want : 1.0;
+        sum += r;
+        sum2 += r * r;
+    }
+    double n = (double)t->nq, mean = sum / n;
+    double var = n > 1 ? (sum2 - n * mean * mean) / (n - 1) : 0;
+    *out = mean - 1.645 * sqrt(var > 0 ? var : 0) / sqrt(n);
+    return CM_OK;
+}
+
+/* Tune now: tune_lock held, settings read from the index. Takes the read
+ * lock. */
+static int tune_run(cm_vec_index *ix)
+{
+    tuner t = {0};
+    t.ix = ix;
+    t.k = ix->tune_k;
+    int rc = CM_OK;
+    (void)pthread_rwlock_rdlock(&ix->lock);
+    size_t live = ix->live;
+    if (live < t.k + 2) { /* every search returns everything at ef >= k */
+        (void)pthread_rwlock_unlock(&ix->lock);
+        return CM_OK;
+    }
+    t.nq = ix->tune_sample < live - 1 ? ix->tune_sample : live - 1;
+    t.v = scratch_get(ix);
+    t.qslot = cm__malloc(t.nq * sizeof *t.qslot);
+    t.qf = cm__malloc(t.nq * ix->dim * sizeof *t.qf);
+    t.truth = cm__malloc(t.nq * t.k * sizeof *t.truth);
+    t.heap = cm__malloc(t.nq * t.k * sizeof *t.heap);
+    if (!t.v || !t.qslot || !t.qf || !t.truth || !t.heap) {
+        rc = CM_ENOMEM;
+        goto out;
+    }
+    tune_sample(&t, ix->tune_seed ^ (uint64_t)live);
+    if (t.nq == 0)
+        goto out;
+    tune_exact(&t);
+    /* candidates: k, then the steps above k up to max_ef */
+    uint32_t cand[1 + sizeof ef_steps / sizeof ef_steps[0]];
+    size_t nc = 0;
+    cand[nc++] = (uint32_t)t.k;
+    for (size_t i = 0; i < sizeof ef_steps / sizeof ef_steps[0]; i++)
+        if (ef_steps[i] > t.k && ef_steps[i] <= ix->tune_max_ef)
+            cand[nc++] = ef_steps[i];
+    if (cand[nc - 1] < ix->tune_max_ef && ix->tune_max_ef > t.k)
+        cand[nc++] = ix->tune_max_ef;
+    /* bisection for the first candidate reaching the target (recall grows
+     * with ef); the last one when none does */
+    size_t lo = 0, hi = nc - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        double r;
+        if ((rc = tune_recall(&t, cand[mid], &r)))
+            goto out;
+        if (r >= (double)ix->tune_target)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    atomic_store_explicit(&ix->tuned_ef, cand[lo], memory_order_relaxed);
+    ix->tune_live = live;
+out:
+    if (t.v)
+        scratch_put(ix, t.v);
+    (void)pthread_rwlock_unlock(&ix->lock);
+    cm__free(t.qslot);
+    cm__free(t.qf);
+    cm__free(t.truth);
+    cm__free(t.heap);
+    return rc;
+}
+
+int cm_vec_index_tune(uint32_t *ef_out, cm_vec_index *ix, const cm_vec_tune_options *opts)
+{
+    if (!ix)
+        return cm__error_set(CM_EINVAL, "cm_vec_index_tune: NULL index");
+    cm_vec_tune_options o = CM_VEC_TUNE_OPTIONS_INIT;
+    if (opts) {
+        if (opts->size < sizeof(uint32_t) * 2)
+            return cm__error_set_field(CM_EINVAL, "opts", "tune options: size too small");
+        memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    }
+    if (!(o.target_recall >= 0.0f && o.target_recall <= 1.0f))
+        return cm__error_set_field(CM_EINVAL, "target_recall", "target recall not in [0, 1]");
+    if (o.k == 0 || o.k > 4096)
+        return cm__error_set_field(CM_EINVAL, "k", "k = %u not in 1..4096", (unsigned)o.k);
+    if (o.sample == 0 || o.sample > 65536)
+        return cm__error_set_field(CM_EINVAL, "sample", "sample = %u not in 1..65536",
+                                   (unsigned)o.sample);
+    (void)pthread_mutex_lock(&ix->tune_lock);
+    ix->tune_target = o.target_recall;
+    ix->tune_k = o.k;
+    ix->tune_sample = o.sample;
+    ix->tune_regrow = o.regrow ? o.regrow : 2;
+    ix->tune_max_ef = o.max_ef ? o.max_ef : 1024;
+    if (ix->tune_max_ef < o.k)
+        ix->tune_max_ef = o.k;
+    ix->tune_seed = o.seed;
+    ix->tune_live = 0;
+    atomic_store_explicit(&ix->tuned_ef, 0, memory_order_relaxed);
+    int rc = o.target_recall > 0 ? tune_run(ix) : CM_OK;
+    (void)pthread_mutex_unlock(&ix->tune_lock);
+    if (rc)
+        return cm__error_set(CM_ENOMEM, "cm_vec_index_tune: out of memory");
+    if (ef_out)
+        *ef_out = cm_vec_index_ef(ix);
+    return CM_OK;
+}
+
+/* After an add: re-tune when the index has grown enough (not when another
+ * thread is tuning). A failure keeps the previous ef. */
+static void retune_after_add(cm_vec_index *ix)
+{
+    if (pthread_mutex_trylock(&ix->tune_lock) != 0)
+        return;
+    if (ix->tune_target > 0 && ix->tune_regrow > 1) {
+        size_t live = cm_vec_index_count(ix);
+        size_t due = ix->tune_live ? ix->tune_live * ix->tune_regrow : TUNE_FIRST_AUTO;
+        if (live >= due)
+            (void)tune_run(ix);
+    }
+    (void)pthread_mutex_unlock(&ix->tune_lock);
 }

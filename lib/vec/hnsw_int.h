@@ -71,6 +71,15 @@ struct cm_vec_index {
      * writes) and the mutex guarding entry / max_level */
     _Atomic unsigned char *node_locks;
     pthread_mutex_t entry_lock;
+    /* self-tuning ef (cm_vec_index_tune): the settings and the live count
+     * of the last tuning under tune_lock; the tuned ef (0 = none) read by
+     * searches without it */
+    pthread_mutex_t tune_lock;
+    float tune_target; /* 0: not tuning */
+    uint32_t tune_k, tune_sample, tune_regrow, tune_max_ef;
+    uint64_t tune_seed;
+    size_t tune_live;
+    _Atomic uint32_t tuned_ef;
 };
 
 /* Allocate an empty index (no locks taken). */
