@@ -35,7 +35,8 @@ struct cmh_app {
     bool crash_after_commit;
     char id_prefix[12];
     uint64_t id_counter;
-    int slot_healthz, slot_readyz, slot_metrics, slot_openapi, slot_preflight, slot_unmatched;
+    int slot_healthz, slot_readyz, slot_metrics, slot_openapi, slot_preflight, slot_unmatched,
+        slot_download;
 };
 
 #define SESSION_COOKIE "cm_session"
@@ -103,7 +104,8 @@ cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t e
     app->slot_openapi = n + 3;
     app->slot_preflight = n + 4;
     app->slot_unmatched = n + 5;
-    app->metrics = cmh_metrics_new(n + 6);
+    app->slot_download = n + 6;
+    app->metrics = cmh_metrics_new(n + 7);
     for (int i = 0; i < n; i++)
         cmh_metrics_slot(app->metrics, i, app->router.routes[i].path);
     cmh_metrics_slot(app->metrics, app->slot_healthz, "/healthz");
@@ -112,6 +114,7 @@ cmh_app *cmh_app_new(const cmh_config *cfg, cm_store *store, char *err, size_t e
     cmh_metrics_slot(app->metrics, app->slot_openapi, "/openapi.json");
     cmh_metrics_slot(app->metrics, app->slot_preflight, "preflight");
     cmh_metrics_slot(app->metrics, app->slot_unmatched, "unmatched");
+    cmh_metrics_slot(app->metrics, app->slot_download, "/v1/attachments/{attachment_id}/{part}");
     cmh_metrics_gauges(app->metrics)->start_time = (double)time(NULL);
     app->rl = cmh_ratelimit_new(cfg->rate, cfg->burst, 65536);
     if (cfg->redis) {
@@ -648,6 +651,79 @@ static bool wants_cookie(const cmh_exchange *ex, const char *query)
     return w;
 }
 
+/* Rate limit: an IP whose bucket is empty (e.g. many bad tokens) is
+ * refused outright; otherwise the bucket is the session's, or the IP's for
+ * anonymous callers. Returns true (429 set) when the request is refused. */
+static bool rate_limited(cmh_exchange *ex)
+{
+    cmh_app *app = ex->app;
+    uint64_t now = cmh_mono_ns();
+    char key[96];
+    int wait = 0;
+    (void)snprintf(key, sizeof key, "ip:%s", ex->client);
+    if (ex->token && cmh_ratelimit_empty(app->rl, key, now)) {
+        wait = 1;
+    } else if (ex->token) {
+        cmh_buf k = {0};
+        cmh_buf_puts(&k, "tok:");
+        cmh_buf_puts(&k, ex->token);
+        wait = cmh_ratelimit_take(app->rl, k.p, now);
+        if (!wait && app->redis && app->cfg->rate > 0)
+            ex->rl_key = cmh_buf_steal(&k, NULL);
+        cmh_buf_free(&k);
+    } else {
+        wait = cmh_ratelimit_take(app->rl, key, now);
+        if (!wait && app->redis && app->cfg->rate > 0)
+            ex->rl_key = cmh_xstrdup(key);
+    }
+    if (!wait)
+        return false;
+    char ra[16];
+    (void)snprintf(ra, sizeof ra, "%d", wait);
+    problem(ex, 429, "HTTP_RATE_LIMITED", "too many requests",
+            "rate limit exceeded; retry after the Retry-After delay", NULL);
+    header(&ex->resp, "Retry-After", ra);
+    cmh_app_gauges(app)->rate_limited_total++;
+    return true;
+}
+
+/*
+ * GET (or HEAD) /v1/attachments/{id}/content and .../thumbnail: the stored
+ * bytes of an attachment, for whoever attachments.get lets see it. The id
+ * is all that is taken from the path (digits only); the library reads the
+ * object under the key it made. Returns true when the path is one of
+ * these (the response or the work is then set).
+ */
+static bool download_route(cmh_exchange *ex, const char *method, const char *path, size_t n)
+{
+    static const char prefix[] = "/v1/attachments/";
+    size_t pl = sizeof prefix - 1;
+    if (n <= pl || memcmp(path, prefix, pl) != 0)
+        return false;
+    size_t d = pl;
+    int64_t id = 0;
+    while (d < n && path[d] >= '0' && path[d] <= '9' && d - pl < 18)
+        id = id * 10 + (path[d++] - '0');
+    size_t rest = n - d;
+    bool thumb = rest == 10 && memcmp(path + d, "/thumbnail", 10) == 0;
+    if (d == pl || id <= 0 || !(thumb || (rest == 8 && memcmp(path + d, "/content", 8) == 0)))
+        return false;
+    ex->slot = ex->app->slot_download;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        problem(ex, 405, "HTTP_METHOD_NOT_ALLOWED", "method not allowed",
+                "this endpoint answers GET and HEAD", NULL);
+        header(&ex->resp, "Allow", "GET, HEAD");
+        return true;
+    }
+    if (!credentials(ex) || rate_limited(ex))
+        return true;
+    ex->download_id = id;
+    ex->download_thumbnail = thumb;
+    ex->kind = CMH_K_DOWNLOAD;
+    ex->needs_work = true;
+    return true;
+}
+
 /* Route an operation request: everything up to handing it to a worker. */
 static void op_route(cmh_exchange *ex, const char *method, const char *path, size_t path_len,
                      const char *query)
@@ -679,37 +755,8 @@ static void op_route(cmh_exchange *ex, const char *method, const char *path, siz
     if (!credentials(ex))
         goto out;
 
-    /* Rate limit: an IP whose bucket is empty (e.g. many bad tokens) is
-     * refused outright; otherwise the bucket is the session's, or the
-     * IP's for anonymous callers. */
-    uint64_t now = cmh_mono_ns();
-    char key[96];
-    int wait = 0;
-    (void)snprintf(key, sizeof key, "ip:%s", ex->client);
-    if (ex->token && cmh_ratelimit_empty(app->rl, key, now)) {
-        wait = 1;
-    } else if (ex->token) {
-        cmh_buf k = {0};
-        cmh_buf_puts(&k, "tok:");
-        cmh_buf_puts(&k, ex->token);
-        wait = cmh_ratelimit_take(app->rl, k.p, now);
-        if (!wait && app->redis && app->cfg->rate > 0)
-            ex->rl_key = cmh_buf_steal(&k, NULL);
-        cmh_buf_free(&k);
-    } else {
-        wait = cmh_ratelimit_take(app->rl, key, now);
-        if (!wait && app->redis && app->cfg->rate > 0)
-            ex->rl_key = cmh_xstrdup(key);
-    }
-    if (wait) {
-        char ra[16];
-        (void)snprintf(ra, sizeof ra, "%d", wait);
-        problem(ex, 429, "HTTP_RATE_LIMITED", "too many requests",
-                "rate limit exceeded; retry after the Retry-After delay", NULL);
-        header(&ex->resp, "Retry-After", ra);
-        cmh_app_gauges(app)->rate_limited_total++;
+    if (rate_limited(ex))
         goto out;
-    }
 
     if (ex->cookie_auth && unsafe && !csrf_ok(ex)) {
         problem(ex, 403, "HTTP_CSRF_FAILED", "CSRF check failed",
@@ -833,7 +880,8 @@ cmh_exchange *cmh_app_begin(cmh_app *app, cmh_request *req)
     } else if (t[0] != '/') {
         problem(ex, 400, "HTTP_BAD_REQUEST", "bad request", "the request-target must be a path",
                 NULL);
-    } else if (!(host = host_route(ex, req->method, t, path_len))) {
+    } else if (!(host = host_route(ex, req->method, t, path_len)) &&
+               !download_route(ex, req->method, t, path_len)) {
         op_route(ex, req->method, t, path_len, qcopy);
     }
     free(qcopy);
@@ -915,6 +963,24 @@ static void work(cmh_exchange *ex)
             cm_exec(&ex->assistant_out, app->store, sys, "assistant.stats", NULL, 0) != CM_OK)
             ex->assistant_out = NULL;
         cm_actor_free(sys);
+        return;
+    }
+    if (ex->kind == CMH_K_DOWNLOAD) {
+        bool failed;
+        if (ex->rl_key && (ex->rl_wait = cmh_redis_rate_take(app->redis, ex->rl_key, app->cfg->rate,
+                                                             app->cfg->burst, &failed)))
+            return;
+        cm_actor *actor = NULL;
+        int rc = ex->token ? cm_actor_from_session(&actor, app->store, ex->token) : CM_OK;
+        if (rc == CM_OK) {
+            ex->actor_id = actor ? cm_actor_member_id(actor) : 0;
+            ex->actor_role = actor ? cm_actor_role(actor) : 0;
+            rc = cm_attachment_read(&ex->file, &ex->file_len, &ex->file_type, &ex->file_etag,
+                                    app->store, actor, ex->download_id, ex->download_thumbnail);
+        }
+        if (rc)
+            capture_error(ex, rc);
+        cm_actor_free(actor);
         return;
     }
     if (ex->kind != CMH_K_OP)
@@ -1190,6 +1256,132 @@ void cmh_app_post_work(cmh_exchange *ex)
     cm_trace_set_current(prev);
 }
 
+/* One "bytes=" range of a body of n bytes (RFC 9110 14.1.2): 1 with
+ * [*first, *last] set, 0 when the header is not a single byte range (the
+ * whole body is sent), -1 when it is unsatisfiable. */
+static int byte_range(const char *h, size_t n, size_t *first, size_t *last)
+{
+    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') { /* the last N bytes */
+        if (p[1] < '0' || p[1] > '9')
+            return 0;
+        unsigned long long k = strtoull(p + 1, &end, 10);
+        if (*end || k == 0)
+            return *end ? 0 : -1;
+        if (n == 0)
+            return -1;
+        *first = k >= n ? 0 : n - (size_t)k;
+        *last = n - 1;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return 0;
+    unsigned long long a = strtoull(p, &end, 10);
+    if (*end != '-')
+        return 0;
+    unsigned long long b = n ? n - 1 : 0;
+    if (end[1]) {
+        if (end[1] < '0' || end[1] > '9')
+            return 0;
+        char *e2;
+        b = strtoull(end + 1, &e2, 10);
+        if (*e2 || b < a)
+            return 0;
+        if (b >= n)
+            b = n ? n - 1 : 0;
+    }
+    if (a >= n)
+        return -1;
+    *first = (size_t)a;
+    *last = (size_t)b;
+    return 1;
+}
+
+/* Does an If-None-Match header name etag (or "*")? */
+static bool etag_matches(const char *inm, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = inm; *p;) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+/* The answer of a download: the bytes with their sniffed type, ETag,
+ * If-None-Match (304) and a single Range (206, 416). */
+static void download_result(cmh_exchange *ex)
+{
+    if (ex->rl_wait) {
+        char ra[16];
+        (void)snprintf(ra, sizeof ra, "%d", ex->rl_wait);
+        problem(ex, 429, "HTTP_RATE_LIMITED", "too many requests",
+                "rate limit exceeded; retry after the Retry-After delay", NULL);
+        header(&ex->resp, "Retry-After", ra);
+        cmh_app_gauges(ex->app)->rate_limited_total++;
+        return;
+    }
+    if (ex->rc) {
+        problem_from_code(ex, ex->rc, ex->err_msg, ex->err_field);
+        return;
+    }
+    /* only the four types the library accepts are ever named */
+    static const char *const types[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
+    const char *type = "application/octet-stream";
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(ex->file_type, types[i]) == 0)
+            type = types[i];
+    cmh_response *r = &ex->resp;
+    /* the answer depends on who asks: browsers keep it, shared caches do not */
+    r->cache = "private, no-cache";
+    header(r, "ETag", ex->file_etag);
+    header(r, "Accept-Ranges", "bytes");
+    header(r, "Content-Disposition", "inline");
+    const char *inm = cmh_req_header(ex->req, "if-none-match");
+    if (inm && etag_matches(inm, ex->file_etag)) {
+        r->status = 304;
+        return;
+    }
+    const char *range = cmh_req_header(ex->req, "range");
+    const char *if_range = cmh_req_header(ex->req, "if-range");
+    size_t first = 0, last = 0;
+    int rg = range && (!if_range || strcmp(if_range, ex->file_etag) == 0)
+                 ? byte_range(range, ex->file_len, &first, &last)
+                 : 0;
+    char cr[96];
+    if (rg < 0) {
+        (void)snprintf(cr, sizeof cr, "bytes */%zu", ex->file_len);
+        problem(ex, 416, "HTTP_RANGE_NOT_SATISFIABLE", "range not satisfiable",
+                "the range starts past the end of the file", "Range");
+        header(r, "Content-Range", cr);
+        return;
+    }
+    if (rg == 0) {
+        first = 0;
+        last = ex->file_len ? ex->file_len - 1 : 0;
+    }
+    size_t len = ex->file_len ? last - first + 1 : 0;
+    r->status = rg ? 206 : 200;
+    if (rg) {
+        (void)snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", first, last, ex->file_len);
+        header(r, "Content-Range", cr);
+    }
+    char *body = cmh_xmalloc(len + 1);
+    memcpy(body, (const char *)ex->file + first, len);
+    set_body(r, body, len, type);
+    cm_free(ex->file);
+    ex->file = NULL;
+}
+
 void cmh_app_after_work(cmh_exchange *ex)
 {
     cmh_app *app = ex->app;
@@ -1230,6 +1422,10 @@ void cmh_app_after_work(cmh_exchange *ex)
         char *body = cmh_buf_steal(&b, &n);
         ex->resp.status = 200;
         set_body(&ex->resp, body, n, "text/plain; version=0.0.4; charset=utf-8");
+        return;
+    }
+    if (ex->kind == CMH_K_DOWNLOAD) {
+        download_result(ex);
         return;
     }
     if (ex->kind != CMH_K_OP)
@@ -1381,7 +1577,7 @@ void cmh_app_write_head(const cmh_exchange *ex, cmh_buf *out)
     cmh_http_date(date);
     cmh_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, reason_phrase(r->status),
                    date);
-    if (r->status != 204 && r->status >= 200) {
+    if (r->status != 204 && r->status != 304 && r->status >= 200) {
         if (!r->until_close)
             cmh_buf_printf(out, "Content-Length: %zu\r\n", r->body_len);
         if (r->content_type)
@@ -1433,6 +1629,9 @@ void cmh_exchange_free(cmh_exchange *ex)
     cm_free(ex->jobs_out);
     cm_free(ex->mail_out);
     cm_free(ex->assistant_out);
+    cm_free(ex->file);
+    cm_free(ex->file_type);
+    cm_free(ex->file_etag);
     free(ex->err_msg);
     free(ex->err_field);
     cmh_stored_clear(&ex->replay);

@@ -49,7 +49,7 @@ typedef struct cmh_response {
     bool until_close;         /* no Content-Length: the body ends at close (SSE) */
 } cmh_response;
 
-enum { CMH_K_NONE, CMH_K_OP, CMH_K_READYZ, CMH_K_METRICS };
+enum { CMH_K_NONE, CMH_K_OP, CMH_K_READYZ, CMH_K_METRICS, CMH_K_DOWNLOAD };
 
 typedef struct cmh_exchange {
     cmh_app *app;
@@ -69,15 +69,20 @@ typedef struct cmh_exchange {
     char *token; /* bearer or cookie credential; never logged */
     bool cookie_auth, want_cookie;
     char *idem_key;
-    char *rl_key;       /* the client's key in the global (Redis) rate limit */
-    int rl_wait;        /* > 0: refused by the global rate limit, seconds to wait */
-    char idem_hash[65]; /* SHA-256 hex of method, path and input */
+    char *rl_key;            /* the client's key in the global (Redis) rate limit */
+    int rl_wait;             /* > 0: refused by the global rate limit, seconds to wait */
+    char idem_hash[65];      /* SHA-256 hex of method, path and input */
+    int64_t download_id;     /* CMH_K_DOWNLOAD: the attachment */
+    bool download_thumbnail; /* ... its thumbnail rather than the file */
     /* work output (set by work) */
     int rc;
     char *out;           /* cm_exec result (cm_free) */
     char *jobs_out;      /* /metrics: jobs.stats result (cm_free), if any */
     char *mail_out;      /* /metrics: mail.stats result (cm_free), if any */
     char *assistant_out; /* /metrics: assistant.stats result (cm_free), if any */
+    void *file;          /* CMH_K_DOWNLOAD: the bytes (cm_free) */
+    size_t file_len;
+    char *file_type, *file_etag; /* cm_free */
     char *err_msg, *err_field;
     int64_t retry_after; /* seconds, CM_ETHROTTLED */
     int64_t actor_id;

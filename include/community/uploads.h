@@ -57,6 +57,29 @@ CM_API int cm_upload_options_init(cm_upload_options *opts, uint32_t size);
  */
 CM_API int cm_store_set_uploads(cm_store *store, const cm_upload_options *opts);
 
+/**
+ * Read the stored bytes of an attachment, or of its thumbnail, for a
+ * download (a method of cm_store). `actor` (NULL: anonymous) must be
+ * allowed to see it as attachments.get checks: the event's visitors, the
+ * post's readers, anyone for an avatar.
+ * @param[out] data_out the bytes (free with cm_free), NUL-terminated after
+ *             size_out bytes
+ * @param[out] size_out their number
+ * @param[out] type_out the content type read from the bytes when they were
+ *             uploaded, e.g. "image/png" (free with cm_free)
+ * @param[out] etag_out a strong entity tag for HTTP, the quoted SHA-256 of
+ *             the bytes (free with cm_free)
+ * @param thumbnail 0: the file; 1: its thumbnail
+ * @return CM_OK; CM_ENOTFOUND (no such attachment, or the actor may not
+ *         see it; field attachment_id); CM_ENOTSUP (no upload storage);
+ *         CM_EIO, CM_EAUTH, CM_ETIMEOUT (the storage failed); CM_ENOMEM.
+ *         Thread-safe.
+ * @since 0.1
+ */
+CM_API int cm_attachment_read(void **data_out, size_t *size_out, char **type_out, char **etag_out,
+                              cm_store *store, const cm_actor *actor, int64_t attachment_id,
+                              int32_t thumbnail);
+
 CM_END_DECLS
 
 #endif /* COMMUNITY_UPLOADS_H */

@@ -140,4 +140,97 @@ def not_signed_in_or_not_allowed(srv):
     problem(put(srv, png(10, 10, 6), tid=S["ann"] + 1000), 404, "CM_ENOTFOUND", "target_id")
 
 
+@test
+def downloads_serve_the_stored_bytes(srv):
+    """GET /v1/attachments/{id}/content and /thumbnail on a local directory:
+    the bytes with their sniffed type, a strong ETag (304 on If-None-Match),
+    single byte ranges, authorised like attachments.get."""
+    data = png(64, 48, 7)
+    st, _, _, js = put(srv, data, query="?filename=dl.png")
+    eq(st, 200, "upload")
+    aid = js["id"]
+    st, hd, body, _ = srv.request("GET", "/v1/attachments/%d/content" % aid)
+    eq(st, 200, "anyone sees an avatar")
+    eq(body, data, "the stored bytes")
+    eq(hd["content-type"], "image/png", "sniffed type")
+    check(hd["etag"].startswith('"') and len(hd["etag"]) == 66, hd["etag"])
+    eq(hd["accept-ranges"], "bytes", "ranges")
+    check("private" in hd["cache-control"], hd["cache-control"])
+    st, hd2, body, _ = srv.request("GET", "/v1/attachments/%d/content" % aid,
+                                   headers={"If-None-Match": hd["etag"]})
+    eq((st, body), (304, b""), "not modified")
+    eq(hd2["etag"], hd["etag"], "same tag")
+    st, hd2, body, _ = srv.request("GET", "/v1/attachments/%d/content" % aid,
+                                   headers={"Range": "bytes=0-7"})
+    eq((st, body), (206, data[:8]), "first bytes")
+    eq(hd2["content-range"], "bytes 0-7/%d" % len(data), "content-range")
+    st, _, body, _ = srv.request("GET", "/v1/attachments/%d/content" % aid,
+                                 headers={"Range": "bytes=-4"})
+    eq((st, body), (206, data[-4:]), "last bytes")
+    st, hd2, _, _ = srv.request("GET", "/v1/attachments/%d/content" % aid,
+                                headers={"Range": "bytes=%d-" % (len(data) + 10)})
+    eq(st, 416, "past the end")
+    eq(hd2["content-range"], "bytes */%d" % len(data), "416 names the size")
+    st, hd2, body, _ = srv.request("HEAD", "/v1/attachments/%d/content" % aid)
+    eq((st, body, hd2["content-length"]), (200, b"", str(len(data))), "HEAD")
+    st, hd2, body, _ = srv.request("GET", "/v1/attachments/%d/thumbnail" % aid)
+    eq(st, 200, "thumbnail")
+    check(body.startswith(b"\x89PNG") and body != data, "a PNG thumbnail")
+    problem(srv.request("GET", "/v1/attachments/%d/content" % (aid + 1000)), 404,
+            "CM_ENOTFOUND", "attachment_id")
+    problem(srv.request("POST", "/v1/attachments/%d/content" % aid), 405,
+            "HTTP_METHOD_NOT_ALLOWED")
+    # nothing but digits and the two names: anything else is no route
+    for path in ("/v1/attachments/%d/../content" % aid, "/v1/attachments/%d/content/x" % aid,
+                 "/v1/attachments/0x1/content", "/v1/attachments/%d/original" % aid):
+        st, _, _, _ = srv.request("GET", path)
+        eq(st, 404, path)
+    st, _, _, _ = srv.request("GET", "/v1/attachments/%d/content" % aid, token="cms_bogus")
+    eq(st, 401, "a bad token is refused, not ignored")
+
+
+@test
+def private_downloads_only_for_those_allowed(srv):
+    """An image of a post in a private group: its readers download it; anyone
+    else (signed out, or a member outside the group) gets the same 404 as for
+    an attachment that does not exist, for the file and its thumbnail."""
+    st, _, _, js = srv.request("POST", "/v1/members", {
+        "email": "carol@example.test", "name": "Carol", "password": PASSWORD})
+    eq(st, 201, "signup")
+    srv.make_admin(js["member"]["id"])
+    st, _, _, js = srv.request("POST", "/v1/sessions",
+                               {"email": "carol@example.test", "password": PASSWORD})
+    eq(st, 200, "login")
+    carol = js["session"]["token"]
+    st, _, _, g = srv.request("POST", "/v1/groups", {
+        "slug": "dl-private", "name": "Private", "kind": "interest", "join_policy": "invite",
+        "visibility": "private"}, token=carol)
+    eq(st, 201, "group (%s)" % g)
+    st, _, _, post = srv.request("POST", "/v1/posts", {
+        "group_id": g["id"], "title": "Inside", "body": "members only"}, token=carol)
+    eq(st, 201, "post (%s)" % post)
+    data = png(32, 32, 9)
+    st, _, _, js = srv.request("PUT", "/v1/uploads/post/%d" % post["id"], raw_body=data,
+                               headers={"Content-Type": "image/png"}, token=carol)
+    eq(st, 200, "upload to the private post (%s)" % js)
+    aid = js["id"]
+    for part in ("content", "thumbnail"):
+        path = "/v1/attachments/%d/%s" % (aid, part)
+        st, hd, body, _ = srv.request("GET", path, token=carol)
+        eq(st, 200, "the group's member reads the %s" % part)
+        if part == "content":
+            eq(body, data, "the stored bytes")
+        eq(hd["content-type"], "image/png", "type")
+        check("private" in hd["cache-control"], hd["cache-control"])
+        for who, tok in (("signed out", None), ("outside the group", S["tok"])):
+            r = problem(srv.request("GET", path, token=tok), 404, "CM_ENOTFOUND",
+                        "attachment_id")
+            check(str(aid) in r["detail"], r["detail"])
+            st, _, body, _ = srv.request("HEAD", path, token=tok)
+            eq((st, body), (404, b""), "HEAD %s, %s" % (part, who))
+            # a Range or If-None-Match reveals nothing either
+            st, _, _, _ = srv.request("GET", path, token=tok, headers={"Range": "bytes=0-3"})
+            eq(st, 404, "Range %s, %s" % (part, who))
+
+
 run(setup, teardown)
