@@ -4,8 +4,8 @@
  * clusters, nearly uniform) the ef the index picks for a target recall
  * reaches that recall on held-out queries (rows of another stream, never
  * inserted), measured against the exact scan (cm_vec_matrix). Also:
- * re-tuning when the index doubles, the ef used by searches with ef 0,
- * bad arguments.
+ * a cosine index of bf16 rows, re-tuning when the index doubles, the ef
+ * used by searches with ef 0, bad arguments.
  */
 #include "../../bench/vec/datagen.h"
 
@@ -123,6 +123,40 @@ START_TEST(higher_target_gives_higher_recall)
 }
 END_TEST
 
+/* cosine distance and bf16 rows (the search operations' index is cosine):
+ * the tuned ef still reaches the target against the exact f32 scan (unit
+ * rows: L2 and cosine rank alike) */
+START_TEST(cosine_bf16_index_reaches_target)
+{
+    vb_gen *g = gen_for(&shapes[1]);
+    float *x = malloc(sizeof(float) * N * DIM), *q = malloc(sizeof(float) * NQ * DIM);
+    vb_gen_rows(g, VB_STREAM_BASE, 0, N, x, NULL);
+    vb_gen_rows(g, VB_STREAM_QUERY, 0, NQ, q, NULL);
+    int64_t *ids = malloc(sizeof(int64_t) * N);
+    for (size_t i = 0; i < N; i++)
+        ids[i] = (int64_t)i;
+    cm_vec_index_options io = CM_VEC_INDEX_OPTIONS_INIT;
+    io.metric = CM_VEC_COSINE;
+    io.storage = CM_VEC_STORE_BF16;
+    cm_vec_index *ix = NULL;
+    ck_ok(cm_vec_index_new(&ix, DIM, &io), "new");
+    cm_vec_tune_options o = CM_VEC_TUNE_OPTIONS_INIT;
+    o.target_recall = 0.9f;
+    ck_ok(cm_vec_index_tune(NULL, ix, &o), "tune");           /* empty: the target only */
+    ck_ok(cm_vec_index_add_batch(ix, ids, x, N, DIM), "add"); /* tunes */
+    uint32_t ef = cm_vec_index_ef(ix);
+    double r = held_out_recall(ix, x, N, q);
+    printf("# cosine bf16 weak: target 0.90, tuned ef %u, held-out recall@%d %.4f\n", ef, K, r);
+    ck_assert_uint_ne(ef, 64);
+    ck_assert_msg(r >= 0.9, "tuned ef %u gives recall %.4f < 0.90", ef, r);
+    cm_vec_index_free(ix);
+    free(ids);
+    free(x);
+    free(q);
+    vb_gen_free(g);
+}
+END_TEST
+
 START_TEST(retunes_when_the_index_doubles)
 {
     vb_gen *g = gen_for(&shapes[2]);
@@ -198,6 +232,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, tuned_ef_reaches_target_on_every_shape);
     tcase_add_test(tc, higher_target_gives_higher_recall);
+    tcase_add_test(tc, cosine_bf16_index_reaches_target);
     tcase_add_test(tc, retunes_when_the_index_doubles);
     tcase_add_test(tc, rejects_bad_options);
     suite_add_tcase(s, tc);
