@@ -18,8 +18,8 @@ const table = describe();
 
 /* Names a module namespace may not take (they are Store's own members). */
 const RESERVED = new Set([
-  'exec', 'close', 'describe', 'closed', 'backend', 'pending', 'constructor', 'then',
-  '__proto__', 'prototype', 'toString', 'valueOf',
+  'exec', 'execStream', 'close', 'describe', 'closed', 'backend', 'pending', 'constructor',
+  'then', '__proto__', 'prototype', 'toString', 'valueOf',
 ]);
 
 /** module name -> [verb, ...], in table order. */

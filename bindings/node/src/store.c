@@ -1,6 +1,6 @@
 /*
  * store.c - the Store class of the Node binding: open()/openSync(),
- * exec() on the libuv thread pool, describe(), close().
+ * exec() and execStream() on the libuv thread pool, describe(), close().
  *
  * Every database call runs in the `execute` callback of a napi_async_work,
  * on a thread-pool thread, so the event loop never waits for the database.
@@ -19,6 +19,7 @@
 #include <community/community.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,20 @@ typedef struct call {
     char *token;
     int64_t member_id;
     char *out; /* result JSON (cm_free) */
+    /* execStream(): each event goes to JavaScript through tsfn, and the
+     * worker waits until the callback ran (events arrive in order, before
+     * the promise settles, and the callback's answer can stop the call). */
+    napi_threadsafe_function tsfn;
 } call;
+
+/* One event on its way to JavaScript; lives on the worker's stack. */
+typedef struct stream_msg {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int stop; /* the callback returned false or threw */
+    const char *event, *data;
+} stream_msg;
 
 /* ---------------------------------------------------------------------- */
 /* helpers                                                                */
@@ -502,7 +516,63 @@ static void call_free(napi_env env, cmn_async *a)
     free(c->input);
     free(c->token);
     cm_free(c->out);
+    if (c->tsfn)
+        napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
     free(c);
+}
+
+/* Worker thread: hand one event to JavaScript and wait for its answer. */
+static int stream_event(const char *event, const char *data, size_t len, void *payload)
+{
+    (void)len;
+    call *c = payload;
+    stream_msg m = {.event = event, .data = data};
+    pthread_mutex_init(&m.mu, NULL);
+    pthread_cond_init(&m.cv, NULL);
+    int stop = 1;
+    if (napi_call_threadsafe_function(c->tsfn, &m, napi_tsfn_blocking) == napi_ok) {
+        pthread_mutex_lock(&m.mu);
+        while (!m.done)
+            pthread_cond_wait(&m.cv, &m.mu);
+        stop = m.stop;
+        pthread_mutex_unlock(&m.mu);
+    }
+    pthread_cond_destroy(&m.cv);
+    pthread_mutex_destroy(&m.mu);
+    return stop;
+}
+
+/* JavaScript thread: onEvent(event, data); false or a throw stops the call.
+ * env is NULL when the environment is going away: the call stops. */
+static void stream_js(napi_env env, napi_value fn, void *context, void *data)
+{
+    (void)context;
+    stream_msg *m = data;
+    int stop = 1;
+    if (env && fn) {
+        napi_value args[2], undef, ret;
+        if (napi_create_string_utf8(env, m->event, NAPI_AUTO_LENGTH, &args[0]) == napi_ok &&
+            (args[1] = cmn_json_parse(env, m->data)) != NULL &&
+            napi_get_undefined(env, &undef) == napi_ok &&
+            napi_call_function(env, undef, fn, 2, args, &ret) == napi_ok) {
+            bool b = true;
+            stop =
+                cmn_typeof(env, ret) == napi_boolean && napi_get_value_bool(env, ret, &b) == napi_ok
+                    ? !b
+                    : 0;
+        }
+        bool pending = false;
+        if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+            napi_value exc;
+            napi_get_and_clear_last_exception(env, &exc);
+            stop = 1;
+        }
+    }
+    pthread_mutex_lock(&m->mu);
+    m->stop = stop;
+    m->done = true;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
 }
 
 /* Thread pool: resolve the actor, run the operation. */
@@ -526,7 +596,9 @@ static int call_run(cmn_async *a)
             break;
     }
     if (rc == CM_OK)
-        rc = cm_exec(&c->out, store, actor, c->op, c->input, c->input_len);
+        rc = c->tsfn ? cm_exec_stream(&c->out, store, actor, c->op, c->input, c->input_len,
+                                      stream_event, c)
+                     : cm_exec(&c->out, store, actor, c->op, c->input, c->input_len);
     cm_actor_free(actor);
     return rc;
 }
@@ -546,11 +618,12 @@ static void call_on_error(napi_env env, cmn_async *a, napi_value err)
         napi_set_named_property(env, err, "op", op);
 }
 
-/* store.exec(opName, input?, actor?) -> Promise<result> */
-static napi_value js_exec(napi_env env, napi_callback_info info)
+/* store.exec(opName, input?, actor?) -> Promise<result>;
+ * store.execStream(opName, input, actor, onEvent) -> Promise<result> */
+static napi_value exec_common(napi_env env, napi_callback_info info, bool stream)
 {
-    size_t argc = 3;
-    napi_value argv[3] = {NULL, NULL, NULL}, self;
+    size_t argc = 4;
+    napi_value argv[4] = {NULL, NULL, NULL, NULL}, self;
     store_wrap *sw = cmn_store_this(env, info, &argc, argv, &self);
     if (!sw)
         return NULL;
@@ -584,6 +657,22 @@ static napi_value js_exec(napi_env env, napi_callback_info info)
     }
     if (!parse_actor(env, argc > 2 ? argv[2] : NULL, c))
         goto fail;
+    if (stream) {
+        napi_value name;
+        if (argc < 4 || cmn_typeof(env, argv[3]) != napi_function) {
+            cmn_type_error(env, "onEvent must be a function");
+            goto fail;
+        }
+        if (napi_create_string_utf8(env, "execStream", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+            napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, NULL,
+                                            stream_js, &c->tsfn) != napi_ok) {
+            c->tsfn = NULL;
+            cmn_throw_last(env);
+            goto fail;
+        }
+        /* the pending async work keeps the loop alive, not the function */
+        napi_unref_threadsafe_function(env, c->tsfn);
+    }
     if (sw->state != ST_OPEN) {
         call_free(env, &c->a);
         return cmn_store_rejected_closed(env, sw);
@@ -593,6 +682,16 @@ static napi_value js_exec(napi_env env, napi_callback_info info)
 fail:
     call_free(env, &c->a);
     return NULL;
+}
+
+static napi_value js_exec(napi_env env, napi_callback_info info)
+{
+    return exec_common(env, info, false);
+}
+
+static napi_value js_exec_stream(napi_env env, napi_callback_info info)
+{
+    return exec_common(env, info, true);
 }
 
 static napi_value js_store_describe(napi_env env, napi_callback_info info)
@@ -650,6 +749,7 @@ bool cmn_store_init(napi_env env, napi_value exports)
 {
     napi_property_descriptor props[] = {
         {"exec", NULL, js_exec, NULL, NULL, NULL, napi_default_method, NULL},
+        {"execStream", NULL, js_exec_stream, NULL, NULL, NULL, napi_default_method, NULL},
         {"close", NULL, js_close, NULL, NULL, NULL, napi_default_method, NULL},
         {"describe", NULL, js_store_describe, NULL, NULL, NULL, napi_default_method, NULL},
         {"closed", NULL, NULL, js_get_closed, NULL, NULL, napi_configurable, NULL},

@@ -169,7 +169,7 @@ for (const op of table.operations)
   out += `  ${JSON.stringify(op.name)}: { input: ${pascal(op.name)}Input; result: ${pascal(op.name)}Result; role: ${JSON.stringify(op.role)}; mutates: ${!!op.mutates} };\n`;
 out += `}\n\n/** The name of an operation. */\nexport type OpName = keyof Operations;\n\n`;
 
-const RESERVED = new Set(['exec', 'close', 'describe', 'closed', 'backend', 'pending',
+const RESERVED = new Set(['exec', 'execStream', 'close', 'describe', 'closed', 'backend', 'pending',
   'constructor', 'then', '__proto__', 'prototype', 'toString', 'valueOf']);
 for (const [mod, list] of mods) {
   out += `/** The \`${mod}.*\` operations as methods of a Store. */\n`;
@@ -194,6 +194,16 @@ out += `  /** Run one operation. Rejects with a CommunityError. */\n`;
 out += `  exec<K extends string>(opName: K,\n`;
 out += `    input?: (K extends OpName ? Operations[K]['input'] : Record<string, unknown>) | null,\n`;
 out += `    actor?: Actor): Promise<K extends OpName ? Operations[K]['result'] : Result>;\n`;
+out += `  /**\n   * Run one operation as exec() does, calling onEvent(event, data) for each event it\n`;
+out += `   * streams (assistant.ask: "delta" {text}, "citations", "action", then "done" with the\n`;
+out += `   * result; any other operation: "done" only), in order, before the promise settles.\n`;
+out += `   * onEvent returning false (or throwing) stops the call before it is stored: the promise\n`;
+out += `   * rejects with CM_ECANCELED and nothing is written.\n   */\n`;
+out += `  execStream<K extends string>(opName: K,\n`;
+out += `    input: (K extends OpName ? Operations[K]['input'] : Record<string, unknown>) | null,\n`;
+out += `    actor: Actor | undefined,\n`;
+out += `    onEvent: (event: string, data: Record<string, unknown>) => boolean | void):\n`;
+out += `    Promise<K extends OpName ? Operations[K]['result'] : Result>;\n`;
 out += `  /** Refuse new calls, wait for queued ones, close the database. */\n  close(): Promise<void>;\n`;
 out += `  /** The operation table. */\n  describe(): OperationTable;\n`;
 out += `  /** True once close() was called. */\n  readonly closed: boolean;\n`;
