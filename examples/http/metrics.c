@@ -432,7 +432,7 @@ void cmh_metrics_render(cmh_metrics *m, cmh_buf *o, const char *business, const 
     cmh_buf_printf(o, "community_http_idempotent_replays_total %lld\n",
                    (long long)m->g.idempotent_replays_total);
     family(o, "community_http_streams_total", "counter",
-           "Answers streamed as server-sent events (Accept: text/event-stream).");
+           "Requests asking for a streamed answer (Accept: text/event-stream).");
     cmh_buf_printf(o, "community_http_streams_total %lld\n", (long long)m->g.streams_total);
     family(o, "community_http_streams_abandoned_total", "counter",
            "Streamed answers whose client went away before the last event (the operation "
