@@ -8,6 +8,7 @@
  * assistant.ask end to end with the provider named by the environment.
  */
 #include "fixtures.h"
+#include "fx_standin.h"
 
 #include "core/assistant_int.h"
 
@@ -20,50 +21,12 @@
 
 #define KEY "sk-test-VerySecretKey42"
 
-static pid_t server_pid;
-static int server_port;
-
-static void server_start(void)
-{
-    const char *script = getenv("CM_TEST_OPENAI_STANDIN");
-    if (!script) {
-        fprintf(stderr, "CM_TEST_OPENAI_STANDIN is not set\n");
-        exit(1);
-    }
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(1);
-    }
-    server_pid = fork();
-    if (server_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execlp("python3", "python3", script, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    if (!f || !fgets(line, sizeof line, f) || sscanf(line, "PORT %d", &server_port) != 1) {
-        fprintf(stderr, "the stand-in did not start (%s)\n", script);
-        exit(1);
-    }
-    fclose(f);
-}
-
-static void server_stop(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
-}
+static fx_standin server;
 
 static const char *base(const char *scenario)
 {
     static char buf[256];
-    snprintf(buf, sizeof buf, "http://127.0.0.1:%d/%s/v1", server_port, scenario);
+    snprintf(buf, sizeof buf, "http://127.0.0.1:%d/%s/v1", server.port, scenario);
     return buf;
 }
 
@@ -115,7 +78,7 @@ static int requests_to(const char *prefix, json_t **last)
              "python3 -c \"import urllib.request,sys;"
              "sys.stdout.write(urllib.request.urlopen("
              "'http://127.0.0.1:%d/requests').read().decode())\"",
-             server_port);
+             server.port);
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);
     json_t *all = json_loadf(f, 0, NULL);
@@ -330,8 +293,8 @@ static Suite *openai_suite(void)
 
 int main(void)
 {
-    server_start();
+    fx_standin_start(&server, "CM_TEST_OPENAI_STANDIN");
     int rc = fx_run(openai_suite());
-    server_stop();
+    fx_standin_stop(&server);
     return rc;
 }

@@ -7,6 +7,7 @@
  * and error messages that never carry a secret.
  */
 #include "fixtures.h"
+#include "fx_standin.h"
 #include "util/http_client.h"
 
 #include <jansson.h>
@@ -19,50 +20,12 @@
 
 #define KEY "sk_live_TopSecretValue123"
 
-static pid_t server_pid;
-static int server_port;
-
-static void server_start(void)
-{
-    const char *script = getenv("CM_TEST_HTTP_SERVER");
-    if (!script) {
-        fprintf(stderr, "CM_TEST_HTTP_SERVER is not set\n");
-        exit(1);
-    }
-    int fds[2];
-    if (pipe(fds)) {
-        perror("pipe");
-        exit(1);
-    }
-    server_pid = fork();
-    if (server_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execlp("python3", "python3", script, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[64] = "";
-    if (!f || !fgets(line, sizeof line, f) || sscanf(line, "PORT %d", &server_port) != 1) {
-        fprintf(stderr, "the test HTTP server did not start (%s)\n", script);
-        exit(1);
-    }
-    fclose(f);
-}
-
-static void server_stop(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-    }
-}
+static fx_standin server;
 
 static const char *url(const char *path)
 {
     static char buf[256];
-    snprintf(buf, sizeof buf, "http://127.0.0.1:%d%s", server_port, path);
+    snprintf(buf, sizeof buf, "http://127.0.0.1:%d%s", server.port, path);
     return buf;
 }
 
@@ -339,7 +302,7 @@ START_TEST(tls_failure_is_eio_and_ca_file_is_used)
     /* https to the plain-HTTP server: the handshake fails */
     cm__http_request req = {.what = "mail", .ca_file = "/nonexistent/ca.pem"};
     char u[128];
-    snprintf(u, sizeof u, "https://user:hunter2@127.0.0.1:%d/echo?key=qsecret", server_port);
+    snprintf(u, sizeof u, "https://user:hunter2@127.0.0.1:%d/echo?key=qsecret", server.port);
     req.url = u;
     cm__http_response res;
     int rc = cm__http_perform(&res, &req);
@@ -435,8 +398,8 @@ static Suite *http_suite(void)
 int main(void)
 {
     fx_alloc_install();
-    server_start();
+    fx_standin_start(&server, "CM_TEST_HTTP_SERVER");
     int rc = fx_run(http_suite());
-    server_stop();
+    fx_standin_stop(&server);
     return rc;
 }
