@@ -14,6 +14,7 @@
  * it. Payments and refunds are idempotent by their reference (order.c).
  */
 #include "commerce_int.h"
+#include "pay_int.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -390,9 +391,16 @@ static int op_refund(cm__ctx *ctx, json_t *in, json_t **out)
     int64_t amount = cm__json_int(in, "amount_minor", o.paid_minor - o.refunded_minor);
     bool replay = false;
     json_t *j = NULL;
-    if ((rc = cm__order_refund(&replay, &o, ctx->conn, ctx->now, id, amount,
-                               cm__json_str(in, "reference"), cm__json_str(in, "reason"),
-                               ctx->actor->member_id)) ||
+    const char *reference = cm__json_str(in, "reference");
+    int64_t owed = 0;
+    /* paid at the provider: the money goes back there, owed in the
+     * transaction that records the refund (a replay owes nothing more) and
+     * sent by payments.send_refunds (docs/payments.md) */
+    if ((rc = cm__order_refund(&replay, &o, ctx->conn, ctx->now, id, amount, reference,
+                               cm__json_str(in, "reason"), ctx->actor->member_id)) ||
+        (!replay &&
+         (rc = cm__pay_refund_requested(&owed, ctx->conn, ctx->now, o.id, o.payment_provider,
+                                        o.currency, reference, amount))) ||
         (rc = cm__order_json(&j, ctx->conn, &o, true)))
         return rc;
     ctx->target_type = "order";
@@ -595,7 +603,8 @@ const cm__op cm__order_ops[] = {
     },
     {
         .name = "orders.refund",
-        .summary = "Refund part or all of a paid order (the event's organizers, admins)",
+        .summary = "Refund part or all of a paid order (the event's organizers, admins); paid "
+                   "at the provider, the money goes back there (payments.refunds)",
         .role = CM_ROLE_MEMBER,
         .flags = CM__OP_WRITE,
         .http_method = "POST",

@@ -847,14 +847,15 @@ static int checkout_set(int64_t *changed, cm__ctx *ctx, const char *session, con
     return rc;
 }
 
-/* A refund owed at the provider for payment `ref` of order_id (written in
- * the transaction that records the payment and its refund in the ledger);
- * *id receives its row id. */
-static int refund_owed(int64_t *id, cm__ctx *ctx, int64_t order_id, const char *ref, int64_t amount,
-                       const char *currency, const char *reason)
+/* A refund owed at the provider for payment `ref` of order_id, for the
+ * refund row `ledger_ref` of the ledger (written in the transaction that
+ * records that row); *id receives its row id. */
+static int refund_owed(int64_t *id, cm__conn *conn, int64_t now, int64_t order_id, const char *ref,
+                       const char *ledger_ref, int64_t amount, const char *currency,
+                       const char *reason)
 {
     cm__q q;
-    int rc = cm__q_open(&q, ctx->conn, "refund.insert");
+    int rc = cm__q_open(&q, conn, "refund.insert");
     if (rc)
         return rc;
     cm__q_int64(&q, 1, order_id);
@@ -862,19 +863,51 @@ static int refund_owed(int64_t *id, cm__ctx *ctx, int64_t order_id, const char *
     cm__q_int64(&q, 3, amount);
     cm__q_text(&q, 4, currency);
     cm__q_text(&q, 5, reason);
-    cm__q_int64(&q, 6, ctx->now);
+    cm__q_int64(&q, 6, now);
+    cm__q_text(&q, 7, ledger_ref);
     rc = cm__q_step(&q);
     *id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
     cm__q_close(&q);
-    if (rc == 0) { /* owed before: the same payment again */
-        if ((rc = cm__q_open(&q, ctx->conn, "refund.find")))
+    if (rc == 0) { /* owed before: the same ledger row again */
+        if ((rc = cm__q_open(&q, conn, "refund.find")))
             return rc;
-        cm__q_text(&q, 1, ref);
+        cm__q_int64(&q, 1, order_id);
+        cm__q_text(&q, 2, ledger_ref);
         rc = cm__q_step(&q);
         *id = rc == 1 ? cm__q_col_int64(&q, 0) : 0;
         cm__q_close(&q);
     }
     return cm__ok(rc);
+}
+
+/* The ledger name of an automatic refund of payment `ref` (order.c). */
+static void auto_ledger_ref(char out[300], const char *reason, const char *ref)
+{
+    (void)snprintf(out, 300, "%s:%s", strcmp(reason, "late_payment") == 0 ? "late" : reason, ref);
+}
+
+int cm__pay_refund_requested(int64_t *id, cm__conn *conn, int64_t now, int64_t order_id,
+                             const char *provider, const char *currency, const char *ledger_ref,
+                             int64_t amount)
+{
+    *id = 0;
+    if (!provider || !provider[0])
+        return CM_OK;
+    cm__q q;
+    int rc = cm__q_open(&q, conn, "refund.paying_payment");
+    if (rc)
+        return rc;
+    cm__q_int64(&q, 1, order_id);
+    char ref[256] = "";
+    rc = cm__q_step(&q);
+    if (rc == 1)
+        (void)snprintf(ref, sizeof ref, "%s", cm__q_col_text(&q, 0));
+    cm__q_close(&q);
+    if (rc < 0)
+        return rc;
+    if (!ref[0]) /* paid without a payment in the ledger: nothing to give back there */
+        return CM_OK;
+    return refund_owed(id, conn, now, order_id, ref, ledger_ref, amount, currency, "requested");
 }
 
 /* checkout.session.completed of an order: the payment is recorded through
@@ -918,9 +951,12 @@ static int order_paid(outcome *o, cm__ctx *ctx, json_t *obj, const checkout_row 
         cm_error_clear();
         bool replay;
         int64_t refund = 0;
+        char lref[300];
+        auto_ledger_ref(lref, reason, ref);
         if ((rc = cm__order_refuse_payment(&replay, ctx->conn, ctx->now, c->order_id, amount,
                                            currency, ref, reason)) ||
-            (rc = refund_owed(&refund, ctx, c->order_id, ref, amount, currency, reason)))
+            (rc = refund_owed(&refund, ctx->conn, ctx->now, c->order_id, ref, lref, amount,
+                              currency, reason)))
             return rc;
         if (replay)
             OUTCOME(o, "stale", "order %lld: this payment was recorded before",
@@ -938,7 +974,10 @@ static int order_paid(outcome *o, cm__ctx *ctx, json_t *obj, const checkout_row 
         OUTCOME(o, "stale", "order %lld: this payment was recorded before", (long long)ord.id);
     } else if (oc == CM__PAY_REFUNDED) {
         int64_t refund = 0;
-        if ((rc = refund_owed(&refund, ctx, ord.id, ref, amount, currency, "late_payment")))
+        char lref[300];
+        auto_ledger_ref(lref, "late_payment", ref);
+        if ((rc = refund_owed(&refund, ctx->conn, ctx->now, ord.id, ref, lref, amount, currency,
+                              "late_payment")))
             return rc;
         OUTCOME(o, "applied",
                 "order %lld: the hold had ended; the payment is refunded in the ledger, refund "
@@ -1368,7 +1407,13 @@ int cm__pay_send_refunds(cm_store *store, int64_t limit, int64_t *sent, int64_t 
     for (size_t i = 0; rc == CM_OK && i < b.n; i++) {
         const refund_due *d = &b.due[i];
         char key[300], provider_id[128], error[256] = "";
-        snprintf(key, sizeof key, "cm-refund-%s", d->reference);
+        /* one key per refund row: an automatic refund is the only one of its
+         * payment (its key predates requested refunds); a requested one is
+         * one of several parts */
+        if (strcmp(d->reason, "requested") == 0)
+            snprintf(key, sizeof key, "cm-refund-%s-%lld", d->reference, (long long)d->id);
+        else
+            snprintf(key, sizeof key, "cm-refund-%s", d->reference);
         cm__refund_req req = {.payment = d->reference,
                               .amount = d->amount,
                               .reason = d->reason,
@@ -1478,6 +1523,7 @@ static int op_refunds_list(cm__ctx *ctx, json_t *in, json_t **out)
         cm__json_set_col_text(r, "last_error", &q, 9);
         cm__json_set_col_time(r, "created_at", &q, 10);
         cm__json_set_col_time(r, "updated_at", &q, 11);
+        cm__json_set_col_text(r, "ledger_reference", &q, 12);
         json_array_append_new(items, r);
     }
     cm__q_close(&q);
@@ -1563,7 +1609,7 @@ static const cm__field events_list_fields[] = {
 };
 static const char *const refund_status_values[] = {"pending", "sent", "failed", NULL};
 static const char *const refund_reason_values[] = {"late_payment", "amount_mismatch",
-                                                   "already_paid", NULL};
+                                                   "already_paid", "requested", NULL};
 static const cm__field refunds_list_fields[] = {
     CM__FIELD("status", CM__T_ENUM, .values = refund_status_values, .doc = "Only this status"),
     CM__FIELD("limit", CM__T_INT, .min = 1, .max = 500, .doc = "Page size (default 50)"),
@@ -1683,7 +1729,11 @@ static const cm__rfield refund_fields[] = {
     {"currency", CM__R_STRING},
     {"reason", CM__R_ENUM, .values = refund_reason_values,
      .doc = "late_payment: the hold had ended; amount_mismatch: not the order's total or "
-            "currency; already_paid: the order took another payment before"},
+            "currency; already_paid: the order took another payment before; requested: "
+            "orders.refund of an order paid at the provider"},
+    {"ledger_reference", CM__R_STRING,
+     .doc = "The refund row of the order's ledger it gives back (for requested: the "
+            "reference given to orders.refund)"},
     {"status", CM__R_ENUM, .values = refund_status_values,
      .doc = "pending: to be asked for; sent: the provider took it; failed: gave up after 5 "
             "attempts (see last_error; refund it from the provider's dashboard)"},

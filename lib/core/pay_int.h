@@ -38,9 +38,21 @@ int cm__tier_grants(bool *out, cm__ctx *ctx, int64_t member_id, const char *kind
  * tier of slug `slug`? Same contract as cm__tier_grants(). */
 int cm__tier_holds(bool *out, cm__ctx *ctx, int64_t member_id, const char *slug);
 
+/* A refund recorded by orders.refund (ledger row `ledger_ref`, amount > 0)
+ * of order_id: when the order's checkout was opened at a provider
+ * (`provider` not empty) and a payment paid it, the refund is owed there
+ * too (payment_refunds, reason "requested", sent by
+ * cm__pay_send_refunds); *id receives the row id (0: nothing owed). The
+ * same ledger row again owes nothing more. Runs in the transaction that
+ * records the ledger row. */
+int cm__pay_refund_requested(int64_t *id, cm__conn *conn, int64_t now, int64_t order_id,
+                             const char *provider, const char *currency, const char *ledger_ref,
+                             int64_t amount);
+
 /* Ask the provider for up to `limit` pending refunds of payment_refunds
- * (each with Idempotency-Key "cm-refund-<payment>", so a repeat never refunds
- * twice) and record each answer; a refund that failed 5 times becomes
+ * (each with an Idempotency-Key of its own: "cm-refund-<payment>" for an
+ * automatic refund, "cm-refund-<payment>-<row id>" for a requested one, so a
+ * repeat never refunds twice) and record each answer; a refund that failed 5 times becomes
  * 'failed'. Runs its own transactions and the network between them: call
  * outside any transaction (the platform job "platform.payment_refunds",
  * payments.send_refunds). *sent and *failed count this call's outcomes. */

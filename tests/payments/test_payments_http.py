@@ -5,10 +5,12 @@ body and the Stripe-Signature header go to the library as they came). Then deliv
 tampered, signed too long ago, with another secret, of an unknown type, and out of order; an
 admin replays an event from the inbox; /openapi.json documents the webhook. Then ticket orders:
 one paid on the stand-in's page and refunded by an admin in two parts (a retry is a replay, more
-than what is left is refused, the ledger and the order's totals and the revenue follow), and two
+than what is left is refused, the ledger and the order's totals and the revenue follow, each part
+is refunded once at the stand-in by payments.send_refunds), and two
 payments that cannot pay their order (after the buyer cancelled the hold, and of another amount)
 refunded at the stand-in by payments.send_refunds, once each, a failing first request included;
-8 refunds of 10.00 sent at once on 8 connections for a payment of 30.00: 3 pass, 5 are refused.
+8 refunds of 10.00 sent at once on 8 connections for a payment of 30.00: 3 pass (and are refunded
+at the stand-in), 5 are refused.
 
 With CM_HTTP_PAYMENTS_PG=1 (test pg-http-payments) the server's store is a fresh schema on the
 PostgreSQL server named by CM_TEST_PG_URI (psql creates and drops it); without that URI it skips,
@@ -257,6 +259,21 @@ def owed(srv):
             for r in js["items"]}
 
 
+def payment_of(event_id):
+    """The payment_intent of the stand-in's event event_id."""
+    ev = [e for e in events() if e["event"]["id"] == event_id][0]
+    return ev["event"]["data"]["object"]["payment_intent"]
+
+
+def requested(srv, oid):
+    """The refunds orders.refund owes at the provider for order oid, oldest first:
+    (ledger reference, payment, amount, status)."""
+    st, _, _, js = srv.request("GET", "/v1/payments/refunds?limit=500", token=S["root"])
+    eq(st, 200, "payments.refunds")
+    return [(r["ledger_reference"], r["payment_reference"], r["amount_minor"], r["status"])
+            for r in reversed(js["items"]) if r["order_id"] == oid and r["reason"] == "requested"]
+
+
 def send_refunds(srv):
     st, _, _, js = srv.request("POST", "/v1/payments/refunds/send", {}, token=S["root"])
     eq(st, 200, "payments.send_refunds")
@@ -318,6 +335,15 @@ def a_paid_order_is_refunded_in_parts_never_beyond_what_was_paid(srv):
                    ("refund", 2000, "")], "the ledger, in order")
     check(all(t["status"] == "void" for t in o["tickets"]), o["tickets"])
     problem(refund(srv, oid, {"amount_minor": 1, "reference": "r-3"}), 409, "CM_ECONSTRAINT")
+    # paid at the provider: each part is owed there (the replay owes nothing more) and sent
+    # once, under a key of its own: the stand-in refunded the whole payment in two refunds
+    pi = payment_of(out[0]["id"])
+    eq(requested(srv, oid), [("r-1", pi, 1000, "pending"), ("r-2", pi, 2000, "pending")],
+       "owed at the provider")
+    eq(send_refunds(srv), (2, 0, 0), "both parts sent")
+    eq(send_refunds(srv), (0, 0, 0), "nothing twice")
+    eq(refunds_at_provider(pi), [1000, 2000], "refunded at the stand-in, in two parts")
+    eq(requested(srv, oid), [("r-1", pi, 1000, "sent"), ("r-2", pi, 2000, "sent")], "sent")
     after = revenue(srv)
     eq((after[0] - before[0], after[1] - before[1], after[2] - before[2]), (0, 3000, -3000),
        "revenue: the refunds, summed from the ledger")
@@ -412,6 +438,11 @@ def concurrent_refunds_never_exceed_the_payment(srv):
     o = order(srv, oid)
     eq((o["state"], o["paid_minor"], o["refunded_minor"]), ("refunded", 3000, 3000), "totals")
     eq(sorted(e[1] for e in ledger(o) if e[0] == "refund"), [1000, 1000, 1000], "ledger")
+    # the three are owed at the provider, and sent there once each
+    eq(sorted(r[2] for r in requested(srv, oid)), [1000, 1000, 1000], "owed at the provider")
+    eq(send_refunds(srv), (3, 0, 0), "the three sent")
+    pi = payment_of(out[0]["id"])
+    eq(refunds_at_provider(pi), [1000, 1000, 1000], "refunded at the stand-in")
 
 if __name__ == "__main__":
     if PG and not os.environ.get("CM_TEST_PG_URI"):

@@ -861,6 +861,147 @@ START_TEST(a_second_payment_for_a_paid_order_is_refunded)
 }
 END_TEST
 
+/* The refunds owed at the provider for order id (oldest first), and what
+ * orders.refund answered. */
+static json_t *refunds_of_order(json_int_t id)
+{
+    json_t *r, *out = json_array();
+    ck_assert_ok(fx_exec(&r, admin, "payments.refunds", "{s:i}", "limit", 100));
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(r, "items"), i, x) if (fx_int(x, "order_id") == id)
+        json_array_insert(out, 0, x);
+    json_decref(r);
+    return out;
+}
+
+static bool refund_order(json_int_t id, const char *reference, json_int_t amount)
+{
+    json_t *r;
+    if (amount)
+        ck_assert_ok(fx_exec(&r, admin, "orders.refund", "{s:I,s:s,s:I,s:s}", "order_id", id,
+                             "reference", reference, "amount_minor", amount, "reason",
+                             "asked by the member"));
+    else
+        ck_assert_ok(fx_exec(&r, admin, "orders.refund", "{s:I,s:s}", "order_id", id, "reference",
+                             reference));
+    bool replay = json_is_true(json_object_get(r, "replay"));
+    json_decref(r);
+    return replay;
+}
+
+START_TEST(refunds_of_a_provider_paid_order_go_back_at_the_provider)
+{
+    json_int_t id = hold_tickets(2);
+    json_t *ev = checkout_and_pay(id);
+    ck_assert_str_eq(deliver(ev), "applied");
+    ck_assert_str_eq(order_state(id), "paid");
+    const char *pi =
+        fx_str(json_object_get(json_object_get(ev, "data"), "object"), "payment_intent");
+    /* a part: owed at the provider in the transaction of the ledger row */
+    ck_assert(!refund_order(id, "part-1", 1000));
+    ck_assert_str_eq(order_state(id), "partially_refunded");
+    json_t *owed = refunds_of_order(id);
+    ck_assert_int_eq(json_array_size(owed), 1);
+    json_t *one = json_array_get(owed, 0);
+    ck_assert_str_eq(fx_str(one, "reason"), "requested");
+    ck_assert_str_eq(fx_str(one, "status"), "pending");
+    ck_assert_str_eq(fx_str(one, "payment_reference"), pi);
+    ck_assert_int_eq(fx_int(one, "amount_minor"), 1000);
+    json_decref(owed);
+    /* the same refund again owes nothing more */
+    ck_assert(refund_order(id, "part-1", 1000));
+    ck_assert_int_eq(fx_count("SELECT count(*) FROM payment_refunds"), 1);
+    send_refunds(1, 0, 0);
+    /* a crash after the provider refunded but before the answer was
+     * recorded: sent again with the same Idempotency-Key, refunded once */
+    fx_sql("UPDATE payment_refunds SET status = 'pending', provider_refund_id = NULL, "
+           "attempts = 0");
+    send_refunds(1, 0, 0);
+    json_t *made = refunds_of(pi);
+    ck_assert_int_eq(json_array_size(made), 1);
+    ck_assert_int_eq(fx_int(json_array_get(made, 0), "amount"), 1000);
+    owed = refunds_of_order(id);
+    ck_assert_str_eq(fx_str(json_array_get(owed, 0), "provider_refund_id"),
+                     fx_str(json_array_get(made, 0), "id"));
+    json_decref(owed);
+    json_decref(made);
+    /* the rest (the default amount): a second refund with a key of its own;
+     * the provider fails twice, each attempt counted, then refunds */
+    ck_assert(!refund_order(id, "rest", 0));
+    ck_assert_str_eq(order_state(id), "refunded");
+    json_decref(standin("POST", "/_test/refunds/fail", "{\"fail\":2}"));
+    send_refunds(0, 0, 1);
+    send_refunds(0, 0, 1);
+    owed = refunds_of_order(id);
+    ck_assert_int_eq(json_array_size(owed), 2);
+    one = json_array_get(owed, 1);
+    ck_assert_str_eq(fx_str(one, "status"), "pending");
+    ck_assert_int_eq(fx_int(one, "attempts"), 2);
+    ck_assert_int_eq(fx_int(one, "amount_minor"), 2000);
+    ck_assert_ptr_nonnull(strstr(fx_str(one, "last_error"), "HTTP 500"));
+    json_decref(owed);
+    send_refunds(1, 0, 0);
+    made = refunds_of(pi);
+    ck_assert_int_eq(json_array_size(made), 2);
+    ck_assert_int_eq(fx_int(json_array_get(made, 0), "amount") +
+                         fx_int(json_array_get(made, 1), "amount"),
+                     3000);
+    ck_assert_str_ne(fx_str(json_array_get(made, 0), "id"), fx_str(json_array_get(made, 1), "id"));
+    json_decref(made);
+    owed = refunds_of_order(id);
+    ck_assert_str_eq(fx_str(json_array_get(owed, 1), "status"), "sent");
+    ck_assert_int_eq(fx_int(json_array_get(owed, 1), "attempts"), 3);
+    json_decref(owed);
+    json_decref(ev);
+}
+END_TEST
+
+START_TEST(a_refund_the_provider_keeps_refusing_fails_after_5_attempts)
+{
+    json_int_t id = hold_tickets(1);
+    json_t *r;
+    ck_assert_ok(fx_exec(&r, alice, "orders.get", "{s:I}", "order_id", id));
+    json_int_t tt = fx_int(r, "ticket_type_id");
+    json_decref(r);
+    /* an order paid at the provider */
+    ck_assert_ok(
+        fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", tt, "quantity", 2));
+    json_int_t paid = fx_int(r, "id");
+    json_decref(r);
+    json_t *ev = checkout_and_pay(paid);
+    ck_assert_str_eq(deliver(ev), "applied");
+    /* an order paid outside the provider (confirmed by an admin): its
+     * refund stays in the ledger only */
+    ck_assert_ok(fx_exec(&r, admin, "orders.confirm_payment", "{s:I,s:i,s:s,s:s}", "order_id", id,
+                         "amount_minor", 1500, "currency", "EUR", "reference", "cash-1"));
+    json_decref(r);
+    ck_assert(!refund_order(id, "cash-back", 0));
+    ck_assert_str_eq(order_state(id), "refunded");
+    json_t *owed = refunds_of_order(id);
+    ck_assert_int_eq(json_array_size(owed), 0);
+    json_decref(owed);
+    /* the provider refuses 5 times: failed, never asked again */
+    ck_assert(!refund_order(paid, "all", 0));
+    json_decref(standin("POST", "/_test/refunds/fail", "{\"fail\":6}"));
+    for (int i = 0; i < 4; i++)
+        send_refunds(0, 0, 1);
+    send_refunds(0, 1, 0);
+    send_refunds(0, 0, 0);
+    owed = refunds_of_order(paid);
+    ck_assert_int_eq(json_array_size(owed), 1);
+    ck_assert_str_eq(fx_str(json_array_get(owed, 0), "status"), "failed");
+    ck_assert_int_eq(fx_int(json_array_get(owed, 0), "attempts"), 5);
+    json_decref(owed);
+    json_t *made = refunds_of(
+        fx_str(json_object_get(json_object_get(ev, "data"), "object"), "payment_intent"));
+    ck_assert_int_eq(json_array_size(made), 0);
+    json_decref(made);
+    json_decref(standin("POST", "/_test/refunds/fail", "{\"fail\":0}"));
+    json_decref(ev);
+}
+END_TEST
+
 /* What alice may see: the names of the ticket types of event ev she is
  * shown, comma-separated, and whether she can read private group g. */
 static const char *visible_types(json_int_t ev)
@@ -1074,6 +1215,8 @@ int main(void)
     tcase_add_test(tc, tiers_unlock_ticket_types_and_private_groups);
     tcase_add_test(tc, a_payment_of_another_amount_is_recorded_and_refunded);
     tcase_add_test(tc, a_second_payment_for_a_paid_order_is_refunded);
+    tcase_add_test(tc, refunds_of_a_provider_paid_order_go_back_at_the_provider);
+    tcase_add_test(tc, a_refund_the_provider_keeps_refusing_fails_after_5_attempts);
     suite_add_tcase(s, tc);
     int rc = fx_run(s);
     standin_stop();

@@ -126,12 +126,23 @@ const cm__sql_entry cm__sqlite_sql_pay[] = {
                       "AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR outcome = ?3) "
                       "ORDER BY id DESC LIMIT ?4"},
 
-    /* refunds owed at the provider: ?1 order ?2 payment reference ?3 amount
-     * ?4 currency ?5 reason ?6 now; one per payment */
-    {"refund.insert", "INSERT INTO payment_refunds (order_id, payment_reference, amount, currency, "
-                      "reason, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) "
-                      "ON CONFLICT (payment_reference) DO NOTHING RETURNING id"},
-    {"refund.find", "SELECT id FROM payment_refunds WHERE payment_reference = ?1"},
+    /* refunds owed at the provider, one per refund row of the ledger: ?1
+     * order ?2 payment reference ?3 amount ?4 currency ?5 reason ?6 now ?7
+     * the ledger row's reference */
+    {"refund.insert",
+     "INSERT INTO payment_refunds (order_id, payment_reference, amount, currency, "
+     "reason, created_at, updated_at, ledger_reference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
+     "ON CONFLICT (order_id, ledger_reference) DO NOTHING RETURNING id"},
+    /* ?1 order ?2 ledger reference */
+    {"refund.find", "SELECT id FROM payment_refunds WHERE order_id = ?1 AND ledger_reference = ?2"},
+    /* The payment that paid order ?1: its first payment in the ledger that
+     * was not refused (a refused payment has its automatic refund, named
+     * "<reason>:<payment>" or "late:<payment>", in payment_refunds). */
+    {"refund.paying_payment",
+     "SELECT l.reference FROM ledger l WHERE l.order_id = ?1 AND l.kind = 'payment' "
+     "AND NOT EXISTS (SELECT 1 FROM payment_refunds r WHERE r.order_id = l.order_id "
+     "AND r.payment_reference = l.reference AND r.reason <> 'requested') "
+     "ORDER BY l.id LIMIT 1"},
     /* ?1 after id ?2 limit */
     {"refund.pending",
      "SELECT id, payment_reference, amount, reason, attempts FROM payment_refunds "
@@ -143,9 +154,11 @@ const cm__sql_entry cm__sqlite_sql_pay[] = {
     {"refund.count_pending", "SELECT count(*) FROM payment_refunds WHERE status = 'pending'"},
     /* 0 id, 1 order_id, 2 payment_reference, 3 amount, 4 currency, 5 reason,
      * 6 status, 7 provider_refund_id, 8 attempts, 9 last_error, 10 created_at,
-     * 11 updated_at; ?1 before id ?2 status or NULL ?3 limit */
+     * 11 updated_at, 12 ledger_reference; ?1 before id ?2 status or NULL
+     * ?3 limit */
     {"refund.list", "SELECT id, order_id, payment_reference, amount, currency, reason, status, "
-                    "provider_refund_id, attempts, last_error, created_at, updated_at "
+                    "provider_refund_id, attempts, last_error, created_at, updated_at, "
+                    "ledger_reference "
                     "FROM payment_refunds WHERE id < ?1 AND (?2 IS NULL OR status = ?2) "
                     "ORDER BY id DESC LIMIT ?3"},
     {NULL, NULL},
