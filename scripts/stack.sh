@@ -16,6 +16,9 @@
 #              fsync off), migrated with `community migrate`      (the RDS role)
 #   redis      redis-server on a loopback port, no persistence    (ElastiCache)
 #   smtp       tests/fixtures/smtp_sink.py: every message in DIR/smtp/msgs (SES)
+#   s3         s3rver (tests/blob/s3rver, the stand-in of the blob tests) on a
+#              loopback port, bucket cm-test, path-style URLs, access key
+#              S3RVER; the API servers and workers keep uploads in it     (S3)
 #   api-1..N   community-server on loopback ports                 (ECS service app)
 #   worker-1..M  `community worker` with the SMTP sink            (ECS service worker)
 #   web-1      the Next.js app (examples/nextjs, `next start`), when built (web)
@@ -23,7 +26,6 @@
 #              API servers (health check GET /readyz every 500 ms, out after 2
 #              failures, back after 2 successes), everything else to the web app
 #              (GET /api/health); a stats socket in DIR/haproxy.sock    (the ALB)
-# No S3 stand-in: nothing in libcommunity stores objects yet.
 #
 # Options:
 #   --build DIR       meson build directory with community, community-server
@@ -33,15 +35,23 @@
 #   --web / --no-web  run the Next.js app (default: when examples/nextjs has a
 #                     production build and the addon installed, as scripts/e2e.sh
 #                     leaves it); --web requires it
+#   --no-s3           no S3 stand-in: uploads in each host's default place
+#   --no-mail         no SMTP sink, and workers without a mailer (no mail
+#                     delivery jobs: only what the hosts enqueue runs)
 #   --server-args "ARGS"  extra community-server flags (e.g. "--rate-limit 0")
 #   --worker-args "ARGS"  extra `community worker` flags (e.g. "--lease 3000")
 #
 # Exports: CM_STACK_DIR, CM_STACK_URL (the proxy), CM_STACK_DB (the database URI),
 # CM_STACK_PG_DIR, CM_STACK_REDIS (redis://127.0.0.1:PORT), CM_STACK_API_PORTS,
-# CM_STACK_WEB_PORT (empty without web), CM_STACK_SMTP_DIR.
-# The API servers, workers and the web app get COMMUNITY_REDIS=$CM_STACK_REDIS.
+# CM_STACK_WEB_PORT (empty without web), CM_STACK_SMTP_DIR (empty with
+# --no-mail), CM_STACK_S3 (http://127.0.0.1:PORT, empty with --no-s3) and
+# CM_STACK_S3_DIR (the objects, DIR/s3/cm-test/...).
+# The API servers, workers and the web app get COMMUNITY_REDIS=$CM_STACK_REDIS;
+# the API servers and workers COMMUNITY_S3_* for the stand-in.
 # Needs: postgresql-15, redis-server, haproxy, /usr/bin/python3 with aiosmtpd
-# (python3-aiosmtpd), curl; node for the web app.
+# (python3-aiosmtpd), curl; node for the web app and the S3 stand-in (whose npm
+# packages are installed into tests/blob/s3rver on first use, as the blob tests
+# do).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -102,7 +112,7 @@ running() {
 alive() { [ -f "$1" ] && running "$(cat "$1")"; }
 
 start() {
-    local build=$ROOT/build napi=3 nworkers=2 web=auto server_args="" worker_args=""
+    local build=$ROOT/build napi=3 nworkers=2 web=auto s3=yes mail=yes server_args="" worker_args=""
     while [ $# -gt 0 ]; do
         case $1 in
             --build) build=$2; shift 2 ;;
@@ -110,6 +120,8 @@ start() {
             --workers) nworkers=$2; shift 2 ;;
             --web) web=yes; shift ;;
             --no-web) web=no; shift ;;
+            --no-s3) s3=no; shift ;;
+            --no-mail) mail=no; shift ;;
             --server-args) server_args=$2; shift 2 ;;
             --worker-args) worker_args=$2; shift 2 ;;
             *) die "unknown option $1" ;;
@@ -121,6 +133,14 @@ start() {
     for t in redis-server haproxy curl; do
         command -v "$t" >/dev/null 2>&1 || die "needs $t"
     done
+    local s3pkg=$ROOT/tests/blob/s3rver
+    if [ "$s3" = yes ]; then
+        command -v node >/dev/null 2>&1 || die "needs node for the S3 stand-in (or --no-s3)"
+        if [ ! -f "$s3pkg/node_modules/s3rver/package.json" ]; then
+            (cd "$s3pkg" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+                die "npm ci failed in $s3pkg"
+        fi
+    fi
     local app=$ROOT/examples/nextjs
     if [ "$web" = auto ]; then
         if [ -f "$app/.next/BUILD_ID" ] && [ -d "$app/node_modules/@libcommunity/node" ] &&
@@ -152,13 +172,29 @@ start() {
     local redis=redis://127.0.0.1:$redis_port
 
     # SMTP sink
-    mkdir -p "$dir/smtp"
-    spawn "$dir" smtp "$dir" -- /usr/bin/python3 "$ROOT/tests/fixtures/smtp_sink.py" --dir "$dir/smtp"
-    local i
-    for ((i = 0; i < 100; i++)); do [ -f "$dir/smtp/port" ] && break; sleep 0.1; done
-    [ -f "$dir/smtp/port" ] || die "the SMTP sink did not start: $(cat "$dir/smtp.log")"
-    local smtp_port
-    smtp_port=$(cat "$dir/smtp/port")
+    local i mail_args=() smtp_dir=""
+    if [ "$mail" = yes ]; then
+        smtp_dir=$dir/smtp
+        mkdir -p "$smtp_dir"
+        spawn "$dir" smtp "$dir" -- /usr/bin/python3 "$ROOT/tests/fixtures/smtp_sink.py" --dir "$smtp_dir"
+        for ((i = 0; i < 100; i++)); do [ -f "$smtp_dir/port" ] && break; sleep 0.1; done
+        [ -f "$smtp_dir/port" ] || die "the SMTP sink did not start: $(cat "$dir/smtp.log")"
+        mail_args=(--smtp "smtp://127.0.0.1:$(cat "$smtp_dir/port")"
+            --mail-from "Community <community@example.org>" --public-url "http://127.0.0.1")
+    fi
+
+    # S3 stand-in
+    local s3_url="" s3_env=()
+    if [ "$s3" = yes ]; then
+        mkdir -p "$dir/s3"
+        spawn "$dir" s3 "$dir" -- node "$s3pkg/server.mjs" "$dir/s3"
+        for ((i = 0; i < 300; i++)); do grep -q '^READY' "$dir/s3.log" 2>/dev/null && break; sleep 0.1; done
+        grep -q '^READY' "$dir/s3.log" || die "the S3 stand-in did not start: $(cat "$dir/s3.log")"
+        s3_url=http://127.0.0.1:$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$dir/s3.log")
+        s3_env=(COMMUNITY_S3_ENDPOINT="$s3_url" COMMUNITY_S3_BUCKET=cm-test
+            COMMUNITY_S3_REGION=us-east-1 COMMUNITY_S3_ACCESS_KEY=S3RVER
+            COMMUNITY_S3_SECRET_KEY=S3RVER)
+    fi
 
     # API servers
     local ports=() p
@@ -167,7 +203,7 @@ start() {
     for ((i = 1; i <= napi; i++)); do
         p=$(free_port)
         ports+=("$p")
-        spawn "$dir" "api-$i" "$dir" COMMUNITY_REDIS="$redis" COMMUNITY_LOG_LEVEL=warn -- \
+        spawn "$dir" "api-$i" "$dir" COMMUNITY_REDIS="$redis" COMMUNITY_LOG_LEVEL=warn "${s3_env[@]}" -- \
             "$server" --listen "127.0.0.1:$p" --db "$db" --trust-proxy "${extra[@]}"
     done
 
@@ -175,10 +211,8 @@ start() {
     # shellcheck disable=SC2206 # extra flags, split on blanks
     local wextra=($worker_args)
     for ((i = 1; i <= nworkers; i++)); do
-        spawn "$dir" "worker-$i" "$dir" COMMUNITY_REDIS="$redis" -- \
-            "$cli" --db "$db" worker --json-logs --worker-id "worker-$i" \
-            --smtp "smtp://127.0.0.1:$smtp_port" --mail-from "Community <community@example.org>" \
-            --public-url "http://127.0.0.1" "${wextra[@]}"
+        spawn "$dir" "worker-$i" "$dir" COMMUNITY_REDIS="$redis" "${s3_env[@]}" -- \
+            "$cli" --db "$db" worker --json-logs --worker-id "worker-$i" "${mail_args[@]}" "${wextra[@]}"
     done
 
     # Web
@@ -256,7 +290,9 @@ EOF
     echo "export CM_STACK_REDIS='$redis'"
     echo "export CM_STACK_API_PORTS='${ports[*]}'"
     echo "export CM_STACK_WEB_PORT='$web_port'"
-    echo "export CM_STACK_SMTP_DIR='$dir/smtp'"
+    echo "export CM_STACK_SMTP_DIR='$smtp_dir'"
+    echo "export CM_STACK_S3='$s3_url'"
+    echo "export CM_STACK_S3_DIR='$dir/s3'"
 }
 
 # proxy_up DIR BACKEND: how many servers of BACKEND the proxy counts as UP.

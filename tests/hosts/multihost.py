@@ -7,6 +7,9 @@ SMTP sink. Then, as TAP:
 
   routing      /v1/* reaches the API servers (round robin: each one answers),
                / and /api/health the web app
+  uploads      an avatar PUT to one API host is kept in the S3 stand-in
+               (s3rver), and its presigned URL, given by another host,
+               downloads the same bytes
   idempotency  a POST with an Idempotency-Key answered by one API host is
                replayed by the two others and through the proxy (same status
                and body, Idempotent-Replayed: true, one member created); the
@@ -163,6 +166,67 @@ def routing():
     after = {k: v[1] for k, v in proxy_state("api").items()}
     tap(all(after[k] - before.get(k, 0) >= 2 for k in after) and len(after) == 3,
         "proxy: round robin over the 3 API servers", "sessions before %s after %s" % (before, after))
+
+
+# ---- uploads in the S3 stand-in ------------------------------------------------
+
+def png(w, h):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    raw = b"".join(b"\0" + b"".join(bytes([x * 40 % 256, y * 40 % 256, 90]) for x in range(w))
+                   for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def uploads():
+    if not E.get("CM_STACK_S3"):
+        tap(False, "the stack runs the S3 stand-in")
+        return
+    r = json.loads(request(E["proxy"], "POST", "/v1/members",
+                           {"email": "avatar@multihost.test", "name": "Avatar",
+                            "password": "a long avatar password"})[2])
+    mid = r["member"]["id"]
+    auth = {"Authorization": "Bearer " + r["session"]["token"], "Content-Type": "image/png"}
+    img = png(16, 12)
+    c = http.client.HTTPConnection("127.0.0.1", E["api"][0], timeout=30)
+    c.request("PUT", "/v1/uploads/member/%d?filename=a.png" % mid, body=img, headers=auth)
+    resp = c.getresponse()
+    st, body = resp.status, resp.read()
+    c.close()
+    if st not in (200, 201):
+        tap(False, "PUT an avatar to API host 1", body[:300])
+        return
+    objects = [os.path.join(d, f) for d, _, fs in os.walk(E["CM_STACK_S3_DIR"]) for f in fs]
+    stored = [f for f in objects if open(f, "rb").read() == img]
+    tap(len(stored) == 1, "uploads: the avatar PUT to API host 1 is an object in the S3 stand-in",
+        None if len(stored) == 1 else "objects: %s" % objects)
+    # Another host names it; its presigned URL reads the stand-in.
+    aid = json.loads(body).get("id") or json.loads(body)["attachment"]["id"]
+    st, _, body = request(E["api"][1], "GET", "/v1/attachments/%d" % aid, None,
+                          {"Authorization": auth["Authorization"]})
+    urls = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == "url" and isinstance(x, str) and x.startswith(E["CM_STACK_S3"]):
+                    urls.append(x)
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(json.loads(body) if st == 200 else {})
+    got = None
+    if urls:
+        import urllib.request
+        got = urllib.request.urlopen(urls[0], timeout=30).read()
+    tap(got == img, "uploads: API host 2 gives a presigned URL that downloads the same bytes",
+        None if got == img else "GET /v1/attachments/%d: %d %s" % (aid, st, body[:300]))
 
 
 # ---- idempotency across hosts -----------------------------------------------
@@ -450,6 +514,7 @@ def main():
             try:
                 note("seed %d; stack in %s" % (SEED, E["CM_STACK_DIR"]))
                 routing()
+                uploads()
                 idempotency()
                 api_chaos()
                 worker_chaos()
