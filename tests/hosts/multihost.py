@@ -23,7 +23,17 @@ SMTP sink. Then, as TAP:
                are SIGKILLed and restarted at random moments: every job
                completed once, exactly one notice (email_outbox row) per
                promotion
-  rate limit   on a second stack (3 API hosts with a rate limit, no web app or
+  wake-ups     on a second stack whose workers poll once an hour (--poll-ms
+               3600000), have no mailer (whose delivery jobs come and go on
+               their own) and whose repeatable schedules are parked: a
+               waitlist promotion on API host i % 3, one at a time, is
+               started by a worker (another process, on its own connection)
+               long before any poll, so only the PostgreSQL NOTIFY sent with
+               the enqueue's COMMIT can have woken it; the enqueue-to-start
+               latency (jobs.started_at - jobs.created_at, both stamped by the
+               processes' clocks on this one machine) is printed as median /
+               p99 / max (docs/benchmarks.md)
+  rate limit   on a third stack (3 API hosts with a rate limit, no web app or
                workers): one client sends well above the budget through the
                proxy for a fixed window; the 2xx answers stay within 5% of what
                GCRA allows over the measured window (burst + rate x elapsed)
@@ -33,8 +43,9 @@ SMTP sink. Then, as TAP:
 
 Environment: CM_MULTIHOST_SECONDS (API chaos duration, default 20),
 CM_MULTIHOST_PROMOTIONS (default 200), CM_MULTIHOST_SEED,
-CM_MULTIHOST_RATE_SECONDS (rate limit window, default 10), CM_MULTIHOST_ONLY
-(run only the named parts, comma-separated: main, ratelimit).
+CM_MULTIHOST_RATE_SECONDS (rate limit window, default 10), CM_MULTIHOST_WAKEUPS
+(jobs of the wake-up part, default 40), CM_MULTIHOST_ONLY (run only the named
+parts, comma-separated: main, wakeup, ratelimit).
 """
 import http.client
 import json
@@ -51,6 +62,7 @@ ROOT = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else
 STACK = os.path.join(ROOT, "scripts", "stack.sh")
 SECONDS = float(os.environ.get("CM_MULTIHOST_SECONDS", "20"))
 PROMOTIONS = int(os.environ.get("CM_MULTIHOST_PROMOTIONS", "200"))
+WAKEUPS = int(os.environ.get("CM_MULTIHOST_WAKEUPS", "40"))
 SEED = int(os.environ.get("CM_MULTIHOST_SEED", str(int(time.time()))))
 rng = random.Random(SEED)
 
@@ -424,6 +436,88 @@ BURST = 20
 RATE_SECONDS = float(os.environ.get("CM_MULTIHOST_RATE_SECONDS", "10"))
 
 
+# ---- wake-ups of workers on other hosts -------------------------------------
+
+def wakeups():
+    org = json.loads(request(E["proxy"], "POST", "/v1/members",
+                             {"email": "org@wakeup.test", "name": "Org",
+                              "password": "a long organizer password"})[2])
+    sql("UPDATE members SET role='organizer' WHERE id=%d" % org["member"]["id"])
+    auth = {"Authorization": "Bearer " + org["session"]["token"]}
+
+    def member(name):
+        r = json.loads(request(E["proxy"], "POST", "/v1/members",
+                               {"email": name + "@wakeup.test", "name": name,
+                                "password": "a long member password"})[2])
+        return {"Authorization": "Bearer " + r["session"]["token"]}
+    a, b = member("first"), member("second")
+    # A fired schedule makes its worker claim, which could start a waiting job
+    # without any wake-up: park them (the workers have registered them), and
+    # let whatever they fired already run to the end.
+    sql("UPDATE job_schedules SET next_run_at = next_run_at + 86400000000")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        if int(sql("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")[0][0]) == 0:
+            break
+        time.sleep(0.1)
+    kind = "platform.waitlist_promoted"
+    lat, bad = [], []
+    for i in range(WAKEUPS):
+        api = E["api"][i % len(E["api"])]
+        s, _, body = request(api, "POST", "/v1/events", {
+            "title": "Wake-up %d" % i, "format": "in_person",
+            "start_local": "2031-04-%02dT18:00" % (1 + i % 28),
+            "end_local": "2031-04-%02dT21:00" % (1 + i % 28),
+            "timezone": "Europe/Berlin", "publish": True, "capacity": 1}, auth)
+        if s != 201:
+            tap(False, "create event %d" % i, body[:300])
+            return
+        ev = json.loads(body)
+        ev = ev.get("id") or ev["event"]["id"]
+        for who in (a, b):
+            request(api, "PUT", "/v1/events/%d/rsvp" % ev, {}, who)
+        # The promotion: its job is enqueued in this API host's transaction.
+        s, _, body = request(api, "DELETE", "/v1/events/%d/rsvp" % ev, None, a)
+        if s not in (200, 204):
+            tap(False, "cancel the RSVP to event %d" % ev, body[:300])
+            return
+        # Wait for it to run to the end (so that the claim a worker makes when
+        # a job ends comes before the next enqueue): up to 2 minutes, far
+        # below the hour of the poll.
+        row = None
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120:
+            r = sql("SELECT count(*), count(*) FILTER (WHERE state = 'completed'), "
+                    "(SELECT started_at - created_at FROM jobs WHERE kind = '{0}' "
+                    "ORDER BY id DESC LIMIT 1) FROM jobs WHERE kind = '{0}'".format(kind))[0]
+            if int(r[0]) == i + 1 and int(r[1]) == i + 1:
+                row = r
+                break
+            time.sleep(0.1)
+        if row is None:
+            bad.append(i)
+            break
+        lat.append(int(row[2]) / 1000.0)
+    tap(not bad and len(lat) == WAKEUPS,
+        "wake-ups: %d jobs enqueued one at a time on the 3 API hosts each run by a worker "
+        "within 2 minutes, with the workers polling once an hour" % WAKEUPS,
+        "job %s did not start; started: %d" % (bad, len(lat)) if bad else None)
+    # Who started them: the workers' JSON logs ("started" events).
+    starters = {}
+    for w in (1, 2):
+        with open(os.path.join(E["CM_STACK_DIR"], "worker-%d.log" % w)) as f:
+            for line in f:
+                if '"started"' in line and kind in line:
+                    starters[w] = starters.get(w, 0) + 1
+    note("wake-ups: jobs started per worker %s" % starters)
+    if lat:
+        lat.sort()
+        pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+        note("wake-ups: enqueue (API host) to start (worker) over %d jobs: median %.2f ms, "
+             "p90 %.2f ms, p99 %.2f ms, max %.2f ms"
+             % (len(lat), pick(0.5), pick(0.9), pick(0.99), lat[-1]))
+
+
 def metric(port, name):
     """The sum of a metric's samples (every label set) on one API host."""
     _, _, body = request(port, "GET", "/metrics")
@@ -506,7 +600,7 @@ def rate_limit():
 
 
 def main():
-    only = set(filter(None, os.environ.get("CM_MULTIHOST_ONLY", "main,ratelimit").split(",")))
+    only = set(filter(None, os.environ.get("CM_MULTIHOST_ONLY", "main,wakeup,ratelimit").split(",")))
     try:
         if "main" in only and start_stack(
                 "--api", "3", "--workers", "2", "--web", "--server-args", "--rate-limit 0",
@@ -518,6 +612,13 @@ def main():
                 idempotency()
                 api_chaos()
                 worker_chaos()
+            finally:
+                subprocess.run([STACK, "stop", E["CM_STACK_DIR"]], capture_output=True)
+        if "wakeup" in only and start_stack(
+                "--api", "3", "--workers", "2", "--no-web", "--no-s3", "--no-mail",
+                "--server-args", "--rate-limit 0", "--worker-args", "--poll-ms 3600000"):
+            try:
+                wakeups()
             finally:
                 subprocess.run([STACK, "stop", E["CM_STACK_DIR"]], capture_output=True)
         # A slow Redis call lets the request through (fail open): on a loaded
