@@ -8,7 +8,8 @@
 # whose worker delivers the app's mail to it. The shop test
 # (e2e/shop.test.mjs) starts the payment provider stand-in
 # (tests/payments/standin.py) itself and reads the ticket QR codes with
-# zbarimg (Debian zbar-tools).
+# zbarimg (Debian zbar-tools). The assistant test (e2e/assistant.test.mjs)
+# uses the offline assistant provider (no network).
 #
 # Environment:
 #   BUILD_DIR      meson build directory to use or create (default: build-e2e);
@@ -97,5 +98,6 @@ log "test SMTP server at $E2E_SMTP_URL"
 log "running the browser tests"
 node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter "$ROOT/bindings/node/test/summary-reporter.mjs" \
-  --test-reporter-destination=stdout e2e/e2e.test.mjs e2e/mail.test.mjs e2e/shop.test.mjs
+  --test-reporter-destination=stdout e2e/e2e.test.mjs e2e/mail.test.mjs e2e/shop.test.mjs \
+  e2e/assistant.test.mjs
 log "screenshots in ${E2E_ARTIFACTS:-$APP/test-results/e2e}"

@@ -27,6 +27,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               <Link href="/tickets">My tickets</Link>
               <Link href="/membership">Membership</Link>
               <Link href="/preferences">Mail preferences</Link>
+              <Link href="/assistant">Assistant</Link>
               <span data-testid="whoami">{me.name}</span>
               <form action={logout}><button className="secondary" type="submit">Log out</button></form>
             </>
