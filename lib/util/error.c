@@ -70,11 +70,16 @@ void cm_error_clear(void)
     last.message[0] = last.field[0] = last.backend[0] = '\0';
 }
 
+/* The arguments may be the current detail itself ("x: %s" with
+ * cm_error_message()): format into locals first, then copy. */
 CM__PRINTF(3, 0) static int set_v(int code, const char *field, const char *fmt, va_list ap)
 {
+    char message[sizeof last.message], name[sizeof last.field];
+    (void)vsnprintf(message, sizeof message, fmt, ap);
+    (void)snprintf(name, sizeof name, "%s", field ? field : "");
+    memcpy(last.message, message, sizeof message);
+    memcpy(last.field, name, sizeof name);
     last.code = code;
-    (void)vsnprintf(last.message, sizeof last.message, fmt, ap);
-    (void)snprintf(last.field, sizeof last.field, "%s", field ? field : "");
     last.backend[0] = '\0';
     last.retry_after = 0;
     return code;

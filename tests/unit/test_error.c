@@ -66,6 +66,20 @@ START_TEST(long_messages_are_truncated_not_overflowed)
 }
 END_TEST
 
+/* A new detail may quote the current one (cron.c, enqueue.c, migrate.c do:
+ * "timezone: %s" with cm_error_message()): formatting must not read the
+ * buffer it is writing. */
+START_TEST(a_message_may_quote_the_previous_one)
+{
+    cm__error_set_field(CM_EINVAL, "tz", "unknown time zone Mars/Olympus");
+    ck_assert_int_eq(cm__error_set_field(CM_EINVAL, "timezone", "timezone: %s (field %s)",
+                                         cm_error_message(), cm_error_field()),
+                     CM_EINVAL);
+    ck_assert_str_eq(cm_error_message(), "timezone: unknown time zone Mars/Olympus (field tz)");
+    ck_assert_str_eq(cm_error_field(), "timezone");
+}
+END_TEST
+
 START_TEST(allocator_cannot_be_replaced_after_first_use)
 {
     void *p = cm__malloc(10);
@@ -126,6 +140,7 @@ int main(void)
     tcase_add_test(tc, detail_is_set_by_failing_calls_and_cleared_on_request);
     tcase_add_test(tc, detail_is_per_thread);
     tcase_add_test(tc, long_messages_are_truncated_not_overflowed);
+    tcase_add_test(tc, a_message_may_quote_the_previous_one);
     tcase_add_test(tc, allocator_cannot_be_replaced_after_first_use);
     tcase_add_test(tc, clock_can_be_set_and_restored);
     tcase_add_test(tc, version_matches_header);
