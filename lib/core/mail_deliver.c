@@ -469,8 +469,10 @@ static int claim_fn(cm__conn *conn, void *arg)
             r->payload = cm__strdup(cm__q_col_text(&q, 5));
             r->created_at = cm__q_col_int64(&q, 6);
             r->attempts = cm__q_col_int64(&q, 7);
-            if (!r->to || !r->tmpl || !r->payload)
-                rc = cm__oom();
+            if (!r->to || !r->tmpl || !r->payload) {
+                rc = cm__oom(); /* not overwritten by the next step */
+                break;
+            }
         }
         cm__q_close(&q);
         rc = rc == 1 ? CM_OK : cm__ok(rc);

@@ -132,6 +132,28 @@ START_TEST(password_reset_is_sent_once)
 }
 END_TEST
 
+/* An allocation that fails while rows are claimed fails the run with
+ * CM_ENOMEM: it is not lost to the next row's step, which used to leave a
+ * claimed row without its recipient or template (a NULL dereference when it
+ * was rendered). Walks N = 1, 2, ... until the run succeeds. */
+START_TEST(claiming_survives_allocation_failures)
+{
+    outbox("ana@example.com", "password_reset", "{\"token\":\"cmr_a\",\"name\":\"Ana\"}");
+    outbox("bo@example.com", "password_reset", "{\"token\":\"cmr_b\",\"name\":\"Bo\"}");
+    outbox("cy@example.com", "password_reset", "{\"token\":\"cmr_c\",\"name\":\"Cy\"}");
+    for (long n = 1; n < 5000; n++) {
+        uint32_t sent = 0;
+        fx_alloc_arm(n);
+        int rc = cm_mailer_run(&sent, M, 0);
+        long injected = fx_alloc_disarm();
+        if (rc == CM_OK && injected == 0)
+            break;
+        ck_assert_msg(rc == CM_OK || rc == CM_ENOMEM, "N=%ld: %s (%s)", n, cm_status_name(rc),
+                      cm_error_message());
+    }
+}
+END_TEST
+
 START_TEST(event_cancellation_carries_a_calendar_cancel)
 {
     cm_actor *org = fx_member("org@example.com", "organizer");
@@ -480,12 +502,15 @@ END_TEST
 
 int main(void)
 {
+    if (fx_alloc_install() != CM_OK)
+        return EXIT_FAILURE;
     fx_sink_require();
     Suite *su = suite_create("mail_deliver");
     TCase *tc = tcase_create("deliver");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, password_reset_is_sent_once);
+    tcase_add_test(tc, claiming_survives_allocation_failures);
     tcase_add_test(tc, event_cancellation_carries_a_calendar_cancel);
     tcase_add_test(tc, temporary_refusals_back_off_then_fail);
     tcase_add_test(tc, permanent_refusals_and_unsendable_rows_fail_at_once);
