@@ -24,7 +24,9 @@ typedef struct cm_upload_options {
                                        service's scheme://host[:port] */
     const char *s3_bucket;        /**< bucket name */
     const char *s3_region;        /**< "eu-west-1" */
-    const char *s3_access_key;    /**< access key id */
+    const char *s3_access_key;    /**< access key id; NULL with s3_secret_key NULL: the
+                                       container's role (AWS_CONTAINER_CREDENTIALS_*,
+                                       docs/uploads.md) */
     const char *s3_secret_key;    /**< secret access key (never logged) */
     const char *s3_session_token; /**< temporary credentials' token, or NULL */
     int32_t s3_virtual_host;      /**< 1: https://bucket.host/key; 0: https://host/bucket/key */

@@ -8,10 +8,13 @@
  * URLs are path-style (endpoint/bucket/key) by default, virtual-host style
  * (bucket.endpoint/key) with s3_virtual_host. Every request uses its own
  * curl easy handle, so the backend is thread-safe. Secrets are never
- * logged or placed in error details.
+ * logged or placed in error details. The credentials are the configured
+ * keys, or else a task role's from the container credentials endpoint
+ * (util/aws_creds.h), refreshed before they expire.
  */
 #include "blob.h"
 
+#include "../util/aws_creds.h"
 #include "../util/sigv4.h"
 
 #include <curl/curl.h>
@@ -24,7 +27,7 @@ typedef struct s3_state {
     char *authority; /* "host[:port]" as the Host header carries it */
     char *bucket;
     char *region;
-    char *access_key, *secret_key, *session_token;
+    cm__aws_creds *creds;
     bool virtual_host;
     int64_t threshold, part_size;
 } s3_state;
@@ -122,11 +125,11 @@ static void host_of(cm__buf *b, const s3_state *s)
     cm__buf_puts(b, s->authority);
 }
 
-static cm__sigv4_cred cred_of(const s3_state *s)
+static cm__sigv4_cred cred_of(const s3_state *s, const cm__aws_key *k)
 {
-    return (cm__sigv4_cred){.access_key = s->access_key,
-                            .secret_key = s->secret_key,
-                            .session_token = s->session_token,
+    return (cm__sigv4_cred){.access_key = k->access_key,
+                            .secret_key = k->secret_key,
+                            .session_token = k->token,
                             .region = s->region,
                             .service = "s3"};
 }
@@ -153,7 +156,10 @@ static int s3_request(s3_state *s, s3_resp *resp, const char *method, const char
                       const cm__sigv4_kv *query, size_t nquery, const void *body, size_t n,
                       const char *content_type)
 {
-    int rc = CM_OK;
+    cm__aws_key k;
+    int rc = cm__aws_creds_get(&k, s->creds);
+    if (rc)
+        return rc;
     cm__buf path = {0}, host = {0}, url = {0};
     object_path(&path, s, key);
     host_of(&host, s);
@@ -163,6 +169,7 @@ static int s3_request(s3_state *s, s3_resp *resp, const char *method, const char
     if (path.err || host.err) {
         cm__free(path.p);
         cm__free(host.p);
+        cm__aws_key_dispose(&k);
         return cm__oom();
     }
     cm__sigv4_kv h[5];
@@ -170,8 +177,8 @@ static int s3_request(s3_state *s, s3_resp *resp, const char *method, const char
     h[nh++] = (cm__sigv4_kv){"host", host.p};
     h[nh++] = (cm__sigv4_kv){"x-amz-content-sha256", hash};
     h[nh++] = (cm__sigv4_kv){"x-amz-date", date};
-    if (s->session_token)
-        h[nh++] = (cm__sigv4_kv){"x-amz-security-token", s->session_token};
+    if (k.token)
+        h[nh++] = (cm__sigv4_kv){"x-amz-security-token", k.token};
     if (content_type)
         h[nh++] = (cm__sigv4_kv){"content-type", content_type};
     cm__sigv4_req r = {.method = method,
@@ -181,7 +188,7 @@ static int s3_request(s3_state *s, s3_resp *resp, const char *method, const char
                        .headers = h,
                        .nheaders = nh,
                        .payload_hash = hash};
-    cm__sigv4_cred c = cred_of(s);
+    cm__sigv4_cred c = cred_of(s, &k);
     char *authz = NULL;
     if ((rc = cm__sigv4_authorization(&authz, &c, date, &r)))
         goto out;
@@ -210,8 +217,8 @@ static int s3_request(s3_state *s, s3_resp *resp, const char *method, const char
     hl = curl_slist_append(hl, line);
     snprintf(line, sizeof line, "x-amz-date: %s", date);
     hl = hl ? curl_slist_append(hl, line) : NULL;
-    if (hl && s->session_token) {
-        snprintf(line, sizeof line, "x-amz-security-token: %s", s->session_token);
+    if (hl && k.token) {
+        snprintf(line, sizeof line, "x-amz-security-token: %s", k.token);
         hl = (t = curl_slist_append(hl, line)) ? t : NULL;
     }
     snprintf(line, sizeof line, "Content-Type: %s", content_type ? content_type : "");
@@ -269,6 +276,7 @@ out:
     cm__free(path.p);
     cm__free(host.p);
     cm__free(url.p);
+    cm__aws_key_dispose(&k);
     return rc;
 }
 
@@ -411,22 +419,27 @@ static int s3_presign(cm__blobs *b, char **url_out, const char *method, const ch
                       const char *content_type, int64_t expires_s, int64_t now_us)
 {
     s3_state *s = b->state;
+    cm__aws_key k;
+    int rc = cm__aws_creds_get(&k, s->creds);
+    if (rc)
+        return rc;
     cm__buf path = {0}, host = {0}, url = {0};
     object_path(&path, s, key);
     host_of(&host, s);
     if (path.err || host.err) {
         cm__free(path.p);
         cm__free(host.p);
+        cm__aws_key_dispose(&k);
         return cm__oom();
     }
     cm__sigv4_kv h[2] = {{"host", host.p}, {"content-type", content_type}};
     cm__sigv4_req r = {
         .method = method, .path = path.p, .headers = h, .nheaders = content_type ? 2 : 1};
-    cm__sigv4_cred c = cred_of(s);
+    cm__sigv4_cred c = cred_of(s, &k);
     char date[17];
     cm__sigv4_amz_date(date, now_us);
     char *q = NULL;
-    int rc = cm__sigv4_presign_query(&q, &c, date, expires_s, &r);
+    rc = cm__sigv4_presign_query(&q, &c, date, expires_s, &r);
     if (!rc) {
         cm__buf_printf(&url, "%s://%s", s->scheme, host.p);
         cm__sigv4_uri_encode(&url, path.p, path.len, true);
@@ -442,6 +455,7 @@ static int s3_presign(cm__blobs *b, char **url_out, const char *method, const ch
     cm__free(q);
     cm__free(path.p);
     cm__free(host.p);
+    cm__aws_key_dispose(&k);
     return rc;
 }
 
@@ -454,12 +468,7 @@ static void s3_close(cm__blobs *b)
     cm__free(s->authority);
     cm__free(s->bucket);
     cm__free(s->region);
-    cm__free(s->access_key);
-    if (s->secret_key) {
-        memset(s->secret_key, 0, strlen(s->secret_key));
-        cm__free(s->secret_key);
-    }
-    cm__free(s->session_token);
+    cm__aws_creds_close(s->creds);
     cm__free(s);
 }
 
@@ -503,9 +512,8 @@ int cm__blob_s3_open(cm__blobs *b, const cm__blob_config *c)
     if (!c->s3_bucket || !bucket_valid(c->s3_bucket))
         return cm__error_set(CM_EINVAL,
                              "S3: the bucket name must be 3-63 characters of a-z 0-9 . -");
-    if (!c->s3_region || !c->s3_region[0] || !c->s3_access_key || !c->s3_access_key[0] ||
-        !c->s3_secret_key || !c->s3_secret_key[0])
-        return cm__error_set(CM_EINVAL, "S3: a region, an access key and a secret key are needed");
+    if (!c->s3_region || !c->s3_region[0])
+        return cm__error_set(CM_EINVAL, "S3: a region is needed");
     if (c->part_size < 5 * 1024 * 1024)
         return cm__error_set(CM_EINVAL, "S3: the multipart part size is at least 5 MiB");
     s3_state *s = cm__calloc(1, sizeof *s);
@@ -515,20 +523,22 @@ int cm__blob_s3_open(cm__blobs *b, const cm__blob_config *c)
     s->authority = cm__strndup(auth, alen);
     s->bucket = cm__strdup(c->s3_bucket);
     s->region = cm__strdup(c->s3_region);
-    s->access_key = cm__strdup(c->s3_access_key);
-    s->secret_key = cm__strdup(c->s3_secret_key);
-    s->session_token =
-        c->s3_session_token && c->s3_session_token[0] ? cm__strdup(c->s3_session_token) : NULL;
     s->virtual_host = c->s3_virtual_host;
     s->threshold = c->multipart_threshold > 0 ? c->multipart_threshold : INT64_MAX;
     s->part_size = c->part_size;
     b->ops = &s3_ops;
     b->state = s;
-    if (!s->scheme || !s->authority || !s->bucket || !s->region || !s->access_key ||
-        !s->secret_key || (c->s3_session_token && c->s3_session_token[0] && !s->session_token)) {
+    if (!s->scheme || !s->authority || !s->bucket || !s->region) {
         s3_close(b);
         b->state = NULL;
         return cm__oom();
+    }
+    int rc = cm__aws_creds_open(&s->creds, c->s3_access_key, c->s3_secret_key, c->s3_session_token,
+                                "S3");
+    if (rc) {
+        s3_close(b);
+        b->state = NULL;
+        return rc;
     }
     for (char *p = s->authority; *p; p++)
         if (*p >= 'A' && *p <= 'Z')

@@ -134,7 +134,8 @@ typedef struct cm__mail_sender cm__mail_sender;
  *   ses://REGION[/?options]  the Amazon SES v2 API (ses.c): configuration_set,
  *                        timeout_ms, cafile, endpoint; credentials from the
  *                        environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
- *                        AWS_SESSION_TOKEN)
+ *                        AWS_SESSION_TOKEN), else the container's role
+ *                        (util/aws_creds.h)
  * Nothing connects until the first send. CM_EINVAL (field "smtp") for a
  * malformed URI; the password never appears in an error or log message. */
 int cm__mail_sender_open(cm__mail_sender **out, const char *uri);

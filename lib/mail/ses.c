@@ -6,10 +6,12 @@
  * (lib/util/http_client.h).
  *
  * The URI names the region and options; the credentials come from the
- * environment when the sender opens (AWS_ACCESS_KEY_ID,
- * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and never appear in a message:
- * the HTTP client redacts the Authorization and X-Amz-Security-Token
- * headers, and the secret key is listed as a secret of every request.
+ * environment (lib/util/aws_creds.h): static keys (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) when set, else the ECS/EKS
+ * container credentials endpoint (a task role), refreshed before they
+ * expire. They never appear in a message: the HTTP client redacts the
+ * Authorization and X-Amz-Security-Token headers, and the secret key is
+ * listed as a secret of every request.
  *
  * Throttling (HTTP 429, TooManyRequestsException, ThrottlingException) and
  * 5xx answers are retried within the call, with exponential backoff and
@@ -20,6 +22,7 @@
  */
 #include "mail_int.h"
 
+#include "../util/aws_creds.h"
 #include "../util/http_client.h"
 #include "../util/json.h"
 #include "../util/sigv4.h"
@@ -36,7 +39,7 @@ struct cm__mail_ses {
     char *region;
     char *url;  /* endpoint + SES_PATH */
     char *host; /* host[:port] as in the URL: the signed Host header */
-    char *access_key, *secret_key, *token;
+    cm__aws_creds *creds;
     char *config_set;
     char *cafile;
     char *shown; /* "ses://region" for messages */
@@ -132,12 +135,6 @@ static int parse_query(cm__mail_ses *s, const char *q, char **endpoint)
     return CM_OK;
 }
 
-static char *env_dup(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? dup_n(v, strlen(v)) : NULL;
-}
-
 int cm__mail_ses_open(cm__mail_ses **out, const char *uri)
 {
     *out = NULL;
@@ -153,11 +150,9 @@ int cm__mail_ses_open(cm__mail_ses **out, const char *uri)
     cm__buf_puts(&b, "ses://");
     cm__buf_put(&b, region, rn < 64 ? rn : 64);
     s->shown = b.p;
-    if (b.err)
-        rc = cm__oom();
-    else if (!name_ok(region, rn, "-"))
+    if (!b.err && !name_ok(region, rn, "-"))
         rc = bad_uri(s->shown, "the region must be like eu-west-1");
-    else if (!(s->region = dup_n(region, rn)))
+    else if (b.err || !(s->region = dup_n(region, rn)))
         rc = cm__oom();
     if (rc == CM_OK) {
         const char *rest = region + rn;
@@ -188,15 +183,17 @@ int cm__mail_ses_open(cm__mail_ses **out, const char *uri)
             rc = cm__oom();
     }
     if (rc == CM_OK) {
-        s->access_key = env_dup("AWS_ACCESS_KEY_ID");
-        s->secret_key = env_dup("AWS_SECRET_ACCESS_KEY");
-        s->token = env_dup("AWS_SESSION_TOKEN");
-        if (!s->access_key || !s->secret_key)
-            rc = getenv("AWS_ACCESS_KEY_ID") && *getenv("AWS_ACCESS_KEY_ID") &&
-                         getenv("AWS_SECRET_ACCESS_KEY") && *getenv("AWS_SECRET_ACCESS_KEY")
-                     ? cm__oom()
-                     : bad_uri(s->shown, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-                                         "environment");
+        const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+        if (!(ak && *ak && sk && *sk) && !cm__aws_creds_in_env())
+            rc = bad_uri(s->shown, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+                                   "environment, or run with a task role "
+                                   "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI)");
+        else if ((rc = cm__aws_creds_open(&s->creds, ak, sk, getenv("AWS_SESSION_TOKEN"), "SES")) ==
+                 CM_EINVAL) {
+            char why[256];
+            (void)snprintf(why, sizeof why, "%s", cm_error_message());
+            rc = bad_uri(s->shown, why);
+        }
     }
     cm__free(endpoint);
     if (rc) {
@@ -207,14 +204,6 @@ int cm__mail_ses_open(cm__mail_ses **out, const char *uri)
     return CM_OK;
 }
 
-static void wipe_free(char *p)
-{
-    if (p) {
-        memset(p, 0, strlen(p));
-        cm__free(p);
-    }
-}
-
 void cm__mail_ses_close(cm__mail_ses *s)
 {
     if (!s)
@@ -222,9 +211,7 @@ void cm__mail_ses_close(cm__mail_ses *s)
     cm__free(s->region);
     cm__free(s->url);
     cm__free(s->host);
-    cm__free(s->access_key);
-    wipe_free(s->secret_key);
-    wipe_free(s->token);
+    cm__aws_creds_close(s->creds);
     cm__free(s->config_set);
     cm__free(s->cafile);
     cm__free(s->shown);
@@ -277,6 +264,11 @@ static void sleep_ms(int64_t ms)
 static int perform(cm__http_response *resp, const cm__mail_ses *s, const char *body, size_t blen,
                    int64_t timeout_ms)
 {
+    *resp = (cm__http_response){0};
+    cm__aws_key key;
+    int rc = cm__aws_creds_get(&key, s->creds);
+    if (rc)
+        return rc;
     char amz_date[17], hash[65];
     cm__sigv4_amz_date(amz_date, cm_now_us());
     cm__sha256_hex(hash, body, blen);
@@ -284,19 +276,21 @@ static int perform(cm__http_response *resp, const cm__mail_ses *s, const char *b
         {"content-type", "application/json"},
         {"host", s->host},
         {"x-amz-date", amz_date},
-        {"x-amz-security-token", s->token},
+        {"x-amz-security-token", key.token},
     };
     cm__sigv4_req r = {.method = "POST",
                        .path = SES_PATH,
                        .headers = sh,
-                       .nheaders = s->token ? 4 : 3,
+                       .nheaders = key.token ? 4 : 3,
                        .payload_hash = hash,
                        .normalize_path = true};
-    cm__sigv4_cred c = {s->access_key, s->secret_key, s->token, s->region, "ses"};
+    cm__sigv4_cred c = {key.access_key, key.secret_key, key.token, s->region, "ses"};
     char *auth = NULL;
-    int rc = cm__sigv4_authorization(&auth, &c, amz_date, &r);
-    if (rc)
+    rc = cm__sigv4_authorization(&auth, &c, amz_date, &r);
+    if (rc) {
+        cm__aws_key_dispose(&key);
         return rc;
+    }
     cm__buf h[5] = {{0}};
     cm__buf_puts(&h[0], "Content-Type: application/json");
     cm__buf_puts(&h[1], "Host: ");
@@ -305,19 +299,19 @@ static int perform(cm__http_response *resp, const cm__mail_ses *s, const char *b
     cm__buf_puts(&h[2], amz_date);
     cm__buf_puts(&h[3], "Authorization: ");
     cm__buf_puts(&h[3], auth);
-    if (s->token) {
+    if (key.token) {
         cm__buf_puts(&h[4], "X-Amz-Security-Token: ");
-        cm__buf_puts(&h[4], s->token);
+        cm__buf_puts(&h[4], key.token);
     }
     bool err = false;
     for (int i = 0; i < 5; i++)
         err = err || h[i].err;
     const char *lines[5] = {h[0].p, h[1].p, h[2].p, h[3].p, h[4].p};
-    const char *secrets[] = {s->secret_key, s->token, NULL};
+    const char *secrets[] = {key.secret_key, key.token, NULL};
     cm__http_request req = {.method = "POST",
                             .url = s->url,
                             .headers = lines,
-                            .n_headers = s->token ? 5 : 4,
+                            .n_headers = key.token ? 5 : 4,
                             .secrets = secrets,
                             .body = body,
                             .body_len = blen,
@@ -332,6 +326,7 @@ static int perform(cm__http_response *resp, const cm__mail_ses *s, const char *b
         memset(auth, 0, strlen(auth));
         cm__free(auth);
     }
+    cm__aws_key_dispose(&key);
     return rc;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "blob/blob.h"
 #include "fixtures.h"
+#include "fx_sink.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -322,6 +323,102 @@ START_TEST(s3_presigned_urls)
 }
 END_TEST
 
+/* A task role's credentials (the container credentials endpoint: the
+ * stand-in tests/fixtures/creds_standin.py, which hands out s3rver's access
+ * key with a new secret and session token at every call). */
+static fx_sink C;
+
+static void creds_start(const char *lifetime, const char *token)
+{
+    fx_sink_stop(&C);
+    const char *args[] = {
+        "--token", "blob-test-authorization", "--lifetime", lifetime, "--access-key", "S3RVER",
+        NULL};
+    fx_server_start(&C, "creds_standin.py", args);
+    char full[128];
+    snprintf(full, sizeof full, "http://127.0.0.1:%d/v2/credentials/uploads", C.port);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", full, 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", token, 1);
+}
+
+static int creds_fetches(void)
+{
+    char path[320], line[256];
+    snprintf(path, sizeof path, "%s/fetches.jsonl", C.dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, "\"status\": 200") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+START_TEST(s3_task_role_credentials)
+{
+    cm__blob_config c = s3_config();
+    c.s3_access_key = c.s3_secret_key = NULL;
+    cm__blobs *b = NULL;
+    /* no keys and no endpoint */
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    ck_assert_int_eq(cm__blobs_open(&b, &c), CM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(cm_error_message(), "AWS_CONTAINER_CREDENTIALS"));
+
+    creds_start("3600", "blob-test-authorization");
+    ck_assert_int_eq(cm__blobs_open(&b, &c), CM_OK);
+    ck_assert_int_eq(creds_fetches(), 0);
+    const char *data = "uploaded with a task role";
+    char k[72];
+    cm__blob_key_of(k, data, strlen(data));
+    ck_assert_msg(cm__blobs_put(b, NULL, k, data, strlen(data), "text/plain") == CM_OK, "%s",
+                  cm_error_message());
+    void *got = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(cm__blobs_get(b, &got, &n, k, 1024), CM_OK);
+    ck_assert_mem_eq(got, data, n);
+    cm__free(got);
+    /* presigned URLs carry the session token */
+    char *url = NULL;
+    ck_assert_int_eq(cm__blobs_presign(b, &url, "GET", k, NULL, 60, cm_now_us()), CM_OK);
+    ck_assert_msg(strstr(url, "X-Amz-Security-Token=IQoJb3JpZ2luX2VjE000001%2F%2Fstandin"), "%s",
+                  url);
+    cm__free(url);
+    /* an hour to go: one fetch for all of it */
+    ck_assert_int_eq(creds_fetches(), 1);
+    cm__blobs_close(b);
+
+    /* near their Expiration they are fetched again, before each request */
+    creds_start("120", "blob-test-authorization");
+    ck_assert_int_eq(cm__blobs_open(&b, &c), CM_OK);
+    ck_assert_int_eq(cm__blobs_get(b, &got, &n, k, 1024), CM_OK);
+    cm__free(got);
+    ck_assert_int_eq(cm__blobs_get(b, &got, &n, k, 1024), CM_OK);
+    cm__free(got);
+    ck_assert_int_eq(creds_fetches(), 2);
+    ck_assert_int_eq(cm__blobs_delete(b, k), CM_OK);
+    ck_assert_int_eq(creds_fetches(), 3);
+    cm__blobs_close(b);
+
+    /* the endpoint refuses a wrong token: CM_EAUTH, the token not shown */
+    creds_start("3600", "wrong-token-wrong-token");
+    ck_assert_int_eq(cm__blobs_open(&b, &c), CM_OK);
+    ck_assert_int_eq(cm__blobs_get(b, &got, &n, k, 1024), CM_EAUTH);
+    ck_assert_ptr_null(strstr(cm_error_message(), "wrong-token"));
+    cm__blobs_close(b);
+
+    /* static keys win over the endpoint */
+    c = s3_config();
+    ck_assert_int_eq(cm__blobs_open(&b, &c), CM_OK);
+    ck_assert_int_eq(cm__blobs_get(b, &got, &n, k, 1024), CM_ENOTFOUND);
+    ck_assert_int_eq(creds_fetches(), 0);
+    cm__blobs_close(b);
+    fx_sink_stop(&C);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+}
+END_TEST
+
 START_TEST(s3_errors)
 {
     cm__blob_config c = s3_config();
@@ -381,6 +478,7 @@ static Suite *blob_suite(void)
     tcase_add_test(tc, s3_multipart);
     tcase_add_test(tc, s3_presigned_urls);
     tcase_add_test(tc, s3_errors);
+    tcase_add_test(tc, s3_task_role_credentials);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -205,6 +205,143 @@ START_TEST(a_wrong_secret_is_refused_and_never_shown)
 }
 END_TEST
 
+/* The container credentials endpoint (tests/fixtures/creds_standin.py)
+ * started with args; AWS_CONTAINER_CREDENTIALS_FULL_URI and the
+ * authorization token point to it, the static keys are unset. */
+static fx_sink C;
+#define CREDS_TOKEN "standin-authorization-token-1234"
+
+static void creds_start(const char *lifetime)
+{
+    fx_sink_stop(&C);
+    const char *args[] = {"--token", CREDS_TOKEN, "--lifetime", lifetime, NULL};
+    fx_server_start(&C, "creds_standin.py", args);
+    char full[128];
+    snprintf(full, sizeof full, "http://127.0.0.1:%d/v2/credentials/task-role", C.port);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", full, 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", CREDS_TOKEN, 1);
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
+static void creds_stop(void)
+{
+    fx_sink_stop(&C);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+}
+
+/* How many credentials the endpoint handed out. */
+static int creds_fetches(void)
+{
+    char path[320], line[256];
+    snprintf(path, sizeof path, "%s/fetches.jsonl", C.dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, "\"status\": 200") != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The access key and session token message seq (1-based) was signed with. */
+static void signed_with(int seq, const char *access_key, const char *token)
+{
+    char meta[320];
+    snprintf(meta, sizeof meta, "%s/msgs/%08d.json", S.dir, seq);
+    json_t *j = json_load_file(meta, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "access_key")), access_key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "session_token")), token);
+    json_decref(j);
+}
+
+START_TEST(task_role_credentials_are_fetched_cached_and_refreshed)
+{
+    fx_sink_stop(&S);
+    const char *sargs[] = {"--rotating", NULL};
+    fx_server_start(&S, "ses_standin.py", sargs);
+    creds_start("3600");
+    char u[200];
+    cm__mail_sender *s = NULL;
+    cm__mail_result res;
+    ck_assert_msg(cm__mail_sender_open(&s, uri(u, sizeof u, NULL)) == CM_OK, "%s",
+                  cm_error_message());
+    ck_assert_int_eq(creds_fetches(), 0); /* nothing is fetched before the first send */
+    ck_assert_msg(send_to(s, "reka@example.com", &res) == CM_OK, "%s", cm_error_message());
+    ck_assert_ok(send_to(s, "second@example.com", &res));
+    cm__mail_sender_close(s);
+    /* an hour to go: fetched once, cached for the second message */
+    ck_assert_int_eq(creds_fetches(), 1);
+    signed_with(1, "ASIASTANDIN000001", "IQoJb3JpZ2luX2VjE000001//standin+session/token=");
+    signed_with(2, "ASIASTANDIN000001", "IQoJb3JpZ2luX2VjE000001//standin+session/token=");
+
+    /* credentials within 5 minutes of their Expiration are fetched again:
+     * each message goes with the newest (the endpoint rotates them) */
+    creds_start("120");
+    ck_assert_ok(cm__mail_sender_open(&s, uri(u, sizeof u, NULL)));
+    ck_assert_msg(send_to(s, "third@example.com", &res) == CM_OK, "%s", cm_error_message());
+    ck_assert_ok(send_to(s, "fourth@example.com", &res));
+    cm__mail_sender_close(s);
+    ck_assert_int_eq(creds_fetches(), 2);
+    signed_with(3, "ASIASTANDIN000001", "IQoJb3JpZ2luX2VjE000001//standin+session/token=");
+    signed_with(4, "ASIASTANDIN000002", "IQoJb3JpZ2luX2VjE000002//standin+session/token=");
+    ck_assert_uint_eq(bad_signatures(), 0);
+
+    /* the token file wins over the token; a wrong one is refused by the
+     * endpoint: a temporary failure that never shows the token */
+    char tf[320];
+    snprintf(tf, sizeof tf, "%s/token", C.dir);
+    FILE *f = fopen(tf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("wrong-token-wrong-token\n", f);
+    fclose(f);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tf, 1);
+    ck_assert_ok(cm__mail_sender_open(&s, uri(u, sizeof u, NULL)));
+    ck_assert_int_eq(send_to(s, "fifth@example.com", &res), CM_EAUTH);
+    ck_assert(!res.permanent);
+    ck_assert_ptr_null(strstr(cm_error_message(), "wrong-token"));
+    cm__mail_sender_close(s);
+    /* the right one in the file */
+    f = fopen(tf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(CREDS_TOKEN "\n", f);
+    fclose(f);
+    ck_assert_ok(cm__mail_sender_open(&s, uri(u, sizeof u, NULL)));
+    ck_assert_msg(send_to(s, "sixth@example.com", &res) == CM_OK, "%s", cm_error_message());
+    cm__mail_sender_close(s);
+    ck_assert_int_eq(creds_fetches(), 3);
+
+    /* static keys, when set, win over the endpoint */
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    fx_sink_stop(&S);
+    start(NULL);
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/nothing-listens", 1);
+    ck_assert_ok(cm__mail_sender_open(&s, uri(u, sizeof u, NULL)));
+    ck_assert_msg(send_to(s, "seventh@example.com", &res) == CM_OK, "%s", cm_error_message());
+    cm__mail_sender_close(s);
+    ck_assert_int_eq(creds_fetches(), 3);
+
+    /* plain http only to this machine or the ECS/EKS agents */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://credentials.example.com/role", 1);
+    ck_assert_int_eq(cm__mail_sender_open(&s, "ses://eu-west-1"), CM_EINVAL);
+    ck_assert_str_eq(cm_error_field(), "smtp");
+    ck_assert_ptr_nonnull(strstr(cm_error_message(), "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://credentials.example.com/role", 1);
+    ck_assert_ok(cm__mail_sender_open(&s, "ses://eu-west-1"));
+    cm__mail_sender_close(s);
+    creds_stop();
+    setenv("AWS_ACCESS_KEY_ID", AK, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SK, 1);
+}
+END_TEST
+
 START_TEST(throttling_is_retried_with_backoff)
 {
     char u[200];
@@ -339,6 +476,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, sends_signed_raw_mime);
     tcase_add_test(tc, temporary_credentials_are_signed);
+    tcase_add_test(tc, task_role_credentials_are_fetched_cached_and_refreshed);
     tcase_add_test(tc, a_wrong_secret_is_refused_and_never_shown);
     tcase_add_test(tc, throttling_is_retried_with_backoff);
     tcase_add_test(tc, refusals_permanent_and_temporary);
