@@ -85,7 +85,8 @@ locals {
     { name = "COMMUNITY_CORS_ORIGINS", value = join(",", var.cors_origins) },
     ] : [], var.uploads_s3 ? [
     # Uploads in the bucket of s3.tf; browsers PUT to it through presigned
-    # URLs (the bucket's CORS rule admits the site's origin).
+    # URLs (the bucket's CORS rule admits the site's origin). No keys: the
+    # server signs with the task role's credentials (iam.tf).
     { name = "COMMUNITY_S3_ENDPOINT", value = "https://s3.${var.region}.amazonaws.com" },
     { name = "COMMUNITY_S3_BUCKET", value = aws_s3_bucket.uploads.bucket },
     { name = "COMMUNITY_S3_REGION", value = var.region },
@@ -106,15 +107,6 @@ locals {
   redis_secrets = var.redis_transit_encryption ? [] : [
     { name = "COMMUNITY_REDIS", valueFrom = aws_secretsmanager_secret.redis_url.arn },
   ]
-
-  # The S3 credentials of the API (keys of the api-keys secret): the server
-  # signs with static keys and does not fetch the task role's credentials
-  # (docs/uploads.md), so they are an access key of the IAM user
-  # <prefix>-uploads (iam.tf).
-  app_s3_secrets = var.uploads_s3 ? [
-    { name = "COMMUNITY_S3_ACCESS_KEY", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_S3_ACCESS_KEY::" },
-    { name = "COMMUNITY_S3_SECRET_KEY", valueFrom = "${aws_secretsmanager_secret.api_keys.arn}:COMMUNITY_S3_SECRET_KEY::" },
-  ] : []
 
   # The worker: the database and the keys of the server, plus SMTP (SES's SMTP
   # interface; COMMUNITY_SMTP in the api-keys secret) for the mail outbox.

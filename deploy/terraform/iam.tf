@@ -2,14 +2,11 @@
 #   execution role (ECS agent): pull this repository's images, write this log
 #     group, read this service's secrets;
 #   task role (the processes themselves): objects of the uploads bucket, SES
-#     sending from var.domain, and the metrics collector's log group;
-# and the IAM user <prefix>-uploads with the same rights on the uploads
-# bucket. community-server signs S3 requests with static keys from its
-# environment and does not fetch the task role's credentials from the ECS
-# credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), nor renew
-# temporary ones: until it does, create an access key of that user and put it
-# into the api-keys secret (docs/operations-guide.md, Terraform). Terraform
-# creates no key, so none is in the state.
+#     sending from var.domain, and the metrics collector's log group.
+# community-server signs its S3 (and SES API) requests with the task role's
+# temporary credentials, which it fetches from the ECS credentials endpoint
+# (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, set by ECS) and renews before they
+# expire: no IAM user, no access key anywhere.
 # No wildcard resources except ecr:GetAuthorizationToken, which AWS only
 # grants on "*".
 
@@ -124,17 +121,4 @@ resource "aws_iam_role_policy" "task" {
   name   = "${local.prefix}-task"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
-}
-
-# The S3 identity of community-server until it uses role credentials (see the
-# top of this file). No access key here: create one by hand
-# (aws iam create-access-key --user-name <prefix>-uploads).
-resource "aws_iam_user" "uploads" {
-  name = "${local.prefix}-uploads"
-}
-
-resource "aws_iam_user_policy" "uploads" {
-  name   = "${local.prefix}-uploads"
-  user   = aws_iam_user.uploads.name
-  policy = data.aws_iam_policy_document.uploads_access.json
 }

@@ -1,11 +1,8 @@
 # secrets.tf - what the tasks read from Secrets Manager at start-up:
 #   <prefix>/db-uri    the whole COMMUNITY_DB URI, with the password;
 #   <prefix>/api-keys  JSON {COMMUNITY_METRICS_TOKEN, COMMUNITY_EMBEDDINGS_KEY,
-#                      COMMUNITY_SMTP, COMMUNITY_S3_ACCESS_KEY,
-#                      COMMUNITY_S3_SECRET_KEY} (COMMUNITY_SMTP: the worker's SES
-#                      SMTP URI, smtp://USER:PASS@email-smtp.<region>.amazonaws.com:587/?tls=require;
-#                      the S3 keys: an access key of the IAM user <prefix>-uploads,
-#                      written empty, filled in by the operator, iam.tf);
+#                      COMMUNITY_SMTP} (COMMUNITY_SMTP: the worker's SES
+#                      SMTP URI, smtp://USER:PASS@email-smtp.<region>.amazonaws.com:587/?tls=require);
 #   <prefix>/redis-url COMMUNITY_REDIS (redis.tf).
 # The database password and the metrics token are ephemeral input variables
 # written through write-only arguments: Terraform keeps them in neither plan
@@ -46,8 +43,6 @@ resource "aws_secretsmanager_secret_version" "api_keys" {
     COMMUNITY_METRICS_TOKEN  = var.metrics_token
     COMMUNITY_EMBEDDINGS_KEY = var.embeddings_api_key
     COMMUNITY_SMTP           = var.smtp_uri
-    COMMUNITY_S3_ACCESS_KEY  = ""
-    COMMUNITY_S3_SECRET_KEY  = ""
   })
   secret_string_wo_version = var.secrets_version
 }

@@ -36,7 +36,7 @@ locals {
         stopTimeout            = 30
         portMappings           = [{ name = "http", containerPort = 8080, protocol = "tcp" }]
         environment            = local.app_environment
-        secrets                = concat(local.app_secrets, local.app_s3_secrets)
+        secrets                = local.app_secrets
         ulimits                = [{ name = "nofile", softLimit = 65536, hardLimit = 65536 }]
         linuxParameters        = { initProcessEnabled = true }
         healthCheck = {

@@ -404,7 +404,7 @@ variable "redis_transit_encryption" {
 # ---- uploads ----
 
 variable "uploads_s3" {
-  description = "Give the API the uploads bucket (COMMUNITY_S3_*). Put an access key of the IAM user <prefix>-uploads into the api-keys secret (COMMUNITY_S3_ACCESS_KEY, COMMUNITY_S3_SECRET_KEY) first: the server does not use the task role's credentials."
+  description = "Give the API the uploads bucket (COMMUNITY_S3_*). It signs with the task role's credentials (iam.tf), so no key is needed."
   type        = bool
   default     = false
 }

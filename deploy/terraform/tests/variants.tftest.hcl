@@ -52,8 +52,8 @@ run "redis_token_needs_tls" {
   expect_failures = [var.redis_auth_token]
 }
 
-# The uploads bucket for the API: the COMMUNITY_S3_* settings and the two
-# keys from the api-keys secret.
+# The uploads bucket for the API: the COMMUNITY_S3_* settings, and no keys
+# (the task role's credentials, fetched by the server).
 run "uploads_s3" {
   command = apply
 
@@ -64,9 +64,10 @@ run "uploads_s3" {
   assert {
     condition = (
       contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].environment : x.value if x.name == "COMMUNITY_S3_BUCKET"], aws_s3_bucket.uploads.bucket) &&
-      contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY") &&
-      !contains([for x in jsondecode(aws_ecs_task_definition.service["worker"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY")
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].secrets : x.name], "COMMUNITY_S3_SECRET_KEY") &&
+      !contains([for x in jsondecode(aws_ecs_task_definition.service["app"].container_definitions)[0].environment : x.name], "COMMUNITY_S3_ACCESS_KEY") &&
+      aws_ecs_task_definition.service["app"].task_role_arn == aws_iam_role.task.arn
     )
-    error_message = "with uploads_s3 the API (only) gets the bucket and the keys"
+    error_message = "with uploads_s3 the API gets the bucket and no keys: it signs with its task role"
   }
 }
