@@ -4,15 +4,17 @@
  * deterministic, no network) over an event "Rust Meetup NYC".
  *
  * A member signs up, opens /assistant (no conversations yet) and asks
- * "RSVP me to the next Rust meetup": the route handler answers as
- * server-sent events (text/event-stream, several delta events, then
- * citations, action, done) that the page reads with fetch and a stream
- * reader; the answer shows with a citation linking to the event's page and
- * the proposed RSVP with Confirm / Decline. Declining runs nothing (the
+ * "RSVP me to the next Rust meetup": the route handler answers with a
+ * text/event-stream that the page reads with fetch and a stream reader; the
+ * answer shows with a citation linking to the event's page and the proposed
+ * RSVP (for that event, read back through the addon) with Confirm / Decline. Declining runs nothing (the
  * member has no RSVP, read through the addon with the member's session);
  * asking again in the same conversation and confirming writes the RSVP
  * (going). Reloading the page lists the conversation, and opening it shows
  * its messages. No Content-Security-Policy violation is reported on the way.
+ * Last, the stream itself, from a direct request with the member's cookie:
+ * several delta events making the stored answer, then citations, done; and
+ * a request with another site's Origin is refused (403).
  * Run by scripts/e2e.sh.
  */
 import test from 'node:test';
@@ -163,7 +165,10 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
     assert.match(page1.headers()['content-security-policy'] ?? '', /script-src 'self' 'nonce-/);
     assert.equal(page1.headers()['x-frame-options'], 'DENY');
 
-    /* 2. Ask: the answer is a stream of server-sent events, read as it comes. */
+    /* 2. Ask: the answer comes as server-sent events, read by the page as they
+     * come (the page's stream is checked in the DOM; the protocol itself by
+     * a direct request in step 6, as the browser's copy of a streamed body is
+     * not reliably kept by the DevTools protocol). */
     const ask = async () => {
       await page.fill('input[name=message]', QUESTION);
       const [response] = await Promise.all([
@@ -172,14 +177,20 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
       ]);
       assert.equal(response.status(), 200);
       assert.match(response.headers()['content-type'], /^text\/event-stream/);
-      const events = parseSse(await response.text());
-      const names = events.map(([e]) => e);
-      assert.ok(names.filter((e) => e === 'delta').length > 1, `several delta events: ${names}`);
-      assert.deepEqual(names.filter((e) => e !== 'delta'), ['citations', 'action', 'done']);
-      const done = events.at(-1)[1];
-      assert.equal(events.at(-2)[1].input.event_id, rust.id, 'the proposed RSVP is for the Rust meetup');
       await page.getByTestId('pending-action').waitFor({ timeout: 20000 });
-      return done;
+      const db = await cm.open(env.COMMUNITY_DB);
+      try {
+        const { items } = await db.assistant.conversations({}, ann);
+        assert.equal(items.length, 1, 'one conversation');
+        const { messages } = await db.assistant.get({ conversation_id: items[0].id }, ann);
+        const last = messages.at(-1);
+        assert.equal(last.role, 'assistant');
+        const pending = last.tool_calls.find((c) => c.status === 'pending');
+        assert.equal(pending?.input?.event_id, rust.id, 'the proposed RSVP is for the Rust meetup');
+        return { conversation_id: items[0].id, message: last };
+      } finally {
+        await db.close();
+      }
     };
     const first = await ask();
     const answers = page.getByTestId('message-assistant');
@@ -227,6 +238,34 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
     assert.equal(await page.getByTestId('citation').filter({ hasText: 'Rust Meetup NYC' }).first()
       .getAttribute('href'), `/events/${rust.id}`);
     await shot(page, 'history');
+
+    /* 6. The protocol, read as a stream by a direct request with the
+     * member's cookie: several delta events whose pieces make the stored
+     * answer, then citations (the event) and done, in that order; a request
+     * whose Origin names another site is refused. */
+    const res = await fetch(`${base}/api/assistant/ask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', cookie: `cm_session=${token}` },
+      body: JSON.stringify({ message: 'Which Rust meetups are coming up?' }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    let body = '';
+    for await (const chunk of res.body.pipeThrough(new TextDecoderStream()))
+      body += chunk;
+    const events = parseSse(body);
+    const names = events.map(([e]) => e);
+    assert.ok(names.filter((e) => e === 'delta').length > 1, `several delta events: ${names}`);
+    assert.deepEqual(names.filter((e) => e !== 'delta'), ['citations', 'done']);
+    assert.ok(events.find(([e]) => e === 'citations')[1].citations.some((c) => c.type === 'event' && c.id === rust.id));
+    assert.equal(events.filter(([e]) => e === 'delta').map(([, d]) => d.text).join(''), events.at(-1)[1].message.text);
+    /* another site's page cannot ask in the member's name */
+    const cross = await fetch(`${base}/api/assistant/ask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example', cookie: `cm_session=${token}` },
+      body: JSON.stringify({ message: QUESTION }),
+    });
+    assert.equal(cross.status, 403);
     assert.deepEqual(cspErrors, [], 'no Content-Security-Policy violation');
   } catch (e) {
     t.diagnostic(`server log:\n${serverLog.slice(-4000)}`);
