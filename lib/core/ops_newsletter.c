@@ -492,6 +492,16 @@ static int op_read(cm__ctx *ctx, json_t *in, json_t **out)
     return *out ? CM_OK : cm__oom();
 }
 
+static json_t *archive_row(cm__q *q, void *payload)
+{
+    (void)payload;
+    json_t *o = json_object();
+    cm__json_set_col_int(o, "id", q, 0);
+    cm__json_set_col_text(o, "subject", q, 1);
+    cm__json_set_col_time(o, "send_at", q, 2);
+    return o;
+}
+
 static int op_archive(cm__ctx *ctx, json_t *in, json_t **out)
 {
     int64_t before = INT64_MAX, unused;
@@ -508,28 +518,7 @@ static int op_archive(cm__ctx *ctx, json_t *in, json_t **out)
     cm__q_int64(&q, 3, cm__pay_grace_us(ctx->store));
     cm__q_int64(&q, 4, before);
     cm__q_int64(&q, 5, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    bool more = false;
-    while ((rc = cm__q_step(&q)) == 1) {
-        if ((int64_t)json_array_size(items) == limit) {
-            more = true;
-            break;
-        }
-        json_t *o = json_object();
-        cm__json_set_col_int(o, "id", &q, 0);
-        cm__json_set_col_text(o, "subject", &q, 1);
-        cm__json_set_col_time(o, "send_at", &q, 2);
-        json_array_append_new(items, o);
-        last = cm__q_col_int64(&q, 0);
-    }
-    cm__q_close(&q);
-    if (rc < 0) {
-        json_decref(items);
-        return rc;
-    }
-    *out = cm__page(items, more, last, 0);
-    return CM_OK;
+    return cm__page_collect(out, &q, limit, 0, -1, archive_row, NULL);
 }
 
 /* ---- sending ---- */
