@@ -19,48 +19,14 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 import cm from '@libcommunity/node';
+import { appDir, artifacts, chromiumPath, freePort, waitReady, appEnv, seed, startNext,
+  launchChromium, screenshots } from './harness.mjs';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
-const chromiumPath = process.env.CHROMIUM
-  ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const QUESTION = 'RSVP me to the next Rust meetup';
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(base, server) {
-  for (let i = 0; i < 120; i++) {
-    if (server.exitCode !== null)
-      throw new Error(`next start exited with ${server.exitCode}`);
-    try {
-      if ((await fetch(`${base}/api/health`)).ok)
-        return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(500);
-  }
-  throw new Error('the app did not become ready');
-}
 
 /** The server-sent events of a response body: [[event, data], ...]. */
 function parseSse(body) {
@@ -83,19 +49,14 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
   mkdirSync(artifacts, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-assistant-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = {
-    ...process.env,
-    COMMUNITY_DB: `sqlite://${join(dataDir, 'community.db')}`,
+  const env = appEnv(`sqlite://${join(dataDir, 'community.db')}`, {
     COMMUNITY_DEFAULT_TZ: 'America/New_York',
     COMMUNITY_ASSISTANT: 'offline',
-    NEXT_TELEMETRY_DISABLED: '1',
-    NODE_ENV: 'production',
-  };
+  });
 
   /* An organizer's two published events; the Rust one is what the member asks for. */
-  const org = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
-    '--email', 'olga@example.org', '--name', 'Olga Organizer', '--password', 'organizer-pass',
-    '--role', 'organizer'], { cwd: appDir, env, encoding: 'utf8' }));
+  const org = seed(env, ['--email', 'olga@example.org', '--name', 'Olga Organizer',
+    '--password', 'organizer-pass', '--role', 'organizer']);
   const day = new Date(Date.now() + 10 * 86400e3).toISOString().slice(0, 10);
   let rust;
   {
@@ -119,18 +80,9 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
 
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const server = spawn(process.execPath,
-    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
-    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let serverLog = '';
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const server = startNext(port, env, (d) => { serverLog += d; });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close().catch(() => undefined);
     server.kill('SIGTERM');
@@ -138,10 +90,7 @@ test('the assistant page: streamed answer, citation, decline then confirm an RSV
 
   try {
     await waitReady(base, server);
-    let shotNo = 0;
-    const shot = (page, name) => page.screenshot({
-      path: join(artifacts, `assistant-${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
-    });
+    const shot = screenshots('assistant-');
     const context = await browser.newContext();
     const page = await context.newPage();
     const cspErrors = [];

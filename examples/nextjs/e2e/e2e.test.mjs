@@ -21,87 +21,38 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
 import cm from '@libcommunity/node';
-
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
-const chromiumPath = process.env.CHROMIUM
-  ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-/** Wait until the app answers /api/health (bounded: 120 tries, 0.5 s apart). */
-async function waitReady(base, server) {
-  for (let i = 0; i < 120; i++) {
-    if (server.exitCode !== null)
-      throw new Error(`next start exited with ${server.exitCode}`);
-    try {
-      const r = await fetch(`${base}/api/health`);
-      if (r.ok)
-        return r.json();
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('the app did not become ready');
-}
+import { appDir, artifacts, chromiumPath, freePort, waitReady, appEnv, seed, startNext,
+  launchChromium, screenshots } from './harness.mjs';
 
 test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 240000 }, async (t) => {
   assert.ok(chromiumPath, 'Debian chromium is needed (apt-get install chromium)');
   assert.ok(existsSync(join(appDir, '.next', 'BUILD_ID')), 'build the app first (next build)');
   mkdirSync(artifacts, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-'));
-  const env = {
-    ...process.env,
-    COMMUNITY_DB: `sqlite://${join(dataDir, 'community.db')}`,
+  const env = appEnv(`sqlite://${join(dataDir, 'community.db')}`, {
     COMMUNITY_DEFAULT_TZ: 'Europe/Paris',
-    NEXT_TELEMETRY_DISABLED: '1',
-    NODE_ENV: 'production',
-  };
+  });
 
   /* The organizer: no sign-up path leads to that role, so seed it. */
-  const seeded = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
-    '--email', 'olga@example.org', '--name', 'Olga Organizer', '--password', 'organizer-pass',
-    '--role', 'organizer'], { cwd: appDir, env, encoding: 'utf8' }));
+  const seeded = seed(env, ['--email', 'olga@example.org', '--name', 'Olga Organizer',
+    '--password', 'organizer-pass', '--role', 'organizer']);
   assert.equal(seeded.role, 'organizer');
-  const moderator = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
-    '--email', 'mo@example.org', '--name', 'Mo Moderator', '--password', 'moderator-pass',
-    '--role', 'moderator'], { cwd: appDir, env, encoding: 'utf8' }));
+  const moderator = seed(env, ['--email', 'mo@example.org', '--name', 'Mo Moderator',
+    '--password', 'moderator-pass', '--role', 'moderator']);
   assert.equal(moderator.role, 'moderator');
 
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const server = spawn(process.execPath,
-    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
-    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let serverLog = '';
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      /* a host name that is not localhost, for the plain-HTTP cookie check */
-      '--host-resolver-rules=MAP community.test localhost'],
-  });
+  const server = startNext(port, env, (d) => { serverLog += d; });
+  const browser = await launchChromium([
+    /* a host name that is not localhost, for the plain-HTTP cookie check */
+    '--host-resolver-rules=MAP community.test localhost',
+  ]);
   t.after(async () => {
     await browser.close().catch(() => undefined);
     server.kill('SIGTERM');
@@ -112,10 +63,7 @@ test('sign up, organize, RSVP with waitlist and promotion, search', { timeout: 2
     const health = await waitReady(base, server);
     t.diagnostic(`app up: libcommunity ${health.library} (${health.backend})`);
 
-    let shotNo = 0;
-    const shot = (page, name) => page.screenshot({
-      path: join(artifacts, `${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
-    });
+    const shot = screenshots('');
     const text = async (page, testid) => (await page.getByTestId(testid).textContent()).trim();
     const waitText = (page, testid, hasText) =>
       page.getByTestId(testid).filter({ hasText }).waitFor({ timeout: 20000 });

@@ -12,46 +12,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { appDir, artifacts, chromiumPath, freePort, sleep, waitReady, appEnv, seed, startNext,
+  launchChromium, screenshots } from './harness.mjs';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
-const chromiumPath = process.env.CHROMIUM
-  ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const { E2E_SMTP_URL: smtpUrl, E2E_SMTP_DIR: smtpDir, E2E_PARSE_MAIL: parseMail,
   COMMUNITY_CLI: cli } = process.env;
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(base, server) {
-  for (let i = 0; i < 120; i++) {
-    if (server.exitCode !== null)
-      throw new Error(`next start exited with ${server.exitCode}`);
-    try {
-      if ((await fetch(`${base}/api/health`)).ok)
-        return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(500);
-  }
-  throw new Error('the app did not become ready');
-}
 
 /** The envelopes the SMTP server has stored so far, oldest first. */
 function envelopes() {
@@ -94,33 +61,23 @@ test('forgot password and sign-in link, through a real SMTP server', { timeout: 
   mkdirSync(artifacts, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-mail-'));
   const db = `sqlite://${join(dataDir, 'community.db')}`;
-  const env = { ...process.env, COMMUNITY_DB: db, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
+  const env = appEnv(db);
   const email = 'rita@example.org';
-  const seeded = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
-    '--email', email, '--name', 'Rita Reset', '--password', 'first-password',
-    '--role', 'member'], { cwd: appDir, env, encoding: 'utf8' }));
+  const seeded = seed(env, ['--email', email, '--name', 'Rita Reset',
+    '--password', 'first-password', '--role', 'member']);
   assert.equal(seeded.role, 'member');
 
   const port = await freePort();
   const base = `http://localhost:${port}`;
   const logs = { app: '', worker: '' };
-  const server = spawn(process.execPath,
-    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
-    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => { logs.app += d; });
-  server.stderr.on('data', (d) => { logs.app += d; });
+  const server = startNext(port, env, (d) => { logs.app += d; });
   /* the worker delivers the app's outbox: the same database, links to the app */
   const worker = spawn(cli, ['--db', db, 'worker', '--smtp', `${smtpUrl}/?timeout_ms=5000`,
     '--mail-from', 'Community <noreply@community.test>', '--public-url', base,
     '--site-name', 'Community'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   worker.stdout.on('data', (d) => { logs.worker += d; });
   worker.stderr.on('data', (d) => { logs.worker += d; });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close().catch(() => undefined);
     server.kill('SIGTERM');
@@ -130,10 +87,7 @@ test('forgot password and sign-in link, through a real SMTP server', { timeout: 
 
   try {
     await waitReady(base, server);
-    let shotNo = 0;
-    const shot = (page, name) => page.screenshot({
-      path: join(artifacts, `mail-${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
-    });
+    const shot = screenshots('mail-');
     const page = await (await browser.newContext()).newPage();
 
     /* 1. Forgot password: from the log-in page, ask for a link. */
@@ -214,18 +168,13 @@ async function startStack(t, members) {
   mkdirSync(artifacts, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-prefs-'));
   const db = `sqlite://${join(dataDir, 'community.db')}`;
-  const env = { ...process.env, COMMUNITY_DB: db, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
+  const env = appEnv(db);
   for (const m of members)
-    execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'), '--email', m.email,
-      '--name', m.name, '--password', m.password, '--role', m.role], { cwd: appDir, env });
+    seed(env, ['--email', m.email, '--name', m.name, '--password', m.password, '--role', m.role]);
   const port = await freePort();
   const base = `http://localhost:${port}`;
   const logs = { app: '', worker: '' };
-  const server = spawn(process.execPath,
-    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
-    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => { logs.app += d; });
-  server.stderr.on('data', (d) => { logs.app += d; });
+  const server = startNext(port, env, (d) => { logs.app += d; });
   /* the worker writes the newsletter's rows and delivers them; the links
    * (preferences page, List-Unsubscribe) point at the app */
   const worker = spawn(cli, ['--db', db, 'worker', '--smtp', `${smtpUrl}/?timeout_ms=5000`,
@@ -233,12 +182,7 @@ async function startStack(t, members) {
     '--site-name', 'Community'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   worker.stdout.on('data', (d) => { logs.worker += d; });
   worker.stderr.on('data', (d) => { logs.worker += d; });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close().catch(() => undefined);
     server.kill('SIGTERM');
@@ -269,10 +213,7 @@ test('mail preferences, and unsubscribing from a newsletter\'s link without logg
   const olga = { email: 'olga@example.org', name: 'Olga Organizer', password: 'olga-password', role: 'organizer' };
   const { base, db, browser, logs } = await startStack(t, [pat, olga]);
   try {
-    let shotNo = 0;
-    const shot = (page, name) => page.screenshot({
-      path: join(artifacts, `prefs-${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
-    });
+    const shot = screenshots('prefs-');
     const box = (page, name) => page.getByTestId(`pref-${name}`);
 
     /* 1. Pat, signed in, sees the three categories (newsletters are

@@ -25,50 +25,17 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join, resolve } from 'node:path';
 import cm from '@libcommunity/node';
+import { appDir, artifacts, chromiumPath, freePort, waitReady, appEnv, seed, startNext,
+  launchChromium, screenshots } from './harness.mjs';
 
-const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repo = resolve(appDir, '..', '..');
-const artifacts = resolve(process.env.E2E_ARTIFACTS ?? join(appDir, 'test-results', 'e2e'));
-const chromiumPath = process.env.CHROMIUM
-  ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const python = process.env.E2E_PYTHON ?? 'python3';
 const zbarimg = ['/usr/bin/zbarimg', '/usr/local/bin/zbarimg'].find((p) => existsSync(p));
 const SECRET_KEY = 'sk_test_e2e_shop';
 const WEBHOOK_SECRET = 'whsec_e2e_shop';
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(base, server) {
-  for (let i = 0; i < 120; i++) {
-    if (server.exitCode !== null)
-      throw new Error(`next start exited with ${server.exitCode}`);
-    try {
-      if ((await fetch(`${base}/api/health`)).ok)
-        return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(500);
-  }
-  throw new Error('the app did not become ready');
-}
 
 /** Start the provider stand-in; resolves with its base URL once it listens. */
 function startStandin(t) {
@@ -104,21 +71,16 @@ test('buy tickets and a membership through the provider\'s checkout page', { tim
   const standin = await startStandin(t);
   const dataDir = mkdtempSync(join(tmpdir(), 'cm-e2e-shop-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = {
-    ...process.env,
-    COMMUNITY_DB: `sqlite://${join(dataDir, 'community.db')}`,
+  const env = appEnv(`sqlite://${join(dataDir, 'community.db')}`, {
     COMMUNITY_DEFAULT_TZ: 'Europe/Paris',
     COMMUNITY_PAYMENTS_URL: standin,
     COMMUNITY_PAYMENTS_SECRET_KEY: SECRET_KEY,
     COMMUNITY_PAYMENTS_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    NEXT_TELEMETRY_DISABLED: '1',
-    NODE_ENV: 'production',
-  };
+  });
 
   /* The organizer's event with two ticket types, and two membership tiers. */
-  const org = JSON.parse(execFileSync(process.execPath, [join(appDir, 'scripts', 'seed.mjs'),
-    '--email', 'oscar@example.org', '--name', 'Oscar Organizer', '--password', 'organizer-pass',
-    '--role', 'organizer'], { cwd: appDir, env, encoding: 'utf8' }));
+  const org = seed(env, ['--email', 'oscar@example.org', '--name', 'Oscar Organizer',
+    '--password', 'organizer-pass', '--role', 'organizer']);
   const day = new Date(Date.now() + 14 * 86400e3).toISOString().slice(0, 10);
   let event, standard;
   const store = await cm.open(env.COMMUNITY_DB);
@@ -143,18 +105,9 @@ test('buy tickets and a membership through the provider\'s checkout page', { tim
 
   const port = await freePort();
   const base = `http://localhost:${port}`;
-  const server = spawn(process.execPath,
-    [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', 'localhost'],
-    { cwd: appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let serverLog = '';
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const server = startNext(port, env, (d) => { serverLog += d; });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close().catch(() => undefined);
     server.kill('SIGTERM');
@@ -172,10 +125,7 @@ test('buy tickets and a membership through the provider\'s checkout page', { tim
     /* the stand-in delivers its webhooks to the app */
     await control('/_test/config', { webhook_url: `${base}/api/payments/webhook` });
 
-    let shotNo = 0;
-    const shot = (page, name) => page.screenshot({
-      path: join(artifacts, `shop-${String(++shotNo).padStart(2, '0')}-${name}.png`), fullPage: true,
-    });
+    const shot = screenshots('shop-');
     const text = async (page, testid) => (await page.getByTestId(testid).first().textContent()).trim();
 
     /* 1. A new member signs up from the event page and sees its tickets with prices. */
