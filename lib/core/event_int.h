@@ -32,8 +32,9 @@ typedef struct cm__event {
 /* Load event `id` into ev (and, when json_out is not NULL, its JSON as the
  * caller may see it). CM_ENOTFOUND (field event_id) when it does not exist
  * or the caller may not see it: drafts are visible to their organizers and
- * staff only, events of a private group to its active members, the event's
- * organizers and staff only. */
+ * staff only, events of a private group to its active members (and to the
+ * members a membership tier lets into it, unless banned: group_int.h), the
+ * event's organizers and staff only. */
 int cm__event_load(cm__event *ev, json_t **json_out, cm__ctx *ctx, int64_t id);
 
 /* Lock event `id` against concurrent RSVP changes until the transaction

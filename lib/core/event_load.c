@@ -5,6 +5,7 @@
  * operations.
  */
 #include "event_int.h"
+#include "pay_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,9 @@ int cm__event_load(cm__event *ev, json_t **json_out, cm__ctx *ctx, int64_t id)
         return rc;
     cm__q_int64(&q, 1, id);
     cm__q_int64(&q, 2, ctx->actor->member_id);
+    cm__q_int64(&q, 3, ctx->now);
+    /* a store-less context (the system serving a waitlist) sees every event */
+    cm__q_int64(&q, 4, ctx->store ? cm__pay_grace_us(ctx->store) : 0);
     rc = cm__q_step(&q);
     if (rc == 1 && row_visible(&q, ctx)) {
         row_to_event(ev, &q, ctx);

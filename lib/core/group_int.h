@@ -17,8 +17,9 @@
  * whose access table lists the group (cm__tier_grants) acts as an active
  * member of it (unless banned from it), without a group_members row: the
  * access ends with the subscription. cm__group_access_load applies it per
- * group; group.list and post.list apply it in SQL (TIER_GROUP in
- * lib/store/sqlite/sql_group.c).
+ * group; group.list, post.list, event.get/event.list and the search's
+ * embed.allowed_* apply it in SQL (CM__SQL_TIER_GROUP and
+ * CM__SQL_GROUP_READER in lib/store/backend.h).
  */
 #ifndef CM_GROUP_INT_H
 #define CM_GROUP_INT_H

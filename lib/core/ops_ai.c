@@ -21,6 +21,7 @@
 #include "ai/ai_int.h"
 #include "event_int.h"
 #include "member_int.h"
+#include "pay_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -81,21 +82,26 @@ static int allowed_ids(idlist *out, cm__ctx *ctx, int type, bool upcoming, bool 
         return rc;
     int64_t me = ctx->actor->member_id;
     bool staff = cm__actor_at_least(ctx, CM_ROLE_MODERATOR);
+    int64_t grace = cm__pay_grace_us(ctx->store);
     if (recommend) {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, staff);
         cm__q_int64(&q, 3, ctx->now);
+        cm__q_int64(&q, 4, grace);
     } else if (type == CM__EMB_EVENT) {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, staff);
         cm__q_int64(&q, 3, upcoming);
         cm__q_int64(&q, 4, ctx->now);
+        cm__q_int64(&q, 5, grace);
     } else if (type == CM__EMB_MEMBER) {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, ctx->actor->role);
     } else {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, staff);
+        cm__q_int64(&q, 3, ctx->now);
+        cm__q_int64(&q, 4, grace);
     }
     rc = collect_ids(out, &q);
     if (rc) {

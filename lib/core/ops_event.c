@@ -11,6 +11,7 @@
  * repeated wall time (fall back) means its first occurrence.
  */
 #include "event_int.h"
+#include "pay_int.h"
 
 #include "ai/ai_int.h" /* cm__embed_sync */
 
@@ -409,6 +410,8 @@ static int op_list(cm__ctx *ctx, json_t *in, json_t **out)
         cm__q_null(&q, 11);
     }
     cm__q_int64(&q, 12, limit + 1);
+    cm__q_int64(&q, 13, ctx->now);
+    cm__q_int64(&q, 14, cm__pay_grace_us(ctx->store));
     return cm__page_collect(out, &q, limit, 10, 0, event_row, ctx);
 }
 

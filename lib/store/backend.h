@@ -43,6 +43,24 @@ typedef struct cm__sql_entry {
     "(s.status IN ('trialing', 'active') OR (s.status = 'past_due' AND s.past_due_since + " grace  \
     " > " now "))"
 
+/* Member `me` holds a subscription in good standing at `now` (grace period
+ * `grace`) to a tier whose access table lists group `gid` (the rule of
+ * tier.grants in sql_pay.c; all four are SQL expressions). */
+#define CM__SQL_TIER_GROUP(me, gid, now, grace)                                                    \
+    "EXISTS (SELECT 1 FROM subscriptions s JOIN tier_access ta ON ta.tier_id = s.tier_id "         \
+    "WHERE s.member_id = " me " AND ta.kind = 'group' AND ta.target_id = " gid                     \
+    " AND " CM__SQL_SUB_GOOD(now, grace) ")"
+
+/* Member `me` reads the content of group `gid` as its member (the rule of
+ * lib/core/group_int.h): an active group_members row, or a tier granting
+ * the group (CM__SQL_TIER_GROUP) and no ban from it. */
+#define CM__SQL_GROUP_READER(me, gid, now, grace)                                                  \
+    "(EXISTS (SELECT 1 FROM group_members gr WHERE gr.group_id = " gid " AND gr.member_id = " me   \
+    " AND gr.status = 'active') OR (" CM__SQL_TIER_GROUP(                                          \
+        me, gid, now,                                                                              \
+        grace) " AND NOT EXISTS (SELECT 1 FROM group_members gb WHERE gb.group_id = " gid          \
+               " AND gb.member_id = " me " AND gb.status = 'banned')))"
+
 /* One forward-only migration. The checksum is computed from `sql`. */
 typedef struct cm__migration {
     int32_t version;

@@ -1048,8 +1048,10 @@ static bool alice_lists(const char *op, json_t *in, const char *key, json_int_t 
 
 /* Whether alice reads private group g, asserting that every way in agrees:
  * groups.get, groups.list (all and mine), groups.members, posts.list of the
- * group and the feed (g holds a post by the admin). */
-static bool reads_group(json_int_t g)
+ * group and the feed (g holds a post by the admin), events.get and
+ * events.list (all and the group's) of the group's event gev, and search
+ * (text) for that event and the group's post. */
+static bool reads_group(json_int_t g, json_int_t gev)
 {
     json_t *r = NULL;
     int rc = fx_exec(&r, alice, "groups.get", "{s:I}", "group_id", g);
@@ -1073,6 +1075,25 @@ static bool reads_group(json_int_t g)
         ck_assert_int_ge(json_array_size(json_object_get(r, "items")), 1);
     json_decref(r);
     ck_assert_int_eq(alice_lists("posts.list", json_pack("{s:i}", "limit", 100), "group_id", g),
+                     reads);
+    r = NULL;
+    rc = fx_exec(&r, alice, "events.get", "{s:I}", "event_id", gev);
+    ck_assert_int_eq(rc, reads ? CM_OK : CM_ENOTFOUND);
+    json_decref(r);
+    ck_assert_int_eq(alice_lists("events.list", json_pack("{s:i}", "limit", 100), "id", gev),
+                     reads);
+    ck_assert_int_eq(
+        alice_lists("events.list", json_pack("{s:I,s:i}", "group_id", g, "limit", 100), "id", gev),
+        reads);
+    ck_assert_int_eq(alice_lists("search.semantic",
+                                 json_pack("{s:s,s:s,s:[s]}", "query", "rehearsal", "mode", "text",
+                                           "types", "events"),
+                                 "id", gev),
+                     reads);
+    ck_assert_int_eq(alice_lists("search.semantic",
+                                 json_pack("{s:s,s:s,s:[s]}", "query", "welcome", "mode", "text",
+                                           "types", "posts"),
+                                 "group_id", g),
                      reads);
     return reads;
 }
@@ -1111,6 +1132,12 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
     ck_assert_ok(fx_exec(&r, admin, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title",
                          "Welcome backstage", "body", "hello"));
     json_decref(r);
+    ck_assert_ok(fx_exec(&r, admin, "events.create", "{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:I}", "title",
+                         "Backstage rehearsal", "format", "online", "online_url",
+                         "https://meet.example/b", "start_local", "2030-06-01T18:00", "end_local",
+                         "2030-06-01T20:00", "timezone", "UTC", "publish", 1, "group_id", g));
+    json_int_t gev = fx_int(r, "id");
+    json_decref(r);
     json_int_t gold = make_tier("gold", 500, 0, 0);
     ck_assert_ok(fx_exec(&r, admin, "memberships.grant_access", "{s:I,s:s,s:I}", "tier_id", gold,
                          "kind", "ticket_type", "target_id", types[2]));
@@ -1121,7 +1148,7 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
 
     /* not a member yet: the open type only, no group, no tier-only order */
     ck_assert_str_eq(visible_types(ev), "Open");
-    ck_assert(!reads_group(g));
+    ck_assert(!reads_group(g, gev));
     ck_assert_int_eq(
         fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[1], "quantity", 1),
         CM_ENOTFOUND);
@@ -1140,7 +1167,7 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
     ck_assert_ok(fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[1],
                          "quantity", 1));
     json_decref(r);
-    ck_assert(reads_group(g));
+    ck_assert(reads_group(g, gev));
     ck_assert_ok(fx_exec(&r, alice, "posts.create", "{s:I,s:s,s:s}", "group_id", g, "title",
                          "Hello backstage", "body", "hi"));
     json_decref(r);
@@ -1152,10 +1179,10 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
     ck_assert_str_eq(deliver(e), "applied");
     json_decref(e);
     ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
-    ck_assert(reads_group(g));
+    ck_assert(reads_group(g, gev));
     fx_clock_set(cm_now_us() + 3 * 86400 * SEC + 3600 * SEC);
     ck_assert_str_eq(visible_types(ev), "Open");
-    ck_assert(!reads_group(g));
+    ck_assert(!reads_group(g, gev));
     fx_clock_real();
 
     /* unpaid loses it, paid again brings it back, canceled loses it for good */
@@ -1163,26 +1190,26 @@ START_TEST(tiers_unlock_ticket_types_and_private_groups)
     ck_assert_str_eq(deliver(e), "applied");
     json_decref(e);
     ck_assert_str_eq(visible_types(ev), "Open");
-    ck_assert(!reads_group(g));
+    ck_assert(!reads_group(g, gev));
     e = provider_sets(pid, "active");
     ck_assert_str_eq(deliver(e), "applied");
     json_decref(e);
     ck_assert_str_eq(visible_types(ev), "Open,Gold,Insider");
-    ck_assert(reads_group(g));
+    ck_assert(reads_group(g, gev));
     /* a ban from the group outweighs the tier, lifting it restores the access */
     ck_assert_ok(
         fx_exec(&r, admin, "groups.ban", "{s:I,s:I}", "group_id", g, "member_id", fx_id_of(alice)));
     json_decref(r);
-    ck_assert(!reads_group(g));
+    ck_assert(!reads_group(g, gev));
     ck_assert_ok(fx_exec(&r, admin, "groups.unban", "{s:I,s:I}", "group_id", g, "member_id",
                          fx_id_of(alice)));
     json_decref(r);
-    ck_assert(reads_group(g));
+    ck_assert(reads_group(g, gev));
     e = provider_sets(pid, "canceled");
     ck_assert_str_eq(deliver(e), "applied");
     json_decref(e);
     ck_assert_str_eq(visible_types(ev), "Open");
-    ck_assert(!reads_group(g));
+    ck_assert(!reads_group(g, gev));
     ck_assert_int_eq(
         fx_exec(&r, alice, "orders.create", "{s:I,s:i}", "ticket_type_id", types[2], "quantity", 1),
         CM_ENOTFOUND);

@@ -11,12 +11,12 @@
 
 /* An event row `e` (joined with its group `g`) is visible to viewer V when
  * staff S = 1, outside groups, in a public group, to its organizers and to
- * the active members of its group. */
-#define EVENT_VISIBLE(V, S)                                                                        \
+ * those who read its group as members at NOW (grace period GRACE): active
+ * members, and members a tier lets in who are not banned from it. */
+#define EVENT_VISIBLE(V, S, NOW, GRACE)                                                            \
     "(" S " = 1 OR e.group_id IS NULL OR g.visibility = 'public' "                                 \
     "OR EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V     \
-    ") OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                  \
-    "AND gm.member_id = " V " AND gm.status = 'active'))"
+    ") OR " CM__SQL_GROUP_READER(V, "e.group_id", NOW, GRACE) ")"
 
 /* Entities whose vector is missing, stale, or of another model or size:
  * ?1 model, ?2 dim (0: not known yet, any size), ?3 after this id, ?4 limit. */
@@ -83,13 +83,13 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
     {"embed.text_post", "SELECT title, body FROM posts WHERE id = ?1"},
 
     /* ---- what the caller may see, before ranking ---- */
-    /* ?1 viewer, ?2 staff (0/1), ?3 upcoming only (0/1), ?4 now. */
+    /* ?1 viewer, ?2 staff (0/1), ?3 upcoming only (0/1), ?4 now, ?5 grace period. */
     {"embed.allowed_event",
      "SELECT e.id FROM events e LEFT JOIN groups g ON g.id = e.group_id "
      "WHERE e.status = 'published' AND (?3 = 0 OR e.end_at > ?4) AND " EVENT_VISIBLE(
-         "?1", "?2") " ORDER BY e.id"},
-    /* Recommendations for ?1 (staff ?2, now ?3): published, not started, not full, no
-     * RSVP of the member (other than a cancelled one), not organized by them. */
+         "?1", "?2", "?4", "?5") " ORDER BY e.id"},
+    /* Recommendations for ?1 (staff ?2, now ?3, grace period ?4): published, not started, not full,
+     * no RSVP of the member (other than a cancelled one), not organized by them. */
     {"embed.allowed_recommend",
      "SELECT e.id FROM events e LEFT JOIN groups g ON g.id = e.group_id "
      "WHERE e.status = 'published' AND e.start_at > ?3 "
@@ -97,18 +97,17 @@ const cm__sql_entry cm__sqlite_sql_ai[] = {
      "AND NOT EXISTS (SELECT 1 FROM rsvps r WHERE r.event_id = e.id AND r.member_id = ?1 "
      "AND r.status <> 'cancelled') "
      "AND NOT EXISTS (SELECT 1 FROM event_organizers o2 WHERE o2.event_id = e.id "
-     "AND o2.member_id = ?1) AND " EVENT_VISIBLE("?1", "?2") " ORDER BY e.id"},
+     "AND o2.member_id = ?1) AND " EVENT_VISIBLE("?1", "?2", "?3", "?4") " ORDER BY e.id"},
     /* Members who opted in (discoverable) and whose profile ?1 (role ?2) may see. */
     {"embed.allowed_member",
      "SELECT id FROM members WHERE status = 'active' AND discoverable = 1 "
      "AND (visibility = 'public' OR (visibility = 'members' AND ?2 >= 1) OR ?2 >= 3 "
      "OR id = ?1) ORDER BY id"},
-    /* ?1 viewer, ?2 staff (0/1). */
+    /* ?1 viewer, ?2 staff (0/1), ?3 now, ?4 grace period. */
     {"embed.allowed_post",
      "SELECT p.id FROM posts p LEFT JOIN groups g ON g.id = p.group_id "
      "WHERE p.deleted_at IS NULL AND (p.group_id IS NULL OR ?2 = 1 OR g.visibility = 'public' "
-     "OR EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = p.group_id "
-     "AND gm.member_id = ?1 AND gm.status = 'active')) ORDER BY p.id"},
+     "OR " CM__SQL_GROUP_READER("?1", "p.group_id", "?3", "?4") ") ORDER BY p.id"},
 
     /* ---- full text (migration 0006_search) ---- */
     /* ?1 search terms (lower-case words separated by single spaces, no quotes),

@@ -8,17 +8,18 @@
 
 /* The columns of "event.get" and "event.list", in the order event_load.c
  * reads them; V is the parameter that holds the viewer's member id (0 for
- * anonymous and the system actor). */
-#define EVENT_COLS(V)                                                                              \
+ * anonymous and the system actor), NOW and GRACE those of the time and the
+ * grace period of past_due subscriptions. The last column is 1 when V reads
+ * the event's group as a member: an active one, or through a membership
+ * tier and not banned (CM__SQL_GROUP_READER). */
+#define EVENT_COLS(V, NOW, GRACE)                                                                  \
     "e.id, e.title, e.description, e.status, e.format, e.venue, e.online_url, e.timezone, "        \
     "e.start_local, e.end_local, e.start_at, e.end_at, e.capacity, e.seats_taken, "                \
     "e.waitlist_count, e.group_id, e.created_by, e.version, e.created_at, e.updated_at, "          \
     "e.published_at, e.cancelled_at, "                                                             \
     "(SELECT r.status FROM rsvps r WHERE r.event_id = e.id AND r.member_id = " V "), "             \
     "EXISTS (SELECT 1 FROM event_organizers o WHERE o.event_id = e.id AND o.member_id = " V        \
-    "), g.visibility, "                                                                            \
-    "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = e.group_id "                       \
-    "AND gm.member_id = " V " AND gm.status = 'active')"
+    "), g.visibility, " CM__SQL_GROUP_READER(V, "e.group_id", NOW, GRACE)
 
 #define EVENT_FROM " FROM events e LEFT JOIN groups g ON g.id = e.group_id"
 
@@ -29,7 +30,8 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
      "start_local, end_local, start_at, end_at, capacity, group_id, created_by, created_at, "
      "updated_at, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
      "?13, ?14, ?15, ?15, ?16) RETURNING id"},
-    {"event.get", "SELECT " EVENT_COLS("?2") EVENT_FROM " WHERE e.id = ?1"},
+    /* ?1 id, ?2 viewer, ?3 now, ?4 grace period. */
+    {"event.get", "SELECT " EVENT_COLS("?2", "?3", "?4") EVENT_FROM " WHERE e.id = ?1"},
     /* ?1 id, ?2 title, ?3 description, ?4 format, ?5 venue, ?6 online_url (NULL keeps
      * each), ?7 timezone, ?8 start_local, ?9 end_local, ?10 start_at, ?11 end_at,
      * ?12 capacity (set only when ?13 = 1), ?14 now, ?15 expected version. */
@@ -52,8 +54,8 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
      "AND r.status IN ('going', 'waitlisted') ON CONFLICT (dedupe_key) DO NOTHING"},
     /* ?1 viewer, ?2 staff (0/1), ?3 include drafts (0/1), ?4 ends after, ?5 starts before,
      * ?6 format, ?7 group_id, ?8 organizer_id, ?9 LIKE pattern on lower(title),
-     * ?10/?11 cursor (start_at, id), ?12 limit. */
-    {"event.list", "SELECT " EVENT_COLS("?1") EVENT_FROM
+     * ?10/?11 cursor (start_at, id), ?12 limit, ?13 now, ?14 grace period. */
+    {"event.list", "SELECT " EVENT_COLS("?1", "?13", "?14") EVENT_FROM
      " WHERE e.end_at > ?4 "
      "AND (?5 IS NULL OR e.start_at < ?5) AND (?6 IS NULL OR e.format = ?6) "
      "AND (?7 IS NULL OR e.group_id = ?7) "
@@ -66,9 +68,9 @@ const cm__sql_entry cm__sqlite_sql_event[] = {
      "ELSE ?2 = 1 OR e.group_id IS NULL OR g.visibility = 'public' "
      "OR EXISTS (SELECT 1 FROM event_organizers o4 WHERE o4.event_id = e.id "
      "AND o4.member_id = ?1) "
-     "OR EXISTS (SELECT 1 FROM group_members gm2 WHERE gm2.group_id = e.group_id "
-     "AND gm2.member_id = ?1 AND gm2.status = 'active') END) "
-     "ORDER BY e.start_at, e.id LIMIT ?12"},
+     "OR " CM__SQL_GROUP_READER("?1", "e.group_id", "?13",
+                                "?14") " END) "
+                                       "ORDER BY e.start_at, e.id LIMIT ?12"},
 
     /* ---- organizers ---- */
     {"event.organizer_add",

@@ -51,16 +51,12 @@
     " FROM posts p JOIN members a ON a.id = p.author_id LEFT JOIN groups g ON g.id = "             \
     "p.group_id "
 
-/* A subscription of member `me` in good standing at `now` (grace period
- * `grace`) to a tier whose access table lists group `gid` (the rule of
- * tier.grants in sql_pay.c; all four are SQL expressions). Such a member,
- * unless banned from the group, acts as an active member of it.
+/* A subscription of member ?1 in good standing to a tier that unlocks the
+ * group (CM__SQL_TIER_GROUP); such a member, unless banned from the group,
+ * acts as an active member of it.
  * TIER_G: for group g of a GROUP_FROM query, with ?8 now and ?9 grace;
  * TIER_MEMBER: the same, not banned. */
-#define TIER_GROUP(me, gid, now, grace)                                                            \
-    "EXISTS (SELECT 1 FROM subscriptions s JOIN tier_access ta ON ta.tier_id = s.tier_id "         \
-    "WHERE s.member_id = " me " AND ta.kind = 'group' AND ta.target_id = " gid                     \
-    " AND " CM__SQL_SUB_GOOD(now, grace) ")"
+#define TIER_GROUP CM__SQL_TIER_GROUP
 #define TIER_G TIER_GROUP("?1", "g.id", "?8", "?9")
 #define TIER_MEMBER "(coalesce(me.status, '') <> 'banned' AND " TIER_G ")"
 /* For post.list: the tier opens p's group to ?1 at ?11 (grace ?12), no ban. */
@@ -87,7 +83,7 @@ const cm__sql_entry cm__sqlite_sql_group[] = {
     {"group.get", "SELECT " GROUP_COLS GROUP_FROM "WHERE g.id = ?2"},
     /* ?1 me, ?2 after id, ?3 staff, ?4 kind, ?5 LIKE pattern, ?6 only mine, ?7 limit,
      * ?8 now, ?9 grace period; GROUP_COLS then 13: 1 when a membership tier
-     * unlocks the group for me (TIER_GROUP, whether or not banned) */
+     * unlocks the group for me (TIER_G, whether or not banned) */
     {"group.list",
      "SELECT " GROUP_COLS ", CASE WHEN " TIER_G " THEN 1 ELSE 0 END" GROUP_FROM
      "WHERE g.id > ?2 AND (g.visibility = 'public' OR ?3 = 1 "
