@@ -17,7 +17,7 @@ set -euo pipefail
 RUN_PACKAGES=(meson ninja-build pkg-config gcc libjansson-dev libuv1-dev
               libsqlite3-dev libpq-dev libsodium-dev libqrencode-dev libcurl4-openssl-dev libssl-dev libcmark-dev python3
               node-llhttp libstemmer-dev libhiredis-dev libmagic-dev libgd-dev)
-TEST_PACKAGES=(clang cppcheck check postgresql-15 prometheus prometheus-alertmanager
+TEST_PACKAGES=(clang clang-tidy cppcheck check postgresql-15 prometheus prometheus-alertmanager
                libclang-rt-14-dev valgrind
                yamllint shellcheck docker-compose wrk python3-aiosmtpd python3-botocore redis-server
                gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user nodejs

@@ -475,8 +475,9 @@ int cli_worker(cli *c, int argc, char **argv)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-    if (!o.smtp && getenv("COMMUNITY_SMTP") && *getenv("COMMUNITY_SMTP"))
-        o.smtp = getenv("COMMUNITY_SMTP");
+    const char *env_smtp = getenv("COMMUNITY_SMTP");
+    if (!o.smtp && env_smtp && *env_smtp)
+        o.smtp = env_smtp;
     if (!o.mail_from)
         o.mail_from = getenv("COMMUNITY_MAIL_FROM");
     if (!o.public_url)

@@ -370,7 +370,7 @@ static bool valid_request_id(const char *s)
 
 static void assign_request_id(cmh_exchange *ex)
 {
-    const char *in = ex->req ? cmh_req_header(ex->req, "x-request-id") : NULL;
+    const char *in = cmh_req_header(ex->req, "x-request-id"); /* every exchange has a request */
     if (in && valid_request_id(in)) {
         (void)snprintf(ex->request_id, sizeof ex->request_id, "%s", in);
         return;
@@ -628,7 +628,7 @@ static bool credentials(cmh_exchange *ex)
  */
 static bool csrf_ok(cmh_exchange *ex)
 {
-    if (!origin_acceptable(ex))
+    if (!ex->token || !origin_acceptable(ex)) /* no session: nothing to protect */
         return false;
     const char *hdr = cmh_req_header(ex->req, "x-csrf-token");
     if (!hdr || cmh_req_header_count(ex->req, "x-csrf-token") != 1)

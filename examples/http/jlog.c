@@ -103,6 +103,7 @@ void cmh_log(int level, const char *msg, const char *fmt, ...)
         char detail[512];
         va_list ap;
         va_start(ap, fmt);
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above; clang 14 loses it */
         (void)vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
         cmh_log_str(&b, "detail", detail);

@@ -141,10 +141,11 @@ static int on_header_value_complete(llhttp_t *ll)
         if (*c >= 'A' && *c <= 'Z')
             *c = (char)(*c + 32);
     /* trim trailing whitespace (llhttp keeps it) */
-    size_t vl = p->value.len;
-    while (vl && (p->value.p[vl - 1] == ' ' || p->value.p[vl - 1] == '\t'))
+    const char *v = p->value.p ? p->value.p : ""; /* an empty value has no buffer */
+    size_t vl = p->value.p ? p->value.len : 0;
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
         vl--;
-    h->value = cmh_xstrndup(p->value.p ? p->value.p : "", vl);
+    h->value = cmh_xstrndup(v, vl);
     p->field.len = p->value.len = 0;
     return 0;
 }

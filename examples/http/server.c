@@ -174,7 +174,7 @@ static void peer_key(const struct sockaddr_storage *ss, char *out, size_t cap)
             memset(a.sin6_addr.s6_addr + 8, 0, 8);
         (void)uv_ip6_name(&a, out, cap - 4);
         if (!mapped)
-            strcat(out, "/64");
+            memcpy(out + strlen(out), "/64", sizeof "/64"); /* room: cap - 4 above */
     }
 }
 

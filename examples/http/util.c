@@ -91,6 +91,7 @@ void cmh_buf_printf(cmh_buf *b, const char *fmt, ...)
     char tmp[256];
     va_list ap2;
     va_copy(ap2, ap);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above; clang 14 loses it */
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) {

@@ -47,7 +47,7 @@ CM_BEGIN_DECLS
 
 /** Status codes. @since 0.1 */
 typedef enum cm_status {
-#define CM__STATUS_ENUM(name, value, msg) CM_##name = value,
+#define CM__STATUS_ENUM(name, value, msg) CM_##name = (value),
     CM_STATUS_MAP(CM__STATUS_ENUM)
 #undef CM__STATUS_ENUM
         CM_STATUS_MIN_ = -24

@@ -629,7 +629,7 @@ static int op_send(cm__ctx *ctx, json_t *in, json_t **out)
                                    n.status);
     int64_t send_at = ctx->now;
     const char *at = cm__json_str(in, "send_at");
-    if (at && (rc = cm__time_parse(&send_at, at)))
+    if (at && cm__time_parse(&send_at, at) != CM_OK)
         return cm__error_set_field(CM_EINVAL, "send_at", "send_at is not an RFC 3339 instant");
     bool later = send_at > ctx->now;
     if (!later)

@@ -1085,7 +1085,7 @@ static int on_subscription(outcome *o, cm__ctx *ctx, json_t *obj, bool deleted, 
     const char *status = deleted ? "canceled" : cm__json_str(obj, "status");
     if (status && strcmp(status, "paused") == 0)
         status = "unpaid"; /* no access, may come back */
-    if (!in_list(sub_status_values, status)) {
+    if (!status || !in_list(sub_status_values, status)) {
         OUTCOME(o, "ignored", "unknown subscription status %.40s", status ? status : "(none)");
         return CM_OK;
     }

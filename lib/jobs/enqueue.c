@@ -381,7 +381,7 @@ typedef struct batch_call {
     const size_t *lens;
     const char *const *keys;
     size_t n;
-    const cm_job_options *opts; /* current layout */
+    cm_job_options opts; /* the caller's, read into the current layout */
     bool single;
 } batch_call;
 
@@ -404,7 +404,7 @@ static const char *payload_at(const batch_call *c, size_t i, size_t *len)
 static int insert_rows(int64_t *ids, cm__conn *conn, const kind_def *kd, const batch_call *c,
                        size_t from, size_t k, int64_t now)
 {
-    const cm_job_options *o = c->opts;
+    const cm_job_options *o = &c->opts;
     int64_t run_at = o->run_at ? o->run_at : now + o->delay_us;
     cm__q q;
     int rc = cm__q_open(&q, conn,
@@ -466,7 +466,7 @@ static int insert_run(cm__conn *conn, const kind_def *kd, const batch_call *c, s
             size_t len;
             const char *payload = payload_at(c, from, &len);
             int64_t id;
-            rc = insert_job(&id, conn, kd, c->kind, payload, len, c->opts, NULL, 0, now);
+            rc = insert_job(&id, conn, kd, c->kind, payload, len, &c->opts, NULL, 0, now);
             if (ids)
                 *ids = id;
         }
@@ -494,7 +494,7 @@ static int batch_fn(cm__conn *conn, void *p)
     if (c->single) {
         size_t len;
         const char *payload = payload_at(c, 0, &len);
-        return insert_job(c->ids, conn, &kd, c->kind, payload, len, c->opts, c->opts->dedupe_key, 0,
+        return insert_job(c->ids, conn, &kd, c->kind, payload, len, &c->opts, c->opts.dedupe_key, 0,
                           now);
     }
     /* Runs of jobs without a dedupe key go in bulk; keyed jobs one by one. */
@@ -509,7 +509,7 @@ static int batch_fn(cm__conn *conn, void *p)
         size_t len;
         const char *payload = payload_at(c, i, &len);
         int64_t id;
-        rc = insert_job(&id, conn, &kd, c->kind, payload, len, c->opts, key, 0, now);
+        rc = insert_job(&id, conn, &kd, c->kind, payload, len, &c->opts, key, 0, now);
         if (rc == CM_EEXISTS) {
             id = -id;
             rc = CM_OK;
@@ -528,12 +528,8 @@ static int enqueue_common(batch_call *c, cm_store *store, const cm_job_options *
         return cm__error_set(CM_EINVAL, "enqueue: store is NULL");
     if (in && in->size < sizeof(uint32_t))
         return cm__error_set(CM_EINVAL, "job options: size not set");
-    cm_job_options o;
-    read_job_options(&o, in);
-    /* c lives in the caller's frame for this call only; nothing reads
-     * c->opts after it returns. */
-    /* cppcheck-suppress autoVariables */
-    c->opts = &o;
+    read_job_options(&c->opts, in);
+    const cm_job_options o = c->opts;
     int rc;
     if ((rc = cm__jobs_check_name(c->kind, "kind")) || (rc = check_options(&o, !c->single)) ||
         (rc = check_key(o.dedupe_key)))
@@ -563,7 +559,7 @@ int cm_jobs_enqueue(int64_t *id_out, cm_store *store, const char *kind, const ch
 {
     int64_t id = 0;
     size_t l = len;
-    batch_call c = {&id, kind, &payload, &l, NULL, 1, NULL, true};
+    batch_call c = {&id, kind, &payload, &l, NULL, 1, {0}, true};
     int rc = enqueue_common(&c, store, opts);
     if (id_out)
         *id_out = (rc == CM_OK || rc == CM_EEXISTS) ? id : 0;
@@ -578,7 +574,7 @@ int cm_jobs_enqueue_batch(int64_t *ids_out, cm_store *store, const char *kind,
         return CM_OK;
     if (!payloads)
         return cm__error_set_field(CM_EINVAL, "payloads", "payloads: NULL");
-    batch_call c = {ids_out, kind, payloads, lens, dedupe_keys, n, NULL, false};
+    batch_call c = {ids_out, kind, payloads, lens, dedupe_keys, n, {0}, false};
     int rc = enqueue_common(&c, store, opts);
     if (rc && ids_out)
         memset(ids_out, 0, n * sizeof *ids_out);

@@ -586,7 +586,7 @@ static void sql_span_begin(cm__q *q)
     c->trace_q = q;
 }
 
-int cm__q_step(cm__q *q)
+int(cm__q_step)(cm__q *q)
 {
     if (!q->stepped)
         sql_span_begin(q);

@@ -84,7 +84,7 @@ char *cm__strndup(const char *s, size_t n)
     return d;
 }
 
-int cm__oom(void)
+int(cm__oom)(void)
 {
     return cm__error_set(CM_ENOMEM, "out of memory");
 }

@@ -85,7 +85,7 @@ CM__PRINTF(3, 0) static int set_v(int code, const char *field, const char *fmt, 
     return code;
 }
 
-int cm__error_set(int code, const char *fmt, ...)
+int(cm__error_set)(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -94,7 +94,7 @@ int cm__error_set(int code, const char *fmt, ...)
     return code;
 }
 
-int cm__error_set_field(int code, const char *field, const char *fmt, ...)
+int(cm__error_set_field)(int code, const char *field, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -310,6 +310,8 @@ static dfn dfn_make(const cm_vec_index *ix)
         f.f32 = ix->metric == CM_VEC_L2 ? ops->l2sq_f32 : ops->dot_f32;
         f.f32x4 = ix->metric == CM_VEC_L2 ? ops->l2sq4_f32 : ops->dot4_f32;
     }
+    /* every row of the dispatch table has every kernel (dispatch.c) */
+    assert(f.u16 || (f.f32 && f.f32x4));
     return f;
 }
 

@@ -216,7 +216,7 @@ static int apply_patch(char **out, const char *id, const char *sql, const char *
             w += nt;
             r = s + nf;
         }
-        strcpy(w, r);
+        memcpy(w, r, strlen(r) + 1);
         cm__free(cur);
         cur = next;
     }

@@ -594,8 +594,8 @@ static int read_dv(sqlite_state *st, uint64_t *out)
         int src = sqlite3_step(st->watch_st);
         if (src == SQLITE_ROW)
             *out = (uint64_t)sqlite3_column_int64(st->watch_st, 0);
-        else
-            rc = map_rc(src, st->watch_db, "data_version");
+        else if ((rc = map_rc(src, st->watch_db, "data_version")) == CM_OK)
+            rc = cm__error_set(CM_EBACKEND, "sqlite: PRAGMA data_version gave no row");
         sqlite3_reset(st->watch_st);
     }
     return rc;

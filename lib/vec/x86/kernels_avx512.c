@@ -96,7 +96,7 @@ static float dot_f32(const float *a, const float *b, size_t d)
 #define L2_STEP(s, x, y)                                                                           \
     do {                                                                                           \
         __m512 t_ = _mm512_sub_ps((x), (y));                                                       \
-        s = _mm512_fmadd_ps(t_, t_, s);                                                            \
+        (s) = _mm512_fmadd_ps(t_, t_, (s));                                                        \
     } while (0)
 
 static float l2sq_f32(const float *a, const float *b, size_t d)
@@ -247,8 +247,8 @@ U16_COS(f16, load_f16)
 #define SPLIT_BF16(v, lo, hi)                                                                      \
     do {                                                                                           \
         __m512i w_ = (v);                                                                          \
-        lo = _mm512_castsi512_ps(_mm512_slli_epi32(w_, 16));                                       \
-        hi = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));       \
+        (lo) = _mm512_castsi512_ps(_mm512_slli_epi32(w_, 16));                                     \
+        (hi) = _mm512_castsi512_ps(_mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)));     \
     } while (0)
 
 #define COS_BF16_STEP(k, x, y)                                                                     \
@@ -465,7 +465,7 @@ static void l2sq4_f32(const float *q, const float *const rows[4], size_t d, floa
         OP(t, xh, yh_);                                                                            \
     } while (0)
 
-#define FMA_OP8(s, x, y) (s = _mm512_fmadd_ps((x), (y), s))
+#define FMA_OP8(s, x, y) ((s) = _mm512_fmadd_ps((x), (y), (s)))
 ROWS8_BF16(dot8_bf16, FMA_OP8)
 ROWS8_BF16(l2sq8_bf16, L2_STEP)
 
@@ -499,7 +499,7 @@ ROWS8_BF16(l2sq8_bf16, L2_STEP)
         TILE_ROW(OP, LOAD, 3);                                                                     \
     } while (0)
 
-#define DOT_OP(s, x, y) (s = _mm512_fmadd_ps((x), (y), s))
+#define DOT_OP(s, x, y) ((s) = _mm512_fmadd_ps((x), (y), (s)))
 #define L2_OP(s, x, y) L2_STEP(s, x, y)
 #define LOAD_FULL(p) _mm512_loadu_ps(p)
 #define LOAD_TAIL(p) _mm512_maskz_loadu_ps(m, p)
