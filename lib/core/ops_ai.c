@@ -83,21 +83,16 @@ static int allowed_ids(idlist *out, cm__ctx *ctx, int type, bool upcoming, bool 
     int64_t me = ctx->actor->member_id;
     bool staff = cm__actor_at_least(ctx, CM_ROLE_MODERATOR);
     int64_t grace = cm__pay_grace_us(ctx->store);
-    if (recommend) {
-        cm__q_int64(&q, 1, me);
-        cm__q_int64(&q, 2, staff);
-        cm__q_int64(&q, 3, ctx->now);
-        cm__q_int64(&q, 4, grace);
-    } else if (type == CM__EMB_EVENT) {
+    if (!recommend && type == CM__EMB_EVENT) {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, staff);
         cm__q_int64(&q, 3, upcoming);
         cm__q_int64(&q, 4, ctx->now);
         cm__q_int64(&q, 5, grace);
-    } else if (type == CM__EMB_MEMBER) {
+    } else if (!recommend && type == CM__EMB_MEMBER) {
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, ctx->actor->role);
-    } else {
+    } else { /* recommendations and posts: the same four parameters */
         cm__q_int64(&q, 1, me);
         cm__q_int64(&q, 2, staff);
         cm__q_int64(&q, 3, ctx->now);
